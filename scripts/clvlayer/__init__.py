@@ -1,0 +1,1 @@
+"""Customer-value metrics layer: data generator, dbt orchestration and model fitting."""
