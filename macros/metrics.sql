@@ -1,0 +1,39 @@
+{#- Metric formulas used in more than one place. Each formula is defined once here and documented in
+    docs/metrics.md; the models call these macros for customer-level and segment-level values alike. -#}
+
+{#- Days -> months with the documented average month length. -#}
+{% macro days_to_months(days_expression) -%}
+    ({{ days_expression }}) / {{ var('days_per_month') }}
+{%- endmacro %}
+
+{#- Safe ratio: null (not infinity, not an error) when the denominator is zero or null. -#}
+{% macro safe_divide(numerator, denominator) -%}
+    cast({{ numerator }} as double) / nullif(cast({{ denominator }} as double), 0)
+{%- endmacro %}
+
+{#- Formula A (business brief #1): average monthly revenue per customer x average lifetime in months. -#}
+{% macro ltv_formula_a(monthly_revenue, lifetime_months) -%}
+    (cast({{ monthly_revenue }} as double) * cast({{ lifetime_months }} as double))
+{%- endmacro %}
+
+{#- Formula B (business brief #2): average check x purchase frequency (orders per month) x lifetime (months)
+    x margin rate. -#}
+{% macro ltv_formula_b(average_check, orders_per_month, lifetime_months, margin_rate) -%}
+    (cast({{ average_check }} as double) * cast({{ orders_per_month }} as double)
+        * cast({{ lifetime_months }} as double) * cast({{ margin_rate }} as double))
+{%- endmacro %}
+
+{#- Monthly retention implied by an average lifetime L (months) under a geometric lifetime: 1 - 1/L. -#}
+{% macro monthly_retention_from_lifetime(lifetime_months) -%}
+    greatest(1 - 1 / nullif(cast({{ lifetime_months }} as double), 0), 0)
+{%- endmacro %}
+
+{#- Discounted CLV: sum over t = 1..H of m * rho^t / (1 + d)^t, in closed form with x = rho / (1 + d):
+    m * x * (1 - x^H) / (1 - x)   (and m * H when x = 1). -#}
+{% macro discounted_clv(monthly_margin, monthly_retention, monthly_discount_rate, horizon_months) -%}
+    {%- set x = '(cast(' ~ monthly_retention ~ ' as double) / (1 + ' ~ monthly_discount_rate ~ '))' -%}
+    (cast({{ monthly_margin }} as double) * case
+        when {{ x }} = 1 then {{ horizon_months }}
+        else {{ x }} * (1 - power({{ x }}, {{ horizon_months }})) / (1 - {{ x }})
+    end)
+{%- endmacro %}

@@ -1,0 +1,36 @@
+{#- Date math used by the models, dispatched so the same models run on DuckDB and Spark.
+    dbt's own cross-database macros (dbt.date_trunc, dbt.dateadd, dbt.datediff) are used where they exist;
+    these add what dbt lacks. -#}
+
+{#- Whole calendar months from start to end (e.g. 2024-01-31 -> 2024-02-01 is 1): the "month index" used by
+    cohorts. -#}
+{% macro months_between_calendar(start_date, end_date) -%}
+    {{ return(adapter.dispatch('months_between_calendar', 'customer_value')(start_date, end_date)) }}
+{%- endmacro %}
+
+{% macro default__months_between_calendar(start_date, end_date) -%}
+    ((extract(year from {{ end_date }}) - extract(year from {{ start_date }})) * 12
+        + extract(month from {{ end_date }}) - extract(month from {{ start_date }}))
+{%- endmacro %}
+
+{#- Exact elapsed days between two timestamps as a double (fractional days). -#}
+{% macro elapsed_days(start_ts, end_ts) -%}
+    {{ return(adapter.dispatch('elapsed_days', 'customer_value')(start_ts, end_ts)) }}
+{%- endmacro %}
+
+{% macro default__elapsed_days(start_ts, end_ts) -%}
+    (epoch({{ end_ts }}) - epoch({{ start_ts }})) / 86400.0
+{%- endmacro %}
+
+{% macro spark__elapsed_days(start_ts, end_ts) -%}
+    ((unix_timestamp({{ end_ts }}) - unix_timestamp({{ start_ts }})) / 86400.0)
+{%- endmacro %}
+
+{#- The reference "today" for future-date checks: var('reference_date') when set, else the build date. -#}
+{% macro reference_timestamp() -%}
+    {%- if var('reference_date', '') -%}
+        cast('{{ var("reference_date") }}' as {{ dbt.type_timestamp() }})
+    {%- else -%}
+        cast({{ dbt.current_timestamp() }} as {{ dbt.type_timestamp() }})
+    {%- endif -%}
+{%- endmacro %}

@@ -1,0 +1,88 @@
+-- One row per order that has clean items: basket size, item revenue and cost, categories.
+-- Item cost is known only when every line's product has a unit cost (otherwise items_cost is null and the order's
+-- margin falls back to var('gross_margin_rate'), see fct_orders).
+with
+
+order_items as (
+
+    select * from {{ ref('stg_shop__order_items') }}
+
+),
+
+products as (
+
+    select * from {{ ref('stg_shop__products') }}
+
+),
+
+lines as (
+
+    select
+        order_items.order_id,
+        order_items.quantity,
+        order_items.line_amount,
+        coalesce(products.category, 'uncategorised') as category,
+        order_items.quantity * products.unit_cost as line_cost
+    from order_items
+    left join products on order_items.product_id = products.product_id
+
+),
+
+category_amounts as (
+
+    select
+        order_id,
+        category,
+        sum(line_amount) as category_amount
+    from lines
+    group by order_id, category
+
+),
+
+main_categories as (
+
+    select
+        order_id,
+        category as main_category
+    from (
+        select
+            order_id,
+            category,
+            row_number() over (partition by order_id order by category_amount desc, category) as category_rank
+        from category_amounts
+    ) as ranked
+    where category_rank = 1
+
+),
+
+order_totals as (
+
+    select
+        order_id,
+        count(*) as item_lines,
+        sum(quantity) as item_units,
+        sum(line_amount) as items_net_amount,
+        case when count(line_cost) = count(*) then sum(line_cost) end as items_cost,
+        count(distinct category) as distinct_categories
+    from lines
+    group by order_id
+
+),
+
+final as (
+
+    select
+        order_totals.order_id,
+        order_totals.item_lines,
+        order_totals.item_units,
+        order_totals.items_net_amount,
+        order_totals.items_cost,
+        order_totals.distinct_categories,
+        main_categories.main_category,
+        order_totals.distinct_categories > 1 as has_addon_category
+    from order_totals
+    inner join main_categories on order_totals.order_id = main_categories.order_id
+
+)
+
+select * from final
