@@ -245,15 +245,28 @@ def aggregate_rfm(*columns: ArrayLike) -> tuple[list[FloatArray], FloatArray, ND
     Returns ``(unique_columns, counts, inverse)`` where ``unique_columns[k][inverse]``
     reconstructs column ``k``. Equivalent to ``np.unique(np.column_stack(columns),
     axis=0, return_inverse=True, return_counts=True)`` (up to row order) but
-    hash-based, ~20x faster on a million rows.
+    hash-based and ~25x faster on a million rows: each column is factorised
+    (hash table), the codes are combined into one int64 key (re-factorised
+    whenever the key space could overflow) and the key is factorised.
     """
     cols = [np.asarray(c, dtype=np.float64) for c in columns]
     n = len(cols[0])
+    if any(len(c) != n for c in cols):
+        raise ClvFitError("columns to aggregate must have the same length")
     if n == 0:
         return [c.copy() for c in cols], np.zeros(0), np.zeros(0, dtype=np.int64)
-    frame = pd.DataFrame({f"c{k}": c for k, c in enumerate(cols)})
-    inverse = frame.groupby(list(frame.columns), sort=False).ngroup().to_numpy(dtype=np.int64)
-    n_groups = int(inverse.max()) + 1
+    key = np.zeros(n, dtype=np.int64)
+    key_space = 1
+    for c in cols:
+        codes, uniq = pd.factorize(c)
+        if key_space * len(uniq) >= 2**62:
+            key, key_uniq = pd.factorize(key)
+            key_space = len(key_uniq)
+        key = key * len(uniq) + codes
+        key_space *= len(uniq)
+    inverse, key_uniq = pd.factorize(key)
+    inverse = inverse.astype(np.int64, copy=False)
+    n_groups = len(key_uniq)
     counts = np.bincount(inverse, minlength=n_groups).astype(np.float64)
     uniques = []
     for c in cols:
@@ -336,26 +349,32 @@ class _BgNbdProblem:
 
     The objective is the mean negative log-likelihood on the time-scaled data plus
     ``penalizer * sum(scaled_params**2)`` (the ``lifetimes`` convention).
+
+    Per repeat-buyer pattern the log-likelihood is ``A1 + A2 + A3 + softplus(d)``
+    with ``d = A4 - A3``; the gradient of ``softplus(d)`` is the posterior weight
+    ``s = expit(d)`` of the "dropped out right after t_x" branch. All per-row work
+    goes to preallocated buffers (``out=``): allocating fresh multi-megabyte
+    temporaries costs more than the arithmetic itself.
     """
 
     def __init__(self, x: FloatArray, tx: FloatArray, tt: FloatArray, w: FloatArray, penalizer: float):
-        (ux, utx, uT), counts, _ = aggregate_rfm(x, tx, tt)
-        # Every pattern keeps the summed weight of its customers.
+        (ux, utx, uT), counts, inv = aggregate_rfm(x, tx, tt)
+        # Every pattern carries the summed weight of its customers.
         if not np.all(w == 1.0):
-            _, _, inv = aggregate_rfm(x, tx, tt)
             counts = np.bincount(inv, weights=w, minlength=len(ux))
         keep = counts > 0
         ux, utx, uT, counts = ux[keep], utx[keep], uT[keep], counts[keep]
         self.n_patterns = len(ux)
         self.W = float(counts.sum())
-        t_max = float(uT.max())
-        self.scale = 1.0 / t_max  # multiply times by this: max(T) == 1
+        self.scale = 1.0 / float(uT.max())  # multiply times by this: max(T) == 1
         self.penalizer = float(penalizer)
+        self.sum_wx = float(np.dot(counts, ux))
         # Frequency-only terms are evaluated once per distinct frequency.
         self.xs, inv_x = np.unique(ux, return_inverse=True)
         self.wx = np.bincount(inv_x, weights=counts, minlength=len(self.xs))
+        self.xs_rep = self.xs > 0
         rep = ux > 0
-        # Non-repeat customers: only T matters -> aggregate by T.
+        # Non-repeat customers: only T matters.
         self.T0 = uT[~rep] * self.scale
         self.w0 = counts[~rep]
         # Repeat customers.
@@ -365,7 +384,10 @@ class _BgNbdProblem:
         self.w1 = counts[rep]
         self.ix1 = inv_x[rep]
         self.wx1 = self.w1 * self.x1
-        self.sum_wx = float(np.dot(counts, ux))
+        self.sum_w1 = float(self.w1.sum())
+        n1 = len(self.x1)
+        self._buf = {k: np.empty(n1) for k in ("lt", "ltx", "it", "itx", "d", "e", "s", "tmp")}
+        self._neg = np.empty(n1, dtype=bool)
         self.n_evals = 0
 
     def unpack(self, theta: FloatArray) -> tuple[float, float, float, float]:
@@ -381,7 +403,7 @@ class _BgNbdProblem:
         self.n_evals += 1
         r, alpha, a, b = self.unpack(theta)
         xs, wx = self.xs, self.wx
-        # ---- frequency-only terms (A1 without r ln alpha, A2) ----
+        # ---- frequency-only terms: A1 (incl. r ln alpha) and A2 ----
         g_rx = gammaln(r + xs) - gammaln(r)
         g_ab = gammaln(a + b) + gammaln(b + xs) - gammaln(b) - gammaln(a + b + xs)
         ll = float(np.dot(wx, g_rx + g_ab)) + self.W * r * math.log(alpha)
@@ -390,29 +412,64 @@ class _BgNbdProblem:
         dig_ab = digamma(a + b)
         d_a = float(np.dot(wx, dig_ab - digamma(a + b + xs)))
         d_b = float(np.dot(wx, dig_ab + digamma(b + xs) - digamma(b) - digamma(a + b + xs)))
-        # ---- non-repeat customers: A3 only ----
+        # ---- non-repeat customers: A3 = -r ln(alpha + T) ----
         if len(self.T0):
             l_t0 = np.log(alpha + self.T0)
-            ll -= r * float(np.dot(self.w0, l_t0))
-            d_r -= float(np.dot(self.w0, l_t0))
+            sw_lt0 = float(np.dot(self.w0, l_t0))
+            ll -= r * sw_lt0
+            d_r -= sw_lt0
             d_alpha -= r * float(np.dot(self.w0, 1.0 / (alpha + self.T0)))
-        # ---- repeat customers: logaddexp(A3, A4) ----
+        # ---- repeat customers: A3 + softplus(A4 - A3) ----
         if len(self.x1):
-            rx = r + self.x1
-            l_t = np.log(alpha + self.T1)
-            l_tx = np.log(alpha + self.tx1)
-            l_bx = np.log(b + self.xs - 1.0, where=self.xs > 0, out=np.zeros_like(self.xs))[self.ix1]
-            a3 = -rx * l_t
-            a4 = math.log(a) - l_bx - rx * l_tx
-            ll += float(np.dot(self.w1, np.logaddexp(a3, a4)))
-            s4 = expit(a4 - a3)  # weight of the "dropped out after t_x" branch
-            s3 = 1.0 - s4
-            ws3, ws4 = self.w1 * s3, self.w1 * s4
-            d_r -= float(np.dot(ws3, l_t) + np.dot(ws4, l_tx))
-            d_alpha -= float(np.dot(ws3 * rx, 1.0 / (alpha + self.T1)) + np.dot(ws4 * rx, 1.0 / (alpha + self.tx1)))
-            sum_s4 = float(ws4.sum())
-            d_a += sum_s4 / a
-            d_b -= float(np.dot(ws4, 1.0 / (b + self.x1 - 1.0)))
+            bf = self._buf
+            lt, ltx, it, itx, d, e, s, tmp = (bf[k] for k in ("lt", "ltx", "it", "itx", "d", "e", "s", "tmp"))
+            neg = self._neg
+            np.add(self.T1, alpha, out=it)
+            np.log(it, out=lt)  # ln(alpha + T)
+            np.divide(1.0, it, out=it)  # 1/(alpha + T)
+            np.add(self.tx1, alpha, out=itx)
+            np.log(itx, out=ltx)  # ln(alpha + t_x)
+            np.divide(1.0, itx, out=itx)  # 1/(alpha + t_x)
+            # sum w * A3 = -sum w (r + x) ln(alpha + T)
+            sw_lt = float(np.dot(self.w1, lt))
+            swx_lt = float(np.dot(self.wx1, lt))
+            ll -= r * sw_lt + swx_lt
+            d_r -= sw_lt
+            d_alpha -= r * float(np.dot(self.w1, it)) + float(np.dot(self.wx1, it))
+            # d = A4 - A3 = ln a - ln(b+x-1) - (r+x)(ln(alpha+t_x) - ln(alpha+T))
+            l_bx = np.log(np.where(self.xs_rep, b + xs - 1.0, 1.0))
+            np.subtract(ltx, lt, out=tmp)  # ln(alpha+t_x) - ln(alpha+T) <= 0
+            np.add(self.x1, r, out=d)
+            np.multiply(d, tmp, out=d)
+            np.negative(d, out=d)
+            np.take(l_bx, self.ix1, out=e)
+            np.subtract(d, e, out=d)
+            d += math.log(a)
+            # softplus(d) = max(d, 0) + log1p(exp(-|d|)); s = expit(d)
+            np.abs(d, out=e)
+            np.negative(e, out=e)
+            np.exp(e, out=e)  # e = exp(-|d|) in (0, 1]
+            np.less(d, 0.0, out=neg)
+            np.add(e, 1.0, out=s)
+            np.divide(1.0, s, out=s)  # 1/(1+e) = expit(|d|)
+            np.multiply(s, e, out=s, where=neg)  # e/(1+e) = expit(-|d|) where d < 0
+            np.maximum(d, 0.0, out=d)
+            ll += float(np.dot(self.w1, d))
+            np.log1p(e, out=e)
+            ll += float(np.dot(self.w1, e))
+            # gradient of sum w softplus(d): ws = w * s
+            ws = np.multiply(self.w1, s, out=s)
+            # dd/dr = -(ln(alpha+t_x) - ln(alpha+T)) = -tmp
+            d_r -= float(np.dot(ws, tmp))
+            # dd/dalpha = -(r+x) (1/(alpha+t_x) - 1/(alpha+T))
+            np.subtract(itx, it, out=itx)
+            np.multiply(ws, itx, out=itx)
+            d_alpha -= r * float(itx.sum()) + float(np.dot(self.x1, itx))
+            # dd/da = 1/a ; dd/db = -1/(b+x-1)
+            sum_ws = float(ws.sum())
+            d_a += sum_ws / a
+            ws_by_x = np.bincount(self.ix1, weights=ws, minlength=len(xs))
+            d_b -= float(np.dot(ws_by_x[self.xs_rep], 1.0 / (b + xs[self.xs_rep] - 1.0)))
         params = np.array([r, alpha, a, b])
         grad_ll = np.array([d_r, d_alpha, d_a, d_b]) * params  # chain rule for log-parameters
         f = -ll / self.W
@@ -500,7 +557,9 @@ class _GammaGammaProblem:
         ln_m = np.log(ms)
         self.sum_x_ln_m = float(np.dot(x, ln_m))
         self.sum_ln_m = float(ln_m.sum())
-        self.sum_x_ln_x_by_x = self.wx * self.xs * np.log(self.xs)
+        self.sum_x_ln_x = float(np.dot(self.wx * self.xs, np.log(self.xs)))
+        self._b1 = np.empty(len(x))
+        self._b2 = np.empty(len(x))
         self.n_evals = 0
 
     def value_and_grad(self, theta: FloatArray, penalized: bool = True) -> tuple[float, FloatArray]:
@@ -508,26 +567,26 @@ class _GammaGammaProblem:
         p, q, v = (float(t) for t in np.exp(np.clip(theta, -700, 700)))
         xs, wx = self.xs, self.wx
         pxs = p * xs
-        ln_xmv = np.log(self.xm + v)
+        b1, ln_xmv = self._b1, self._b2
+        np.add(self.xm, v, out=b1)
+        np.log(b1, out=ln_xmv)  # ln(x m + v)
+        np.divide(1.0, b1, out=b1)  # 1/(x m + v)
+        sx_ln = float(np.dot(self.x, ln_xmv))
+        s_ln = float(ln_xmv.sum())
         ll = (
             float(np.dot(wx, gammaln(pxs + q) - gammaln(pxs)))
             - self.W * gammaln(q)
             + self.W * q * math.log(v)
             + p * self.sum_x_ln_m
             - self.sum_ln_m
-            + p * float(self.sum_x_ln_x_by_x.sum())
-            - p * float(np.dot(self.x, ln_xmv))
-            - q * float(ln_xmv.sum())
+            + p * self.sum_x_ln_x
+            - p * sx_ln
+            - q * s_ln
         )
         dig_pq = digamma(pxs + q)
-        d_p = (
-            float(np.dot(wx * xs, dig_pq - digamma(pxs)))
-            + self.sum_x_ln_m
-            + float(self.sum_x_ln_x_by_x.sum())
-            - float(np.dot(self.x, ln_xmv))
-        )
-        d_q = float(np.dot(wx, dig_pq)) - self.W * digamma(q) + self.W * math.log(v) - float(ln_xmv.sum())
-        d_v = self.W * q / v - float(np.sum((p * self.x + q) / (self.xm + v)))
+        d_p = float(np.dot(wx * xs, dig_pq - digamma(pxs))) + self.sum_x_ln_m + self.sum_x_ln_x - sx_ln
+        d_q = float(np.dot(wx, dig_pq)) - self.W * digamma(q) + self.W * math.log(v) - s_ln
+        d_v = self.W * q / v - p * float(np.dot(self.x, b1)) - q * float(b1.sum())
         params = np.array([p, q, v])
         f = -ll / self.W
         g = -np.array([d_p, d_q, d_v]) * params / self.W
@@ -897,12 +956,14 @@ def conditional_expected_number_of_purchases_up_to_time(
     """
     r, alpha, a, b = _bg_params(fit)
     x, tx, tt = _validate_rfm(frequency, recency, T, allow_empty=True)
-    tt_arr = _as_1d_float(t, "t") if np.ndim(t) else np.asarray([float(t)])  # type: ignore[arg-type]
-    if (~np.isfinite(tt_arr)).any() or (tt_arr < 0).any():
+    try:
+        t_b = np.broadcast_to(np.asarray(t, dtype=np.float64), x.shape).astype(np.float64)
+    except ValueError as exc:
+        raise ClvFitError(f"t (shape {np.shape(t)}) does not broadcast to {len(x)} customers") from exc
+    if (~np.isfinite(t_b)).any() or (t_b < 0).any():
         raise ClvFitError("t must be finite and >= 0")
     if abs(a - 1.0) < 1e-9:
         a = 1.0 + 1e-9
-    t_b = np.broadcast_to(np.asarray(t, dtype=np.float64), x.shape).astype(np.float64)
     p_alive = expit(-_log_dropout_odds(r, alpha, a, b, x, tx, tt))
     # 2F1 only depends on (x, T, t): evaluate per distinct combination.
     (ux, uT, ut), _, inv = aggregate_rfm(x, tt, t_b)

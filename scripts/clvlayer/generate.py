@@ -1,0 +1,873 @@
+"""Deterministic, vectorised generator of realistic e-commerce data with a known ground truth.
+
+The data describe a pet-supplies web shop between ``start`` and ``end`` (both dates inclusive; the
+observation window is ``[start 00:00:00, end + 1 day 00:00:00)``, and every table is a snapshot
+taken at the end of that window).
+
+Model
+-----
+Customers
+    Every customer gets an acquisition channel (organic, paid_search, paid_social, email, referral,
+    affiliate), a region, a birth year (about 3% unknown) and, with probability 30%, a loyalty
+    membership (joined 1 minute to 45 days after signup). About 5% of customers sign up and never
+    order. For the others the acquisition moment is their *first order*: acquisition days are drawn
+    over the window with mild exponential growth (the last day is ~1.6x as busy as the first), a
+    November/December bump, a weekday effect and a diurnal time-of-day profile. The signup
+    (``created_at``) happens at or before the first order (usually within the same session).
+
+Purchases: BG/NBD (Fader, Hardie & Lee 2005), time unit = one day
+    lambda ~ Gamma(shape=r, rate=alpha)    purchase rate per day while alive
+    p      ~ Beta(a, b)                    probability to drop out after each *repeat* purchase
+    Repeat purchases follow a Poisson process with rate lambda starting at the first order; after
+    each repeat purchase the customer becomes inactive with probability p. The first order is the
+    "birth" of the customer (no dropout after it), exactly as in the BG/NBD likelihood used by
+    ``lifetimes``. Number of repeat purchases until dropout K ~ Geometric(p); the generator draws
+    min(K, enough) exponential gaps per customer in one array, cumsums them within customers and
+    keeps the times before the end of the window (with a top-up loop for the very rare customers
+    who need more draws).
+
+    Segment effects keep every segment an exact BG/NBD population:
+    * a channel's ``rate_multiplier`` m and the loyalty multiplier (1.25) scale lambda, i.e. the
+      segment's lambda ~ Gamma(r, alpha / m);
+    * a channel's ``dropout_b_multiplier`` k scales the Beta ``b``: p ~ Beta(a, b * k)
+      (k > 1 = customers stay longer, k < 1 = they churn faster).
+    The base parameters (r, alpha, a, b) are those of *organic, non-loyalty* customers (all
+    multipliers = 1). The pooled population is a mixture of segments, so a model fitted on all
+    customers will not recover the base parameters; fit the organic non-loyalty subset for that
+    (``bgnbd_by_segment`` in the ground truth lists the exact parameters of every segment).
+
+Spend per order: Gamma-Gamma (Fader, Hardie & Lee 2005, ``lifetimes`` naming p, q, v)
+    nu ~ Gamma(shape=q, rate=v) per customer; order value z ~ Gamma(shape=p, rate=nu).
+    The customer's true mean order value is p / nu and the population mean is p * v / (q - 1).
+    Spend is independent of purchase frequency, channel and loyalty (the Gamma-Gamma assumption).
+    Order amounts are z rounded to the cent with a floor of 1.00.
+
+Orders, items, products
+    Every generated purchase is an order (including the ones later cancelled or refunded). ~2% of
+    orders are "legacy" orders without any order_items rows. Otherwise an order has 1 + Poisson
+    lines (more for bigger baskets), one row per distinct product. The order amount is split over
+    the lines with random budgets; each line picks an affordable product (popularity weighted,
+    launched on or before the order date), a quantity close to budget / list price, and the line
+    prices are the list prices scaled by one per-order factor. The first line always has quantity 1
+    and absorbs the rounding so that, in integer cents, sum(quantity * unit_price -
+    discount_amount) == orders.amount exactly. ~8% of orders have a promotional discount (10-25%)
+    on one line. Products belong to 8 categories with different margin rates; the "sauces" line is
+    launched at 55% of the window and ~10% of the other products are launched during the window.
+
+Status, refunds
+    2.5% of orders are cancelled (within hours), 2.5% fully refunded (one refund = order amount),
+    1.5% partially refunded (10-60% of the amount; 15% of those in two refunds). Refund delays are
+    1-14 days, or 20-60 days for 20% of refunds ("late refunds"). A cancellation or refund that would
+    happen after the end of the window is not (yet) in the snapshot: it is not written and the
+    order keeps its earlier status. ``updated_at`` is the time of the last status change.
+
+Marketing spend
+    One row per day and paid channel (every channel with a positive true CAC; organic has none).
+    The cost of a channel's new customers (true_cac x customers whose first order is that day) is
+    spread evenly over a centred 7-day window (truncated at the window edges, preserving the
+    total) and multiplied by mean-one lognormal noise (sigma 0.25). Hence spend / new customers
+    per month ~= true CAC, where "new customers" are counted by first-order date (any status).
+
+Determinism: one ``numpy.random.Generator(PCG64(seed))`` drives everything and nothing depends on
+the wall clock, so the same arguments give byte-identical CSV files.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any, Callable, Literal
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+
+__all__ = ["generate", "write_sample_seeds", "SAMPLE_CUSTOMERS", "SAMPLE_SEED", "TABLES"]
+
+GENERATOR_VERSION = "1.0"
+
+# ----------------------------------------------------------------------------------------------
+# Parameters (the ground truth)
+# ----------------------------------------------------------------------------------------------
+
+#: BG/NBD parameters of the base segment (organic, non-loyalty), time unit = day.
+BGNBD: dict[str, float] = {"r": 0.9, "alpha": 20.0, "a": 0.8, "b": 4.0}
+#: Gamma-Gamma parameters (lifetimes naming): z ~ Gamma(p, nu), nu ~ Gamma(q, v) (rates).
+GAMMA_GAMMA: dict[str, float] = {"p": 6.0, "q": 3.5, "v": 20.0}
+MIN_ORDER_CENTS = 100
+
+LOYALTY_SHARE = 0.30
+LOYALTY_RATE_MULTIPLIER = 1.25
+LOYALTY_JOIN_MAX_DAYS = 45.0
+NEVER_ORDER_SHARE = 0.05
+BIRTH_YEAR_NULL_SHARE = 0.03
+ACQUISITION_GROWTH = 1.6  # acquisition intensity on the last day relative to the first day
+
+
+@dataclass(frozen=True)
+class Channel:
+    share: float
+    true_cac: float
+    rate_multiplier: float
+    dropout_b_multiplier: float
+
+
+CHANNELS: dict[str, Channel] = {
+    "organic": Channel(0.30, 0.0, 1.00, 1.00),
+    "paid_search": Channel(0.22, 35.0, 1.00, 1.00),
+    "paid_social": Channel(0.16, 45.0, 0.85, 0.60),
+    "email": Channel(0.10, 10.0, 1.20, 1.40),
+    "referral": Channel(0.10, 15.0, 1.30, 1.60),
+    "affiliate": Channel(0.12, 30.0, 0.90, 0.80),
+}
+SPEND_NOISE_SIGMA = 0.25
+SPEND_SPREAD_DAYS = 7  # centred window (odd)
+
+REGIONS: dict[str, float] = {"north": 0.22, "south": 0.20, "east": 0.20, "west": 0.18, "central": 0.20}
+
+
+@dataclass(frozen=True)
+class Category:
+    margin_rate: float
+    n_products: int
+    price_low: float
+    price_high: float
+    weight: float  # share of order lines (before affordability / launch constraints)
+
+
+CATEGORIES: dict[str, Category] = {
+    "dog_food": Category(0.25, 24, 18.0, 75.0, 0.24),
+    "cat_food": Category(0.25, 20, 12.0, 55.0, 0.18),
+    "treats": Category(0.40, 18, 3.0, 15.0, 0.16),
+    "toys": Category(0.50, 16, 5.0, 30.0, 0.10),
+    "accessories": Category(0.55, 14, 10.0, 70.0, 0.08),
+    "health": Category(0.45, 12, 8.0, 45.0, 0.10),
+    "grooming": Category(0.48, 10, 6.0, 35.0, 0.07),
+    "sauces": Category(0.60, 6, 3.0, 9.0, 0.07),
+}
+NEW_LINE_CATEGORY = "sauces"
+NEW_LINE_LAUNCH_FRACTION = 0.55  # position of the sauces launch within the window
+MID_PERIOD_LAUNCH_SHARE = 0.10  # share of the other products launched during the window
+
+LEGACY_NO_ITEMS_SHARE = 0.02
+MAX_LINES = 10
+MAX_QUANTITY = 12
+PROMO_SHARE = 0.08
+PROMO_RANGE = (0.10, 0.25)
+
+STATUS_SHARES: dict[str, float] = {"cancelled": 0.025, "refunded": 0.025, "partially_refunded": 0.015}
+CANCEL_DELAY_MEAN_HOURS = 6.0
+REFUND_NORMAL_DAYS = (1.0, 14.0)
+REFUND_LATE_DAYS = (20.0, 60.0)
+REFUND_LATE_SHARE = 0.20
+PARTIAL_RANGE = (0.10, 0.60)
+PARTIAL_TWO_REFUNDS_SHARE = 0.15
+SECOND_REFUND_EXTRA_DAYS = (1.0, 20.0)
+
+TABLES: tuple[str, ...] = ("orders", "customers", "order_items", "products", "refunds", "marketing_spend")
+SAMPLE_CUSTOMERS = 4_000
+SAMPLE_SEED = 42
+SAMPLE_START = date(2023, 1, 1)
+SAMPLE_END = date(2025, 6, 30)
+
+SECONDS_PER_DAY = 86_400
+_EPOCH = date(1970, 1, 1)
+_DECIMAL = pa.decimal128(14, 2)
+_TIMESTAMP = pa.timestamp("s")
+
+Progress = Callable[[str], None]
+
+
+# ----------------------------------------------------------------------------------------------
+# Small vectorised helpers
+# ----------------------------------------------------------------------------------------------
+
+
+def _format_ids(prefix: str, numbers: np.ndarray, width: int) -> pa.Array:
+    """Fixed-width ids like ``O00000001`` built as raw bytes (no Python loop per row)."""
+    numbers = np.asarray(numbers, dtype=np.int64)
+    n = int(numbers.size)
+    if n:
+        width = max(width, len(str(int(numbers.max()))))
+    head = len(prefix)
+    row = head + width
+    mat = np.empty((n, row), dtype=np.uint8)
+    mat[:, :head] = np.frombuffer(prefix.encode("ascii"), dtype=np.uint8)
+    rest = numbers.copy()
+    for k in range(width - 1, -1, -1):
+        mat[:, head + k] = (rest % 10 + 48).astype(np.uint8)
+        rest //= 10
+    if n * row < 2**31 - 1:
+        offsets = np.arange(n + 1, dtype=np.int32) * np.int32(row)
+        return pa.StringArray.from_buffers(n, pa.py_buffer(offsets), pa.py_buffer(mat))
+    offsets64 = np.arange(n + 1, dtype=np.int64) * row
+    return pa.LargeStringArray.from_buffers(n, pa.py_buffer(offsets64), pa.py_buffer(mat)).cast(pa.string())
+
+
+def _decimal(cents: np.ndarray) -> pa.Array:
+    """Exact decimal(14, 2) array from integer cents (unscaled 128-bit little-endian values)."""
+    c = np.ascontiguousarray(cents, dtype=np.int64)
+    buf = np.empty((c.size, 2), dtype=np.int64)
+    buf[:, 0] = c
+    buf[:, 1] = c >> 63
+    return pa.Array.from_buffers(_DECIMAL, int(c.size), [None, pa.py_buffer(buf)])
+
+
+def _timestamps(epoch_seconds: np.ndarray, mask: np.ndarray | None = None) -> pa.Array:
+    values = np.ascontiguousarray(epoch_seconds, dtype=np.int64)
+    return pa.array(values, type=_TIMESTAMP, mask=mask)
+
+
+def _labels(names: list[str], codes: np.ndarray) -> pa.Array:
+    return pa.array(names, type=pa.string()).take(pa.array(np.asarray(codes, dtype=np.int32)))
+
+
+def _group_starts(counts: np.ndarray) -> np.ndarray:
+    """Start offset of every group in the flattened (np.repeat-ed) array."""
+    return np.cumsum(counts) - counts
+
+
+def _choice(rng: np.random.Generator, weights: np.ndarray, size: int) -> np.ndarray:
+    cum = np.cumsum(np.asarray(weights, dtype=np.float64))
+    idx = np.searchsorted(cum, rng.random(size) * cum[-1], side="right")
+    return np.minimum(idx, len(cum) - 1)
+
+
+def _lognormal_mean_one(rng: np.random.Generator, sigma: float, size: int) -> np.ndarray:
+    return np.exp(rng.normal(-0.5 * sigma * sigma, sigma, size))
+
+
+# ----------------------------------------------------------------------------------------------
+# Generation
+# ----------------------------------------------------------------------------------------------
+
+
+@dataclass
+class _Window:
+    start: date
+    end: date
+    n_days: int  # days in [start, end]
+    start_epoch: int  # epoch seconds of start 00:00:00
+    horizon: float  # window length in days (end of window, exclusive)
+
+    @classmethod
+    def of(cls, start: date, end: date) -> "_Window":
+        if end < start:
+            raise ValueError(f"end ({end}) is before start ({start})")
+        n_days = (end - start).days + 1
+        return cls(start, end, n_days, (start - _EPOCH).days * SECONDS_PER_DAY, float(n_days))
+
+    def epoch(self, days: np.ndarray) -> np.ndarray:
+        """Float days since start -> integer epoch seconds (floored to the second)."""
+        return self.start_epoch + np.floor(np.asarray(days) * SECONDS_PER_DAY).astype(np.int64)
+
+
+def _acquisition_days(rng: np.random.Generator, win: _Window, size: int) -> np.ndarray:
+    """Float days since start: growth + Nov/Dec bump + weekday effect + diurnal profile."""
+    d = np.arange(win.n_days)
+    dates = np.datetime64(win.start.isoformat(), "D") + d
+    months = (dates.astype("datetime64[M]").astype(np.int64) % 12) + 1
+    weekday = (dates.astype(np.int64) + 3) % 7  # 0 = Monday
+    weights = np.exp(math.log(ACQUISITION_GROWTH) * d / max(win.n_days - 1, 1))
+    weights *= np.where(months == 11, 1.25, 1.0) * np.where(months == 12, 1.35, 1.0)
+    weights *= np.where(weekday >= 5, 0.9, 1.0) * np.where(weekday == 0, 1.08, 1.0)
+    day = _choice(rng, weights, size)
+    hour_w = np.array([2, 1, 1, 1, 1, 2, 4, 6, 7, 7, 7, 7, 8, 8, 7, 7, 7, 8, 9, 10, 10, 9, 7, 4], float)
+    hour = _choice(rng, hour_w, size)
+    t = day + (hour + rng.random(size)) / 24.0
+    return np.minimum(t, win.horizon - 1.0 / 24.0)  # keep room for a loyalty join before the end
+
+
+def _repeat_purchases(
+    rng: np.random.Generator, lam: np.ndarray, p: np.ndarray, t0: np.ndarray, horizon: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """BG/NBD repeat purchases of the given customers.
+
+    Returns (customer index, purchase time in days) of every repeat purchase before ``horizon``,
+    grouped by customer with increasing times, and a per-customer alive-at-horizon flag.
+    """
+    n = lam.size
+    k_left = rng.geometric(np.clip(p, 1e-12, 1.0)).astype(np.int64)  # repeats until dropout
+    current = t0.astype(np.float64).copy()
+    alive = np.ones(n, dtype=bool)
+    pending = np.arange(n)
+    out_idx: list[np.ndarray] = []
+    out_t: list[np.ndarray] = []
+    while pending.size:
+        mean = lam[pending] * np.maximum(horizon - current[pending], 0.0)
+        cap = np.ceil(mean + 5.0 * np.sqrt(mean) + 5.0).astype(np.int64)
+        draws = np.minimum(k_left[pending], cap)
+        rep = np.repeat(pending, draws)
+        gaps = rng.standard_exponential(rep.size) / lam[rep]
+        csum = np.cumsum(gaps)
+        starts = _group_starts(draws)
+        before = np.concatenate(([0.0], csum))[starts]
+        times = current[rep] + csum - np.repeat(before, draws)
+        keep = times < horizon
+        out_idx.append(rep[keep])
+        out_t.append(times[keep])
+        last = times[starts + draws - 1]
+        k_left[pending] -= draws
+        # dropped out: made the K-th repeat purchase inside the window
+        died = (k_left[pending] == 0) & (last < horizon)
+        alive[pending[died]] = False
+        more = (last < horizon) & (k_left[pending] > 0)
+        current[pending] = last
+        pending = pending[more]
+    idx = np.concatenate(out_idx) if out_idx else np.empty(0, np.int64)
+    tt = np.concatenate(out_t) if out_t else np.empty(0, np.float64)
+    order = np.argsort(idx, kind="stable")  # group by customer (times already increase within)
+    return idx[order], tt[order], alive
+
+
+@dataclass
+class _Catalog:
+    names: list[str]
+    category: np.ndarray  # category code per product
+    price: np.ndarray  # list price, cents
+    cost: np.ndarray  # unit cost, cents
+    launch_day: np.ndarray  # days since start (negative = before the window)
+    fallback: np.ndarray  # product always available to use instead (launched before start)
+
+
+def _catalog(rng: np.random.Generator, win: _Window) -> _Catalog:
+    names = list(CATEGORIES)
+    cats, prices, costs, launches = [], [], [], []
+    new_line_day = int(round(NEW_LINE_LAUNCH_FRACTION * (win.n_days - 1)))
+    for code, name in enumerate(names):
+        spec = CATEGORIES[name]
+        k = spec.n_products
+        price = np.exp(rng.uniform(math.log(spec.price_low), math.log(spec.price_high), k))
+        price_cents = np.sort(np.maximum(np.round(price) * 100 - 1, 99).astype(np.int64))
+        cost = price_cents * (1.0 - spec.margin_rate) * np.exp(rng.normal(0.0, 0.05, k))
+        cost_cents = np.minimum(np.round(cost).astype(np.int64), price_cents - 1)
+        if name == NEW_LINE_CATEGORY:
+            launch = np.full(k, new_line_day, dtype=np.int64) + rng.integers(0, 30, k) * (np.arange(k) > 1)
+            launch = np.minimum(launch, win.n_days - 1)
+        else:
+            launch = -rng.integers(30, 1500, k)
+            mid = rng.random(k) < MID_PERIOD_LAUNCH_SHARE
+            mid[0] = False  # the cheapest product of every established category is always available
+            launch = np.where(mid, rng.integers(int(0.1 * win.n_days), max(int(0.9 * win.n_days), 1) + 1, k), launch)
+        cats.append(np.full(k, code))
+        prices.append(price_cents)
+        costs.append(cost_cents)
+        launches.append(launch.astype(np.int64))
+    category = np.concatenate(cats)
+    price = np.concatenate(prices)
+    launch_day = np.concatenate(launches)
+    fallback = np.empty(category.size, dtype=np.int64)
+    always = launch_day < 0
+    cheapest_always = int(np.flatnonzero(always)[np.argmin(price[always])])
+    for code in range(len(names)):
+        members = np.flatnonzero((category == code) & always)
+        fallback[category == code] = members[np.argmin(price[members])] if members.size else cheapest_always
+    return _Catalog(names, category, price, np.concatenate(costs), launch_day, fallback)
+
+
+def _pick_products(
+    rng: np.random.Generator, cat: _Catalog, budget: np.ndarray, day: np.ndarray
+) -> np.ndarray:
+    """Popularity-weighted product per line, launched on or before the line's day.
+
+    Candidates are the products of a drawn category whose list price lies in
+    [budget / (MAX_QUANTITY + 0.5), budget], so that a quantity of round(budget / price)
+    reproduces the budget closely (the three dearest affordable products when none qualifies).
+    A category without any affordable product is redrawn (a few times), as is a product that is
+    not launched yet; lines still unresolved at the end get an always-available product.
+    """
+    n_cat = len(cat.names)
+    weights = np.array([CATEGORIES[c].weight for c in cat.names])
+    per_cat = []
+    for code in range(n_cat):
+        members = np.flatnonzero(cat.category == code)  # sorted by price within the category
+        pop = 1.0 / np.sqrt(1.0 + rng.permutation(members.size))  # Zipf-like popularity
+        per_cat.append((members, cat.price[members].astype(np.float64), np.concatenate(([0.0], np.cumsum(pop)))))
+    product = np.full(budget.size, -1, dtype=np.int64)
+    todo = np.arange(budget.size)
+    for attempt in range(10):
+        need_affordable = attempt < 5
+        codes = _choice(rng, weights, todo.size)
+        u = rng.random(todo.size)
+        for code in range(n_cat):
+            sel = codes == code
+            if not sel.any():
+                continue
+            members, price, cum = per_cat[code]
+            lines = todo[sel]
+            b = budget[lines]
+            hi = np.maximum(np.searchsorted(price, b, side="right"), 1)
+            lo = np.searchsorted(price, b / (MAX_QUANTITY + 0.5), side="left")
+            lo = np.where(lo >= hi, np.maximum(hi - 3, 0), lo)
+            x = cum[lo] + u[sel] * (cum[hi] - cum[lo])
+            j = np.clip(np.searchsorted(cum, x, side="right") - 1, lo, hi - 1)
+            product[lines] = members[j]
+        ok = cat.launch_day[product[todo]] <= day[todo]
+        if need_affordable:
+            ok &= cat.price[product[todo]] <= 1.1 * budget[todo]
+        todo = todo[~ok]
+        if not todo.size:
+            break
+    if todo.size:
+        product[todo] = cat.fallback[product[todo]]
+    return product
+
+
+def _build(customers: int, seed: int, start: date, end: date, progress: Progress) -> tuple[dict[str, pa.Table], pa.Table, dict[str, Any]]:
+    if customers < 1:
+        raise ValueError("customers must be >= 1")
+    rng = np.random.Generator(np.random.PCG64(seed))
+    win = _Window.of(start, end)
+    H = win.horizon
+    ch_names = list(CHANNELS)
+    channels = list(CHANNELS.values())
+
+    # --- products ----------------------------------------------------------------------------
+    progress("products")
+    cat = _catalog(rng, win)
+    n_products = cat.category.size
+
+    # --- customers ---------------------------------------------------------------------------
+    progress(f"customers ({customers:,})")
+    n = customers
+    channel = _choice(rng, np.array([c.share for c in channels]), n)
+    region = _choice(rng, np.array(list(REGIONS.values())), n)
+    loyal = rng.random(n) < LOYALTY_SHARE
+    never = rng.random(n) < NEVER_ORDER_SHARE
+    rate_mult = np.array([c.rate_multiplier for c in channels])[channel] * np.where(loyal, LOYALTY_RATE_MULTIPLIER, 1.0)
+    b_mult = np.array([c.dropout_b_multiplier for c in channels])[channel]
+    lam = rng.gamma(BGNBD["r"], 1.0 / BGNBD["alpha"], n) * rate_mult
+    lam = np.maximum(lam, 1e-12)
+    p_drop = rng.beta(BGNBD["a"], BGNBD["b"] * b_mult)
+    nu = rng.gamma(GAMMA_GAMMA["q"], 1.0 / GAMMA_GAMMA["v"], n)
+    birth_year = np.clip(np.round(rng.normal(1984.0, 12.0, n)), 1935, win.start.year - 18).astype(np.int32)
+    birth_null = rng.random(n) < BIRTH_YEAR_NULL_SHARE
+
+    t0 = _acquisition_days(rng, win, n)  # first order (or signup for never-ordering customers)
+    same_session = rng.random(n) < 0.6
+    lead = np.where(same_session, rng.uniform(1.0 / 1440, 30.0 / 1440, n), rng.exponential(10.0, n))
+    lead = np.where(lead > t0, rng.random(n) * t0, lead)  # signups stay inside the window
+    lead = np.where(never, 0.0, lead)
+    created = win.epoch(t0 - lead)
+    first_order_sec = win.epoch(t0)
+    created = np.minimum(created, first_order_sec)
+    join_room = (win.start_epoch + int(H * SECONDS_PER_DAY) - 1 - created).astype(np.float64)
+    join_delay = 60.0 + rng.random(n) * np.maximum(np.minimum(LOYALTY_JOIN_MAX_DAYS * SECONDS_PER_DAY, join_room) - 60.0, 0.0)
+    joined = created + np.maximum(np.floor(join_delay).astype(np.int64), 1)
+
+    # customer ids follow signup order
+    perm = np.lexsort((np.arange(n), created))
+    channel, region, loyal, never = channel[perm], region[perm], loyal[perm], never[perm]
+    lam, p_drop, nu, b_mult = lam[perm], p_drop[perm], nu[perm], b_mult[perm]
+    birth_year, birth_null, t0 = birth_year[perm], birth_null[perm], t0[perm]
+    created, first_order_sec, joined = created[perm], first_order_sec[perm], joined[perm]
+
+    # --- orders (BG/NBD) ---------------------------------------------------------------------
+    progress("orders: purchase process")
+    buyers = np.flatnonzero(~never)
+    rep_local, rep_t, alive_b = _repeat_purchases(rng, lam[buyers], p_drop[buyers], t0[buyers], H)
+    alive = np.zeros(n, dtype=bool)
+    alive[buyers] = alive_b
+    o_cust = np.concatenate((buyers, buyers[rep_local]))
+    o_t = np.concatenate((t0[buyers], rep_t))
+    o_sec = win.epoch(o_t)
+    sort = np.lexsort((o_cust, o_sec))
+    o_cust, o_sec = o_cust[sort], o_sec[sort]
+    del o_t, rep_t, rep_local, sort
+    n_orders = o_cust.size
+    n_orders_per_customer = np.bincount(o_cust, minlength=n)
+    o_day = (o_sec - win.start_epoch) // SECONDS_PER_DAY
+
+    progress(f"orders: amounts ({n_orders:,})")
+    z = rng.gamma(GAMMA_GAMMA["p"], 1.0, n_orders) / nu[o_cust]
+    amount = np.maximum(np.round(z * 100.0).astype(np.int64), MIN_ORDER_CENTS)
+    del z
+
+    # --- order items ---------------------------------------------------------------------------
+    progress("order items")
+    has_items = rng.random(n_orders) >= LEGACY_NO_ITEMS_SHARE
+    mu = 0.25 + 0.6 * amount / 5000.0
+    n_lines = np.where(has_items, 1 + np.minimum(rng.poisson(mu), MAX_LINES - 1), 0).astype(np.int64)
+    del mu
+    l_order = np.repeat(np.arange(n_orders), n_lines)
+    l_start = _group_starts(n_lines)
+    l_pos = np.arange(l_order.size) - l_start[l_order]
+    w = rng.standard_exponential(l_order.size)
+    budget = amount[l_order] * w / np.bincount(l_order, weights=w, minlength=n_orders)[l_order]
+    del w
+    product = _pick_products(rng, cat, budget, o_day[l_order])
+    # one row per (order, product): drop later duplicates of a product within the same order
+    dup = np.zeros(l_order.size, dtype=bool)
+    for k in range(1, MAX_LINES):
+        same = np.zeros(l_order.size, dtype=bool)
+        same[k:] = (product[k:] == product[:-k]) & (l_pos[k:] >= k)
+        dup |= same
+    keep = ~dup
+    l_order, product, budget = l_order[keep], product[keep], budget[keep]
+    del dup, keep, l_pos, same
+    list_price = cat.price[product]
+    qty = np.clip(np.rint(budget / list_price), 1, MAX_QUANTITY).astype(np.int64)
+    del budget
+    n_lines = np.bincount(l_order, minlength=n_orders)
+    l_start = _group_starts(n_lines)
+    # promotional discount on one random line of ~8% of orders
+    promo = has_items & (rng.random(n_orders) < PROMO_SHARE)
+    promo_frac = np.where(promo, rng.uniform(*PROMO_RANGE, n_orders), 0.0)
+    promo_line = l_start + np.minimum((rng.random(n_orders) * n_lines).astype(np.int64), np.maximum(n_lines - 1, 0))
+    natural = (qty * list_price).astype(np.float64)
+    gross = np.bincount(l_order, weights=natural, minlength=n_orders)
+    promo_natural = np.zeros(n_orders)
+    promo_natural[promo] = natural[promo_line[promo]]
+    # one price factor per order maps list prices onto the Gamma-Gamma order value
+    scale = amount / np.maximum(gross - promo_frac * promo_natural, 1.0)
+    unit = np.maximum(np.rint(list_price * scale[l_order]), 1).astype(np.int64)
+    disc = np.zeros(l_order.size, dtype=np.int64)
+    pl = promo_line[promo]
+    disc[pl] = np.rint(promo_frac[promo] * qty[pl] * unit[pl]).astype(np.int64)
+    diff = amount - np.bincount(l_order, weights=qty * unit - disc, minlength=n_orders).astype(np.int64)
+    # the rounding difference goes to the first quantity-1 line (exact), else to the first line
+    # (nearest multiple of its quantity; the order amount then moves by at most quantity/2 cents)
+    absorber = l_start.copy()
+    ones = np.flatnonzero(qty == 1)
+    if ones.size:
+        first_one = np.ones(ones.size, dtype=bool)
+        first_one[1:] = l_order[ones[1:]] != l_order[ones[:-1]]
+        absorber[l_order[ones[first_one]]] = ones[first_one]
+    io = np.flatnonzero(has_items)
+    ab = absorber[io]
+    unit[ab] += np.rint(diff[io] / qty[ab]).astype(np.int64)
+    bad = np.zeros(n_orders, dtype=bool)
+    bad[io] = (unit[ab] <= 0) | (qty[ab] * unit[ab] - disc[ab] <= 0)
+    if bad.any():  # tiny baskets where rounding does not fit: a single line at the full amount
+        fix = absorber[bad]
+        qty[fix], unit[fix], disc[fix] = 1, amount[bad], 0
+        keep = ~bad[l_order]
+        keep[fix] = True
+        l_order, product, qty, unit, disc = l_order[keep], product[keep], qty[keep], unit[keep], disc[keep]
+    item_total = np.bincount(l_order, weights=qty * unit - disc, minlength=n_orders).astype(np.int64)
+    amount = np.where(has_items, item_total, amount)
+    assert (amount > 0).all() and (unit > 0).all() and (disc >= 0).all() and (qty >= 1).all()
+    assert (qty * unit - disc > 0).all()
+    del item_total, natural, gross, scale, list_price, absorber, diff
+
+    # --- status, cancellations, refunds --------------------------------------------------------
+    progress("statuses and refunds")
+    end_sec = win.start_epoch + int(H * SECONDS_PER_DAY)  # first second after the window
+    u = rng.random(n_orders)
+    c_cut = STATUS_SHARES["cancelled"]
+    r_cut = c_cut + STATUS_SHARES["refunded"]
+    p_cut = r_cut + STATUS_SHARES["partially_refunded"]
+    is_cancel, is_full, is_part = u < c_cut, (u >= c_cut) & (u < r_cut), (u >= r_cut) & (u < p_cut)
+    del u
+    status = np.zeros(n_orders, dtype=np.int8)  # 0 completed, 1 cancelled, 2 refunded, 3 partially_refunded
+    updated = o_sec.copy()
+    ci = np.flatnonzero(is_cancel)
+    cancel_at = o_sec[ci] + np.maximum(np.floor(rng.exponential(CANCEL_DELAY_MEAN_HOURS * 3600.0, ci.size)), 60).astype(np.int64)
+    seen = cancel_at < end_sec
+    status[ci[seen]] = 1
+    updated[ci[seen]] = cancel_at[seen]
+
+    def refund_delay_sec(size: int) -> np.ndarray:
+        late = rng.random(size) < REFUND_LATE_SHARE
+        days = np.where(late, rng.uniform(*REFUND_LATE_DAYS, size), rng.uniform(*REFUND_NORMAL_DAYS, size))
+        return np.floor(days * SECONDS_PER_DAY).astype(np.int64)
+
+    fi = np.flatnonzero(is_full)
+    f_delay = refund_delay_sec(fi.size)
+    pi = np.flatnonzero(is_part)
+    p_delay = refund_delay_sec(pi.size)
+    p_total = np.clip(np.rint(rng.uniform(*PARTIAL_RANGE, pi.size) * amount[pi]), 1, amount[pi] - 1).astype(np.int64)
+    two = (rng.random(pi.size) < PARTIAL_TWO_REFUNDS_SHARE) & (p_total >= 2)
+    first_amt = np.where(two, np.clip(np.rint(rng.uniform(0.3, 0.7, pi.size) * p_total), 1, p_total - 1), p_total).astype(np.int64)
+    second_delay = p_delay + np.floor(rng.uniform(*SECOND_REFUND_EXTRA_DAYS, pi.size) * SECONDS_PER_DAY).astype(np.int64)
+    r_order = np.concatenate((fi, pi, pi[two]))
+    r_at = np.concatenate((o_sec[fi] + f_delay, o_sec[pi] + p_delay, o_sec[pi[two]] + second_delay[two]))
+    r_amt = np.concatenate((amount[fi], first_amt, (p_total - first_amt)[two]))
+    r_kind = np.concatenate((np.full(fi.size, 2, np.int8), np.full(pi.size + int(two.sum()), 3, np.int8)))
+    seen = r_at < end_sec
+    r_order, r_at, r_amt, r_kind = r_order[seen], r_at[seen], r_amt[seen], r_kind[seen]
+    status[r_order] = r_kind
+    np.maximum.at(updated, r_order, r_at)
+    r_sort = np.lexsort((r_order, r_at))
+    r_order, r_at, r_amt = r_order[r_sort], r_at[r_sort], r_amt[r_sort]
+    n_refunds = r_order.size
+    late_delay = (r_at - o_sec[r_order]) >= REFUND_LATE_DAYS[0] * SECONDS_PER_DAY
+    refunds_late_share = float(late_delay.mean()) if n_refunds else 0.0
+
+    # --- marketing spend -----------------------------------------------------------------------
+    progress("marketing spend")
+    paid = [i for i, c in enumerate(channels) if c.true_cac > 0]
+    first_day = (first_order_sec[buyers] - win.start_epoch) // SECONDS_PER_DAY
+    new_counts = np.zeros((win.n_days, len(channels)), dtype=np.int64)
+    np.add.at(new_counts, (first_day, channel[buyers]), 1)
+    half = SPEND_SPREAD_DAYS // 2
+    kernel = np.ones(SPEND_SPREAD_DAYS)
+    coverage = np.convolve(np.ones(win.n_days), kernel, mode="full")[half : half + win.n_days]
+    spend_cols = []
+    for i in paid:
+        mass = channels[i].true_cac * 100.0 * new_counts[:, i] / coverage
+        spread = np.convolve(mass, kernel, mode="full")[half : half + win.n_days]
+        spend_cols.append(np.rint(spread * _lognormal_mean_one(rng, SPEND_NOISE_SIGMA, win.n_days)).astype(np.int64))
+    spend_cents = np.stack(spend_cols, axis=1).reshape(-1) if spend_cols else np.empty(0, np.int64)
+    spend_day = np.repeat(np.arange(win.n_days), len(paid))
+    spend_channel = np.tile(np.array(paid), win.n_days)
+
+    # --- truth per customer ----------------------------------------------------------------------
+    true_mov = GAMMA_GAMMA["p"] / nu
+    horizon_365 = 365.0
+    exp_next = np.where(alive, (1.0 - np.exp(-lam * p_drop * horizon_365)) / np.maximum(p_drop, 1e-12), 0.0)
+    exp_next = np.where(alive, np.minimum(exp_next, lam * horizon_365), 0.0)
+
+    # --- arrow tables --------------------------------------------------------------------------
+    progress("building tables")
+    cust_ids = _format_ids("C", np.arange(1, n + 1), 7)
+    order_ids = _format_ids("O", np.arange(1, n_orders + 1), 8)
+    status_names = ["completed", "cancelled", "refunded", "partially_refunded"]
+    tables: dict[str, pa.Table] = {}
+    tables["orders"] = pa.table(
+        {
+            "order_id": order_ids,
+            "customer_id": cust_ids.take(pa.array(o_cust)),
+            "ordered_at": _timestamps(o_sec),
+            "amount": _decimal(amount),
+            "status": _labels(status_names, status),
+            "currency": _labels(["USD"], np.zeros(n_orders, np.int32)),
+            "updated_at": _timestamps(updated),
+        }
+    )
+    tables["customers"] = pa.table(
+        {
+            "customer_id": cust_ids,
+            "created_at": _timestamps(created),
+            "acquisition_channel": _labels(ch_names, channel),
+            "region": _labels(list(REGIONS), region),
+            "birth_year": pa.array(birth_year, type=pa.int32(), mask=birth_null),
+            "is_loyalty_member": pa.array(loyal, type=pa.bool_()),
+            "loyalty_joined_at": _timestamps(joined, mask=~loyal),
+        }
+    )
+    tables["order_items"] = pa.table(
+        {
+            "order_id": order_ids.take(pa.array(l_order)),
+            "product_id": _format_ids("P", product + 1, 4),
+            "quantity": pa.array(qty.astype(np.int32)),
+            "unit_price": _decimal(unit),
+            "discount_amount": _decimal(disc),
+        }
+    )
+    launch_dates = np.datetime64(win.start.isoformat(), "D") + cat.launch_day
+    tables["products"] = pa.table(
+        {
+            "product_id": _format_ids("P", np.arange(1, n_products + 1), 4),
+            "category": _labels(cat.names, cat.category),
+            "unit_cost": _decimal(cat.cost),
+            "launched_at": pa.array(launch_dates.astype("datetime64[D]").astype(np.int64).astype(np.int32), type=pa.date32()),
+        }
+    )
+    tables["refunds"] = pa.table(
+        {
+            "refund_id": _format_ids("R", np.arange(1, n_refunds + 1), 7),
+            "order_id": order_ids.take(pa.array(r_order)),
+            "refunded_at": _timestamps(r_at),
+            "amount": _decimal(r_amt),
+        }
+    )
+    start_days = (win.start - _EPOCH).days
+    tables["marketing_spend"] = pa.table(
+        {
+            "spend_date": pa.array((start_days + spend_day).astype(np.int32), type=pa.date32()),
+            "channel": _labels(ch_names, spend_channel),
+            "amount": _decimal(spend_cents),
+        }
+    )
+    truth_table = pa.table(
+        {
+            "customer_id": cust_ids,
+            "channel": _labels(ch_names, channel),
+            "is_loyalty_member": pa.array(loyal, type=pa.bool_()),
+            "has_orders": pa.array(~never, type=pa.bool_()),
+            "lambda": pa.array(lam),
+            "p_dropout": pa.array(p_drop),
+            "nu": pa.array(nu),
+            "true_expected_spend": pa.array(true_mov),
+            "is_alive_at_end": pa.array(alive, type=pa.bool_()),
+            "n_orders": pa.array(n_orders_per_customer.astype(np.int32)),
+            "first_order_at": _timestamps(first_order_sec, mask=never),
+            "t_days": pa.array(np.where(never, np.nan, H - t0)),
+            "expected_purchases_next_365d": pa.array(exp_next),
+            "expected_value_next_365d": pa.array(exp_next * true_mov),
+        }
+    )
+
+    # --- ground truth ----------------------------------------------------------------------------
+    def share(mask: np.ndarray) -> float:
+        return round(float(mask.mean()), 6) if mask.size else 0.0
+
+    item_cost = cat.cost[product] * qty
+    item_rev = qty * unit - disc
+    realized_margin: dict[str, float] = {}
+    for code, name in enumerate(cat.names):
+        m = cat.category[product] == code
+        rev = float(item_rev[m].sum())
+        realized_margin[name] = round(1.0 - float(item_cost[m].sum()) / rev, 4) if rev > 0 else float("nan")
+    realized_margin = {k: v for k, v in realized_margin.items() if not math.isnan(v)}
+
+    base_alpha, base_b = BGNBD["alpha"], BGNBD["b"]
+    segments: dict[str, dict[str, float]] = {}
+    for name, c in CHANNELS.items():
+        for member, mult in (("non_member", 1.0), ("member", LOYALTY_RATE_MULTIPLIER)):
+            segments[f"{name}|{member}"] = {
+                "r": BGNBD["r"],
+                "alpha": round(base_alpha / (c.rate_multiplier * mult), 6),
+                "a": BGNBD["a"],
+                "b": round(base_b * c.dropout_b_multiplier, 6),
+            }
+    gg = GAMMA_GAMMA
+    launch_of_new_line = (win.start + timedelta(days=int(round(NEW_LINE_LAUNCH_FRACTION * (win.n_days - 1))))).isoformat()
+    truth: dict[str, Any] = {
+        "generator_version": GENERATOR_VERSION,
+        "seed": seed,
+        "start": win.start.isoformat(),
+        "end": win.end.isoformat(),
+        "observation_end_exclusive": (win.end + timedelta(days=1)).isoformat() + " 00:00:00",
+        "n_customers": n,
+        "n_customers_with_orders": int((~never).sum()),
+        "row_counts": {name: tables[name].num_rows for name in TABLES},
+        "bgnbd": {**BGNBD, "time_unit": "day", "applies_to": "organic, non-loyalty customers (all multipliers = 1)"},
+        "bgnbd_by_segment": segments,
+        "gamma_gamma": {**gg, "mean_order_value": round(gg["p"] * gg["v"] / (gg["q"] - 1.0), 6),
+                        "min_order_amount": MIN_ORDER_CENTS / 100, "applies_to": "all customers",
+                        "amount_rounding": "order amount = z rounded to the cent; for orders whose lines all have "
+                                           "quantity > 1 it moves by at most quantity/2 cents to keep items exact"},
+        "channels": {
+            name: {
+                "true_cac": c.true_cac,
+                "share": c.share,
+                "rate_multiplier": c.rate_multiplier,
+                "dropout_b_multiplier": c.dropout_b_multiplier,
+                "mean_dropout_p": round(BGNBD["a"] / (BGNBD["a"] + base_b * c.dropout_b_multiplier), 6),
+                "has_spend_rows": c.true_cac > 0,
+                "realized_share": share(channel == i),
+            }
+            for i, (name, c) in enumerate(CHANNELS.items())
+        },
+        "loyalty": {"share": LOYALTY_SHARE, "rate_multiplier": LOYALTY_RATE_MULTIPLIER,
+                    "join_delay_days_max": LOYALTY_JOIN_MAX_DAYS, "realized_share": share(loyal)},
+        "loyalty_rate_multiplier": LOYALTY_RATE_MULTIPLIER,
+        "categories": {name: spec.margin_rate for name, spec in CATEGORIES.items()},
+        "categories_realized_margin_rate": realized_margin,
+        "new_product_line": {"category": NEW_LINE_CATEGORY, "launched_at": launch_of_new_line},
+        "regions": REGIONS,
+        "status_shares": {
+            "configured": {"completed": round(1.0 - sum(STATUS_SHARES.values()), 6), **STATUS_SHARES},
+            "realized": {s: share(status == i) for i, s in enumerate(status_names)},
+        },
+        "refund_delay": {
+            "normal_days": list(REFUND_NORMAL_DAYS),
+            "late_days": list(REFUND_LATE_DAYS),
+            "late_share": REFUND_LATE_SHARE,
+            "realized_late_share": round(refunds_late_share, 6),  # refund rows >= 20 days after the order
+            "partial_fraction_range": list(PARTIAL_RANGE),
+            "partial_two_refunds_share": PARTIAL_TWO_REFUNDS_SHARE,
+        },
+        "orders_without_items_share": {"configured": LEGACY_NO_ITEMS_SHARE, "realized": share(~has_items)},
+        "never_ordering_customers_share": {"configured": NEVER_ORDER_SHARE, "realized": share(never)},
+        "birth_year_null_share": BIRTH_YEAR_NULL_SHARE,
+        "promo_discount": {"order_share": PROMO_SHARE, "fraction_range": list(PROMO_RANGE)},
+        "marketing_spend": {
+            "paid_channels": [ch_names[i] for i in paid],
+            "noise": f"lognormal, mean 1, sigma {SPEND_NOISE_SIGMA}",
+            "spread_days": SPEND_SPREAD_DAYS,
+            "new_customer_definition": "first order date (any status)",
+        },
+        "alive_at_end_share": share(alive[~never]) if (~never).any() else 0.0,
+        "notes": (
+            "BG/NBD with time unit = day: lambda ~ Gamma(r, rate alpha), dropout p ~ Beta(a, b) after each "
+            "repeat purchase; the first order is the acquisition. 'bgnbd' holds the BASE parameters, valid for "
+            "organic non-loyalty customers; other segments scale lambda (alpha / (channel rate_multiplier x "
+            "loyalty 1.25)) and Beta b (b x dropout_b_multiplier), see bgnbd_by_segment. The pooled population "
+            "is a mixture, so compare a fit on the organic non-loyalty subset with 'bgnbd'. Gamma-Gamma spend "
+            "(p, q, v; population mean order value p*v/(q-1)) applies to every customer and is independent of "
+            "frequency, channel and loyalty. All orders (including later cancelled/refunded) come from the "
+            "purchase process. ~2% legacy orders have no order_items; for all others the item total equals the "
+            "order amount to the cent. Data are a snapshot at the end of 'end': later refunds/cancellations are "
+            "absent. Spend per paid channel ~= true_cac x new customers (by first-order date), spread over 7 days."
+        ),
+    }
+    return tables, truth_table, truth
+
+
+# ----------------------------------------------------------------------------------------------
+# Writing
+# ----------------------------------------------------------------------------------------------
+
+
+def _write_csv(table: pa.Table, path: Path) -> None:
+    """CSV with an unquoted header, ISO timestamps ("2024-03-05 14:22:10") and dates ("2024-03-05")."""
+    with open(path, "wb") as fh:
+        fh.write((",".join(table.column_names) + "\n").encode("utf-8"))
+        pacsv.write_csv(table, fh, pacsv.WriteOptions(include_header=False, quoting_style="none", batch_size=262_144))
+
+
+def _write_parquet(table: pa.Table, path: Path) -> None:
+    pq.write_table(table, path, compression="zstd", row_group_size=1_000_000)
+
+
+def _write_truth_json(truth: dict[str, Any], path: Path) -> None:
+    path.write_text(json.dumps(truth, indent=2, sort_keys=False) + "\n", encoding="utf-8")
+
+
+def generate(
+    out_dir: Path,
+    *,
+    customers: int,
+    seed: int = 42,
+    start: date = date(2023, 1, 1),
+    end: date = date(2025, 6, 30),
+    fmt: Literal["parquet", "csv"] = "parquet",
+    progress: Callable[[str], None] | None = None,
+) -> dict:
+    """Generate all tables into ``out_dir`` and return the ground truth (also ``ground_truth.json``).
+
+    Writes ``<table>.<fmt>`` for every table in :data:`TABLES`, ``customers_truth.parquet`` (latent
+    per-customer truth) and ``ground_truth.json``.
+    """
+    if fmt not in ("parquet", "csv"):
+        raise ValueError(f"unknown format {fmt!r} (expected 'parquet' or 'csv')")
+    report: Progress = progress or (lambda _msg: None)
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    tables, truth_table, truth = _build(customers, seed, start, end, report)
+    truth = {**truth, "format": fmt, "files": {name: f"{name}.{fmt}" for name in TABLES}}
+    for name in TABLES:
+        report(f"writing {name}.{fmt} ({tables[name].num_rows:,} rows)")
+        target = out_dir / f"{name}.{fmt}"
+        if fmt == "csv":
+            _write_csv(tables[name], target)
+        else:
+            _write_parquet(tables[name], target)
+    report("writing customers_truth.parquet and ground_truth.json")
+    _write_parquet(truth_table, out_dir / "customers_truth.parquet")
+    _write_truth_json(truth, out_dir / "ground_truth.json")
+    report("done")
+    return truth
+
+
+def write_sample_seeds(seeds_dir: Path) -> dict:
+    """Regenerate the embedded sample as dbt seeds (``raw_<table>.csv``) plus ``sample_ground_truth.json``."""
+    seeds_dir = Path(seeds_dir)
+    seeds_dir.mkdir(parents=True, exist_ok=True)
+    tables, _truth_table, truth = _build(SAMPLE_CUSTOMERS, SAMPLE_SEED, SAMPLE_START, SAMPLE_END, lambda _m: None)
+    truth = {**truth, "format": "csv", "files": {name: f"raw_{name}.csv" for name in TABLES}}
+    for name in TABLES:
+        _write_csv(tables[name], seeds_dir / f"raw_{name}.csv")
+    _write_truth_json(truth, seeds_dir / "sample_ground_truth.json")
+    return truth
+
+
+if __name__ == "__main__":  # pragma: no cover - convenience for `python -m clvlayer.generate`
+    print(json.dumps(write_sample_seeds(Path(__file__).resolve().parents[2] / "seeds")["row_counts"], indent=2))
