@@ -37,3 +37,16 @@
         else {{ x }} * (1 - power({{ x }}, {{ horizon_months }})) / (1 - {{ x }})
     end)
 {%- endmacro %}
+
+{#- Age band from a birth year at a date: <25, 25-34, 35-44, 45-54, 55-64, 65+, unknown. -#}
+{% macro age_band(birth_year, at_date) -%}
+    case
+        when {{ birth_year }} is null then 'unknown'
+        when extract(year from {{ at_date }}) - {{ birth_year }} < 25 then '<25'
+        when extract(year from {{ at_date }}) - {{ birth_year }} < 35 then '25-34'
+        when extract(year from {{ at_date }}) - {{ birth_year }} < 45 then '35-44'
+        when extract(year from {{ at_date }}) - {{ birth_year }} < 55 then '45-54'
+        when extract(year from {{ at_date }}) - {{ birth_year }} < 65 then '55-64'
+        else '65+'
+    end
+{%- endmacro %}

@@ -13,7 +13,9 @@
     Reading files is DuckDB-specific (read_parquet / read_csv): that is isolated here.
 -#}
 {% macro raw_relation(table_name) -%}
-    {%- set src = source('shop', table_name) -%}
+    {#- the source documents lineage; the ref to the seed orders the DAG (seeds load before staging reads them) -#}
+    {%- set declared = source('shop', table_name) -%}
+    {%- set src = ref('raw_' ~ table_name) -%}
     {%- if not execute -%}
         {{ return(src) }}
     {%- endif -%}

@@ -102,9 +102,9 @@ derived as (
         cast(first_order_at as date) as first_order_on,
         cast(last_order_at as date) as last_order_on,
         cast({{ dbt.date_trunc('month', 'first_order_at') }} as date) as cohort_month,
-        {{ elapsed_days('first_order_at', 'as_of_date') }} as tenure_days,
-        {{ elapsed_days('last_order_at', 'as_of_date') }} as recency_days,
-        {{ elapsed_days('first_order_at', 'last_order_at') }} as lifespan_days,
+        {{ dbt.datediff('cast(first_order_at as date)', 'as_of_date', 'day') }} as tenure_days,
+        {{ dbt.datediff('cast(last_order_at as date)', 'as_of_date', 'day') }} as recency_days,
+        {{ dbt.datediff('cast(first_order_at as date)', 'cast(last_order_at as date)', 'day') }} as lifespan_days,
         greatest(completed_orders - 1, 0) as repeat_orders,
         completed_orders >= 2 as is_repeat_customer
     from joined

@@ -97,6 +97,9 @@ DAYS_PER_UNIT: dict[str, float] = {"day": 1.0, "week": 7.0}
 # converged=False.
 _LOG_BOUND = 30.0
 _BOUND_TOL = 1e-3
+# L-BFGS-B relative-reduction stopping rule; the Newton polish afterwards takes
+# the solution to the optimum's numerical precision.
+_FTOL = 1e-12
 
 
 class ClvFitError(ValueError):
@@ -114,7 +117,9 @@ class BgNbdFit:
     rate, ``a``/``b`` the Beta heterogeneity in the drop-out probability.
     ``log_likelihood`` is the total (not mean) log-likelihood of the data at the
     estimate, without penalty. ``standard_errors`` are asymptotic standard errors
-    from the inverse Hessian (NaN when the Hessian is not positive definite).
+    from the inverse Hessian of the (penalised) objective, delta method from the
+    log-parameters (NaN when the Hessian is not positive definite).
+    ``n_patterns`` is the number of distinct (frequency, recency, T) rows fitted.
     """
 
     r: float
@@ -344,6 +349,16 @@ def bgnbd_log_likelihood(
     return float(np.dot(w, per_row))
 
 
+def _dot(a: FloatArray, b: FloatArray) -> float:
+    """Inner product without BLAS.
+
+    ``np.dot`` on long vectors goes to a multi-threaded BLAS ``ddot``; called a
+    few hundred times per fit on a 2-core machine the BLAS worker threads'
+    wake-up/spin cost made fits 3-4x slower than single-threaded ``einsum``.
+    """
+    return float(np.einsum("i,i->", a, b))
+
+
 class _BgNbdProblem:
     """Aggregated BG/NBD data with a fast objective + analytic gradient in log-parameter space.
 
@@ -368,7 +383,7 @@ class _BgNbdProblem:
         self.W = float(counts.sum())
         self.scale = 1.0 / float(uT.max())  # multiply times by this: max(T) == 1
         self.penalizer = float(penalizer)
-        self.sum_wx = float(np.dot(counts, ux))
+        self.sum_wx = _dot(counts, ux)
         # Frequency-only terms are evaluated once per distinct frequency.
         self.xs, inv_x = np.unique(ux, return_inverse=True)
         self.wx = np.bincount(inv_x, weights=counts, minlength=len(self.xs))
@@ -406,19 +421,19 @@ class _BgNbdProblem:
         # ---- frequency-only terms: A1 (incl. r ln alpha) and A2 ----
         g_rx = gammaln(r + xs) - gammaln(r)
         g_ab = gammaln(a + b) + gammaln(b + xs) - gammaln(b) - gammaln(a + b + xs)
-        ll = float(np.dot(wx, g_rx + g_ab)) + self.W * r * math.log(alpha)
-        d_r = float(np.dot(wx, digamma(r + xs) - digamma(r))) + self.W * math.log(alpha)
+        ll = _dot(wx, g_rx + g_ab) + self.W * r * math.log(alpha)
+        d_r = _dot(wx, digamma(r + xs) - digamma(r)) + self.W * math.log(alpha)
         d_alpha = self.W * r / alpha
         dig_ab = digamma(a + b)
-        d_a = float(np.dot(wx, dig_ab - digamma(a + b + xs)))
-        d_b = float(np.dot(wx, dig_ab + digamma(b + xs) - digamma(b) - digamma(a + b + xs)))
+        d_a = _dot(wx, dig_ab - digamma(a + b + xs))
+        d_b = _dot(wx, dig_ab + digamma(b + xs) - digamma(b) - digamma(a + b + xs))
         # ---- non-repeat customers: A3 = -r ln(alpha + T) ----
         if len(self.T0):
             l_t0 = np.log(alpha + self.T0)
-            sw_lt0 = float(np.dot(self.w0, l_t0))
+            sw_lt0 = _dot(self.w0, l_t0)
             ll -= r * sw_lt0
             d_r -= sw_lt0
-            d_alpha -= r * float(np.dot(self.w0, 1.0 / (alpha + self.T0)))
+            d_alpha -= r * _dot(self.w0, 1.0 / (alpha + self.T0))
         # ---- repeat customers: A3 + softplus(A4 - A3) ----
         if len(self.x1):
             bf = self._buf
@@ -431,11 +446,11 @@ class _BgNbdProblem:
             np.log(itx, out=ltx)  # ln(alpha + t_x)
             np.divide(1.0, itx, out=itx)  # 1/(alpha + t_x)
             # sum w * A3 = -sum w (r + x) ln(alpha + T)
-            sw_lt = float(np.dot(self.w1, lt))
-            swx_lt = float(np.dot(self.wx1, lt))
+            sw_lt = _dot(self.w1, lt)
+            swx_lt = _dot(self.wx1, lt)
             ll -= r * sw_lt + swx_lt
             d_r -= sw_lt
-            d_alpha -= r * float(np.dot(self.w1, it)) + float(np.dot(self.wx1, it))
+            d_alpha -= r * _dot(self.w1, it) + _dot(self.wx1, it)
             # d = A4 - A3 = ln a - ln(b+x-1) - (r+x)(ln(alpha+t_x) - ln(alpha+T))
             l_bx = np.log(np.where(self.xs_rep, b + xs - 1.0, 1.0))
             np.subtract(ltx, lt, out=tmp)  # ln(alpha+t_x) - ln(alpha+T) <= 0
@@ -454,22 +469,22 @@ class _BgNbdProblem:
             np.divide(1.0, s, out=s)  # 1/(1+e) = expit(|d|)
             np.multiply(s, e, out=s, where=neg)  # e/(1+e) = expit(-|d|) where d < 0
             np.maximum(d, 0.0, out=d)
-            ll += float(np.dot(self.w1, d))
+            ll += _dot(self.w1, d)
             np.log1p(e, out=e)
-            ll += float(np.dot(self.w1, e))
+            ll += _dot(self.w1, e)
             # gradient of sum w softplus(d): ws = w * s
             ws = np.multiply(self.w1, s, out=s)
             # dd/dr = -(ln(alpha+t_x) - ln(alpha+T)) = -tmp
-            d_r -= float(np.dot(ws, tmp))
+            d_r -= _dot(ws, tmp)
             # dd/dalpha = -(r+x) (1/(alpha+t_x) - 1/(alpha+T))
             np.subtract(itx, it, out=itx)
             np.multiply(ws, itx, out=itx)
-            d_alpha -= r * float(itx.sum()) + float(np.dot(self.x1, itx))
+            d_alpha -= r * float(itx.sum()) + _dot(self.x1, itx)
             # dd/da = 1/a ; dd/db = -1/(b+x-1)
             sum_ws = float(ws.sum())
             d_a += sum_ws / a
             ws_by_x = np.bincount(self.ix1, weights=ws, minlength=len(xs))
-            d_b -= float(np.dot(ws_by_x[self.xs_rep], 1.0 / (b + xs[self.xs_rep] - 1.0)))
+            d_b -= _dot(ws_by_x[self.xs_rep], 1.0 / (b + xs[self.xs_rep] - 1.0))
         params = np.array([r, alpha, a, b])
         grad_ll = np.array([d_r, d_alpha, d_a, d_b]) * params  # chain rule for log-parameters
         f = -ll / self.W
@@ -534,7 +549,7 @@ def gamma_gamma_log_likelihood(
     """Total (weighted) Gamma-Gamma log-likelihood; see :func:`gamma_gamma_log_likelihood_per_row`."""
     per_row = gamma_gamma_log_likelihood_per_row(params, frequency, monetary_value)
     w = _validate_weights(weights, len(per_row))
-    return float(np.dot(w, per_row))
+    return _dot(w, per_row)
 
 
 class _GammaGammaProblem:
@@ -555,9 +570,9 @@ class _GammaGammaProblem:
         self.ms = ms
         self.xm = x * ms
         ln_m = np.log(ms)
-        self.sum_x_ln_m = float(np.dot(x, ln_m))
+        self.sum_x_ln_m = _dot(x, ln_m)
         self.sum_ln_m = float(ln_m.sum())
-        self.sum_x_ln_x = float(np.dot(self.wx * self.xs, np.log(self.xs)))
+        self.sum_x_ln_x = _dot(self.wx * self.xs, np.log(self.xs))
         self._b1 = np.empty(len(x))
         self._b2 = np.empty(len(x))
         self.n_evals = 0
@@ -571,10 +586,10 @@ class _GammaGammaProblem:
         np.add(self.xm, v, out=b1)
         np.log(b1, out=ln_xmv)  # ln(x m + v)
         np.divide(1.0, b1, out=b1)  # 1/(x m + v)
-        sx_ln = float(np.dot(self.x, ln_xmv))
+        sx_ln = _dot(self.x, ln_xmv)
         s_ln = float(ln_xmv.sum())
         ll = (
-            float(np.dot(wx, gammaln(pxs + q) - gammaln(pxs)))
+            _dot(wx, gammaln(pxs + q) - gammaln(pxs))
             - self.W * gammaln(q)
             + self.W * q * math.log(v)
             + p * self.sum_x_ln_m
@@ -584,9 +599,9 @@ class _GammaGammaProblem:
             - q * s_ln
         )
         dig_pq = digamma(pxs + q)
-        d_p = float(np.dot(wx * xs, dig_pq - digamma(pxs))) + self.sum_x_ln_m + self.sum_x_ln_x - sx_ln
-        d_q = float(np.dot(wx, dig_pq)) - self.W * digamma(q) + self.W * math.log(v) - s_ln
-        d_v = self.W * q / v - p * float(np.dot(self.x, b1)) - q * float(b1.sum())
+        d_p = _dot(wx * xs, dig_pq - digamma(pxs)) + self.sum_x_ln_m + self.sum_x_ln_x - sx_ln
+        d_q = _dot(wx, dig_pq) - self.W * digamma(q) + self.W * math.log(v) - s_ln
+        d_v = self.W * q / v - p * _dot(self.x, b1) - q * float(b1.sum())
         params = np.array([p, q, v])
         f = -ll / self.W
         g = -np.array([d_p, d_q, d_v]) * params / self.W
@@ -645,7 +660,7 @@ def _minimize(
         jac=True,
         method="L-BFGS-B",
         bounds=bounds,
-        options={"maxiter": max_iter, "ftol": 1e-15, "gtol": gtol, "maxcor": 20},
+        options={"maxiter": max_iter, "ftol": _FTOL, "gtol": gtol, "maxcor": 20},
     )
     theta = np.asarray(res.x, dtype=np.float64)
     fun = float(res.fun)
@@ -658,19 +673,17 @@ def _minimize(
     def grad_only(t: FloatArray) -> FloatArray:
         return value_and_grad(t)[1]
 
-    hess = _fd_hessian(grad_only, theta)
     grad = grad_only(theta)
+    hess = _fd_hessian(grad_only, theta)
+    # Newton steps with the (fixed) finite-difference Hessian of the exact gradient.
     for _ in range(5):
-        if not (np.all(np.isfinite(hess)) and np.all(np.isfinite(grad))):
+        if not (np.all(np.isfinite(hess)) and np.all(np.isfinite(grad))) or np.max(np.abs(grad)) < 1e-12:
             break
         try:
-            eig = np.linalg.eigvalsh(hess)
-            if eig.min() <= 0:
+            if np.linalg.eigvalsh(hess).min() <= 0:
                 break
             step = -np.linalg.solve(hess, grad)
         except np.linalg.LinAlgError:
-            break
-        if np.max(np.abs(step)) < 1e-12:
             break
         cand = np.clip(theta + step, -_LOG_BOUND, _LOG_BOUND)
         f_c, g_c = value_and_grad(cand)
@@ -678,11 +691,16 @@ def _minimize(
             break
         theta, fun, grad = cand, f_c, g_c
         iterations += 1
-        hess = _fd_hessian(grad_only, theta)
+        if np.max(np.abs(step)) < 1e-10:
+            break
+    # (the polish moves theta by ~1e-6 at most: the Hessian is kept for the SEs)
     gnorm = float(np.max(np.abs(grad))) if np.all(np.isfinite(grad)) else math.inf
     success = bool(res.success) or gnorm <= max(gtol, 1e-7)
     if not res.success and success:
-        message = f"{message} (gradient verified: max|grad| = {gnorm:.2e})"
+        message = (
+            f"L-BFGS-B stopped with '{message.strip()}' but the optimum is verified: "
+            f"max|gradient| = {gnorm:.1e} and the Hessian is checked for positive definiteness"
+        )
     return _OptResult(theta, fun, success, message, iterations, hess, grad)
 
 
@@ -923,18 +941,30 @@ def _future_fraction(r: float, alpha: float, a: float, b: float, x: FloatArray, 
     Evaluated through Euler's transformation followed by Pfaff's, which gives the
     equivalent, overflow-free form
     ``1 - ((alpha+T)/(alpha+T+t))^(a-1) 2F1(a+b-1-r, a-1; a+b+x-1; t/(alpha+T+t))``
-    (no huge 2F1 multiplied by a tiny power); falls back to the direct form if
-    scipy returns a non-finite value.
+    (no huge 2F1 multiplied by a tiny power).
+
+    scipy's ``hyp2f1`` returns inf in the degenerate case where ``c - a - b`` is
+    exactly an integer and ``c`` is large (here ``x + r - a + 1`` integer, e.g.
+    r == a, x > ~100); the function is analytic in ``c``, so such points are
+    re-evaluated with ``c`` moved by a relative 1e-12 (then 1e-10, 1e-8), which
+    changes the value by the same relative order (checked against mpmath to
+    ~1e-15 at the moved point). The paper's direct form is the last resort.
     """
     denom = alpha + tt + t
     z = t / denom
     ratio = (alpha + tt) / denom
     c = a + b + x - 1.0
-    g = np.power(ratio, a - 1.0) * hyp2f1(a + b - 1.0 - r, a - 1.0, c, z)
+    big_a = a + b - 1.0 - r
+    pow_ratio = np.power(ratio, a - 1.0)
+    g = pow_ratio * hyp2f1(big_a, a - 1.0, c, z)
+    for eps in (1e-12, 1e-10, 1e-8):
+        bad = ~np.isfinite(g)
+        if not bad.any():
+            break
+        g[bad] = pow_ratio[bad] * hyp2f1(big_a, a - 1.0, c[bad] * (1.0 + eps), z[bad])
     bad = ~np.isfinite(g)
     if bad.any():
-        direct = np.exp((r + x[bad]) * np.log(ratio[bad])) * hyp2f1(r + x[bad], b + x[bad], c[bad], z[bad])
-        g[bad] = direct
+        g[bad] = np.exp((r + x[bad]) * np.log(ratio[bad])) * hyp2f1(r + x[bad], b + x[bad], c[bad], z[bad])
     return 1.0 - g
 
 
@@ -1030,18 +1060,22 @@ def customer_lifetime_value(
     x, tx, tt = _validate_rfm(frequency, recency, T, allow_empty=True)
     spend = conditional_expected_average_profit(gg, x, monetary_value) * margin
     k = PERIODS_PER_MONTH[time_unit]
-    # Score distinct (x, t_x, T) patterns only, then broadcast back.
-    (ux, utx, uT), _, inv = aggregate_rfm(x, tx, tt)
-    compact = len(ux) < 0.7 * len(x)
-    sx, stx, sT = (ux, utx, uT) if compact else (x, tx, tt)
     r, alpha, a, b = _bg_params(bg)
-    total = np.zeros(len(sx))
+    if abs(a - 1.0) < 1e-9:
+        a = 1.0 + 1e-9
+    # E[Y(t)] = (a+b+x-1)/(a-1) * P(alive) * F(x, T, t); only F depends on t, and
+    # F only on (x, T): discount-sum F over the months per distinct (x, T) pair.
+    level = (a + b + x - 1.0) / (a - 1.0) * expit(-_log_dropout_odds(r, alpha, a, b, x, tx, tt))
+    (ux, uT), _, inv = aggregate_rfm(x, tt)
+    compact = len(ux) < 0.7 * len(x)
+    sx, sT = (ux, uT) if compact else (x, tt)
+    discounted = np.zeros(len(sx))
     prev = np.zeros(len(sx))
     for i in range(1, int(months) + 1):
-        cur = conditional_expected_number_of_purchases_up_to_time((r, alpha, a, b), i * k, sx, stx, sT)
-        total += (cur - prev) / (1.0 + monthly_discount_rate) ** i
+        cur = _future_fraction(r, alpha, a, b, sx, sT, np.full(len(sx), i * k))
+        discounted += (cur - prev) / (1.0 + monthly_discount_rate) ** i
         prev = cur
-    expected_discounted_purchases = total[inv] if compact else total
+    expected_discounted_purchases = level * (discounted[inv] if compact else discounted)
     return spend * expected_discounted_purchases
 
 

@@ -48,11 +48,14 @@ Orders, items, products
     lines (more for bigger baskets), one row per distinct product. The order amount is split over
     the lines with random budgets; each line picks an affordable product (popularity weighted,
     launched on or before the order date), a quantity close to budget / list price, and the line
-    prices are the list prices scaled by one per-order factor. The first line always has quantity 1
-    and absorbs the rounding so that, in integer cents, sum(quantity * unit_price -
-    discount_amount) == orders.amount exactly. ~8% of orders have a promotional discount (10-25%)
-    on one line. Products belong to 8 categories with different margin rates; the "sauces" line is
-    launched at 55% of the window and ~10% of the other products are launched during the window.
+    prices are the list prices scaled by one per-order factor (so realized category margins stay
+    close to the configured ones). All money is handled in integer cents: the rounding difference
+    goes to a quantity-1 line of the order, or, if every line has quantity > 1, to the first line
+    at the nearest multiple of its quantity with the order amount moving by at most quantity/2
+    cents. Hence sum(quantity * unit_price - discount_amount) == orders.amount exactly for every
+    order with items. ~8% of orders have a promotional discount (10-25%) on one line. Products
+    belong to 8 categories with different margin rates; the "sauces" line is launched at 55% of
+    the window and ~10% of the other products are launched during the window.
 
 Status, refunds
     2.5% of orders are cancelled (within hours), 2.5% fully refunded (one refund = order amount),
@@ -302,7 +305,9 @@ def _repeat_purchases(
         cap = np.ceil(mean + 5.0 * np.sqrt(mean) + 5.0).astype(np.int64)
         draws = np.minimum(k_left[pending], cap)
         rep = np.repeat(pending, draws)
-        gaps = rng.standard_exponential(rep.size) / lam[rep]
+        # a gap longer than the window ends the customer's window anyway; clipping keeps the
+        # global cumsum small so within-customer times stay exact to well below a second
+        gaps = np.minimum(rng.standard_exponential(rep.size) / lam[rep], 2.0 * horizon)
         csum = np.cumsum(gaps)
         starts = _group_starts(draws)
         before = np.concatenate(([0.0], csum))[starts]
@@ -417,7 +422,10 @@ def _pick_products(
     return product
 
 
-def _build(customers: int, seed: int, start: date, end: date, progress: Progress) -> tuple[dict[str, pa.Table], pa.Table, dict[str, Any]]:
+def _build(
+    customers: int, seed: int, start: date, end: date, progress: Progress
+) -> tuple[dict[str, pa.Table], pa.Table, dict[str, Any]]:
+    """Generate all tables in memory: (tables by name, per-customer latent truth, ground truth)."""
     if customers < 1:
         raise ValueError("customers must be >= 1")
     rng = np.random.Generator(np.random.PCG64(seed))
@@ -456,13 +464,14 @@ def _build(customers: int, seed: int, start: date, end: date, progress: Progress
     first_order_sec = win.epoch(t0)
     created = np.minimum(created, first_order_sec)
     join_room = (win.start_epoch + int(H * SECONDS_PER_DAY) - 1 - created).astype(np.float64)
-    join_delay = 60.0 + rng.random(n) * np.maximum(np.minimum(LOYALTY_JOIN_MAX_DAYS * SECONDS_PER_DAY, join_room) - 60.0, 0.0)
+    join_span = np.maximum(np.minimum(LOYALTY_JOIN_MAX_DAYS * SECONDS_PER_DAY, join_room) - 60.0, 0.0)
+    join_delay = 60.0 + rng.random(n) * join_span  # 1 minute .. 45 days, never past the window
     joined = created + np.maximum(np.floor(join_delay).astype(np.int64), 1)
 
     # customer ids follow signup order
     perm = np.lexsort((np.arange(n), created))
     channel, region, loyal, never = channel[perm], region[perm], loyal[perm], never[perm]
-    lam, p_drop, nu, b_mult = lam[perm], p_drop[perm], nu[perm], b_mult[perm]
+    lam, p_drop, nu = lam[perm], p_drop[perm], nu[perm]
     birth_year, birth_null, t0 = birth_year[perm], birth_null[perm], t0[perm]
     created, first_order_sec, joined = created[perm], first_order_sec[perm], joined[perm]
 
@@ -566,7 +575,8 @@ def _build(customers: int, seed: int, start: date, end: date, progress: Progress
     status = np.zeros(n_orders, dtype=np.int8)  # 0 completed, 1 cancelled, 2 refunded, 3 partially_refunded
     updated = o_sec.copy()
     ci = np.flatnonzero(is_cancel)
-    cancel_at = o_sec[ci] + np.maximum(np.floor(rng.exponential(CANCEL_DELAY_MEAN_HOURS * 3600.0, ci.size)), 60).astype(np.int64)
+    cancel_delay = np.floor(rng.exponential(CANCEL_DELAY_MEAN_HOURS * 3600.0, ci.size))
+    cancel_at = o_sec[ci] + np.maximum(cancel_delay, 60).astype(np.int64)
     seen = cancel_at < end_sec
     status[ci[seen]] = 1
     updated[ci[seen]] = cancel_at[seen]
@@ -582,8 +592,10 @@ def _build(customers: int, seed: int, start: date, end: date, progress: Progress
     p_delay = refund_delay_sec(pi.size)
     p_total = np.clip(np.rint(rng.uniform(*PARTIAL_RANGE, pi.size) * amount[pi]), 1, amount[pi] - 1).astype(np.int64)
     two = (rng.random(pi.size) < PARTIAL_TWO_REFUNDS_SHARE) & (p_total >= 2)
-    first_amt = np.where(two, np.clip(np.rint(rng.uniform(0.3, 0.7, pi.size) * p_total), 1, p_total - 1), p_total).astype(np.int64)
-    second_delay = p_delay + np.floor(rng.uniform(*SECOND_REFUND_EXTRA_DAYS, pi.size) * SECONDS_PER_DAY).astype(np.int64)
+    split = np.clip(np.rint(rng.uniform(0.3, 0.7, pi.size) * p_total), 1, np.maximum(p_total - 1, 1))
+    first_amt = np.where(two, split, p_total).astype(np.int64)
+    extra_days = rng.uniform(*SECOND_REFUND_EXTRA_DAYS, pi.size)
+    second_delay = p_delay + np.floor(extra_days * SECONDS_PER_DAY).astype(np.int64)
     r_order = np.concatenate((fi, pi, pi[two]))
     r_at = np.concatenate((o_sec[fi] + f_delay, o_sec[pi] + p_delay, o_sec[pi[two]] + second_delay[two]))
     r_amt = np.concatenate((amount[fi], first_amt, (p_total - first_amt)[two]))
@@ -618,9 +630,8 @@ def _build(customers: int, seed: int, start: date, end: date, progress: Progress
 
     # --- truth per customer ----------------------------------------------------------------------
     true_mov = GAMMA_GAMMA["p"] / nu
-    horizon_365 = 365.0
-    exp_next = np.where(alive, (1.0 - np.exp(-lam * p_drop * horizon_365)) / np.maximum(p_drop, 1e-12), 0.0)
-    exp_next = np.where(alive, np.minimum(exp_next, lam * horizon_365), 0.0)
+    # E[purchases in the next 365 days | alive, lambda, p] = (1 - exp(-lambda * p * t)) / p
+    exp_next = np.where(alive, -np.expm1(-lam * p_drop * 365.0) / np.maximum(p_drop, 1e-300), 0.0)
 
     # --- arrow tables --------------------------------------------------------------------------
     progress("building tables")
@@ -665,7 +676,7 @@ def _build(customers: int, seed: int, start: date, end: date, progress: Progress
             "product_id": _format_ids("P", np.arange(1, n_products + 1), 4),
             "category": _labels(cat.names, cat.category),
             "unit_cost": _decimal(cat.cost),
-            "launched_at": pa.array(launch_dates.astype("datetime64[D]").astype(np.int64).astype(np.int32), type=pa.date32()),
+            "launched_at": pa.array(launch_dates.astype(np.int64).astype(np.int32), type=pa.date32()),
         }
     )
     tables["refunds"] = pa.table(
@@ -727,7 +738,8 @@ def _build(customers: int, seed: int, start: date, end: date, progress: Progress
                 "b": round(base_b * c.dropout_b_multiplier, 6),
             }
     gg = GAMMA_GAMMA
-    launch_of_new_line = (win.start + timedelta(days=int(round(NEW_LINE_LAUNCH_FRACTION * (win.n_days - 1))))).isoformat()
+    new_line_day = int(round(NEW_LINE_LAUNCH_FRACTION * (win.n_days - 1)))
+    launch_of_new_line = (win.start + timedelta(days=new_line_day)).isoformat()
     truth: dict[str, Any] = {
         "generator_version": GENERATOR_VERSION,
         "seed": seed,
