@@ -34,3 +34,16 @@
         cast({{ dbt.current_timestamp() }} as {{ dbt.type_timestamp() }})
     {%- endif -%}
 {%- endmacro %}
+
+{#- Whole days from start_date to end_date (dates). -#}
+{% macro days_between(start_date, end_date) -%}
+    {{- adapter.dispatch('days_between', 'customer_value')(start_date, end_date) | trim -}}
+{%- endmacro %}
+
+{% macro default__days_between(start_date, end_date) -%}
+    {{ return(dbt.datediff(start_date, end_date, 'day')) }}
+{%- endmacro %}
+
+{% macro duckdb__days_between(start_date, end_date) -%}
+    ({{ end_date }} - {{ start_date }})
+{%- endmacro %}

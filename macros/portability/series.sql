@@ -22,5 +22,5 @@
 {%- endmacro %}
 
 {% macro duckdb__integer_series(upper_bound) -%}
-    (select range as n from range(cast({{ upper_bound }} as bigint)))
+    (select unnest(generate_series(0, cast({{ upper_bound }} as bigint) - 1)) as n)
 {%- endmacro %}

@@ -6,13 +6,13 @@ with
 final as (
 
     {% for table in tables %}
-    select
-        '{{ table }}' as source_table,
-        quarantine_reason,
-        count(*) as quarantined_rows
-    from {{ ref('quarantine_shop__' ~ table) }}
-    group by quarantine_reason
-    {% if not loop.last %}union all{% endif %}
+        select
+            '{{ table }}' as source_table,
+            quarantine_reason,
+            count(*) as quarantined_rows
+        from {{ ref('quarantine_shop__' ~ table) }}
+        group by quarantine_reason
+        {% if not loop.last %}union all{% endif %}
     {% endfor %}
 
 )

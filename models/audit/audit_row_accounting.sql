@@ -5,22 +5,22 @@
 with
 
 {% for table in tables %}
-{{ table }}_counts as (
+    {{ table }}_counts as (
 
-    select
-        '{{ table }}' as source_table,
-        (select count(*) from {{ raw_relation(table) }} as raw_rows) as raw_rows,
-        (select count(*) from {{ ref('stg_shop__' ~ table) }}) as clean_rows,
-        (select count(*) from {{ ref('quarantine_shop__' ~ table) }}) as quarantined_rows
+        select
+            '{{ table }}' as source_table,
+            (select count(*) from {{ raw_relation(table) }} as raw_rows) as raw_rows,
+            (select count(*) from {{ ref('stg_shop__' ~ table) }}) as clean_rows,
+            (select count(*) from {{ ref('quarantine_shop__' ~ table) }}) as quarantined_rows
 
-),
+    ),
 
 {% endfor %}
 final as (
 
     {% for table in tables %}
-    select * from {{ table }}_counts
-    {% if not loop.last %}union all{% endif %}
+        select * from {{ table }}_counts
+        {% if not loop.last %}union all{% endif %}
     {% endfor %}
 
 )

@@ -25,7 +25,7 @@ final as (
         {%- if var('as_of_date', '') %}
         cast('{{ var("as_of_date") }}' as date) as as_of_date
         {%- else %}
-        last_order_on as as_of_date
+            last_order_on as as_of_date
         {%- endif %}
     from bounds
 

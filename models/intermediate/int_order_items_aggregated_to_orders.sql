@@ -48,7 +48,7 @@ main_categories as (
         select
             order_id,
             category,
-            row_number() over (partition by order_id order by category_amount desc, category) as category_rank
+            row_number() over (partition by order_id order by category_amount desc, category asc) as category_rank
         from category_amounts
     ) as ranked
     where category_rank = 1

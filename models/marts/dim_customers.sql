@@ -79,6 +79,8 @@ joined as (
         coalesce(order_facts.fully_refunded_orders, 0) as fully_refunded_orders,
         order_facts.first_order_at,
         order_facts.last_order_at,
+        cast(order_facts.first_order_at as date) as first_order_on,
+        cast(order_facts.last_order_at as date) as last_order_on,
         coalesce(order_facts.gross_revenue, 0) as gross_revenue,
         coalesce(order_facts.refunded_amount, 0) as refunded_amount,
         coalesce(order_facts.net_revenue, 0) as net_revenue,
@@ -99,12 +101,10 @@ derived as (
 
     select
         *,
-        cast(first_order_at as date) as first_order_on,
-        cast(last_order_at as date) as last_order_on,
         cast({{ dbt.date_trunc('month', 'first_order_at') }} as date) as cohort_month,
-        {{ dbt.datediff('cast(first_order_at as date)', 'as_of_date', 'day') }} as tenure_days,
-        {{ dbt.datediff('cast(last_order_at as date)', 'as_of_date', 'day') }} as recency_days,
-        {{ dbt.datediff('cast(first_order_at as date)', 'cast(last_order_at as date)', 'day') }} as lifespan_days,
+        {{ days_between('first_order_on', 'as_of_date') }} as tenure_days,
+        {{ days_between('last_order_on', 'as_of_date') }} as recency_days,
+        {{ days_between('first_order_on', 'last_order_on') }} as lifespan_days,
         greatest(completed_orders - 1, 0) as repeat_orders,
         completed_orders >= 2 as is_repeat_customer
     from joined
@@ -152,7 +152,7 @@ final as (
         {{ safe_divide('completed_orders', 'active_months') }} as orders_per_active_month,
         -- orders per year of tenure, with tenure floored at one month so new customers are not extrapolated
         case when completed_orders > 0 then
-            {{ safe_divide('completed_orders', 'greatest(tenure_days, ' ~ var('days_per_month') ~ ') / 365.25') }}
+                {{ safe_divide('completed_orders', 'greatest(tenure_days, ' ~ var('days_per_month') ~ ') / 365.25') }}
         end as orders_per_year
     from derived
 

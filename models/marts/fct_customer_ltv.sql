@@ -42,13 +42,13 @@ per_customer as (
         buyer_averages.average_lifetime_months,
         {{ monthly_retention_from_lifetime('buyer_averages.average_lifetime_months') }} as monthly_retention,
         case when customers.has_completed_order then
-            {{ safe_divide('customers.net_revenue', 'customers.lifetime_months') }}
+                {{ safe_divide('customers.net_revenue', 'customers.lifetime_months') }}
         end as monthly_revenue,
         case when customers.has_completed_order then
-            {{ safe_divide('customers.gross_margin', 'customers.lifetime_months') }}
+                {{ safe_divide('customers.gross_margin', 'customers.lifetime_months') }}
         end as monthly_margin,
         case when customers.has_completed_order then
-            {{ safe_divide('customers.completed_orders', 'customers.lifetime_months') }}
+                {{ safe_divide('customers.completed_orders', 'customers.lifetime_months') }}
         end as orders_per_month
     from customers
     cross join buyer_averages

@@ -99,13 +99,13 @@ sequenced as (
         cast(net_revenue * margin_rate as double) as gross_margin,
         case
             when is_completed then row_number() over (
-                partition by customer_id, is_completed order by ordered_at, order_id
-            )
+                    partition by customer_id, is_completed order by ordered_at, order_id
+                )
         end as customer_order_number,
         case
             when is_completed then lag(ordered_at) over (
-                partition by customer_id, is_completed order by ordered_at, order_id
-            )
+                    partition by customer_id, is_completed order by ordered_at, order_id
+                )
         end as previous_completed_ordered_at
     from completion
 

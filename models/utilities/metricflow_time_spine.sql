@@ -11,11 +11,11 @@ as_of as (
 days as (
 
     select
-        cast({{ dbt.dateadd('day', 'offsets.n', 'as_of.first_order_on') }} as date) as date_day
+        cast({{ dbt.dateadd('day', 'day_offsets.n', 'as_of.first_order_on') }} as date) as date_day
     from as_of
     inner join {{ integer_series(
-        "(select " ~ dbt.datediff('first_order_on', 'as_of_date', 'day') ~ " + "
-        ~ (var('clv_horizon_months') * 31) ~ " + 1 from " ~ ref('int_as_of_dates') ~ ")") }} as offsets
+        "(select " ~ days_between('first_order_on', 'as_of_date') ~ " + "
+        ~ (var('clv_horizon_months') * 31) ~ " + 1 from " ~ ref('int_as_of_dates') ~ ")") }} as day_offsets
         on 1 = 1
 
 ),
