@@ -1,0 +1,40 @@
+"""Shared fixtures: warehouses built once per session from the embedded sample and the hand-made fixture."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from clvlayer.build import build_warehouse
+from clvlayer.project import PROJECT_ROOT
+
+HANDMADE = PROJECT_ROOT / "tests" / "fixtures" / "handmade"
+
+
+def build(tmp: Path, raw_dir: Path | None, extra_args: list[str] | None = None) -> Path:
+    warehouse = tmp / "warehouse.duckdb"
+    record = build_warehouse(warehouse, raw_dir, dbt_args=extra_args, target_path=tmp / "target")
+    assert record.published, f"build failed: {record.failures}"
+    return warehouse
+
+
+@pytest.fixture(scope="session")
+def sample_warehouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return build(tmp_path_factory.mktemp("sample"), None)
+
+
+@pytest.fixture(scope="session")
+def handmade_warehouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return build(tmp_path_factory.mktemp("handmade"), HANDMADE)
+
+
+@pytest.fixture
+def query() -> Callable[[Path, str], list[tuple]]:
+    def run(database: Path, sql: str) -> list[tuple]:
+        with duckdb.connect(str(database), read_only=True) as connection:
+            return connection.execute(sql).fetchall()
+
+    return run
