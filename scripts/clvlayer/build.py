@@ -1,6 +1,6 @@
 """Build the warehouse: write, audit, publish.
 
-1. write   - dbt builds every model into a fresh file next to the warehouse (`.build/<name>.<run_id>.duckdb`);
+1. write   - dbt builds every model into a fresh file next to the warehouse (`.build/<run_id>/<name>.duckdb`);
 2. audit   - the same `dbt build` runs every data test and unit test; any failure stops here;
 3. publish - the build file is checkpointed and atomically renamed over the published warehouse path.
 
@@ -63,9 +63,11 @@ def build_warehouse(warehouse: Path, raw_data_dir: Path | None, *, dbt_args: lis
     """Write-audit-publish the warehouse. Returns the run record (also appended to runs.jsonl)."""
     run_id = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ") + "-" + uuid.uuid4().hex[:6]
     record = RunRecord(run_id=run_id, started_at=datetime.now(timezone.utc).isoformat(timespec="seconds"))
-    build_dir = warehouse.parent / ".build"
+    # one folder per run, same file name as the published warehouse: DuckDB names a database after its file
+    # (up to the first dot), and dbt bakes that name into the manifest the semantic layer reads
+    build_dir = warehouse.parent / ".build" / run_id
     build_dir.mkdir(parents=True, exist_ok=True)
-    build_file = build_dir / f"{warehouse.stem}.{run_id}.duckdb"
+    build_file = build_dir / warehouse.name
     record.build_file = str(build_file)
     try:
         if raw_data_dir is not None:
@@ -90,6 +92,7 @@ def build_warehouse(warehouse: Path, raw_data_dir: Path | None, *, dbt_args: lis
             wal = build_file.with_suffix(build_file.suffix + ".wal")
             if wal.exists():
                 wal.unlink()
+            build_dir.rmdir()
             record.published = True
             record.published_to = str(warehouse)
         record.finished_at = datetime.now(timezone.utc).isoformat(timespec="seconds")

@@ -6,6 +6,7 @@
     clv sample                regenerate the embedded sample in seeds/
     clv check-input DIR       pre-flight check of a folder of raw files against the input contract
     clv dbt -- ARGS           run any dbt command with the project's profile (e.g. clv dbt -- docs generate)
+    clv mf -- ARGS            run MetricFlow against the published warehouse (e.g. clv mf -- query --metrics aov)
 """
 
 from __future__ import annotations
@@ -145,6 +146,28 @@ def _cmd_dbt(args: argparse.Namespace) -> int:
     return 0 if outcome.success else 1
 
 
+def run_metricflow(mf_args: list[str], warehouse: Path) -> int:
+    """Run the MetricFlow CLI (`mf`) against a warehouse file with the project's profile."""
+    import os
+
+    from clvlayer.dbt_runner import run_dbt
+    from clvlayer.project import ensure_profiles_dir
+
+    # mf reads target/semantic_manifest.json: parse against this warehouse so relation names match its file
+    parsed = run_dbt(["--quiet", "parse"], duckdb_path=warehouse)
+    if not parsed.success:
+        console.print(f"[red]dbt parse failed: {parsed.failures}[/red]")
+        return 1
+    env = dict(os.environ, DBT_PROFILES_DIR=str(ensure_profiles_dir()), DUCKDB_PATH=str(warehouse))
+    env.pop("RAW_DATA_DIR", None)
+    command = [sys.executable, "-c", "from dbt_metricflow.cli.main import cli; cli()", *mf_args]
+    return subprocess.run(command, cwd=PROJECT_ROOT, env=env, check=False).returncode
+
+
+def _cmd_mf(args: argparse.Namespace) -> int:
+    return run_metricflow([a for a in args.dbt_args if a != "--"], Settings.from_env().warehouse)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="clv", description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -180,6 +203,10 @@ def build_parser() -> argparse.ArgumentParser:
     dbt = commands.add_parser("dbt", help="run dbt with the project's profile: clv dbt -- <dbt args>")
     dbt.add_argument("dbt_args", nargs=argparse.REMAINDER)
     dbt.set_defaults(func=_cmd_dbt)
+
+    mf = commands.add_parser("mf", help="run MetricFlow on the published warehouse: clv mf -- <mf args>")
+    mf.add_argument("dbt_args", nargs=argparse.REMAINDER)
+    mf.set_defaults(func=_cmd_mf)
     return parser
 
 
