@@ -31,7 +31,8 @@ def oracle(raw: Path) -> dict[str, pd.DataFrame]:
     items["line"] = items["quantity"] * items["unit_price"] - items["discount_amount"].fillna(0)
     items["cost"] = items["quantity"] * items["unit_cost"]
     per_order = items.groupby("order_id").agg(items_net=("line", "sum"), cost=("cost", "sum"),
-                                              cost_known=("cost", lambda c: c.notna().all()))
+                                              cost_known=("cost", lambda c: c.notna().all()),
+                                              units=("quantity", "sum"))
 
     o = orders.set_index("order_id")
     o["recorded"] = recorded.reindex(o.index).fillna(0)
@@ -57,6 +58,12 @@ def oracle(raw: Path) -> dict[str, pd.DataFrame]:
     c["last"] = done.groupby("customer_id")["day"].max().reindex(c.index)
     c["lifetime"] = (c["last"] - c["first"]).dt.days / DAYS_PER_MONTH + 1
     c["aov"] = c["net"] / c["completed"].replace(0, np.nan)
+    with_items = done[done["units"].notna()]
+    c["items_per_order"] = (with_items.groupby("customer_id")["units"].sum()
+                            / with_items.groupby("customer_id").size()).reindex(c.index)
+    tenure_days = (as_of - c["first"]).dt.days
+    c["orders_per_year"] = np.where(c["completed"] > 0,
+                                    c["completed"] / (np.maximum(tenure_days, DAYS_PER_MONTH) / 365.25), np.nan)
     buyers = c["completed"] > 0
     average_lifetime = c.loc[buyers, "lifetime"].mean()
     c["monthly_revenue"] = np.where(buyers, c["net"] / c["lifetime"], np.nan)
@@ -97,6 +104,8 @@ def test_sql_matches_pandas_oracle(seed: int, tmp_path: Path) -> None:
         ltv = con.execute("select customer_id, completed_orders, cast(realised_ltv as double) as realised, "
                           "lifetime_months, ltv_formula_a, ltv_formula_b, discounted_clv from marts.fct_customer_ltv"
                           ).df().set_index("customer_id")
+        dim = con.execute("select customer_id, average_check, items_per_order, orders_per_year "
+                          "from marts.dim_customers").df().set_index("customer_id")
         cohorts = con.execute("select cast(cohort_month as timestamp) as cohort_month, months_since_first_order as k, "
                               "cohort_size, active_customers, cumulative_net_revenue_per_customer "
                               "from marts.fct_cohort_retention order by 1, 2").df()
@@ -112,6 +121,12 @@ def test_sql_matches_pandas_oracle(seed: int, tmp_path: Path) -> None:
     for sql_column, oracle_column in [("lifetime_months", "lifetime"), ("ltv_formula_a", "ltv_a"),
                                       ("ltv_formula_b", "ltv_b"), ("discounted_clv", "discounted")]:
         np.testing.assert_allclose(ltv[sql_column].astype(float), c[oracle_column].astype(float), rtol=1e-9,
+                                   atol=1e-9, equal_nan=True, err_msg=sql_column)
+
+    c = expected["customers"].loc[dim.index]
+    for sql_column, oracle_column in [("average_check", "aov"), ("items_per_order", "items_per_order"),
+                                      ("orders_per_year", "orders_per_year")]:
+        np.testing.assert_allclose(dim[sql_column].astype(float), c[oracle_column].astype(float), rtol=1e-9,
                                    atol=1e-9, equal_nan=True, err_msg=sql_column)
 
     e = expected["cohorts"].sort_values(["cohort_month", "k"]).reset_index(drop=True)
