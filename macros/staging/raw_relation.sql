@@ -55,7 +55,19 @@
         {%- if found.endswith('.parquet') -%}
             {%- set reader = "read_parquet('" ~ found ~ "')" -%}
         {%- else -%}
-            {%- set reader = "read_csv('" ~ found ~ "', header = true, all_varchar = true, auto_detect = true)" -%}
+            {%- set reader = "read_csv('" ~ found ~ "', header = true, all_varchar = true, auto_detect = true, "
+                ~ "store_rejects = true)" -%}
+            {#- a malformed line is never dropped silently: the build stops and names the line -#}
+            {%- do run_query("select count(*) from " ~ reader) -%}
+            {%- set rejects = run_query(
+                "select distinct e.line, e.error_message from reject_errors as e join reject_scans as s "
+                ~ "on e.scan_id = s.scan_id and e.file_id = s.file_id where s.file_path = '" ~ found
+                ~ "' order by 1 limit 5") -%}
+            {%- if rejects.rows | length > 0 -%}
+                {{ exceptions.raise_compiler_error("Malformed CSV " ~ found ~ ": "
+                    ~ (rejects.rows | map('join', ': ') | join('; ')) ~ " (line: error). Fix: repair those lines "
+                    ~ "(quote fields that contain commas) and re-export.") }}
+            {%- endif -%}
         {%- endif -%}
         {%- set described = run_query("describe select * from " ~ reader) -%}
         {%- set available = described.columns[0].values() | map('lower') | list -%}

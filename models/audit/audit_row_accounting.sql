@@ -30,5 +30,6 @@ select
     raw_rows,
     clean_rows,
     quarantined_rows,
-    raw_rows - clean_rows - quarantined_rows as unaccounted_rows
+    raw_rows - clean_rows - quarantined_rows as unaccounted_rows,
+    {{ safe_divide('quarantined_rows', 'raw_rows') }} as quarantined_share
 from final

@@ -49,7 +49,8 @@ def _reader(path: Path) -> str:
     quoted = str(path).replace("'", "''")
     if path.suffix == ".parquet":
         return f"read_parquet('{quoted}')"
-    return f"read_csv('{quoted}', header = true, all_varchar = true, auto_detect = true)"
+    # store_rejects: a malformed line is set aside (and reported below) instead of confusing the dialect sniffer
+    return f"read_csv('{quoted}', header = true, all_varchar = true, auto_detect = true, store_rejects = true)"
 
 
 def check_input_folder(folder: Path) -> dict[str, Path]:
@@ -96,6 +97,17 @@ def check_input_folder(folder: Path) -> dict[str, Path]:
             problems.append(f"{path}: unreadable as {path.suffix[1:]}: {first_line}. Fix: check the file is a "
                             f"valid {path.suffix[1:].upper()} file (delimiter, quoting, encoding) and re-export it.")
             continue
+        if path.suffix == ".csv":
+            connection.execute(f"select count(*) from {_reader(path)}").fetchall()
+            rejects = connection.execute(
+                "select distinct e.line, e.error_message from reject_errors as e join reject_scans as s "
+                "on e.scan_id = s.scan_id and e.file_id = s.file_id where s.file_path = ? order by 1 limit 5",
+                [str(path)]).fetchall()
+            if rejects:
+                lines = "; ".join(f"line {line}: {message}" for line, message in rejects)
+                problems.append(f"{path}: malformed CSV ({lines}). Fix: repair or remove those lines (quote fields "
+                                "that contain commas) and re-export.")
+                continue
         columns = [row[0].lower() for row in described]
         missing = [c for c in table.required_columns if c not in columns]
         for column in missing:

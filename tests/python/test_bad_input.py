@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from clvlayer.build import build_warehouse
 from clvlayer.contract import InputError, check_input_folder
 from conftest import HANDMADE, build
 
@@ -88,7 +89,7 @@ def test_bad_rows_are_quarantined_with_reasons(folder: Path, tmp_path: Path, que
         handle.write(BAD_ORDERS)
     with (folder / "refunds.csv").open("a") as handle:
         handle.write("R3,999,2024-03-20 10:00:00,5.00\nR4,1,2024-03-20 10:00:00,abc\n")
-    warehouse = build(tmp_path, folder)
+    warehouse = build(tmp_path, folder, ["--vars", '{"quarantine_threshold_severity": "warn"}'])
     reasons = sorted(query(warehouse, "select order_id, quarantine_reason from quarantine.quarantine_shop__orders"),
                      key=lambda r: (r[0] or "~", r[1]))
     assert reasons == [
@@ -117,3 +118,41 @@ def test_bad_rows_are_quarantined_with_reasons(folder: Path, tmp_path: Path, que
         assert raw_rows == clean_rows + quarantined, table
     [(raw_orders,)] = query(warehouse, "select raw_rows from audit.audit_row_accounting where source_table='orders'")
     assert raw_orders == 8 + BAD_ORDERS.count("\n")
+
+
+def test_malformed_csv_line_is_an_error_naming_the_line(folder: Path) -> None:
+    with (folder / "orders.csv").open("a") as handle:
+        handle.write("10,A,2024-03-05 10:00:00,10.00,completed,USD,,EXTRA,MORE\n")
+    with pytest.raises(InputError, match=r"orders.csv: malformed CSV \(line 10: Expected Number of Columns: 7"):
+        check_input_folder(folder)
+
+
+def test_parquet_with_wrong_schema(folder: Path) -> None:
+    import duckdb
+
+    (folder / "orders.csv").unlink()
+    duckdb.sql(f"copy (select 1 as id, 'A' as customer, 10.0 as total) to '{folder / 'orders.parquet'}'")
+    with pytest.raises(InputError, match=r"orders.parquet: required column 'order_id' is missing; found columns: "
+                                         r"id, customer, total"):
+        check_input_folder(folder)
+
+
+def test_refunds_larger_than_the_order_are_capped_and_flagged(folder: Path, tmp_path: Path, query) -> None:
+    with (folder / "refunds.csv").open("a") as handle:
+        handle.write("R5,2,2024-02-20 10:00:00,30.00\nR6,2,2024-04-01 10:00:00,45.00\n")  # 75 on a 50 order
+    warehouse = build(tmp_path, folder)
+    [(refunded, excess, net, completed)] = query(warehouse, "select refunded_amount, excess_refund_amount, "
+                                                            "net_revenue, is_completed from marts.fct_orders "
+                                                            "where order_id = '2'")
+    assert (refunded, excess, net, completed) == (50, 25, 0, False)
+
+
+def test_too_many_quarantined_rows_fails_the_audit_and_keeps_the_warehouse(folder: Path, tmp_path: Path) -> None:
+    warehouse = build(tmp_path, folder)
+    before = warehouse.read_bytes()
+    with (folder / "orders.csv").open("a") as handle:
+        handle.write(BAD_ORDERS)
+    record = build_warehouse(warehouse, folder, target_path=tmp_path / "target2")
+    assert not record.published
+    assert any("quarantined_share" in failure for failure in record.failures)
+    assert warehouse.read_bytes() == before
