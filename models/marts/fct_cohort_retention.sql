@@ -95,6 +95,20 @@ joined as (
 
 ),
 
+cumulated as (
+
+    select
+        *,
+        sum(net_revenue) over (
+            partition by cohort_month order by months_since_first_order rows unbounded preceding
+        ) as cumulative_net_revenue,
+        sum(gross_margin) over (
+            partition by cohort_month order by months_since_first_order rows unbounded preceding
+        ) as cumulative_gross_margin
+    from joined
+
+),
+
 final as (
 
     select
@@ -109,19 +123,11 @@ final as (
         orders,
         net_revenue,
         gross_margin,
-        sum(net_revenue) over (
-            partition by cohort_month order by months_since_first_order rows unbounded preceding
-        ) as cumulative_net_revenue,
-        sum(gross_margin) over (
-            partition by cohort_month order by months_since_first_order rows unbounded preceding
-        ) as cumulative_gross_margin,
-        {{ safe_divide(
-            'sum(net_revenue) over (partition by cohort_month order by months_since_first_order '
-            ~ 'rows unbounded preceding)', 'cohort_size') }} as cumulative_net_revenue_per_customer,
-        {{ safe_divide(
-            'sum(gross_margin) over (partition by cohort_month order by months_since_first_order '
-            ~ 'rows unbounded preceding)', 'cohort_size') }} as cumulative_gross_margin_per_customer
-    from joined
+        cumulative_net_revenue,
+        cumulative_gross_margin,
+        {{ safe_divide('cumulative_net_revenue', 'cohort_size') }} as cumulative_net_revenue_per_customer,
+        {{ safe_divide('cumulative_gross_margin', 'cohort_size') }} as cumulative_gross_margin_per_customer
+    from cumulated
 
 )
 

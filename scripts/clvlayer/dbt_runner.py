@@ -36,7 +36,7 @@ def run_dbt(args: list[str], *, duckdb_path: Path, raw_data_dir: Path | None = N
     command = [*args, "--project-dir", str(PROJECT_ROOT), "--profiles-dir", str(profiles_dir)]
     if quiet:
         command = ["--quiet", *command]
-    env = {key: value for key, value in os.environ.items()}
+    env = dict(os.environ)
     env.update({"DUCKDB_PATH": str(duckdb_path), "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"})
     env.pop("RAW_DATA_DIR", None)
     if raw_data_dir is not None:
