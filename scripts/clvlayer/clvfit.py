@@ -1040,6 +1040,7 @@ def customer_lifetime_value(
     monthly_discount_rate: float = 0.01,
     margin: float = 1.0,
     time_unit: TimeUnit = "day",
+    periods_per_month: float | None = None,
 ) -> FloatArray:
     """Discounted CLV over ``months`` months, as ``lifetimes``' ``_customer_lifetime_value``.
 
@@ -1050,6 +1051,8 @@ def customer_lifetime_value(
     factors ``lifetimes`` uses for freq "D"/"W", chosen so both agree (a calendar
     month is 30.4375 days; the 1.5% difference is a convention, not a bug).
     ``margin`` multiplies the spend (``lifetimes`` has no margin; margin=1 matches it).
+    ``periods_per_month`` overrides ``k`` (the warehouse passes its own month length,
+    30.4375 days or 30.4375 / 7 weeks, so predicted CLV months match the other metrics).
     """
     if time_unit not in PERIODS_PER_MONTH:
         raise ClvFitError(f"time_unit must be one of {sorted(PERIODS_PER_MONTH)}, got {time_unit!r}")
@@ -1059,7 +1062,9 @@ def customer_lifetime_value(
         raise ClvFitError("monthly_discount_rate must be > -1")
     x, tx, tt = _validate_rfm(frequency, recency, T, allow_empty=True)
     spend = conditional_expected_average_profit(gg, x, monetary_value) * margin
-    k = PERIODS_PER_MONTH[time_unit]
+    k = PERIODS_PER_MONTH[time_unit] if periods_per_month is None else float(periods_per_month)
+    if not math.isfinite(k) or k <= 0:
+        raise ClvFitError(f"periods_per_month must be a positive number, got {periods_per_month!r}")
     r, alpha, a, b = _bg_params(bg)
     if abs(a - 1.0) < 1e-9:
         a = 1.0 + 1e-9

@@ -1,0 +1,90 @@
+-- One row: every setting the predictive CLV models use, resolved from vars and the data, so the SQL summaries and
+-- the Python fitting models read the same values from one place.
+--   as_of_date          var clv_as_of_date, else the customer as-of date (int_as_of_dates)
+--   holdout_split_date  var clv_holdout_split_date, else as_of_date - clv_holdout_days
+--   margin_rate         var clv_margin_rate, else gross margin / net revenue of purchases up to as_of_date
+{%- set time_unit = var('clv_time_unit') -%}
+{%- if time_unit not in ['day', 'week'] -%}
+    {{ exceptions.raise_compiler_error(
+        "var clv_time_unit must be 'day' or 'week', got '" ~ time_unit ~ "' (dbt_project.yml or --vars)") }}
+{%- endif %}
+with
+
+as_of_dates as (
+
+    select * from {{ ref('int_as_of_dates') }}
+
+),
+
+purchase_days as (
+
+    select * from {{ ref('int_orders_merged_to_purchase_days') }}
+
+),
+
+dates as (
+
+    select
+        {%- if var('clv_as_of_date', '') %}
+            cast('{{ var("clv_as_of_date") }}' as date) as as_of_date
+        {%- else %}
+            as_of_date
+        {%- endif %}
+    from as_of_dates
+
+),
+
+split as (
+
+    select
+        as_of_date,
+        {%- if var('clv_holdout_split_date', '') %}
+            cast('{{ var("clv_holdout_split_date") }}' as date) as holdout_split_date
+        {%- else %}
+            cast({{ dbt.dateadd('day', -1 * var('clv_holdout_days') | int, 'as_of_date') }} as date)
+                as holdout_split_date
+        {%- endif %}
+    from dates
+
+),
+
+observed_margin as (
+
+    select {{ safe_divide('sum(purchase_days.gross_margin)', 'sum(purchase_days.spend)') }} as margin_rate
+    from purchase_days
+    cross join dates
+    where purchase_days.purchased_on <= dates.as_of_date
+
+),
+
+final as (
+
+    select
+        split.as_of_date,
+        split.holdout_split_date,
+        '{{ time_unit }}' as time_unit,
+        {{ days_per_time_unit() }} as days_per_time_unit,
+        cast({{ var('days_per_month') }} as double) / {{ days_per_time_unit() }} as time_units_per_month,
+        cast({{ days_between('split.holdout_split_date', 'split.as_of_date') }} as double)
+        / {{ days_per_time_unit() }} as holdout_length,
+        cast({{ var('clv_horizon_months') }} as integer) as horizon_months,
+        cast({{ var('clv_monthly_discount_rate') }} as double) as monthly_discount_rate,
+        {%- if var('clv_margin_rate', '') != '' %}
+            cast({{ var('clv_margin_rate') }} as double) as margin_rate,
+            'var clv_margin_rate' as margin_rate_source,
+        {%- else %}
+            coalesce(observed_margin.margin_rate, cast({{ var('gross_margin_rate') }} as double)) as margin_rate,
+            case
+                when observed_margin.margin_rate is null then 'var gross_margin_rate (no purchases)'
+                else 'observed margin of purchases up to as_of_date'
+            end as margin_rate_source,
+        {%- endif %}
+        cast({{ var('clv_min_customers') }} as integer) as min_customers,
+        cast({{ var('clv_min_repeat_customers') }} as integer) as min_repeat_customers,
+        cast({{ var('clv_penalizer') }} as double) as penalizer
+    from split
+    cross join observed_margin
+
+)
+
+select * from final

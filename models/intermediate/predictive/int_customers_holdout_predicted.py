@@ -1,0 +1,16 @@
+"""Per customer of int_customers_rfm_calibrated: the purchases the 'calibration' BG/NBD fit expects in the holdout
+period (holdout_length time units after the split date). Null with the reason in prediction_status when the fit
+is unusable. Logic: scripts/clvlayer/clv_models.py (predict_holdout)."""
+
+
+def model(dbt, session):
+    dbt.config(materialized="table")
+    from clvlayer.clv_models import assert_finite, predict_holdout
+
+    predictions = predict_holdout(
+        dbt.ref("int_customers_rfm_calibrated").df(),
+        dbt.ref("int_clv_models_fitted").df(),
+        dbt.ref("int_clv_settings_resolved").df(),
+    )
+    assert_finite(predictions, ["predicted_holdout_purchases"])
+    return predictions

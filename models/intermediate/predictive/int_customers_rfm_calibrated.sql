@@ -1,0 +1,50 @@
+-- Holdout validation input: one row per customer with a completed order on or before the holdout split date,
+-- with the RFM summary as of the split date (the calibration period) and the purchase days they actually made
+-- after it, up to the as-of date (the holdout period).
+with
+
+purchase_days as (
+
+    select * from {{ ref('int_orders_merged_to_purchase_days') }}
+
+),
+
+settings as (
+
+    select * from {{ ref('int_clv_settings_resolved') }}
+
+),
+
+calibration as (
+
+    {{ rfm_summary('purchase_days', 'settings', 'holdout_split_date') }}
+
+),
+
+holdout as (
+
+    select
+        purchase_days.customer_id,
+        count(*) as holdout_purchases,
+        sum(purchase_days.spend) as holdout_spend
+    from purchase_days
+    cross join settings
+    where
+        purchase_days.purchased_on > settings.holdout_split_date
+        and purchase_days.purchased_on <= settings.as_of_date
+    group by purchase_days.customer_id
+
+),
+
+final as (
+
+    select
+        calibration.*,
+        coalesce(holdout.holdout_purchases, 0) as holdout_purchases,
+        coalesce(holdout.holdout_spend, 0) as holdout_spend
+    from calibration
+    left join holdout on calibration.customer_id = holdout.customer_id
+
+)
+
+select * from final

@@ -1,0 +1,50 @@
+-- One row per customer x purchase day: the transactions the BG/NBD and Gamma-Gamma models see. As in the
+-- BG/NBD literature, all of a customer's completed orders on the same calendar day merge into one purchase whose
+-- spend is the day's net revenue (refunds netted, cancelled and fully refunded orders excluded: fct_orders).
+with
+
+orders as (
+
+    select * from {{ ref('fct_orders') }}
+
+),
+
+completed_orders as (
+
+    select
+        customer_id,
+        ordered_on,
+        net_revenue,
+        gross_margin
+    from orders
+    where is_completed
+
+),
+
+merged as (
+
+    select
+        customer_id,
+        ordered_on as purchased_on,
+        count(*) as orders_merged,
+        sum(net_revenue) as spend,
+        sum(gross_margin) as gross_margin
+    from completed_orders
+    group by customer_id, ordered_on
+
+),
+
+final as (
+
+    select
+        customer_id,
+        purchased_on,
+        orders_merged,
+        spend,
+        gross_margin,
+        row_number() over (partition by customer_id order by purchased_on) as purchase_number
+    from merged
+
+)
+
+select * from final
