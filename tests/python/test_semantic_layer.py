@@ -40,3 +40,19 @@ def test_mf_query_matches_sql(warehouse: Path, tmp_path: Path, query) -> None:
         assert float(mf[channel]["aov"]) == pytest.approx(float(aov), rel=1e-9)
         assert int(float(mf[channel]["orders"])) == orders
         assert float(mf[channel]["ltv_formula_a"]) == pytest.approx(ltv_a, rel=1e-9)
+
+
+def test_mf_predicted_clv_metrics_match_sql(warehouse: Path, tmp_path: Path, query) -> None:
+    out = tmp_path / "predicted.csv"
+    assert run_metricflow(["query", "--metrics", "average_predicted_clv,average_p_alive,expected_purchases",
+                           "--group-by", "customer__acquisition_channel", "--csv", str(out)], warehouse) == 0
+    with out.open() as handle:
+        mf = {row["customer__acquisition_channel"]: row for row in csv.DictReader(handle)}
+    sql = query(warehouse, """
+        select acquisition_channel, avg(predicted_clv), avg(p_alive), sum(expected_purchases)
+        from marts.fct_customer_clv_predictions where is_predicted group by 1""")
+    assert len(sql) == len(mf) == 6
+    for channel, clv, p_alive, purchases in sql:
+        assert float(mf[channel]["average_predicted_clv"]) == pytest.approx(clv, rel=1e-9)
+        assert float(mf[channel]["average_p_alive"]) == pytest.approx(p_alive, rel=1e-9)
+        assert float(mf[channel]["expected_purchases"]) == pytest.approx(purchases, rel=1e-9)
