@@ -1,23 +1,12 @@
 -- One row per acquisition cohort (month of first completed order) x months since first order, from 0 to the as-of
--- month, months without orders included. The calendar is derived from the data: no hard-coded start.
+-- month, months without orders included: int_channel_cohorts_accumulated summed over acquisition channels
+-- (channels partition the customers, so sizes, active customers and cumulative sums add up).
 -- Definitions: docs/metrics.md ("Cohorts").
 with
 
-customers as (
+channel_cohorts as (
 
-    select * from {{ ref('dim_customers') }}
-
-),
-
-orders as (
-
-    select * from {{ ref('fct_orders') }}
-
-),
-
-as_of as (
-
-    select * from {{ ref('int_as_of_dates') }}
+    select * from {{ ref('int_channel_cohorts_accumulated') }}
 
 ),
 
@@ -25,87 +14,17 @@ cohorts as (
 
     select
         cohort_month,
-        count(*) as cohort_size
-    from customers
-    where cohort_month is not null
-    group by cohort_month
-
-),
-
-cohort_months as (
-
-    -- every month from the cohort's first to the as-of month
-    select
-        cohorts.cohort_month,
-        cohorts.cohort_size,
-        month_offsets.n as months_since_first_order
-    from cohorts
-    cross join as_of
-    inner join {{ integer_series(
-        "(select max(" ~ months_between_calendar('c.cohort_month', 'a.as_of_date') ~ ") + 1 from "
-        ~ ref('dim_customers') ~ " as c cross join " ~ ref('int_as_of_dates') ~ " as a)") }} as month_offsets
-        on month_offsets.n <= {{ months_between_calendar('cohorts.cohort_month', 'as_of.as_of_date') }}
-
-),
-
-cohort_orders as (
-
-    select
-        customers.cohort_month,
-        {{ months_between_calendar('customers.cohort_month', 'orders.order_month') }} as months_since_first_order,
-        orders.customer_id,
-        orders.net_revenue,
-        orders.gross_margin
-    from orders
-    inner join customers on orders.customer_id = customers.customer_id
-    cross join as_of
-    where orders.is_completed and orders.ordered_on <= as_of.as_of_date
-
-),
-
-activity as (
-
-    select
-        cohort_month,
         months_since_first_order,
-        count(distinct customer_id) as active_customers,
-        count(*) as orders,
+        activity_month,
+        sum(cohort_size) as cohort_size,
+        sum(active_customers) as active_customers,
+        sum(orders) as orders,
         sum(net_revenue) as net_revenue,
-        sum(gross_margin) as gross_margin
-    from cohort_orders
-    group by cohort_month, months_since_first_order
-
-),
-
-joined as (
-
-    select
-        cohort_months.cohort_month,
-        cohort_months.months_since_first_order,
-        cohort_months.cohort_size,
-        coalesce(activity.active_customers, 0) as active_customers,
-        coalesce(activity.orders, 0) as orders,
-        coalesce(activity.net_revenue, 0) as net_revenue,
-        coalesce(activity.gross_margin, 0) as gross_margin
-    from cohort_months
-    left join activity
-        on
-            cohort_months.cohort_month = activity.cohort_month
-            and cohort_months.months_since_first_order = activity.months_since_first_order
-
-),
-
-cumulated as (
-
-    select
-        *,
-        sum(net_revenue) over (
-            partition by cohort_month order by months_since_first_order rows unbounded preceding
-        ) as cumulative_net_revenue,
-        sum(gross_margin) over (
-            partition by cohort_month order by months_since_first_order rows unbounded preceding
-        ) as cumulative_gross_margin
-    from joined
+        sum(gross_margin) as gross_margin,
+        sum(cumulative_net_revenue) as cumulative_net_revenue,
+        sum(cumulative_gross_margin) as cumulative_gross_margin
+    from channel_cohorts
+    group by cohort_month, months_since_first_order, activity_month
 
 ),
 
@@ -116,7 +35,7 @@ final as (
             "cast(months_since_first_order as " ~ dbt.type_string() ~ ")"]) }} as cohort_month_key,
         cohort_month,
         months_since_first_order,
-        cast({{ dbt.dateadd('month', 'months_since_first_order', 'cohort_month') }} as date) as activity_month,
+        activity_month,
         cohort_size,
         active_customers,
         {{ safe_divide('active_customers', 'cohort_size') }} as retention_rate,
@@ -127,7 +46,7 @@ final as (
         cumulative_gross_margin,
         {{ safe_divide('cumulative_net_revenue', 'cohort_size') }} as cumulative_net_revenue_per_customer,
         {{ safe_divide('cumulative_gross_margin', 'cohort_size') }} as cumulative_gross_margin_per_customer
-    from cumulated
+    from cohorts
 
 )
 

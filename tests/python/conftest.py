@@ -38,3 +38,16 @@ def query() -> Callable[[Path, str], list[tuple]]:
             return connection.execute(sql).fetchall()
 
     return run
+
+
+@pytest.fixture(scope="session")
+def generated(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """Generator data (1,500 customers, 2023-2024, seed 11, CSV) and the warehouse built from it."""
+    from datetime import date
+
+    from clvlayer.generate import generate
+
+    tmp = tmp_path_factory.mktemp("generated")
+    raw = tmp / "raw"
+    generate(raw, customers=1500, seed=11, start=date(2023, 1, 1), end=date(2024, 12, 31), fmt="csv")
+    return raw, build(tmp, raw)

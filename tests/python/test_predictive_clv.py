@@ -80,14 +80,6 @@ def params_of(con: duckdb.DuckDBPyConnection, fit_name: str) -> tuple[dict, dict
     return bg, gg
 
 
-@pytest.fixture(scope="module")
-def generated(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    tmp = tmp_path_factory.mktemp("predictive")
-    raw = tmp / "raw"
-    generate(raw, customers=1500, seed=11, start=date(2023, 1, 1), end=date(2024, 12, 31), fmt="csv")
-    return raw, build(tmp, raw)
-
-
 # --------------------------------------------------------------------------- #
 # SQL + Python models vs the oracle
 # --------------------------------------------------------------------------- #

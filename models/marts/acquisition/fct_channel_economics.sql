@@ -1,0 +1,171 @@
+-- One row per acquisition channel x cohort month (calendar month of the first completed order; for spend, the
+-- month it was spent): new customers, marketing spend, CAC, blended CAC of the month, cumulative margin per
+-- cohort customer and LTV/CAC at the horizons of var ltv_cac_horizons_months, the same ratio on discounted and
+-- predicted LTV, and the CAC payback month. Definitions: docs/metrics.md ("Acquisition economics").
+{%- set horizons = var('ltv_cac_horizons_months') %}
+with
+
+channel_cohorts as (
+
+    select * from {{ ref('int_channel_cohorts_accumulated') }}
+
+),
+
+spend as (
+
+    select * from {{ ref('int_marketing_spend_aggregated_to_channel_months') }}
+
+),
+
+customer_ltv as (
+
+    select * from {{ ref('fct_customer_ltv') }}
+
+),
+
+predictions as (
+
+    select * from {{ ref('fct_customer_clv_predictions') }}
+
+),
+
+acquisitions as (
+
+    select
+        acquisition_channel as channel,
+        cohort_month,
+        max(cohort_size) as new_customers,
+        {%- for h in horizons %}
+            max(case when months_since_first_order = {{ h }} then cumulative_gross_margin end)
+                as cumulative_margin_{{ h }}m,
+            max(case when months_since_first_order = {{ h }} and is_complete_month then 1 else 0 end) = 1
+                as is_mature_{{ h }}m,
+        {%- endfor %}
+        max(months_since_first_order) as months_observed
+    from channel_cohorts
+    group by acquisition_channel, cohort_month
+
+),
+
+customer_values as (
+
+    select
+        customer_ltv.acquisition_channel as channel,
+        customer_ltv.cohort_month,
+        sum(customer_ltv.discounted_clv) as discounted_clv_total,
+        sum(customer_ltv.realised_margin_ltv + predictions.predicted_clv) as predicted_ltv_total,
+        count(predictions.predicted_clv) as predicted_customers
+    from customer_ltv
+    left join predictions on customer_ltv.customer_id = predictions.customer_id
+    where customer_ltv.has_completed_order
+    group by customer_ltv.acquisition_channel, customer_ltv.cohort_month
+
+),
+
+channel_months as (
+
+    select
+        coalesce(acquisitions.channel, spend.channel) as channel,
+        coalesce(acquisitions.cohort_month, spend.spend_month) as cohort_month,
+        coalesce(acquisitions.new_customers, 0) as new_customers,
+        coalesce(spend.spend_amount, 0) as marketing_spend,
+        spend.channel is not null as has_spend_recorded,
+        {%- for h in horizons %}
+            acquisitions.cumulative_margin_{{ h }}m,
+            coalesce(acquisitions.is_mature_{{ h }}m, false) as is_mature_{{ h }}m,
+        {%- endfor %}
+        acquisitions.months_observed
+    from acquisitions
+    full outer join spend
+        on acquisitions.channel = spend.channel and acquisitions.cohort_month = spend.spend_month
+
+),
+
+with_cac as (
+
+    select
+        channel_months.*,
+        case
+            when channel_months.new_customers = 0 then 'no_new_customers'
+            when not channel_months.has_spend_recorded then 'no_spend_recorded'
+            when channel_months.marketing_spend = 0 then 'zero_spend'
+            else 'ok'
+        end as cac_status,
+        case
+            when channel_months.new_customers > 0 and channel_months.has_spend_recorded
+                then {{ safe_divide('channel_months.marketing_spend', 'channel_months.new_customers') }}
+        end as cac,
+        {{ safe_divide(
+            'sum(channel_months.marketing_spend) over (partition by channel_months.cohort_month)',
+            'sum(channel_months.new_customers) over (partition by channel_months.cohort_month)') }} as blended_cac
+    from channel_months
+
+),
+
+payback as (
+
+    -- first month since acquisition at which the cohort's cumulative margin per customer reaches its CAC
+    select
+        channel_cohorts.acquisition_channel as channel,
+        channel_cohorts.cohort_month,
+        min(channel_cohorts.months_since_first_order) as payback_months
+    from channel_cohorts
+    inner join with_cac
+        on
+            channel_cohorts.acquisition_channel = with_cac.channel
+            and channel_cohorts.cohort_month = with_cac.cohort_month
+    where
+        with_cac.cac > 0
+        and channel_cohorts.cumulative_gross_margin >= with_cac.cac * channel_cohorts.cohort_size
+    group by channel_cohorts.acquisition_channel, channel_cohorts.cohort_month
+
+),
+
+final as (
+
+    select
+        {{ dbt.concat(["with_cac.channel", "'+'", "cast(with_cac.cohort_month as " ~ dbt.type_string() ~ ")"]) }}
+            as channel_cohort_key,
+        with_cac.channel,
+        with_cac.cohort_month,
+        with_cac.new_customers,
+        with_cac.marketing_spend,
+        with_cac.has_spend_recorded,
+        with_cac.cac,
+        with_cac.cac_status,
+        with_cac.blended_cac,
+        with_cac.months_observed,
+        {%- for h in horizons %}
+            with_cac.is_mature_{{ h }}m,
+            case when with_cac.is_mature_{{ h }}m then
+                {{ safe_divide('with_cac.cumulative_margin_' ~ h ~ 'm', 'with_cac.new_customers') }}
+            end as margin_per_customer_{{ h }}m,
+            case when with_cac.is_mature_{{ h }}m and with_cac.cac > 0 then
+                {{ safe_divide('with_cac.cumulative_margin_' ~ h ~ 'm', 'with_cac.new_customers') }} / with_cac.cac
+            end as ltv_to_cac_{{ h }}m,
+        {%- endfor %}
+        {{ safe_divide('customer_values.discounted_clv_total', 'with_cac.new_customers') }}
+            as discounted_clv_per_customer,
+        case when with_cac.cac > 0 then
+            {{ safe_divide('customer_values.discounted_clv_total', 'with_cac.new_customers') }} / with_cac.cac
+        end as discounted_ltv_to_cac,
+        case when customer_values.predicted_customers = with_cac.new_customers then
+            {{ safe_divide('customer_values.predicted_ltv_total', 'with_cac.new_customers') }}
+        end as predicted_ltv_per_customer,
+        case when customer_values.predicted_customers = with_cac.new_customers and with_cac.cac > 0 then
+            {{ safe_divide('customer_values.predicted_ltv_total', 'with_cac.new_customers') }} / with_cac.cac
+        end as predicted_ltv_to_cac,
+        payback.payback_months,
+        case
+            when not coalesce(with_cac.cac > 0, false) then 'no_cac'
+            when payback.payback_months is not null then 'paid_back'
+            else 'not_yet_paid_back'
+        end as payback_status
+    from with_cac
+    left join customer_values
+        on with_cac.channel = customer_values.channel and with_cac.cohort_month = customer_values.cohort_month
+    left join payback on with_cac.channel = payback.channel and with_cac.cohort_month = payback.cohort_month
+
+)
+
+select * from final

@@ -1,0 +1,102 @@
+"""Acquisition economics (fct_channel_economics) against an independent pandas computation on generator data, and
+the generator's ground truth (true CAC per channel, better channels have higher LTV/CAC) on the embedded sample."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import duckdb
+import numpy as np
+import pandas as pd
+import pytest
+
+from clvlayer.project import PROJECT_ROOT
+from test_oracle import oracle
+
+HORIZONS = (3, 6, 12, 24)
+
+
+def channel_economics(raw: Path) -> pd.DataFrame:
+    """Channel x cohort month economics from the raw files and the order oracle, following docs/metrics.md."""
+    expected = oracle(raw)
+    orders, people = expected["orders"], expected["customers"]
+    customers = pd.read_csv(raw / "customers.csv", dtype={"customer_id": str}).set_index("customer_id")
+    as_of = orders["day"].max()
+    done = orders[orders["completed"] & (orders["day"] <= as_of)].reset_index()
+    first = done.groupby("customer_id")["day"].min()
+    buyers = pd.DataFrame({"cohort": first.dt.to_period("M")})
+    buyers["channel"] = customers["acquisition_channel"].reindex(buyers.index).fillna("unknown")
+    done["cohort"] = done["customer_id"].map(buyers["cohort"])
+    done["channel"] = done["customer_id"].map(buyers["channel"])
+    done["k"] = (done["day"].dt.to_period("M") - done["cohort"]).apply(lambda offset: offset.n)
+
+    spend = pd.read_csv(raw / "marketing_spend.csv", parse_dates=["spend_date"])
+    spend["month"] = spend["spend_date"].dt.to_period("M")
+    spend = spend.groupby(["channel", "month"])["amount"].sum()
+
+    sizes = buyers.groupby(["channel", "cohort"]).size()
+    keys = sorted(set(sizes.index) | set(spend.index))
+    new_by_month = sizes.groupby(level=1).sum()
+    spend_by_month = spend.groupby(level=1).sum()
+    rows = []
+    for channel, month in keys:
+        n = int(sizes.get((channel, month), 0))
+        amount = float(spend.get((channel, month), 0.0))
+        has_spend = (channel, month) in spend.index
+        cac = amount / n if n > 0 and has_spend else np.nan
+        blended_new = new_by_month.get(month, 0)
+        row = {"channel": channel, "cohort_month": month.to_timestamp(), "new_customers": n,
+               "marketing_spend": amount, "cac": cac,
+               "blended_cac": spend_by_month.get(month, 0.0) / blended_new if blended_new else np.nan}
+        part = done[(done["channel"] == channel) & (done["cohort"] == month)]
+        margin_by_k = part.groupby("k")["margin"].sum()
+        last_k = (as_of.to_period("M") - month).n
+        cumulative = margin_by_k.reindex(range(last_k + 1), fill_value=0.0).cumsum() / n if n else pd.Series()
+        for h in HORIZONS:
+            month_end = (month + h + 1).to_timestamp()  # first day after activity month h
+            mature = n > 0 and h <= last_k and month_end <= as_of + pd.Timedelta(days=1)
+            ratio = cumulative[h] / cac if mature and cac > 0 else np.nan
+            row[f"ltv_to_cac_{h}m"] = ratio
+        reached = cumulative[cumulative >= cac].index if n and cac > 0 else []
+        row["payback_months"] = float(reached[0]) if len(reached) else np.nan
+        members = buyers[(buyers["channel"] == channel) & (buyers["cohort"] == month)].index
+        discounted = people.loc[members, "discounted"].mean() if n else np.nan
+        row["discounted_ltv_to_cac"] = discounted / cac if n and cac > 0 else np.nan
+        rows.append(row)
+    return pd.DataFrame(rows).set_index(["channel", "cohort_month"]).sort_index()
+
+
+def test_channel_economics_matches_oracle(generated: tuple[Path, Path]) -> None:
+    raw, warehouse = generated
+    expected = channel_economics(raw)
+    columns = ["new_customers", "marketing_spend", "cac", "blended_cac", *[f"ltv_to_cac_{h}m" for h in HORIZONS],
+               "payback_months", "discounted_ltv_to_cac"]
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        got = con.execute(f"select channel, cast(cohort_month as timestamp) as cohort_month, {', '.join(columns)} "
+                          "from marts.fct_channel_economics").df().set_index(["channel", "cohort_month"]).sort_index()
+    assert list(got.index) == list(expected.index)
+    assert got["cac"].notna().sum() > 50 and got["ltv_to_cac_12m"].notna().sum() > 20  # the comparison has teeth
+    for column in columns:
+        np.testing.assert_allclose(got[column].astype(float), expected[column].astype(float), rtol=1e-9, atol=1e-9,
+                                   equal_nan=True, err_msg=column)
+
+
+def test_sample_shows_true_cac_and_better_channels_pay_back_more(sample_warehouse: Path, query) -> None:
+    truth = json.loads((PROJECT_ROOT / "seeds" / "sample_ground_truth.json").read_text())["channels"]
+    rows = query(sample_warehouse, """
+        select channel, sum(marketing_spend) / sum(new_customers) as cac,
+               sum(case when is_mature_12m and cac > 0 then margin_per_customer_12m * new_customers end)
+               / sum(case when is_mature_12m and cac > 0 then marketing_spend end) as ltv_to_cac_12m
+        from marts.fct_channel_economics where channel <> 'organic' group by channel""")
+    cac = {channel: float(value) for channel, value, _ in rows}
+    ratio = {channel: value for channel, _, value in rows}
+    for channel, value in cac.items():
+        # spend is generated as true CAC x new customers with lognormal noise (mean 1): within 10%
+        assert value == pytest.approx(truth[channel]["true_cac"], rel=0.10), channel
+    # Cheap channels with better customers (email, referral: higher purchase rate, lower drop-out) beat paid
+    # search (base quality, CAC 35), which beats paid social (worst customers, highest CAC). Affiliate (CAC 30,
+    # rate x0.9, drop-out p 0.20) beats paid social too; against paid search its true ratio is too close to assert.
+    assert min(ratio["email"], ratio["referral"]) > ratio["paid_search"] > ratio["paid_social"]
+    assert ratio["affiliate"] > ratio["paid_social"]
+    assert all(value > 1 for value in ratio.values())
