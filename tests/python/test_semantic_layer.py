@@ -56,3 +56,23 @@ def test_mf_predicted_clv_metrics_match_sql(warehouse: Path, tmp_path: Path, que
         assert float(mf[channel]["average_predicted_clv"]) == pytest.approx(clv, rel=1e-9)
         assert float(mf[channel]["average_p_alive"]) == pytest.approx(p_alive, rel=1e-9)
         assert float(mf[channel]["expected_purchases"]) == pytest.approx(purchases, rel=1e-9)
+
+
+def test_mf_cac_and_ltv_to_cac_match_sql(warehouse: Path, tmp_path: Path, query) -> None:
+    out = tmp_path / "cac.csv"
+    assert run_metricflow(["query", "--metrics", "cac,ltv_to_cac_12m", "--group-by", "channel_cohort__channel",
+                           "--csv", str(out)], warehouse) == 0
+    with out.open() as handle:
+        mf = {row["channel_cohort__channel"]: row for row in csv.DictReader(handle)}
+    sql = query(warehouse, """
+        select channel, sum(marketing_spend) / sum(new_customers),
+               sum(case when is_mature_12m and cac > 0 then margin_per_customer_12m * new_customers end)
+               / sum(case when is_mature_12m and cac > 0 then marketing_spend end)
+        from marts.fct_channel_economics group by channel""")
+    assert len(sql) == len(mf) == 6
+    for channel, cac, ratio in sql:
+        assert float(mf[channel]["cac"]) == pytest.approx(float(cac), rel=1e-9)
+        if ratio is None:
+            assert mf[channel]["ltv_to_cac_12m"] == ""
+        else:
+            assert float(mf[channel]["ltv_to_cac_12m"]) == pytest.approx(float(ratio), rel=1e-9)
