@@ -121,50 +121,61 @@ payback as (
 
 ),
 
-final as (
+per_customer as (
 
     select
-        {{ dbt.concat(["with_cac.channel", "'+'", "cast(with_cac.cohort_month as " ~ dbt.type_string() ~ ")"]) }}
-            as channel_cohort_key,
-        with_cac.channel,
-        with_cac.cohort_month,
-        with_cac.new_customers,
-        with_cac.marketing_spend,
-        with_cac.has_spend_recorded,
-        with_cac.cac,
-        with_cac.cac_status,
-        with_cac.blended_cac,
-        with_cac.months_observed,
+        with_cac.*,
         {%- for h in horizons %}
-            with_cac.is_mature_{{ h }}m,
-            case when with_cac.is_mature_{{ h }}m then
-                {{ safe_divide('with_cac.cumulative_margin_' ~ h ~ 'm', 'with_cac.new_customers') }}
+            case
+                when with_cac.is_mature_{{ h }}m
+                    then {{ safe_divide('with_cac.cumulative_margin_' ~ h ~ 'm', 'with_cac.new_customers') }}
             end as margin_per_customer_{{ h }}m,
-            case when with_cac.is_mature_{{ h }}m and with_cac.cac > 0 then
-                {{ safe_divide('with_cac.cumulative_margin_' ~ h ~ 'm', 'with_cac.new_customers') }} / with_cac.cac
-            end as ltv_to_cac_{{ h }}m,
         {%- endfor %}
         {{ safe_divide('customer_values.discounted_clv_total', 'with_cac.new_customers') }}
             as discounted_clv_per_customer,
-        case when with_cac.cac > 0 then
-            {{ safe_divide('customer_values.discounted_clv_total', 'with_cac.new_customers') }} / with_cac.cac
-        end as discounted_ltv_to_cac,
-        case when customer_values.predicted_customers = with_cac.new_customers then
-            {{ safe_divide('customer_values.predicted_ltv_total', 'with_cac.new_customers') }}
-        end as predicted_ltv_per_customer,
-        case when customer_values.predicted_customers = with_cac.new_customers and with_cac.cac > 0 then
-            {{ safe_divide('customer_values.predicted_ltv_total', 'with_cac.new_customers') }} / with_cac.cac
-        end as predicted_ltv_to_cac,
-        payback.payback_months,
         case
-            when not coalesce(with_cac.cac > 0, false) then 'no_cac'
-            when payback.payback_months is not null then 'paid_back'
-            else 'not_yet_paid_back'
-        end as payback_status
+            when customer_values.predicted_customers = with_cac.new_customers
+                then {{ safe_divide('customer_values.predicted_ltv_total', 'with_cac.new_customers') }}
+        end as predicted_ltv_per_customer,
+        payback.payback_months
     from with_cac
     left join customer_values
         on with_cac.channel = customer_values.channel and with_cac.cohort_month = customer_values.cohort_month
     left join payback on with_cac.channel = payback.channel and with_cac.cohort_month = payback.cohort_month
+
+),
+
+final as (
+
+    -- ratios to CAC are null when CAC is null or 0 (safe_divide)
+    select
+        {{ dbt.concat(["channel", "'+'", "cast(cohort_month as " ~ dbt.type_string() ~ ")"]) }}
+            as channel_cohort_key,
+        channel,
+        cohort_month,
+        new_customers,
+        marketing_spend,
+        has_spend_recorded,
+        cac,
+        cac_status,
+        blended_cac,
+        months_observed,
+        {%- for h in horizons %}
+            is_mature_{{ h }}m,
+            margin_per_customer_{{ h }}m,
+            {{ safe_divide('margin_per_customer_' ~ h ~ 'm', 'cac') }} as ltv_to_cac_{{ h }}m,
+        {%- endfor %}
+        discounted_clv_per_customer,
+        {{ safe_divide('discounted_clv_per_customer', 'cac') }} as discounted_ltv_to_cac,
+        predicted_ltv_per_customer,
+        {{ safe_divide('predicted_ltv_per_customer', 'cac') }} as predicted_ltv_to_cac,
+        payback_months,
+        case
+            when not coalesce(cac > 0, false) then 'no_cac'
+            when payback_months is not null then 'paid_back'
+            else 'not_yet_paid_back'
+        end as payback_status
+    from per_customer
 
 )
 
