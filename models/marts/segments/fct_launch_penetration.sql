@@ -100,8 +100,8 @@ window_activity as (
     from windows
     inner join orders
         on
-            orders.ordered_on >= windows.launched_on
-            and orders.ordered_on <= windows.observed_end_on
+            windows.launched_on <= orders.ordered_on
+            and windows.observed_end_on >= orders.ordered_on
             and orders.is_completed
     inner join customers on orders.customer_id = customers.customer_id
     group by windows.launch_key
@@ -118,11 +118,11 @@ window_buyers as (
     from windows
     inner join purchased_items
         on
-            purchased_items.ordered_on >= windows.launched_on
-            and purchased_items.ordered_on <= windows.observed_end_on
+            windows.launched_on <= purchased_items.ordered_on
+            and windows.observed_end_on >= purchased_items.ordered_on
             and (
-                (windows.launch_type = 'product' and purchased_items.product_id = windows.product_id)
-                or (windows.launch_type = 'category' and purchased_items.category = windows.category)
+                (windows.launch_type = 'product' and windows.product_id = purchased_items.product_id)
+                or (windows.launch_type = 'category' and windows.category = purchased_items.category)
             )
     inner join customers on purchased_items.customer_id = customers.customer_id
     group by windows.launch_key

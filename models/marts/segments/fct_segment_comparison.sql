@@ -21,17 +21,17 @@ segments as (
 
 customer_segments as (
 
-    {%- for segment_type, expression in segment_types.items() %}
-    {{ 'union all' if not loop.first }}
-    select
-        '{{ segment_type }}' as segment_type,
-        cast({{ expression }} as {{ dbt.type_string() }}) as segment_value,
-        has_completed_order,
-        case when has_completed_order then realised_ltv end as buyer_ltv,
-        case when has_completed_order then completed_orders end as buyer_orders,
-        orders_per_year
-    from segments
-    {%- endfor %}
+    {% for segment_type, expression in segment_types.items() %}
+        select
+            '{{ segment_type }}' as segment_type,
+            cast({{ expression }} as {{ dbt.type_string() }}) as segment_value,
+            has_completed_order,
+            case when has_completed_order then realised_ltv end as buyer_ltv,
+            case when has_completed_order then completed_orders end as buyer_orders,
+            orders_per_year
+        from segments
+        {% if not loop.last %}union all{% endif %}
+    {% endfor %}
 
 ),
 
