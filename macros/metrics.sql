@@ -50,3 +50,36 @@
         else '65+'
     end
 {%- endmacro %}
+
+{#- Quantile score 1..buckets by rank: floor(buckets x (rank - 1) / n) + 1 over the rows of the query, ascending in
+    order_by (the highest score goes to the highest values). Ties share the score of their first position, so equal
+    values never land in different buckets and the result does not depend on row order; buckets can be unequal
+    (a score can be skipped when one value holds more than a bucket). -#}
+{% macro tied_ntile(buckets, order_by) -%}
+    (cast(floor({{ buckets }} * (rank() over (order by {{ order_by }}) - 1) / (count(*) over ())) as integer) + 1)
+{%- endmacro %}
+
+{#- Relative lift of a value over a baseline: value / baseline - 1 (null when the baseline is 0 or null). -#}
+{% macro relative_lift(value, baseline) -%}
+    ({{ safe_divide(value, baseline) }} - 1)
+{%- endmacro %}
+
+{#- RFM segment name from the 1-5 scores by var('rfm_segment_rules'): the first rule whose bounds hold. -#}
+{% macro rfm_segment(recency_score, frequency_score, monetary_score) -%}
+    {%- set scores = {'r': recency_score, 'f': frequency_score, 'm': monetary_score} -%}
+    case
+        {%- for rule in var('rfm_segment_rules') %}
+            {%- set conditions = [] -%}
+            {%- for key, score in scores.items() -%}
+                {%- if rule.get(key ~ '_min') is not none -%}
+                    {%- do conditions.append(score ~ ' >= ' ~ rule[key ~ '_min']) -%}
+                {%- endif -%}
+                {%- if rule.get(key ~ '_max') is not none -%}
+                    {%- do conditions.append(score ~ ' <= ' ~ rule[key ~ '_max']) -%}
+                {%- endif -%}
+            {%- endfor %}
+        when {{ conditions | join(' and ') if conditions else 'true' }} then '{{ rule.segment }}'
+        {%- endfor %}
+        else 'unmatched'
+    end
+{%- endmacro %}

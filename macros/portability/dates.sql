@@ -47,3 +47,8 @@
 {% macro duckdb__days_between(start_date, end_date) -%}
     ({{ end_date }} - {{ start_date }})
 {%- endmacro %}
+
+{#- A date plus a whole number of days, as a date. -#}
+{% macro add_days(date_expression, days_expression) -%}
+    cast({{ dbt.dateadd('day', days_expression, date_expression) }} as date)
+{%- endmacro %}
