@@ -17,8 +17,9 @@ from test_oracle import oracle
 HORIZONS = (3, 6, 12, 24)
 
 
-def channel_economics(raw: Path) -> pd.DataFrame:
-    """Channel x cohort month economics from the raw files and the order oracle, following docs/metrics.md."""
+def channel_economics(raw: Path, predicted_clv: pd.Series) -> pd.DataFrame:
+    """Channel x cohort month economics from the raw files and the order oracle, following docs/metrics.md.
+    ``predicted_clv`` (per customer) comes from the warehouse: test_predictive_clv checks it against its own oracle."""
     expected = oracle(raw)
     orders, people = expected["orders"], expected["customers"]
     customers = pd.read_csv(raw / "customers.csv", dtype={"customer_id": str}).set_index("customer_id")
@@ -63,20 +64,26 @@ def channel_economics(raw: Path) -> pd.DataFrame:
         members = buyers[(buyers["channel"] == channel) & (buyers["cohort"] == month)].index
         discounted = people.loc[members, "discounted"].mean() if n else np.nan
         row["discounted_ltv_to_cac"] = discounted / cac if n and cac > 0 else np.nan
+        predicted = (people.loc[members, "margin"] + predicted_clv.reindex(members)).mean() if n else np.nan
+        row["predicted_ltv_to_cac"] = predicted / cac if n and cac > 0 else np.nan
         rows.append(row)
     return pd.DataFrame(rows).set_index(["channel", "cohort_month"]).sort_index()
 
 
 def test_channel_economics_matches_oracle(generated: tuple[Path, Path]) -> None:
     raw, warehouse = generated
-    expected = channel_economics(raw)
     columns = ["new_customers", "marketing_spend", "cac", "blended_cac", *[f"ltv_to_cac_{h}m" for h in HORIZONS],
-               "payback_months", "discounted_ltv_to_cac"]
+               "payback_months", "discounted_ltv_to_cac", "predicted_ltv_to_cac"]
     with duckdb.connect(str(warehouse), read_only=True) as con:
+        predicted = con.execute("select customer_id, predicted_clv from marts.fct_customer_clv_predictions "
+                                "where is_predicted").df().set_index("customer_id")["predicted_clv"]
+        expected = channel_economics(raw, predicted)
         got = con.execute(f"select channel, cast(cohort_month as timestamp) as cohort_month, {', '.join(columns)} "
                           "from marts.fct_channel_economics").df().set_index(["channel", "cohort_month"]).sort_index()
     assert list(got.index) == list(expected.index)
-    assert got["cac"].notna().sum() > 50 and got["ltv_to_cac_12m"].notna().sum() > 20  # the comparison has teeth
+    # the comparison has teeth: many non-null values of each ratio
+    assert got["cac"].notna().sum() > 50 and got["ltv_to_cac_12m"].notna().sum() > 20
+    assert got["predicted_ltv_to_cac"].notna().sum() > 50 and got["payback_months"].notna().sum() > 50
     for column in columns:
         np.testing.assert_allclose(got[column].astype(float), expected[column].astype(float), rtol=1e-9, atol=1e-9,
                                    equal_nan=True, err_msg=column)

@@ -17,9 +17,9 @@ segments as (
 
 ),
 
-orders as (
+purchase_days_all as (
 
-    select * from {{ ref('fct_orders') }}
+    select * from {{ ref('int_orders_merged_to_purchase_days') }}
 
 ),
 
@@ -31,12 +31,12 @@ as_of as (
 
 purchase_days as (
 
-    select distinct
-        orders.customer_id,
-        orders.ordered_on
-    from orders
+    select
+        purchase_days_all.customer_id,
+        purchase_days_all.purchased_on as ordered_on
+    from purchase_days_all
     cross join as_of
-    where orders.is_completed and orders.ordered_on <= as_of.as_of_date
+    where purchase_days_all.purchased_on <= as_of.as_of_date
 
 ),
 

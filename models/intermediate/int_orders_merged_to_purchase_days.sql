@@ -1,6 +1,7 @@
--- One row per customer x purchase day: the transactions the BG/NBD and Gamma-Gamma models see. As in the
--- BG/NBD literature, all of a customer's completed orders on the same calendar day merge into one purchase whose
--- spend is the day's net revenue (refunds netted, cancelled and fully refunded orders excluded: fct_orders).
+-- One row per customer x purchase day: the transactions the BG/NBD and Gamma-Gamma models fit and the days the
+-- next-purchase interval is measured between. As in the BG/NBD literature, all of a customer's completed orders on
+-- the same calendar day merge into one purchase whose spend is the day's net revenue (refunds netted, cancelled
+-- and fully refunded orders excluded: fct_orders). Not filtered by the as-of date: each reader applies its own.
 with
 
 orders as (
