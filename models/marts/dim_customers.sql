@@ -103,6 +103,10 @@ derived as (
         *,
         cast({{ dbt.date_trunc('month', 'first_order_at') }} as date) as cohort_month,
         {{ days_between('first_order_on', 'as_of_date') }} as tenure_days,
+        -- years of tenure, floored at one month (the denominator of orders_per_year; sums over segments)
+        case when completed_orders > 0 then
+            greatest({{ days_between('first_order_on', 'as_of_date') }}, {{ var('days_per_month') }}) / 365.25
+        end as tenure_years,
         {{ days_between('last_order_on', 'as_of_date') }} as recency_days,
         {{ days_between('first_order_on', 'last_order_on') }} as lifespan_days,
         greatest(completed_orders - 1, 0) as repeat_orders,
@@ -150,10 +154,9 @@ final as (
         {{ safe_divide('completed_item_units', 'completed_orders_with_items') }} as items_per_order,
         active_months,
         {{ safe_divide('completed_orders', 'active_months') }} as orders_per_active_month,
+        tenure_years,
         -- orders per year of tenure, with tenure floored at one month so new customers are not extrapolated
-        case when completed_orders > 0 then
-                {{ safe_divide('completed_orders', 'greatest(tenure_days, ' ~ var('days_per_month') ~ ') / 365.25') }}
-        end as orders_per_year
+        {{ safe_divide('completed_orders', 'tenure_years') }} as orders_per_year
     from derived
 
 )

@@ -51,11 +51,11 @@ def test_category_penetration_by_hand(handmade_warehouse: Path, query) -> None:
 
 def test_loyalty_comparison_by_hand(handmade_warehouse: Path, query) -> None:
     [(ltv, aov, frequency, ltv_lift, aov_lift, frequency_lift)] = query(handmade_warehouse, """
-        select average_realised_ltv, aov, average_orders_per_year, ltv_lift, aov_lift, orders_per_year_lift
+        select average_realised_ltv, aov, orders_per_year, ltv_lift, aov_lift, orders_per_year_lift
         from marts.fct_segment_comparison where segment_key = 'loyalty:member'""")
-    # members A (210, 3 orders, 3 / (60 / 365.25) a year) and D (120, 1, 12 a year: tenure floored at a month);
-    # the rest is C (90, 2 orders, 2 / (38 / 365.25) a year)
-    member_frequency = (3 * 365.25 / 60 + 12) / 2
+    # members A (210, 3 orders, 60 days of tenure) and D (120, 1 order, 9 days: floored at a month of 30.4375
+    # days); the rest is C (90, 2 orders, 38 days). Orders per year = orders / years of tenure, pooled.
+    member_frequency = (3 + 1) / ((60 + 30.4375) / 365.25)
     assert (ltv, aov) == (pytest.approx(165.0), pytest.approx(82.5))
     assert frequency == pytest.approx(member_frequency, rel=1e-12)
     assert ltv_lift == pytest.approx(165 / 90 - 1) and aov_lift == pytest.approx(82.5 / 45 - 1)

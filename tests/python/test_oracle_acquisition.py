@@ -33,6 +33,7 @@ def channel_economics(raw: Path, predicted_clv: pd.Series) -> pd.DataFrame:
     done["k"] = (done["day"].dt.to_period("M") - done["cohort"]).apply(lambda offset: offset.n)
 
     spend = pd.read_csv(raw / "marketing_spend.csv", parse_dates=["spend_date"])
+    spend = spend[spend["spend_date"] <= as_of]
     spend["month"] = spend["spend_date"].dt.to_period("M")
     spend = spend.groupby(["channel", "month"])["amount"].sum()
 

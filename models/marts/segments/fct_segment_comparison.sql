@@ -1,5 +1,5 @@
--- One row per segment type x segment value: customers and buyers, average realised LTV, AOV and orders per year of
--- the segment's buyers, the same for the rest of the buyers (every other value of that type), and the relative
+-- One row per segment type x segment value: customers and buyers, average realised LTV, AOV and orders per year
+-- (completed orders / years of tenure, pooled) of the segment's buyers, the same for the rest of the buyers (every other value of that type), and the relative
 -- lift of the segment over the rest (segment / rest - 1). Loyalty members vs others is segment_type 'loyalty'.
 -- Definitions: docs/metrics.md ("Segments and next purchase").
 {%- set segment_types = {
@@ -28,7 +28,7 @@ customer_segments as (
             has_completed_order,
             case when has_completed_order then realised_ltv end as buyer_ltv,
             case when has_completed_order then completed_orders end as buyer_orders,
-            orders_per_year
+            case when has_completed_order then tenure_years end as buyer_tenure_years
         from segments
         {% if not loop.last %}union all{% endif %}
     {% endfor %}
@@ -44,7 +44,7 @@ segment_totals as (
         sum(case when has_completed_order then 1 else 0 end) as buyers,
         sum(buyer_ltv) as realised_ltv,
         sum(buyer_orders) as completed_orders,
-        sum(orders_per_year) as orders_per_year
+        sum(buyer_tenure_years) as tenure_years
     from customer_segments
     group by segment_type, segment_value
 
@@ -58,7 +58,7 @@ type_totals as (
         sum(buyers) as buyers,
         sum(realised_ltv) as realised_ltv,
         sum(completed_orders) as completed_orders,
-        sum(orders_per_year) as orders_per_year
+        sum(tenure_years) as tenure_years
     from segment_totals
     group by segment_type
 
@@ -74,14 +74,14 @@ compared as (
         {{ safe_divide('segment_totals.customers', 'type_totals.customers') }} as share_of_customers,
         {{ safe_divide('segment_totals.realised_ltv', 'segment_totals.buyers') }} as average_realised_ltv,
         {{ safe_divide('segment_totals.realised_ltv', 'segment_totals.completed_orders') }} as aov,
-        {{ safe_divide('segment_totals.orders_per_year', 'segment_totals.buyers') }} as average_orders_per_year,
+        {{ safe_divide('segment_totals.completed_orders', 'segment_totals.tenure_years') }} as orders_per_year,
         type_totals.buyers - segment_totals.buyers as rest_buyers,
         {{ safe_divide('type_totals.realised_ltv - coalesce(segment_totals.realised_ltv, 0)',
             'type_totals.buyers - segment_totals.buyers') }} as rest_average_realised_ltv,
         {{ safe_divide('type_totals.realised_ltv - coalesce(segment_totals.realised_ltv, 0)',
             'type_totals.completed_orders - coalesce(segment_totals.completed_orders, 0)') }} as rest_aov,
-        {{ safe_divide('type_totals.orders_per_year - coalesce(segment_totals.orders_per_year, 0)',
-            'type_totals.buyers - segment_totals.buyers') }} as rest_average_orders_per_year
+        {{ safe_divide('type_totals.completed_orders - coalesce(segment_totals.completed_orders, 0)',
+            'type_totals.tenure_years - coalesce(segment_totals.tenure_years, 0)') }} as rest_orders_per_year
     from segment_totals
     inner join type_totals on segment_totals.segment_type = type_totals.segment_type
 
@@ -98,14 +98,14 @@ final as (
         buyers,
         average_realised_ltv,
         aov,
-        average_orders_per_year,
+        orders_per_year,
         rest_buyers,
         rest_average_realised_ltv,
         rest_aov,
-        rest_average_orders_per_year,
+        rest_orders_per_year,
         {{ relative_lift('average_realised_ltv', 'rest_average_realised_ltv') }} as ltv_lift,
         {{ relative_lift('aov', 'rest_aov') }} as aov_lift,
-        {{ relative_lift('average_orders_per_year', 'rest_average_orders_per_year') }} as orders_per_year_lift
+        {{ relative_lift('orders_per_year', 'rest_orders_per_year') }} as orders_per_year_lift
     from compared
 
 )
