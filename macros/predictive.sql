@@ -24,7 +24,8 @@
         cast({{ days_between('min(' ~ purchase_days ~ '.purchased_on)', settings ~ '.' ~ as_of_column) }}
             as double) / {{ settings }}.days_per_time_unit as T,  -- noqa: CP02
         avg(case when {{ purchase_days }}.purchase_number > 1 then {{ purchase_days }}.spend end) as monetary_value,
-        sum({{ purchase_days }}.spend) as total_spend
+        sum({{ purchase_days }}.spend) as total_spend,
+        sum({{ purchase_days }}.gross_margin) as total_margin
     from {{ purchase_days }}
     cross join {{ settings }}
     where {{ purchase_days }}.purchased_on <= {{ settings }}.{{ as_of_column }}

@@ -52,14 +52,18 @@ def channel_economics(raw: Path, predicted_clv: pd.Series) -> pd.DataFrame:
                "marketing_spend": amount, "cac": cac,
                "blended_cac": spend_by_month.get(month, 0.0) / blended_new if blended_new else np.nan}
         part = done[(done["channel"] == channel) & (done["cohort"] == month)]
+        for h in HORIZONS:
+            # each customer's first h months: [first day, first day + h months); mature when every customer is
+            # h months old by the as-of date
+            ends = part["customer_id"].map(first) + pd.DateOffset(months=h)
+            margin = part.loc[part["day"] < ends, "margin"].sum()
+            members_end = first[buyers.index[(buyers["channel"] == channel) & (buyers["cohort"] == month)]]
+            mature = n > 0 and bool(((members_end + pd.DateOffset(months=h)) <= as_of + pd.Timedelta(days=1)).all())
+            row[f"ltv_to_cac_{h}m"] = margin / n / cac if mature and cac > 0 else np.nan
+        # payback: calendar months since the acquisition month
         margin_by_k = part.groupby("k")["margin"].sum()
         last_k = (as_of.to_period("M") - month).n
         cumulative = margin_by_k.reindex(range(last_k + 1), fill_value=0.0).cumsum() / n if n else pd.Series()
-        for h in HORIZONS:
-            month_end = (month + h + 1).to_timestamp()  # first day after activity month h
-            mature = n > 0 and h <= last_k and month_end <= as_of + pd.Timedelta(days=1)
-            ratio = cumulative[h] / cac if mature and cac > 0 else np.nan
-            row[f"ltv_to_cac_{h}m"] = ratio
         reached = cumulative[cumulative >= cac].index if n and cac > 0 else []
         row["payback_months"] = float(reached[0]) if len(reached) else np.nan
         members = buyers[(buyers["channel"] == channel) & (buyers["cohort"] == month)].index

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import math
-from datetime import date
 from pathlib import Path
 
 import duckdb
@@ -105,7 +104,8 @@ def test_rfm_summaries_fits_and_predictions_match_oracle(generated: tuple[Path, 
             "max(case when model = 'bgnbd' then log_likelihood end) "
             "from marts.fct_clv_model_parameters where fit_name = 'full'").fetchall()
         holdout = con.execute("select frequency_bucket, customers, actual_purchases, predicted_purchases, "
-                              "mean_absolute_error from marts.fct_clv_holdout_validation").df()
+                              "mean_absolute_error, root_mean_squared_error, relative_error "
+                              "from marts.fct_clv_holdout_validation").df()
         [(settings_margin,)] = con.execute("select margin_rate from intermediate.int_clv_settings_resolved").fetchall()
 
     # The summary, exactly.
@@ -139,11 +139,10 @@ def test_rfm_summaries_fits_and_predictions_match_oracle(generated: tuple[Path, 
                                     for i in range(1, HORIZON + 1))
     np.testing.assert_allclose(summary["predicted_clv"], clv, rtol=1e-7)
 
-    # Tiers: rank by predicted CLV (desc, ties by customer id), cumulative share cut-offs.
-    ranked = summary.reset_index().sort_values(["predicted_clv", "customer_id"], ascending=[False, True])
-    share = np.arange(1, len(ranked) + 1) / len(ranked)
+    # Tiers: rank by predicted CLV (desc; ties share their first position), cumulative share cut-offs.
+    share = summary["predicted_clv"].rank(method="min", ascending=False) / len(summary)
     tiers = [next(name for cut, name in TIERS if s <= cut) for s in share]
-    assert ranked["predicted_clv_tier"].tolist() == tiers
+    assert summary["predicted_clv_tier"].tolist() == tiers
 
     # Holdout: calibration summary, actual purchase days after the split, eq. 10 with the calibration fit.
     cal = summary_as_of(days, split)
@@ -158,7 +157,10 @@ def test_rfm_summaries_fits_and_predictions_match_oracle(generated: tuple[Path, 
         assert row["customers"] == len(part)
         assert row["actual_purchases"] == part["actual"].sum()
         assert row["predicted_purchases"] == pytest.approx(part["predicted"].sum(), rel=1e-7)
-        assert row["mean_absolute_error"] == pytest.approx((part["predicted"] - part["actual"]).abs().mean(), rel=1e-7)
+        error = part["predicted"] - part["actual"]
+        assert row["mean_absolute_error"] == pytest.approx(error.abs().mean(), rel=1e-7)
+        assert row["root_mean_squared_error"] == pytest.approx(math.sqrt((error**2).mean()), rel=1e-7)
+        assert row["relative_error"] == pytest.approx(error.sum() / part["actual"].sum(), rel=1e-7)
     assert set(got.index) == set(cal["bucket"]) | {"total"}
 
 

@@ -1,13 +1,19 @@
 -- One row per acquisition channel x cohort month (calendar month of the first completed order; for spend, the
--- month it was spent): new customers, marketing spend, CAC, blended CAC of the month, cumulative margin per
--- cohort customer and LTV/CAC at the horizons of var ltv_cac_horizons_months, the same ratio on discounted and
--- predicted LTV, and the CAC payback month. Definitions: docs/metrics.md ("Acquisition economics").
+-- month it was spent): new customers, marketing spend, CAC, blended CAC of the month, margin per cohort customer
+-- in their first h months and LTV/CAC at the horizons of var ltv_cac_horizons_months, the same ratio on
+-- discounted and predicted LTV, and the CAC payback month. Definitions: docs/metrics.md ("Acquisition economics").
 {%- set horizons = var('ltv_cac_horizons_months') %}
 with
 
 channel_cohorts as (
 
     select * from {{ ref('int_channel_cohorts_accumulated') }}
+
+),
+
+customers_aged as (
+
+    select * from {{ ref('int_customers_margin_aged') }}
 
 ),
 
@@ -35,14 +41,24 @@ acquisitions as (
         acquisition_channel as channel,
         cohort_month,
         max(cohort_size) as new_customers,
-        {%- for h in horizons %}
-            max(case when months_since_first_order = {{ h }} then cumulative_gross_margin end)
-                as cumulative_margin_{{ h }}m,
-            max(case when months_since_first_order = {{ h }} and is_complete_month then 1 else 0 end) = 1
-                as is_mature_{{ h }}m,
-        {%- endfor %}
         max(months_since_first_order) as months_observed
     from channel_cohorts
+    group by acquisition_channel, cohort_month
+
+),
+
+aged_margins as (
+
+    -- margin in each customer's first h months; a cohort is mature at h when all its customers are that old
+    select
+        acquisition_channel as channel,
+        cohort_month,
+        {%- for h in horizons %}
+            sum(margin_first_{{ h }}m) as margin_first_{{ h }}m,
+            min(case when has_reached_{{ h }}m then 1 else 0 end) = 1 as is_mature_{{ h }}m,
+        {%- endfor %}
+        count(*) as aged_customers
+    from customers_aged
     group by acquisition_channel, cohort_month
 
 ),
@@ -53,7 +69,8 @@ customer_values as (
         customer_ltv.acquisition_channel as channel,
         customer_ltv.cohort_month,
         sum(customer_ltv.discounted_clv) as discounted_clv_total,
-        sum(customer_ltv.realised_margin_ltv + predictions.predicted_clv) as predicted_ltv_total,
+        -- margin to the predictive as-of date + predicted margin after it (one as-of date, never counted twice)
+        sum(predictions.realised_margin + predictions.predicted_clv) as predicted_ltv_total,
         count(predictions.predicted_clv) as predicted_customers
     from customer_ltv
     left join predictions on customer_ltv.customer_id = predictions.customer_id
@@ -71,11 +88,13 @@ channel_months as (
         coalesce(spend.spend_amount, 0) as marketing_spend,
         spend.channel is not null as has_spend_recorded,
         {%- for h in horizons %}
-            acquisitions.cumulative_margin_{{ h }}m,
-            coalesce(acquisitions.is_mature_{{ h }}m, false) as is_mature_{{ h }}m,
+            aged_margins.margin_first_{{ h }}m,
+            coalesce(aged_margins.is_mature_{{ h }}m, false) as is_mature_{{ h }}m,
         {%- endfor %}
         acquisitions.months_observed
     from acquisitions
+    left join aged_margins
+        on acquisitions.channel = aged_margins.channel and acquisitions.cohort_month = aged_margins.cohort_month
     full outer join spend
         on acquisitions.channel = spend.channel and acquisitions.cohort_month = spend.spend_month
 
@@ -128,7 +147,7 @@ per_customer as (
         {%- for h in horizons %}
             case
                 when with_cac.is_mature_{{ h }}m
-                    then {{ safe_divide('with_cac.cumulative_margin_' ~ h ~ 'm', 'with_cac.new_customers') }}
+                    then {{ safe_divide('with_cac.margin_first_' ~ h ~ 'm', 'with_cac.new_customers') }}
             end as margin_per_customer_{{ h }}m,
         {%- endfor %}
         {{ safe_divide('customer_values.discounted_clv_total', 'with_cac.new_customers') }}

@@ -34,7 +34,7 @@ customers as (
 
     select
         calibrated.customer_id,
-        case when calibrated.frequency >= 7 then '7+' else cast(calibrated.frequency as varchar) end
+        case when calibrated.frequency >= 7 then '7+' else cast(calibrated.frequency as {{ dbt.type_string() }}) end
             as frequency_bucket,
         least(calibrated.frequency, 7) as bucket_order,
         cast(calibrated.holdout_purchases as double) as actual_purchases,

@@ -40,6 +40,7 @@ joined as (
         summaries.recency,
         summaries.T,  -- noqa: CP02
         summaries.monetary_value,
+        summaries.total_margin as realised_margin,
         predictions.p_alive,
         predictions.expected_purchases,
         predictions.expected_average_spend,
@@ -57,10 +58,11 @@ ranked as (
 
     select
         *,
-        -- share of scored customers with a predicted CLV at least this high (ties broken by customer_id)
+        -- rank share among scored customers, best first; tied values share the rank of their first position (as
+        -- the segment scores do), so equal predictions always get the same tier
         case when predicted_clv is not null then
             {{ safe_divide(
-                'row_number() over (partition by predicted_clv is null order by predicted_clv desc, customer_id)',
+                'rank() over (partition by predicted_clv is null order by predicted_clv desc)',
                 'count(*) over (partition by predicted_clv is null)') }}
         end as predicted_clv_rank_share
     from joined
@@ -83,6 +85,7 @@ final as (
         ranked.recency,
         ranked.T,  -- noqa: CP02
         ranked.monetary_value,
+        ranked.realised_margin,
         ranked.p_alive,
         ranked.expected_purchases,
         ranked.expected_average_spend,
