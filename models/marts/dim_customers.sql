@@ -104,8 +104,9 @@ derived as (
         cast({{ dbt.date_trunc('month', 'first_order_at') }} as date) as cohort_month,
         {{ days_between('first_order_on', 'as_of_date') }} as tenure_days,
         -- years of tenure, floored at one month (the denominator of orders_per_year; sums over segments)
-        case when completed_orders > 0 then
-            greatest({{ days_between('first_order_on', 'as_of_date') }}, {{ var('days_per_month') }}) / 365.25
+        case
+            when completed_orders > 0
+                then greatest({{ days_between('first_order_on', 'as_of_date') }}, {{ var('days_per_month') }}) / 365.25
         end as tenure_years,
         {{ days_between('last_order_on', 'as_of_date') }} as recency_days,
         {{ days_between('first_order_on', 'last_order_on') }} as lifespan_days,

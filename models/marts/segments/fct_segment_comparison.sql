@@ -1,6 +1,7 @@
 -- One row per segment type x segment value: customers and buyers, average realised LTV, AOV and orders per year
--- (completed orders / years of tenure, pooled) of the segment's buyers, the same for the rest of the buyers (every other value of that type), and the relative
--- lift of the segment over the rest (segment / rest - 1). Loyalty members vs others is segment_type 'loyalty'.
+-- (completed orders / years of tenure, pooled) of the segment's buyers, the same for the rest of the buyers
+-- (every other value of that type), and the relative lift of the segment over the rest (segment / rest - 1).
+-- Loyalty members vs others is segment_type 'loyalty'.
 -- Definitions: docs/metrics.md ("Segments and next purchase").
 {%- set segment_types = {
     'loyalty': "case when is_loyalty_member then 'member' else 'non_member' end",
