@@ -83,3 +83,9 @@
         else 'unmatched'
     end
 {%- endmacro %}
+
+{#- The orders every customer metric counts: completed (not cancelled, not fully refunded) and placed on or before
+    the as-of date (int_as_of_dates). `orders` and `as_of` are the aliases of fct_orders and int_as_of_dates. -#}
+{% macro is_completed_by_as_of(orders='orders', as_of='as_of') -%}
+    ({{ orders }}.is_completed and {{ orders }}.ordered_on <= {{ as_of }}.as_of_date)
+{%- endmacro %}

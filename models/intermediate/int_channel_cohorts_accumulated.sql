@@ -63,7 +63,7 @@ cohort_orders as (
     from orders
     inner join customers on orders.customer_id = customers.customer_id
     cross join as_of
-    where orders.is_completed and orders.ordered_on <= as_of.as_of_date
+    where {{ is_completed_by_as_of() }}
 
 ),
 

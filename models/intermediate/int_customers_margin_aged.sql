@@ -57,7 +57,7 @@ final as (
     from buyers
     cross join as_of
     inner join orders on buyers.customer_id = orders.customer_id
-    where orders.is_completed and orders.ordered_on <= as_of.as_of_date
+    where {{ is_completed_by_as_of() }}
     group by
         buyers.customer_id,
         buyers.acquisition_channel,

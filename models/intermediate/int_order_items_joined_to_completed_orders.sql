@@ -36,7 +36,7 @@ completed_orders as (
         orders.order_month
     from orders
     cross join as_of
-    where orders.is_completed and orders.ordered_on <= as_of.as_of_date
+    where {{ is_completed_by_as_of() }}
 
 ),
 
