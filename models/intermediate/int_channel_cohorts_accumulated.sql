@@ -22,6 +22,12 @@ as_of as (
 
 ),
 
+calendar as (
+
+    select * from {{ ref('int_calendar_months') }}
+
+),
+
 cohorts as (
 
     select
@@ -41,13 +47,10 @@ cohort_months as (
         cohorts.acquisition_channel,
         cohorts.cohort_month,
         cohorts.cohort_size,
-        month_offsets.n as months_since_first_order
+        {{ months_between_calendar('cohorts.cohort_month', 'calendar.calendar_month') }} as months_since_first_order,
+        calendar.is_complete_month
     from cohorts
-    cross join as_of
-    inner join {{ integer_series(
-        "(select max(" ~ months_between_calendar('c.cohort_month', 'a.as_of_date') ~ ") + 1 from "
-        ~ ref('dim_customers') ~ " as c cross join " ~ ref('int_as_of_dates') ~ " as a)") }} as month_offsets
-        on month_offsets.n <= {{ months_between_calendar('cohorts.cohort_month', 'as_of.as_of_date') }}
+    inner join calendar on cohorts.cohort_month <= calendar.calendar_month
 
 ),
 
@@ -88,6 +91,7 @@ joined as (
         cohort_months.acquisition_channel,
         cohort_months.cohort_month,
         cohort_months.months_since_first_order,
+        cohort_months.is_complete_month,
         cohort_months.cohort_size,
         coalesce(activity.active_customers, 0) as active_customers,
         coalesce(activity.orders, 0) as orders,
@@ -125,8 +129,7 @@ final as (
         cast({{ dbt.dateadd('month', 'cumulated.months_since_first_order', 'cumulated.cohort_month') }} as date)
             as activity_month,
         -- the activity month has fully elapsed by the as-of date (else the month's figures are partial)
-        cast({{ dbt.dateadd('month', 'cumulated.months_since_first_order + 1', 'cumulated.cohort_month') }} as date)
-        <= cast({{ dbt.dateadd('day', 1, 'as_of.as_of_date') }} as date) as is_complete_month,
+        cumulated.is_complete_month,
         cumulated.cohort_size,
         cumulated.active_customers,
         cumulated.orders,
@@ -135,7 +138,6 @@ final as (
         cumulated.cumulative_net_revenue,
         cumulated.cumulative_gross_margin
     from cumulated
-    cross join as_of
 
 )
 

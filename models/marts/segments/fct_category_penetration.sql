@@ -27,6 +27,12 @@ as_of as (
 
 ),
 
+calendar_months as (
+
+    select * from {{ ref('int_calendar_months') }}
+
+),
+
 completed_orders as (
 
     select orders.*
@@ -50,14 +56,10 @@ calendar as (
 
     -- every month from the first active month to the as-of month
     select
-        cast({{ dbt.dateadd('month', 'month_offsets.n', 'bounds.first_month') }} as date) as activity_month
-    from (select min(activity_month) as first_month from active_months) as bounds
-    cross join as_of
-    inner join {{ integer_series(
-        "(select max(" ~ months_between_calendar('m.activity_month', 'a.as_of_date') ~ ") + 1 from "
-        ~ "(select min(order_month) as activity_month from " ~ ref('fct_orders') ~ " where is_completed) as m"
-        ~ " cross join " ~ ref('int_as_of_dates') ~ " as a)") }} as month_offsets
-        on month_offsets.n <= {{ months_between_calendar('bounds.first_month', 'as_of.as_of_date') }}
+        calendar_month as activity_month,
+        calendar_month_end as activity_month_end,
+        is_complete_month
+    from calendar_months
 
 ),
 
@@ -105,6 +107,8 @@ grid as (
         category_list.category,
         category_list.category_first_launched_on,
         calendar.activity_month,
+        calendar.activity_month_end,
+        calendar.is_complete_month,
         coalesce(active_months.active_customers, 0) as active_customers,
         coalesce(category_buyers.category_buyers, 0) as category_buyers
     from category_list
@@ -117,31 +121,20 @@ grid as (
 
 ),
 
-month_ends as (
-
-    select
-        *,
-        {{ add_days(dbt.dateadd('month', 1, 'activity_month'), -1) }} as activity_month_end
-    from grid
-
-),
-
 final as (
 
     select
-        {{ dbt.concat(["month_ends.category", "'+'", "cast(month_ends.activity_month as " ~ dbt.type_string() ~ ")"]) }}
+        {{ dbt.concat(["category", "'+'", "cast(activity_month as " ~ dbt.type_string() ~ ")"]) }}
             as category_month_key,
-        month_ends.category,
-        month_ends.activity_month,
-        month_ends.category_first_launched_on,
-        coalesce(month_ends.category_first_launched_on <= month_ends.activity_month_end, true)
-            as is_launched_by_month_end,
-        month_ends.activity_month_end > as_of.as_of_date as is_partial_month,
-        month_ends.active_customers,
-        month_ends.category_buyers,
-        {{ safe_divide('month_ends.category_buyers', 'month_ends.active_customers') }} as penetration_rate
-    from month_ends
-    cross join as_of
+        category,
+        activity_month,
+        category_first_launched_on,
+        coalesce(category_first_launched_on <= activity_month_end, true) as is_launched_by_month_end,
+        not is_complete_month as is_partial_month,
+        active_customers,
+        category_buyers,
+        {{ safe_divide('category_buyers', 'active_customers') }} as penetration_rate
+    from grid
 
 )
 
