@@ -89,3 +89,31 @@
 {% macro is_completed_by_as_of(orders='orders', as_of='as_of') -%}
     ({{ orders }}.is_completed and {{ orders }}.ordered_on <= {{ as_of }}.as_of_date)
 {%- endmacro %}
+
+{#- The category with the largest amount per key (an order's main category, a customer's preferred category): a
+    query over `lines` (columns key_column, category, amount_column) returning key_column, category and
+    category_amount = sum(amount_column) of that category; ties go to the first category by name. -#}
+{% macro top_category_by_amount(lines, key_column, amount_column) -%}
+    select
+        {{ key_column }},
+        category,
+        category_amount
+    from (
+        select
+            {{ key_column }},
+            category,
+            category_amount,
+            row_number() over (
+                partition by {{ key_column }} order by category_amount desc, category asc
+            ) as category_rank
+        from (
+            select
+                {{ key_column }},
+                category,
+                sum({{ amount_column }}) as category_amount
+            from {{ lines }}
+            group by {{ key_column }}, category
+        ) as category_amounts
+    ) as ranked
+    where category_rank = 1
+{%- endmacro %}

@@ -28,30 +28,9 @@ lines as (
 
 ),
 
-category_amounts as (
-
-    select
-        order_id,
-        category,
-        sum(line_amount) as category_amount
-    from lines
-    group by order_id, category
-
-),
-
 main_categories as (
 
-    select
-        order_id,
-        category as main_category
-    from (
-        select
-            order_id,
-            category,
-            row_number() over (partition by order_id order by category_amount desc, category asc) as category_rank
-        from category_amounts
-    ) as ranked
-    where category_rank = 1
+    {{ top_category_by_amount('lines', 'order_id', 'line_amount') }}
 
 ),
 
@@ -78,7 +57,7 @@ final as (
         order_totals.items_net_amount,
         order_totals.items_cost,
         order_totals.distinct_categories,
-        main_categories.main_category,
+        main_categories.category as main_category,
         order_totals.distinct_categories > 1 as has_addon_category
     from order_totals
     inner join main_categories on order_totals.order_id = main_categories.order_id

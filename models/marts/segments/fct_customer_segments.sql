@@ -48,32 +48,10 @@ buyer_scores as (
 
 ),
 
-category_spend as (
-
-    select
-        customer_id,
-        category,
-        sum(line_amount) as category_spend
-    from purchased_items
-    group by customer_id, category
-
-),
-
 preferred_categories as (
 
-    select
-        customer_id,
-        category as preferred_category,
-        category_spend as preferred_category_spend
-    from (
-        select
-            customer_id,
-            category,
-            category_spend,
-            row_number() over (partition by customer_id order by category_spend desc, category asc) as spend_rank
-        from category_spend
-    ) as ranked
-    where spend_rank = 1
+    -- the category with the highest purchased-item spend, ties by category name
+    {{ top_category_by_amount('purchased_items', 'customer_id', 'line_amount') }}
 
 ),
 
@@ -98,8 +76,8 @@ joined as (
         buyer_scores.frequency_score,
         buyer_scores.monetary_score,
         buyer_scores.ltv_decile,
-        preferred_categories.preferred_category,
-        preferred_categories.preferred_category_spend
+        preferred_categories.category as preferred_category,
+        preferred_categories.category_amount as preferred_category_spend
     from customers
     inner join ltv on customers.customer_id = ltv.customer_id
     left join buyer_scores on customers.customer_id = buyer_scores.customer_id
