@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import numpy as np
@@ -126,6 +126,35 @@ def _fit_rows(
     return rows
 
 
+def _model_rows(
+    fit_name: str,
+    model: str,
+    parameters: tuple[str, ...],
+    label: str,
+    n: int,
+    too_few_reason: str | None,
+    penalizer: float,
+    fit: Callable[[], BgNbdFit | GammaGammaFit],
+) -> list[dict[str, Any]]:
+    """The parameter rows of one model: not_fitted with ``too_few_reason`` (when given) or the fit's
+    ClvFitError, else ok / not_converged from the fit."""
+    if too_few_reason is not None:
+        return _fit_rows(fit_name, model, parameters, None, STATUS_NOT_FITTED, too_few_reason, n, penalizer, None)
+    started = time.perf_counter()
+    try:
+        result = fit()
+    except ClvFitError as exc:
+        return _fit_rows(
+            fit_name, model, parameters, None, STATUS_NOT_FITTED, str(exc), n, penalizer,
+            time.perf_counter() - started,
+        )
+    status = STATUS_OK if result.converged else STATUS_NOT_CONVERGED
+    reason = "" if result.converged else f"{label} did not converge: {result.message}"
+    return _fit_rows(
+        fit_name, model, parameters, result, status, reason, result.n_customers, penalizer, result.fit_seconds
+    )
+
+
 def fit_models(summary: pd.DataFrame, settings: pd.DataFrame, fit_name: str) -> pd.DataFrame:
     """Fit BG/NBD on every customer of ``summary`` and Gamma-Gamma on its repeat customers.
 
@@ -136,66 +165,35 @@ def fit_models(summary: pd.DataFrame, settings: pd.DataFrame, fit_name: str) -> 
     min_repeat = int(_setting(settings, "min_repeat_customers"))
     penalizer = float(_setting(settings, "penalizer"))
     summary = summary.rename(columns=str.lower)
+    frequency = summary["frequency"].to_numpy(float)
     n = len(summary)
-    rows: list[dict[str, Any]] = []
 
-    # --- BG/NBD -------------------------------------------------------------------------------------
-    if n < min_customers:
-        reason = (
+    # BG/NBD on every customer
+    rows = _model_rows(
+        fit_name, "bgnbd", BGNBD_PARAMETERS, "BG/NBD", n,
+        None if n >= min_customers else (
             f"{n} customers with a completed order up to the as-of date; the fit needs at least "
             f"clv_min_customers = {min_customers}"
-        )
-        rows += _fit_rows(fit_name, "bgnbd", BGNBD_PARAMETERS, None, STATUS_NOT_FITTED, reason, n, penalizer, None)
-    else:
-        started = time.perf_counter()
-        try:
-            bg = fit_bgnbd(
-                summary["frequency"].to_numpy(float),
-                summary["recency"].to_numpy(float),
-                summary["t"].to_numpy(float),
-                penalizer=penalizer,
-                min_customers=min_customers,
-            )
-        except ClvFitError as exc:
-            rows += _fit_rows(
-                fit_name, "bgnbd", BGNBD_PARAMETERS, None, STATUS_NOT_FITTED, str(exc), n, penalizer,
-                time.perf_counter() - started,
-            )
-        else:
-            status = STATUS_OK if bg.converged else STATUS_NOT_CONVERGED
-            reason = "" if bg.converged else f"BG/NBD did not converge: {bg.message}"
-            rows += _fit_rows(fit_name, "bgnbd", BGNBD_PARAMETERS, bg, status, reason, n, penalizer, bg.fit_seconds)
+        ),
+        penalizer,
+        lambda: fit_bgnbd(
+            frequency, summary["recency"].to_numpy(float), summary["t"].to_numpy(float),
+            penalizer=penalizer, min_customers=min_customers,
+        ),
+    )
 
-    # --- Gamma-Gamma (repeat customers with positive mean repeat spend) --------------------------------
+    # Gamma-Gamma on repeat customers with positive mean repeat spend
     monetary = summary["monetary_value"].astype("Float64").fillna(0.0).to_numpy(float)
-    frequency = summary["frequency"].to_numpy(float)
-    repeat = (frequency > 0) & (monetary > 0)
-    n_repeat = int(repeat.sum())
-    if n_repeat < min_repeat:
-        reason = (
+    n_repeat = int(((frequency > 0) & (monetary > 0)).sum())
+    rows += _model_rows(
+        fit_name, "gamma_gamma", GAMMA_GAMMA_PARAMETERS, "Gamma-Gamma", n_repeat,
+        None if n_repeat >= min_repeat else (
             f"{n_repeat} repeat customers with positive repeat spend; the Gamma-Gamma fit needs at least "
             f"clv_min_repeat_customers = {min_repeat}"
-        )
-        rows += _fit_rows(
-            fit_name, "gamma_gamma", GAMMA_GAMMA_PARAMETERS, None, STATUS_NOT_FITTED, reason, n_repeat, penalizer,
-            None,
-        )
-    else:
-        started = time.perf_counter()
-        try:
-            gg = fit_gamma_gamma(frequency, monetary, penalizer=penalizer, min_repeat_customers=min_repeat)
-        except ClvFitError as exc:
-            rows += _fit_rows(
-                fit_name, "gamma_gamma", GAMMA_GAMMA_PARAMETERS, None, STATUS_NOT_FITTED, str(exc), n_repeat,
-                penalizer, time.perf_counter() - started,
-            )
-        else:
-            status = STATUS_OK if gg.converged else STATUS_NOT_CONVERGED
-            reason = "" if gg.converged else f"Gamma-Gamma did not converge: {gg.message}"
-            rows += _fit_rows(
-                fit_name, "gamma_gamma", GAMMA_GAMMA_PARAMETERS, gg, status, reason, gg.n_customers, penalizer,
-                gg.fit_seconds,
-            )
+        ),
+        penalizer,
+        lambda: fit_gamma_gamma(frequency, monetary, penalizer=penalizer, min_repeat_customers=min_repeat),
+    )
     return _frame(rows, FIT_COLUMNS)
 
 
