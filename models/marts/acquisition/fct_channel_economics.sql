@@ -51,13 +51,12 @@ aged_margins as (
 
     -- margin in each customer's first h months; a cohort is mature at h when all its customers are that old
     select
-        acquisition_channel as channel,
-        cohort_month,
         {%- for h in horizons %}
             sum(margin_first_{{ h }}m) as margin_first_{{ h }}m,
             min(case when has_reached_{{ h }}m then 1 else 0 end) = 1 as is_mature_{{ h }}m,
         {%- endfor %}
-        count(*) as aged_customers
+        acquisition_channel as channel,
+        cohort_month
     from customers_aged
     group by acquisition_channel, cohort_month
 
