@@ -476,3 +476,13 @@ def expected_lifetime(fit: BgNbdFit | Sequence[float], cap: float, frequency: Ar
     p_alive = expit(-_log_dropout_odds(r, alpha, a, b, x, tx, tt))
     (ux, uT), _, inv = aggregate_rfm(x, tt)
     return p_alive * beta_lifetime(r + ux, alpha + uT, a, b + ux, float(cap))[inv]
+
+
+def alive_expected_purchases(fit: BgNbdFit | Sequence[float], t: ArrayLike, frequency: ArrayLike, T: ArrayLike) -> FloatArray:
+    """E[# purchases in (T, T+t] | alive at T, x, T] = (a+b+x-1)/(a-1) [1 - (...)^(r+x) 2F1(...)] (eq. 10 / P(alive))."""
+    r, alpha, a, b = _bg_params(fit)
+    x = np.asarray(frequency, dtype=np.float64)
+    tt = np.asarray(T, dtype=np.float64)
+    if abs(a - 1.0) < 1e-9:
+        a = 1.0 + 1e-9
+    return (a + b + x - 1.0) / (a - 1.0) * _future_fraction(r, alpha, a, b, x, tt, horizon(t, len(x)))

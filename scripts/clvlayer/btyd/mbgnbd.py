@@ -156,3 +156,13 @@ def expected_lifetime(params: Any, cap: float, frequency: ArrayLike, recency: Ar
     p_alive = expit(-_log_dropout_odds(r, alpha, a, b, x, tx, tt))
     (ux, uT), _, inv = aggregate_rfm(x, tt)
     return p_alive * beta_lifetime(r + ux, alpha + uT, a, b + ux + 1.0, float(cap))[inv]
+
+
+def alive_expected_purchases(params: Any, t: ArrayLike, frequency: ArrayLike, T: ArrayLike) -> FloatArray:
+    """E[# purchases in (T, T+t] | alive at T, x, T] (the BG/NBD form with b -> b + 1)."""
+    r, alpha, a, b = mbg_params(params)
+    x = np.asarray(frequency, dtype=np.float64)
+    tt = np.asarray(T, dtype=np.float64)
+    if abs(a - 1.0) < 1e-9:
+        a = 1.0 + 1e-9
+    return (a + b + x) / (a - 1.0) * _future_fraction(r, alpha, a, b + 1.0, x, tt, horizon(t, len(x)))

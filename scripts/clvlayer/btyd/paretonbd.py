@@ -304,3 +304,11 @@ def alive_count_pmf(params: Any, t: float, frequency: ArrayLike, T: ArrayLike, k
         sl = slice(i, i + step)
         out[sl] = pareto_alive_pmf(r + x[sl], alpha + tt[sl], s, beta + tt[sl], tb[sl], kmax)
     return out
+
+
+def alive_expected_purchases(params: Any, t: ArrayLike, frequency: ArrayLike, T: ArrayLike) -> FloatArray:
+    """E[# purchases in (T, T+t] | alive at T, x, T] = (r+x)/(alpha+T) E[min(tau, t) | alive]."""
+    r, alpha, s, beta = pnbd_params(params)
+    x = np.asarray(frequency, dtype=np.float64)
+    tt = np.asarray(T, dtype=np.float64)
+    return (r + x) / (alpha + tt) * _lomax_mean_exposure(s, beta + tt, horizon(t, len(x)))

@@ -1,0 +1,353 @@
+"""Tests of the BTYD model library (clvlayer.btyd): MBG/NBD, Pareto/NBD, intervals, model choice, covariates.
+
+References live in btyd_oracles.py and share no code with the library: mpmath closed forms, scipy
+quadrature over the latent rates, Bayes on a grid, posterior Monte Carlo and simulators of the processes.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import btyd_oracles as oracle  # noqa: E402
+
+from clvlayer import clvfit  # noqa: E402
+from clvlayer.btyd import bgnbd, mbgnbd, paretonbd  # noqa: E402
+from clvlayer.btyd._core import ClvFitError  # noqa: E402
+from clvlayer.btyd._patterns import prepare_fit_data  # noqa: E402
+from clvlayer.btyd.clv import model_lifetime_value  # noqa: E402
+from clvlayer.btyd.covariates import fit_bgnbd_covariates, likelihood_ratio_test  # noqa: E402
+from clvlayer.btyd.intervals import clv_intervals, purchase_intervals  # noqa: E402
+from clvlayer.btyd.registry import MODELS, count_pmf, get_model, holdout_log_likelihood  # noqa: E402
+from clvlayer.btyd.selection import BUCKETS, choose_model, frequency_bucket, score_models  # noqa: E402
+
+PNBD_CDNOW = (0.55, 10.58, 0.61, 11.67)  # Schmittlein et al. / Fader & Hardie CDNOW estimates (weeks)
+BG_CDNOW = (0.243, 4.414, 0.793, 2.426)
+MBG_TRUE = (0.25, 4.0, 0.8, 2.5)
+
+# Pareto/NBD parameter sets: alpha ~ beta, alpha >> beta, alpha << beta (the 2F1 ordering flip), and
+# extreme ratios (near-singular 2F1 argument); customers: new, one-time, heavy, recency == T, tiny T.
+PNBD_PARAMS = [PNBD_CDNOW, (0.2, 100.0, 2.0, 0.5), (3.0, 0.5, 0.3, 80.0), (0.55, 10.58, 0.61, 0.05), (1.0, 0.05, 1.0, 50.0)]
+PNBD_ROWS = [(0, 0.0, 39.0), (1, 2.0, 39.0), (5, 20.0, 39.0), (50, 10.0, 300.0), (500, 30.0, 1000.0),
+             (2, 38.99, 39.0), (30, 0.5, 78.0), (0, 0.0, 0.01), (200, 999.5, 1000.0), (3, 5.0, 5.0)]
+
+
+# --------------------------------------------------------------------------- #
+# Likelihood oracles
+# --------------------------------------------------------------------------- #
+@pytest.mark.parametrize("params", PNBD_PARAMS)
+def test_pareto_likelihood_matches_fader_hardie_2f1_in_mpmath(params):
+    x, tx, T = (np.array(c, dtype=float) for c in zip(*PNBD_ROWS))
+    got = paretonbd.paretonbd_log_likelihood_per_row(params, x, tx, T)
+    ratio = max(params[1], params[3]) / min(params[1], params[3])
+    tol = 1e-9 if ratio < 50 else 1e-7  # documented accuracy: ~1e-10 usually, ~1e-7 at alpha/beta ratios ~1000
+    for g, (xi, txi, Ti) in zip(got, PNBD_ROWS):
+        ref = oracle.pareto_ll_fader_hardie(*params, xi, txi, Ti)
+        assert abs(g - ref) <= tol * max(1.0, abs(ref)), (params, xi, txi, Ti, g, ref)
+
+
+def test_pareto_likelihood_matches_double_integral_over_rates():
+    xi, txi, Ti = 2, 10.0, 30.0  # one case: the double quadrature is slow
+    got = paretonbd.paretonbd_log_likelihood_per_row(PNBD_CDNOW, [xi], [txi], [Ti])[0]
+    assert math.exp(got) == pytest.approx(oracle.pareto_lik_by_integration(*PNBD_CDNOW, xi, txi, Ti), rel=1e-6)
+
+
+def test_mbg_likelihood_matches_integral_and_p_alive_matches_grid_bayes():
+    rows = [(0, 0.0, 30.0), (1, 3.0, 30.0), (4, 12.0, 35.0), (12, 38.0, 39.0)]
+    for params in (MBG_TRUE, (1.5, 0.7, 2.0, 0.6)):
+        x, tx, T = (np.array(c, dtype=float) for c in zip(*rows))
+        ll = mbgnbd.mbgnbd_log_likelihood_per_row(params, x, tx, T)
+        pa = mbgnbd.conditional_probability_alive(params, x, tx, T)
+        for l_i, p_i, (xi, txi, Ti) in zip(ll, pa, rows):
+            assert math.exp(l_i) == pytest.approx(oracle.mbg_lik_by_integration(*params, xi, txi, Ti), rel=1e-8)
+            assert p_i == pytest.approx(oracle.mbg_p_alive_by_grid(*params, xi, txi, Ti, n=1500), abs=2e-3)
+
+
+def test_pareto_p_alive_matches_textbook_and_is_stable_for_extreme_customers():
+    x, tx, T = (np.array(c, dtype=float) for c in zip(*PNBD_ROWS))
+    for params in PNBD_PARAMS[:3]:
+        got = paretonbd.conditional_probability_alive(params, x, tx, T)
+        assert np.all((got >= 0) & (got <= 1))
+        for g, (xi, txi, Ti) in zip(got, PNBD_ROWS):
+            assert g == pytest.approx(oracle.pareto_p_alive_fader_hardie(*params, xi, txi, Ti), rel=1e-7, abs=1e-12)
+    # recency == T: nobody can be sure he is gone; huge x long ago: certainly gone (no overflow)
+    pa = paretonbd.conditional_probability_alive(PNBD_CDNOW, [3, 3000], [5.0, 1.0], [5.0, 1000.0])
+    assert pa[0] == 1.0 and 0 <= pa[1] < 1e-100
+
+
+@pytest.mark.parametrize("model", ["mbgnbd", "paretonbd"])
+def test_analytic_gradients_match_finite_differences(model):
+    x, tx, T, _ = oracle.simulate_pareto(3000, 1, *PNBD_CDNOW, 10.0)
+    problem = {"mbgnbd": mbgnbd.MbgNbdProblem, "paretonbd": paretonbd.ParetoNbdProblem}[model]
+    for penalizer in (0.0, 0.05):
+        prob = problem(prepare_fit_data(x, tx, T, None, 10, penalizer, model), penalizer)
+        for theta in (np.log([0.5, 0.3, 0.6, 0.4]), np.log([2.0, 0.05, 0.3, 3.0]), np.log([0.3, 5.0, 2.0, 0.02])):
+            _, g = prob(theta)
+            fd = np.array([(prob(theta + e)[0] - prob(theta - e)[0]) / 2e-6 for e in np.eye(4) * 1e-6])
+            np.testing.assert_allclose(g, fd, rtol=2e-6, atol=1e-9)
+
+
+# --------------------------------------------------------------------------- #
+# Prediction oracles
+# --------------------------------------------------------------------------- #
+def test_pareto_expected_purchases_match_posterior_simulation():
+    for xi, txi, Ti in [(0, 0.0, 30.0), (3, 25.0, 30.0), (3, 5.0, 30.0)]:
+        got = paretonbd.conditional_expected_number_of_purchases_up_to_time(PNBD_CDNOW, 39.0, [xi], [txi], [Ti])[0]
+        ref, se = oracle.pareto_expected_by_posterior_mc(*PNBD_CDNOW, xi, txi, Ti, 39.0)
+        assert abs(got - ref) < 4 * se + 1e-9, (xi, txi, Ti, got, ref, se)
+
+
+@pytest.mark.parametrize("model", sorted(MODELS))
+def test_count_pmf_is_a_distribution_with_the_expected_mean(model):
+    x, tx, T, _ = oracle.simulate_pareto(500, 2, *PNBD_CDNOW, 10.0)
+    params = {"bgnbd": BG_CDNOW, "mbgnbd": MBG_TRUE, "paretonbd": PNBD_CDNOW}[model]
+    pmf = count_pmf(model, params, 26.0, x, tx, T, kmax=150)
+    np.testing.assert_allclose(pmf.sum(axis=1), 1.0, atol=1e-10)
+    mean = pmf @ np.arange(151)
+    np.testing.assert_allclose(mean, get_model(model).expected_purchases(params, 26.0, x, tx, T), rtol=1e-8, atol=1e-12)
+
+
+@pytest.mark.parametrize(("model", "params"), [("bgnbd", BG_CDNOW), ("mbgnbd", MBG_TRUE), ("paretonbd", PNBD_CDNOW)])
+def test_count_pmf_matches_simulated_holdout_histogram(model, params):
+    # True parameters, simulated calibration + holdout: sum_i P_i(k) must match #customers with k purchases.
+    sim = {"bgnbd": lambda: oracle.simulate_bg(20_000, 5, *params, 39.0),
+           "mbgnbd": lambda: oracle.simulate_bg(20_000, 5, *params, 39.0, modified=True),
+           "paretonbd": lambda: oracle.simulate_pareto(20_000, 5, *params, 39.0)}[model]
+    x, tx, T, y = sim()
+    pmf = count_pmf(model, params, 39.0, x, tx, T, kmax=60)
+    for k in range(5):
+        expected = pmf[:, k].sum()
+        sd = math.sqrt(np.sum(pmf[:, k] * (1 - pmf[:, k])))
+        assert abs((y == k).sum() - expected) < 4 * sd, (k, (y == k).sum(), expected, sd)
+
+
+def test_mbg_one_time_buyers_p_alive_falls_with_age_while_bg_stays_one():
+    T = np.array([5.0, 20.0, 60.0])
+    zeros = np.zeros(3)
+    mbg = mbgnbd.conditional_probability_alive(MBG_TRUE, zeros, zeros, T)
+    assert np.all(np.diff(mbg) < 0) and mbg[0] < 1
+    assert np.all(bgnbd.conditional_probability_alive(BG_CDNOW, zeros, zeros, T) == 1.0)
+    assert np.all(np.diff(paretonbd.conditional_probability_alive(PNBD_CDNOW, zeros, zeros, T)) < 0)
+
+
+def test_expected_lifetime_by_simulation_and_limits():
+    # P(alive) E[min(tau, cap)]: for a customer with T = 0 (just acquired) the prior lifetime applies.
+    rng = np.random.default_rng(0)
+    r, alpha, s, beta = PNBD_CDNOW
+    tau = rng.exponential(1 / rng.gamma(s, 1 / beta, 400_000))
+    got = paretonbd.expected_lifetime(PNBD_CDNOW, 52.0, [0], [0.0], [0.0])[0]
+    assert got == pytest.approx(np.minimum(tau, 52.0).mean(), rel=0.01)
+    lam, p = rng.gamma(BG_CDNOW[0], 1 / BG_CDNOW[1], 400_000), rng.beta(BG_CDNOW[2], BG_CDNOW[3], 400_000)
+    tau_bg = rng.exponential(1 / (lam * p))  # death at the Geometric(p)-th purchase of a Poisson(lambda)
+    got_bg = bgnbd.expected_lifetime(BG_CDNOW, 52.0, [0], [0.0], [0.0])[0]
+    assert got_bg == pytest.approx(np.minimum(tau_bg, 52.0).mean(), rel=0.01)
+    for model in MODELS.values():
+        params = {"bgnbd": BG_CDNOW, "mbgnbd": MBG_TRUE, "paretonbd": PNBD_CDNOW}[model.name]
+        life = model.expected_lifetime(params, 52.0, [0, 4, 4], [0.0, 30.0, 2.0], [35.0, 35.0, 35.0])
+        assert np.all((life >= 0) & (life <= 52.0)) and life[1] > life[2]
+
+
+def test_clv_of_bgnbd_through_the_registry_equals_the_published_function():
+    x, tx, T, _ = oracle.simulate_bg(3000, 3, *BG_CDNOW, 10.0)
+    m = np.where(x > 0, 20.0 + x, 0.0)
+    gg = (6.25, 3.74, 15.44)
+    a = clvfit.customer_lifetime_value(BG_CDNOW, gg, x, tx, T, m, months=6, monthly_discount_rate=0.02, time_unit="week")
+    b = model_lifetime_value("bgnbd", BG_CDNOW, gg, x, tx, T, m, months=6, monthly_discount_rate=0.02, time_unit="week")
+    np.testing.assert_allclose(a, b, rtol=1e-12)
+    for model in ("mbgnbd", "paretonbd"):
+        params = {"mbgnbd": MBG_TRUE, "paretonbd": PNBD_CDNOW}[model]
+        v = model_lifetime_value(model, params, gg, x, tx, T, m, months=6, time_unit="week")
+        assert np.all(np.isfinite(v)) and np.all(v > 0)
+
+
+# --------------------------------------------------------------------------- #
+# Fitting: recovery within 4 standard errors, loud failures
+# --------------------------------------------------------------------------- #
+@pytest.mark.parametrize(("model", "truth", "seed"), [("mbgnbd", MBG_TRUE, 0), ("mbgnbd", MBG_TRUE, 1),
+                                                     ("paretonbd", PNBD_CDNOW, 0)])
+def test_parameter_recovery_within_4_standard_errors(model, truth, seed):
+    if model == "mbgnbd":
+        x, tx, T, _ = oracle.simulate_bg(20_000, 100 + seed, *truth, 1.0, modified=True)
+    else:
+        x, tx, T, _ = oracle.simulate_pareto(20_000, 100 + seed, *truth, 1.0)
+    fit = get_model(model).fit(x, tx, T)
+    assert fit.converged, fit.message
+    for name, true in zip(get_model(model).parameters, truth):
+        est, se = fit.params[name], fit.standard_errors[name]
+        assert 0 < se < 0.5 * true, (name, se)  # Pareto/NBD's beta is weakly identified at 20-40 weeks
+        assert abs(est - true) < 4 * se, f"{model} {name}: {est:.4f} vs {true} (SE {se:.4f})"
+    assert fit.log_likelihood == pytest.approx(float(np.sum(get_model(model).log_likelihood_per_row(fit, x, tx, T))), rel=1e-10)
+
+
+@pytest.mark.parametrize("model", ["mbgnbd", "paretonbd"])
+def test_fit_is_unit_invariant_and_equal_on_aggregated_patterns(model):
+    x, tx, T, _ = oracle.simulate_pareto(4000, 7, *PNBD_CDNOW, 1.0)
+    tx, T = np.ceil(tx * 7), np.ceil(T * 7)  # days, many repeated patterns
+    spec = get_model(model)
+    days = spec.fit(x, tx, T)
+    weeks = spec.fit(x, tx / 7, T / 7)
+    for name in spec.parameters:
+        factor = 7.0 if name in spec.time_parameters else 1.0
+        assert weeks.params[name] * factor == pytest.approx(days.params[name], rel=1e-5)
+    assert weeks.log_likelihood == pytest.approx(days.log_likelihood + x.sum() * math.log(7), rel=1e-9)
+    frame = pd.DataFrame({"x": x, "tx": tx, "T": T}).value_counts().reset_index()
+    agg = spec.fit(frame["x"], frame["tx"], frame["T"], weights=frame["count"])
+    assert agg.log_likelihood == pytest.approx(days.log_likelihood, rel=1e-10)
+
+
+@pytest.mark.parametrize("model", sorted(MODELS))
+def test_loud_failures(model):
+    fit = get_model(model).fit
+    with pytest.raises(ClvFitError, match="zero customers"):
+        fit([], [], [])
+    with pytest.raises(ClvFitError, match="no repeat buyers"):
+        fit(np.zeros(50), np.zeros(50), np.linspace(1, 30, 50))
+    with pytest.raises(ClvFitError, match="recency > T"):
+        fit([1] * 20, [5.0] * 20, [4.0] * 20)
+    with pytest.raises(ClvFitError, match="min_customers"):
+        fit([1, 0, 2], [3.0, 0.0, 4.0], [5.0, 6.0, 7.0])
+    with pytest.raises(ClvFitError, match="unknown model"):
+        get_model("pareto")
+
+
+def test_boundary_solution_is_not_converged_for_new_models():
+    rng = np.random.default_rng(0)
+    T = rng.uniform(10, 40, 2000)
+    x = rng.poisson(3, 2000).astype(float)
+    tx = np.where(x > 0, T, 0.0)  # every repeat buyer bought on the as-of date: no dropout is ever seen
+    fit = paretonbd.fit_paretonbd(x, tx, T)
+    assert not fit.converged and fit.message
+
+
+# --------------------------------------------------------------------------- #
+# Intervals: calibration is the acceptance criterion
+# --------------------------------------------------------------------------- #
+@pytest.mark.parametrize("model", sorted(MODELS))
+def test_holdout_count_intervals_are_calibrated_by_frequency_bucket(model):
+    truth = {"bgnbd": BG_CDNOW, "mbgnbd": MBG_TRUE, "paretonbd": PNBD_CDNOW}[model]
+    sim = {"bgnbd": lambda: oracle.simulate_bg(15_000, 11, *truth, 39.0),
+           "mbgnbd": lambda: oracle.simulate_bg(15_000, 11, *truth, 39.0, modified=True),
+           "paretonbd": lambda: oracle.simulate_pareto(15_000, 11, *truth, 39.0)}[model]
+    x, tx, T, y = sim()
+    fit = get_model(model).fit(x, tx, T)
+    segments = np.array(["a", "b", "c"])[np.arange(len(x)) % 3]
+    res = purchase_intervals(model, fit, 39.0, x, tx, T, level=0.8, n_draws=30, actual=y, segments=segments)
+    assert 0.75 <= res.coverage.mean() <= 0.85
+    assert res.covered_integer.mean() >= res.coverage.mean() - 1e-12  # integer intervals are conservative
+    buckets = frequency_bucket(x)
+    for b in BUCKETS:
+        sel = buckets == b
+        if sel.sum() >= 300:
+            assert 0.72 <= res.coverage[sel].mean() <= 0.88, (b, res.coverage[sel].mean())
+    # randomized PIT is uniform
+    hist = np.histogram(res.pit, bins=10, range=(0, 1))[0] / len(x)
+    assert np.all(np.abs(hist - 0.1) < 0.02)
+    assert np.all(res.lower <= res.upper) and np.all(res.expected_lower <= res.expected_upper + 1e-12)
+    assert res.segments is not None and len(res.segments) == 3
+
+
+def test_segment_sum_intervals_cover_at_the_stated_rate_over_seeds():
+    # 12 seeds x 4 segments of a BG/NBD population, each a fresh fit: 48 intervals at 80%.
+    covered = []
+    for seed in range(12):
+        x, tx, T, y = oracle.simulate_bg(4000, 200 + seed, *BG_CDNOW, 39.0)
+        fit = bgnbd.fit_bgnbd(x, tx, T)
+        seg = np.array(list("wxyz"))[np.random.default_rng(seed).integers(0, 4, len(x))]
+        res = purchase_intervals("bgnbd", fit, 39.0, x, tx, T, n_draws=30, seed=seed, actual=y, segments=seg)
+        covered += list(res.segments["covered"])
+    rate = float(np.mean(covered))
+    assert 0.62 <= rate <= 0.95, rate  # binomial(48, 0.8): 4 SD band around 0.8 is ~0.57..1.0
+
+
+def test_clv_intervals_contain_the_point_estimate_and_widen_with_less_data():
+    x, tx, T, _ = oracle.simulate_bg(3000, 9, *BG_CDNOW, 1.0)
+    m = np.where(x > 0, np.random.default_rng(0).gamma(6.0, 5.0, len(x)), 0.0)
+    bg, gg = bgnbd.fit_bgnbd(x, tx, T), clvfit.fit_gamma_gamma(x, m)
+    res = clv_intervals("bgnbd", bg, gg, x, tx, T, m, periods_per_month=4.345, segments=np.where(x > 2, "hi", "lo"))
+    np.testing.assert_allclose(res.clv, clvfit.customer_lifetime_value(bg, gg, x, tx, T, m, time_unit="week"), rtol=1e-9)
+    assert np.all(res.lower <= res.clv * (1 + 1e-9)) or np.mean((res.lower <= res.clv) & (res.clv <= res.upper)) > 0.95
+    small = slice(0, 300)
+    bg_s, gg_s = bgnbd.fit_bgnbd(x[small], tx[small], T[small]), clvfit.fit_gamma_gamma(x[small], m[small], min_repeat_customers=5)
+    res_s = clv_intervals("bgnbd", bg_s, gg_s, x[small], tx[small], T[small], m[small], periods_per_month=4.345)
+    rel = lambda r: np.median((r.upper - r.lower) / np.maximum(r.clv, 1e-9))  # noqa: E731
+    assert rel(res_s) > 1.5 * rel(res)
+    assert set(res.segments["segment"]) == {"hi", "lo"}
+
+
+def test_interval_inputs_fail_loudly():
+    x, tx, T, y = oracle.simulate_bg(500, 1, *BG_CDNOW, 10.0)
+    fit = bgnbd.fit_bgnbd(x, tx, T)
+    with pytest.raises(ClvFitError, match="level"):
+        purchase_intervals("bgnbd", fit, 10.0, x, tx, T, level=1.2)
+    with pytest.raises(ClvFitError, match="one whole"):
+        purchase_intervals("bgnbd", fit, 10.0, x, tx, T, actual=y[:-1])
+    with pytest.raises(ClvFitError, match="one label"):
+        purchase_intervals("bgnbd", fit, 10.0, x, tx, T, segments=["a"])
+    with pytest.raises(ClvFitError, match="positive-definite"):
+        purchase_intervals("bgnbd", BG_CDNOW, 10.0, x, tx, T)  # plain parameters carry no uncertainty
+
+
+# --------------------------------------------------------------------------- #
+# Model choice
+# --------------------------------------------------------------------------- #
+def test_model_choice_picks_the_generating_model_and_honours_a_forced_one():
+    x, tx, T, y = oracle.simulate_bg(15_000, 21, *MBG_TRUE, 39.0, modified=True)
+    fits = {name: spec.fit(x, tx, T) for name, spec in MODELS.items()}
+    models, buckets = score_models(fits, 39.0, x, tx, T, y)
+    assert set(models["model"]) == set(MODELS) and models["usable"].all()
+    assert choose_model(models) == "mbgnbd"
+    assert choose_model(models, forced="paretonbd") == "paretonbd"
+    # the scorer's numbers are the registry's predictions and log-likelihoods
+    row = models.set_index("model").loc["bgnbd"]
+    assert row["predicted_purchases"] == pytest.approx(MODELS["bgnbd"].expected_purchases(fits["bgnbd"], 39.0, x, tx, T).sum())
+    assert row["holdout_log_likelihood"] == pytest.approx(holdout_log_likelihood("bgnbd", fits["bgnbd"], 39.0, x, tx, T, y).sum())
+    assert row["actual_purchases"] == y.sum()
+    per = buckets[buckets["model"] == "bgnbd"].set_index("bucket")
+    assert per["customers"].sum() == len(x) and per.loc["0", "actual"] == y[x == 0].sum()
+    models.loc[models["model"] == "mbgnbd", "usable"] = False
+    assert choose_model(models) != "mbgnbd"
+    with pytest.raises(ClvFitError, match="no usable"):
+        choose_model(models, forced="mbgnbd")
+
+
+# --------------------------------------------------------------------------- #
+# Covariates
+# --------------------------------------------------------------------------- #
+def _simulate_covariates(n, seed):
+    rng = np.random.default_rng(seed)
+    z = np.column_stack([rng.random(n) < 0.3, rng.random(n) < 0.4]).astype(float)  # loyalty, paid_social
+    gp, gb = np.array([math.log(1.25), math.log(0.85)]), np.array([0.0, math.log(0.6)])
+    r, alpha, a, b = 0.9, 20.0, 0.8, 4.0
+    T = rng.uniform(30, 900, n)
+    lam = rng.gamma(r, 1 / (alpha * np.exp(-z @ gp)))
+    p = rng.beta(a, b * np.exp(z @ gb))
+    allowed = rng.geometric(p)
+    N = rng.poisson(lam * T)
+    x = np.minimum(allowed, N).astype(float)
+    tx = np.where(x > 0, T * rng.beta(np.maximum(x, 1), np.maximum(N - x + 1, 1)), 0.0)
+    return x, tx, T, z, {"purchase:loyal": gp[0], "purchase:paid_social": gp[1], "dropout_a:loyal": 0.0,
+                         "dropout_a:paid_social": 0.0, "dropout_b:loyal": 0.0, "dropout_b:paid_social": gb[1]}
+
+
+def test_covariate_effects_recovered_within_4_standard_errors_and_lrt():
+    x, tx, T, z, truth = _simulate_covariates(15_000, 3)
+    names = ["loyal", "paid_social"]
+    fit = fit_bgnbd_covariates(x, tx, T, z, z, purchase_names=names, dropout_names=names)
+    assert fit.converged, fit.message
+    for name, true in truth.items():
+        assert abs(fit.params[name] - true) < 4 * fit.standard_errors[name], (name, fit.params[name], true)
+    base = bgnbd.fit_bgnbd(x, tx, T)
+    lrt = likelihood_ratio_test(fit, base)
+    assert lrt.df == 6 and lrt.p_value < 1e-10
+    # a covariate with no effect: the test does not reject (pure noise column)
+    noise = np.random.default_rng(1).random(len(x)) < 0.5
+    null = fit_bgnbd_covariates(x, tx, T, noise[:, None], noise[:, None], purchase_names=["noise"], dropout_names=["noise"])
+    assert likelihood_ratio_test(null, base).p_value > 0.001
+    with pytest.raises(ClvFitError, match="collinear"):
+        fit_bgnbd_covariates(x, tx, T, np.ones((len(x), 1)), z, purchase_names=["one"], dropout_names=names)
