@@ -1,0 +1,251 @@
+"""Benchmarks and reports of the BTYD model library (clvlayer.btyd). Not a test; prints markdown tables.
+
+Sub-commands (all use public tools only):
+
+``speed``        fit, scoring and intervals of BG/NBD, MBG/NBD and Pareto/NBD at --sizes customers (simulated from
+                 each model, day-grained ages and recency), optionally against ``lifetimes`` and PyMC-Marketing
+                 (MAP) run from side venvs (--lifetimes-python, --pymc-python) at --reference-size customers.
+``cdnow``        the CDNOW log shipped in the ``lifetimes`` wheel (pip download into a temp dir): each model's
+                 parameters on the Fader-Hardie 2,357-customer summary vs the published values, and the 39/39-week
+                 calibration/holdout split (holdout error, log-likelihood, the model the choice rule picks).
+``calibration``  coverage of the 80% holdout purchase-count intervals by frequency bucket, and of segment-sum
+                 intervals over repeated seeds, on simulated data with a fresh fit per seed.
+``sample``       each model fitted on the embedded sample's RFM summary (seeds/raw_orders.csv, completed orders).
+
+Usage::
+
+    PYTHONPATH=scripts .venv/bin/python benchmarks/bench_btyd.py speed --sizes 100000 1000000 \\
+        --lifetimes-python /tmp/lifetimes-venv/bin/python --pymc-python /tmp/pymcm-venv/bin/python
+    PYTHONPATH=scripts .venv/bin/python benchmarks/bench_btyd.py cdnow
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+import time
+import zipfile
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+import pandas as pd
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "scripts"))
+sys.path.insert(0, str(ROOT / "tests" / "python"))
+
+import btyd_oracles as sim  # noqa: E402  (simulators of the three processes)
+
+from clvlayer.btyd import gammagamma  # noqa: E402
+from clvlayer.btyd.clv import model_lifetime_value  # noqa: E402
+from clvlayer.btyd.intervals import clv_intervals, purchase_intervals  # noqa: E402
+from clvlayer.btyd.registry import MODELS  # noqa: E402
+from clvlayer.btyd.rfm import rfm_summary  # noqa: E402
+from clvlayer.btyd.selection import BUCKETS, choose_model, frequency_bucket, score_models  # noqa: E402
+
+WEEKLY_TRUTH = {"bgnbd": (0.243, 4.414, 0.793, 2.426), "mbgnbd": (0.25, 4.0, 0.8, 2.5), "paretonbd": (0.55, 10.58, 0.61, 11.67)}
+PUBLISHED = {"bgnbd": (0.243, 4.414, 0.793, 2.426), "paretonbd": (0.55, 10.58, 0.61, 11.67)}
+
+
+def timed(fn: Callable[[], Any]) -> tuple[float, Any]:
+    t0 = time.perf_counter()
+    out = fn()
+    return time.perf_counter() - t0, out
+
+
+def simulate(model: str, n: int, seed: int, holdout: float = 0.0) -> tuple[np.ndarray, ...]:
+    """Day-grained RFM (weeks) from ``model``: ages 1..730 days, recency rounded up to a whole day."""
+    truth = WEEKLY_TRUTH[model]
+    if model == "paretonbd":
+        x, tx, T, y = sim.simulate_pareto(n, seed, *truth, holdout, T_low=1 / 7, T_high=730 / 7)
+    else:
+        x, tx, T, y = sim.simulate_bg(n, seed, *truth, holdout, T_low=1 / 7, T_high=730 / 7, modified=model == "mbgnbd")
+    tx = np.minimum(np.ceil(tx * 7 - 1e-9) / 7, T)
+    return x, tx, T, y
+
+
+def spend(x: np.ndarray, seed: int) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    nu = rng.gamma(3.74, 1 / 15.44, len(x))
+    return np.where(x > 0, rng.gamma(6.25 * np.maximum(x, 1), 1 / (nu * np.maximum(x, 1))), 0.0)
+
+
+REFERENCE_RUNNER = r'''
+import json, sys, time, warnings
+import numpy as np, pandas as pd
+warnings.simplefilter("ignore")
+lib, model, path, out = sys.argv[1:5]
+d = np.load(path); df = pd.DataFrame({k: d[k] for k in ("frequency", "recency", "T")})
+res = {}
+if lib == "lifetimes":
+    import lifetimes
+    cls = {"bgnbd": lifetimes.BetaGeoFitter, "mbgnbd": lifetimes.ModifiedBetaGeoFitter, "paretonbd": lifetimes.ParetoNBDFitter}[model]
+    t0 = time.perf_counter(); f = cls().fit(df["frequency"], df["recency"], df["T"]); res["fit"] = time.perf_counter() - t0
+    res["params"] = {k: float(v) for k, v in f.params_.items()}
+    t0 = time.perf_counter()
+    f.conditional_probability_alive(df["frequency"], df["recency"], df["T"])
+    f.conditional_expected_number_of_purchases_up_to_time(30 / 7, df["frequency"], df["recency"], df["T"])
+    res["score"] = time.perf_counter() - t0
+else:
+    from pymc_marketing import clv
+    cls = {"bgnbd": clv.BetaGeoModel, "mbgnbd": clv.ModifiedBetaGeoModel, "paretonbd": clv.ParetoNBDModel}[model]
+    data = df.assign(customer_id=np.arange(len(df)))
+    t0 = time.perf_counter(); m = cls(data=data); m.fit(method="map"); res["fit"] = time.perf_counter() - t0
+    post = m.fit_result.posterior
+    res["params"] = {k: float(post[k].values.ravel()[0]) for k in post.data_vars if post[k].size == 1}
+json.dump(res, open(out, "w"))
+'''
+
+
+def reference(lib: str, python: str, model: str, x: np.ndarray, tx: np.ndarray, T: np.ndarray, timeout: float) -> dict[str, Any]:
+    work = Path(tempfile.mkdtemp(prefix="bench_btyd_"))
+    np.savez(work / "d.npz", frequency=x, recency=tx, T=T)
+    (work / "run.py").write_text(REFERENCE_RUNNER)
+    try:
+        proc = subprocess.run([python, str(work / "run.py"), lib, model, str(work / "d.npz"), str(work / "out.json")],
+                              capture_output=True, text=True, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        return {"error": f"> {timeout:.0f} s (stopped)"}
+    if proc.returncode != 0:
+        return {"error": proc.stderr.strip().splitlines()[-1][:120] if proc.stderr.strip() else f"exit {proc.returncode}"}
+    return json.loads((work / "out.json").read_text())
+
+
+def cmd_speed(args: argparse.Namespace) -> None:
+    print("| model | customers | patterns | fit (s) | scoring: P(alive) + E[30 d] + 12-month CLV (s) | fit + scoring (s) "
+          "| count intervals, 30 draws (s) | CLV intervals, 30 draws (s) | lifetimes fit / scoring (s) | PyMC-Marketing MAP fit (s) |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---|---|")
+    for n in args.sizes:
+        for name, spec in MODELS.items():
+            x, tx, T, _ = simulate(name, n, 0)
+            m = spend(x, 1)
+            t_fit, fit = timed(lambda: spec.fit(x, tx, T))
+            t_gg, gg = timed(lambda: gammagamma.fit_gamma_gamma(x, m))
+
+            def score() -> None:
+                spec.p_alive(fit, x, tx, T)
+                spec.expected_purchases(fit, 30 / 7, x, tx, T)
+                model_lifetime_value(name, fit, gg, x, tx, T, m, months=12, time_unit="week")
+
+            t_score, _ = timed(score)
+            t_int, _ = timed(lambda: purchase_intervals(name, fit, 30 / 7, x, tx, T, n_draws=30))
+            t_clv, _ = timed(lambda: clv_intervals(name, fit, gg, x, tx, T, m, periods_per_month=4.345, n_draws=30))
+            lt, pm = "-", "-"
+            if n == args.reference_size and args.lifetimes_python:
+                r = reference("lifetimes", args.lifetimes_python, name, x, tx, T, args.timeout)
+                lt = r.get("error") or f"{r['fit']:.1f} / {r['score']:.2f}"
+            if n == args.reference_size and args.pymc_python:
+                r = reference("pymc", args.pymc_python, name, x, tx, T, args.timeout)
+                pm = r.get("error") or f"{r['fit']:.1f}"
+            print(f"| {spec.label} | {n:,} | {fit.n_patterns:,} | {t_fit:.2f} | {t_score:.2f} | {t_fit + t_score:.2f} "
+                  f"| {t_int:.2f} | {t_clv:.2f} | {lt} | {pm} |", flush=True)
+            if not fit.converged:
+                print(f"  (not converged: {fit.message})")
+
+
+def _cdnow_files() -> Path:
+    work = Path(tempfile.mkdtemp(prefix="cdnow_"))
+    subprocess.run([sys.executable, "-m", "pip", "download", "lifetimes==0.11.3", "--no-deps", "-d", str(work), "-q"],
+                   check=True, capture_output=True)
+    wheel = next(p for p in work.glob("*.whl") if p.name.lower().startswith("lifetimes-"))
+    with zipfile.ZipFile(wheel) as z:
+        for name in ("lifetimes/datasets/CDNOW_sample.txt", "lifetimes/datasets/cdnow_customers_summary.csv"):
+            (work / Path(name).name).write_bytes(z.read(name))
+    return work
+
+
+def cmd_cdnow(args: argparse.Namespace) -> None:
+    work = _cdnow_files()
+    summary = pd.read_csv(work / "cdnow_customers_summary.csv")
+    x, tx, T = (summary[c].to_numpy(float) for c in ("frequency", "recency", "T"))
+    print(f"Fader-Hardie CDNOW summary: {len(x):,} customers, weeks\n")
+    print("| model | parameters (ours) | SE | published | log-likelihood | fit (s) |")
+    print("|---|---|---|---|---:|---:|")
+    for name, spec in MODELS.items():
+        t, fit = timed(lambda: spec.fit(x, tx, T))
+        est = ", ".join(f"{k}={fit.params[k]:.4g}" for k in spec.parameters)
+        ses = ", ".join(f"{fit.standard_errors[k]:.3g}" for k in spec.parameters)
+        pub = ", ".join(f"{k}={v}" for k, v in zip(spec.parameters, PUBLISHED[name])) if name in PUBLISHED else "-"
+        print(f"| {spec.label} | {est} | {ses} | {pub} | {fit.log_likelihood:.2f} | {t:.3f} |")
+    raw = pd.read_csv(work / "CDNOW_sample.txt", sep=r"\s+", header=None, names=["id", "cust", "date", "cds", "amount"])
+    raw["ts"] = pd.to_datetime(raw["date"].astype(str), format="%Y%m%d")
+    cal = rfm_summary(raw, "cust", "ts", None, as_of="1997-09-30", time_unit="week")
+    days = raw[(raw["ts"] > "1997-09-30") & (raw["ts"] <= "1998-06-30")].drop_duplicates(["cust", "ts"])
+    y = days.groupby("cust").size().reindex(cal.index).fillna(0).to_numpy(float)
+    x, tx, T = (cal[c].to_numpy(float) for c in ("frequency", "recency", "T"))
+    fits = {name: spec.fit(x, tx, T) for name, spec in MODELS.items()}
+    models, buckets = score_models(fits, 39.0, x, tx, T, y)
+    print(f"\n39/39-week split from CDNOW_sample.txt: {len(x):,} customers, {int(y.sum()):,} holdout purchase days\n")
+    print(models.drop(columns=["usable", "customers"]).to_markdown(index=False, floatfmt=".4g"))
+    wide = buckets.pivot(index="bucket", columns="model", values="predicted").reindex(list(BUCKETS))
+    wide.insert(0, "actual", buckets[buckets["model"] == "bgnbd"].set_index("bucket")["actual"].reindex(list(BUCKETS)))
+    print("\nholdout purchases by calibration frequency\n")
+    print(wide.to_markdown(floatfmt=".1f"))
+    print(f"\nmodel chosen by the rule: {choose_model(models)}")
+    res = purchase_intervals(choose_model(models), fits[choose_model(models)], 39.0, x, tx, T, actual=y)
+    print(f"80% count-interval coverage on CDNOW (randomized PIT): {res.coverage.mean():.3f}; "
+          f"integer intervals: {res.covered_integer.mean():.3f}")
+
+
+def cmd_calibration(args: argparse.Namespace) -> None:
+    n, seeds = args.n, args.seeds
+    print(f"80% intervals on holdout purchase counts (39 weeks), {n:,} customers per seed, fresh fit per seed\n")
+    for name in MODELS:
+        cov = {b: [] for b in BUCKETS}
+        seg_cov, tot = [], []
+        for seed in range(seeds):
+            x, tx, T, y = simulate(name, n, 1000 + seed, holdout=39.0)
+            fit = MODELS[name].fit(x, tx, T)
+            seg = np.array(list("ABCDEFGH"))[np.random.default_rng(seed).integers(0, 8, n)]
+            res = purchase_intervals(name, fit, 39.0, x, tx, T, actual=y, segments=seg, seed=seed)
+            b = frequency_bucket(x)
+            for k in BUCKETS:
+                cov[k].append(res.coverage[b == k])
+            tot.append(res.coverage)
+            seg_cov += list(res.segments["covered"])
+        row = " | ".join(f"{np.concatenate(cov[k]).mean():.3f}" for k in BUCKETS)
+        print(f"| {MODELS[name].label} | {np.concatenate(tot).mean():.3f} | {row} | {np.mean(seg_cov):.3f} ({len(seg_cov)}) |")
+    print("\ncolumns: model | all | buckets " + ", ".join(BUCKETS) + " | segment sums covered (intervals)")
+
+
+def cmd_sample(args: argparse.Namespace) -> None:
+    orders = pd.read_csv(ROOT / "seeds" / "raw_orders.csv")
+    orders = orders[orders["status"] != "cancelled"]
+    as_of = pd.to_datetime(orders["ordered_at"]).max().normalize()
+    s = rfm_summary(orders, "customer_id", "ordered_at", "amount", as_of=as_of, time_unit="day")
+    x, tx, T = (s[c].to_numpy(float) for c in ("frequency", "recency", "T"))
+    print(f"embedded sample: {len(x):,} customers, as of {as_of.date()}, days (orders not cancelled)\n")
+    print("| model | parameters | SE | log-likelihood | converged |")
+    print("|---|---|---|---:|---|")
+    for name, spec in MODELS.items():
+        fit = spec.fit(x, tx, T)
+        est = ", ".join(f"{k}={fit.params[k]:.4g}" for k in spec.parameters)
+        ses = ", ".join(f"{fit.standard_errors[k]:.3g}" for k in spec.parameters)
+        print(f"| {spec.label} | {est} | {ses} | {fit.log_likelihood:.1f} | {fit.converged} |")
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    sp = sub.add_parser("speed")
+    sp.add_argument("--sizes", type=int, nargs="+", default=[100_000, 1_000_000])
+    sp.add_argument("--reference-size", type=int, default=100_000)
+    sp.add_argument("--lifetimes-python")
+    sp.add_argument("--pymc-python")
+    sp.add_argument("--timeout", type=float, default=900.0)
+    sub.add_parser("cdnow")
+    cp = sub.add_parser("calibration")
+    cp.add_argument("--n", type=int, default=10_000)
+    cp.add_argument("--seeds", type=int, default=10)
+    sub.add_parser("sample")
+    args = ap.parse_args(argv)
+    {"speed": cmd_speed, "cdnow": cmd_cdnow, "calibration": cmd_calibration, "sample": cmd_sample}[args.cmd](args)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
