@@ -95,7 +95,7 @@ else:
     cls = {"bgnbd": clv.BetaGeoModel, "mbgnbd": clv.ModifiedBetaGeoModel, "paretonbd": clv.ParetoNBDModel}[model]
     data = df.assign(customer_id=np.arange(len(df)))
     t0 = time.perf_counter(); m = cls(data=data); m.fit(method="map"); res["fit"] = time.perf_counter() - t0
-    post = m.fit_result.posterior
+    post = getattr(m.fit_result, "posterior", m.fit_result)
     res["params"] = {k: float(post[k].values.ravel()[0]) for k in post.data_vars if post[k].size == 1}
 json.dump(res, open(out, "w"))
 '''
