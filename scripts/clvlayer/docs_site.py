@@ -33,28 +33,35 @@ def read_only_profiles(folder: Path) -> Path:
     return folder
 
 
-def generate_docs(warehouse: Path, target_path: Path, raw_data_dir: Path | None = None) -> list[str]:
-    """Run `dbt docs generate` into target_path against the warehouse, read-only. Returns failures (empty = ok)."""
+def run_dbt_read_only(args: list[str], warehouse: Path, raw_data_dir: Path | None = None) -> list[str]:
+    """Run `dbt <args>` (docs generate, compile, ...) with the warehouse opened read-only; return its failures."""
     if not warehouse.exists():
         return [f"No published warehouse at {warehouse}: run `make build` (or `clv build`) first."]
-    with tempfile.TemporaryDirectory(prefix="clv-docs-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="clv-read-only-") as tmp:
         profiles = read_only_profiles(Path(tmp))
         report = Path(tmp) / "report.json"
         env = dict(os.environ, DUCKDB_PATH=str(warehouse), DBT_SEND_ANONYMOUS_USAGE_STATS="false")
         env.pop("RAW_DATA_DIR", None)
         if raw_data_dir is not None:  # the staging models compile against the input the warehouse was built from
             env["RAW_DATA_DIR"] = str(raw_data_dir)
-        command = [sys.executable, "-m", "clvlayer.dbt_runner", str(report), "docs", "generate",
-                   "--project-dir", str(PROJECT_ROOT), "--profiles-dir", str(profiles),
-                   "--target-path", str(target_path)]
+        command = [sys.executable, "-m", "clvlayer.dbt_runner", str(report), *args,
+                   "--project-dir", str(PROJECT_ROOT), "--profiles-dir", str(profiles)]
         subprocess.run(command, cwd=PROJECT_ROOT, env=env, check=False)
         outcome = json.loads(report.read_text() or "{}") if report.exists() else {}
-    failures = list(outcome.get("failures", [])) if outcome else ["dbt docs generate did not report (crashed?)"]
-    missing = [name for name in SITE_FILES if not (target_path / name).exists()]
-    if missing:
-        failures.append(f"dbt docs generate did not write {', '.join(missing)} in {target_path}")
+    if not outcome:
+        return [f"dbt {' '.join(args[:2])} did not report (crashed?)"]
+    failures = list(outcome.get("failures", []))
     if not outcome.get("success") and not failures:
-        failures.append("dbt docs generate failed (see the log above)")
+        failures.append(f"dbt {' '.join(args[:2])} failed (see the log above)")
+    return failures
+
+
+def generate_docs(warehouse: Path, target_path: Path, raw_data_dir: Path | None = None) -> list[str]:
+    """`dbt docs generate` into target_path, reading the warehouse read-only. Returns failures (empty = ok)."""
+    failures = run_dbt_read_only(["docs", "generate", "--target-path", str(target_path)], warehouse, raw_data_dir)
+    missing = [name for name in SITE_FILES if not (target_path / name).exists()]
+    if missing and not failures:
+        failures.append(f"dbt docs generate did not write {', '.join(missing)} in {target_path}")
     return failures
 
 

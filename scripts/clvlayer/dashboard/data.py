@@ -440,7 +440,7 @@ def clv_distribution(warehouse: Path, filters: Filters) -> pd.DataFrame:
             select
                 predicted_clv_tier,
                 case when predicted_clv < 1 then -1
-                    else floor(log10(predicted_clv) * 5) / 5 end as bin_log10
+                    else floor(log10(predicted_clv) * 5) * 0.2 end as bin_log10
             from marts.fct_customer_clv_predictions as p
             where p.is_predicted and {_customer_filter('p')}
         )
