@@ -190,7 +190,7 @@ def _cmd_dashboard(args: argparse.Namespace) -> int:
 
 def _dashboard_screenshots(warehouse: Path, out: Path, host: str, port: int) -> int:
     """Serve the dashboard, load every page in headless Chromium, save one PNG per page, stop."""
-    from clvlayer.dashboard import PAGES, browser, server
+    from clvlayer.dashboard import PAGES, browser, footer_prefix, server
 
     found, reason = browser.ensure_chromium()
     if found is None:
@@ -199,7 +199,8 @@ def _dashboard_screenshots(warehouse: Path, out: Path, host: str, port: int) -> 
     port = port if port else server.free_port(host)
     base_url = f"http://{host}:{port}"
     with server.serving(server.streamlit_command(port, host), base_url, env=server.streamlit_env(warehouse)):
-        shots = browser.capture_pages(found, base_url, [(url, title) for url, title, _ in PAGES], out)
+        shots = browser.capture_pages(found, base_url, [(url, title) for url, title, _ in PAGES], out,
+                                      ready_text=footer_prefix)
     for shot in shots:
         console.print(f"[green]saved[/green] {shot}")
     return 0

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from clvlayer.dashboard import PAGES, browser, server
+from clvlayer.dashboard import PAGES, browser, footer_prefix, server
 
 
 @pytest.fixture(scope="session")
@@ -39,7 +39,7 @@ def test_clv_dashboard_serves_every_page_in_chromium(chromium: browser.Browser, 
                "--port", str(port)]
     with server.serving(command, base_url, log=tmp_path / "dashboard.log"):
         shots = browser.capture_pages(chromium, base_url, [(url, title) for url, title, _ in PAGES],
-                                      tmp_path / "screenshots")
+                                      tmp_path / "screenshots", ready_text=footer_prefix)
     print(f"\nscreenshots: {tmp_path / 'screenshots'}")
     assert [shot.name for shot in shots] == [f"{url}.png" for url, _, _ in PAGES]
     for shot in shots:

@@ -20,3 +20,10 @@ PAGES: tuple[tuple[str, str, str], ...] = (
     ("predictive", "Predictive CLV", "views/predictive.py"),
     ("actions", "Actions", "views/actions.py"),
 )
+
+# the last line of every page; the browser check waits for it (the page has rendered to its end)
+FOOTER = "Customer value dashboard · {title} · warehouse as of {as_of}, read-only"
+
+
+def footer_prefix(title: str) -> str:
+    return FOOTER.split("{as_of}")[0].format(title=title)

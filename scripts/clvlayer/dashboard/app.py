@@ -11,6 +11,7 @@ import streamlit as st
 
 from clvlayer.dashboard import APP_DIR, PAGES, ui
 from clvlayer.dashboard.data import LOYALTY_CHOICES, Coverage, Filters
+from clvlayer.project import PROJECT_ROOT
 
 st.set_page_config(page_title="Customer value", page_icon=":material/insights:", layout="wide")
 
@@ -52,7 +53,8 @@ def sidebar(warehouse, coverage: Coverage) -> Filters:
         disabled=not coverage.has_loyalty_members,
         help=None if coverage.has_loyalty_members else "No loyalty members in the input.")
     st.sidebar.divider()
-    st.sidebar.caption(f"Warehouse: `{warehouse}`  \nAs of {coverage.as_of_date or '–'} (read-only)")
+    shown = warehouse.relative_to(PROJECT_ROOT) if warehouse.is_relative_to(PROJECT_ROOT) else warehouse
+    st.sidebar.caption(f"Warehouse: `{shown}`  \nAs of {coverage.as_of_date or '–'} (read-only)")
     return Filters(date_from=start, date_to=end, channels=tuple(channels), regions=tuple(regions),
                    loyalty=loyalty or "all")
 

@@ -13,7 +13,7 @@ import shutil
 import subprocess
 import tempfile
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -92,8 +92,9 @@ def _wait(predicate, timeout: float, what: str) -> None:
     raise PageRenderError(f"timed out after {timeout:.0f}s waiting for {what}")
 
 
-def render_page(driver, url: str, title: str, timeout: float = 60) -> None:
-    """Open `url`, wait until the page's title is shown, the script has finished and charts are drawn."""
+def render_page(driver, url: str, title: str, timeout: float = 60, ready_text: str | None = None) -> None:
+    """Open `url`; wait for the page title, for `ready_text` (the page's last element) when given, for the script
+    run to finish, for every chart to be drawn and for the page height to settle. Fail on an error element."""
     from selenium.webdriver.common.by import By
 
     driver.get(url)
@@ -101,29 +102,46 @@ def render_page(driver, url: str, title: str, timeout: float = 60) -> None:
     def has_title() -> bool:
         return any(title == h.text.strip() for h in driver.find_elements(By.CSS_SELECTOR, "h1"))
 
+    def has_ready_text() -> bool:
+        return ready_text is None or ready_text in driver.find_element(By.TAG_NAME, "body").text
+
     def finished() -> bool:
-        running = driver.find_elements(By.CSS_SELECTOR, '[data-testid="stStatusWidget"]')
-        skeleton = driver.find_elements(By.CSS_SELECTOR, '[data-testid="stSkeleton"], [data-testid="stAppSkeleton"]')
-        return not running and not skeleton
+        busy = driver.find_elements(By.CSS_SELECTOR, '[data-testid="stStatusWidget"], [data-testid="stSkeleton"], '
+                                    '[data-testid="stAppSkeleton"]')
+        return not busy
 
     def charts_drawn() -> bool:
         charts = driver.find_elements(By.CSS_SELECTOR, '[data-testid="stVegaLiteChart"]')
         return all(chart.find_elements(By.CSS_SELECTOR, "canvas, svg") for chart in charts)
 
-    _wait(has_title, timeout, f"the page title {title!r} at {url}")
-    _wait(finished, timeout, f"the script run of {url} to finish")
-    _wait(charts_drawn, timeout, f"the charts of {url} to draw")
-    time.sleep(0.5)  # let the last vega redraw settle before the screenshot
-    errors = [e.text.strip()[:300] for s in ERROR_SELECTORS for e in driver.find_elements(By.CSS_SELECTOR, s)]
-    if errors:
-        raise PageRenderError(f"{url} shows an error: {errors}")
+    heights: list[int] = []
+
+    def settled() -> bool:
+        heights.append(int(driver.execute_script(_HEIGHT_JS)))
+        return len(heights) >= 3 and heights[-1] == heights[-2] == heights[-3]
+
+    def errors() -> list[str]:
+        return [e.text.strip()[:300] or selector for selector in ERROR_SELECTORS
+                for e in driver.find_elements(By.CSS_SELECTOR, selector)]
+
+    for check, what in ((has_title, f"the page title {title!r}"), (has_ready_text, f"the text {ready_text!r}"),
+                        (finished, "the script run to finish"), (charts_drawn, "the charts to draw"),
+                        (settled, "the page height to settle")):
+        if errors():
+            break
+        _wait(check, timeout, f"{what} at {url}")
+    found = errors()
+    if found:
+        raise PageRenderError(f"{url} shows an error: {found}")
+
+
+_HEIGHT_JS = ("const m = document.querySelector('[data-testid=\"stMain\"]');"
+              "return Math.max(m ? m.scrollHeight : 0, document.body.scrollHeight);")
 
 
 def screenshot(driver, path: Path, max_height: int = 7000) -> Path:
     """Save the whole page: grow the window to the height of Streamlit's scrolling main area first."""
-    height = driver.execute_script(
-        "const m = document.querySelector('[data-testid=\"stMain\"]');"
-        "return Math.max(m ? m.scrollHeight : 0, document.body.scrollHeight);")
+    height = driver.execute_script(_HEIGHT_JS)
     width = driver.get_window_size()["width"]
     driver.set_window_size(width, min(int(height) + 120, max_height))
     time.sleep(0.5)
@@ -133,7 +151,7 @@ def screenshot(driver, path: Path, max_height: int = 7000) -> Path:
 
 
 def capture_pages(browser: Browser, base_url: str, pages: Sequence[tuple[str, str]], out_dir: Path,
-                  timeout: float = 60) -> list[Path]:
+                  timeout: float = 60, ready_text: Callable[[str], str] | None = None) -> list[Path]:
     """Render each (url_path, title) page of the app at base_url and save `<url_path>.png` in out_dir.
 
     The first page is the app's default page, which Streamlit serves at the root URL.
@@ -142,6 +160,7 @@ def capture_pages(browser: Browser, base_url: str, pages: Sequence[tuple[str, st
     with chrome_driver(browser) as driver:
         for index, (url_path, title) in enumerate(pages):
             driver.set_window_size(1400, 1000)
-            render_page(driver, f"{base_url.rstrip('/')}/{url_path if index else ''}", title, timeout)
+            render_page(driver, f"{base_url.rstrip('/')}/{url_path if index else ''}", title, timeout,
+                        ready_text(title) if ready_text else None)
             shots.append(screenshot(driver, out_dir / f"{url_path}.png"))
     return shots

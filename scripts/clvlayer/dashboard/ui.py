@@ -10,7 +10,7 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
-from clvlayer.dashboard import charts, data
+from clvlayer.dashboard import FOOTER, charts, data
 from clvlayer.dashboard.data import Coverage, Filters, WarehouseUnavailable
 from clvlayer.project import Settings
 
@@ -140,3 +140,9 @@ def table(frame: pd.DataFrame) -> None:
 def download(frame: pd.DataFrame, label: str, file_name: str) -> None:
     st.download_button(label, frame.to_csv(index=False).encode(), file_name=file_name, mime="text/csv",
                        on_click="ignore", icon=":material/download:")
+
+
+def footer(ctx: Context, title: str) -> None:
+    """The last element of every page (the browser check waits for it: the page has rendered to the end)."""
+    st.divider()
+    st.caption(FOOTER.format(title=title, as_of=ctx.coverage.as_of_date))

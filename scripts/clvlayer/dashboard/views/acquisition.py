@@ -7,8 +7,7 @@ import streamlit as st
 from clvlayer.dashboard import ui
 
 
-def main() -> None:
-    ctx = ui.context()
+def render(ctx: ui.Context) -> None:
     st.title("Acquisition")
     st.caption("One row of fct_channel_economics per acquisition channel x cohort month; the date range selects "
                "cohort months. CAC is null (with a status) when nobody was acquired or no spend was recorded.")
@@ -23,6 +22,12 @@ def main() -> None:
         return
     ui.table(rows)
     ui.download(rows, "Download CSV", "channel_economics.csv")
+
+
+def main() -> None:
+    ctx = ui.context()
+    render(ctx)
+    ui.footer(ctx, "Acquisition")
 
 
 main()

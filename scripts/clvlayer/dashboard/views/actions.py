@@ -43,12 +43,17 @@ def at_risk_section(ctx: ui.Context) -> None:
               "No predicted customer of the selection matches (choose a tier or raise the threshold).")
 
 
-def main() -> None:
-    ctx = ui.context()
+def render(ctx: ui.Context) -> None:
     st.title("Actions")
     st.caption(f"Lists as of {ctx.coverage.as_of_date}; channel, region and loyalty filters apply.")
     reorder_section(ctx)
     at_risk_section(ctx)
+
+
+def main() -> None:
+    ctx = ui.context()
+    render(ctx)
+    ui.footer(ctx, "Actions")
 
 
 main()

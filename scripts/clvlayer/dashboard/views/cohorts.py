@@ -7,8 +7,7 @@ import streamlit as st
 from clvlayer.dashboard import ui
 
 
-def main() -> None:
-    ctx = ui.context()
+def render(ctx: ui.Context) -> None:
     st.title("Cohorts")
     st.caption("Cohort = calendar month of the first completed order; the date range selects cohort months. "
                "The last month of each cohort is partial when the as-of date is not a month end.")
@@ -25,6 +24,12 @@ def main() -> None:
     ui.chart("channel_cohort_margin", ctx, caption="Each point: gross margin the cohort's customers earned in "
              "their first N months / new customers (fct_channel_economics), shown once every customer of the "
              "cohort is N months old.")
+
+
+def main() -> None:
+    ctx = ui.context()
+    render(ctx)
+    ui.footer(ctx, "Cohorts")
 
 
 main()

@@ -16,8 +16,7 @@ def show_tiles(tiles: list[kpis.Tile], per_row: int, with_change: bool) -> None:
                           help=tile.help or None)
 
 
-def main() -> None:
-    ctx = ui.context()
+def render(ctx: ui.Context) -> None:
     st.title("Overview")
     coverage = ctx.coverage
     st.caption(f"Published warehouse as of **{coverage.as_of_date}**; orders from {coverage.first_order_on}. "
@@ -40,6 +39,12 @@ def main() -> None:
         ui.empty_state(next((note for note in coverage.missing if "marketing spend" in note), None)
                        or "LTV/CAC at 12 months: no paid cohort of the selection is 12 months old yet.")
     ui.chart("revenue_trend", ctx)
+
+
+def main() -> None:
+    ctx = ui.context()
+    render(ctx)
+    ui.footer(ctx, "Overview")
 
 
 main()

@@ -7,8 +7,7 @@ import streamlit as st
 from clvlayer.dashboard import ui
 
 
-def main() -> None:
-    ctx = ui.context()
+def render(ctx: ui.Context) -> None:
     st.title("Predictive CLV")
     coverage = ctx.coverage
     st.caption("BG/NBD (purchases) + Gamma-Gamma (spend) fitted inside the build. Predicted CLV = discounted "
@@ -27,6 +26,12 @@ def main() -> None:
         ui.table(holdout.drop(columns=["bucket_order"]))
     ui.chart("model_parameters", ctx)
     ui.table(ui.load("model_parameters", ctx.warehouse))
+
+
+def main() -> None:
+    ctx = ui.context()
+    render(ctx)
+    ui.footer(ctx, "Predictive CLV")
 
 
 main()

@@ -7,8 +7,7 @@ import streamlit as st
 from clvlayer.dashboard import ui
 
 
-def main() -> None:
-    ctx = ui.context()
+def render(ctx: ui.Context) -> None:
     st.title("Segments")
     st.caption(f"Segments as of {ctx.coverage.as_of_date} (fct_segment_comparison): averages are over each "
                "segment's buyers, lifts compare a segment with the rest of its type.")
@@ -18,6 +17,12 @@ def main() -> None:
         ui.chart(key, ctx)
     ui.chart("launch_penetration", ctx, caption="Launch window: the launch day and the next "
              "`launch_penetration_window_days` - 1 days, cut at the as-of date.")
+
+
+def main() -> None:
+    ctx = ui.context()
+    render(ctx)
+    ui.footer(ctx, "Segments")
 
 
 main()
