@@ -1,6 +1,7 @@
 """The analysts' dashboard (Streamlit) and the static report on the published warehouse.
 
-data.py reads the warehouse (all SQL); charts.py defines each chart once; app.py and pages/ are the Streamlit app;
+data.py reads the warehouse (all SQL); charts.py defines each chart once; app.py and views/ are the Streamlit app
+(not pages/: Streamlit would take that folder for its older multipage mode); kpis.py builds the overview's tiles;
 report.py writes the same charts as PNG + HTML; server.py starts the app; browser.py drives headless Chromium.
 """
 
