@@ -48,10 +48,6 @@ class Filters:
         if self.loyalty not in LOYALTY_CHOICES:
             raise ValueError(f"loyalty must be one of {LOYALTY_CHOICES}, not {self.loyalty!r}")
 
-    @property
-    def segment_filtered(self) -> bool:
-        return bool(self.channels or self.regions or self.loyalty != "all")
-
 
 @dataclass(frozen=True)
 class Period:

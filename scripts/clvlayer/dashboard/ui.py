@@ -131,6 +131,8 @@ def table(frame: pd.DataFrame) -> None:
     for column, dtype in frame.dtypes.items():
         if pd.api.types.is_datetime64_any_dtype(dtype):
             config[column] = st.column_config.DateColumn(format="YYYY-MM-DD")
+        elif pd.api.types.is_float_dtype(dtype) and frame[column].dropna().mod(1).eq(0).all():
+            config[column] = st.column_config.NumberColumn(format="%d")  # counts read as HUGEINT arrive as floats
         elif pd.api.types.is_float_dtype(dtype):
             digits = 3 if any(part in column for part in ("p_alive", "rate", "lift", "error", "share")) else 2
             config[column] = st.column_config.NumberColumn(format=f"%.{digits}f")
