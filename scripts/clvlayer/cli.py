@@ -7,6 +7,9 @@
     clv check-input DIR       pre-flight check of a folder of raw files against the input contract
     clv dbt -- ARGS           run any dbt command with the project's profile (e.g. clv dbt -- docs generate)
     clv mf -- ARGS            run MetricFlow against the published warehouse (e.g. clv mf -- query --metrics aov)
+    clv dashboard             serve the analysts' dashboard on the published warehouse (read-only)
+    clv report --out DIR      write the dashboard's charts as PNG + one HTML page, and the action lists as CSV
+    clv docs                  generate and serve the dbt docs site (lineage with the dashboard and report exposures)
 """
 
 from __future__ import annotations
@@ -168,6 +171,89 @@ def _cmd_mf(args: argparse.Namespace) -> int:
     return run_metricflow([a for a in args.dbt_args if a != "--"], Settings.from_env().warehouse)
 
 
+def _warehouse_arg(args: argparse.Namespace) -> Path:
+    return Path(args.warehouse).resolve() if args.warehouse else Settings.from_env().warehouse
+
+
+def _cmd_dashboard(args: argparse.Namespace) -> int:
+    from clvlayer.dashboard import server
+
+    warehouse = _warehouse_arg(args)
+    if not warehouse.exists():
+        console.print(f"[red]No published warehouse at {warehouse}: run `make build` (or `clv build`) first.[/red]")
+        return 2
+    if args.screenshots:
+        return _dashboard_screenshots(warehouse, Path(args.screenshots).resolve(), args.host, args.port)
+    console.print(f"Dashboard on {warehouse} (read-only): http://{args.host}:{args.port}  (Ctrl-C stops it)")
+    return server.run_foreground(warehouse, args.port, args.host)
+
+
+def _dashboard_screenshots(warehouse: Path, out: Path, host: str, port: int) -> int:
+    """Serve the dashboard, load every page in headless Chromium, save one PNG per page, stop."""
+    from clvlayer.dashboard import PAGES, browser, footer_prefix, server
+
+    found, reason = browser.ensure_chromium()
+    if found is None:
+        console.print(f"[red]Cannot take screenshots: {reason}[/red]")
+        return 2
+    port = port if port else server.free_port(host)
+    base_url = f"http://{host}:{port}"
+    with server.serving(server.streamlit_command(port, host), base_url, env=server.streamlit_env(warehouse)):
+        shots = browser.capture_pages(found, base_url, [(url, title) for url, title, _ in PAGES], out,
+                                      ready_text=footer_prefix)
+    for shot in shots:
+        console.print(f"[green]saved[/green] {shot}")
+    return 0
+
+
+def _cmd_report(args: argparse.Namespace) -> int:
+    from clvlayer.dashboard.data import WarehouseUnavailable
+    from clvlayer.dashboard.report import write_report
+
+    warehouse = _warehouse_arg(args)
+    started = time.perf_counter()
+    try:
+        with console.status("writing the report...") as status:
+            result = write_report(warehouse, Path(args.out).resolve(), progress=status.update)
+    except WarehouseUnavailable as error:
+        console.print(f"[red]{error}[/red]")
+        return 2
+    table = Table(title=f"Report in {time.perf_counter() - started:.1f}s: {result.index}")
+    table.add_column("chart or list")
+    table.add_column("written")
+    for key, path in {**result.charts, **result.tables}.items():
+        table.add_row(key, path.name)
+    for key, reason in result.empty.items():
+        table.add_row(key, f"[yellow]empty: {reason}[/yellow]")
+    console.print(table)
+    return 0
+
+
+def _cmd_docs(args: argparse.Namespace) -> int:
+    from clvlayer.docs_site import docs_server, generate_docs
+
+    warehouse = _warehouse_arg(args)
+    site = Path(args.target_path).resolve()
+    with console.status("dbt docs generate (read-only on the warehouse)..."):
+        failures = generate_docs(warehouse, site, Settings.from_env().raw_data_dir)
+    if failures:
+        for failure in failures:
+            console.print(f"[red]{failure}[/red]")
+        return 1
+    console.print(f"[green]Docs site written to {site}[/green] (exposures: see the lineage graph)")
+    if args.no_serve:
+        return 0
+    server = docs_server(site, args.host, args.port)
+    console.print(f"Serving http://{args.host}:{server.server_address[1]}  (Ctrl-C stops it)")
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="clv", description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -207,6 +293,29 @@ def build_parser() -> argparse.ArgumentParser:
     mf = commands.add_parser("mf", help="run MetricFlow on the published warehouse: clv mf -- <mf args>")
     mf.add_argument("dbt_args", nargs=argparse.REMAINDER)
     mf.set_defaults(func=_cmd_mf)
+
+    dashboard = commands.add_parser("dashboard", help="serve the dashboard on the published warehouse (read-only)")
+    dashboard.add_argument("--warehouse", help="DuckDB file (default: $DUCKDB_PATH or warehouse/)")
+    dashboard.add_argument("--port", type=int, default=8501, help="port (default 8501; 0 = any free port with "
+                           "--screenshots)")
+    dashboard.add_argument("--host", default="127.0.0.1", help="address to listen on (0.0.0.0 for everyone)")
+    dashboard.add_argument("--screenshots", metavar="DIR", help="instead of serving: load every page in headless "
+                           "Chromium, save <page>.png in DIR and stop (how docs/images is refreshed)")
+    dashboard.set_defaults(func=_cmd_dashboard)
+
+    report = commands.add_parser("report", help="write the charts as PNG + one HTML page, action lists as CSV")
+    report.add_argument("--out", required=True, help="folder to write index.html, <chart>.png and <list>.csv into")
+    report.add_argument("--warehouse", help="DuckDB file (default: $DUCKDB_PATH or warehouse/)")
+    report.set_defaults(func=_cmd_report)
+
+    docs = commands.add_parser("docs", help="generate and serve the dbt docs site (with exposures)")
+    docs.add_argument("--warehouse", help="DuckDB file the catalog is read from, read-only (default: published)")
+    docs.add_argument("--target-path", default=str(PROJECT_ROOT / "target" / "docs"), help="where the site is "
+                      "written (default target/docs)")
+    docs.add_argument("--port", type=int, default=8080)
+    docs.add_argument("--host", default="127.0.0.1")
+    docs.add_argument("--no-serve", action="store_true", help="only generate the site")
+    docs.set_defaults(func=_cmd_docs)
     return parser
 
 

@@ -51,3 +51,15 @@ def generated(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     raw = tmp / "raw"
     generate(raw, customers=1500, seed=11, start=date(2023, 1, 1), end=date(2024, 12, 31), fmt="csv")
     return raw, build(tmp, raw)
+
+
+@pytest.fixture(scope="session")
+def orders_only_warehouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A warehouse built from the sample's orders alone (no customers, items, products, refunds or spend)."""
+    import shutil
+
+    tmp = tmp_path_factory.mktemp("orders_only")
+    raw = tmp / "raw"
+    raw.mkdir()
+    shutil.copyfile(PROJECT_ROOT / "seeds" / "raw_orders.csv", raw / "orders.csv")
+    return build(tmp, raw)

@@ -1,0 +1,587 @@
+"""Every warehouse read of the dashboard and the static report: one function per dataset, SQL on marts only.
+
+Rules (tests/python/test_dashboard_data.py enforces the first two):
+- Each function is registered with `@dataset(<marts it reads>)`; its SQL names only those `marts.` relations and
+  nothing outside the `marts` schema. models/exposures.yml declares the same marts for the dashboard and the report.
+- Metrics come finished from the marts. The app never computes a ratio in Python. SQL here selects mart rows and
+  columns, filters them and adds up additive columns (counts and money). The exceptions are the functions marked
+  `# ISSUE-12:`. Until the segment-grain LTV mart exists, they aggregate customer-level marts to the selected
+  segment with the formula of the semantic-layer metric of the same name (cited in each function). The comment
+  says what they read once that mart lands. When issue 12 lands, only this module changes.
+- The warehouse is opened read-only, once per query, and closed straight away: no lock is held between queries,
+  and `clv build`'s atomic rename of a new warehouse over the file is never blocked (readers keep the old file
+  until they reopen).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pandas as pd
+
+Loader = Callable[..., pd.DataFrame]
+DATASETS: dict[str, tuple[str, ...]] = {}
+LOYALTY_CHOICES = ("all", "members", "non_members")
+
+
+class WarehouseUnavailable(RuntimeError):
+    """The warehouse cannot be read (missing, locked, or without the marts the dashboard reads). Says the fix."""
+
+
+@dataclass(frozen=True)
+class Filters:
+    """Sidebar filters. Empty tuples and 'all' mean no filter; dates are inclusive."""
+
+    date_from: date | None = None
+    date_to: date | None = None
+    channels: tuple[str, ...] = ()
+    regions: tuple[str, ...] = ()
+    loyalty: str = "all"
+
+    def __post_init__(self) -> None:
+        if self.loyalty not in LOYALTY_CHOICES:
+            raise ValueError(f"loyalty must be one of {LOYALTY_CHOICES}, not {self.loyalty!r}")
+
+
+@dataclass(frozen=True)
+class Period:
+    start: date
+    end: date
+
+
+def _first_of_month(day: date, months_later: int = 0) -> date:
+    index = day.year * 12 + day.month - 1 + months_later
+    return date(index // 12, index % 12 + 1, 1)
+
+
+def comparison_periods(end: date, months: int) -> tuple[Period, Period]:
+    """The calendar period of `months` months (1, 3 or 12) containing `end`, up to `end`, and the period before it
+    up to the same day of the period (a month end matches a month end): Q2 to 15 May vs Q1 to 15 February."""
+    start = date(end.year, (end.month - 1) // months * months + 1, 1)
+    previous_start = _first_of_month(start, -months)
+    month = _first_of_month(previous_start, (end.year - start.year) * 12 + end.month - start.month)
+    month_end = _first_of_month(month, 1) - timedelta(days=1)
+    is_month_end = _first_of_month(end, 1) - timedelta(days=1) == end
+    previous_end = month_end if is_month_end else month.replace(day=min(end.day, month_end.day))
+    return Period(start, end), Period(previous_start, previous_end)
+
+
+def dataset(*marts: str) -> Callable[[Loader], Loader]:
+    """Register a loader with the marts it reads (tests compare this with its SQL and with the exposures)."""
+
+    def register(function: Loader) -> Loader:
+        DATASETS[function.__name__] = tuple(sorted(marts))
+        return function
+
+    return register
+
+
+def marts_read(functions: list[str] | None = None) -> set[str]:
+    """The marts the given loaders (default: all) read."""
+    names = functions if functions is not None else list(DATASETS)
+    return {mart for name in names for mart in DATASETS[name]}
+
+
+def _query(warehouse: Path, sql: str, **params: Any) -> pd.DataFrame:
+    used = set(re.findall(r"\$(\w+)", sql))
+    bound = {name: value for name, value in params.items() if name in used}
+    if not warehouse.exists():
+        raise WarehouseUnavailable(f"No published warehouse at {warehouse}: run `make build` (or `clv build`).")
+    try:
+        connection = duckdb.connect(str(warehouse), read_only=True)
+    except duckdb.Error as error:
+        raise WarehouseUnavailable(
+            f"Cannot open {warehouse} read-only ({error}). Another process may hold it open for writing "
+            "(e.g. `clv mf` or `dbt` pointed at the published file); retry when it has finished.") from error
+    try:
+        return connection.execute(sql, bound).df()
+    except (duckdb.CatalogException, duckdb.BinderException) as error:
+        raise WarehouseUnavailable(
+            f"{warehouse} lacks a mart or column the dashboard reads ({str(error).splitlines()[0]}). "
+            "Rebuild it with `clv build` from this checkout.") from error
+    finally:
+        connection.close()
+
+
+def _filter_params(filters: Filters) -> dict[str, Any]:
+    return {"channels": list(filters.channels), "regions": list(filters.regions), "loyalty": filters.loyalty,
+            "date_from": filters.date_from, "date_to": filters.date_to}
+
+
+def _customer_filter(alias: str) -> str:
+    """SQL predicate for the channel / region / loyalty filters on a customer-level mart aliased `alias`."""
+    return (f"(len($channels::varchar[]) = 0 or list_contains($channels::varchar[], {alias}.acquisition_channel))"
+            f" and (len($regions::varchar[]) = 0 or list_contains($regions::varchar[], {alias}.region))"
+            f" and ($loyalty = 'all' or {alias}.is_loyalty_member = ($loyalty = 'members'))")
+
+
+def _date_filter(column: str) -> str:
+    return (f"($date_from::date is null or {column} >= $date_from::date)"
+            f" and ($date_to::date is null or {column} <= $date_to::date)")
+
+
+# --- warehouse-wide facts ---------------------------------------------------------------------------------------
+
+@dataset("dim_customers", "fct_channel_economics", "fct_clv_model_parameters", "fct_customer_segments")
+def data_coverage(warehouse: Path) -> pd.DataFrame:
+    """One row: the as-of date, the data span and which optional inputs the marts show were present."""
+    return _query(warehouse, """
+        with customers as (
+            select
+                max(as_of_date) as as_of_date,
+                min(first_order_on) as first_order_on,
+                count(*) as customers,
+                count(*) filter (where has_completed_order) as buyers,
+                bool_or(coalesce(acquisition_channel, 'unknown') <> 'unknown') as has_channels,
+                bool_or(coalesce(region, 'unknown') <> 'unknown') as has_regions,
+                bool_or(coalesce(is_loyalty_member, false)) as has_loyalty_members,
+                bool_or(birth_year is not null) as has_birth_years,
+                bool_or(margin_source in ('item_costs', 'mixed')) as has_item_costs
+            from marts.dim_customers
+        ),
+        spend as (
+            select bool_or(has_spend_recorded) as has_marketing_spend from marts.fct_channel_economics
+        ),
+        items as (
+            select bool_or(preferred_category is not null) as has_order_items from marts.fct_customer_segments
+        ),
+        fit as (
+            select
+                string_agg(distinct status, ', ') as predictive_status,
+                string_agg(distinct status_reason, '; ') as predictive_reason
+            from marts.fct_clv_model_parameters
+            where fit_name = 'full'
+        )
+        select * from customers cross join spend cross join items cross join fit
+    """)
+
+
+@dataset("dim_customers")
+def filter_options(warehouse: Path) -> pd.DataFrame:
+    """Distinct acquisition channels and regions (column `dimension`, `value`) for the sidebar."""
+    return _query(warehouse, """
+        select distinct 'channel' as dimension, acquisition_channel as value
+        from marts.dim_customers where acquisition_channel is not null
+        union all
+        select distinct 'region' as dimension, region as value
+        from marts.dim_customers where region is not null
+        order by dimension, value
+    """)
+
+
+# --- overview ---------------------------------------------------------------------------------------------------
+
+@dataset("dim_customers", "fct_orders")
+def period_kpis(warehouse: Path, filters: Filters, current: Period, previous: Period) -> pd.DataFrame:
+    """Net revenue, completed orders, AOV, new and active customers in the current and the previous period.
+
+    One row per period (`period` = current | previous).
+    """
+    # ISSUE-12: read the segment-grain LTV mart (fct_ltv_by_segment) at the current and the previous as-of date
+    # for the selected segment (overall row when unfiltered) instead of aggregating fct_orders here; AOV below
+    # is the semantic layer's `aov` (sum of net revenue / completed orders).
+    return _query(warehouse, f"""
+        with periods as (
+            select 'current' as period, $current_start::date as period_start, $current_end::date as period_end
+            union all
+            select 'previous', $previous_start::date, $previous_end::date
+        ),
+        customers as (
+            select customer_id, first_order_on from marts.dim_customers as c where {_customer_filter('c')}
+        ),
+        orders as (
+            select o.customer_id, o.ordered_on, o.net_revenue, o.is_completed
+            from marts.fct_orders as o inner join customers using (customer_id)
+        ),
+        flows as (
+            select
+                p.period,
+                p.period_start,
+                p.period_end,
+                coalesce(sum(o.net_revenue), 0) as net_revenue,
+                count(*) filter (where o.is_completed) as completed_orders,
+                count(distinct o.customer_id) filter (where o.is_completed) as active_customers
+            from periods as p
+            left join orders as o on o.ordered_on between p.period_start and p.period_end
+            group by all
+        ),
+        acquired as (
+            select p.period, count(c.customer_id) as new_customers
+            from periods as p
+            left join customers as c on c.first_order_on between p.period_start and p.period_end
+            group by all
+        )
+        select
+            flows.*,
+            acquired.new_customers,
+            flows.net_revenue / nullif(flows.completed_orders, 0) as aov
+        from flows inner join acquired using (period)
+        order by period
+    """, current_start=current.start, current_end=current.end, previous_start=previous.start,
+                  previous_end=previous.end, **_filter_params(filters))
+
+
+@dataset("dim_customers", "fct_customer_ltv")
+def customer_value_kpis(warehouse: Path, filters: Filters) -> pd.DataFrame:
+    """Buyers, realised LTV, LTV formula A and B, orders per customer per year, repeat rate at the as-of date."""
+    # ISSUE-12: read fct_ltv_by_segment (customers, LTV formula A / B, realised LTV, orders per month, at the
+    # as-of date and the previous one) for the selected segment. Until then the semantic-layer definitions are
+    # used: average_realised_ltv, ltv_formula_a (segment means of monthly revenue x lifetime),
+    # average_ltv_formula_b, orders_per_year (orders / tenure years, pooled as in fct_segment_comparison),
+    # repeat_customer_rate.
+    return _query(warehouse, f"""
+        with buyers as (
+            select
+                l.realised_ltv,
+                l.monthly_revenue,
+                l.lifetime_months,
+                l.ltv_formula_b,
+                c.completed_orders,
+                c.tenure_years,
+                c.is_repeat_customer
+            from marts.fct_customer_ltv as l
+            inner join marts.dim_customers as c using (customer_id)
+            where l.has_completed_order and {_customer_filter('c')}
+        )
+        select
+            max(c.as_of_date) as as_of_date,
+            (select count(*) from buyers) as buyers,
+            (select sum(realised_ltv) / count(*) from buyers) as average_realised_ltv,
+            (select avg(monthly_revenue) * avg(lifetime_months) from buyers) as ltv_formula_a,
+            (select avg(ltv_formula_b) from buyers) as average_ltv_formula_b,
+            (select sum(completed_orders) / sum(tenure_years) from buyers) as orders_per_year,
+            (select count(*) filter (where is_repeat_customer) / count(*) from buyers) as repeat_customer_rate
+        from marts.dim_customers as c
+    """, **_filter_params(filters))
+
+
+@dataset("fct_channel_economics")
+def blended_ltv_to_cac(warehouse: Path, filters: Filters) -> pd.DataFrame:
+    """LTV/CAC over the selected channels and cohort months, one row per horizon (3, 6, 12, 24 months)."""
+    # ISSUE-12: read CAC and LTV/CAC from fct_ltv_by_segment (segment_type = 'channel', and the overall row).
+    # Until then: the semantic layer's ltv_to_cac_{h}m (margin of mature paid cohorts / their spend).
+    return _query(warehouse, f"""
+        with economics as (
+            select * from marts.fct_channel_economics as e
+            where (len($channels::varchar[]) = 0 or list_contains($channels::varchar[], e.channel))
+                and {_date_filter('e.cohort_month')}
+        ),
+        horizons as (
+            select
+                h.horizon_months,
+                sum(h.margin) filter (where h.is_mature and e.cac > 0) as mature_margin,
+                sum(e.marketing_spend) filter (where h.is_mature and e.cac > 0) as mature_spend
+            from economics as e
+            cross join lateral (values
+                (3, e.is_mature_3m, e.margin_per_customer_3m * e.new_customers),
+                (6, e.is_mature_6m, e.margin_per_customer_6m * e.new_customers),
+                (12, e.is_mature_12m, e.margin_per_customer_12m * e.new_customers),
+                (24, e.is_mature_24m, e.margin_per_customer_24m * e.new_customers)
+            ) as h (horizon_months, is_mature, margin)
+            group by h.horizon_months
+        )
+        select
+            horizon_months,
+            mature_margin,
+            mature_spend,
+            mature_margin / nullif(mature_spend, 0) as ltv_to_cac,
+            (select sum(marketing_spend) from economics) as marketing_spend
+        from horizons
+        order by horizon_months
+    """, **_filter_params(filters))
+
+
+@dataset("dim_customers", "fct_orders")
+def revenue_by_month(warehouse: Path, filters: Filters) -> pd.DataFrame:
+    """Net revenue and completed orders per calendar month of the selected customers (additive sums)."""
+    return _query(warehouse, f"""
+        select
+            o.order_month,
+            sum(o.net_revenue) as net_revenue,
+            count(*) filter (where o.is_completed) as completed_orders
+        from marts.fct_orders as o
+        inner join marts.dim_customers as c using (customer_id)
+        where {_customer_filter('c')} and {_date_filter('o.ordered_on')}
+        group by o.order_month
+        order by o.order_month
+    """, **_filter_params(filters))
+
+
+# --- cohorts ----------------------------------------------------------------------------------------------------
+
+@dataset("fct_cohort_retention")
+def cohort_retention(warehouse: Path, filters: Filters) -> pd.DataFrame:
+    """Cohort month x months since first order: retention and cumulative revenue / margin per customer."""
+    # ISSUE-12: with a channel filter, read the per-channel cohort curves mart; fct_cohort_retention is pooled
+    # over all channels (and has no region or loyalty split), so the page says so when those filters are set.
+    return _query(warehouse, f"""
+        select
+            cohort_month,
+            months_since_first_order,
+            activity_month,
+            cohort_size,
+            active_customers,
+            retention_rate,
+            cumulative_net_revenue_per_customer,
+            cumulative_gross_margin_per_customer
+        from marts.fct_cohort_retention
+        where {_date_filter('cohort_month')}
+        order by cohort_month, months_since_first_order
+    """, **_filter_params(filters))
+
+
+@dataset("fct_channel_economics")
+def channel_cohort_margin(warehouse: Path, filters: Filters) -> pd.DataFrame:
+    """Margin per customer of each channel x cohort month after 3, 6, 12 and 24 months (mature cohorts only)."""
+    # ISSUE-12: read the full per-channel cohort curves mart (every month since acquisition) instead of the four
+    # horizons fct_channel_economics carries.
+    return _query(warehouse, f"""
+        select e.channel, e.cohort_month, e.new_customers, h.horizon_months, h.margin_per_customer
+        from marts.fct_channel_economics as e
+        cross join lateral (values
+            (3, e.margin_per_customer_3m), (6, e.margin_per_customer_6m),
+            (12, e.margin_per_customer_12m), (24, e.margin_per_customer_24m)
+        ) as h (horizon_months, margin_per_customer)
+        where e.new_customers > 0 and h.margin_per_customer is not null
+            and (len($channels::varchar[]) = 0 or list_contains($channels::varchar[], e.channel))
+            and {_date_filter('e.cohort_month')}
+        order by e.channel, e.cohort_month, h.horizon_months
+    """, **_filter_params(filters))
+
+
+# --- acquisition ------------------------------------------------------------------------------------------------
+
+@dataset("fct_channel_economics")
+def channel_economics(warehouse: Path, filters: Filters) -> pd.DataFrame:
+    """fct_channel_economics rows (channel x cohort month) for the selected channels and cohort months."""
+    return _query(warehouse, f"""
+        select
+            channel, cohort_month, new_customers, marketing_spend, has_spend_recorded, cac, cac_status,
+            blended_cac, months_observed, ltv_to_cac_3m, ltv_to_cac_6m, ltv_to_cac_12m, ltv_to_cac_24m,
+            discounted_ltv_to_cac, predicted_ltv_to_cac, payback_months, payback_status
+        from marts.fct_channel_economics as e
+        where (len($channels::varchar[]) = 0 or list_contains($channels::varchar[], e.channel))
+            and {_date_filter('e.cohort_month')}
+        order by channel, cohort_month
+    """, **_filter_params(filters))
+
+
+# --- segments ---------------------------------------------------------------------------------------------------
+
+@dataset("fct_segment_comparison")
+def segment_comparison(warehouse: Path, segment_type: str) -> pd.DataFrame:
+    """fct_segment_comparison rows of one segment type (loyalty, region, age_band, rfm_segment, ...)."""
+    # ISSUE-12: read fct_ltv_by_segment for this segment type (with the as-of date of the sidebar's range end).
+    return _query(warehouse, """
+        select
+            segment_type, segment_value, customers, share_of_customers, buyers, average_realised_ltv, aov,
+            orders_per_year, rest_average_realised_ltv, rest_aov, rest_orders_per_year, ltv_lift, aov_lift,
+            orders_per_year_lift
+        from marts.fct_segment_comparison
+        where segment_type = $segment_type
+        order by customers desc, segment_value
+    """, segment_type=segment_type)
+
+
+@dataset("fct_category_penetration")
+def category_penetration(warehouse: Path, filters: Filters) -> pd.DataFrame:
+    """Category x calendar month: active customers, category buyers and penetration."""
+    return _query(warehouse, f"""
+        select category, activity_month, active_customers, category_buyers, penetration_rate, is_partial_month,
+            is_launched_by_month_end
+        from marts.fct_category_penetration
+        where {_date_filter('activity_month')}
+        order by category, activity_month
+    """, **_filter_params(filters))
+
+
+@dataset("fct_launch_penetration")
+def launch_penetration(warehouse: Path, filters: Filters) -> pd.DataFrame:
+    """Launches (product or category) launched in the date range, with penetration in their first window."""
+    return _query(warehouse, f"""
+        select launch_key, launch_type, category, product_id, launched_on, window_days, observed_days,
+            is_window_complete, active_customers, launch_buyers, launch_penetration, active_loyalty_members,
+            loyalty_member_buyers, loyalty_member_launch_penetration
+        from marts.fct_launch_penetration
+        where {_date_filter('launched_on')}
+        order by launch_type, launched_on desc, launch_key
+    """, **_filter_params(filters))
+
+
+# --- predictive -------------------------------------------------------------------------------------------------
+
+@dataset("fct_customer_clv_predictions")
+def clv_predictions_sample(warehouse: Path, filters: Filters, max_rows: int = 5000) -> pd.DataFrame:
+    """Predicted customers (P(alive), predicted CLV, tier), a repeatable sample of at most max_rows for plotting."""
+    return _query(warehouse, f"""
+        select customer_id, frequency, p_alive, predicted_clv, predicted_clv_tier,
+            case when frequency = 0 then 'one purchase day' else 'repeat buyer' end as buyer_type
+        from marts.fct_customer_clv_predictions as p
+        where p.is_predicted and {_customer_filter('p')}
+        using sample reservoir({int(max_rows)} rows) repeatable (42)
+    """, **_filter_params(filters))
+
+
+@dataset("fct_customer_clv_predictions")
+def clv_distribution(warehouse: Path, filters: Filters) -> pd.DataFrame:
+    """Customers per predicted-CLV bin (5 bins per power of ten, below 1 in one bin) and tier."""
+    return _query(warehouse, f"""
+        with binned as (
+            select
+                predicted_clv_tier,
+                case when predicted_clv < 1 then -1
+                    else floor(log10(predicted_clv) * 5) * 0.2 end as bin_log10
+            from marts.fct_customer_clv_predictions as p
+            where p.is_predicted and {_customer_filter('p')}
+        )
+        select
+            predicted_clv_tier,
+            case when bin_log10 < 0 then 0 else power(10, bin_log10) end as clv_from,
+            case when bin_log10 < 0 then 1 else power(10, bin_log10 + 0.2) end as clv_to,
+            count(*) as customers
+        from binned
+        group by all
+        order by clv_from, predicted_clv_tier
+    """, **_filter_params(filters))
+
+
+@dataset("fct_customer_clv_predictions")
+def clv_tiers(warehouse: Path, filters: Filters) -> pd.DataFrame:
+    """Per predicted-CLV tier: customers, predicted CLV range and total; customers without a prediction too."""
+    return _query(warehouse, f"""
+        select
+            coalesce(predicted_clv_tier, 'not predicted') as predicted_clv_tier,
+            count(*) as customers,
+            min(predicted_clv) as min_predicted_clv,
+            max(predicted_clv) as max_predicted_clv,
+            sum(predicted_clv) as total_predicted_clv,
+            string_agg(distinct prediction_status, '; ') as prediction_status
+        from marts.fct_customer_clv_predictions as p
+        where {_customer_filter('p')}
+        group by all
+        order by min(predicted_clv) desc nulls last
+    """, **_filter_params(filters))
+
+
+@dataset("fct_clv_holdout_validation")
+def holdout_validation(warehouse: Path) -> pd.DataFrame:
+    """Holdout: predicted vs actual purchases per calibration-frequency bucket (and the total row)."""
+    return _query(warehouse, """
+        select frequency_bucket, bucket_order, holdout_split_date, as_of_date, holdout_length, time_unit,
+            customers, actual_purchases, predicted_purchases, actual_purchases_per_customer,
+            predicted_purchases_per_customer, relative_error, mean_absolute_error, root_mean_squared_error,
+            prediction_status
+        from marts.fct_clv_holdout_validation
+        order by bucket_order
+    """)
+
+
+@dataset("fct_clv_model_parameters")
+def model_parameters(warehouse: Path) -> pd.DataFrame:
+    """Fitted BG/NBD and Gamma-Gamma parameters with standard errors, per fit (full, calibration)."""
+    return _query(warehouse, """
+        select fit_name, model, parameter, estimate, standard_error, log_likelihood, n_customers, converged,
+            status, status_reason, freq_monetary_correlation, fitted_through_date, time_unit
+        from marts.fct_clv_model_parameters
+        order by fit_name desc, model, parameter
+    """)
+
+
+# --- actions ----------------------------------------------------------------------------------------------------
+
+@dataset("dim_customers", "fct_customer_next_purchase")
+def reorder_list(warehouse: Path, filters: Filters) -> pd.DataFrame:
+    """Customers due for a reorder reminder today (fct_customer_next_purchase.due_for_reorder)."""
+    return _query(warehouse, f"""
+        select
+            n.customer_id, n.expected_next_purchase_on, n.days_overdue, n.typical_interval_days,
+            n.interval_source, n.last_order_on, n.cvm_stage, n.preferred_category, c.acquisition_channel,
+            c.region, c.is_loyalty_member
+        from marts.fct_customer_next_purchase as n
+        inner join marts.dim_customers as c using (customer_id)
+        where n.due_for_reorder and {_customer_filter('c')}
+        order by n.days_overdue desc, n.customer_id
+    """, **_filter_params(filters))
+
+
+@dataset("fct_customer_clv_predictions", "fct_customer_segments")
+def at_risk_high_value(warehouse: Path, filters: Filters, max_p_alive: float = 0.5,
+                       tiers: tuple[str, ...] = ("top", "high")) -> pd.DataFrame:
+    """Customers the model thinks are slipping away (P(alive) below a threshold) in the high predicted-CLV tiers."""
+    return _query(warehouse, f"""
+        select
+            p.customer_id, p.predicted_clv_tier, p.predicted_clv, p.p_alive, p.expected_purchases,
+            s.realised_ltv, s.recency_days, s.completed_orders, s.cvm_stage, s.rfm_segment, s.recommended_action,
+            s.preferred_category, p.acquisition_channel, p.region, p.is_loyalty_member
+        from marts.fct_customer_clv_predictions as p
+        inner join marts.fct_customer_segments as s using (customer_id)
+        where p.is_predicted and p.p_alive < $max_p_alive
+            and list_contains($tiers::varchar[], p.predicted_clv_tier) and {_customer_filter('p')}
+        order by p.predicted_clv desc, p.customer_id
+    """, max_p_alive=max_p_alive, tiers=list(tiers), **_filter_params(filters))
+
+
+@dataclass(frozen=True)
+class Coverage:
+    """What the input held, read from the marts (data_coverage), for empty states."""
+
+    as_of_date: date | None
+    first_order_on: date | None
+    buyers: int
+    has_channels: bool
+    has_regions: bool
+    has_loyalty_members: bool
+    has_birth_years: bool
+    has_item_costs: bool
+    has_marketing_spend: bool
+    has_order_items: bool
+    predictive_status: str
+    predictive_reason: str
+    missing: list[str] = field(default_factory=list)
+
+    @classmethod
+    def read(cls, warehouse: Path) -> "Coverage":
+        row = data_coverage(warehouse).iloc[0]
+
+        def flag(name: str) -> bool:
+            return bool(row[name]) if pd.notna(row[name]) else False
+
+        def text(name: str) -> str:
+            return str(row[name]) if pd.notna(row[name]) else ""
+
+        def day(name: str) -> date | None:
+            return pd.Timestamp(row[name]).date() if pd.notna(row[name]) else None
+
+        coverage = cls(
+            as_of_date=day("as_of_date"), first_order_on=day("first_order_on"), buyers=int(row["buyers"]),
+            has_channels=flag("has_channels"), has_regions=flag("has_regions"),
+            has_loyalty_members=flag("has_loyalty_members"), has_birth_years=flag("has_birth_years"),
+            has_item_costs=flag("has_item_costs"), has_marketing_spend=flag("has_marketing_spend"),
+            has_order_items=flag("has_order_items"),
+            predictive_status=text("predictive_status") or "not_fitted", predictive_reason=text("predictive_reason"))
+        coverage.missing.extend(coverage._missing())
+        return coverage
+
+    def _missing(self) -> list[str]:
+        notes = []
+        if not self.has_channels:
+            notes.append("no acquisition channel (customers table absent or empty): every customer is `unknown`")
+        if not self.has_regions:
+            notes.append("no customer region: region filter and region segments unavailable")
+        if not self.has_loyalty_members:
+            notes.append("no loyalty members: loyalty lift unavailable")
+        if not self.has_marketing_spend:
+            notes.append("no marketing spend in the input: CAC, LTV/CAC and payback unavailable")
+        if not self.has_order_items:
+            notes.append("no order items: preferred category and category / launch penetration unavailable")
+        if not self.has_item_costs:
+            notes.append("no product costs: margin uses the default rate (var gross_margin_rate)")
+        if self.predictive_status != "ok":
+            notes.append(f"predictive CLV not available ({self.predictive_status}: {self.predictive_reason})")
+        return notes

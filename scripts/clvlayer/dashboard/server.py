@@ -1,0 +1,80 @@
+"""Start the Streamlit app on a warehouse (`clv dashboard`), in the foreground or as a managed child process."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from clvlayer.dashboard import APP_SCRIPT
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    with socket.socket() as probe:
+        probe.bind((host, 0))
+        return int(probe.getsockname()[1])
+
+
+def streamlit_command(port: int, host: str) -> list[str]:
+    return [sys.executable, "-m", "streamlit", "run", str(APP_SCRIPT),
+            "--server.port", str(port), "--server.address", host, "--server.headless", "true",
+            "--server.fileWatcherType", "none", "--server.runOnSave", "false",
+            "--browser.gatherUsageStats", "false", "--global.developmentMode", "false",
+            "--theme.base", "light", "--client.toolbarMode", "viewer"]
+
+
+def streamlit_env(warehouse: Path) -> dict[str, str]:
+    return dict(os.environ, DUCKDB_PATH=str(warehouse.resolve()), STREAMLIT_BROWSER_GATHER_USAGE_STATS="false")
+
+
+def run_foreground(warehouse: Path, port: int, host: str) -> int:
+    """Serve until interrupted (Ctrl-C)."""
+    process = subprocess.Popen(streamlit_command(port, host), env=streamlit_env(warehouse))
+    try:
+        return process.wait()
+    except KeyboardInterrupt:
+        process.send_signal(signal.SIGINT)
+        return process.wait()
+
+
+def wait_until_healthy(base_url: str, process: subprocess.Popen, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"the dashboard exited with code {process.returncode} before it served {base_url}")
+        try:
+            with urllib.request.urlopen(f"{base_url}/_stcore/health", timeout=2) as response:
+                if response.status == 200:
+                    return
+        except OSError:
+            pass
+        time.sleep(0.3)
+    raise TimeoutError(f"the dashboard did not answer at {base_url} within {timeout:.0f}s")
+
+
+@contextmanager
+def serving(command: list[str], base_url: str, env: dict[str, str] | None = None,
+            log: Path | None = None, timeout: float = 60) -> Iterator[str]:
+    """Run a server command (its own process group), wait for Streamlit's health check, stop it afterwards."""
+    output = log.open("w") if log else subprocess.DEVNULL
+    process = subprocess.Popen(command, env=env, stdout=output, stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        wait_until_healthy(base_url, process, timeout)
+        yield base_url
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGTERM)
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait()
+        if log:
+            output.close()

@@ -1,0 +1,150 @@
+"""Streamlit helpers shared by the pages: the context (warehouse, coverage, filters), cached loads, empty states."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import altair as alt
+import pandas as pd
+import streamlit as st
+
+from clvlayer.dashboard import FOOTER, charts, data
+from clvlayer.dashboard.data import Coverage, Filters, WarehouseUnavailable
+from clvlayer.project import Settings
+
+CONTEXT_KEY = "clv_dashboard_context"
+
+
+@dataclass(frozen=True)
+class Context:
+    warehouse: Path
+    coverage: Coverage
+    filters: Filters
+
+
+def warehouse_path() -> Path:
+    """The published warehouse: $DUCKDB_PATH (set by `clv dashboard --warehouse`), else warehouse/."""
+    return Settings.from_env().warehouse
+
+
+def warehouse_version(warehouse: Path) -> tuple[int, int, int]:
+    """Changes whenever `clv build` publishes a new file over the path: the cache key of every load."""
+    stat = warehouse.stat()
+    return stat.st_ino, stat.st_mtime_ns, stat.st_size
+
+
+@st.cache_data(ttl=600, show_spinner=False, max_entries=500)
+def _load(loader: str, warehouse: str, version: tuple[int, int, int], args: tuple, kwargs: tuple) -> pd.DataFrame:
+    return getattr(data, loader)(Path(warehouse), *args, **dict(kwargs))
+
+
+@st.cache_data(ttl=600, show_spinner=False, max_entries=500)
+def _load_chart(key: str, warehouse: str, version: tuple[int, int, int], filters: Filters) -> pd.DataFrame:
+    return charts.CHARTS[key].load(Path(warehouse), filters)
+
+
+def _stop_with(error: WarehouseUnavailable) -> None:
+    st.warning(str(error), icon=":material/database:")
+    st.stop()
+
+
+def load(loader: str, warehouse: Path, *args: Any, **kwargs: Any) -> pd.DataFrame:
+    """Call `data.<loader>` through the cache; a warehouse problem becomes a warning and stops the page."""
+    try:
+        return _load(loader, str(warehouse), warehouse_version(warehouse), args, tuple(sorted(kwargs.items())))
+    except (WarehouseUnavailable, FileNotFoundError) as error:
+        _stop_with(WarehouseUnavailable(str(error)))
+        raise  # unreachable: st.stop() raises
+
+
+def read_coverage(warehouse: Path) -> Coverage:
+    try:
+        if not warehouse.exists():
+            raise WarehouseUnavailable(f"No published warehouse at {warehouse}: run `make build` (or `clv build`).")
+        return _coverage(str(warehouse), warehouse_version(warehouse))
+    except WarehouseUnavailable as error:
+        _stop_with(error)
+        raise
+
+
+@st.cache_data(ttl=600, show_spinner=False)
+def _coverage(warehouse: str, version: tuple[int, int, int]) -> Coverage:
+    return Coverage.read(Path(warehouse))
+
+
+def context() -> Context:
+    """What the entry script resolved for this run; when it stopped early (no warehouse), say why again."""
+    found = st.session_state.get(CONTEXT_KEY)
+    if found is None:
+        read_coverage(warehouse_path())  # stops with the reason when the warehouse cannot be read
+        st.warning("Open the dashboard through its entry page (`clv dashboard`).")
+        st.stop()
+    return found
+
+
+def chart(key: str, ctx: Context, *, caption: str = "") -> pd.DataFrame | None:
+    """Draw one chart of the catalog, or its empty state. Returns the data drawn (None when empty)."""
+    spec = charts.CHARTS[key]
+    try:
+        frame = _load_chart(key, str(ctx.warehouse), warehouse_version(ctx.warehouse), ctx.filters)
+    except (WarehouseUnavailable, FileNotFoundError) as error:
+        _stop_with(WarehouseUnavailable(str(error)))
+        raise
+    reason = spec.empty(frame, ctx.coverage)
+    st.subheader(spec.title)
+    if reason:
+        empty_state(reason)
+        return None
+    drawn = spec.draw(frame)
+    description = drawn.title if isinstance(drawn.title, str) else ""
+    drawn.title = alt.Undefined  # the page shows it as the subheader's caption instead
+    if isinstance(drawn, (alt.Chart, alt.LayerChart)):
+        # stretch to the column's width but keep the spec's plot height (Streamlit's default "fit" would squeeze
+        # the plot to make room for long axis labels)
+        drawn = drawn.properties(autosize=alt.AutoSizeParams(type="fit-x", contains="padding"))
+    if description:
+        st.caption(description)
+    st.altair_chart(drawn, width="stretch")
+    if caption:
+        st.caption(caption)
+    return frame
+
+
+def empty_state(reason: str) -> None:
+    st.info(reason, icon=":material/info:")
+
+
+def not_filtered(ctx: Context, applies: str, ignored: tuple[str, ...]) -> None:
+    """Say which sidebar filters this page (or section) applies, and which it cannot."""
+    active = {"channel": bool(ctx.filters.channels), "region": bool(ctx.filters.regions),
+              "loyalty": ctx.filters.loyalty != "all"}
+    skipped = [name for name in ignored if active.get(name)]
+    if skipped:
+        st.caption(f"Filters applied here: {applies}. Not applied ({', '.join(skipped)}): the mart has no such split.")
+
+
+def table(frame: pd.DataFrame) -> None:
+    """st.dataframe with dates as dates and ratios / money to a readable number of digits."""
+    config: dict[str, Any] = {}
+    for column, dtype in frame.dtypes.items():
+        if pd.api.types.is_datetime64_any_dtype(dtype):
+            config[column] = st.column_config.DateColumn(format="YYYY-MM-DD")
+        elif pd.api.types.is_float_dtype(dtype) and frame[column].dropna().mod(1).eq(0).all():
+            config[column] = st.column_config.NumberColumn(format="%d")  # counts read as HUGEINT arrive as floats
+        elif pd.api.types.is_float_dtype(dtype):
+            digits = 3 if any(part in column for part in ("p_alive", "rate", "lift", "error", "share")) else 2
+            config[column] = st.column_config.NumberColumn(format=f"%.{digits}f")
+    st.dataframe(frame, hide_index=True, column_config=config)
+
+
+def download(frame: pd.DataFrame, label: str, file_name: str) -> None:
+    st.download_button(label, frame.to_csv(index=False).encode(), file_name=file_name, mime="text/csv",
+                       on_click="ignore", icon=":material/download:")
+
+
+def footer(ctx: Context, title: str) -> None:
+    """The last element of every page (the browser check waits for it: the page has rendered to the end)."""
+    st.divider()
+    st.caption(FOOTER.format(title=title, as_of=ctx.coverage.as_of_date))

@@ -1,0 +1,104 @@
+"""Every dashboard page renders (Streamlit AppTest) on the sample, on an orders-only input and without a warehouse."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from clvlayer.dashboard import APP_SCRIPT, PAGES, charts
+
+TIMEOUT = 60
+
+
+def _app(warehouse: Path, monkeypatch: pytest.MonkeyPatch) -> AppTest:
+    monkeypatch.setenv("DUCKDB_PATH", str(warehouse))
+    app = AppTest.from_file(str(APP_SCRIPT), default_timeout=TIMEOUT)
+    app.run()
+    assert not app.exception, [e.value for e in app.exception]
+    return app
+
+
+def _render(app: AppTest, script: str) -> AppTest:
+    app.switch_page(script).run()
+    assert not app.exception, f"{script}: {[e.message for e in app.exception]}"
+    assert not app.error, f"{script}: {[e.value for e in app.error]}"
+    return app
+
+
+def _charts(app: AppTest) -> int:
+    return len(app.get("vega_lite_chart"))
+
+
+@pytest.mark.parametrize("url_path, title, script", PAGES)
+def test_page_renders_every_chart_on_the_sample(sample_warehouse: Path, monkeypatch: pytest.MonkeyPatch,
+                                                url_path: str, title: str, script: str) -> None:
+    app = _render(_app(sample_warehouse, monkeypatch), script)
+    assert [element.value for element in app.title] == [title]
+    assert _charts(app) == len(charts.charts_of(url_path))
+    assert not app.info, [element.value for element in app.info]  # no empty state on the full sample
+    assert not app.warning
+
+
+def test_overview_tiles_show_numbers_and_changes(sample_warehouse: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    app = _render(_app(sample_warehouse, monkeypatch), "views/overview.py")
+    tiles = {metric.label: metric for metric in app.metric}
+    assert len(tiles) == 12 and all(metric.value not in ("", "–") for metric in tiles.values())
+    assert tiles["Net revenue"].delta and tiles["AOV"].delta  # change vs the previous quarter
+    assert tiles["Customers (buyers)"].value == "3,789"
+
+
+@pytest.mark.parametrize("url_path, title, script", PAGES)
+def test_page_renders_on_an_orders_only_warehouse(orders_only_warehouse: Path, monkeypatch: pytest.MonkeyPatch,
+                                                  url_path: str, title: str, script: str) -> None:
+    app = _render(_app(orders_only_warehouse, monkeypatch), script)
+    assert [element.value for element in app.title] == [title]
+    empty_states = " | ".join(element.value for element in app.info)
+    expected = {"acquisition": ["No marketing spend in the input: CAC"],
+                "segments": ["No loyalty members in the input", "No customer region in the input",
+                             "No order items in the input"],
+                "overview": ["no marketing spend in the input: CAC, LTV/CAC and payback unavailable"]}
+    for phrase in expected.get(url_path, []):
+        assert phrase in empty_states
+    # a chart is drawn or its empty state says what is missing
+    assert _charts(app) + len(app.info) >= len(charts.charts_of(url_path))
+
+
+def test_filters_apply_on_every_page(sample_warehouse: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    app = _app(sample_warehouse, monkeypatch)
+    app.sidebar.multiselect(key="channels").set_value(["email", "paid_social"])
+    app.sidebar.multiselect(key="regions").set_value(["north"])
+    app.sidebar.radio(key="loyalty").set_value("members")
+    app.sidebar.date_input(key="date_range").set_value((date(2024, 1, 1), date(2024, 12, 31))).run()
+    narrowed = {}
+    for url_path, title, script in PAGES:
+        _render(app, script)
+        assert [element.value for element in app.title] == [title]
+        narrowed[url_path] = app
+    overview = _render(app, "views/overview.py")
+    header = [element.value for element in overview.subheader]
+    assert "2024-10-01 to 2024-12-31 vs 2024-07-01 to 2024-09-30" in header
+    buyers = {metric.label: metric.value for metric in overview.metric}["Customers (buyers)"]
+    assert 0 < int(buyers.replace(",", "")) < 3789
+    cohorts = _render(app, "views/cohorts.py")
+    assert any("Not applied (region, loyalty)" in element.value for element in cohorts.caption)
+
+
+def test_date_range_without_data_shows_empty_states(sample_warehouse: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    app = _app(sample_warehouse, monkeypatch)
+    app.sidebar.multiselect(key="channels").set_value(["organic"])
+    app.sidebar.date_input(key="date_range").set_value((date(2025, 6, 30), date(2025, 6, 30))).run()
+    acquisition = _render(app, "views/acquisition.py")
+    assert any("has a CAC" in element.value or "No channel" in element.value for element in acquisition.info)
+    for _, _, script in PAGES:
+        _render(app, script)
+
+
+def test_every_page_says_when_there_is_no_warehouse(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    app = _app(tmp_path / "missing.duckdb", monkeypatch)
+    for _, _, script in PAGES:
+        _render(app, script)
+        assert any("No published warehouse" in element.value and "make build" in element.value
+                   for element in app.warning)
