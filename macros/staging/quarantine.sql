@@ -74,3 +74,54 @@
     select * from {{ ref(base_model) }}
     where quarantine_reason is not null
 {%- endmacro %}
+
+{#- How to fix the input behind a quarantine reason: one sentence per reason family, shown by the audit summary
+    and by a refused build. -#}
+{% macro quarantine_fix(reason) -%}
+    case
+        when {{ reason }} = 'undecodable_line' then 'The line has bytes that are not valid in the file''s encoding: '
+            || 'set var input_encoding (auto, utf-8, utf-16, latin-1, cp1252, ...) or re-export the file as UTF-8.'
+        when {{ reason }} = 'malformed_line' then 'The line does not split into the header''s columns (a wrong number '
+            || 'of fields or a broken quote): quote fields that contain the delimiter, double quotes inside quoted '
+            || 'fields, and re-export.'
+        when {{ reason }} = 'line_too_long' then 'The line is longer than 8 MB: check for a runaway quoted field.'
+        when {{ reason }} = 'exact_duplicate' then 'An identical copy of a row that is kept: nothing to fix unless '
+            || 'the export doubled rows.'
+        when {{ reason }} = 'superseded_by_newer_version' then 'An older version of a row whose newer updated_at '
+            || 'is kept: expected for change-log exports.'
+        when {{ reason }} like 'conflicting_duplicate_%' then 'Several different rows share this id (and version): '
+            || 'make ids unique or add updated_at so the latest version wins.'
+        when {{ reason }} like 'missing_%' then 'The value is empty or a null token (var null_tokens): export the '
+            || 'column filled.'
+        when {{ reason }} like 'ambiguous_%' then 'The column''s dates read both day-first and month-first: set var '
+            || 'date_order to DMY or MDY (or export ISO-8601 dates).'
+        when {{ reason }} in ('unparseable_amount', 'unparseable_unit_price', 'unparseable_unit_cost',
+            'unparseable_discount_amount') then 'Not a plain number: use digits with var decimal_separator '
+            || '(default ".", set "," for decimal commas), no thousands separators or currency signs.'
+        when {{ reason }} in ('unparseable_quantity', 'unparseable_birth_year') then 'Not a whole number: export '
+            || 'digits only.'
+        when {{ reason }} like 'unparseable_is_%' then 'Not a boolean: use true/false, yes/no, 1/0.'
+        when {{ reason }} like 'unparseable_%' then 'Not a date or timestamp: use ISO-8601 (offsets and zone names '
+            || 'are honoured) or add the format to var extra_timestamp_formats.'
+        when {{ reason }} like '%_out_of_range' then 'Outside the valid range: dates from var valid_from_date to the '
+            || 'reference date plus var future_tolerance_days, amounts up to var max_amount, quantities up to var '
+            || 'max_quantity; raise the var if the value is real.'
+        when {{ reason }} like '%_in_future' then 'Later than the build''s reference date plus var '
+            || 'future_tolerance_days: check the time zone, or set var reference_date for a historical rebuild.'
+        when {{ reason }} like 'negative_%' or {{ reason }} like 'non_positive_%' then 'A negative (or zero) value '
+            || 'where only positive ones make sense: export refunds in the refunds table.'
+        when {{ reason }} = 'unknown_customer' then 'The customer_id is not in customers: export the customer, or '
+            || 'check that ids are spelled the same in both files.'
+        when {{ reason }} in ('unknown_order', 'order_quarantined') then 'The order_id is not a clean order: fix '
+            || 'the order row first (see the orders reasons), or check the ids match.'
+        when {{ reason }} = 'unknown_product' then 'The product_id is not in products: export the product.'
+        when {{ reason }} = 'unknown_status' then 'Status is not one of completed / cancelled / refunded / '
+            || 'partially_refunded or their synonyms: map it in the export.'
+        when {{ reason }} = 'unknown_currency' then 'The currency is neither var reporting_currency nor in var '
+            || 'fx_rates_to_reporting: add its rate.'
+        when {{ reason }} = 'discount_exceeds_line_amount' then 'The discount is larger than quantity x unit price.'
+        when {{ reason }} = 'refunded_before_ordered' then 'The refund is dated before its order: check both '
+            || 'timestamps and their time zones.'
+        else 'See docs/input_contract.md.'
+    end
+{%- endmacro %}

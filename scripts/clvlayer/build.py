@@ -12,13 +12,14 @@ JSON line to `<warehouse folder>/runs.jsonl`.
 from __future__ import annotations
 
 import json
+import shutil
 import os
 import uuid
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
-from clvlayer.contract import check_input_folder
+from clvlayer.inputs import MANIFEST_ENV, resolve_inputs
 from clvlayer.dbt_runner import run_dbt
 
 
@@ -70,15 +71,19 @@ def build_warehouse(warehouse: Path, raw_data_dir: Path | None, *, dbt_args: lis
     build_file = build_dir / warehouse.name
     record.build_file = str(build_file)
     try:
+        extra_env: dict[str, str | None] = {MANIFEST_ENV: None}
         if raw_data_dir is not None:
             record.input = str(raw_data_dir)
-            check_input_folder(raw_data_dir)
+            work_dir = build_dir / "inputs"
+            work_dir.mkdir(exist_ok=True)
+            manifest = resolve_inputs(raw_data_dir, dbt_args=dbt_args, work_dir=work_dir)
+            extra_env[MANIFEST_ENV] = manifest.write(build_dir / "inputs.json").read_text()
         args = ["build", *(dbt_args or [])]
         if raw_data_dir is not None:
             args += ["--exclude", "resource_type:seed"]
         if target_path is not None:
             args += ["--target-path", str(target_path)]
-        outcome = run_dbt(args, duckdb_path=build_file, raw_data_dir=raw_data_dir)
+        outcome = run_dbt(args, duckdb_path=build_file, raw_data_dir=raw_data_dir, extra_env=extra_env)
         record.tests_passed = outcome.passed
         record.failures = outcome.failures
         if outcome.success:
@@ -92,7 +97,7 @@ def build_warehouse(warehouse: Path, raw_data_dir: Path | None, *, dbt_args: lis
             wal = build_file.with_suffix(build_file.suffix + ".wal")
             if wal.exists():
                 wal.unlink()
-            build_dir.rmdir()
+            shutil.rmtree(build_dir, ignore_errors=True)
             record.published = True
             record.published_to = str(warehouse)
         record.finished_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
