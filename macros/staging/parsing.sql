@@ -159,8 +159,11 @@
     {%- endif -%}
 {%- endmacro %}
 
+{#- A time followed by an offset (Z, +02:00, +0200, +02) or a zone name, optionally with an RFC 9557 [zone] suffix. -#}
 {% macro timestamp_with_zone_pattern() -%}
-    '[0-9]:[0-9]{2}(:[0-9]{2}([.,][0-9]+)?)?\s*([zZ]|[+-][0-9]{1,2}(:?[0-9]{2})?|[A-Za-z][A-Za-z0-9_/+-]*)(\[[^\]]*\])?$'
+    {%- set time = '[0-9]:[0-9]{2}(:[0-9]{2}([.,][0-9]+)?)?' -%}
+    {%- set zone = '([zZ]|[+-][0-9]{1,2}(:?[0-9]{2})?|[A-Za-z][A-Za-z0-9_/+-]*)' -%}
+    '{{ time }}\s*{{ zone }}(\[[^\]]*\])?$'
 {%- endmacro %}
 
 {% macro parse_timestamp_unambiguous(clean) -%}

@@ -25,7 +25,8 @@
       * a manifest: the reader call it holds for the table (read_csv with fixed options and the path escaped, or
         read_parquet). A table the manifest does not list is an absent optional table: an empty relation with the
         contract's columns, so everything downstream still builds.
-    Optional columns missing from the input come back as nulls.
+    Optional columns missing from the input come back as nulls. Amounts stored as numbers (Parquet) are written
+    with var decimal_separator, so they read like the CSV text the parsing rules expect.
 -#}
 {% macro raw_relation(table_name) -%}
     {#- the source documents lineage; the ref to the seed orders the DAG (seeds load before staging reads them) -#}
@@ -35,7 +36,9 @@
         {{ return(src) }}
     {%- endif -%}
     {%- set columns = contract_columns(table_name) -%}
+    {%- set source_id = 'source.' ~ project_name ~ '.shop.' ~ table_name -%}
     {%- set manifest = input_manifest() -%}
+    {%- set numeric = [] -%}
     {%- if manifest is none -%}
         {%- set available = adapter.get_columns_in_relation(src) | map(attribute='name') | map('lower') | list -%}
         {%- set mapping = {} -%}
@@ -46,13 +49,17 @@
     {%- elif table_name in manifest.tables -%}
         {%- set mapping = manifest.tables[table_name].columns -%}
         {%- set reader = manifest.tables[table_name].reader_sql -%}
+        {%- set numeric = manifest.tables[table_name].get('numeric_columns', []) -%}
     {%- else -%}
         {%- set mapping = {} -%}
         {%- set reader = none -%}
     {%- endif -%}
     (select
     {%- for column in columns %}
-        {% if column in mapping -%}
+        {% if column in mapping and column in numeric and var('decimal_separator') == ','
+            and graph.sources[source_id].columns[column].meta.get('type') == 'amount' -%}
+            replace(cast("{{ mapping[column] | replace('"', '""') }}" as varchar), '.', ',')
+        {%- elif column in mapping -%}
             "{{ mapping[column] | replace('"', '""') }}"
         {%- else -%}
             cast(null as varchar)

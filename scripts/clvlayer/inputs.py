@@ -70,6 +70,7 @@ class TableInput:
     rejects_table: str | None = None  # CSV: DuckDB's reject table for lines the reader could not parse
     encoding: str | None = None
     delimiter: str | None = None
+    numeric_columns: list[str] = field(default_factory=list)  # Parquet: contract columns stored as numbers
     notes: list[str] = field(default_factory=list)
 
 
@@ -367,6 +368,7 @@ def inspect_parquet(given: Path, real: Path, table: TableContract) -> TableInput
             raise InputError(f"{given}: unreadable as parquet: {first_line}. Fix: check the file is a valid "
                              "Parquet file and re-export it.") from None
     lowered: dict[str, str] = {}
+    types = {name.strip().lower(): str(kind).upper() for name, kind, *_ in described}
     for name, *_ in described:
         key = name.strip().lower()
         if key in lowered and key in table.columns:
@@ -383,7 +385,13 @@ def inspect_parquet(given: Path, real: Path, table: TableContract) -> TableInput
     return TableInput(table=table.name, path=str(real), given_path=str(given), format="parquet",
                       reader_sql=f"read_parquet({literal})",
                       columns={c: lowered[c] for c in table.columns if c in lowered}, source_rows=source_rows,
-                      count_method="parquet metadata (row groups)")
+                      count_method="parquet metadata (row groups)",
+                      numeric_columns=[c for c in table.columns if c in lowered and _is_numeric(types[c])])
+
+
+def _is_numeric(kind: str) -> bool:
+    return kind.startswith(("DECIMAL", "DOUBLE", "FLOAT", "REAL", "HUGEINT", "UHUGEINT")) or kind in {
+        "TINYINT", "SMALLINT", "INTEGER", "BIGINT", "UTINYINT", "USMALLINT", "UINTEGER", "UBIGINT"}
 
 
 # --- the resolver --------------------------------------------------------------------------------------------------
