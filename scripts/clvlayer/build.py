@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import sys
 import time
 import uuid
@@ -33,7 +34,9 @@ from clvlayer.publish import (DEFAULT_KEEP_FAILED, DiskFull, append_run_record, 
                               mark_failed, publish_file, reconcile_runs, start_build_dir, verify_read_only,
                               warehouse_lock, write_embedded_record)
 
-PAUSE_ENV = "CLV_FAULT_PAUSE"  # test hook: pause at a named step of the publish so a test can kill the build there
+# Test hook: CLV_FAULT_PAUSE=point[,point...] stops the process (SIGSTOP) at those named steps of the publish, so a
+# test sees exactly what a kill -9 there would leave, then kills it or lets it go on (SIGCONT).
+PAUSE_ENV = "CLV_FAULT_PAUSE"
 
 
 @dataclass
@@ -73,17 +76,21 @@ def _row_counts(database: Path, schema_names: tuple[str, ...]) -> dict[str, int]
 
 
 def _input_rows(database: Path) -> dict[str, int]:
+    """Raw rows per source table, from the audit (empty when a build selected no audit)."""
     import duckdb
 
     with duckdb.connect(str(database), read_only=True) as connection:
-        rows = connection.execute("select source_table, raw_rows from audit.audit_row_accounting").fetchall()
+        try:
+            rows = connection.execute("select source_table, raw_rows from audit.audit_row_accounting").fetchall()
+        except duckdb.CatalogException:
+            return {}
     return {table: count for table, count in rows}
 
 
 def _pause(point: str) -> None:
-    if os.environ.get(PAUSE_ENV) == point:
+    if point in os.environ.get(PAUSE_ENV, "").split(","):
         print(f"CLV_PAUSED_AT {point}", file=sys.stderr, flush=True)
-        time.sleep(600)
+        os.kill(os.getpid(), signal.SIGSTOP)
 
 
 def keep_failed_builds() -> int:
@@ -98,7 +105,11 @@ def build_warehouse(warehouse: Path, raw_data_dir: Path | None, *, dbt_args: lis
     run_id = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ") + "-" + uuid.uuid4().hex[:6]
     record = RunRecord(run_id=run_id, started_at=_now())
     warehouse.parent.mkdir(parents=True, exist_ok=True)
+    asked = time.monotonic()
     with warehouse_lock(warehouse, run_id=run_id, timeout=lock_timeout):
+        if time.monotonic() - asked > 1:
+            record.notes.append(f"waited {time.monotonic() - asked:.0f}s for another build of this warehouse")
+        record.started_at = _now()
         record.notes += reconcile_runs(warehouse)
         removed = clean_build_dirs(warehouse, keep_failed=keep_failed if keep_failed is not None
                                    else keep_failed_builds())
@@ -160,20 +171,22 @@ def _build_and_publish(warehouse: Path, raw_data_dir: Path | None, build_dir: Pa
         return False
     record.input_rows = _input_rows(build_file)
     record.output_rows = _row_counts(build_file, ("marts",))
-    record.published, record.published_to, record.published_at = True, str(warehouse), _now()
-    record.finished_at = record.published_at
-    write_embedded_record(build_file, asdict(record))
+    if warehouse.with_name(warehouse.name + ".wal").exists():  # publish_file removes it (see there)
+        record.notes.append(f"removed a stale {warehouse.name}.wal before publishing")
+    published_at = _now()
+    published = {**asdict(record), "published": True, "published_to": str(warehouse), "published_at": published_at,
+                 "finished_at": published_at}
+    write_embedded_record(build_file, published)
     verify_read_only(build_file, record.run_id)
     _pause("publish:before_record")
-    append_run_record(warehouse, asdict(record))  # the record comes first: a live warehouse always has one
+    append_run_record(warehouse, published)  # the record comes first: a live warehouse always has one
     try:
-        result = publish_file(build_file, warehouse, record.run_id, pause=_pause)
+        publish_file(build_file, warehouse, record.run_id, pause=_pause)
     except Exception:
-        record.published = False
         reconcile_runs(warehouse)  # runs.jsonl must name the live file again
         raise
-    if result.removed_stale_wal:
-        record.notes.append(f"removed a stale {warehouse.name}.wal before publishing")
+    record.published, record.published_to, record.published_at = True, str(warehouse), published_at
+    record.finished_at = published_at
     shutil.rmtree(build_dir, ignore_errors=True)
     return True
 

@@ -88,15 +88,22 @@ def _env_float(name: str) -> float | None:
 
 
 def _cmd_status(args: argparse.Namespace) -> int:
-    """Which run is live, whether runs.jsonl agrees (reconciling it when no build holds the lock)."""
-    from clvlayer.publish import LockTimeout, embedded_record, last_published, read_runs, reconcile_runs
-    from clvlayer.publish import warehouse_lock
+    """Which run is live and whether runs.jsonl agrees; when no build holds the lock, the same housekeeping a build
+    starts with (runs.jsonl reconciled after a killed publish, folders of killed and old failed builds removed)."""
+    from clvlayer.build import keep_failed_builds
+    from clvlayer.publish import (LockTimeout, clean_build_dirs, embedded_record, last_published, read_runs,
+                                  reconcile_runs, warehouse_lock)
 
     warehouse = Path(args.warehouse).resolve() if args.warehouse else Settings.from_env().warehouse
+    if not warehouse.parent.is_dir():
+        console.print(f"No warehouse at {warehouse}.")
+        return 1
     try:
         with warehouse_lock(warehouse, run_id="status", timeout=0, say=lambda _: None):
             for note in reconcile_runs(warehouse):
                 console.print(f"note: {note}")
+            for removed in clean_build_dirs(warehouse, keep_failed=keep_failed_builds()):
+                console.print(f"note: removed .build/{removed}")
     except LockTimeout:
         console.print("A build is running; runs.jsonl is not reconciled now.")
     live = embedded_record(warehouse) if warehouse.exists() else None
