@@ -29,7 +29,7 @@ from typing import Any
 
 from clvlayer.contract import InputError
 from clvlayer.dbt_runner import run_dbt
-from clvlayer.inputs import MANIFEST_ENV, resolve_inputs
+from clvlayer.inputs import MANIFEST_ENV, check_input_vars, project_vars, resolve_inputs
 from clvlayer.publish import (DEFAULT_KEEP_FAILED, DiskFull, append_run_record, clean_build_dirs, is_disk_full,
                               mark_failed, publish_file, reconcile_runs, start_build_dir, verify_read_only,
                               warehouse_lock, write_embedded_record)
@@ -144,6 +144,7 @@ def _build_and_publish(warehouse: Path, raw_data_dir: Path | None, build_dir: Pa
     """The build itself; returns whether the run record was written (it is, as part of a publish)."""
     build_file = build_dir / warehouse.name
     extra_env: dict[str, str | None] = {MANIFEST_ENV: None}
+    check_input_vars(project_vars(dbt_args))
     if raw_data_dir is not None:
         record.input = str(raw_data_dir)
         work_dir = build_dir / "inputs"

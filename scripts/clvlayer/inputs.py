@@ -122,6 +122,32 @@ def project_vars(dbt_args: list[str] | None = None) -> dict[str, Any]:
     return values
 
 
+def check_input_vars(values: dict[str, Any]) -> None:
+    """Refuse input vars the staging macros could not use, before dbt runs (one message listing them all)."""
+    from datetime import date
+
+    import duckdb
+
+    problems = []
+    if str(values.get("date_order", "reject")).upper() not in ("DMY", "MDY", "REJECT"):
+        problems.append(f"date_order is {values.get('date_order')!r}; use DMY, MDY or reject")
+    if str(values.get("decimal_separator", ".")) not in (".", ","):
+        problems.append(f"decimal_separator is {values.get('decimal_separator')!r}; use '.' or ','")
+    zone = str(values.get("input_time_zone", "UTC")).strip() or "UTC"
+    known = duckdb.execute("select count(*) from pg_timezone_names() where name = ?", [zone]).fetchone()
+    if zone.upper() not in ("UTC", "Z") and not (known and known[0]):  # DuckDB's (ICU's) zone names
+        problems.append(f"input_time_zone {zone!r} is not a time zone name (e.g. UTC, Europe/Warsaw)")
+    try:
+        date.fromisoformat(str(values.get("valid_from_date", "1990-01-01")))
+    except ValueError:
+        problems.append(f"valid_from_date {values.get('valid_from_date')!r} is not a date (YYYY-MM-DD)")
+    for name in ("max_amount", "max_quantity"):
+        if not isinstance(values.get(name, 1), (int, float)) or values.get(name, 1) <= 0:
+            problems.append(f"{name} is {values.get(name)!r}; use a positive number")
+    if problems:
+        raise InputError("Input vars (dbt_project.yml, --vars) cannot be used: " + "; ".join(problems) + ".")
+
+
 # --- finding the file of each table -------------------------------------------------------------------------------
 
 def _entries(folder: Path) -> dict[str, list[os.DirEntry]]:
@@ -402,7 +428,9 @@ def resolve_inputs(folder: Path, *, dbt_args: list[str] | None = None, work_dir:
     work_dir: where helper files may be written (a UTF-8 copy of a file in an encoding DuckDB cannot read);
     None for a check that must not write anything.
     """
-    settings = InputSettings.from_vars(project_vars(dbt_args))
+    values = project_vars(dbt_args)
+    check_input_vars(values)
+    settings = InputSettings.from_vars(values)
     if not folder.exists():
         if folder.is_symlink():
             raise InputError(f"RAW_DATA_DIR={folder} is a symbolic link to {os.readlink(folder)}, which does not "
