@@ -45,8 +45,14 @@ def _write(folder: Path, sql: str, rows: int, options: str) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     extension = "parquet" if "parquet" in options else "csv"
     path = folder / f"orders.{extension}"
-    duckdb.sql(f"copy ({sql.format(rows=rows)}) to '{path}' ({options})")
+    with duckdb.connect() as connection:
+        connection.execute(f"copy ({sql.format(rows=rows)}) to '{path}' ({options})").fetchall()
     return path
+
+
+def _read(reader_sql: str) -> None:
+    with duckdb.connect() as connection:
+        connection.execute(f"create table t as select * from {reader_sql}").fetchall()
 
 
 def main() -> None:
@@ -68,8 +74,7 @@ def main() -> None:
                 scan = (_median(args.repeat, lambda: scan_csv(path, delimiter=","))
                         if path.suffix == ".csv" else float("nan"))
                 resolve = _median(args.repeat, lambda: resolve_inputs(folder, work_dir=folder))
-                read = _median(args.repeat, lambda: duckdb.connect().execute(
-                    f"create table t as select * from {entry.reader_sql}").fetchall())
+                read = _median(args.repeat, lambda: _read(entry.reader_sql))
                 size = path.stat().st_size / 2**20
                 ratio = f"{scan / read:.2f}" if path.suffix == ".csv" else "-"
                 print(f"{label:<28} {rows:>11,} {size:>7.0f} {scan:>7.2f} {resolve:>9.2f} {read:>7.2f} {ratio:>9}")

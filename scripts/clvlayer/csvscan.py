@@ -115,13 +115,11 @@ def _block_end(units: np.ndarray, start: int, block: int, quote_unit: int) -> in
 def _scan_block(chunk: np.ndarray, base: int, state: _State, totals: np.ndarray, terminator: int,
                 field_start: np.ndarray, quote_unit: int, escape_unit: int) -> None:
     line_ends = np.flatnonzero(chunk == terminator)
-    quotes = np.flatnonzero(chunk == quote_unit) if quote_unit >= 0 else np.empty(0, dtype=np.int64)
-    if escape_unit >= 0 and len(quotes):
-        previous = np.where(quotes > 0, chunk[np.maximum(quotes - 1, 0)], state.last_unit)
-        quotes = quotes[previous != escape_unit]
-    totals[5] += len(quotes)
-    if len(quotes):
-        run_first, run_last, inside_after = _quote_runs(chunk, quotes, state, field_start)
+    runs = _quote_runs(chunk, state, quote_unit, escape_unit) if quote_unit >= 0 else None
+    if runs is not None:
+        run_first, run_last = runs
+        totals[5] += int((run_last - run_first).sum()) + len(run_first)
+        inside_after = _inside_after_runs(chunk, run_first, run_last, state, field_start)
         # the quote state at a line end is the state after the last quote run before it
         run_index = np.searchsorted(run_last, line_ends) - 1
         inside_at = np.where(run_index >= 0, inside_after[np.maximum(run_index, 0)], state.inside)
@@ -139,37 +137,47 @@ def _scan_block(chunk: np.ndarray, base: int, state: _State, totals: np.ndarray,
     state.last_unit = int(chunk[-1])
 
 
-def _quote_runs(chunk: np.ndarray, quotes: np.ndarray, state: _State,
-                field_start: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Runs of consecutive quotes: first and last position, and whether the reader is inside a quoted field after.
+def _quote_runs(chunk: np.ndarray, state: _State, quote_unit: int,
+                escape_unit: int) -> tuple[np.ndarray, np.ndarray] | None:
+    """First and last position of each run of consecutive quotes (a quote after the escape character, when that is
+    not the quote itself, is text); None when the block has no quote."""
+    is_quote = chunk == quote_unit
+    if escape_unit >= 0:
+        is_quote[1:] &= chunk[:-1] != escape_unit
+        is_quote[0] &= state.last_unit != escape_unit
+    if not is_quote.any():
+        return None
+    starts = is_quote.copy()
+    starts[1:] &= ~is_quote[:-1]
+    ends = is_quote
+    ends[:-1] &= ~is_quote[1:]  # in place: is_quote is not needed any more
+    return np.flatnonzero(starts), np.flatnonzero(ends)
+
+
+def _inside_after_runs(chunk: np.ndarray, run_first: np.ndarray, run_last: np.ndarray, state: _State,
+                       field_start: np.ndarray) -> np.ndarray:
+    """Whether the reader is inside a quoted field after each run of quotes.
 
     An even run changes nothing (escaped quotes, or an empty quoted field). An odd run toggles the state when it
     is at a field start; an odd run elsewhere closes the field when inside and is literal text when outside, so
     the reader is outside after it either way (a 'reset'). The state after run k is therefore the parity of the
     toggles since the last reset (or since the start of the block, from the carried state).
     """
-    breaks = np.empty(len(quotes), dtype=bool)
-    breaks[0] = True
-    np.not_equal(np.diff(quotes), 1, out=breaks[1:])
-    starts = np.flatnonzero(breaks)
-    lengths = np.diff(starts, append=len(quotes))
-    run_first = quotes[starts]
-    run_last = run_first + (lengths - 1)
+    odd = ((run_last - run_first) & 1) == 0
     before = chunk[run_first - 1]  # index -1 wraps to the block's last unit: fixed just below
     if run_first[0] == 0:
         before[0] = state.last_unit if state.last_unit >= 0 else LF
     at_field_start = field_start[before]
-    odd = (lengths & 1).astype(bool)
     toggles = odd & at_field_start
     resets = odd & ~at_field_start
-    toggle_count = np.cumsum(toggles, dtype=np.int64)
+    toggle_count = np.cumsum(toggles, dtype=np.int32)
     # toggle_count is non-decreasing, so a running max of its value at resets is its value at the last reset
     at_last_reset = np.maximum.accumulate(np.where(resets, toggle_count, 0))
     inside = ((toggle_count - at_last_reset) & 1).astype(bool)
     if state.inside:
         first_reset = int(np.argmax(resets)) if resets.any() else len(resets)
         inside[:first_reset] = ~inside[:first_reset]
-    return run_first, run_last, inside
+    return inside
 
 
 def _count_terminators(chunk: np.ndarray, base: int, terminators: np.ndarray, state: _State, totals: np.ndarray,

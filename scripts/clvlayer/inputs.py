@@ -226,17 +226,25 @@ def _normalise_encoding(name: str) -> str:
 
 
 def _first_invalid_utf8_line(path: Path) -> int | None:
-    """1-based line of the first byte sequence that is not UTF-8, or None when the whole file is valid."""
+    """1-based line of the first byte sequence that is not UTF-8, or None when the whole file is valid.
+
+    Blocks of plain ASCII (the common case) are recognised with numpy and never decoded."""
+    import numpy as np
+
+    mapped = np.memmap(path, dtype=np.uint8, mode="r")
     decoder = codecs.getincrementaldecoder("utf-8")()
-    line = 1
-    with path.open("rb") as handle:
-        while chunk := handle.read(8 << 20):
-            if not chunk.isascii():
-                try:
-                    decoder.decode(chunk)
-                except UnicodeDecodeError as error:
-                    return line + chunk.count(b"\n", 0, error.start)
-            line += chunk.count(b"\n")
+    line, step = 1, 8 << 20
+    for start in range(0, len(mapped), step):
+        block = np.asarray(mapped[start:start + step])
+        if decoder.getstate()[0] == b"" and not bool((block >= 0x80).any()):
+            line += int(np.count_nonzero(block == 10))
+            continue
+        chunk = block.tobytes()
+        try:
+            decoder.decode(chunk)
+        except UnicodeDecodeError as error:
+            return line + chunk.count(b"\n", 0, max(error.start, 0))
+        line += chunk.count(b"\n")
     try:
         decoder.decode(b"", final=True)
     except UnicodeDecodeError:
