@@ -18,11 +18,13 @@
     {%- for token in var('null_tokens') -%}
         {%- do tokens.append("'" ~ (token | string | lower | replace("'", "''")) ~ "'") -%}
     {%- endfor -%}
+    {#- the common case (first and last characters printable ASCII, no quote) costs two comparisons -#}
     {%- set stripped -%}
         (case
             when contains({{ raw }}, '"') or contains({{ raw }}, '''')
                 then trim(regexp_replace({{ raw }}, '^[\s\x{00A0}\x{FEFF}]*(?:"(.*)"|''(.*)'')[\s\x{00A0}\x{FEFF}]*$',
                     '\1\2', 's'), {{ whitespace_sql() }})
+            when left({{ raw }}, 1) between '!' and '~' and right({{ raw }}, 1) between '!' and '~' then {{ raw }}
             else trim({{ raw }}, {{ whitespace_sql() }})
         end)
     {%- endset -%}
@@ -34,6 +36,13 @@
     {%- for column in contract_columns(table_name) %}
         {{ clean_text(column) }} as {{ column }},
         cast({{ column }} as varchar) as raw_{{ column }}{{ ',' if not loop.last }}
+    {%- endfor %}
+{%- endmacro %}
+
+{#- The raw_<name> columns of a raw table (carried from cleaned_columns to the model's output). -#}
+{% macro raw_columns(table_name) -%}
+    {%- for column in contract_columns(table_name) %}
+        raw_{{ column }}{{ ',' if not loop.last }}
     {%- endfor %}
 {%- endmacro %}
 
@@ -143,8 +152,33 @@
     {%- endif -%}
 {%- endmacro %}
 
-{#- One strptime format, as UTC. A format without separators (%Y%m%d) must also render back to the same text:
-    strptime alone would read '1997011' as 1997-01-01. -#}
+{#- A regular expression a value must fully match before strptime tries `fmt`: a failing strptime costs ten times
+    a failing regular expression, and most values of a column fail most formats. In a format without separators
+    (%Y%m%d) every field has its full width, or strptime would read '1997011' as 1997-01-01. -#}
+{% macro strptime_guard(fmt) -%}
+    {%- set directives = {'Y': '[0-9]{4}', 'y': '[0-9]{2}', 'm': '[0-9]{1,2}', 'd': '[0-9]{1,2}', 'e': ' ?[0-9]{1,2}',
+        'H': '[0-9]{1,2}', 'I': '[0-9]{1,2}', 'M': '[0-9]{1,2}', 'S': '[0-9]{1,2}', 'f': '[0-9]{1,9}',
+        'p': '[AaPp][Mm]', 'b': '[A-Za-z]+', 'B': '[A-Za-z]+', 'a': '[A-Za-z]+', 'A': '[A-Za-z]+', 'j': '[0-9]{1,3}',
+        'z': '(Z|[+-][0-9]{2}:?[0-9]{2})', 'Z': '[A-Za-z_/+-]+', '%': '%'} -%}
+    {%- set fixed = {'m': '[0-9]{2}', 'd': '[0-9]{2}', 'H': '[0-9]{2}', 'I': '[0-9]{2}', 'M': '[0-9]{2}',
+        'S': '[0-9]{2}', 'j': '[0-9]{3}'} if not modules.re.search('[^%A-Za-z]', fmt) else {} -%}
+    {%- set state = namespace(pattern='', directive=false) -%}
+    {%- for character in fmt -%}
+        {%- if state.directive -%}
+            {%- set state.pattern = state.pattern ~ fixed.get(character, directives.get(character, '.+')) -%}
+            {%- set state.directive = false -%}
+        {%- elif character == '%' -%}
+            {%- set state.directive = true -%}
+        {%- elif character == ' ' -%}
+            {%- set state.pattern = state.pattern ~ ' +' -%}
+        {%- else -%}
+            {%- set state.pattern = state.pattern ~ modules.re.escape(character) -%}
+        {%- endif -%}
+    {%- endfor -%}
+    {{ return(state.pattern | replace("'", "''")) }}
+{%- endmacro %}
+
+{#- One strptime format, as UTC, tried only on values of its shape. -#}
 {% macro strptime_utc(clean, fmt) -%}
     {%- set parsed = "try_strptime(" ~ clean ~ ", '" ~ fmt ~ "')" -%}
     {%- if '%z' in fmt or '%Z' in fmt -%}
@@ -152,11 +186,7 @@
     {%- else -%}
         {%- set value = naive_to_utc(parsed) -%}
     {%- endif -%}
-    {%- if modules.re.search('[^%A-Za-z]', fmt) -%}
-        {{ value }}
-    {%- else -%}
-        (case when strftime({{ parsed }}, '{{ fmt }}') = {{ clean }} then {{ value }} end)
-    {%- endif -%}
+    (case when regexp_full_match({{ clean }}, '{{ strptime_guard(fmt) }}') then {{ value }} end)
 {%- endmacro %}
 
 {#- A time followed by an offset (Z, +02:00, +0200, +02) or a zone name, optionally with an RFC 9557 [zone] suffix. -#}
@@ -183,6 +213,8 @@
     )
 {%- endmacro %}
 
+{#- Day-first and month-first formats start with one or two digits and a separator: anything else (ISO values, the
+    bulk of most columns) skips them after one cheap match. -#}
 {% macro parse_timestamp_ordered(clean, order) -%}
     {%- set parsed = [] -%}
     {%- for fmt in var('extra_timestamp_formats') if format_order(fmt) == order -%}
@@ -190,10 +222,8 @@
     {%- endfor -%}
     {%- if parsed | length == 0 -%}
         cast(null as timestamp)
-    {%- elif parsed | length == 1 -%}
-        {{ parsed[0] }}
     {%- else -%}
-        coalesce({{ parsed | join(', ') }})
+        (case when regexp_matches({{ clean }}, '^ ?[0-9]{1,2}[^0-9]') then coalesce({{ parsed | join(', ') }}) end)
     {%- endif -%}
 {%- endmacro %}
 
@@ -223,6 +253,13 @@
     {%- endfor %}
 {%- endmacro %}
 
+{#- Step 3: whether the value is quarantined as ambiguous (its column's order is a tie that var date_order leaves
+    to quarantine, and the value reads only as day-first or month-first). -#}
+{% macro timestamp_is_ambiguous(column) -%}
+    ({{ column }}__date_order = 'ambiguous' and {{ column }}__unambiguous is null
+        and ({{ column }}__dmy is not null or {{ column }}__mdy is not null))
+{%- endmacro %}
+
 {#- Step 3: the value, UTC. -#}
 {% macro timestamp_value(column) -%}
     (case
@@ -233,14 +270,13 @@
 {%- endmacro %}
 
 {#- Checks of a timestamp column, in priority order. `text` is its clean text, `value` its parsed value, `name` the
-    column name used in the reasons. -#}
+    column name used in the reasons (and <name>__ambiguous, from timestamp_is_ambiguous). -#}
 {% macro timestamp_checks(name, text, value, required=false) -%}
     {%- set checks = [] -%}
     {%- if required -%}
         {%- do checks.append([text ~ ' is null', 'missing_' ~ name]) -%}
     {%- endif -%}
-    {%- do checks.append([name ~ '__date_order = \'ambiguous\' and ' ~ name ~ '__unambiguous is null and ('
-        ~ name ~ '__dmy is not null or ' ~ name ~ '__mdy is not null)', 'ambiguous_' ~ name]) -%}
+    {%- do checks.append([name ~ '__ambiguous', 'ambiguous_' ~ name]) -%}
     {%- do checks.append([text ~ ' is not null and ' ~ value ~ ' is null', 'unparseable_' ~ name]) -%}
     {%- do checks.append(['not isfinite(' ~ value ~ ') or ' ~ value ~ ' < cast(\'' ~ var('valid_from_date')
         ~ '\' as timestamp)', name ~ '_out_of_range']) -%}

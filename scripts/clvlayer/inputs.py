@@ -134,7 +134,8 @@ def check_input_vars(values: dict[str, Any]) -> None:
     if str(values.get("decimal_separator", ".")) not in (".", ","):
         problems.append(f"decimal_separator is {values.get('decimal_separator')!r}; use '.' or ','")
     zone = str(values.get("input_time_zone", "UTC")).strip() or "UTC"
-    known = duckdb.execute("select count(*) from pg_timezone_names() where name = ?", [zone]).fetchone()
+    with duckdb.connect() as connection:
+        known = connection.execute("select count(*) from pg_timezone_names() where name = ?", [zone]).fetchall()[0]
     if zone.upper() not in ("UTC", "Z") and not (known and known[0]):  # DuckDB's (ICU's) zone names
         problems.append(f"input_time_zone {zone!r} is not a time zone name (e.g. UTC, Europe/Warsaw)")
     try:

@@ -315,7 +315,8 @@ def _parquet(name: str, sql: str) -> Callable[[Path], None]:
 
         folder.mkdir(parents=True, exist_ok=True)
         path = str(folder / name).replace("'", "''")
-        duckdb.sql(f"copy ({sql}) to '{path}' (format parquet)")
+        with duckdb.connect() as connection:
+            connection.execute(f"copy ({sql}) to '{path}' (format parquet)").fetchall()
 
     return setup
 

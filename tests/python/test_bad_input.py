@@ -87,7 +87,8 @@ def write_case_folder(root: Path, build_name: str) -> Path:
         _write_csv(target, table, table_lines, encoding, delimiter, newline)
     if build_name == "declared":
         path = str(folder / "orders.parquet").replace("'", "''")
-        duckdb.sql(f"copy ({DECLARED_ORDERS_SQL}) to '{path}' (format parquet)")
+        with duckdb.connect() as connection:
+            connection.execute(f"copy ({DECLARED_ORDERS_SQL}) to '{path}' (format parquet)").fetchall()
     else:
         decoy = root / DECOY_FOLDER
         decoy.mkdir()

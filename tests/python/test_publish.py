@@ -272,9 +272,11 @@ def test_same_input_under_two_time_zones_gives_identical_marts(tmp_path: Path) -
     folder = tmp_path / "raw"
     shutil.copytree(HANDMADE, folder)
     orders = str(folder / "orders.parquet").replace("'", "''")
-    duckdb.sql(f"""copy (select order_id, customer_id, cast(ordered_at as timestamp) at time zone 'Europe/Warsaw'
-                    as ordered_at, amount, status, currency, updated_at
-                    from read_csv('{folder / 'orders.csv'}', all_varchar = true)) to '{orders}' (format parquet)""")
+    with duckdb.connect() as connection:
+        connection.execute(f"""copy (select order_id, customer_id,
+                    cast(ordered_at as timestamp) at time zone 'Europe/Warsaw' as ordered_at, amount, status,
+                    currency, updated_at from read_csv('{folder / 'orders.csv'}', all_varchar = true))
+                    to '{orders}' (format parquet)""").fetchall()
     (folder / "orders.csv").unlink()
     refunds = (folder / "refunds.csv").read_text().replace("2024-03-20 10:00:00", "2024-03-20T10:00:00+05:30")
     (folder / "refunds.csv").write_text(refunds.replace("2024-01-20 09:00:00", "2024-01-20 09:00:00 America/Denver"))

@@ -42,10 +42,20 @@ date_orders as (
 typed as (
 
     select
-        parsed.*,
-        date_orders.*,
+        parsed.customer_key,
+        parsed.created_at,
+        parsed.birth_year,
+        parsed.is_loyalty_member,
+        parsed.loyalty_joined_at,
+        parsed.channel_label,
+        parsed.region_label,
+        parsed.birth_year_number,
+        parsed.is_loyalty_member_flag,
         {{ timestamp_value('created_at') }} as created_at_utc,
-        {{ timestamp_value('loyalty_joined_at') }} as loyalty_joined_at_utc
+        {{ timestamp_is_ambiguous('created_at') }} as created_at__ambiguous,
+        {{ timestamp_value('loyalty_joined_at') }} as loyalty_joined_at_utc,
+        {{ timestamp_is_ambiguous('loyalty_joined_at') }} as loyalty_joined_at__ambiguous,
+        {{ raw_columns('customers') }}
     from parsed
     cross join date_orders
 
@@ -55,9 +65,10 @@ fingerprinted as (
 
     select
         *,
-        {{ row_fingerprint(['customer_key', 'coalesce(cast(created_at_utc as varchar), created_at)',
-            'channel_label', 'region_label', 'birth_year', 'is_loyalty_member',
-            'coalesce(cast(loyalty_joined_at_utc as varchar), loyalty_joined_at)']) }} as row_fingerprint
+        row_number() over () as row_id,
+        {{ row_fingerprint(['customer_key', ['created_at_utc', 'created_at'], 'channel_label', 'region_label',
+            ['birth_year_number', 'birth_year'], ['is_loyalty_member_flag', 'is_loyalty_member'],
+            ['loyalty_joined_at_utc', 'loyalty_joined_at']]) }} as row_fingerprint
     from typed
 
 ),

@@ -40,10 +40,14 @@ date_orders as (
 typed as (
 
     select
-        parsed.*,
-        date_orders.*,
+        parsed.spend_date,
+        parsed.amount,
+        parsed.channel_label,
+        parsed.amount_number,
         {{ timestamp_value('spend_date') }} as spend_date_utc,
-        {{ amount_value('amount', 'amount_number') }} as spend_amount
+        {{ timestamp_is_ambiguous('spend_date') }} as spend_date__ambiguous,
+        {{ amount_value('amount', 'amount_number') }} as spend_amount,
+        {{ raw_columns('marketing_spend') }}
     from parsed
     cross join date_orders
 

@@ -60,9 +60,9 @@ fingerprinted as (
 
     select
         *,
-        {{ row_fingerprint(['order_key', 'product_key', 'coalesce(cast(quantity_number as varchar), quantity)',
-            'coalesce(cast(unit_price_value as varchar), unit_price)',
-            'coalesce(cast(discount_value as varchar), discount_amount)']) }} as row_fingerprint
+        row_number() over () as row_id,
+        {{ row_fingerprint(['order_key', 'product_key', ['quantity_number', 'quantity'],
+            ['unit_price_value', 'unit_price'], ['discount_value', 'discount_amount']]) }} as row_fingerprint
     from typed
 
 ),

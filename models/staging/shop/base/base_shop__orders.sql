@@ -55,11 +55,20 @@ date_orders as (
 typed as (
 
     select
-        parsed.*,
-        date_orders.*,
+        parsed.order_key,
+        parsed.customer_key,
+        parsed.ordered_at,
+        parsed.amount,
+        parsed.updated_at,
+        parsed.amount_number,
+        parsed.original_currency,
+        parsed.normalized_status,
         {{ timestamp_value('ordered_at') }} as ordered_at_utc,
+        {{ timestamp_is_ambiguous('ordered_at') }} as ordered_at__ambiguous,
         {{ timestamp_value('updated_at') }} as updated_at_utc,
-        {{ amount_value('amount', 'amount_number') }} as original_amount
+        {{ timestamp_is_ambiguous('updated_at') }} as updated_at__ambiguous,
+        {{ amount_value('amount', 'amount_number') }} as original_amount,
+        {{ raw_columns('orders') }}
     from parsed
     cross join date_orders
 
@@ -69,9 +78,10 @@ fingerprinted as (
 
     select
         *,
-        {{ row_fingerprint(['order_key', 'customer_key', 'coalesce(cast(ordered_at_utc as varchar), ordered_at)',
-            'coalesce(cast(original_amount as varchar), amount)', 'normalized_status', 'original_currency',
-            'coalesce(cast(updated_at_utc as varchar), updated_at)']) }} as row_fingerprint
+        row_number() over () as row_id,
+        {{ row_fingerprint(['order_key', 'customer_key', ['ordered_at_utc', 'ordered_at'],
+            ['original_amount', 'amount'], 'normalized_status', 'original_currency',
+            ['updated_at_utc', 'updated_at']]) }} as row_fingerprint
     from typed
 
 ),

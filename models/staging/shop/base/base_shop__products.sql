@@ -39,10 +39,15 @@ date_orders as (
 typed as (
 
     select
-        parsed.*,
-        date_orders.*,
+        parsed.product_key,
+        parsed.unit_cost,
+        parsed.launched_at,
+        parsed.category_label,
+        parsed.unit_cost_number,
         {{ timestamp_value('launched_at') }} as launched_at_utc,
-        {{ amount_value('unit_cost', 'unit_cost_number', 4) }} as unit_cost_value
+        {{ timestamp_is_ambiguous('launched_at') }} as launched_at__ambiguous,
+        {{ amount_value('unit_cost', 'unit_cost_number', 4) }} as unit_cost_value,
+        {{ raw_columns('products') }}
     from parsed
     cross join date_orders
 
@@ -52,8 +57,9 @@ fingerprinted as (
 
     select
         *,
-        {{ row_fingerprint(['product_key', 'category_label', 'coalesce(cast(unit_cost_value as varchar), unit_cost)',
-            'coalesce(cast(launched_at_utc as varchar), launched_at)']) }} as row_fingerprint
+        row_number() over () as row_id,
+        {{ row_fingerprint(['product_key', 'category_label', ['unit_cost_value', 'unit_cost'],
+            ['launched_at_utc', 'launched_at']]) }} as row_fingerprint
     from typed
 
 ),

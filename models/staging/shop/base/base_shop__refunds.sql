@@ -51,10 +51,15 @@ date_orders as (
 typed as (
 
     select
-        parsed.*,
-        date_orders.*,
+        parsed.refund_key,
+        parsed.order_key,
+        parsed.refunded_at,
+        parsed.amount,
+        parsed.amount_number,
         {{ timestamp_value('refunded_at') }} as refunded_at_utc,
-        {{ amount_value('amount', 'amount_number') }} as refund_amount
+        {{ timestamp_is_ambiguous('refunded_at') }} as refunded_at__ambiguous,
+        {{ amount_value('amount', 'amount_number') }} as refund_amount,
+        {{ raw_columns('refunds') }}
     from parsed
     cross join date_orders
 
@@ -64,8 +69,9 @@ fingerprinted as (
 
     select
         *,
-        {{ row_fingerprint(['refund_key', 'order_key', 'coalesce(cast(refunded_at_utc as varchar), refunded_at)',
-            'coalesce(cast(refund_amount as varchar), amount)']) }} as row_fingerprint
+        row_number() over () as row_id,
+        {{ row_fingerprint(['refund_key', 'order_key', ['refunded_at_utc', 'refunded_at'],
+            ['refund_amount', 'amount']]) }} as row_fingerprint
     from typed
 
 ),
