@@ -152,10 +152,11 @@ def check_input_vars(values: dict[str, Any]) -> None:
 # --- finding the file of each table -------------------------------------------------------------------------------
 
 def _entries(folder: Path) -> dict[str, list[os.DirEntry]]:
+    """Folder entries by lower-case name up to the first dot (orders.csv, ORDERS.CSV and orders.csv.gz: 'orders')."""
     by_stem: dict[str, list[os.DirEntry]] = {}
     with os.scandir(folder) as listing:
         for entry in listing:
-            stem, dot, suffix = entry.name.rpartition(".")
+            stem, dot, _ = entry.name.partition(".")
             if dot:
                 by_stem.setdefault(stem.lower(), []).append(entry)
     return by_stem
@@ -187,7 +188,7 @@ def find_table_file(folder: Path, table: TableContract,
                     entries: dict[str, list[os.DirEntry]]) -> tuple[os.DirEntry | None, list[str]]:
     """The folder entry holding `table` (case-insensitive `<table>.parquet` / `<table>.csv`), or problems."""
     named = entries.get(table.name.lower(), [])
-    readable = [e for e in named if "." + e.name.rpartition(".")[2].lower() in READABLE_SUFFIXES]
+    readable = [e for e in named if "." + e.name.partition(".")[2].lower() in READABLE_SUFFIXES]
     if len(readable) > 1:
         names = " and ".join(sorted(e.name for e in readable))
         return None, [f"{folder}: {names} both hold table '{table.name}'. Fix: keep exactly one of them."]
@@ -294,12 +295,15 @@ def _transcode(path: Path, encoding: str, target: Path) -> None:
         sink.write(decoder.decode(b"", final=True).encode("utf-8", errors="surrogateescape"))
 
 
-def _header(path: Path, encoding: str, bom_length: int) -> str:
+def _first_lines(path: Path, encoding: str, bom_length: int) -> list[str]:
     with path.open("rb") as handle:
         handle.seek(bom_length)
         raw = handle.read(1 << 20)
     text = raw.decode(encoding, errors="replace")
-    return text.replace("\r\n", "\n").replace("\r", "\n").split("\n", 1)[0]
+    return text.replace("\r\n", "\n").replace("\r", "\n").split("\n", 2)[:2]
+
+
+EXCEL_SEPARATOR = re.compile(r"^\s*sep=(.)\s*$", re.IGNORECASE)  # Excel's first line naming the delimiter
 
 
 def _header_fields(header: str, delimiter: str, quote: str) -> list[str]:
@@ -319,9 +323,9 @@ def _choose_delimiter(header: str, table: TableContract, settings: InputSettings
 
 
 def _csv_reader_sql(path: Path, table: str, names: list[str], delimiter: str, settings: InputSettings,
-                    encoding: str) -> str:
+                    encoding: str, skip: int = 0) -> str:
     columns = ", ".join(f"{sql_string(name)}: 'VARCHAR'" for name in names)
-    return (f"read_csv({sql_file_literal(path)}, auto_detect = false, header = true, "
+    return (f"read_csv({sql_file_literal(path)}, auto_detect = false, skip = {skip}, header = true, "
             f"delim = {sql_string(delimiter)}, quote = {sql_string(settings.quote)}, "
             f"escape = {sql_string(settings.escape)}, encoding = {sql_string(encoding)}, strict_mode = true, "
             f"max_line_size = {MAX_LINE_BYTES}, columns = {{{columns}}}, store_rejects = true, "
@@ -334,8 +338,13 @@ def inspect_csv(given: Path, real: Path, table: TableContract, settings: InputSe
     notes: list[str] = []
     encoding, bom_length, encoding_notes = _choose_encoding(real, settings.encoding)
     notes += encoding_notes
-    header = _header(real, encoding, bom_length)
-    delimiter, delimiter_notes = _choose_delimiter(header, table, settings)
+    lines = _first_lines(real, encoding, bom_length) + [""]
+    excel = EXCEL_SEPARATOR.match(lines[0])
+    header = lines[1] if excel else lines[0]
+    if excel and settings.delimiter == "auto":
+        delimiter, delimiter_notes = excel.group(1), [f"delimiter {excel.group(1)!r} (the file's first line, sep=)"]
+    else:
+        delimiter, delimiter_notes = _choose_delimiter(header, table, settings)
     notes += delimiter_notes
     names = _header_fields(header, delimiter, settings.quote)
     _check_header(given, table, names)
@@ -349,12 +358,15 @@ def inspect_csv(given: Path, real: Path, table: TableContract, settings: InputSe
         notes.append(f"read through a UTF-8 copy ({read_path.name}): DuckDB reads UTF-8, UTF-16 and Latin-1 only")
     scan = scan_csv(real, delimiter=delimiter, quote=settings.quote, escape=settings.escape,
                     encoding=encoding if encoding.startswith("utf-16") else "utf-8", bom_bytes=bom_length)
+    if excel:  # the sep= line is a record of the scan, not data
+        scan.data_records = max(scan.data_records - 1, 0)
     _check_structure(given, table, scan)
     positional = [name if name in table.columns and name not in names[:i] else f"column_{i + 1}"
                   for i, name in enumerate(names)]
     return TableInput(
         table=table.name, path=str(real), given_path=str(given), format="csv",
-        reader_sql=_csv_reader_sql(read_path, table.name, positional, delimiter, settings, duckdb_encoding or "utf-8"),
+        reader_sql=_csv_reader_sql(read_path, table.name, positional, delimiter, settings, duckdb_encoding or "utf-8",
+                                   skip=1 if excel else 0),
         columns={c: c for c in table.columns if c in positional}, source_rows=scan.data_records,
         count_method="csv records (byte scan)", rejects_table=f"clv_rejects_{table.name}",
         encoding=encoding, delimiter=delimiter, notes=notes)

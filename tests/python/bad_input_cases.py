@@ -274,8 +274,7 @@ def files(**contents: str | bytes) -> Callable[[Path], None]:
     def setup(folder: Path) -> None:
         folder.mkdir(parents=True, exist_ok=True)
         for key, content in contents.items():
-            stem, extension = key.rsplit("_", 1)
-            name = f"{stem}.{extension}"
+            name = key if "." in key else ".".join(key.rsplit("_", 1))
             data = content.encode() if isinstance(content, str) else content
             (folder / name).write_bytes(data)
 
@@ -353,6 +352,8 @@ ERROR_CASES: list[Case] = [
           r"required table 'orders' is missing\. Fix: add orders\.parquet or orders\.csv with columns order_id, "),
     error("structure_unsupported_type", "structure", files(orders_xlsx="x"),
           r"orders\.xlsx: unsupported file type for table 'orders'"),
+    error("structure_compressed_file", "structure", files(**{"orders.csv.gz": "x"}),
+          r"orders\.csv\.gz: unsupported file type for table 'orders'\. Fix: export it as orders\.parquet or"),
     error("structure_empty_file", "structure", files(orders_csv=orders_csv(ORDER_LINE), refunds_csv=""),
           r"refunds\.csv: the file is empty"),
     error("structure_header_only", "structure", files(orders_csv=orders_csv()),
@@ -406,6 +407,8 @@ READ_CASES: list[Case] = [
     read("encoding_latin1_declared_with_c1_bytes", "encoding",
          files(orders_csv=(ORDERS_HEADER + "\n1,A\x80,2024-01-02,10.00,,,\n").encode("latin-1")),
          [("1", "A\x80")], vars_="{input_encoding: latin-1}"),
+    read("sniffer_excel_sep_line", "sniffer", files(orders_csv="sep=;\n" + orders_csv(ORDER_LINE.replace(",", ";"),
+                                                    header=ORDERS_HEADER.replace(",", ";"))), [("1", "A")]),
     read("encoding_utf8_bom", "encoding", files(orders_csv=codecs.BOM_UTF8 + orders_csv(ORDER_LINE).encode()),
          [("1", "A")]),
 ]
