@@ -1,16 +1,32 @@
 {#-
+    The resolved-input manifest written by the CLI's resolver (scripts/clvlayer/inputs.py), passed to dbt as JSON
+    in the environment variable CLV_INPUT_MANIFEST (var input_manifest). None = build the embedded sample (seeds).
+    dbt never searches for files itself: one resolver decides which file is read, how, and how many rows it holds.
+-#}
+{% macro input_manifest() -%}
+    {%- set text = var('input_manifest', '') | trim -%}
+    {%- if text == '' -%}
+        {%- if (var('raw_data_dir', '') | trim) != '' -%}
+            {{ exceptions.raise_compiler_error(
+                "RAW_DATA_DIR=" ~ var('raw_data_dir') ~ " is set but no resolved-input manifest was given. Fix: "
+                ~ "build with `clv build` (or run dbt as `clv dbt -- ...`), which checks the folder first; to run dbt "
+                ~ "yourself: export CLV_INPUT_MANIFEST=\"$(clv check-input \"$RAW_DATA_DIR\" --manifest)\".") }}
+        {%- endif -%}
+        {{ return(none) }}
+    {%- endif -%}
+    {{ return(fromjson(text)) }}
+{%- endmacro %}
+
+{#-
     raw_relation(table_name)
 
-    Returns a subquery exposing exactly the contract columns of a raw table (models/staging/_sources.yml), whatever
-    the input is:
-      * default: the embedded sample, i.e. the source (seeds loaded into schema `raw`);
-      * var('raw_data_dir') / env RAW_DATA_DIR set: <dir>/<table>.parquet or <dir>/<table>.csv, read with
-        DuckDB's readers (CSV as all-varchar so that bad values reach staging and get quarantined instead of
-        failing the read).
-    Optional columns missing from the input come back as typed nulls. A missing required table or column raises a
-    compiler error naming the file, the column and the fix. A missing optional table becomes an empty relation
-    with the contract's columns, so everything downstream still builds.
-    Reading files is DuckDB-specific (read_parquet / read_csv): that is isolated here.
+    A subquery exposing exactly the contract columns of a raw table (models/staging/_sources.yml):
+      * no manifest: the embedded sample, i.e. the source (seeds loaded into schema `raw`);
+      * a manifest: the reader call it holds for the table (read_csv with fixed options and the path escaped, or
+        read_parquet). A table the manifest does not list is an absent optional table: an empty relation with the
+        contract's columns, so everything downstream still builds.
+    Optional columns missing from the input come back as nulls. Amounts stored as numbers (Parquet) are written
+    with var decimal_separator, so they read like the CSV text the parsing rules expect.
 -#}
 {% macro raw_relation(table_name) -%}
     {#- the source documents lineage; the ref to the seed orders the DAG (seeds load before staging reads them) -#}
@@ -19,78 +35,97 @@
     {%- if not execute -%}
         {{ return(src) }}
     {%- endif -%}
-    {%- set node = graph.sources['source.' ~ project_name ~ '.shop.' ~ table_name] -%}
-    {%- set contract_columns = node.columns.values() | list -%}
-    {%- set table_required = node.meta.get('required', false) -%}
-    {%- set data_dir = var('raw_data_dir', '') | trim -%}
-
-    {%- if data_dir == '' -%}
+    {%- set columns = contract_columns(table_name) -%}
+    {%- set source_id = 'source.' ~ project_name ~ '.shop.' ~ table_name -%}
+    {%- set manifest = input_manifest() -%}
+    {%- set numeric = [] -%}
+    {%- if manifest is none -%}
         {%- set available = adapter.get_columns_in_relation(src) | map(attribute='name') | map('lower') | list -%}
-        {%- set reader = src -%}
-        {%- set where_label = 'seed ' ~ src -%}
-    {%- else -%}
-        {%- set lookup = namespace(found=none) -%}
-        {%- for ext in ['parquet', 'csv'] -%}
-            {%- set candidate = data_dir.rstrip('/') ~ '/' ~ table_name ~ '.' ~ ext -%}
-            {%- set hits = run_query("select count(*) from glob('" ~ candidate ~ "')").columns[0].values()[0] -%}
-            {%- if lookup.found is none and hits > 0 -%}
-                {%- set lookup.found = candidate -%}
-            {%- endif -%}
+        {%- set mapping = {} -%}
+        {%- for column in columns if column in available -%}
+            {%- do mapping.update({column: column}) -%}
         {%- endfor -%}
-        {%- set found = lookup.found -%}
-        {%- if found is none -%}
-            {%- if table_required -%}
-                {{ exceptions.raise_compiler_error(
-                    "Required input missing: no " ~ table_name ~ ".parquet or " ~ table_name ~ ".csv in RAW_DATA_DIR="
-                    ~ data_dir ~ ". Fix: put the " ~ table_name ~ " export there (columns: "
-                    ~ (contract_columns | map(attribute='name') | join(', ')) ~ ") or unset RAW_DATA_DIR to build the sample.") }}
-            {%- endif -%}
-            {#- optional table absent: an empty relation with the contract's columns -#}
-            {%- set typed_nulls = [] -%}
-            {%- for column in contract_columns -%}
-                {%- do typed_nulls.append('cast(null as ' ~ dbt.type_string() ~ ') as ' ~ column.name) -%}
-            {%- endfor -%}
-            {{ return('(select ' ~ (typed_nulls | join(', ')) ~ ' where 1 = 0)') }}
-        {%- endif -%}
-        {%- if found.endswith('.parquet') -%}
-            {%- set reader = "read_parquet('" ~ found ~ "')" -%}
-        {%- else -%}
-            {%- set reader = "read_csv('" ~ found ~ "', header = true, all_varchar = true, auto_detect = true, "
-                ~ "store_rejects = true)" -%}
-            {#- a malformed line is never dropped silently: the build stops and names the line -#}
-            {%- do run_query("select count(*) from " ~ reader) -%}
-            {%- set rejects = run_query(
-                "select distinct e.line, e.error_message from reject_errors as e join reject_scans as s "
-                ~ "on e.scan_id = s.scan_id and e.file_id = s.file_id where s.file_path = '" ~ found
-                ~ "' order by 1 limit 5") -%}
-            {%- if rejects.rows | length > 0 -%}
-                {{ exceptions.raise_compiler_error("Malformed CSV " ~ found ~ ": "
-                    ~ (rejects.rows | map('join', ': ') | join('; ')) ~ " (line: error). Fix: repair those lines "
-                    ~ "(quote fields that contain commas) and re-export.") }}
-            {%- endif -%}
-        {%- endif -%}
-        {%- set described = run_query("describe select * from " ~ reader) -%}
-        {%- set available = described.columns[0].values() | map('lower') | list -%}
-        {%- set where_label = found -%}
+        {%- set reader = src -%}
+    {%- elif table_name in manifest.tables -%}
+        {%- set mapping = manifest.tables[table_name].columns -%}
+        {%- set reader = manifest.tables[table_name].reader_sql -%}
+        {%- set numeric = manifest.tables[table_name].get('numeric_columns', []) -%}
+    {%- else -%}
+        {%- set mapping = {} -%}
+        {%- set reader = none -%}
     {%- endif -%}
-
-    {%- for column in contract_columns -%}
-        {%- if column.meta.get('required', false) and column.name not in available -%}
-            {{ exceptions.raise_compiler_error(
-                "Required column '" ~ column.name ~ "' missing in " ~ where_label ~ " (found: "
-                ~ (available | join(', ')) ~ "). Fix: rename or add the column; the contract is in "
-                ~ "models/staging/_sources.yml.") }}
-        {%- endif -%}
-    {%- endfor -%}
     (select
-    {%- for column in contract_columns %}
-        {% if column.name in available -%}
-            {{ adapter.quote(column.name) }}
+    {%- for column in columns %}
+        {% if column in mapping and column in numeric and var('decimal_separator') == ','
+            and graph.sources[source_id].columns[column].meta.get('type') == 'amount' -%}
+            replace(cast("{{ mapping[column] | replace('"', '""') }}" as varchar), '.', ',')
+        {%- elif column in mapping -%}
+            "{{ mapping[column] | replace('"', '""') }}"
         {%- else -%}
-            cast(null as {{ dbt.type_string() }})
-        {%- endif %} as {{ column.name }}{{ "," if not loop.last }}
+            cast(null as varchar)
+        {%- endif %} as {{ column }}{{ ',' if not loop.last }}
     {%- endfor %}
+    {%- if reader is none %}
+    where 1 = 0)
+    {%- else %}
     from {{ reader }})
+    {%- endif %}
+{%- endmacro %}
+
+{#- Rows counted from the source itself (CSV records by a byte scan, Parquet metadata; the seed table for the
+    sample), independent of what the reader returned: the audit compares the two. -#}
+{% macro source_row_count(table_name) -%}
+    {%- set manifest = input_manifest() if execute else none -%}
+    {%- if manifest is none -%}
+        (select count(*) from {{ ref('raw_' ~ table_name) }})
+    {%- elif table_name in manifest.tables -%}
+        {{ manifest.tables[table_name].source_rows }}
+    {%- else -%}
+        0
+    {%- endif -%}
+{%- endmacro %}
+
+{% macro source_count_method(table_name) -%}
+    {%- set manifest = input_manifest() if execute else none -%}
+    {%- if manifest is none -%}
+        'seed table'
+    {%- elif table_name in manifest.tables -%}
+        '{{ manifest.tables[table_name].count_method }}'
+    {%- else -%}
+        'absent (optional)'
+    {%- endif -%}
+{%- endmacro %}
+
+{#-
+    Post-hook of every base_shop__* model: the CSV lines DuckDB's reader could not turn into a row (wrong number of
+    fields, a broken quote, bytes that are not in the file's encoding, a line over the size limit) become rows too,
+    quarantined with their raw text and line number. The reader stores them in a temporary reject table of the
+    same connection (store_rejects), so nothing it skips is lost.
+-#}
+{% macro insert_rejected_lines(table_name) -%}
+    {%- set manifest = input_manifest() -%}
+    {%- set entry = manifest.tables.get(table_name) if manifest is not none else none -%}
+    {%- set rejects = entry.rejects_table if entry is not none and execute else none -%}
+    {%- if rejects -%}
+        {%- set exists = run_query("select count(*) from duckdb_tables() where table_name = '" ~ rejects ~ "'") -%}
+        {%- set rejects = rejects if exists.columns[0].values()[0] > 0 else none -%}
+    {%- endif -%}
+    {%- if not rejects -%}
+        select 'no rejected lines' as rejected_lines
+    {%- else -%}
+        insert into {{ this }} (quarantine_reason, raw_row, source_line)
+        select
+            case
+                when bool_or(error_type = 'INVALID ENCODING') then 'undecodable_line'
+                when bool_or(error_type = 'LINE SIZE OVER MAXIMUM') then 'line_too_long'
+                else 'malformed_line'
+            end,
+            min(csv_line),
+            line
+        from {{ rejects }}
+        where scan_id = (select max(scan_id) from {{ rejects }})
+        group by line
+    {%- endif -%}
 {%- endmacro %}
 
 {#- The raw tables of the input contract, in dependency order (orders first). -#}

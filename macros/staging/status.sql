@@ -1,15 +1,16 @@
-{#- Order status normalisation: synonyms map to the four contract statuses, a missing status means completed,
-    anything else becomes null (and the order is quarantined as unknown_status, with the raw value kept). -#}
-{% macro normalize_order_status(expression) -%}
+{#- Order status normalisation (of clean text, see clean_text): synonyms map to the four contract statuses, a
+    missing status means completed, anything else becomes null (and the order is quarantined as unknown_status,
+    with the raw value kept). -#}
+{% macro normalize_order_status(clean) -%}
     case
-        when {{ clean_label(expression) }} is null then 'completed'
-        when {{ clean_label(expression) }} in ('completed', 'complete', 'paid', 'fulfilled', 'delivered', 'shipped')
+        when {{ clean }} is null then 'completed'
+        when lower({{ clean }}) in ('completed', 'complete', 'paid', 'fulfilled', 'delivered', 'shipped')
             then 'completed'
-        when {{ clean_label(expression) }} in ('cancelled', 'canceled', 'void', 'voided')
+        when lower({{ clean }}) in ('cancelled', 'canceled', 'void', 'voided')
             then 'cancelled'
-        when {{ clean_label(expression) }} in ('refunded', 'returned', 'fully_refunded')
+        when lower({{ clean }}) in ('refunded', 'returned', 'fully_refunded')
             then 'refunded'
-        when {{ clean_label(expression) }} in ('partially_refunded', 'partially refunded', 'partial_refund',
+        when lower({{ clean }}) in ('partially_refunded', 'partially refunded', 'partial_refund',
             'partially_returned')
             then 'partially_refunded'
     end

@@ -1,25 +1,42 @@
 """Build the warehouse: write, audit, publish.
 
-1. write   - dbt builds every model into a fresh file next to the warehouse (`.build/<run_id>/<name>.duckdb`);
-2. audit   - the same `dbt build` runs every data test and unit test; any failure stops here;
-3. publish - the build file is checkpointed and atomically renamed over the published warehouse path.
+1. lock    - one build per warehouse at a time (clvlayer.publish.warehouse_lock); a run killed earlier is
+             reconciled with runs.jsonl and the folders of killed and old failed builds are removed;
+2. resolve - the input folder is checked and described by the one resolver (clvlayer.inputs), whose manifest dbt
+             reads the files through;
+3. write   - dbt builds every model into a fresh file next to the warehouse (`.build/<run_id>/<name>.duckdb`);
+4. audit   - the same `dbt build` runs every data test and unit test; any failure stops here;
+5. publish - the run record is written into the file and appended to runs.jsonl, the file is checked read-only
+             and atomically renamed over the published warehouse, then checked read-only again.
 
 Readers therefore see the previous complete warehouse or the new complete one, never a half-built one. A failed
-build leaves the published file untouched and keeps the failed build file for inspection. Each run appends one
-JSON line to `<warehouse folder>/runs.jsonl`.
+build leaves the published file untouched and keeps the failed build file for inspection (at most
+CLV_KEEP_FAILED_BUILDS of them); a build that ran out of disk space removes its partial file.
 """
 
 from __future__ import annotations
 
-import json
 import os
+import shutil
+import signal
+import sys
+import time
 import uuid
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Any
 
-from clvlayer.contract import check_input_folder
+from clvlayer.contract import InputError
 from clvlayer.dbt_runner import run_dbt
+from clvlayer.inputs import MANIFEST_ENV, check_input_vars, project_vars, resolve_inputs
+from clvlayer.publish import (DEFAULT_KEEP_FAILED, DiskFull, append_run_record, clean_build_dirs, is_disk_full,
+                              mark_failed, publish_file, reconcile_runs, start_build_dir, verify_read_only,
+                              warehouse_lock, write_embedded_record)
+
+# Test hook: CLV_FAULT_PAUSE=point[,point...] stops the process (SIGSTOP) at those named steps of the publish, so a
+# test sees exactly what a kill -9 there would leave, then kills it or lets it go on (SIGCONT).
+PAUSE_ENV = "CLV_FAULT_PAUSE"
 
 
 @dataclass
@@ -31,10 +48,18 @@ class RunRecord:
     build_file: str = ""
     published_to: str = ""
     published: bool = False
+    published_at: str = ""
     tests_passed: int = 0
     failures: list[str] = field(default_factory=list)
+    error_kind: str = ""  # input | tests | disk_full | error
     input_rows: dict[str, int] = field(default_factory=dict)
     output_rows: dict[str, int] = field(default_factory=dict)
+    inputs: dict[str, Any] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
 def _row_counts(database: Path, schema_names: tuple[str, ...]) -> dict[str, int]:
@@ -51,56 +76,134 @@ def _row_counts(database: Path, schema_names: tuple[str, ...]) -> dict[str, int]
 
 
 def _input_rows(database: Path) -> dict[str, int]:
+    """Raw rows per source table, from the audit (empty when a build selected no audit)."""
     import duckdb
 
     with duckdb.connect(str(database), read_only=True) as connection:
-        rows = connection.execute("select source_table, raw_rows from audit.audit_row_accounting").fetchall()
+        try:
+            rows = connection.execute("select source_table, raw_rows from audit.audit_row_accounting").fetchall()
+        except duckdb.CatalogException:
+            return {}
     return {table: count for table, count in rows}
 
 
-def build_warehouse(warehouse: Path, raw_data_dir: Path | None, *, dbt_args: list[str] | None = None,
-                    target_path: Path | None = None) -> RunRecord:
-    """Write-audit-publish the warehouse. Returns the run record (also appended to runs.jsonl)."""
-    run_id = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ") + "-" + uuid.uuid4().hex[:6]
-    record = RunRecord(run_id=run_id, started_at=datetime.now(timezone.utc).isoformat(timespec="seconds"))
-    # one folder per run, same file name as the published warehouse: DuckDB names a database after its file
-    # (up to the first dot), and dbt bakes that name into the manifest the semantic layer reads
-    build_dir = warehouse.parent / ".build" / run_id
-    build_dir.mkdir(parents=True, exist_ok=True)
-    build_file = build_dir / warehouse.name
-    record.build_file = str(build_file)
-    try:
-        if raw_data_dir is not None:
-            record.input = str(raw_data_dir)
-            check_input_folder(raw_data_dir)
-        args = ["build", *(dbt_args or [])]
-        if raw_data_dir is not None:
-            args += ["--exclude", "resource_type:seed"]
-        if target_path is not None:
-            args += ["--target-path", str(target_path)]
-        outcome = run_dbt(args, duckdb_path=build_file, raw_data_dir=raw_data_dir)
-        record.tests_passed = outcome.passed
-        record.failures = outcome.failures
-        if outcome.success:
-            import duckdb
+def _pause(point: str) -> None:
+    if point in os.environ.get(PAUSE_ENV, "").split(","):
+        print(f"CLV_PAUSED_AT {point}", file=sys.stderr, flush=True)
+        os.kill(os.getpid(), signal.SIGSTOP)
 
-            with duckdb.connect(str(build_file)) as connection:
-                connection.execute("checkpoint")
-            record.input_rows = _input_rows(build_file)
-            record.output_rows = _row_counts(build_file, ("marts",))
-            os.replace(build_file, warehouse)
-            wal = build_file.with_suffix(build_file.suffix + ".wal")
-            if wal.exists():
-                wal.unlink()
-            build_dir.rmdir()
-            record.published = True
-            record.published_to = str(warehouse)
-        record.finished_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
-    except Exception as error:  # the record must be written whatever failed
-        record.failures.append(f"{type(error).__name__}: {error}")
-        record.finished_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
-        raise
-    finally:
-        with (warehouse.parent / "runs.jsonl").open("a") as log:
-            log.write(json.dumps(asdict(record)) + "\n")
+
+def keep_failed_builds() -> int:
+    return int(os.environ.get("CLV_KEEP_FAILED_BUILDS", DEFAULT_KEEP_FAILED))
+
+
+def build_warehouse(warehouse: Path, raw_data_dir: Path | None, *, dbt_args: list[str] | None = None,
+                    target_path: Path | None = None, lock_timeout: float | None = None,
+                    keep_failed: int | None = None) -> RunRecord:
+    """Write-audit-publish the warehouse. Returns the run record (also in runs.jsonl and, when published, inside
+    the warehouse as audit.build_run). Raises InputError, LockTimeout or DiskFull with a message saying the fix."""
+    run_id = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ") + "-" + uuid.uuid4().hex[:6]
+    record = RunRecord(run_id=run_id, started_at=_now())
+    warehouse.parent.mkdir(parents=True, exist_ok=True)
+    asked = time.monotonic()
+    with warehouse_lock(warehouse, run_id=run_id, timeout=lock_timeout):
+        if time.monotonic() - asked > 1:
+            record.notes.append(f"waited {time.monotonic() - asked:.0f}s for another build of this warehouse")
+        record.started_at = _now()
+        record.notes += reconcile_runs(warehouse)
+        removed = clean_build_dirs(warehouse, keep_failed=keep_failed if keep_failed is not None
+                                   else keep_failed_builds())
+        record.notes += [f"removed .build/{name}" for name in removed]
+        build_dir = start_build_dir(warehouse, run_id)
+        record.build_file = str(build_dir / warehouse.name)
+        written = False
+        try:
+            written = _build_and_publish(warehouse, raw_data_dir, build_dir, record, dbt_args, target_path)
+        except InputError as error:
+            record.error_kind, record.failures = "input", [str(error)]
+            shutil.rmtree(build_dir, ignore_errors=True)  # nothing was built
+            raise
+        except Exception as error:
+            record.failures.append(f"{type(error).__name__}: {error}")
+            if is_disk_full(error):
+                record.error_kind = "disk_full"
+                shutil.rmtree(build_dir, ignore_errors=True)
+                raise DiskFull(_disk_full_message(warehouse)) from error
+            record.error_kind = record.error_kind or "error"
+            mark_failed(build_dir, str(error))
+            raise
+        finally:
+            record.finished_at = record.finished_at or _now()
+            if not written:
+                _append_quietly(warehouse, record)
     return record
+
+
+def _build_and_publish(warehouse: Path, raw_data_dir: Path | None, build_dir: Path, record: RunRecord,
+                       dbt_args: list[str] | None, target_path: Path | None) -> bool:
+    """The build itself; returns whether the run record was written (it is, as part of a publish)."""
+    build_file = build_dir / warehouse.name
+    extra_env: dict[str, str | None] = {MANIFEST_ENV: None}
+    check_input_vars(project_vars(dbt_args))
+    if raw_data_dir is not None:
+        record.input = str(raw_data_dir)
+        work_dir = build_dir / "inputs"
+        work_dir.mkdir()
+        manifest = resolve_inputs(raw_data_dir, dbt_args=dbt_args, work_dir=work_dir)
+        manifest.write(build_dir / "inputs.json")
+        record.inputs = {name: {"path": t.path, "format": t.format, "source_rows": t.source_rows,
+                                "count_method": t.count_method, "notes": t.notes}
+                         for name, t in manifest.tables.items()}
+        extra_env[MANIFEST_ENV] = manifest.to_json()
+    args = ["build", *(dbt_args or [])]
+    if raw_data_dir is not None:
+        args += ["--exclude", "resource_type:seed"]
+    if target_path is not None:
+        args += ["--target-path", str(target_path)]
+    outcome = run_dbt(args, duckdb_path=build_file, raw_data_dir=raw_data_dir, extra_env=extra_env,
+                      pid_file=build_dir / "dbt.pid")
+    record.tests_passed = outcome.passed
+    record.failures = outcome.failures
+    if not outcome.success:
+        if any(is_disk_full(failure) for failure in outcome.failures):
+            raise OSError(28, "No space left on device: " + "; ".join(outcome.failures)[:500])
+        record.error_kind = "tests"
+        mark_failed(build_dir, "; ".join(outcome.failures))
+        return False
+    record.input_rows = _input_rows(build_file)
+    record.output_rows = _row_counts(build_file, ("marts",))
+    if warehouse.with_name(warehouse.name + ".wal").exists():  # publish_file removes it (see there)
+        record.notes.append(f"removed a stale {warehouse.name}.wal before publishing")
+    published_at = _now()
+    published = {**asdict(record), "published": True, "published_to": str(warehouse), "published_at": published_at,
+                 "finished_at": published_at}
+    write_embedded_record(build_file, published)
+    verify_read_only(build_file, record.run_id)
+    _pause("publish:before_record")
+    append_run_record(warehouse, published)  # the record comes first: a live warehouse always has one
+    try:
+        publish_file(build_file, warehouse, record.run_id, pause=_pause)
+    except Exception:
+        reconcile_runs(warehouse)  # runs.jsonl must name the live file again
+        raise
+    record.published, record.published_to, record.published_at = True, str(warehouse), published_at
+    record.finished_at = published_at
+    shutil.rmtree(build_dir, ignore_errors=True)
+    return True
+
+
+def _append_quietly(warehouse: Path, record: RunRecord) -> None:
+    try:
+        append_run_record(warehouse, asdict(record))
+    except OSError as error:
+        print(f"warning: could not append the run record to {warehouse.parent / 'runs.jsonl'}: {error}",
+              file=sys.stderr)
+
+
+def _disk_full_message(warehouse: Path) -> str:
+    usage = shutil.disk_usage(warehouse.parent)
+    size = warehouse.stat().st_size if warehouse.exists() else 0
+    return (f"The build ran out of disk space on {warehouse.parent} ({usage.free / 2**20:,.0f} MiB free of "
+            f"{usage.total / 2**20:,.0f} MiB); its partial files were removed and the published warehouse is "
+            f"unchanged. A build needs room for a second copy of the warehouse (now {size / 2**20:,.0f} MiB) plus "
+            "DuckDB's temporary files. Fix: free space there, or set DUCKDB_PATH to a larger disk.")

@@ -5,6 +5,7 @@
     clv generate ...          generate synthetic data with known ground truth (Parquet or CSV)
     clv sample                regenerate the embedded sample in seeds/
     clv check-input DIR       pre-flight check of a folder of raw files against the input contract
+    clv status                the live warehouse's run and whether runs.jsonl agrees
     clv dbt -- ARGS           run any dbt command with the project's profile (e.g. clv dbt -- docs generate)
     clv mf -- ARGS            run MetricFlow against the published warehouse (e.g. clv mf -- query --metrics aov)
     clv dashboard             serve the analysts' dashboard on the published warehouse (read-only)
@@ -25,7 +26,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from clvlayer.contract import InputError, check_input_folder
+from clvlayer.contract import InputError
 from clvlayer.project import PROJECT_ROOT, Settings
 
 console = Console(stderr=True)
@@ -33,21 +34,39 @@ console = Console(stderr=True)
 
 def _cmd_build(args: argparse.Namespace) -> int:
     from clvlayer.build import build_warehouse
+    from clvlayer.explain import explain, render
+    from clvlayer.publish import DiskFull, LockTimeout
 
     settings = Settings.from_env()
     warehouse = Path(args.warehouse).resolve() if args.warehouse else settings.warehouse
-    raw_dir = Path(args.raw_dir).resolve() if args.raw_dir else settings.raw_data_dir
-    warehouse.parent.mkdir(parents=True, exist_ok=True)
+    raw_dir = Path(args.raw_dir).absolute() if args.raw_dir else settings.raw_data_dir
+    lock_timeout = args.lock_timeout if args.lock_timeout is not None else _env_float("CLV_LOCK_TIMEOUT")
     try:
-        record = build_warehouse(warehouse, raw_dir, dbt_args=args.dbt_args)
+        record = build_warehouse(warehouse, raw_dir, dbt_args=args.dbt_args, lock_timeout=lock_timeout,
+                                 keep_failed=args.keep_failed)
     except InputError as error:
         console.print(f"[red]{error}[/red]")
         return 2
+    except LockTimeout as error:
+        console.print(f"[red]Not built: {error}[/red]")
+        return 3
+    except DiskFull as error:
+        console.print(f"[red]{error}[/red]")
+        return 4
+    for note in record.notes:
+        console.print(f"note: {note}")
     if not record.published:
         console.print(f"[red]Build failed; the published warehouse {warehouse} is unchanged.[/red]")
         console.print(f"Failed build kept for inspection: {record.build_file}")
         for failure in record.failures:
-            console.print(f"  - {failure}")
+            console.print(f"  - {failure}", markup=False, soft_wrap=True)
+        build_file = Path(record.build_file)
+        if build_file.exists():
+            lines = render(explain(build_file))
+            if lines:
+                console.print("[bold]What the input did[/bold] (audit.audit_quarantine_summary in the kept file):")
+                for line in lines:
+                    console.print("  " + line, markup=False, highlight=False, soft_wrap=True)
         return 1
     table = Table(title=f"Published {warehouse} (run {record.run_id})")
     table.add_column("mart")
@@ -56,7 +75,46 @@ def _cmd_build(args: argparse.Namespace) -> int:
         table.add_row(name, f"{rows:,}")
     console.print(table)
     console.print(f"{record.tests_passed} models, seeds and tests passed. Input rows: {record.input_rows}")
+    lines = render(explain(warehouse))
+    if lines:
+        console.print("Quarantined input rows (audit.audit_quarantine_summary):")
+        for line in lines:
+            console.print("  " + line, markup=False, highlight=False, soft_wrap=True)
     return 0
+
+
+def _env_float(name: str) -> float | None:
+    import os
+
+    value = os.environ.get(name, "").strip()
+    return float(value) if value else None
+
+
+def _cmd_status(args: argparse.Namespace) -> int:
+    """Which run is live and whether runs.jsonl agrees; when no build holds the lock, the same housekeeping a build
+    starts with (runs.jsonl reconciled after a killed publish, folders of killed and old failed builds removed)."""
+    from clvlayer.build import keep_failed_builds
+    from clvlayer.publish import (LockTimeout, clean_build_dirs, embedded_record, last_published, read_runs,
+                                  reconcile_runs, warehouse_lock)
+
+    warehouse = Path(args.warehouse).resolve() if args.warehouse else Settings.from_env().warehouse
+    if not warehouse.parent.is_dir():
+        console.print(f"No warehouse at {warehouse}.")
+        return 1
+    try:
+        with warehouse_lock(warehouse, run_id="status", timeout=0, say=lambda _: None):
+            for note in reconcile_runs(warehouse):
+                console.print(f"note: {note}")
+            for removed in clean_build_dirs(warehouse, keep_failed=keep_failed_builds()):
+                console.print(f"note: removed .build/{removed}")
+    except LockTimeout:
+        console.print("A build is running; runs.jsonl is not reconciled now.")
+    live = embedded_record(warehouse) if warehouse.exists() else None
+    latest = last_published(read_runs(warehouse))
+    console.print(f"warehouse: {warehouse}")
+    console.print(f"live run: {live['run_id'] if live else 'none (no warehouse, or built before run records)'}")
+    console.print(f"runs.jsonl last published: {latest['run_id'] if latest else 'none'}")
+    return 0 if (live or {}).get("run_id") == (latest or {}).get("run_id") else 1
 
 
 def _run_step(name: str, command: list[str]) -> tuple[str, bool, float]:
@@ -130,22 +188,57 @@ def _cmd_sample(args: argparse.Namespace) -> int:
 
 
 def _cmd_check_input(args: argparse.Namespace) -> int:
+    import json
+
+    from clvlayer.inputs import resolve_inputs
+    from clvlayer.preview import preview_warnings
+
+    dbt_args = ["--vars", args.vars] if args.vars else []
+    folder = Path(args.folder).absolute()
+    work_dir = PROJECT_ROOT / "target" / "clv_inputs" if args.manifest else None
+    if work_dir is not None:
+        work_dir.mkdir(parents=True, exist_ok=True)
     try:
-        found = check_input_folder(Path(args.folder).resolve())
+        manifest = resolve_inputs(folder, dbt_args=dbt_args, work_dir=work_dir)
     except InputError as error:
         console.print(f"[red]{error}[/red]")
         return 2
-    for table, path in found.items():
-        console.print(f"[green]ok[/green] {table}: {path}")
+    if args.manifest:
+        print(manifest.to_json())
+        return 0
+    for name, entry in manifest.tables.items():
+        notes = f" ({'; '.join(entry.notes)})" if entry.notes else ""
+        console.print(f"[green]ok[/green] {name}: {entry.given_path}, {entry.source_rows:,} rows{notes}",
+                      highlight=False)
+    if args.no_preview:
+        return 0
+    warnings = preview_warnings(manifest, sample_rows=args.sample_rows, dbt_args=dbt_args)
+    for warning in warnings:
+        console.print(f"[yellow]warning[/yellow] {warning}", highlight=False, soft_wrap=True)
+    if not warnings:
+        console.print(f"Every required column parses in the first {args.sample_rows:,} rows of each table.")
     return 0
 
 
 def _cmd_dbt(args: argparse.Namespace) -> int:
     from clvlayer.dbt_runner import run_dbt
 
+    from clvlayer.inputs import MANIFEST_ENV, resolve_inputs
+
     settings = Settings.from_env()
     dbt_args = [a for a in args.dbt_args if a != "--"]
-    outcome = run_dbt(dbt_args, duckdb_path=settings.warehouse, raw_data_dir=settings.raw_data_dir)
+    extra_env: dict[str, str | None] = {}
+    if settings.raw_data_dir is not None:  # dbt reads files only through the resolver's manifest
+        work_dir = PROJECT_ROOT / "target" / "clv_inputs"
+        work_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            manifest = resolve_inputs(settings.raw_data_dir, dbt_args=dbt_args, work_dir=work_dir)
+        except InputError as error:
+            console.print(f"[red]{error}[/red]")
+            return 2
+        extra_env[MANIFEST_ENV] = manifest.to_json()
+    outcome = run_dbt(dbt_args, duckdb_path=settings.warehouse, raw_data_dir=settings.raw_data_dir,
+                      extra_env=extra_env)
     return 0 if outcome.success else 1
 
 
@@ -261,8 +354,17 @@ def build_parser() -> argparse.ArgumentParser:
     build = commands.add_parser("build", help="write-audit-publish the warehouse")
     build.add_argument("--raw-dir", help="folder of raw files (default: $RAW_DATA_DIR, else the embedded sample)")
     build.add_argument("--warehouse", help="published DuckDB file (default: $DUCKDB_PATH or warehouse/)")
+    build.add_argument("--lock-timeout", type=float, default=None,
+                       help="seconds to wait for another build of the same warehouse (default: $CLV_LOCK_TIMEOUT, "
+                            "else no limit; 0 = exit at once)")
+    build.add_argument("--keep-failed", type=int, default=None,
+                       help="failed builds kept in .build/ (default: $CLV_KEEP_FAILED_BUILDS, else 3)")
     build.add_argument("dbt_args", nargs=argparse.REMAINDER, help="extra dbt build arguments after --")
     build.set_defaults(func=_cmd_build)
+
+    status = commands.add_parser("status", help="the live warehouse's run, and whether runs.jsonl agrees")
+    status.add_argument("--warehouse", help="published DuckDB file (default: $DUCKDB_PATH or warehouse/)")
+    status.set_defaults(func=_cmd_status)
 
     test = commands.add_parser("test", help="lint, dbt build with all tests, pytest")
     test.add_argument("--skip-lint", action="store_true")
@@ -284,6 +386,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     check = commands.add_parser("check-input", help="check a folder of raw files against the contract")
     check.add_argument("folder")
+    check.add_argument("--vars", help="dbt vars (YAML), as for dbt, e.g. '{input_encoding: latin-1}'")
+    check.add_argument("--sample-rows", type=int, default=10000, help="rows per table the preview parses")
+    check.add_argument("--no-preview", action="store_true", help="structure only (no dbt)")
+    check.add_argument("--manifest", action="store_true",
+                       help="print the resolved-input manifest (JSON) for CLV_INPUT_MANIFEST, to run dbt yourself")
     check.set_defaults(func=_cmd_check_input)
 
     dbt = commands.add_parser("dbt", help="run dbt with the project's profile: clv dbt -- <dbt args>")
@@ -319,7 +426,14 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _terminate(signum: int, frame: object) -> None:
+    raise SystemExit(128 + signum)  # unwinds like Ctrl-C: a running dbt child is killed, the lock released
+
+
 def main(argv: list[str] | None = None) -> int:
+    import signal
+
+    signal.signal(signal.SIGTERM, _terminate)
     args = build_parser().parse_args(argv)
     if getattr(args, "dbt_args", None) and args.dbt_args[:1] == ["--"]:
         args.dbt_args = args.dbt_args[1:]

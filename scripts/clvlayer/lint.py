@@ -17,6 +17,7 @@ def main(argv: list[str]) -> int:
     os.environ["DUCKDB_PATH"] = database
     os.environ["DBT_PROFILES_DIR"] = profiles_dir
     os.environ.pop("RAW_DATA_DIR", None)
+    os.environ.pop("CLV_INPUT_MANIFEST", None)
     os.chdir(PROJECT_ROOT)
     from sqlfluff.cli.commands import cli
 

@@ -1,6 +1,9 @@
 -- Every raw marketing-spend row, typed, with the reason it is quarantined (null = clean). 1:1 with the raw
--- input. Spend has no natural key: several rows for one day x channel (campaigns) are legitimate and summed
--- downstream, so duplicates are not removed here (decision log: docs/metrics.md).
+-- input (CSV lines the reader could not parse are added by the post-hook). Spend has no natural key: several
+-- rows for one day x channel (campaigns) are legitimate and summed downstream, so duplicates are not removed here
+-- (decision log: docs/metrics.md).
+{{ config(post_hook="{{ insert_rejected_lines('marketing_spend') }}") }}
+
 with
 
 source as (
@@ -9,35 +12,73 @@ source as (
 
 ),
 
+cleaned as (
+
+    select {{ cleaned_columns('marketing_spend') }}
+    from source
+
+),
+
+parsed as (
+
+    select
+        *,
+        {{ label('channel') }} as channel_label,
+        {{ parse_number('amount') }} as amount_number,
+        {{ timestamp_candidates('spend_date') }}
+    from cleaned
+
+),
+
+date_orders as (
+
+    select {{ timestamp_date_orders(['spend_date']) }}
+    from parsed
+
+),
+
 typed as (
 
     select
-        cast({{ try_cast_timestamp('spend_date') }} as date) as spend_date,
-        {{ clean_label('channel') }} as channel,
-        {{ try_cast_decimal('amount') }} as spend_amount,
-        cast(spend_date as {{ dbt.type_string() }}) as raw_spend_date,
-        cast(amount as {{ dbt.type_string() }}) as raw_amount
-    from source
+        parsed.spend_date,
+        parsed.amount,
+        parsed.channel_label,
+        parsed.amount_number,
+        {{ timestamp_value('spend_date') }} as spend_date_utc,
+        {{ timestamp_is_ambiguous('spend_date') }} as spend_date__ambiguous,
+        {{ amount_value('amount', 'amount_number') }} as spend_amount,
+        {{ raw_columns('marketing_spend') }}
+    from parsed
+    cross join date_orders
+
+),
+
+reasoned as (
+
+    select
+        *,
+        {{ first_quarantine_reason(
+            timestamp_checks('spend_date', 'spend_date', 'spend_date_utc', required=true)
+            + [['channel_label is null', 'missing_channel']]
+            + amount_checks('amount', 'amount', 'amount_number')
+        ) }} as quarantine_reason
+    from typed
 
 ),
 
 final as (
 
     select
-        spend_date,
-        channel,
+        cast(spend_date_utc as date) as spend_date,
+        channel_label as channel,
         spend_amount,
         raw_spend_date,
+        raw_channel,
         raw_amount,
-        {{ first_quarantine_reason([
-            ['spend_date is null', 'unparseable_spend_date'],
-            ['spend_date > ' ~ dbt.dateadd('day', var('future_tolerance_days'), reference_timestamp()),
-                'spend_date_in_future'],
-            ['channel is null', 'missing_channel'],
-            ['spend_amount is null', 'unparseable_amount'],
-            ['spend_amount < 0', 'negative_amount'],
-        ]) }} as quarantine_reason
-    from typed
+        quarantine_reason,
+        case when quarantine_reason is not null then {{ raw_row_json('marketing_spend') }} end as raw_row,
+        cast(null as bigint) as source_line
+    from reasoned
 
 )
 

@@ -1,4 +1,7 @@
--- Every raw order-line row, typed, with the reason it is quarantined (null = clean). 1:1 with the raw input.
+-- Every raw order-line row, typed, with the reason it is quarantined (null = clean). 1:1 with the raw input, with
+-- the CSV lines the reader could not parse added by the post-hook.
+{{ config(post_hook="{{ insert_rejected_lines('order_items') }}") }}
+
 with
 
 source as (
@@ -31,20 +34,36 @@ products_present as (
 
 ),
 
+cleaned as (
+
+    select {{ cleaned_columns('order_items') }}
+    from source
+
+),
+
 typed as (
 
     select
-        {{ clean_key('order_id') }} as order_id,
-        {{ clean_key('product_id') }} as product_id,
-        {{ try_cast_integer('quantity') }} as quantity,
-        {{ try_cast_decimal('unit_price') }} as unit_price,
-        coalesce({{ try_cast_decimal('discount_amount') }}, 0) as discount_amount,
-        cast(quantity as {{ dbt.type_string() }}) as raw_quantity,
-        cast(unit_price as {{ dbt.type_string() }}) as raw_unit_price,
-        cast(discount_amount as {{ dbt.type_string() }}) as raw_discount_amount,
-        {{ row_fingerprint(['order_id', 'product_id', 'quantity', 'unit_price', 'discount_amount']) }}
-            as row_fingerprint
-    from source
+        *,
+        {{ normalized_id('order_id') }} as order_key,
+        {{ normalized_id('product_id') }} as product_key,
+        {{ parse_integer('quantity') }} as quantity_number,
+        {{ parse_number('unit_price') }} as unit_price_number,
+        {{ amount_value('unit_price', parse_number('unit_price')) }} as unit_price_value,
+        {{ parse_number('discount_amount') }} as discount_number,
+        coalesce({{ amount_value('discount_amount', parse_number('discount_amount')) }}, 0) as discount_value
+    from cleaned
+
+),
+
+fingerprinted as (
+
+    select
+        *,
+        row_number() over () as row_id,
+        {{ row_fingerprint(['order_key', 'product_key', ['quantity_number', 'quantity'],
+            ['unit_price_value', 'unit_price'], ['discount_value', 'discount_amount']]) }} as row_fingerprint
+    from typed
 
 ),
 
@@ -56,42 +75,54 @@ classified as (
         coalesce(order_ids.is_clean_order, false) as is_clean_order,
         product_ids.product_id is not null as is_known_product,
         products_present.has_products
-    from {{ classify_duplicates('typed', ['order_id', 'product_id']) }} as deduplicated
+    from {{ classify_duplicates('fingerprinted', ['order_key', 'product_key']) }} as deduplicated
     cross join products_present
-    left join order_ids on deduplicated.order_id = order_ids.order_id
-    left join product_ids on deduplicated.product_id = product_ids.product_id
+    left join order_ids on deduplicated.order_key = order_ids.order_id
+    left join product_ids on deduplicated.product_key = product_ids.product_id
+
+),
+
+reasoned as (
+
+    select
+        *,
+        {{ first_quarantine_reason(
+            [['order_key is null', 'missing_order_id'],
+             ['product_key is null', 'missing_product_id'],
+             ['is_exact_copy', 'exact_duplicate'],
+             ['is_conflicting_duplicate', 'conflicting_duplicate_order_line'],
+             ['quantity is null', 'missing_quantity'],
+             ['quantity_number is null', 'unparseable_quantity'],
+             ['quantity_number <= 0', 'non_positive_quantity'],
+             ['quantity_number > ' ~ var('max_quantity'), 'quantity_out_of_range']]
+            + amount_checks('unit_price', 'unit_price', 'unit_price_number')
+            + amount_checks('discount_amount', 'discount_amount', 'discount_number', required=false)
+            + [['discount_value > quantity_number * unit_price_value', 'discount_exceeds_line_amount'],
+               ['not is_known_order', 'unknown_order'],
+               ['not is_clean_order', 'order_quarantined'],
+               ['has_products and not is_known_product', 'unknown_product']]
+        ) }} as quarantine_reason
+    from classified
 
 ),
 
 final as (
 
     select
-        order_id,
-        product_id,
-        quantity,
-        unit_price,
-        discount_amount,
+        order_key as order_id,
+        product_key as product_id,
+        quantity_number as quantity,
+        unit_price_value as unit_price,
+        discount_value as discount_amount,
+        raw_order_id,
+        raw_product_id,
         raw_quantity,
         raw_unit_price,
         raw_discount_amount,
-        {{ first_quarantine_reason([
-            ['order_id is null', 'missing_order_id'],
-            ['product_id is null', 'missing_product_id'],
-            ['is_exact_copy', 'exact_duplicate'],
-            ['is_conflicting_duplicate', 'conflicting_duplicate_order_line'],
-            ['quantity is null', 'unparseable_quantity'],
-            ['quantity <= 0', 'non_positive_quantity'],
-            ['unit_price is null', 'unparseable_unit_price'],
-            ['unit_price < 0', 'negative_unit_price'],
-            ['raw_discount_amount is not null and trim(raw_discount_amount) <> \'\' and '
-                ~ try_cast_decimal('raw_discount_amount') ~ ' is null', 'unparseable_discount_amount'],
-            ['discount_amount < 0', 'negative_discount_amount'],
-            ['discount_amount > quantity * unit_price', 'discount_exceeds_line_amount'],
-            ['not is_known_order', 'unknown_order'],
-            ['not is_clean_order', 'order_quarantined'],
-            ['has_products and not is_known_product', 'unknown_product'],
-        ]) }} as quarantine_reason
-    from classified
+        quarantine_reason,
+        case when quarantine_reason is not null then {{ raw_row_json('order_items') }} end as raw_row,
+        cast(null as bigint) as source_line
+    from reasoned
 
 )
 

@@ -1,4 +1,7 @@
--- Every raw refund row, typed, with the reason it is quarantined (null = clean). 1:1 with the raw input.
+-- Every raw refund row, typed, with the reason it is quarantined (null = clean). 1:1 with the raw input, with
+-- the CSV lines the reader could not parse added by the post-hook.
+{{ config(post_hook="{{ insert_rejected_lines('refunds') }}") }}
+
 with
 
 source as (
@@ -19,17 +22,57 @@ orders as (
 
 ),
 
+cleaned as (
+
+    select {{ cleaned_columns('refunds') }}
+    from source
+
+),
+
+parsed as (
+
+    select
+        *,
+        {{ normalized_id('refund_id') }} as refund_key,
+        {{ normalized_id('order_id') }} as order_key,
+        {{ parse_number('amount') }} as amount_number,
+        {{ timestamp_candidates('refunded_at') }}
+    from cleaned
+
+),
+
+date_orders as (
+
+    select {{ timestamp_date_orders(['refunded_at']) }}
+    from parsed
+
+),
+
 typed as (
 
     select
-        {{ clean_key('refund_id') }} as refund_id,
-        {{ clean_key('order_id') }} as order_id,
-        {{ try_cast_timestamp('refunded_at') }} as refunded_at,
-        {{ try_cast_decimal('amount') }} as refund_amount,
-        cast(refunded_at as {{ dbt.type_string() }}) as raw_refunded_at,
-        cast(amount as {{ dbt.type_string() }}) as raw_amount,
-        {{ row_fingerprint(['refund_id', 'order_id', 'refunded_at', 'amount']) }} as row_fingerprint
-    from source
+        parsed.refund_key,
+        parsed.order_key,
+        parsed.refunded_at,
+        parsed.amount,
+        parsed.amount_number,
+        {{ timestamp_value('refunded_at') }} as refunded_at_utc,
+        {{ timestamp_is_ambiguous('refunded_at') }} as refunded_at__ambiguous,
+        {{ amount_value('amount', 'amount_number') }} as refund_amount,
+        {{ raw_columns('refunds') }}
+    from parsed
+    cross join date_orders
+
+),
+
+fingerprinted as (
+
+    select
+        *,
+        row_number() over () as row_id,
+        {{ row_fingerprint(['refund_key', 'order_key', ['refunded_at_utc', 'refunded_at'],
+            ['refund_amount', 'amount']]) }} as row_fingerprint
+    from typed
 
 ),
 
@@ -40,35 +83,46 @@ classified as (
         orders.order_id is not null as is_known_order,
         coalesce(orders.is_clean_order, false) as is_clean_order,
         orders.ordered_at
-    from {{ classify_duplicates('typed', ['refund_id']) }} as deduplicated
-    left join orders on deduplicated.order_id = orders.order_id
+    from {{ classify_duplicates('fingerprinted', ['refund_key']) }} as deduplicated
+    left join orders on deduplicated.order_key = orders.order_id
+
+),
+
+reasoned as (
+
+    select
+        *,
+        {{ first_quarantine_reason(
+            [['refund_key is null', 'missing_refund_id'],
+             ['is_exact_copy', 'exact_duplicate'],
+             ['is_conflicting_duplicate', 'conflicting_duplicate_refund_id'],
+             ['order_key is null', 'missing_order_id'],
+             ['not is_known_order', 'unknown_order'],
+             ['not is_clean_order', 'order_quarantined']]
+            + timestamp_checks('refunded_at', 'refunded_at', 'refunded_at_utc', required=true)
+            + [['refunded_at_utc < ordered_at', 'refunded_before_ordered']]
+            + amount_checks('amount', 'amount', 'amount_number', allow_negative=true)
+            + [['amount_number <= 0', 'non_positive_amount']]
+        ) }} as quarantine_reason
+    from classified
 
 ),
 
 final as (
 
     select
-        refund_id,
-        order_id,
-        refunded_at,
+        refund_key as refund_id,
+        order_key as order_id,
+        refunded_at_utc as refunded_at,
         refund_amount,
+        raw_refund_id,
+        raw_order_id,
         raw_refunded_at,
         raw_amount,
-        {{ first_quarantine_reason([
-            ['refund_id is null', 'missing_refund_id'],
-            ['is_exact_copy', 'exact_duplicate'],
-            ['is_conflicting_duplicate', 'conflicting_duplicate_refund_id'],
-            ['order_id is null', 'missing_order_id'],
-            ['not is_known_order', 'unknown_order'],
-            ['not is_clean_order', 'order_quarantined'],
-            ['refunded_at is null', 'unparseable_refunded_at'],
-            ['refunded_at > ' ~ dbt.dateadd('day', var('future_tolerance_days'), reference_timestamp()),
-                'refunded_at_in_future'],
-            ['refunded_at < ordered_at', 'refunded_before_ordered'],
-            ['refund_amount is null', 'unparseable_amount'],
-            ['refund_amount <= 0', 'non_positive_amount'],
-        ]) }} as quarantine_reason
-    from classified
+        quarantine_reason,
+        case when quarantine_reason is not null then {{ raw_row_json('refunds') }} end as raw_row,
+        cast(null as bigint) as source_line
+    from reasoned
 
 )
 

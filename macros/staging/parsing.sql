@@ -1,0 +1,301 @@
+{#-
+    Input value rules (docs/input_contract.md). Every base_shop__* model applies them in the same order:
+      1. clean_text      every raw value: whitespace and one pair of surrounding quotes stripped, null tokens -> null
+      2. a typed parse   normalized_id, parse_number / amount_value, parse_integer, parse_flag, the timestamp macros
+      3. checks          *_checks macros return [condition, reason] pairs for first_quarantine_reason
+    They are DuckDB SQL (timezone, try_strptime, regexp_full_match); reading files is DuckDB-only too.
+-#}
+
+{#- Characters trimmed around every value: space, tab, line breaks, no-break space, byte-order mark. -#}
+{% macro whitespace_sql() -%}
+    (' ' || chr(9) || chr(10) || chr(13) || chr(160) || chr(65279))
+{%- endmacro %}
+
+{#- 1. The clean text of a raw value. Null-like tokens (var null_tokens, compared case-insensitively) are missing. -#}
+{% macro clean_text(expression) -%}
+    {%- set raw = 'cast(' ~ expression ~ ' as varchar)' -%}
+    {%- set tokens = [] -%}
+    {%- for token in var('null_tokens') -%}
+        {%- do tokens.append("'" ~ (token | string | lower | replace("'", "''")) ~ "'") -%}
+    {%- endfor -%}
+    {#- the common case (first and last characters printable ASCII, no quote) costs two comparisons -#}
+    {%- set stripped -%}
+        (case
+            when contains({{ raw }}, '"') or contains({{ raw }}, '''')
+                then trim(regexp_replace({{ raw }}, '^[\s\x{00A0}\x{FEFF}]*(?:"(.*)"|''(.*)'')[\s\x{00A0}\x{FEFF}]*$',
+                    '\1\2', 's'), {{ whitespace_sql() }})
+            when left({{ raw }}, 1) between '!' and '~' and right({{ raw }}, 1) between '!' and '~' then {{ raw }}
+            else trim({{ raw }}, {{ whitespace_sql() }})
+        end)
+    {%- endset -%}
+    (case when lower({{ stripped }}) in ({{ tokens | join(', ') }}) then null else {{ stripped }} end)
+{%- endmacro %}
+
+{#- The contract columns of a raw table, as clean text (same names) plus the raw value as read (raw_<name>). -#}
+{% macro cleaned_columns(table_name) -%}
+    {%- for column in contract_columns(table_name) %}
+        {{ clean_text(column) }} as {{ column }},
+        cast({{ column }} as varchar) as raw_{{ column }}{{ ',' if not loop.last }}
+    {%- endfor %}
+{%- endmacro %}
+
+{#- The raw_<name> columns of a raw table (carried from cleaned_columns to the model's output). -#}
+{% macro raw_columns(table_name) -%}
+    {%- for column in contract_columns(table_name) %}
+        raw_{{ column }}{{ ',' if not loop.last }}
+    {%- endfor %}
+{%- endmacro %}
+
+{#- The raw row as JSON ({"column": "value as read", ...}), for the quarantine report. -#}
+{% macro raw_row_json(table_name) -%}
+    {%- set fields = [] -%}
+    {%- for column in contract_columns(table_name) -%}
+        {%- do fields.append(column ~ ' := raw_' ~ column) -%}
+    {%- endfor -%}
+    cast(to_json(struct_pack({{ fields | join(', ') }})) as varchar)
+{%- endmacro %}
+
+{% macro contract_columns(table_name) -%}
+    {%- if not execute -%}{{ return([]) }}{%- endif -%}
+    {%- set node = graph.sources['source.' ~ project_name ~ '.shop.' ~ table_name] -%}
+    {{ return(node.columns.values() | map(attribute='name') | list) }}
+{%- endmacro %}
+
+{#- 2. Ids: a whole number written with a zero fraction ("1014.0", "1014.00") is the integer ("1014"), in every
+    table, so exports that wrote an id as a float still join. Nothing else changes (leading zeros are kept). -#}
+{% macro normalized_id(clean) -%}
+    (case
+        when contains({{ clean }}, '.') and regexp_full_match({{ clean }}, '[+-]?[0-9]+\.0+')
+            then split_part({{ clean }}, '.', 1)
+        else {{ clean }}
+    end)
+{%- endmacro %}
+
+{#- A lower-case label. -#}
+{% macro label(clean) -%}
+    lower({{ clean }})
+{%- endmacro %}
+
+{#- Numbers: plain decimal notation (optional sign, '.' as decimal separator or var decimal_separator = ',',
+    optional exponent). Thousands separators, '1_000', hex, 'NaN', 'inf' do not parse. Returns a double. -#}
+{% macro number_text(clean) -%}
+    {%- if var('decimal_separator') == ',' -%}
+        (case when not contains({{ clean }}, '.') then replace({{ clean }}, ',', '.') end)
+    {%- else -%}
+        {{ clean }}
+    {%- endif -%}
+{%- endmacro %}
+
+{% macro parse_number(clean) -%}
+    (case
+        when regexp_full_match({{ number_text(clean) }}, '[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?')
+            then try_cast({{ number_text(clean) }} as double)
+    end)
+{%- endmacro %}
+
+{#- An amount as decimal(18, scale), or null when it does not parse or is beyond var max_amount (so no value can
+    overflow the decimal). -#}
+{% macro amount_value(clean, number, scale=2) -%}
+    (case
+        when isfinite({{ number }}) and abs({{ number }}) <= {{ var('max_amount') }}
+            then try_cast({{ number_text(clean) }} as decimal(18, {{ scale }}))
+    end)
+{%- endmacro %}
+
+{#- Whole numbers: digits with an optional zero fraction ("2", "2.0"); "2.5" and "0x10" do not parse. -#}
+{% macro parse_integer(clean) -%}
+    (case
+        when regexp_full_match({{ clean }}, '[+-]?[0-9]+(\.0+)?')
+            then try_cast(split_part({{ clean }}, '.', 1) as bigint)
+    end)
+{%- endmacro %}
+
+{#- Booleans: true/t/1/yes/y and false/f/0/no/n, any case. -#}
+{% macro parse_flag(clean) -%}
+    (case
+        when lower({{ clean }}) in ('true', 't', '1', 'yes', 'y') then true
+        when lower({{ clean }}) in ('false', 'f', '0', 'no', 'n') then false
+    end)
+{%- endmacro %}
+
+{#-
+    Timestamps. Every value is stored as a UTC timestamp without time zone:
+      * an offset (Z, +02:00, +0200, +02) or a zone name (Europe/Warsaw, EST, UTC, GMT+2) is honoured; an RFC 9557
+        suffix ("...+01:00[Europe/Warsaw]") is accepted;
+      * a value without one is in var input_time_zone (default UTC);
+      * ISO-8601 and the year-first / month-name formats of var extra_timestamp_formats are unambiguous;
+      * day-first (DMY) and month-first (MDY) formats are decided per file and column from all its values
+        (timestamp_date_orders), never row by row: the order that parses more of the column's non-ISO values
+        wins; a tie follows var date_order (DMY | MDY | reject = the values are quarantined as ambiguous_<column>).
+    Values that are not finite ('infinity'), before var valid_from_date or after the reference date plus
+    var future_tolerance_days are quarantined by timestamp_checks.
+-#}
+{% macro format_order(fmt) -%}
+    {%- set day = fmt.find('%d') if '%d' in fmt else fmt.find('%e') -%}
+    {%- set month = fmt.find('%m') -%}
+    {%- if month < 0 or day < 0 or fmt.find('%Y') == 0 or (fmt.find('%Y') >= 0 and fmt.find('%Y') < month
+        and fmt.find('%Y') < day) -%}
+        {{ return('unambiguous') }}
+    {%- elif day < month -%}
+        {{ return('DMY') }}
+    {%- else -%}
+        {{ return('MDY') }}
+    {%- endif -%}
+{%- endmacro %}
+
+{% macro naive_to_utc(timestamp_sql) -%}
+    {%- set zone = var('input_time_zone') | trim -%}
+    {%- if zone | upper in ('UTC', 'ETC/UTC', 'GMT', 'Z', '') -%}
+        {{ timestamp_sql }}
+    {%- else -%}
+        timezone('UTC', timezone('{{ zone }}', {{ timestamp_sql }}))
+    {%- endif -%}
+{%- endmacro %}
+
+{#- A regular expression a value must fully match before strptime tries `fmt`: a failing strptime costs ten times
+    a failing regular expression, and most values of a column fail most formats. In a format without separators
+    (%Y%m%d) every field has its full width, or strptime would read '1997011' as 1997-01-01. -#}
+{% macro strptime_guard(fmt) -%}
+    {%- set directives = {'Y': '[0-9]{4}', 'y': '[0-9]{2}', 'm': '[0-9]{1,2}', 'd': '[0-9]{1,2}', 'e': ' ?[0-9]{1,2}',
+        'H': '[0-9]{1,2}', 'I': '[0-9]{1,2}', 'M': '[0-9]{1,2}', 'S': '[0-9]{1,2}', 'f': '[0-9]{1,9}',
+        'p': '[AaPp][Mm]', 'b': '[A-Za-z]+', 'B': '[A-Za-z]+', 'a': '[A-Za-z]+', 'A': '[A-Za-z]+', 'j': '[0-9]{1,3}',
+        'z': '(Z|[+-][0-9]{2}:?[0-9]{2})', 'Z': '[A-Za-z_/+-]+', '%': '%'} -%}
+    {%- set fixed = {'m': '[0-9]{2}', 'd': '[0-9]{2}', 'H': '[0-9]{2}', 'I': '[0-9]{2}', 'M': '[0-9]{2}',
+        'S': '[0-9]{2}', 'j': '[0-9]{3}'} if not modules.re.search('[^%A-Za-z]', fmt) else {} -%}
+    {%- set state = namespace(pattern='', directive=false) -%}
+    {%- for character in fmt -%}
+        {%- if state.directive -%}
+            {%- set state.pattern = state.pattern ~ fixed.get(character, directives.get(character, '.+')) -%}
+            {%- set state.directive = false -%}
+        {%- elif character == '%' -%}
+            {%- set state.directive = true -%}
+        {%- elif character == ' ' -%}
+            {%- set state.pattern = state.pattern ~ ' +' -%}
+        {%- else -%}
+            {%- set state.pattern = state.pattern ~ modules.re.escape(character) -%}
+        {%- endif -%}
+    {%- endfor -%}
+    {{ return(state.pattern | replace("'", "''")) }}
+{%- endmacro %}
+
+{#- One strptime format, as UTC, tried only on values of its shape. -#}
+{% macro strptime_utc(clean, fmt) -%}
+    {%- set parsed = "try_strptime(" ~ clean ~ ", '" ~ fmt ~ "')" -%}
+    {%- if '%z' in fmt or '%Z' in fmt -%}
+        {%- set value = "timezone('UTC', " ~ parsed ~ ")" -%}
+    {%- else -%}
+        {%- set value = naive_to_utc(parsed) -%}
+    {%- endif -%}
+    (case when regexp_full_match({{ clean }}, '{{ strptime_guard(fmt) }}') then {{ value }} end)
+{%- endmacro %}
+
+{#- A time followed by an offset (Z, +02:00, +0200, +02) or a zone name, optionally with an RFC 9557 [zone] suffix. -#}
+{% macro timestamp_with_zone_pattern() -%}
+    {%- set time = '[0-9]:[0-9]{2}(:[0-9]{2}([.,][0-9]+)?)?' -%}
+    {%- set zone = '([zZ]|[+-][0-9]{1,2}(:?[0-9]{2})?|[A-Za-z][A-Za-z0-9_/+-]*)' -%}
+    '{{ time }}\s*{{ zone }}(\[[^\]]*\])?$'
+{%- endmacro %}
+
+{% macro parse_timestamp_unambiguous(clean) -%}
+    {%- set unambiguous = [] -%}
+    {%- for fmt in var('extra_timestamp_formats') if format_order(fmt) == 'unambiguous' -%}
+        {%- do unambiguous.append(strptime_utc(clean, fmt)) -%}
+    {%- endfor -%}
+    coalesce(
+        case
+            when regexp_matches({{ clean }}, {{ timestamp_with_zone_pattern() }})
+                then timezone('UTC', try_cast(regexp_replace({{ clean }}, '\[[^\]]*\]$', '') as timestamptz))
+            else {{ naive_to_utc('try_cast(' ~ clean ~ ' as timestamp)') }}
+        end
+        {%- for expression in unambiguous %},
+        {{ expression }}
+        {%- endfor %}
+    )
+{%- endmacro %}
+
+{#- Day-first and month-first formats start with one or two digits and a separator: anything else (ISO values, the
+    bulk of most columns) skips them after one cheap match. -#}
+{% macro parse_timestamp_ordered(clean, order) -%}
+    {%- set parsed = [] -%}
+    {%- for fmt in var('extra_timestamp_formats') if format_order(fmt) == order -%}
+        {%- do parsed.append(strptime_utc(clean, fmt)) -%}
+    {%- endfor -%}
+    {%- if parsed | length == 0 -%}
+        cast(null as timestamp)
+    {%- else -%}
+        (case when regexp_matches({{ clean }}, '^ ?[0-9]{1,2}[^0-9]') then coalesce({{ parsed | join(', ') }}) end)
+    {%- endif -%}
+{%- endmacro %}
+
+{#- Step 1 (over clean text): the candidate readings of a timestamp column, as <column>__unambiguous, __dmy, __mdy.
+    The day-first and month-first readings are only tried when the value is not unambiguous. -#}
+{% macro timestamp_candidates(column) -%}
+    {{ parse_timestamp_unambiguous(column) }} as {{ column }}__unambiguous,
+    {{ parse_timestamp_ordered(column, 'DMY') }} as {{ column }}__dmy,
+    {{ parse_timestamp_ordered(column, 'MDY') }} as {{ column }}__mdy
+{%- endmacro %}
+
+{#- Step 2 (an aggregate over the whole relation, one row): the day/month order of each column, decided from all
+    its values: DMY, MDY or ambiguous. -#}
+{% macro timestamp_date_orders(columns) -%}
+    {%- for column in columns %}
+        case
+            when count(case when {{ column }}__unambiguous is null then {{ column }}__dmy end)
+                > count(case when {{ column }}__unambiguous is null then {{ column }}__mdy end) then 'DMY'
+            when count(case when {{ column }}__unambiguous is null then {{ column }}__dmy end)
+                < count(case when {{ column }}__unambiguous is null then {{ column }}__mdy end) then 'MDY'
+            {%- if var('date_order') | upper in ('DMY', 'MDY') %}
+                else '{{ var("date_order") | upper }}'
+            {%- else %}
+                else 'ambiguous'
+            {%- endif %}
+        end as {{ column }}__date_order{{ ',' if not loop.last }}
+    {%- endfor %}
+{%- endmacro %}
+
+{#- Step 3: whether the value is quarantined as ambiguous (its column's order is a tie that var date_order leaves
+    to quarantine, and the value reads only as day-first or month-first). -#}
+{% macro timestamp_is_ambiguous(column) -%}
+    ({{ column }}__date_order = 'ambiguous' and {{ column }}__unambiguous is null
+        and ({{ column }}__dmy is not null or {{ column }}__mdy is not null))
+{%- endmacro %}
+
+{#- Step 3: the value, UTC. -#}
+{% macro timestamp_value(column) -%}
+    (case
+        when {{ column }}__unambiguous is not null then {{ column }}__unambiguous
+        when {{ column }}__date_order = 'DMY' then {{ column }}__dmy
+        when {{ column }}__date_order = 'MDY' then {{ column }}__mdy
+    end)
+{%- endmacro %}
+
+{#- Checks of a timestamp column, in priority order. `text` is its clean text, `value` its parsed value, `name` the
+    column name used in the reasons (and <name>__ambiguous, from timestamp_is_ambiguous). -#}
+{% macro timestamp_checks(name, text, value, required=false) -%}
+    {%- set checks = [] -%}
+    {%- if required -%}
+        {%- do checks.append([text ~ ' is null', 'missing_' ~ name]) -%}
+    {%- endif -%}
+    {%- do checks.append([name ~ '__ambiguous', 'ambiguous_' ~ name]) -%}
+    {%- do checks.append([text ~ ' is not null and ' ~ value ~ ' is null', 'unparseable_' ~ name]) -%}
+    {%- do checks.append(['not isfinite(' ~ value ~ ') or ' ~ value ~ ' < cast(\'' ~ var('valid_from_date')
+        ~ '\' as timestamp)', name ~ '_out_of_range']) -%}
+    {%- do checks.append([value ~ ' > ' ~ dbt.dateadd('day', var('future_tolerance_days'), reference_timestamp()),
+        name ~ '_in_future']) -%}
+    {{ return(checks) }}
+{%- endmacro %}
+
+{#- Checks of an amount column: missing (when required), unparseable, beyond var max_amount, negative. -#}
+{% macro amount_checks(name, text, number, required=true, allow_negative=false) -%}
+    {%- set checks = [] -%}
+    {%- if required -%}
+        {%- do checks.append([text ~ ' is null', 'missing_' ~ name]) -%}
+    {%- endif -%}
+    {%- do checks.append([text ~ ' is not null and ' ~ number ~ ' is null', 'unparseable_' ~ name]) -%}
+    {%- do checks.append(['not isfinite(' ~ number ~ ') or abs(' ~ number ~ ') > ' ~ var('max_amount'),
+        name ~ '_out_of_range']) -%}
+    {%- if not allow_negative -%}
+        {%- do checks.append([number ~ ' < 0', 'negative_' ~ name]) -%}
+    {%- endif -%}
+    {{ return(checks) }}
+{%- endmacro %}

@@ -1,0 +1,490 @@
+"""The one resolver of raw input files: finds each contract table in the user's folder, inspects it and says how to
+read it. `clv check-input`, `clv build` and `clv dbt` all call it; dbt never looks for files itself.
+
+Its output is a resolved-input manifest (JSON): per table the real path, the format, the exact DuckDB reader call
+(path escaped, CSV options fixed), the contract columns present and the number of data rows counted from the
+source itself (CSV records by a byte scan, Parquet row counts from the file metadata). The CLI passes the manifest
+to dbt in the environment variable CLV_INPUT_MANIFEST; the staging macro `raw_relation` reads the tables through
+it and the audit compares its counts with what staging produced, so no reader loss can go unnoticed.
+
+Why Python and not a dbt macro: the checks that must happen before dbt (symlinks, directories, permissions,
+encodings, line endings, a record count that is independent of DuckDB's CSV reader) are file-system work Jinja
+cannot do, and doing them once means the pre-flight and the build cannot disagree about which file is read.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import io
+import json
+import os
+import re
+import stat
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from clvlayer.contract import InputError, TableContract, load_contract
+from clvlayer.csvscan import scan_csv
+from clvlayer.project import PROJECT_ROOT
+
+READABLE_SUFFIXES = (".parquet", ".csv")
+# Python codec -> DuckDB CSV encoding. Anything else (UTF-16 big-endian, which DuckDB reads as an empty table;
+# Windows-1252; other codecs) is read through a UTF-8 copy. Latin-1 too when the file has bytes 0x80-0x9F, which
+# DuckDB's Latin-1 decoder refuses for the whole file.
+DUCKDB_ENCODINGS = {"utf-8": "utf-8", "utf-16-le": "utf-16", "latin-1": "latin-1"}
+DELIMITER_CANDIDATES = (",", ";", "\t", "|")
+MANIFEST_ENV = "CLV_INPUT_MANIFEST"
+MAX_LINE_BYTES = 8 << 20
+
+
+@dataclass
+class InputSettings:
+    """The 'input' vars of dbt_project.yml that the resolver needs (overridable with --vars)."""
+
+    encoding: str = "auto"
+    delimiter: str = "auto"
+    quote: str = '"'
+    escape: str = '"'
+
+    @classmethod
+    def from_vars(cls, values: dict[str, Any]) -> "InputSettings":
+        return cls(encoding=str(values.get("input_encoding", "auto")).strip().lower() or "auto",
+                   delimiter=str(values.get("csv_delimiter", "auto")) or "auto",
+                   quote=str(values.get("csv_quote", '"')), escape=str(values.get("csv_escape", '"')))
+
+
+@dataclass
+class TableInput:
+    table: str
+    path: str  # the real file read (symlinks followed)
+    given_path: str  # the entry in the user's folder
+    format: str  # csv | parquet
+    reader_sql: str  # a DuckDB table function call, path escaped
+    columns: dict[str, str]  # contract column -> column of the reader's output
+    source_rows: int
+    count_method: str
+    rejects_table: str | None = None  # CSV: DuckDB's reject table for lines the reader could not parse
+    encoding: str | None = None
+    delimiter: str | None = None
+    numeric_columns: list[str] = field(default_factory=list)  # Parquet: contract columns stored as numbers
+    notes: list[str] = field(default_factory=list)
+
+
+@dataclass
+class InputManifest:
+    folder: str
+    tables: dict[str, TableInput]
+    version: int = 1
+
+    def to_json(self) -> str:
+        return json.dumps({"version": self.version, "folder": self.folder,
+                           "tables": {name: asdict(t) for name, t in self.tables.items()}})
+
+    def write(self, path: Path) -> Path:
+        path.write_text(self.to_json())
+        return path
+
+
+def sql_string(text: str) -> str:
+    """A SQL string literal."""
+    return "'" + text.replace("'", "''") + "'"
+
+
+def sql_file_literal(path: str | Path) -> str:
+    """A SQL string literal naming exactly one file: quotes doubled and glob characters bracketed.
+
+    DuckDB's file readers expand `*`, `?` and `[...]` in a path (and '**' recursively), so a folder named `shop[1]`
+    or `exports?` would read other folders' files. `[*]`, `[?]` and `[[]` match the character itself.
+    """
+    escaped = re.sub(r"[\[*?]", lambda m: f"[{m.group(0)}]", str(path))
+    return sql_string(escaped)
+
+
+def project_vars(dbt_args: list[str] | None = None) -> dict[str, Any]:
+    """dbt_project.yml vars, overridden by any `--vars` in dbt_args (as dbt would)."""
+    document = yaml.safe_load((PROJECT_ROOT / "dbt_project.yml").read_text())
+    values = dict(document.get("vars") or {})
+    args = list(dbt_args or [])
+    for index, arg in enumerate(args):
+        text = None
+        if arg == "--vars" and index + 1 < len(args):
+            text = args[index + 1]
+        elif arg.startswith("--vars="):
+            text = arg.split("=", 1)[1]
+        if text:
+            loaded = yaml.safe_load(text)
+            if isinstance(loaded, dict):
+                values.update(loaded)
+    return values
+
+
+def check_input_vars(values: dict[str, Any]) -> None:
+    """Refuse input vars the staging macros could not use, before dbt runs (one message listing them all)."""
+    from datetime import date
+
+    import duckdb
+
+    problems = []
+    if str(values.get("date_order", "reject")).upper() not in ("DMY", "MDY", "REJECT"):
+        problems.append(f"date_order is {values.get('date_order')!r}; use DMY, MDY or reject")
+    if str(values.get("decimal_separator", ".")) not in (".", ","):
+        problems.append(f"decimal_separator is {values.get('decimal_separator')!r}; use '.' or ','")
+    zone = str(values.get("input_time_zone", "UTC")).strip() or "UTC"
+    with duckdb.connect() as connection:
+        known = connection.execute("select count(*) from pg_timezone_names() where name = ?", [zone]).fetchall()[0]
+    if zone.upper() not in ("UTC", "Z") and not (known and known[0]):  # DuckDB's (ICU's) zone names
+        problems.append(f"input_time_zone {zone!r} is not a time zone name (e.g. UTC, Europe/Warsaw)")
+    try:
+        date.fromisoformat(str(values.get("valid_from_date", "1990-01-01")))
+    except ValueError:
+        problems.append(f"valid_from_date {values.get('valid_from_date')!r} is not a date (YYYY-MM-DD)")
+    for name in ("max_amount", "max_quantity"):
+        if not isinstance(values.get(name, 1), (int, float)) or values.get(name, 1) <= 0:
+            problems.append(f"{name} is {values.get(name)!r}; use a positive number")
+    if problems:
+        raise InputError("Input vars (dbt_project.yml, --vars) cannot be used: " + "; ".join(problems) + ".")
+
+
+# --- finding the file of each table -------------------------------------------------------------------------------
+
+def _entries(folder: Path) -> dict[str, list[os.DirEntry]]:
+    """Folder entries by lower-case name up to the first dot (orders.csv, ORDERS.CSV and orders.csv.gz: 'orders')."""
+    by_stem: dict[str, list[os.DirEntry]] = {}
+    with os.scandir(folder) as listing:
+        for entry in listing:
+            stem, dot, _ = entry.name.partition(".")
+            if dot:
+                by_stem.setdefault(stem.lower(), []).append(entry)
+    return by_stem
+
+
+def _check_entry(entry: os.DirEntry, table: TableContract) -> tuple[Path | None, str | None]:
+    """The real file behind a folder entry, or the reason it cannot be read."""
+    given = Path(entry.path)
+    if entry.is_symlink() and not given.exists():
+        target = os.readlink(given)
+        return None, (f"{given}: a symbolic link to {target}, which does not exist. Fix: point the link at the "
+                      f"{table.name} export or remove it.")
+    real = given.resolve()
+    try:
+        mode = real.stat().st_mode
+    except OSError as error:
+        return None, f"{given}: cannot be inspected ({error.strerror}). Fix: check the path and its permissions."
+    if stat.S_ISDIR(mode):
+        return None, (f"{given}: a directory, where the {table.name} table's file was expected. Fix: put the "
+                      f"export itself at {given.name} (one file per table; a folder of parts is not read).")
+    if not stat.S_ISREG(mode):
+        return None, f"{given}: not a regular file (a pipe or device). Fix: export the table to a file."
+    if not os.access(real, os.R_OK):
+        return None, f"{given}: not readable by this user. Fix: grant read permission (chmod a+r)."
+    return real, None
+
+
+def find_table_file(folder: Path, table: TableContract,
+                    entries: dict[str, list[os.DirEntry]]) -> tuple[os.DirEntry | None, list[str]]:
+    """The folder entry holding `table` (case-insensitive `<table>.parquet` / `<table>.csv`), or problems."""
+    named = entries.get(table.name.lower(), [])
+    readable = [e for e in named if "." + e.name.partition(".")[2].lower() in READABLE_SUFFIXES]
+    if len(readable) > 1:
+        names = " and ".join(sorted(e.name for e in readable))
+        return None, [f"{folder}: {names} both hold table '{table.name}'. Fix: keep exactly one of them."]
+    if readable:
+        return readable[0], []
+    others = sorted(e.name for e in named)
+    if others:
+        return None, [f"{folder / others[0]}: unsupported file type for table '{table.name}'. Fix: export it as "
+                      f"{table.name}.parquet or {table.name}.csv."]
+    if table.required:
+        return None, [f"{folder}: required table '{table.name}' is missing. Fix: add {table.name}.parquet or "
+                      f"{table.name}.csv with columns {', '.join(table.columns)}."]
+    return None, []
+
+
+# --- CSV -----------------------------------------------------------------------------------------------------------
+
+BOMS = ((codecs.BOM_UTF8, "utf-8"), (codecs.BOM_UTF16_LE, "utf-16-le"), (codecs.BOM_UTF16_BE, "utf-16-be"))
+
+
+def _bom(path: Path) -> tuple[int, str | None]:
+    with path.open("rb") as handle:
+        head = handle.read(4)
+    for mark, encoding in BOMS:
+        if head.startswith(mark):
+            return len(mark), encoding
+    return 0, None
+
+
+def _normalise_encoding(name: str) -> str:
+    try:
+        canonical = codecs.lookup(name).name
+    except LookupError:
+        raise InputError(f"input_encoding '{name}' is not a known encoding. Fix: use auto, utf-8, utf-16, latin-1, "
+                         "cp1252 or another Python codec name.") from None
+    return {"utf-16": "utf-16-le", "iso8859-1": "latin-1", "utf-8-sig": "utf-8"}.get(canonical, canonical)
+
+
+def _first_invalid_utf8_line(path: Path) -> int | None:
+    """1-based line of the first byte sequence that is not UTF-8, or None when the whole file is valid.
+
+    Blocks of plain ASCII (the common case) are recognised with numpy and never decoded."""
+    import numpy as np
+
+    mapped = np.memmap(path, dtype=np.uint8, mode="r")
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    line, step = 1, 8 << 20
+    for start in range(0, len(mapped), step):
+        block = np.asarray(mapped[start:start + step])
+        if decoder.getstate()[0] == b"" and not bool((block >= 0x80).any()):
+            line += int(np.count_nonzero(block == 10))
+            continue
+        chunk = block.tobytes()
+        try:
+            decoder.decode(chunk)
+        except UnicodeDecodeError as error:
+            return line + chunk.count(b"\n", 0, max(error.start, 0))
+        line += chunk.count(b"\n")
+    try:
+        decoder.decode(b"", final=True)
+    except UnicodeDecodeError:
+        return line
+    return None
+
+
+def _choose_encoding(path: Path, declared: str) -> tuple[str, int, list[str]]:
+    """(Python codec, BOM length, notes). 'auto': a byte-order mark decides; else UTF-8 when the whole file is
+    valid UTF-8, else Windows-1252 (the superset of Latin-1 that spreadsheet exports use)."""
+    bom_length, bom_encoding = _bom(path)
+    if declared == "auto":
+        if bom_encoding:
+            return bom_encoding, bom_length, [f"encoding {bom_encoding} (byte-order mark)"]
+        bad_line = _first_invalid_utf8_line(path)
+        if bad_line is None:
+            return "utf-8", 0, []
+        return "cp1252", 0, [f"encoding cp1252 detected (not UTF-8 from line {bad_line}); set var input_encoding "
+                             "to override"]
+    encoding = _normalise_encoding(declared)
+    if encoding.startswith("utf-16") and bom_encoding and bom_encoding.startswith("utf-16"):
+        encoding = bom_encoding
+    if bom_encoding and bom_encoding != encoding:
+        bom_length = 0 if not bom_encoding.startswith("utf-16") or not encoding.startswith("utf-16") else bom_length
+    if bom_encoding == "utf-8" and encoding == "utf-8":
+        bom_length = 3
+    return encoding, bom_length, [f"encoding {encoding} (var input_encoding)"]
+
+
+def _has_c1_bytes(path: Path) -> bool:
+    import numpy as np
+
+    mapped = np.memmap(path, dtype=np.uint8, mode="r")
+    step = 16 << 20
+    return any(bool(np.any((block >= 0x80) & (block < 0xA0)))
+               for block in (np.asarray(mapped[i:i + step]) for i in range(0, len(mapped), step)))
+
+
+def _transcode(path: Path, encoding: str, target: Path) -> None:
+    """Write a UTF-8 copy; bytes the codec cannot decode are kept as they are, so the reader rejects (and the
+    build quarantines) exactly those lines instead of this step guessing."""
+    decoder = codecs.getincrementaldecoder(encoding)(errors="surrogateescape")
+    with path.open("rb") as source, target.open("wb") as sink:
+        while chunk := source.read(8 << 20):
+            sink.write(decoder.decode(chunk).encode("utf-8", errors="surrogateescape"))
+        sink.write(decoder.decode(b"", final=True).encode("utf-8", errors="surrogateescape"))
+
+
+def _first_lines(path: Path, encoding: str, bom_length: int) -> list[str]:
+    with path.open("rb") as handle:
+        handle.seek(bom_length)
+        raw = handle.read(1 << 20)
+    text = raw.decode(encoding, errors="replace")
+    return text.replace("\r\n", "\n").replace("\r", "\n").split("\n", 2)[:2]
+
+
+EXCEL_SEPARATOR = re.compile(r"^\s*sep=(.)\s*$", re.IGNORECASE)  # Excel's first line naming the delimiter
+
+
+def _header_fields(header: str, delimiter: str, quote: str) -> list[str]:
+    reader = csv.reader(io.StringIO(header), delimiter=delimiter, quotechar=quote or None)
+    return [name.strip().strip("\ufeff").strip().lower() for name in next(reader, [])]
+
+
+def _choose_delimiter(header: str, table: TableContract, settings: InputSettings) -> tuple[str, list[str]]:
+    if settings.delimiter != "auto":
+        return settings.delimiter.replace("\\t", "\t"), [f"delimiter {settings.delimiter!r} (var csv_delimiter)"]
+    scores = {d: len(set(_header_fields(header, d, settings.quote)) & set(table.columns)) for d in
+              DELIMITER_CANDIDATES}
+    best = max(DELIMITER_CANDIDATES, key=lambda d: (scores[d], -DELIMITER_CANDIDATES.index(d)))
+    if scores[best] == 0:
+        return ",", []
+    return best, ([] if best == "," else [f"delimiter {best!r} (the header names the contract columns with it)"])
+
+
+def _csv_reader_sql(path: Path, table: str, names: list[str], delimiter: str, settings: InputSettings,
+                    encoding: str, skip: int = 0) -> str:
+    columns = ", ".join(f"{sql_string(name)}: 'VARCHAR'" for name in names)
+    return (f"read_csv({sql_file_literal(path)}, auto_detect = false, skip = {skip}, header = true, "
+            f"delim = {sql_string(delimiter)}, quote = {sql_string(settings.quote)}, "
+            f"escape = {sql_string(settings.escape)}, encoding = {sql_string(encoding)}, strict_mode = true, "
+            f"max_line_size = {MAX_LINE_BYTES}, columns = {{{columns}}}, store_rejects = true, "
+            f"rejects_table = 'clv_rejects_{table}', rejects_scan = 'clv_reject_scans_{table}')")
+
+
+def inspect_csv(given: Path, real: Path, table: TableContract, settings: InputSettings,
+                work_dir: Path | None) -> TableInput:
+    """Decide how to read one CSV file (encoding, delimiter, columns) and count its records."""
+    notes: list[str] = []
+    encoding, bom_length, encoding_notes = _choose_encoding(real, settings.encoding)
+    notes += encoding_notes
+    lines = _first_lines(real, encoding, bom_length) + [""]
+    excel = EXCEL_SEPARATOR.match(lines[0])
+    header = lines[1] if excel else lines[0]
+    if excel and settings.delimiter == "auto":
+        delimiter, delimiter_notes = excel.group(1), [f"delimiter {excel.group(1)!r} (the file's first line, sep=)"]
+    else:
+        delimiter, delimiter_notes = _choose_delimiter(header, table, settings)
+    notes += delimiter_notes
+    names = _header_fields(header, delimiter, settings.quote)
+    _check_header(given, table, names)
+    duckdb_encoding = DUCKDB_ENCODINGS.get(encoding)
+    if encoding == "latin-1" and _has_c1_bytes(real):
+        duckdb_encoding = None
+    read_path = real
+    if duckdb_encoding is None and work_dir is not None:
+        read_path = work_dir / f"{table.name}.utf8.csv"
+        _transcode(real, encoding, read_path)
+        notes.append(f"read through a UTF-8 copy ({read_path.name}): DuckDB reads UTF-8, UTF-16 and Latin-1 only")
+    scan = scan_csv(real, delimiter=delimiter, quote=settings.quote, escape=settings.escape,
+                    encoding=encoding if encoding.startswith("utf-16") else "utf-8", bom_bytes=bom_length)
+    if excel:  # the sep= line is a record of the scan, not data
+        scan.data_records = max(scan.data_records - 1, 0)
+    _check_structure(given, table, scan)
+    positional = [name if name in table.columns and name not in names[:i] else f"column_{i + 1}"
+                  for i, name in enumerate(names)]
+    return TableInput(
+        table=table.name, path=str(real), given_path=str(given), format="csv",
+        reader_sql=_csv_reader_sql(read_path, table.name, positional, delimiter, settings, duckdb_encoding or "utf-8",
+                                   skip=1 if excel else 0),
+        columns={c: c for c in table.columns if c in positional}, source_rows=scan.data_records,
+        count_method="csv records (byte scan)", rejects_table=f"clv_rejects_{table.name}",
+        encoding=encoding, delimiter=delimiter, notes=notes)
+
+
+def _check_header(given: Path, table: TableContract, names: list[str]) -> None:
+    duplicated = sorted({n for n in names if n and names.count(n) > 1 and n in table.columns})
+    if duplicated:
+        raise InputError(f"{given}: column '{duplicated[0]}' appears more than once in the header. Fix: keep one.")
+    missing = [c for c in table.required_columns if c not in names]
+    if missing:
+        hint = ""
+        if len(names) == 1:
+            hint = " (the file parsed as a single column: check its delimiter and quoting)"
+        raise InputError(f"{given}: required column '{missing[0]}' is missing{hint}; found columns: "
+                         f"{', '.join(names)}. Fix: rename or add the column (contract: models/staging/_sources.yml).")
+
+
+def _check_structure(given: Path, table: TableContract, scan: Any) -> None:
+    if scan.unterminated_quote_line is not None:
+        raise InputError(f"{given}: a quoted field opened on line {scan.unterminated_quote_line} never closes, so "
+                         "every later line would be read as part of it. Fix: close or escape (\"\") the quote on "
+                         "that line and re-export.")
+    if scan.mixed_line_endings:
+        styles = ", ".join(f"{count:,} {name}" for name, count in (("LF", scan.lf_terminators), (
+            "CRLF", scan.crlf_terminators), ("CR", scan.cr_terminators)) if count)
+        raise InputError(f"{given}: mixed line endings ({styles}); DuckDB's CSV reader needs one kind. Fix: convert "
+                         "the file to one line ending (e.g. dos2unix) or re-export it.")
+    if table.required and scan.data_records == 0:
+        raise InputError(f"{given}: the required table '{table.name}' has a header but no rows. Fix: export the "
+                         "data again.")
+
+
+# --- Parquet -------------------------------------------------------------------------------------------------------
+
+def inspect_parquet(given: Path, real: Path, table: TableContract) -> TableInput:
+    import duckdb
+
+    literal = sql_file_literal(real)
+    with duckdb.connect() as connection:
+        try:
+            rows = connection.execute(f"select sum(num_rows) from parquet_file_metadata({literal})").fetchone()
+            described = connection.execute(f"describe select * from read_parquet({literal})").fetchall()
+        except duckdb.Error as error:
+            first_line = str(error).strip().splitlines()[0]
+            raise InputError(f"{given}: unreadable as parquet: {first_line}. Fix: check the file is a valid "
+                             "Parquet file and re-export it.") from None
+    lowered: dict[str, str] = {}
+    types = {name.strip().lower(): str(kind).upper() for name, kind, *_ in described}
+    for name, *_ in described:
+        key = name.strip().lower()
+        if key in lowered and key in table.columns:
+            raise InputError(f"{given}: columns '{lowered[key]}' and '{name}' both map to '{key}'. Fix: keep one.")
+        lowered.setdefault(key, name)
+    missing = [c for c in table.required_columns if c not in lowered]
+    if missing:
+        raise InputError(f"{given}: required column '{missing[0]}' is missing; found columns: "
+                         f"{', '.join(n for n, *_ in described)}. Fix: rename or add the column (contract: "
+                         "models/staging/_sources.yml).")
+    source_rows = int(rows[0] or 0) if rows else 0
+    if table.required and source_rows == 0:
+        raise InputError(f"{given}: the required table '{table.name}' has no rows. Fix: export the data again.")
+    return TableInput(table=table.name, path=str(real), given_path=str(given), format="parquet",
+                      reader_sql=f"read_parquet({literal})",
+                      columns={c: lowered[c] for c in table.columns if c in lowered}, source_rows=source_rows,
+                      count_method="parquet metadata (row groups)",
+                      numeric_columns=[c for c in table.columns if c in lowered and _is_numeric(types[c])])
+
+
+def _is_numeric(kind: str) -> bool:
+    return kind.startswith(("DECIMAL", "DOUBLE", "FLOAT", "REAL", "HUGEINT", "UHUGEINT")) or kind in {
+        "TINYINT", "SMALLINT", "INTEGER", "BIGINT", "UTINYINT", "USMALLINT", "UINTEGER", "UBIGINT"}
+
+
+# --- the resolver --------------------------------------------------------------------------------------------------
+
+def resolve_inputs(folder: Path, *, dbt_args: list[str] | None = None, work_dir: Path | None = None) -> InputManifest:
+    """Find, check and describe every contract table in `folder`. Raises InputError listing every problem.
+
+    work_dir: where helper files may be written (a UTF-8 copy of a file in an encoding DuckDB cannot read);
+    None for a check that must not write anything.
+    """
+    values = project_vars(dbt_args)
+    check_input_vars(values)
+    settings = InputSettings.from_vars(values)
+    if not folder.exists():
+        if folder.is_symlink():
+            raise InputError(f"RAW_DATA_DIR={folder} is a symbolic link to {os.readlink(folder)}, which does not "
+                             "exist. Fix: point it at the folder holding the exports.")
+        raise InputError(f"RAW_DATA_DIR={folder} does not exist. Fix: point RAW_DATA_DIR at the folder holding "
+                         "orders.parquet or orders.csv (and the optional tables), or unset it to build the sample.")
+    if not folder.is_dir():
+        raise InputError(f"RAW_DATA_DIR={folder} is a file, not a folder. Fix: point it at the folder that holds it.")
+    folder = folder.resolve()
+    problems: list[str] = []
+    tables: dict[str, TableInput] = {}
+    entries = _entries(folder)
+    for table in load_contract().values():
+        entry, found_problems = find_table_file(folder, table, entries)
+        problems += found_problems
+        if entry is None:
+            continue
+        real, problem = _check_entry(entry, table)
+        if problem or real is None:
+            problems.append(problem or f"{entry.path}: unreadable")
+            continue
+        given = Path(entry.path)
+        if real.stat().st_size == 0:
+            problems.append(f"{given}: the file is empty. Fix: export the table again (a header row at least), or "
+                            f"remove the file{' (the table is required)' if table.required else ''}.")
+            continue
+        try:
+            if real.suffix.lower() == ".parquet" or given.suffix.lower() == ".parquet":
+                tables[table.name] = inspect_parquet(given, real, table)
+            else:
+                tables[table.name] = inspect_csv(given, real, table, settings, work_dir)
+        except InputError as error:
+            problems.append(str(error))
+    if problems:
+        raise InputError("Input check failed:\n  - " + "\n  - ".join(problems))
+    return InputManifest(folder=str(folder), tables=tables)
