@@ -162,6 +162,7 @@ horizons as (
     select
         as_of_date,
         curve,
+        max(churn_observable_until_day) as churn_observable_until_day,
         least(
             {{ last_day }},
             max(churn_observable_until_day),
@@ -177,6 +178,7 @@ tails as (
     select
         horizons.as_of_date,
         horizons.curve,
+        horizons.churn_observable_until_day,
         horizons.observed_until_day,
         greatest(horizons.observed_until_day - {{ tail_days }}, 0) as tail_fit_from_day,
         tail_end.observed_survival as survival_at_observed_end,
@@ -200,7 +202,8 @@ tail_hazards as (
     select
         *,
         case
-            when observed_until_day < 0 then 'no_churn_observable'
+            when churn_observable_until_day < 0 then 'no_churn_observable'
+            when observed_until_day < 0 then 'too_few_at_risk'
             when observed_until_day = {{ last_day }} or survival_at_observed_end = 0 then 'estimated'
             when observed_until_day = tail_fit_from_day then 'tail_not_estimable'
             else 'estimated'
