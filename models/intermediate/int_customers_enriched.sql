@@ -184,7 +184,7 @@ final as (
         case when has_completed_order then margin_source end as margin_source,
         case when has_completed_order then margin_rate_or_default end as own_margin_rate,
         {{ safe_divide('net_revenue', 'completed_orders') }} as own_average_check,
-        {{ safe_divide('completed_item_units', 'completed_orders_with_items') }} as items_per_order,
+        {{ safe_divide('completed_item_units', 'completed_orders_with_items') }} as own_items_per_order,
         active_months,
         {{ safe_divide('completed_orders', 'active_months') }} as orders_per_active_month,
         case when has_completed_order then tenure_years end as tenure_years,

@@ -46,7 +46,7 @@ final as (
         margin_source,
         own_margin_rate,
         own_average_check,
-        items_per_order,
+        own_items_per_order,
         active_months,
         orders_per_active_month,
         tenure_years,

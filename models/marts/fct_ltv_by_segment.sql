@@ -80,6 +80,7 @@ customer_values as (
         case when customers.has_completed_order then customers.realised_margin_ltv end as realised_margin_ltv,
         case when customers.has_completed_order then customers.completed_orders end as orders_to_date,
         customers.observed_lifespan_months,
+        case when customers.has_completed_order then customers.tenure_years end as tenure_years,
         case when customers.is_frequency_eligible then customers.completed_orders end as frequency_eligible_orders,
         case when customers.is_frequency_eligible then customers.tenure_years end as frequency_eligible_tenure_years,
         customers.own_expected_lifetime_months,
@@ -93,7 +94,7 @@ customer_values as (
         {%- endfor %}
         predictions.predicted_clv,
         predictions.p_alive,
-        predictions.model_expected_lifetime_months,
+        predictions.own_model_expected_lifetime_months,
         case when predictions.is_predicted then 1 else 0 end as is_predicted,
         predictions.prediction_status
     from segment_labels as customers
@@ -128,6 +129,7 @@ segment_sums as (
         sum(realised_margin_ltv) as realised_margin_ltv_total,
         sum(orders_to_date) as orders_to_date,
         sum(observed_lifespan_months) as lifetime_exposure_months,
+        sum(tenure_years) as tenure_years,
         count(frequency_eligible_orders) as frequency_eligible_buyers,
         sum(frequency_eligible_orders) as frequency_eligible_orders,
         sum(frequency_eligible_tenure_years) as frequency_eligible_tenure_years,
@@ -143,7 +145,8 @@ segment_sums as (
         sum(is_predicted) as predicted_customers,
         avg(case when is_predicted = 1 then predicted_clv end) as average_predicted_clv,
         avg(case when is_predicted = 1 then p_alive end) as average_p_alive,
-        avg(case when is_predicted = 1 then model_expected_lifetime_months end) as model_expected_lifetime_months,
+        avg(case when is_predicted = 1 then own_model_expected_lifetime_months end)
+            as model_expected_lifetime_months,
         max(case when is_buyer = 1 and is_predicted = 0 then prediction_status end) as prediction_failure
     from customer_segments
     group by as_of_date, segment_type, segment_value
@@ -327,6 +330,7 @@ final as (
         ltv_formula_a,
         ltv_formula_b,
         discounted_clv,
+        tenure_years,
         frequency_eligible_buyers,
         frequency_eligible_orders,
         frequency_eligible_tenure_years,

@@ -4,6 +4,11 @@ The dbt Python models (dbt-duckdb runs them in the dbt process) are thin: they r
 one-row settings model, call the functions here and return the DataFrame dbt materialises. Keeping the logic in
 this typed module lets pytest call it directly on edge cases (zero customers, no repeat buyers, ...).
 
+The RFM summary exists once, in SQL (macro ``rfm_summary`` -> int_customers_rfm_summarised / _calibrated): this
+module takes it as given and never rebuilds it from transactions (``clvfit.rfm_summary`` is a lifetimes-compatible
+helper for data outside the warehouse, with lifetimes' 0 instead of null for one-purchase customers' monetary value;
+the warehouse does not use it, and the tests keep their own independent summary).
+
 Failure is loud and safe: a fit that cannot run (too few customers, no repeat buyers, invalid data) or does not
 converge is a row with ``status`` and ``status_reason`` and null estimates; predictions from it are null with the
 reason in ``prediction_status``. A dbt test (severity warn) makes any such row visible in the build output.

@@ -99,7 +99,7 @@ def test_sql_matches_pandas_oracle(seed: int, tmp_path: Path) -> None:
         ltv = con.execute("select customer_id, completed_orders, cast(realised_ltv as double) as realised, "
                           "observed_lifespan_months, own_monthly_revenue from marts.fct_customer_ltv"
                           ).df().set_index("customer_id")
-        dim = con.execute("select customer_id, own_average_check, items_per_order, own_orders_per_year "
+        dim = con.execute("select customer_id, own_average_check, own_items_per_order, own_orders_per_year "
                           "from marts.dim_customers").df().set_index("customer_id")
         cohorts = con.execute("select cast(cohort_month as timestamp) as cohort_month, months_since_first_order as k, "
                               "cohort_size, active_customers, cumulative_net_revenue_per_customer "
@@ -119,7 +119,7 @@ def test_sql_matches_pandas_oracle(seed: int, tmp_path: Path) -> None:
                                    atol=1e-9, equal_nan=True, err_msg=sql_column)
 
     c = expected["customers"].loc[dim.index]
-    for sql_column, oracle_column in [("own_average_check", "aov"), ("items_per_order", "items_per_order"),
+    for sql_column, oracle_column in [("own_average_check", "aov"), ("own_items_per_order", "items_per_order"),
                                       ("own_orders_per_year", "orders_per_year")]:
         np.testing.assert_allclose(dim[sql_column].astype(float), c[oracle_column].astype(float), rtol=1e-9,
                                    atol=1e-9, equal_nan=True, err_msg=sql_column)

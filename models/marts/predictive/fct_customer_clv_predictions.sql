@@ -46,7 +46,7 @@ joined as (
         predictions.expected_purchases,
         predictions.expected_average_spend,
         predictions.predicted_clv,
-        predictions.model_expected_lifetime_months,
+        predictions.model_expected_lifetime_months as own_model_expected_lifetime_months,
         coalesce(
             predictions.prediction_status, 'no completed order up to the as-of date'
         ) as prediction_status
@@ -81,7 +81,7 @@ final as (
         case when joined.predicted_clv is not null then
                 {{ value_tier('joined.predicted_clv', 'joined.predicted_clv is null') }}
         end as predicted_clv_tier,
-        joined.model_expected_lifetime_months,
+        joined.own_model_expected_lifetime_months,
         joined.prediction_status,
         joined.prediction_status = 'ok' as is_predicted
     from joined
