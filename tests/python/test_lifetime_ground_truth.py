@@ -111,3 +111,30 @@ def test_segment_lifetime_is_the_area_under_its_curve(lifetime_data: tuple[Path,
             where as_of_snapshot = 'current' and segment_type = 'acquisition_channel'""").fetchall())
     for channel, mean in means.items():
         assert mean == pytest.approx(areas[channel], rel=5e-3), channel
+
+
+def test_formula_a_against_the_true_revenue(lifetime_data: tuple[Path, Path]) -> None:
+    """What formula A is and is not. The generator's true expected gross revenue of a customer in their first 36
+    months is (p / nu) x (1 + lambda E[min(L, 36 months)]), E[min(L, c)] = (1 - exp(-lambda p c)) / (lambda p) (a
+    Geometric(p) number of Exponential(lambda) gaps). Formula A (monthly revenue per month of observed lifespan x the
+    expected lifetime) overstates it on this data: customers who buy fast also leave sooner (dropout is per purchase),
+    so revenue per month and lifetime are negatively correlated, and a lifespan still running ends at a purchase.
+    The measured gap is printed and bounded here and stated in the docs ("Limits"); the predictive model handles both."""
+    raw, warehouse = lifetime_data
+    latent = pd.read_parquet(raw / "customers_truth.parquet", columns=["customer_id", "lambda", "p_dropout", "nu"])
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        buyers = con.execute("select customer_id, acquisition_channel from marts.fct_customer_ltv "
+                             "where has_completed_order").df()
+        formula = dict(con.execute("select segment_value, ltv_formula_a from marts.fct_ltv_by_segment where "
+                                   "as_of_snapshot = 'current' and segment_type in ('overall', 'acquisition_channel')"
+                                   ).fetchall())
+    latent = latent.merge(buyers, on="customer_id")
+    cap = CAP_MONTHS * DAYS_PER_MONTH
+    rate = latent["lambda"] * latent["p_dropout"]
+    latent["true_revenue"] = 6.0 / latent["nu"] * (1 + latent["lambda"] * -np.expm1(-rate * cap) / rate)
+    truth = latent.groupby("acquisition_channel")["true_revenue"].mean()
+    truth["all"] = latent["true_revenue"].mean()
+    table = pd.DataFrame({"ltv_formula_a": pd.Series(formula), "true_36m_gross_revenue": truth})
+    table["ratio"] = table["ltv_formula_a"] / table["true_36m_gross_revenue"]
+    print("\nformula A vs the true 36-month gross revenue per buyer:\n" + table.round(2).to_string())
+    assert (table["ratio"] > 1.0).all() and (table["ratio"] < 1.6).all()
