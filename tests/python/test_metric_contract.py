@@ -113,3 +113,29 @@ def test_docs_md_is_generated_from_the_docs_blocks(manifests: tuple[dict, dict])
 
     manifest, semantic = manifests
     assert DOCS_MD.read_text() == render(manifest, semantic), "docs/metrics.md is stale: run `clv docs-md`"
+
+
+def test_data_flows_one_way(manifests: tuple[dict, dict]) -> None:
+    """Intermediate models never read a mart; CAC never waits for the predictive fit (a failed fit holds back only
+    the predictive marts and what reads them)."""
+    manifest, _ = manifests
+    nodes = manifest["nodes"]
+
+    def upstream(unique_id: str) -> set[str]:
+        seen, todo = set(), [unique_id]
+        while todo:
+            for parent in nodes.get(todo.pop(), {}).get("depends_on", {}).get("nodes", []):
+                if parent not in seen:
+                    seen.add(parent)
+                    todo.append(parent)
+        return seen
+
+    models = {node["name"]: node for node in nodes.values() if node["resource_type"] == "model"}
+    reads_marts = [name for name, node in models.items() if node["schema"] == "intermediate"
+                   and any(nodes[parent]["schema"] == "marts" for parent in node["depends_on"]["nodes"]
+                           if parent in nodes and nodes[parent]["resource_type"] == "model")]
+    assert reads_marts == []
+    predictive = {node_id for node_id, node in nodes.items()
+                  if node["resource_type"] == "model" and "predictive" in node["fqn"]}
+    assert predictive & upstream(models["fct_channel_economics"]["unique_id"]) == set()
+    assert models["fct_channel_predicted_ltv_to_cac"]["unique_id"] in predictive
