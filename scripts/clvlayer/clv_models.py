@@ -217,7 +217,8 @@ def _fitted(parameters: pd.DataFrame, fit_name: str, model: str, names: tuple[st
 
 
 def score_customers(summary: pd.DataFrame, parameters: pd.DataFrame, settings: pd.DataFrame) -> pd.DataFrame:
-    """Per customer: P(alive), expected purchases and spend over the horizon, and discounted predicted CLV.
+    """Per customer: P(alive), expected purchases and spend over the horizon, discounted predicted CLV and the
+    model's expected lifetime (1 month + E[min(L, horizon - 1 month)], the warehouse's lifetime measure).
 
     Uses the ``full`` fit. Expected purchases cover ``horizon_months`` months (in time units:
     horizon_months x time_units_per_month); predicted CLV = margin_rate x expected average spend x the
