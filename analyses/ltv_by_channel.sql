@@ -1,23 +1,29 @@
--- LTV by acquisition channel: realised and formula-A LTV side by side (compile with `clv dbt -- compile`).
+-- LTV by acquisition channel as of the as-of date: the finished segment values of fct_ltv_by_segment (no formula is
+-- restated here; compile with `clv dbt -- compile` or read the mart directly).
 with
 
-customer_ltv as (
+segments as (
 
-    select * from {{ ref('fct_customer_ltv') }}
+    select * from {{ ref('fct_ltv_by_segment') }}
 
 ),
 
 final as (
 
     select
-        acquisition_channel,
-        count(*) as buyers,
-        avg(realised_ltv) as average_realised_ltv,
-        avg(monthly_revenue) * avg(lifetime_months) as ltv_formula_a,
-        avg(discounted_clv) as average_discounted_clv
-    from customer_ltv
-    where has_completed_order
-    group by acquisition_channel
+        segment_value as acquisition_channel,
+        buyers,
+        average_realised_ltv,
+        monthly_revenue_per_customer,
+        average_observed_lifespan_months,
+        expected_lifetime_months,
+        ltv_formula_a,
+        ltv_formula_b,
+        discounted_clv,
+        cac,
+        ltv_to_cac
+    from segments
+    where as_of_snapshot = 'current' and segment_type = 'acquisition_channel'
 
 )
 

@@ -1,5 +1,5 @@
-{#- Metric formulas used in more than one place. Each formula is defined once here and documented in
-    docs/metrics.md; the models call these macros for customer-level and segment-level values alike. -#}
+{#- Metric formulas used in more than one place. Each formula is defined once here and documented in the docs blocks
+    under docs/ (rendered into dbt docs and docs/metrics.md); the models call these macros. -#}
 
 {#- Days -> months with the documented average month length. -#}
 {% macro days_to_months(days_expression) -%}
@@ -11,31 +11,41 @@
     cast({{ numerator }} as double) / nullif(cast({{ denominator }} as double), 0)
 {%- endmacro %}
 
-{#- Formula A (business brief #1): average monthly revenue per customer x average lifetime in months. -#}
+{#- Formula A (business brief #1): monthly revenue per customer x expected lifetime in months. -#}
 {% macro ltv_formula_a(monthly_revenue, lifetime_months) -%}
     (cast({{ monthly_revenue }} as double) * cast({{ lifetime_months }} as double))
 {%- endmacro %}
 
-{#- Formula B (business brief #2): average check x purchase frequency (orders per month) x lifetime (months)
-    x margin rate. -#}
+{#- Formula B (business brief #2): average check x orders per month x lifetime (months) x margin rate. -#}
 {% macro ltv_formula_b(average_check, orders_per_month, lifetime_months, margin_rate) -%}
     (cast({{ average_check }} as double) * cast({{ orders_per_month }} as double)
         * cast({{ lifetime_months }} as double) * cast({{ margin_rate }} as double))
 {%- endmacro %}
 
-{#- Monthly retention implied by an average lifetime L (months) under a geometric lifetime: 1 - 1/L. -#}
-{% macro monthly_retention_from_lifetime(lifetime_months) -%}
-    greatest(1 - 1 / nullif(cast({{ lifetime_months }} as double), 0), 0)
+{#- Discounted CLV: margin per month of lifetime x the discounted expected lifetime (each month of expected
+    lifetime discounted at var clv_monthly_discount_rate; discounted_lifetime_months). -#}
+{% macro discounted_clv(monthly_margin, discounted_lifetime_months) -%}
+    (cast({{ monthly_margin }} as double) * cast({{ discounted_lifetime_months }} as double))
 {%- endmacro %}
 
-{#- Discounted CLV: sum over t = 1..H of m * rho^t / (1 + d)^t, in closed form with x = rho / (1 + d):
-    m * x * (1 - x^H) / (1 - x)   (and m * H when x = 1). -#}
-{% macro discounted_clv(monthly_margin, monthly_retention, monthly_discount_rate, horizon_months) -%}
-    {%- set x = '(cast(' ~ monthly_retention ~ ' as double) / (1 + ' ~ monthly_discount_rate ~ '))' -%}
-    (cast({{ monthly_margin }} as double) * case
-        when {{ x }} = 1 then {{ horizon_months }}
-        else {{ x }} * (1 - power({{ x }}, {{ horizon_months }})) / (1 - {{ x }})
-    end)
+{#- Continuous daily discount rate delta = ln(1 + monthly rate) / days per month. -#}
+{% macro daily_discount_rate() -%}
+    (ln(1 + cast({{ var('clv_monthly_discount_rate') }} as double)) / {{ var('days_per_month') }})
+{%- endmacro %}
+
+{#- Present value (in days) of one unit per day over `days` days starting now: the integral of exp(-delta t) from 0
+    to days; `days` itself when the discount rate is 0. -#}
+{% macro discounted_days(days_expression) -%}
+    {%- if var('clv_monthly_discount_rate') | float == 0 -%}
+        cast({{ days_expression }} as double)
+    {%- else -%}
+        ((1 - exp(-{{ daily_discount_rate() }} * cast({{ days_expression }} as double))) / {{ daily_discount_rate() }})
+    {%- endif -%}
+{%- endmacro %}
+
+{#- Discount factor exp(-delta x days) of a day `days` days after the first purchase. -#}
+{% macro discount_factor(days_expression) -%}
+    exp(-{{ daily_discount_rate() }} * cast({{ days_expression }} as double))
 {%- endmacro %}
 
 {#- Age band from a birth year at a date: <25, 25-34, 35-44, 45-54, 55-64, 65+, unknown. -#}
@@ -51,12 +61,29 @@
     end
 {%- endmacro %}
 
-{#- Quantile score 1..buckets by rank: floor(buckets x (rank - 1) / n) + 1 over the rows of the query, ascending in
-    order_by (the highest score goes to the highest values). Ties share the score of their first position, so equal
-    values never land in different buckets and the result does not depend on row order; buckets can be unequal
-    (a score can be skipped when one value holds more than a bucket). -#}
-{% macro tied_ntile(buckets, order_by) -%}
-    (cast(floor({{ buckets }} * (rank() over (order by {{ order_by }}) - 1) / (count(*) over ())) as integer) + 1)
+{#- Quantile score 1..buckets by rank: floor(buckets x (rank - 1) / n) + 1 over the rows of the query (per
+    partition_by when given), ascending in order_by (the highest score goes to the highest values). Ties share the
+    score of their first position, so equal values never land in different buckets and the result does not depend
+    on row order; buckets can be unequal (a score can be skipped when one value holds more than a bucket). -#}
+{% macro tied_ntile(buckets, order_by, partition_by=none) -%}
+    {%- set over_partition = 'partition by ' ~ partition_by ~ ' ' if partition_by else '' -%}
+    (cast(floor({{ buckets }} * (rank() over ({{ over_partition }}order by {{ order_by }}) - 1)
+        / (count(*) over ({{ over_partition | trim }}))) as integer) + 1)
+{%- endmacro %}
+
+{#- The one tiering rule (value tiers by realised LTV, predicted-CLV tiers): rank the rows by `order_by_desc`
+    (best first; tied values share the rank of their first position), rank share = rank / rows (per partition_by),
+    and the first tier of var('value_tier_shares') (cumulative shares, best tier first) whose share is not
+    exceeded. -#}
+{% macro value_tier(order_by_desc, partition_by=none) -%}
+    {%- set over_partition = 'partition by ' ~ partition_by ~ ' ' if partition_by else '' -%}
+    {%- set share = 'cast(rank() over (' ~ over_partition ~ 'order by ' ~ order_by_desc ~ ' desc) as double) / '
+        ~ 'count(*) over (' ~ over_partition | trim ~ ')' -%}
+    case
+        {%- for tier, cumulative_share in var('value_tier_shares').items() | sort(attribute='1') %}
+            when {{ share }} <= {{ cumulative_share }} then '{{ tier }}'
+        {%- endfor %}
+    end
 {%- endmacro %}
 
 {#- Relative lift of a value over a baseline: value / baseline - 1 (null when the baseline is 0 or null). -#}
@@ -85,35 +112,80 @@
 {%- endmacro %}
 
 {#- The orders every customer metric counts: completed (not cancelled, not fully refunded) and placed on or before
-    the as-of date (int_as_of_dates). `orders` and `as_of` are the aliases of fct_orders and int_as_of_dates. -#}
+    the as-of date. `orders` and `as_of` are the aliases of int_orders_enriched and a relation with as_of_date. -#}
 {% macro is_completed_by_as_of(orders='orders', as_of='as_of') -%}
     ({{ orders }}.is_completed and {{ orders }}.ordered_on <= {{ as_of }}.as_of_date)
 {%- endmacro %}
 
+{#- An acquisition cohort (calendar month of the first completed order) is mature at h months when every customer
+    it can hold, up to one acquired on the month's last day, is h months old by the as-of date: the last day of the
+    cohort month plus h calendar months is on or before the day after the as-of date. -#}
+{% macro is_cohort_mature(cohort_month, horizon_months, as_of_date) -%}
+    (cast({{ dbt.dateadd('month', horizon_months,
+        add_days(dbt.dateadd('month', 1, cohort_month), -1)) }} as date)
+        <= cast({{ dbt.dateadd('day', 1, as_of_date) }} as date))
+{%- endmacro %}
+
+{#- The segment-level ratios, from the additive sums of a set of buyers (the columns named by `prefix` + the
+    component name, e.g. prefix 'rest_'). One definition for fct_ltv_by_segment (a segment) and
+    fct_segment_comparison (the rest of the segment type). -#}
+{% macro segment_ratio(name, prefix='') -%}
+    {%- set ratios = {
+        'average_realised_ltv': ('realised_ltv_total', 'buyers'),
+        'average_check': ('realised_ltv_total', 'orders_to_date'),
+        'ltv_margin_rate': ('realised_margin_ltv_total', 'realised_ltv_total'),
+        'orders_per_month': ('orders_to_date', 'lifetime_exposure_months'),
+        'monthly_revenue_per_customer': ('realised_ltv_total', 'lifetime_exposure_months'),
+        'monthly_margin_per_customer': ('realised_margin_ltv_total', 'lifetime_exposure_months'),
+        'orders_per_year': ('frequency_eligible_orders', 'frequency_eligible_tenure_years'),
+        'expected_lifetime_months': ('expected_lifetime_months_total', 'buyers_with_expected_lifetime'),
+        'discounted_lifetime_months': ('discounted_lifetime_months_total', 'buyers_with_expected_lifetime'),
+    } -%}
+    {%- if name not in ratios -%}
+        {{ exceptions.raise_compiler_error("segment_ratio: unknown ratio '" ~ name ~ "'") }}
+    {%- endif -%}
+    {{ safe_divide(prefix ~ ratios[name][0], prefix ~ ratios[name][1]) }}
+{%- endmacro %}
+
 {#- The category with the largest amount per key (an order's main category, a customer's preferred category): a
     query over `lines` (columns key_column, category, amount_column) returning key_column, category and
-    category_amount = sum(amount_column) of that category; ties go to the first category by name. -#}
-{% macro top_category_by_amount(lines, key_column, amount_column) -%}
+    category_amount = sum(amount_column) of that category; ties go to the first category by name. Extra grouping
+    columns (e.g. an as-of date) go in `partition_columns`. -#}
+{% macro top_category_by_amount(lines, key_column, amount_column, partition_columns=[]) -%}
+    {%- set keys = partition_columns + [key_column] -%}
     select
-        {{ key_column }},
+        {{ keys | join(',\n        ') }},
         category,
         category_amount
     from (
         select
-            {{ key_column }},
+            {{ keys | join(',\n            ') }},
             category,
             category_amount,
             row_number() over (
-                partition by {{ key_column }} order by category_amount desc, category asc
+                partition by {{ keys | join(', ') }} order by category_amount desc, category asc
             ) as category_rank
         from (
             select
-                {{ key_column }},
+                {{ keys | join(',\n                ') }},
                 category,
                 sum({{ amount_column }}) as category_amount
             from {{ lines }}
-            group by {{ key_column }}, category
+            group by {{ keys | join(', ') }}, category
         ) as category_amounts
     ) as ranked
     where category_rank = 1
+{%- endmacro %}
+
+{#- The rates of a cohort-month row (fct_cohort_retention, fct_cohort_retention_by_channel): retention and the
+    cumulative net revenue / gross margin per cohort customer (the cohort's LTV curve). -#}
+{% macro cohort_rates() -%}
+    {{ safe_divide('active_customers', 'cohort_size') }} as retention_rate,
+    orders,
+    net_revenue,
+    gross_margin,
+    cumulative_net_revenue,
+    cumulative_gross_margin,
+    {{ safe_divide('cumulative_net_revenue', 'cohort_size') }} as cumulative_net_revenue_per_customer,
+    {{ safe_divide('cumulative_gross_margin', 'cohort_size') }} as cumulative_gross_margin_per_customer
 {%- endmacro %}

@@ -6,7 +6,7 @@ with
 
 orders as (
 
-    select * from {{ ref('fct_orders') }}
+    select * from {{ ref('int_orders_enriched') }}
 
 ),
 
@@ -32,7 +32,7 @@ months as (
     cross join as_of
     inner join {{ integer_series(
         "(select " ~ months_between_calendar('min(o.order_month)', 'max(a.as_of_date)') ~ " + 1 from "
-        ~ ref('fct_orders') ~ " as o cross join " ~ ref('int_as_of_dates') ~ " as a where "
+        ~ ref('int_orders_enriched') ~ " as o cross join " ~ ref('int_as_of_dates') ~ " as a where "
         ~ is_completed_by_as_of('o', 'a') ~ ")") }} as month_offsets
         on month_offsets.n <= {{ months_between_calendar('bounds.first_month', 'as_of.as_of_date') }}
 

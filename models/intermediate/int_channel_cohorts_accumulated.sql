@@ -6,13 +6,14 @@ with
 
 customers as (
 
-    select * from {{ ref('dim_customers') }}
+    select * from {{ ref('int_customers_enriched') }}
+    where is_current_as_of
 
 ),
 
 orders as (
 
-    select * from {{ ref('fct_orders') }}
+    select * from {{ ref('int_orders_enriched') }}
 
 ),
 

@@ -1,6 +1,7 @@
--- One row per clean order line of a completed order placed up to the as-of date: who bought which product and
--- category, when, for how much (line amount after discounts, before refunds: refunds are not itemised).
--- Shared by preferred category, category penetration and launch penetration (docs/metrics.md, "Segments").
+-- One row per clean order line of a completed order: who bought which product and category, when, for how much
+-- (line amount after discounts, before refunds: refunds are not itemised). Not filtered by an as-of date: each
+-- reader applies its own. Shared by preferred category, category penetration and launch penetration
+-- (docs/metrics.md, "Segments").
 with
 
 order_items as (
@@ -17,26 +18,19 @@ products as (
 
 orders as (
 
-    select * from {{ ref('fct_orders') }}
-
-),
-
-as_of as (
-
-    select * from {{ ref('int_as_of_dates') }}
+    select * from {{ ref('int_orders_enriched') }}
 
 ),
 
 completed_orders as (
 
     select
-        orders.order_id,
-        orders.customer_id,
-        orders.ordered_on,
-        orders.order_month
+        order_id,
+        customer_id,
+        ordered_on,
+        order_month
     from orders
-    cross join as_of
-    where {{ is_completed_by_as_of() }}
+    where is_completed
 
 ),
 

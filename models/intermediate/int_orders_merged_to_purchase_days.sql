@@ -6,7 +6,7 @@ with
 
 orders as (
 
-    select * from {{ ref('fct_orders') }}
+    select * from {{ ref('int_orders_enriched') }}
 
 ),
 

@@ -16,6 +16,7 @@ cohorts as (
         cohort_month,
         months_since_first_order,
         activity_month,
+        is_complete_month,
         sum(cohort_size) as cohort_size,
         sum(active_customers) as active_customers,
         sum(orders) as orders,
@@ -24,7 +25,7 @@ cohorts as (
         sum(cumulative_net_revenue) as cumulative_net_revenue,
         sum(cumulative_gross_margin) as cumulative_gross_margin
     from channel_cohorts
-    group by cohort_month, months_since_first_order, activity_month
+    group by cohort_month, months_since_first_order, activity_month, is_complete_month
 
 ),
 
@@ -36,16 +37,10 @@ final as (
         cohort_month,
         months_since_first_order,
         activity_month,
+        is_complete_month,
         cohort_size,
         active_customers,
-        {{ safe_divide('active_customers', 'cohort_size') }} as retention_rate,
-        orders,
-        net_revenue,
-        gross_margin,
-        cumulative_net_revenue,
-        cumulative_gross_margin,
-        {{ safe_divide('cumulative_net_revenue', 'cohort_size') }} as cumulative_net_revenue_per_customer,
-        {{ safe_divide('cumulative_gross_margin', 'cohort_size') }} as cumulative_gross_margin_per_customer
+        {{ cohort_rates() }}
     from cohorts
 
 )

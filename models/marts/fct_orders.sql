@@ -1,156 +1,17 @@
 -- One row per clean order: gross, refunded and net revenue, completion, basket and margin, and the order's place in
--- its customer's history. Definitions: docs/metrics.md (section "Orders") and the decision log there.
+-- its customer's history. Computed in int_orders_enriched (which intermediate models read); this is its published
+-- face. Definitions: the docs blocks of the columns (docs/metrics.md, "Orders") and the decision log.
 with
 
 orders as (
 
-    select * from {{ ref('stg_shop__orders') }}
-
-),
-
-refunds as (
-
-    select * from {{ ref('int_refunds_aggregated_to_orders') }}
-
-),
-
-items as (
-
-    select * from {{ ref('int_order_items_aggregated_to_orders') }}
-
-),
-
-joined as (
-
-    select
-        orders.order_id,
-        orders.customer_id,
-        orders.ordered_at,
-        orders.ordered_on,
-        orders.status,
-        orders.original_currency,
-        orders.order_amount,
-        orders.updated_at,
-        coalesce(refunds.refund_count, 0) as refund_count,
-        coalesce(refunds.refund_amount_recorded, 0) as refund_amount_recorded,
-        refunds.last_refunded_at,
-        coalesce(items.item_lines, 0) as item_lines,
-        coalesce(items.item_units, 0) as item_units,
-        items.items_net_amount,
-        items.items_cost,
-        coalesce(items.distinct_categories, 0) as distinct_categories,
-        items.main_category,
-        coalesce(items.has_addon_category, false) as has_addon_category
-    from orders
-    left join refunds on orders.order_id = refunds.order_id
-    left join items on orders.order_id = items.order_id
-
-),
-
-revenue as (
-
-    select
-        *,
-        -- a cancelled order earns nothing, whatever was charged or refunded
-        case when status = 'cancelled' then 0 else order_amount end as gross_revenue,
-        -- status 'refunded' is a full refund even when refund rows are missing or short; otherwise refund rows
-        -- count, capped at the order amount (the excess is kept visible below)
-        case
-            when status = 'cancelled' then 0
-            when status = 'refunded' then order_amount
-            else least(refund_amount_recorded, order_amount)
-        end as refunded_amount,
-        case
-            when status = 'cancelled' then 0
-            else greatest(refund_amount_recorded - order_amount, 0)
-        end as excess_refund_amount,
-        status = 'partially_refunded' and refund_amount_recorded = 0 as is_refund_amount_unknown
-    from joined
-
-),
-
-completion as (
-
-    select
-        *,
-        gross_revenue - refunded_amount as net_revenue,
-        status = 'cancelled' as is_cancelled,
-        status <> 'cancelled' and gross_revenue > 0 and refunded_amount >= gross_revenue as is_fully_refunded,
-        -- a completed order is a real purchase that the customer kept (at least in part)
-        status <> 'cancelled' and not (gross_revenue > 0 and refunded_amount >= gross_revenue) as is_completed,
-        -- order-level margin rate: from item costs when every line has a cost, else the documented default
-        case
-            when items_cost is not null and items_net_amount > 0
-                then cast(1 - items_cost / items_net_amount as double)
-            else cast({{ var('gross_margin_rate') }} as double)
-        end as margin_rate,
-        case
-            when items_cost is not null and items_net_amount > 0 then 'item_costs'
-            else 'default_rate'
-        end as margin_source
-    from revenue
-
-),
-
-sequenced as (
-
-    select
-        *,
-        cast(net_revenue * margin_rate as double) as gross_margin,
-        case
-            when is_completed then row_number() over (
-                    partition by customer_id, is_completed order by ordered_at, order_id
-                )
-        end as customer_order_number,
-        case
-            when is_completed then lag(ordered_at) over (
-                    partition by customer_id, is_completed order by ordered_at, order_id
-                )
-        end as previous_completed_ordered_at
-    from completion
+    select * from {{ ref('int_orders_enriched') }}
 
 ),
 
 final as (
 
-    select
-        order_id,
-        customer_id,
-        ordered_at,
-        ordered_on,
-        cast({{ dbt.date_trunc('month', 'ordered_on') }} as date) as order_month,
-        status,
-        original_currency,
-        order_amount,
-        gross_revenue,
-        refund_count,
-        refund_amount_recorded,
-        refunded_amount,
-        excess_refund_amount,
-        net_revenue,
-        last_refunded_at,
-        is_cancelled,
-        is_fully_refunded,
-        is_refund_amount_unknown,
-        is_completed,
-        coalesce(customer_order_number = 1, false) as is_first_order,
-        coalesce(customer_order_number > 1, false) as is_repeat_order,
-        customer_order_number,
-        previous_completed_ordered_at,
-        {{ elapsed_days('previous_completed_ordered_at', 'ordered_at') }} as days_since_previous_order,
-        item_lines,
-        item_units,
-        item_lines > 0 as has_items,
-        items_net_amount,
-        items_cost,
-        distinct_categories,
-        main_category,
-        has_addon_category,
-        margin_rate,
-        margin_source,
-        gross_margin,
-        updated_at
-    from sequenced
+    select * from orders
 
 )
 

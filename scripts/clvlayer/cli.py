@@ -11,6 +11,7 @@
     clv dashboard             serve the analysts' dashboard on the published warehouse (read-only)
     clv report --out DIR      write the dashboard's charts as PNG + one HTML page, and the action lists as CSV
     clv docs                  generate and serve the dbt docs site (lineage with the dashboard and report exposures)
+    clv docs-md               regenerate docs/metrics.md from the dbt docs blocks and YAML descriptions
 """
 
 from __future__ import annotations
@@ -260,6 +261,19 @@ def run_metricflow(mf_args: list[str], warehouse: Path) -> int:
     return subprocess.run(command, cwd=PROJECT_ROOT, env=env, check=False).returncode
 
 
+def _cmd_docs_md(args: argparse.Namespace) -> int:
+    from clvlayer.dbt_runner import run_dbt
+    from clvlayer.docs_md import write
+
+    with tempfile.TemporaryDirectory(prefix="clv-docs-") as tmp:
+        parsed = run_dbt(["--quiet", "parse", "--target-path", tmp], duckdb_path=Path(tmp) / "parse.duckdb")
+        if not parsed.success:
+            console.print(f"[red]dbt parse failed: {parsed.failures}[/red]")
+            return 1
+        console.print(f"wrote {write(Path(tmp))}")
+    return 0
+
+
 def _cmd_mf(args: argparse.Namespace) -> int:
     return run_metricflow([a for a in args.dbt_args if a != "--"], Settings.from_env().warehouse)
 
@@ -396,6 +410,9 @@ def build_parser() -> argparse.ArgumentParser:
     dbt = commands.add_parser("dbt", help="run dbt with the project's profile: clv dbt -- <dbt args>")
     dbt.add_argument("dbt_args", nargs=argparse.REMAINDER)
     dbt.set_defaults(func=_cmd_dbt)
+
+    docs_md = commands.add_parser("docs-md", help="regenerate docs/metrics.md from the dbt docs blocks")
+    docs_md.set_defaults(func=_cmd_docs_md)
 
     mf = commands.add_parser("mf", help="run MetricFlow on the published warehouse: clv mf -- <mf args>")
     mf.add_argument("dbt_args", nargs=argparse.REMAINDER)

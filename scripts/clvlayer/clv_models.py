@@ -4,6 +4,11 @@ The dbt Python models (dbt-duckdb runs them in the dbt process) are thin: they r
 one-row settings model, call the functions here and return the DataFrame dbt materialises. Keeping the logic in
 this typed module lets pytest call it directly on edge cases (zero customers, no repeat buyers, ...).
 
+The RFM summary exists once, in SQL (macro ``rfm_summary`` -> int_customers_rfm_summarised / _calibrated): this
+module takes it as given and never rebuilds it from transactions (``clvfit.rfm_summary`` is a lifetimes-compatible
+helper for data outside the warehouse, with lifetimes' 0 instead of null for one-purchase customers' monetary value;
+the warehouse does not use it, and the tests keep their own independent summary).
+
 Failure is loud and safe: a fit that cannot run (too few customers, no repeat buyers, invalid data) or does not
 converge is a row with ``status`` and ``status_reason`` and null estimates; predictions from it are null with the
 reason in ``prediction_status``. A dbt test (severity warn) makes any such row visible in the build output.
@@ -19,6 +24,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from scipy.special import roots_jacobi
 
 from clvlayer.clvfit import (
     BgNbdFit,
@@ -61,6 +67,7 @@ PREDICTION_COLUMNS: dict[str, str] = {
     "expected_purchases": "Float64",
     "expected_average_spend": "Float64",
     "predicted_clv": "Float64",
+    "model_expected_lifetime_months": "Float64",
     "prediction_status": "str",
 }
 
@@ -210,7 +217,8 @@ def _fitted(parameters: pd.DataFrame, fit_name: str, model: str, names: tuple[st
 
 
 def score_customers(summary: pd.DataFrame, parameters: pd.DataFrame, settings: pd.DataFrame) -> pd.DataFrame:
-    """Per customer: P(alive), expected purchases and spend over the horizon, and discounted predicted CLV.
+    """Per customer: P(alive), expected purchases and spend over the horizon, discounted predicted CLV and the
+    model's expected lifetime (1 month + E[min(L, horizon - 1 month)], the warehouse's lifetime measure).
 
     Uses the ``full`` fit. Expected purchases cover ``horizon_months`` months (in time units:
     horizon_months x time_units_per_month); predicted CLV = margin_rate x expected average spend x the
@@ -226,7 +234,8 @@ def score_customers(summary: pd.DataFrame, parameters: pd.DataFrame, settings: p
     m = summary["monetary_value"].astype("Float64").fillna(0.0).to_numpy(float)
     n = len(summary)
     out = pd.DataFrame({"customer_id": customers})
-    for column in ("p_alive", "expected_purchases", "expected_average_spend", "predicted_clv"):
+    for column in ("p_alive", "expected_purchases", "expected_average_spend", "predicted_clv",
+                   "model_expected_lifetime_months"):
         out[column] = pd.array([pd.NA] * n, dtype="Float64")
     out["prediction_status"] = STATUS_OK
 
@@ -240,6 +249,9 @@ def score_customers(summary: pd.DataFrame, parameters: pd.DataFrame, settings: p
     out["expected_purchases"] = conditional_expected_number_of_purchases_up_to_time(
         bg, horizon_months * per_month, x, tx, tt
     )
+    # the warehouse's lifetime credits the first month: E[min(1 month + L, H)] = 1 month + E[min(L, H - 1 month)]
+    restricted = expected_restricted_lifetime(bg, x, tx, tt, (horizon_months - 1) * per_month)
+    out["model_expected_lifetime_months"] = 1.0 + restricted / per_month
 
     gg, gg_reason = _fitted(parameters, "full", "gamma_gamma", GAMMA_GAMMA_PARAMETERS)
     if gg is None:
@@ -260,6 +272,41 @@ def score_customers(summary: pd.DataFrame, parameters: pd.DataFrame, settings: p
     out["expected_average_spend"] = spend
     out["predicted_clv"] = clv
     return out.astype(PREDICTION_COLUMNS)
+
+
+def expected_restricted_lifetime(
+    params: list[float], x: np.ndarray, tx: np.ndarray, tt: np.ndarray, cap: float, nodes: int = 48
+) -> np.ndarray:
+    """BG/NBD E[min(L, cap) | x, t_x, T] per customer, L = first purchase -> dropout, in the fit's time units.
+
+    Dropout happens right after a repeat purchase, so a customer who is no longer alive dropped out at t_x; one who
+    is alive (probability P(alive)) lives T + R with R ~ Exponential(lambda p) given (lambda, p) (a Geometric(p)
+    number of Exponential(lambda) gaps), whose posterior given alive is lambda ~ Gamma(r + x, alpha + T),
+    p ~ Beta(a, b + x). With s = cap - T and k = r + x, beta = alpha + T:
+        E[min(R, s) | p] = beta / (p (k - 1)) [1 - (1 + p s / beta)^(1 - k)]   (beta ln(1 + p s / beta) / p at k = 1)
+    integrated over p by Gauss-Jacobi quadrature. The unrestricted mean is infinite when r + x <= 1.
+    """
+    r, alpha, a, b = params
+    x, tx, tt = (np.asarray(v, dtype=float) for v in (x, tx, tt))
+    alive = conditional_probability_alive(params, x, tx, tt)
+    remaining = np.zeros_like(x)
+    s = np.maximum(cap - tt, 0.0)
+    for value in np.unique(x):
+        rows = (x == value) & (s > 0)
+        if not rows.any():
+            continue
+        # p ~ Beta(a, b + x): nodes u on [-1, 1] with weight (1 - u)^(b + x - 1) (1 + u)^(a - 1), p = (1 + u) / 2
+        u, weights = roots_jacobi(nodes, b + value - 1.0, a - 1.0)
+        p = (1.0 + u)[None, :] / 2.0
+        k = r + value
+        beta = (alpha + tt[rows])[:, None]
+        y = p * s[rows][:, None] / beta
+        if abs(k - 1.0) < 1e-9:
+            per_p = beta * np.log1p(y) / p
+        else:
+            per_p = beta / (k - 1.0) * -np.expm1(-(k - 1.0) * np.log1p(y)) / p
+        remaining[rows] = per_p @ (weights / weights.sum())
+    return (1.0 - alive) * np.minimum(tx, cap) + alive * (np.minimum(tt, cap) + remaining)
 
 
 def predict_holdout(calibrated: pd.DataFrame, parameters: pd.DataFrame, settings: pd.DataFrame) -> pd.DataFrame:

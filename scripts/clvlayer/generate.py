@@ -71,7 +71,16 @@ Marketing spend
     total) and multiplied by mean-one lognormal noise (sigma 0.25). Hence spend / new customers
     per month ~= true CAC, where "new customers" are counted by first-order date (any status).
 
-Determinism: one ``numpy.random.Generator(PCG64(seed))`` drives everything and nothing depends on
+True lifetime
+    A customer's true lifetime is first order -> BG/NBD dropout (right after the K-th repeat purchase).
+    Customers still alive at the end of the window are simulated on to their dropout (memoryless: the remaining
+    repeat purchases take Gamma(K - repeats so far, 1/lambda) days after the window). ``customers_truth.parquet``
+    has ``true_dropout_at`` and ``true_lifetime_days``; ``ground_truth.json`` ("lifetime") the restricted mean
+    lifetime to a cap (an unrestricted mean is infinite when r <= 1: E[1/lambda] diverges), overall and per
+    channel, which the warehouse's expected lifetime is checked against.
+
+Determinism: one ``numpy.random.Generator(PCG64(seed))`` drives everything (the lifetime continuation uses a child
+stream of the same seed, so adding it left the tables unchanged) and nothing depends on
 the wall clock, so the same arguments give byte-identical CSV files.
 """
 
@@ -91,7 +100,7 @@ import pyarrow.parquet as pq
 
 __all__ = ["generate", "write_sample_seeds", "SAMPLE_CUSTOMERS", "SAMPLE_SEED", "TABLES"]
 
-GENERATOR_VERSION = "1.0"
+GENERATOR_VERSION = "1.1"
 
 # ----------------------------------------------------------------------------------------------
 # Parameters (the ground truth)
@@ -172,6 +181,11 @@ PARTIAL_TWO_REFUNDS_SHARE = 0.15
 SECOND_REFUND_EXTRA_DAYS = (1.0, 20.0)
 
 TABLES: tuple[str, ...] = ("orders", "customers", "order_items", "products", "refunds", "marketing_spend")
+STATUS_NAMES: list[str] = ["completed", "cancelled", "refunded", "partially_refunded"]
+#: Ground-truth lifetime summary: cap and month length (the project's defaults, vars clv_horizon_months and
+#: days_per_month); the per-customer true lifetime is in customers_truth.parquet for any other cap.
+LIFETIME_CAP_MONTHS = 36
+DAYS_PER_MONTH = 30.4375
 SAMPLE_CUSTOMERS = 4_000
 SAMPLE_SEED = 42
 SAMPLE_START = date(2023, 1, 1)
@@ -287,14 +301,16 @@ def _acquisition_days(rng: np.random.Generator, win: _Window, size: int) -> np.n
 
 def _repeat_purchases(
     rng: np.random.Generator, lam: np.ndarray, p: np.ndarray, t0: np.ndarray, horizon: float
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """BG/NBD repeat purchases of the given customers.
 
     Returns (customer index, purchase time in days) of every repeat purchase before ``horizon``,
-    grouped by customer with increasing times, and a per-customer alive-at-horizon flag.
+    grouped by customer with increasing times, a per-customer alive-at-horizon flag and the number K of
+    repeat purchases each customer makes before dropping out (inside the window or not).
     """
     n = lam.size
     k_left = rng.geometric(np.clip(p, 1e-12, 1.0)).astype(np.int64)  # repeats until dropout
+    k_total = k_left.copy()
     current = t0.astype(np.float64).copy()
     alive = np.ones(n, dtype=bool)
     pending = np.arange(n)
@@ -326,7 +342,7 @@ def _repeat_purchases(
     idx = np.concatenate(out_idx) if out_idx else np.empty(0, np.int64)
     tt = np.concatenate(out_t) if out_t else np.empty(0, np.float64)
     order = np.argsort(idx, kind="stable")  # group by customer (times already increase within)
-    return idx[order], tt[order], alive
+    return idx[order], tt[order], alive, k_total
 
 
 @dataclass
@@ -422,26 +438,72 @@ def _pick_products(
     return product
 
 
-def _build(
-    customers: int, seed: int, start: date, end: date, progress: Progress
-) -> tuple[dict[str, pa.Table], pa.Table, dict[str, Any]]:
-    """Generate all tables in memory: (tables by name, per-customer latent truth, ground truth)."""
-    if customers < 1:
-        raise ValueError("customers must be >= 1")
-    rng = np.random.Generator(np.random.PCG64(seed))
-    win = _Window.of(start, end)
-    H = win.horizon
-    ch_names = list(CHANNELS)
+@dataclass
+class _Customers:
+    """Latent and observed attributes of every customer, in customer-id (signup) order."""
+
+    n: int
+    channel: np.ndarray
+    region: np.ndarray
+    loyal: np.ndarray
+    never: np.ndarray  # signed up, never ordered
+    lam: np.ndarray  # BG/NBD purchase rate per day
+    p_drop: np.ndarray  # BG/NBD dropout probability after each repeat purchase
+    nu: np.ndarray  # Gamma-Gamma spend rate
+    birth_year: np.ndarray
+    birth_null: np.ndarray
+    t0: np.ndarray  # first order (days since start; signup for never-ordering customers)
+    created: np.ndarray  # epoch seconds
+    first_order_sec: np.ndarray  # epoch seconds
+    joined: np.ndarray  # loyalty join, epoch seconds
+
+
+@dataclass
+class _Purchases:
+    """Every purchase (= order) of the window and each buyer's position in the BG/NBD process."""
+
+    buyers: np.ndarray  # customer index of every customer with orders
+    o_cust: np.ndarray  # customer index per order, orders sorted by time
+    o_sec: np.ndarray  # order time, epoch seconds
+    o_day: np.ndarray  # order day since start
+    per_customer: np.ndarray  # orders per customer (all customers)
+    alive: np.ndarray  # still alive at the end of the window (all customers)
+    repeats_until_dropout: np.ndarray  # K per buyer (Geometric(p)); the K-th repeat purchase is the last
+    rep_local: np.ndarray  # buyer position of every repeat purchase in the window
+    rep_t: np.ndarray  # its time in days since start
+
+
+@dataclass
+class _Items:
+    l_order: np.ndarray
+    product: np.ndarray
+    qty: np.ndarray
+    unit: np.ndarray  # cents
+    disc: np.ndarray  # cents
+    has_items: np.ndarray  # per order
+
+
+@dataclass
+class _Statuses:
+    status: np.ndarray  # 0 completed, 1 cancelled, 2 refunded, 3 partially_refunded
+    updated: np.ndarray
+    r_order: np.ndarray
+    r_at: np.ndarray
+    r_amt: np.ndarray
+    late_share: float
+
+
+@dataclass
+class _Spend:
+    paid: list[int]
+    cents: np.ndarray
+    day: np.ndarray
+    channel: np.ndarray
+
+
+def _draw_customers(rng: np.random.Generator, win: _Window, n: int) -> _Customers:
+    """Channel, region, loyalty, BG/NBD and Gamma-Gamma latents, birth year, signup and first order."""
     channels = list(CHANNELS.values())
-
-    # --- products ----------------------------------------------------------------------------
-    progress("products")
-    cat = _catalog(rng, win)
-    n_products = cat.category.size
-
-    # --- customers ---------------------------------------------------------------------------
-    progress(f"customers ({customers:,})")
-    n = customers
     channel = _choice(rng, np.array([c.share for c in channels]), n)
     region = _choice(rng, np.array(list(REGIONS.values())), n)
     loyal = rng.random(n) < LOYALTY_SHARE
@@ -463,41 +525,50 @@ def _build(
     created = win.epoch(t0 - lead)
     first_order_sec = win.epoch(t0)
     created = np.minimum(created, first_order_sec)
-    join_room = (win.start_epoch + int(H * SECONDS_PER_DAY) - 1 - created).astype(np.float64)
+    join_room = (win.start_epoch + int(win.horizon * SECONDS_PER_DAY) - 1 - created).astype(np.float64)
     join_span = np.maximum(np.minimum(LOYALTY_JOIN_MAX_DAYS * SECONDS_PER_DAY, join_room) - 60.0, 0.0)
     join_delay = 60.0 + rng.random(n) * join_span  # 1 minute .. 45 days, never past the window
     joined = created + np.maximum(np.floor(join_delay).astype(np.int64), 1)
 
     # customer ids follow signup order
     perm = np.lexsort((np.arange(n), created))
-    channel, region, loyal, never = channel[perm], region[perm], loyal[perm], never[perm]
-    lam, p_drop, nu = lam[perm], p_drop[perm], nu[perm]
-    birth_year, birth_null, t0 = birth_year[perm], birth_null[perm], t0[perm]
-    created, first_order_sec, joined = created[perm], first_order_sec[perm], joined[perm]
+    return _Customers(
+        n=n, channel=channel[perm], region=region[perm], loyal=loyal[perm], never=never[perm], lam=lam[perm],
+        p_drop=p_drop[perm], nu=nu[perm], birth_year=birth_year[perm], birth_null=birth_null[perm], t0=t0[perm],
+        created=created[perm], first_order_sec=first_order_sec[perm], joined=joined[perm],
+    )
 
-    # --- orders (BG/NBD) ---------------------------------------------------------------------
-    progress("orders: purchase process")
-    buyers = np.flatnonzero(~never)
-    rep_local, rep_t, alive_b = _repeat_purchases(rng, lam[buyers], p_drop[buyers], t0[buyers], H)
-    alive = np.zeros(n, dtype=bool)
+
+def _purchase_process(rng: np.random.Generator, win: _Window, cust: _Customers) -> _Purchases:
+    """BG/NBD orders: the first order of every buyer plus its repeat purchases inside the window."""
+    buyers = np.flatnonzero(~cust.never)
+    rep_local, rep_t, alive_b, repeats = _repeat_purchases(
+        rng, cust.lam[buyers], cust.p_drop[buyers], cust.t0[buyers], win.horizon
+    )
+    alive = np.zeros(cust.n, dtype=bool)
     alive[buyers] = alive_b
     o_cust = np.concatenate((buyers, buyers[rep_local]))
-    o_t = np.concatenate((t0[buyers], rep_t))
-    o_sec = win.epoch(o_t)
+    o_sec = win.epoch(np.concatenate((cust.t0[buyers], rep_t)))
     sort = np.lexsort((o_cust, o_sec))
     o_cust, o_sec = o_cust[sort], o_sec[sort]
-    del o_t, rep_t, rep_local, sort
-    n_orders = o_cust.size
-    n_orders_per_customer = np.bincount(o_cust, minlength=n)
-    o_day = (o_sec - win.start_epoch) // SECONDS_PER_DAY
+    return _Purchases(
+        buyers=buyers, o_cust=o_cust, o_sec=o_sec, o_day=(o_sec - win.start_epoch) // SECONDS_PER_DAY,
+        per_customer=np.bincount(o_cust, minlength=cust.n), alive=alive, repeats_until_dropout=repeats,
+        rep_local=rep_local, rep_t=rep_t,
+    )
 
-    progress(f"orders: amounts ({n_orders:,})")
-    z = rng.gamma(GAMMA_GAMMA["p"], 1.0, n_orders) / nu[o_cust]
-    amount = np.maximum(np.round(z * 100.0).astype(np.int64), MIN_ORDER_CENTS)
-    del z
 
-    # --- order items ---------------------------------------------------------------------------
-    progress("order items")
+def _order_amounts(rng: np.random.Generator, cust: _Customers, buys: _Purchases) -> np.ndarray:
+    """Gamma-Gamma order values in cents (floor MIN_ORDER_CENTS)."""
+    z = rng.gamma(GAMMA_GAMMA["p"], 1.0, buys.o_cust.size) / cust.nu[buys.o_cust]
+    return np.maximum(np.round(z * 100.0).astype(np.int64), MIN_ORDER_CENTS)
+
+
+def _order_items(
+    rng: np.random.Generator, cat: _Catalog, o_day: np.ndarray, amount: np.ndarray
+) -> tuple[_Items, np.ndarray]:
+    """Order lines whose amounts add up to the order amount to the cent; returns (items, final order amounts)."""
+    n_orders = amount.size
     has_items = rng.random(n_orders) >= LEGACY_NO_ITEMS_SHARE
     mu = 0.25 + 0.6 * amount / 5000.0
     n_lines = np.where(has_items, 1 + np.minimum(rng.poisson(mu), MAX_LINES - 1), 0).astype(np.int64)
@@ -517,7 +588,7 @@ def _build(
         dup |= same
     keep = ~dup
     l_order, product, budget = l_order[keep], product[keep], budget[keep]
-    del dup, keep, l_pos, same
+    del dup, keep, l_pos
     list_price = cat.price[product]
     qty = np.clip(np.rint(budget / list_price), 1, MAX_QUANTITY).astype(np.int64)
     del budget
@@ -561,11 +632,13 @@ def _build(
     amount = np.where(has_items, item_total, amount)
     assert (amount > 0).all() and (unit > 0).all() and (disc >= 0).all() and (qty >= 1).all()
     assert (qty * unit - disc > 0).all()
-    del item_total, natural, gross, scale, list_price, absorber, diff
+    return _Items(l_order, product, qty, unit, disc, has_items), amount
 
-    # --- status, cancellations, refunds --------------------------------------------------------
-    progress("statuses and refunds")
-    end_sec = win.start_epoch + int(H * SECONDS_PER_DAY)  # first second after the window
+
+def _statuses_and_refunds(rng: np.random.Generator, win: _Window, o_sec: np.ndarray, amount: np.ndarray) -> _Statuses:
+    """Cancellations and full / partial refunds, as far as they happened before the end of the window."""
+    n_orders = amount.size
+    end_sec = win.start_epoch + int(win.horizon * SECONDS_PER_DAY)  # first second after the window
     u = rng.random(n_orders)
     c_cut = STATUS_SHARES["cancelled"]
     r_cut = c_cut + STATUS_SHARES["refunded"]
@@ -606,16 +679,18 @@ def _build(
     np.maximum.at(updated, r_order, r_at)
     r_sort = np.lexsort((r_order, r_at))
     r_order, r_at, r_amt = r_order[r_sort], r_at[r_sort], r_amt[r_sort]
-    n_refunds = r_order.size
     late_delay = (r_at - o_sec[r_order]) >= REFUND_LATE_DAYS[0] * SECONDS_PER_DAY
-    refunds_late_share = float(late_delay.mean()) if n_refunds else 0.0
+    late_share = float(late_delay.mean()) if r_order.size else 0.0
+    return _Statuses(status, updated, r_order, r_at, r_amt, late_share)
 
-    # --- marketing spend -----------------------------------------------------------------------
-    progress("marketing spend")
+
+def _marketing_spend(rng: np.random.Generator, win: _Window, cust: _Customers, buyers: np.ndarray) -> _Spend:
+    """Daily spend per paid channel: true CAC x new customers, spread over a centred window, with noise."""
+    channels = list(CHANNELS.values())
     paid = [i for i, c in enumerate(channels) if c.true_cac > 0]
-    first_day = (first_order_sec[buyers] - win.start_epoch) // SECONDS_PER_DAY
+    first_day = (cust.first_order_sec[buyers] - win.start_epoch) // SECONDS_PER_DAY
     new_counts = np.zeros((win.n_days, len(channels)), dtype=np.int64)
-    np.add.at(new_counts, (first_day, channel[buyers]), 1)
+    np.add.at(new_counts, (first_day, cust.channel[buyers]), 1)
     half = SPEND_SPREAD_DAYS // 2
     kernel = np.ones(SPEND_SPREAD_DAYS)
     coverage = np.convolve(np.ones(win.n_days), kernel, mode="full")[half : half + win.n_days]
@@ -624,133 +699,212 @@ def _build(
         mass = channels[i].true_cac * 100.0 * new_counts[:, i] / coverage
         spread = np.convolve(mass, kernel, mode="full")[half : half + win.n_days]
         spend_cols.append(np.rint(spread * _lognormal_mean_one(rng, SPEND_NOISE_SIGMA, win.n_days)).astype(np.int64))
-    spend_cents = np.stack(spend_cols, axis=1).reshape(-1) if spend_cols else np.empty(0, np.int64)
-    spend_day = np.repeat(np.arange(win.n_days), len(paid))
-    spend_channel = np.tile(np.array(paid), win.n_days)
+    cents = np.stack(spend_cols, axis=1).reshape(-1) if spend_cols else np.empty(0, np.int64)
+    return _Spend(paid, cents, np.repeat(np.arange(win.n_days), len(paid)), np.tile(np.array(paid), win.n_days))
 
-    # --- truth per customer ----------------------------------------------------------------------
-    true_mov = GAMMA_GAMMA["p"] / nu
-    # E[purchases in the next 365 days | alive, lambda, p] = (1 - exp(-lambda * p * t)) / p
-    exp_next = np.where(alive, -np.expm1(-lam * p_drop * 365.0) / np.maximum(p_drop, 1e-300), 0.0)
 
-    # --- arrow tables --------------------------------------------------------------------------
-    progress("building tables")
-    cust_ids = _format_ids("C", np.arange(1, n + 1), 7)
+def _true_lifetimes(seed: int, win: _Window, cust: _Customers, buys: _Purchases) -> np.ndarray:
+    """Days from each buyer's first purchase to their true BG/NBD dropout (NaN for never-ordering customers).
+
+    A customer drops out right after their K-th repeat purchase. For customers who dropped out inside the window
+    that is their last repeat purchase; for customers still alive at the end of the window the process is
+    continued: by memorylessness the remaining K - (repeats so far) purchases take a Gamma(K - repeats, 1/lambda)
+    time from the end of the window. The continuation uses its own random stream (a child of ``seed``), so the
+    observable tables are identical to what they were before the truth was added.
+    """
+    continuation = np.random.default_rng(np.random.SeedSequence(seed).spawn(1)[0])
+    b = buys.buyers
+    repeats_in_window = np.bincount(buys.rep_local, minlength=b.size)
+    last_repeat = np.full(b.size, -np.inf)
+    np.maximum.at(last_repeat, buys.rep_local, buys.rep_t)
+    still_alive = buys.alive[b]
+    remaining = np.maximum(buys.repeats_until_dropout - repeats_in_window, 1)
+    continued = win.horizon + continuation.gamma(remaining, 1.0 / cust.lam[b])
+    dropout = np.where(still_alive, continued, last_repeat)
+    lifetime = np.full(cust.n, np.nan)
+    lifetime[b] = dropout - cust.t0[b]
+    return lifetime
+
+
+def _restricted_mean_lifetimes(cust: _Customers, lifetime_days: np.ndarray) -> dict[str, Any]:
+    """Ground-truth restricted mean lifetime (months) overall and per channel, in the warehouse's definition."""
+    cap_days = LIFETIME_CAP_MONTHS * DAYS_PER_MONTH
+    buyer = ~cust.never
+
+    def means(mask: np.ndarray) -> dict[str, float]:
+        days = lifetime_days[mask & buyer]
+        if not days.size:
+            return {"customers": 0}
+        return {
+            "customers": int(days.size),
+            "restricted_mean_lifetime_months": round(float(np.minimum(days, cap_days).mean()) / DAYS_PER_MONTH, 6),
+            # the warehouse's lifetime credits the first month: min(1 month + L, cap)
+            "restricted_mean_lifetime_months_first_month_counted": round(
+                float(np.minimum(days + DAYS_PER_MONTH, cap_days).mean()) / DAYS_PER_MONTH, 6
+            ),
+        }
+
+    return {
+        "definition": (
+            "L = true dropout time - first purchase (BG/NBD: dropout right after the K-th repeat purchase; customers "
+            "alive at the end of the data are simulated on to their dropout). Restricted mean = mean of min(L, cap) "
+            "over customers with orders, in months of days_per_month days; the '_first_month_counted' variant is "
+            "mean of min(1 month + L, cap), the warehouse's lifetime definition (first purchase counts a month)."
+        ),
+        "cap_months": LIFETIME_CAP_MONTHS,
+        "days_per_month": DAYS_PER_MONTH,
+        "overall": means(np.ones(cust.n, dtype=bool)),
+        "by_channel": {name: means(cust.channel == i) for i, name in enumerate(CHANNELS)},
+    }
+
+
+def _tables(
+    win: _Window, cat: _Catalog, cust: _Customers, buys: _Purchases, amount: np.ndarray, items: _Items,
+    st: _Statuses, spend: _Spend,
+) -> dict[str, pa.Table]:
+    """The six observable tables as Arrow tables."""
+    n_orders = buys.o_cust.size
+    ch_names = list(CHANNELS)
+    cust_ids = _format_ids("C", np.arange(1, cust.n + 1), 7)
     order_ids = _format_ids("O", np.arange(1, n_orders + 1), 8)
-    status_names = ["completed", "cancelled", "refunded", "partially_refunded"]
-    tables: dict[str, pa.Table] = {}
-    tables["orders"] = pa.table(
-        {
-            "order_id": order_ids,
-            "customer_id": cust_ids.take(pa.array(o_cust)),
-            "ordered_at": _timestamps(o_sec),
-            "amount": _decimal(amount),
-            "status": _labels(status_names, status),
-            "currency": _labels(["USD"], np.zeros(n_orders, np.int32)),
-            "updated_at": _timestamps(updated),
-        }
-    )
-    tables["customers"] = pa.table(
-        {
-            "customer_id": cust_ids,
-            "created_at": _timestamps(created),
-            "acquisition_channel": _labels(ch_names, channel),
-            "region": _labels(list(REGIONS), region),
-            "birth_year": pa.array(birth_year, type=pa.int32(), mask=birth_null),
-            "is_loyalty_member": pa.array(loyal, type=pa.bool_()),
-            "loyalty_joined_at": _timestamps(joined, mask=~loyal),
-        }
-    )
-    tables["order_items"] = pa.table(
-        {
-            "order_id": order_ids.take(pa.array(l_order)),
-            "product_id": _format_ids("P", product + 1, 4),
-            "quantity": pa.array(qty.astype(np.int32)),
-            "unit_price": _decimal(unit),
-            "discount_amount": _decimal(disc),
-        }
-    )
     launch_dates = np.datetime64(win.start.isoformat(), "D") + cat.launch_day
-    tables["products"] = pa.table(
-        {
-            "product_id": _format_ids("P", np.arange(1, n_products + 1), 4),
+    start_days = (win.start - _EPOCH).days
+    return {
+        "orders": pa.table({
+            "order_id": order_ids,
+            "customer_id": cust_ids.take(pa.array(buys.o_cust)),
+            "ordered_at": _timestamps(buys.o_sec),
+            "amount": _decimal(amount),
+            "status": _labels(STATUS_NAMES, st.status),
+            "currency": _labels(["USD"], np.zeros(n_orders, np.int32)),
+            "updated_at": _timestamps(st.updated),
+        }),
+        "customers": pa.table({
+            "customer_id": cust_ids,
+            "created_at": _timestamps(cust.created),
+            "acquisition_channel": _labels(ch_names, cust.channel),
+            "region": _labels(list(REGIONS), cust.region),
+            "birth_year": pa.array(cust.birth_year, type=pa.int32(), mask=cust.birth_null),
+            "is_loyalty_member": pa.array(cust.loyal, type=pa.bool_()),
+            "loyalty_joined_at": _timestamps(cust.joined, mask=~cust.loyal),
+        }),
+        "order_items": pa.table({
+            "order_id": order_ids.take(pa.array(items.l_order)),
+            "product_id": _format_ids("P", items.product + 1, 4),
+            "quantity": pa.array(items.qty.astype(np.int32)),
+            "unit_price": _decimal(items.unit),
+            "discount_amount": _decimal(items.disc),
+        }),
+        "products": pa.table({
+            "product_id": _format_ids("P", np.arange(1, cat.category.size + 1), 4),
             "category": _labels(cat.names, cat.category),
             "unit_cost": _decimal(cat.cost),
             "launched_at": pa.array(launch_dates.astype(np.int64).astype(np.int32), type=pa.date32()),
-        }
-    )
-    tables["refunds"] = pa.table(
-        {
-            "refund_id": _format_ids("R", np.arange(1, n_refunds + 1), 7),
-            "order_id": order_ids.take(pa.array(r_order)),
-            "refunded_at": _timestamps(r_at),
-            "amount": _decimal(r_amt),
-        }
-    )
-    start_days = (win.start - _EPOCH).days
-    tables["marketing_spend"] = pa.table(
-        {
-            "spend_date": pa.array((start_days + spend_day).astype(np.int32), type=pa.date32()),
-            "channel": _labels(ch_names, spend_channel),
-            "amount": _decimal(spend_cents),
-        }
-    )
-    truth_table = pa.table(
-        {
-            "customer_id": cust_ids,
-            "channel": _labels(ch_names, channel),
-            "is_loyalty_member": pa.array(loyal, type=pa.bool_()),
-            "has_orders": pa.array(~never, type=pa.bool_()),
-            "lambda": pa.array(lam),
-            "p_dropout": pa.array(p_drop),
-            "nu": pa.array(nu),
-            "true_expected_spend": pa.array(true_mov),
-            "is_alive_at_end": pa.array(alive, type=pa.bool_()),
-            "n_orders": pa.array(n_orders_per_customer.astype(np.int32)),
-            "first_order_at": _timestamps(first_order_sec, mask=never),
-            "t_days": pa.array(np.where(never, np.nan, H - t0)),
-            "expected_purchases_next_365d": pa.array(exp_next),
-            "expected_value_next_365d": pa.array(exp_next * true_mov),
-        }
-    )
+        }),
+        "refunds": pa.table({
+            "refund_id": _format_ids("R", np.arange(1, st.r_order.size + 1), 7),
+            "order_id": order_ids.take(pa.array(st.r_order)),
+            "refunded_at": _timestamps(st.r_at),
+            "amount": _decimal(st.r_amt),
+        }),
+        "marketing_spend": pa.table({
+            "spend_date": pa.array((start_days + spend.day).astype(np.int32), type=pa.date32()),
+            "channel": _labels(ch_names, spend.channel),
+            "amount": _decimal(spend.cents),
+        }),
+    }
 
-    # --- ground truth ----------------------------------------------------------------------------
-    def share(mask: np.ndarray) -> float:
-        return round(float(mask.mean()), 6) if mask.size else 0.0
 
-    item_cost = cat.cost[product] * qty
-    item_rev = qty * unit - disc
-    realized_margin: dict[str, float] = {}
+def _truth_table(win: _Window, cust: _Customers, buys: _Purchases, lifetime_days: np.ndarray) -> pa.Table:
+    """Per-customer latent truth (customers_truth.parquet)."""
+    true_mov = GAMMA_GAMMA["p"] / cust.nu
+    # E[purchases in the next 365 days | alive, lambda, p] = (1 - exp(-lambda * p * t)) / p
+    exp_next = np.where(buys.alive, -np.expm1(-cust.lam * cust.p_drop * 365.0) / np.maximum(cust.p_drop, 1e-300), 0.0)
+    dropout_sec = cust.first_order_sec + np.floor(np.nan_to_num(lifetime_days) * SECONDS_PER_DAY).astype(np.int64)
+    return pa.table({
+        "customer_id": _format_ids("C", np.arange(1, cust.n + 1), 7),
+        "channel": _labels(list(CHANNELS), cust.channel),
+        "is_loyalty_member": pa.array(cust.loyal, type=pa.bool_()),
+        "has_orders": pa.array(~cust.never, type=pa.bool_()),
+        "lambda": pa.array(cust.lam),
+        "p_dropout": pa.array(cust.p_drop),
+        "nu": pa.array(cust.nu),
+        "true_expected_spend": pa.array(true_mov),
+        "is_alive_at_end": pa.array(buys.alive, type=pa.bool_()),
+        "n_orders": pa.array(buys.per_customer.astype(np.int32)),
+        "first_order_at": _timestamps(cust.first_order_sec, mask=cust.never),
+        "t_days": pa.array(np.where(cust.never, np.nan, win.horizon - cust.t0)),
+        "expected_purchases_next_365d": pa.array(exp_next),
+        "expected_value_next_365d": pa.array(exp_next * true_mov),
+        # true BG/NBD dropout (right after the last repeat purchase), simulated on past the window when needed
+        "true_dropout_at": _timestamps(dropout_sec, mask=cust.never),
+        "true_lifetime_days": pa.array(lifetime_days),
+    })
+
+
+def _realized_category_margins(cat: _Catalog, items: _Items) -> dict[str, float]:
+    item_cost = cat.cost[items.product] * items.qty
+    item_rev = items.qty * items.unit - items.disc
+    realized: dict[str, float] = {}
     for code, name in enumerate(cat.names):
-        m = cat.category[product] == code
+        m = cat.category[items.product] == code
         rev = float(item_rev[m].sum())
-        realized_margin[name] = round(1.0 - float(item_cost[m].sum()) / rev, 4) if rev > 0 else float("nan")
-    realized_margin = {k: v for k, v in realized_margin.items() if not math.isnan(v)}
+        if rev > 0:
+            realized[name] = round(1.0 - float(item_cost[m].sum()) / rev, 4)
+    return realized
 
-    base_alpha, base_b = BGNBD["alpha"], BGNBD["b"]
+
+def _segment_parameters() -> dict[str, dict[str, float]]:
+    """Exact BG/NBD parameters of every channel x loyalty segment."""
     segments: dict[str, dict[str, float]] = {}
     for name, c in CHANNELS.items():
         for member, mult in (("non_member", 1.0), ("member", LOYALTY_RATE_MULTIPLIER)):
             segments[f"{name}|{member}"] = {
                 "r": BGNBD["r"],
-                "alpha": round(base_alpha / (c.rate_multiplier * mult), 6),
+                "alpha": round(BGNBD["alpha"] / (c.rate_multiplier * mult), 6),
                 "a": BGNBD["a"],
-                "b": round(base_b * c.dropout_b_multiplier, 6),
+                "b": round(BGNBD["b"] * c.dropout_b_multiplier, 6),
             }
+    return segments
+
+
+TRUTH_NOTES = (
+    "BG/NBD with time unit = day: lambda ~ Gamma(r, rate alpha), dropout p ~ Beta(a, b) after each "
+    "repeat purchase; the first order is the acquisition. 'bgnbd' holds the BASE parameters, valid for "
+    "organic non-loyalty customers; other segments scale lambda (alpha / (channel rate_multiplier x "
+    "loyalty 1.25)) and Beta b (b x dropout_b_multiplier), see bgnbd_by_segment. The pooled population "
+    "is a mixture, so compare a fit on the organic non-loyalty subset with 'bgnbd'. Gamma-Gamma spend "
+    "(p, q, v; population mean order value p*v/(q-1)) applies to every customer and is independent of "
+    "frequency, channel and loyalty. All orders (including later cancelled/refunded) come from the "
+    "purchase process. ~2% legacy orders have no order_items; for all others the item total equals the "
+    "order amount to the cent. Data are a snapshot at the end of 'end': later refunds/cancellations are "
+    "absent. Spend per paid channel ~= true_cac x new customers (by first-order date), spread over 7 days."
+)
+
+
+def _ground_truth(
+    seed: int, win: _Window, cat: _Catalog, cust: _Customers, buys: _Purchases, items: _Items, st: _Statuses,
+    spend: _Spend, tables: dict[str, pa.Table], lifetime_days: np.ndarray,
+) -> dict[str, Any]:
+    """ground_truth.json: the parameters and the realised shares."""
+
+    def share(mask: np.ndarray) -> float:
+        return round(float(mask.mean()), 6) if mask.size else 0.0
+
+    ch_names = list(CHANNELS)
     gg = GAMMA_GAMMA
     new_line_day = int(round(NEW_LINE_LAUNCH_FRACTION * (win.n_days - 1)))
-    launch_of_new_line = (win.start + timedelta(days=new_line_day)).isoformat()
-    truth: dict[str, Any] = {
+    return {
         "generator_version": GENERATOR_VERSION,
         "seed": seed,
         "start": win.start.isoformat(),
         "end": win.end.isoformat(),
         "observation_end_exclusive": (win.end + timedelta(days=1)).isoformat() + " 00:00:00",
-        "n_customers": n,
-        "n_customers_with_orders": int((~never).sum()),
+        "n_customers": cust.n,
+        "n_customers_with_orders": int((~cust.never).sum()),
         "row_counts": {name: tables[name].num_rows for name in TABLES},
         "bgnbd": {**BGNBD, "time_unit": "day", "applies_to": "organic, non-loyalty customers (all multipliers = 1)"},
-        "bgnbd_by_segment": segments,
+        "bgnbd_by_segment": _segment_parameters(),
         "gamma_gamma": {**gg, "mean_order_value": round(gg["p"] * gg["v"] / (gg["q"] - 1.0), 6),
                         "min_order_amount": MIN_ORDER_CENTS / 100, "applies_to": "all customers",
                         "amount_rounding": "order amount = z rounded to the cent; for orders whose lines all have "
@@ -761,55 +915,80 @@ def _build(
                 "share": c.share,
                 "rate_multiplier": c.rate_multiplier,
                 "dropout_b_multiplier": c.dropout_b_multiplier,
-                "mean_dropout_p": round(BGNBD["a"] / (BGNBD["a"] + base_b * c.dropout_b_multiplier), 6),
+                "mean_dropout_p": round(BGNBD["a"] / (BGNBD["a"] + BGNBD["b"] * c.dropout_b_multiplier), 6),
                 "has_spend_rows": c.true_cac > 0,
-                "realized_share": share(channel == i),
+                "realized_share": share(cust.channel == i),
             }
             for i, (name, c) in enumerate(CHANNELS.items())
         },
         "loyalty": {"share": LOYALTY_SHARE, "rate_multiplier": LOYALTY_RATE_MULTIPLIER,
-                    "join_delay_days_max": LOYALTY_JOIN_MAX_DAYS, "realized_share": share(loyal)},
+                    "join_delay_days_max": LOYALTY_JOIN_MAX_DAYS, "realized_share": share(cust.loyal)},
         "loyalty_rate_multiplier": LOYALTY_RATE_MULTIPLIER,
         "categories": {name: spec.margin_rate for name, spec in CATEGORIES.items()},
-        "categories_realized_margin_rate": realized_margin,
-        "new_product_line": {"category": NEW_LINE_CATEGORY, "launched_at": launch_of_new_line},
+        "categories_realized_margin_rate": _realized_category_margins(cat, items),
+        "new_product_line": {"category": NEW_LINE_CATEGORY,
+                             "launched_at": (win.start + timedelta(days=new_line_day)).isoformat()},
         "regions": REGIONS,
         "status_shares": {
             "configured": {"completed": round(1.0 - sum(STATUS_SHARES.values()), 6), **STATUS_SHARES},
-            "realized": {s: share(status == i) for i, s in enumerate(status_names)},
+            "realized": {s: share(st.status == i) for i, s in enumerate(STATUS_NAMES)},
         },
         "refund_delay": {
             "normal_days": list(REFUND_NORMAL_DAYS),
             "late_days": list(REFUND_LATE_DAYS),
             "late_share": REFUND_LATE_SHARE,
-            "realized_late_share": round(refunds_late_share, 6),  # refund rows >= 20 days after the order
+            "realized_late_share": round(st.late_share, 6),  # refund rows >= 20 days after the order
             "partial_fraction_range": list(PARTIAL_RANGE),
             "partial_two_refunds_share": PARTIAL_TWO_REFUNDS_SHARE,
         },
-        "orders_without_items_share": {"configured": LEGACY_NO_ITEMS_SHARE, "realized": share(~has_items)},
-        "never_ordering_customers_share": {"configured": NEVER_ORDER_SHARE, "realized": share(never)},
+        "orders_without_items_share": {"configured": LEGACY_NO_ITEMS_SHARE, "realized": share(~items.has_items)},
+        "never_ordering_customers_share": {"configured": NEVER_ORDER_SHARE, "realized": share(cust.never)},
         "birth_year_null_share": BIRTH_YEAR_NULL_SHARE,
         "promo_discount": {"order_share": PROMO_SHARE, "fraction_range": list(PROMO_RANGE)},
         "marketing_spend": {
-            "paid_channels": [ch_names[i] for i in paid],
+            "paid_channels": [ch_names[i] for i in spend.paid],
             "noise": f"lognormal, mean 1, sigma {SPEND_NOISE_SIGMA}",
             "spread_days": SPEND_SPREAD_DAYS,
             "new_customer_definition": "first order date (any status)",
         },
-        "alive_at_end_share": share(alive[~never]) if (~never).any() else 0.0,
-        "notes": (
-            "BG/NBD with time unit = day: lambda ~ Gamma(r, rate alpha), dropout p ~ Beta(a, b) after each "
-            "repeat purchase; the first order is the acquisition. 'bgnbd' holds the BASE parameters, valid for "
-            "organic non-loyalty customers; other segments scale lambda (alpha / (channel rate_multiplier x "
-            "loyalty 1.25)) and Beta b (b x dropout_b_multiplier), see bgnbd_by_segment. The pooled population "
-            "is a mixture, so compare a fit on the organic non-loyalty subset with 'bgnbd'. Gamma-Gamma spend "
-            "(p, q, v; population mean order value p*v/(q-1)) applies to every customer and is independent of "
-            "frequency, channel and loyalty. All orders (including later cancelled/refunded) come from the "
-            "purchase process. ~2% legacy orders have no order_items; for all others the item total equals the "
-            "order amount to the cent. Data are a snapshot at the end of 'end': later refunds/cancellations are "
-            "absent. Spend per paid channel ~= true_cac x new customers (by first-order date), spread over 7 days."
-        ),
+        "alive_at_end_share": share(buys.alive[~cust.never]) if (~cust.never).any() else 0.0,
+        "lifetime": _restricted_mean_lifetimes(cust, lifetime_days),
+        "notes": TRUTH_NOTES,
     }
+
+
+def _build(
+    customers: int, seed: int, start: date, end: date, progress: Progress
+) -> tuple[dict[str, pa.Table], pa.Table, dict[str, Any]]:
+    """Generate all tables in memory: (tables by name, per-customer latent truth, ground truth).
+
+    The steps draw from one random stream in a fixed order (products, customers, purchases, amounts, items,
+    statuses, spend), so the same arguments always give the same data.
+    """
+    if customers < 1:
+        raise ValueError("customers must be >= 1")
+    rng = np.random.Generator(np.random.PCG64(seed))
+    win = _Window.of(start, end)
+    progress("products")
+    cat = _catalog(rng, win)
+    progress(f"customers ({customers:,})")
+    cust = _draw_customers(rng, win, customers)
+    progress("orders: purchase process")
+    buys = _purchase_process(rng, win, cust)
+    progress(f"orders: amounts ({buys.o_cust.size:,})")
+    amount = _order_amounts(rng, cust, buys)
+    progress("order items")
+    items, amount = _order_items(rng, cat, buys.o_day, amount)
+    progress("statuses and refunds")
+    statuses = _statuses_and_refunds(rng, win, buys.o_sec, amount)
+    progress("marketing spend")
+    spend = _marketing_spend(rng, win, cust, buys.buyers)
+    progress("true lifetimes")
+    lifetime_days = _true_lifetimes(seed, win, cust, buys)
+    progress("building tables")
+    tables = _tables(win, cat, cust, buys, amount, items, statuses, spend)
+    truth_table = _truth_table(win, cust, buys, lifetime_days)
+    truth = _ground_truth(seed, win, cat, cust, buys, items, statuses, spend, tables, lifetime_days)
     return tables, truth_table, truth
 
 

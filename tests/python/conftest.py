@@ -15,8 +15,11 @@ HANDMADE = PROJECT_ROOT / "tests" / "fixtures" / "handmade"
 
 
 def build(tmp: Path, raw_dir: Path | None, extra_args: list[str] | None = None) -> Path:
+    """Build a warehouse for a test. dbt unit tests do not depend on the input, so `clv test` runs them once in its
+    own dbt build and the fixtures skip them (about 10 s per build)."""
     warehouse = tmp / "warehouse.duckdb"
-    record = build_warehouse(warehouse, raw_dir, dbt_args=extra_args, target_path=tmp / "target")
+    args = [*(extra_args or []), "--exclude", "resource_type:unit_test"]
+    record = build_warehouse(warehouse, raw_dir, dbt_args=args, target_path=tmp / "target")
     assert record.published, f"build failed: {record.failures}"
     return warehouse
 
@@ -63,3 +66,17 @@ def orders_only_warehouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
     raw.mkdir()
     shutil.copyfile(PROJECT_ROOT / "seeds" / "raw_orders.csv", raw / "orders.csv")
     return build(tmp, raw)
+
+
+@pytest.fixture(scope="session")
+def lifetime_data(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """Generator data large enough for per-channel survival curves (25,000 customers, 2023-01 to 2025-06, seed 5,
+    CSV, about 190k orders) and the warehouse built from it: the lifetime ground truth and the LTV-layer oracle."""
+    from datetime import date
+
+    from clvlayer.generate import generate
+
+    tmp = tmp_path_factory.mktemp("lifetime")
+    raw = tmp / "raw"
+    generate(raw, customers=25_000, seed=5, start=date(2023, 1, 1), end=date(2025, 6, 30), fmt="csv")
+    return raw, build(tmp, raw)

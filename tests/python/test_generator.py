@@ -317,6 +317,44 @@ def test_latent_truth_matches_parameters(large_run) -> None:
     assert (latent["n_orders"].sum()) == len(orders)
 
 
+def test_true_dropout_is_the_last_purchase_or_after_the_window(large_run) -> None:
+    """Customers who dropped out inside the window did so right after their last order; the others drop out after
+    the end of the window (their lifetime was simulated on)."""
+    truth, orders, latent = large_run
+    buyers = latent[latent["has_orders"]].set_index("customer_id")
+    last = orders.groupby("customer_id")["ordered_at"].max()
+    dead = buyers[~buyers["is_alive_at_end"]]
+    gap = (dead["true_dropout_at"] - last.reindex(dead.index)).dt.total_seconds()
+    assert len(dead) > 1000 and gap.abs().max() <= 1.0  # seconds: the dropout timestamp is floored
+    alive = buyers[buyers["is_alive_at_end"]]
+    assert (alive["true_dropout_at"] >= END_EXCL).all()
+    first = orders.groupby("customer_id")["ordered_at"].min().reindex(buyers.index)
+    lifetime = (buyers["true_dropout_at"] - first).dt.total_seconds() / 86_400
+    np.testing.assert_allclose(lifetime, buyers["true_lifetime_days"], atol=1 / 86_400)
+    assert latent.loc[~latent["has_orders"], "true_lifetime_days"].isna().all()
+
+
+def test_true_lifetime_follows_the_bgnbd_law(large_run) -> None:
+    """Given lambda and p, the time to the K-th repeat purchase (K ~ Geometric(p)) is Exponential(lambda x p): the
+    mean of min(L, cap) over customers equals the mean of (1 - exp(-lambda p cap)) / (lambda p) within sampling
+    error, and the summary in ground_truth.json is that mean, overall and per channel."""
+    truth, _, latent = large_run
+    buyers = latent[latent["has_orders"]]
+    cap = truth["lifetime"]["cap_months"] * truth["lifetime"]["days_per_month"]
+    rate = buyers["lambda"] * buyers["p_dropout"]
+    expected = (-np.expm1(-rate * cap) / rate).mean()
+    observed = np.minimum(buyers["true_lifetime_days"], cap)
+    assert observed.mean() == pytest.approx(expected, abs=4 * observed.std() / np.sqrt(len(observed)))
+    months = truth["lifetime"]["days_per_month"]
+    assert truth["lifetime"]["overall"]["restricted_mean_lifetime_months"] == pytest.approx(observed.mean() / months,
+                                                                                           abs=1e-6)
+    for channel, part in buyers.groupby("channel"):
+        summary = truth["lifetime"]["by_channel"][channel]
+        assert summary["customers"] == len(part)
+        assert summary["restricted_mean_lifetime_months_first_month_counted"] == pytest.approx(
+            np.minimum(part["true_lifetime_days"] + months, cap).mean() / months, abs=1e-6)
+
+
 def test_spend_per_new_customer_is_true_cac(tmp_path: Path, large_run) -> None:
     truth = large_run[0]
     tables, _, _ = _build(20_000, 11, START, END, lambda _m: None)

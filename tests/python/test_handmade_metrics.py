@@ -30,36 +30,58 @@ def test_fct_orders_by_hand(handmade_warehouse: Path, query) -> None:
 
 def test_dim_customers_by_hand(handmade_warehouse: Path, query) -> None:
     rows = {r[0]: r[1:] for r in query(handmade_warehouse, """
-        select customer_id, completed_orders, net_revenue, average_check, lifespan_days, lifetime_months,
-               tenure_days, recency_days, orders_per_year, is_repeat_customer, cancelled_orders, fully_refunded_orders
+        select customer_id, completed_orders, net_revenue, own_average_check, lifespan_days, observed_lifespan_months,
+               tenure_days, recency_days, own_orders_per_year, own_orders_per_year_status, is_repeat_customer,
+               cancelled_orders, fully_refunded_orders
         from marts.dim_customers""")}
-    assert rows["A"][:8] == (3, 210, pytest.approx(70.0), 60, pytest.approx(60 / DAYS_PER_MONTH + 1), 60, 0,
-                             pytest.approx(3 / (60 / 365.25)))
-    assert rows["B"][:3] == (0, 0, None) and rows["B"][-2:] == (1, 1)
-    # same-day repeat: lifetime is one month, frequency over a one-month floor of tenure (38 days here)
-    assert rows["C"][:9] == (2, 90, pytest.approx(45.0), 0, pytest.approx(1.0), 38, 38,
-                             pytest.approx(2 / (38 / 365.25)), True)
-    # a new customer (9 days of tenure) is not extrapolated: tenure is floored at one month -> 12 orders a year
-    assert rows["D"][7] == pytest.approx(12.0)
+    # A: 60 days of tenure is below the 90 days frequency needs: not annualised (it would read 18 orders a year)
+    assert rows["A"][:9] == (3, 210, pytest.approx(70.0), 60, pytest.approx(60 / DAYS_PER_MONTH + 1), 60, 0, None,
+                             "tenure_below_minimum")
+    assert rows["B"][:3] == (0, 0, None) and rows["B"][-2:] == (1, 1) and rows["B"][8] == "no_purchases"
+    # same-day repeat: the observed lifespan is the first month
+    assert rows["C"][:10] == (2, 90, pytest.approx(45.0), 0, pytest.approx(1.0), 38, 38, None,
+                              "tenure_below_minimum", True)
+    # a new customer (9 days) is not annualised either (the old one-month floor read 12 orders a year)
+    assert rows["D"][7:9] == (None, "tenure_below_minimum")
     assert rows["E"][:3] == (0, 0, None)
 
 
 def test_ltv_family_by_hand(handmade_warehouse: Path, query) -> None:
-    average_lifetime = (60 / DAYS_PER_MONTH + 1 + 1 + 1) / 3
+    """With the default 180-day lapse threshold nobody has been a customer long enough to observe churn: no survival
+    curve, so no expected lifetime and no formula A / B - null with the reason, never a made-up number. What is
+    observed is there: monthly revenue per month of observed lifespan, and the segment ratios."""
     rows = {r[0]: r[1:] for r in query(handmade_warehouse, """
-        select customer_id, average_lifetime_months, ltv_formula_a, ltv_formula_b, realised_ltv, discounted_clv
+        select customer_id, observed_lifespan_months, own_monthly_revenue, own_orders_per_month, lifetime_status,
+               own_expected_lifetime_months, ltv_formula_a_own_lifetime, realised_ltv
         from marts.fct_customer_ltv""")}
-    assert rows["D"][0] == pytest.approx(average_lifetime, rel=1e-12)
-    assert rows["D"][1] == pytest.approx(120 * average_lifetime, rel=1e-12)
-    assert rows["D"][2] == pytest.approx(120 * 1 * average_lifetime * 0.3, rel=1e-12)
-    a_lifetime = 60 / DAYS_PER_MONTH + 1
-    assert rows["A"][1] == pytest.approx(210 / a_lifetime * average_lifetime, rel=1e-12)
-    assert rows["A"][2] == pytest.approx(210 / a_lifetime * average_lifetime * (80 / 210), rel=1e-12)
-    retention = 1 - 1 / average_lifetime
-    x = retention / 1.01
-    expected_d = 36 * sum(x ** t for t in range(1, 37))
-    assert rows["D"][4] == pytest.approx(expected_d, rel=1e-12)
-    assert rows["B"][1:] == (None, None, 0, None)
+    a_lifespan = 60 / DAYS_PER_MONTH + 1
+    assert rows["A"][:4] == (pytest.approx(a_lifespan), pytest.approx(210 / a_lifespan),
+                             pytest.approx(3 / a_lifespan), "curve_not_estimable")
+    assert rows["A"][4:6] == (None, None)
+    assert rows["D"][:3] == (pytest.approx(1.0), pytest.approx(120.0), pytest.approx(1.0))
+    assert rows["B"] == (None, None, None, "no_purchases", None, None, 0)
+    [overall] = query(handmade_warehouse, """
+        select customers, buyers, realised_ltv_total, average_check, orders_per_month, monthly_revenue_per_customer,
+               ltv_margin_rate, expected_lifetime_status, expected_lifetime_months, ltv_formula_a, ltv_formula_b,
+               orders_per_year, frequency_eligible_buyers
+        from marts.fct_ltv_by_segment where segment_key = 'current|overall:all'""")
+    exposure = a_lifespan + 2
+    assert overall[:7] == (5, 3, 420, pytest.approx(70.0), pytest.approx(6 / exposure), pytest.approx(420 / exposure),
+                           pytest.approx(143 / 420))
+    assert overall[7:] == ("not_estimable", None, None, None, None, 0)
+    # the previous period (3 months earlier) is before the first order: only the current snapshot
+    assert query(handmade_warehouse, "select distinct as_of_snapshot from marts.fct_ltv_by_segment") == [("current",)]
+
+
+def test_cac_by_hand(handmade_warehouse: Path, query) -> None:
+    """Paid search: spend 100 (January, A acquired) + 50 (February, nobody) over the 1 customer of months with spend
+    (D came in March, without spend) = 150. Email spent 10 in January and acquired C in February: no customer in a
+    month with spend -> no CAC. Organic has no spend rows -> no CAC."""
+    rows = {r[0]: r[1:] for r in query(handmade_warehouse, """
+        select segment_value, cac, cac_status from marts.fct_ltv_by_segment
+        where as_of_snapshot = 'current' and segment_type = 'acquisition_channel'""")}
+    assert rows == {"paid_search": (150.0, "ok"), "email": (None, "no_new_customers"),
+                    "organic": (None, "no_spend_recorded")}
 
 
 def test_cohorts_by_hand(handmade_warehouse: Path, query) -> None:

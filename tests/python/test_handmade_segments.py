@@ -1,7 +1,9 @@
 """Segment marts on the hand-made fixture (tests/fixtures/handmade), worked by hand. As of 2024-03-10, buyers A (3
 orders on 01-10, 02-10, 03-10, net 210, food 130 and toys 100 of items), C (two orders on 02-01, net 90, treats 60)
 and D (one order on 03-01, net 120, no items); B (refunded and cancelled) and E (no orders) are non-buyers.
-With n = 3 buyers, score = floor(5 x (rank - 1) / 3) + 1 -> ranks 1, 2, 3 score 1, 2, 4; deciles 1, 4, 7."""
+With n = 3 buyers, score = floor(5 x (rank - 1) / 3) + 1 -> ranks 1, 2, 3 score 1, 2, 4; deciles 1, 4, 7. Value tiers
+by rank share of realised LTV, best first: A 1/3 (medium: above the 10% top and 30% high shares), D 2/3 and C 3/3
+(low)."""
 
 from __future__ import annotations
 
@@ -18,7 +20,7 @@ def test_segments_by_hand(handmade_warehouse: Path, query) -> None:
     # recency C 38 / D 9 / A 0 days, orders D 1 / C 2 / A 3, net C 90 / D 120 / A 210
     assert rows["A"] == ("444", "champions", 7, "medium", "new", "food", "item_spend")  # tenure 60 = new boundary
     assert rows["C"] == ("121", "lost", 1, "low", "new", "treats", "item_spend")
-    assert rows["D"] == ("212", "hibernating", 4, "medium", "new", None, "no_item_data")
+    assert rows["D"] == ("212", "hibernating", 4, "low", "new", None, "no_item_data")
     assert rows["B"] == (None, "no_purchases", None, "no_purchases", "no_purchases", None, "no_purchases")
     assert rows["E"][1] == "no_purchases"
 
@@ -50,13 +52,12 @@ def test_category_penetration_by_hand(handmade_warehouse: Path, query) -> None:
 
 
 def test_loyalty_comparison_by_hand(handmade_warehouse: Path, query) -> None:
-    [(ltv, aov, frequency, ltv_lift, aov_lift, frequency_lift)] = query(handmade_warehouse, """
-        select average_realised_ltv, aov, orders_per_year, ltv_lift, aov_lift, orders_per_year_lift
+    [(ltv, check, frequency, ltv_lift, check_lift, frequency_lift)] = query(handmade_warehouse, """
+        select average_realised_ltv, average_check, orders_per_year, ltv_lift, average_check_lift,
+               orders_per_year_lift
         from marts.fct_segment_comparison where segment_key = 'loyalty:member'""")
-    # members A (210, 3 orders, 60 days of tenure) and D (120, 1 order, 9 days: floored at a month of 30.4375
-    # days); the rest is C (90, 2 orders, 38 days). Orders per year = orders / years of tenure, pooled.
-    member_frequency = (3 + 1) / ((60 + 30.4375) / 365.25)
-    assert (ltv, aov) == (pytest.approx(165.0), pytest.approx(82.5))
-    assert frequency == pytest.approx(member_frequency, rel=1e-12)
-    assert ltv_lift == pytest.approx(165 / 90 - 1) and aov_lift == pytest.approx(82.5 / 45 - 1)
-    assert frequency_lift == pytest.approx(member_frequency / (2 * 365.25 / 38) - 1, rel=1e-12)
+    # members A (210, 3 orders) and D (120, 1 order); the rest is C (90, 2 orders). Nobody has the 90 days of tenure
+    # orders per year needs: no frequency and no frequency lift, rather than 60 or 9 days annualised.
+    assert (ltv, check) == (pytest.approx(165.0), pytest.approx(82.5))
+    assert ltv_lift == pytest.approx(165 / 90 - 1) and check_lift == pytest.approx(82.5 / 45 - 1)
+    assert frequency is None and frequency_lift is None

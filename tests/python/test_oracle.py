@@ -1,5 +1,6 @@
 """Oracle: an independent pandas implementation of each metric, compared with the SQL marts on generator data
-(several seeds) to 1e-9 relative. Shares no code with the dbt models: only the definitions in docs/metrics.md."""
+(several seeds) to 1e-9 relative. Shares no code with the dbt models: only the definitions in the docs blocks
+(docs/metrics.md). The LTV layer's oracle (expected lifetime, segment ratios, cohort curves) is ltv_oracle.py."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from conftest import build
 
 DAYS_PER_MONTH = 30.4375
 DEFAULT_MARGIN = 0.30
-DISCOUNT, HORIZON = 0.01, 36
+MIN_TENURE_DAYS = 90
 
 
 def oracle(raw: Path) -> dict[str, pd.DataFrame]:
@@ -56,22 +57,16 @@ def oracle(raw: Path) -> dict[str, pd.DataFrame]:
     c["margin"] = o.groupby("customer_id")["margin"].sum().reindex(c.index).fillna(0)
     c["first"] = done.groupby("customer_id")["day"].min().reindex(c.index)
     c["last"] = done.groupby("customer_id")["day"].max().reindex(c.index)
-    c["lifetime"] = (c["last"] - c["first"]).dt.days / DAYS_PER_MONTH + 1
+    c["observed_lifespan"] = (c["last"] - c["first"]).dt.days / DAYS_PER_MONTH + 1
     c["aov"] = c["net"] / c["completed"].replace(0, np.nan)
     with_items = done[done["units"].notna()]
     c["items_per_order"] = (with_items.groupby("customer_id")["units"].sum()
                             / with_items.groupby("customer_id").size()).reindex(c.index)
     tenure_days = (as_of - c["first"]).dt.days
-    c["orders_per_year"] = np.where(c["completed"] > 0,
-                                    c["completed"] / (np.maximum(tenure_days, DAYS_PER_MONTH) / 365.25), np.nan)
+    # annualised only from the minimum tenure on (null below: one order 41 days ago is not 8.9 a year)
+    c["orders_per_year"] = np.where(tenure_days >= MIN_TENURE_DAYS, c["completed"] / (tenure_days / 365.25), np.nan)
     buyers = c["completed"] > 0
-    average_lifetime = c.loc[buyers, "lifetime"].mean()
-    c["monthly_revenue"] = np.where(buyers, c["net"] / c["lifetime"], np.nan)
-    c["ltv_a"] = c["monthly_revenue"] * average_lifetime
-    margin_rate = (c["margin"] / c["net"].replace(0, np.nan)).fillna(DEFAULT_MARGIN)
-    c["ltv_b"] = c["aov"] * (c["completed"] / c["lifetime"]) * average_lifetime * margin_rate
-    x = (1 - 1 / average_lifetime) / (1 + DISCOUNT)
-    c["discounted"] = np.where(buyers, c["margin"] / c["lifetime"], np.nan) * sum(x ** t for t in range(1, HORIZON + 1))
+    c["own_monthly_revenue"] = np.where(buyers, c["net"] / c["observed_lifespan"], np.nan)
 
     cohort = c.loc[buyers, "first"].dt.to_period("M")
     d = done.assign(cohort=done["customer_id"].map(cohort))
@@ -102,9 +97,9 @@ def test_sql_matches_pandas_oracle(seed: int, tmp_path: Path) -> None:
         orders = con.execute("select order_id, cast(net_revenue as double) as net, is_completed, gross_margin "
                              "from marts.fct_orders").df().set_index("order_id")
         ltv = con.execute("select customer_id, completed_orders, cast(realised_ltv as double) as realised, "
-                          "lifetime_months, ltv_formula_a, ltv_formula_b, discounted_clv from marts.fct_customer_ltv"
+                          "observed_lifespan_months, own_monthly_revenue from marts.fct_customer_ltv"
                           ).df().set_index("customer_id")
-        dim = con.execute("select customer_id, average_check, items_per_order, orders_per_year "
+        dim = con.execute("select customer_id, own_average_check, own_items_per_order, own_orders_per_year "
                           "from marts.dim_customers").df().set_index("customer_id")
         cohorts = con.execute("select cast(cohort_month as timestamp) as cohort_month, months_since_first_order as k, "
                               "cohort_size, active_customers, cumulative_net_revenue_per_customer "
@@ -118,19 +113,73 @@ def test_sql_matches_pandas_oracle(seed: int, tmp_path: Path) -> None:
     c = expected["customers"].loc[ltv.index]
     np.testing.assert_array_equal(ltv["completed_orders"], c["completed"])
     np.testing.assert_allclose(ltv["realised"], c["net"], rtol=1e-9)
-    for sql_column, oracle_column in [("lifetime_months", "lifetime"), ("ltv_formula_a", "ltv_a"),
-                                      ("ltv_formula_b", "ltv_b"), ("discounted_clv", "discounted")]:
+    for sql_column, oracle_column in [("observed_lifespan_months", "observed_lifespan"),
+                                      ("own_monthly_revenue", "own_monthly_revenue")]:
         np.testing.assert_allclose(ltv[sql_column].astype(float), c[oracle_column].astype(float), rtol=1e-9,
                                    atol=1e-9, equal_nan=True, err_msg=sql_column)
 
     c = expected["customers"].loc[dim.index]
-    for sql_column, oracle_column in [("average_check", "aov"), ("items_per_order", "items_per_order"),
-                                      ("orders_per_year", "orders_per_year")]:
+    for sql_column, oracle_column in [("own_average_check", "aov"), ("own_items_per_order", "items_per_order"),
+                                      ("own_orders_per_year", "orders_per_year")]:
         np.testing.assert_allclose(dim[sql_column].astype(float), c[oracle_column].astype(float), rtol=1e-9,
                                    atol=1e-9, equal_nan=True, err_msg=sql_column)
+    assert dim["own_orders_per_year"].isna().sum() > 10  # recent buyers are not annualised
 
     e = expected["cohorts"].sort_values(["cohort_month", "k"]).reset_index(drop=True)
     assert len(cohorts) == len(e)
     np.testing.assert_array_equal(cohorts["cohort_size"], e["size"])
     np.testing.assert_array_equal(cohorts["active_customers"], e["active"])
     np.testing.assert_allclose(cohorts["cumulative_net_revenue_per_customer"], e["cum_per_customer"], rtol=1e-9)
+
+    assert_ltv_layer_matches_oracle(raw, warehouse, expected["orders"])
+
+
+def assert_ltv_layer_matches_oracle(raw: Path, warehouse: Path, orders: pd.DataFrame) -> None:
+    """Expected lifetimes per customer and fct_ltv_by_segment (current and previous snapshot), cohort curves."""
+    from ltv_oracle import Params, customers_as_of, lifetimes, pooled_cohort_curve, read_raw, segment_rows
+
+    attributes, spend = read_raw(raw)
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        own = con.execute("select customer_id, own_expected_lifetime_months, own_discounted_lifetime_months, "
+                          "lifetime_status, lifetime_curve from marts.fct_customer_ltv where has_completed_order"
+                          ).df().set_index("customer_id").sort_index()
+        snapshots = dict(con.execute("select as_of_snapshot, as_of_date from intermediate.int_as_of_snapshots"
+                                     ).fetchall())
+        segments = con.execute("select * from marts.fct_ltv_by_segment").df()
+        curve = con.execute("select months_since_first_order as age, cohorts, cohort_customers, cohort_ltv_curve "
+                            "from marts.fct_cohort_curves where curve = 'all_channels' order by 1").df().set_index("age")
+    as_of = pd.Timestamp(snapshots["current"])
+    params = Params()
+    customers = customers_as_of(orders, attributes, as_of, True, params)
+    expected_own = lifetimes(customers, params).loc[own.index]
+    assert (own["lifetime_status"] == expected_own["status"]).all()
+    assert (own["lifetime_curve"] == expected_own["curve"]).all()
+    for sql_column, oracle_column in [("own_expected_lifetime_months", "expected"),
+                                      ("own_discounted_lifetime_months", "discounted")]:
+        np.testing.assert_allclose(own[sql_column].astype(float), expected_own[oracle_column].astype(float),
+                                   rtol=1e-9, equal_nan=True, err_msg=sql_column)
+    assert own["own_expected_lifetime_months"].notna().all()
+
+    columns = ["customers", "buyers", "realised_ltv_total", "orders_to_date", "average_check", "orders_per_month",
+               "monthly_revenue_per_customer", "ltv_margin_rate", "monthly_margin_per_customer",
+               "expected_lifetime_months", "discounted_lifetime_months", "orders_per_year", "ltv_formula_a",
+               "ltv_formula_b", "discounted_clv", "realised_ltv_6m", "realised_ltv_12m", "realised_ltv_24m"]
+    channel_columns = ["cac", "ltv_to_cac", "ltv_to_cac_3m", "ltv_to_cac_6m", "ltv_to_cac_12m", "ltv_to_cac_24m"]
+    for snapshot, as_of_date in snapshots.items():
+        expected = segment_rows(orders, attributes, spend, pd.Timestamp(as_of_date), snapshot == "current")
+        got = (segments[segments["as_of_snapshot"] == snapshot].set_index(["segment_type", "segment_value"])
+               .loc[expected.index])
+        for column in columns:
+            np.testing.assert_allclose(got[column].astype(float), expected[column].astype(float), rtol=1e-9,
+                                       atol=1e-9, equal_nan=True, err_msg=f"{snapshot} {column}")
+        channels = expected.loc["acquisition_channel"].index
+        for column in channel_columns:
+            np.testing.assert_allclose(got.loc["acquisition_channel"].loc[channels, column].astype(float),
+                                       expected.loc["acquisition_channel", column].astype(float), rtol=1e-9,
+                                       atol=1e-9, equal_nan=True, err_msg=f"{snapshot} {column}")
+    assert set(snapshots) == {"current", "previous_3m"}
+
+    pooled = pooled_cohort_curve(orders, customers, as_of)
+    assert list(curve.index) == list(pooled.index)
+    np.testing.assert_array_equal(curve["cohorts"], pooled["cohorts"])
+    np.testing.assert_allclose(curve["cohort_ltv_curve"], pooled["curve"], rtol=1e-9)

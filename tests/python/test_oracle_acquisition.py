@@ -1,5 +1,6 @@
-"""Acquisition economics (fct_channel_economics) against an independent pandas computation on generator data, and
-the generator's ground truth (true CAC per channel, better channels have higher LTV/CAC) on the embedded sample."""
+"""Acquisition economics (fct_channel_economics, fct_channel_predicted_ltv_to_cac) against an independent pandas
+computation on generator data, and the generator's ground truth (true CAC per channel, better channels have higher
+LTV/CAC) on the embedded sample."""
 
 from __future__ import annotations
 
@@ -17,9 +18,10 @@ from test_oracle import oracle
 HORIZONS = (3, 6, 12, 24)
 
 
-def channel_economics(raw: Path, predicted_clv: pd.Series) -> pd.DataFrame:
-    """Channel x cohort month economics from the raw files and the order oracle, following docs/metrics.md.
-    ``predicted_clv`` (per customer) comes from the warehouse: test_predictive_clv checks it against its own oracle."""
+def channel_economics(raw: Path, predicted_clv: pd.Series, discounted_lifetime: pd.Series) -> pd.DataFrame:
+    """Channel x cohort month economics from the raw files and the order oracle, following the docs blocks.
+    ``predicted_clv`` and ``discounted_lifetime`` (per customer) come from the warehouse: test_predictive_clv and the
+    LTV-layer oracle (test_oracle) check them against their own oracles."""
     expected = oracle(raw)
     orders, people = expected["orders"], expected["customers"]
     customers = pd.read_csv(raw / "customers.csv", dtype={"customer_id": str}).set_index("customer_id")
@@ -53,12 +55,12 @@ def channel_economics(raw: Path, predicted_clv: pd.Series) -> pd.DataFrame:
                "blended_cac": spend_by_month.get(month, 0.0) / blended_new if blended_new else np.nan}
         part = done[(done["channel"] == channel) & (done["cohort"] == month)]
         for h in HORIZONS:
-            # each customer's first h months: [first day, first day + h months); mature when every customer is
-            # h months old by the as-of date
+            # each customer's first h months: [first day, first day + h months); the cohort is mature when the
+            # last day of its month + h months is on or before the day after the as-of date
             ends = part["customer_id"].map(first) + pd.DateOffset(months=h)
             margin = part.loc[part["day"] < ends, "margin"].sum()
-            members_end = first[buyers.index[(buyers["channel"] == channel) & (buyers["cohort"] == month)]]
-            mature = n > 0 and bool(((members_end + pd.DateOffset(months=h)) <= as_of + pd.Timedelta(days=1)).all())
+            month_end = month.to_timestamp() + pd.offsets.MonthEnd(0)
+            mature = n > 0 and month_end + pd.DateOffset(months=h) <= as_of + pd.Timedelta(days=1)
             row[f"ltv_to_cac_{h}m"] = margin / n / cac if mature and cac > 0 else np.nan
         # payback: calendar months since the acquisition month
         margin_by_k = part.groupby("k")["margin"].sum()
@@ -67,9 +69,14 @@ def channel_economics(raw: Path, predicted_clv: pd.Series) -> pd.DataFrame:
         reached = cumulative[cumulative >= cac].index if n and cac > 0 else []
         row["payback_months"] = float(reached[0]) if len(reached) else np.nan
         members = buyers[(buyers["channel"] == channel) & (buyers["cohort"] == month)].index
-        discounted = people.loc[members, "discounted"].mean() if n else np.nan
+        # discounted CLV of the channel-cohort: margin per month of observed lifespan x mean discounted lifetime
+        monthly_margin = people.loc[members, "margin"].sum() / people.loc[members, "observed_lifespan"].sum() if n \
+            else np.nan
+        discounted = monthly_margin * discounted_lifetime.reindex(members).mean() if n else np.nan
+        row["discounted_clv"] = discounted
         row["discounted_ltv_to_cac"] = discounted / cac if n and cac > 0 else np.nan
-        predicted = (people.loc[members, "margin"] + predicted_clv.reindex(members)).mean() if n else np.nan
+        scored = predicted_clv.reindex(members)
+        predicted = (people.loc[members, "margin"] + scored).mean() if n and scored.notna().all() else np.nan
         row["predicted_ltv_to_cac"] = predicted / cac if n and cac > 0 else np.nan
         rows.append(row)
     return pd.DataFrame(rows).set_index(["channel", "cohort_month"]).sort_index()
@@ -78,13 +85,19 @@ def channel_economics(raw: Path, predicted_clv: pd.Series) -> pd.DataFrame:
 def test_channel_economics_matches_oracle(generated: tuple[Path, Path]) -> None:
     raw, warehouse = generated
     columns = ["new_customers", "marketing_spend", "cac", "blended_cac", *[f"ltv_to_cac_{h}m" for h in HORIZONS],
-               "payback_months", "discounted_ltv_to_cac", "predicted_ltv_to_cac"]
+               "payback_months", "discounted_clv", "discounted_ltv_to_cac", "predicted_ltv_to_cac"]
     with duckdb.connect(str(warehouse), read_only=True) as con:
         predicted = con.execute("select customer_id, predicted_clv from marts.fct_customer_clv_predictions "
                                 "where is_predicted").df().set_index("customer_id")["predicted_clv"]
-        expected = channel_economics(raw, predicted)
-        got = con.execute(f"select channel, cast(cohort_month as timestamp) as cohort_month, {', '.join(columns)} "
-                          "from marts.fct_channel_economics").df().set_index(["channel", "cohort_month"]).sort_index()
+        discounted = con.execute("select customer_id, own_discounted_lifetime_months from marts.fct_customer_ltv "
+                                 "where has_completed_order").df().set_index("customer_id")
+        expected = channel_economics(raw, predicted, discounted["own_discounted_lifetime_months"])
+        got = con.execute(f"""
+            select e.channel, cast(e.cohort_month as timestamp) as cohort_month,
+                   {', '.join('p.' + c if c == 'predicted_ltv_to_cac' else 'e.' + c for c in columns)}
+            from marts.fct_channel_economics e
+            inner join marts.fct_channel_predicted_ltv_to_cac p using (channel_cohort_key)""").df().set_index(
+            ["channel", "cohort_month"]).sort_index()
     assert list(got.index) == list(expected.index)
     # the comparison has teeth: many non-null values of each ratio
     assert got["cac"].notna().sum() > 50 and got["ltv_to_cac_12m"].notna().sum() > 20
@@ -97,10 +110,8 @@ def test_channel_economics_matches_oracle(generated: tuple[Path, Path]) -> None:
 def test_sample_shows_true_cac_and_better_channels_pay_back_more(sample_warehouse: Path, query) -> None:
     truth = json.loads((PROJECT_ROOT / "seeds" / "sample_ground_truth.json").read_text())["channels"]
     rows = query(sample_warehouse, """
-        select channel, sum(marketing_spend) / sum(new_customers) as cac,
-               sum(case when is_mature_12m and cac > 0 then margin_per_customer_12m * new_customers end)
-               / sum(case when is_mature_12m and cac > 0 then marketing_spend end) as ltv_to_cac_12m
-        from marts.fct_channel_economics where channel <> 'organic' group by channel""")
+        select segment_value, cac, ltv_to_cac_12m from marts.fct_ltv_by_segment
+        where as_of_snapshot = 'current' and segment_type = 'acquisition_channel' and segment_value <> 'organic'""")
     cac = {channel: float(value) for channel, value, _ in rows}
     ratio = {channel: value for channel, _, value in rows}
     for channel, value in cac.items():
@@ -112,3 +123,7 @@ def test_sample_shows_true_cac_and_better_channels_pay_back_more(sample_warehous
     assert min(ratio["email"], ratio["referral"]) > ratio["paid_search"] > ratio["paid_social"]
     assert ratio["affiliate"] > ratio["paid_social"]
     assert all(value > 1 for value in ratio.values())
+    [(organic_cac, status)] = query(sample_warehouse, """
+        select cac, cac_status from marts.fct_ltv_by_segment
+        where as_of_snapshot = 'current' and segment_key = 'current|acquisition_channel:organic'""")
+    assert organic_cac is None and status == "no_spend_recorded"  # no spend rows: no CAC, not a free channel

@@ -32,8 +32,7 @@ def expected_customers(orders: pd.DataFrame) -> pd.DataFrame:
     result["net"] = orders.groupby("customer_id")["net"].sum().reindex(result.index)
     span = (done.groupby("customer_id")["day"].max() - done.groupby("customer_id")["day"].min()).dt.days
     result["lifetime"] = (span / 30.4375 + 1).reindex(result.index)
-    average_lifetime = result["lifetime"].mean()
-    result["ltv_a"] = result["net"] / result["lifetime"] * average_lifetime
+    result["monthly_revenue"] = result["net"] / result["lifetime"]
     return result
 
 
@@ -56,11 +55,16 @@ def test_random_orders_match_oracle(rows: list[tuple[str, int, int, str]]) -> No
         warehouse = build(Path(tmp), raw)
         with duckdb.connect(str(warehouse), read_only=True) as con:
             sql = con.execute("select customer_id, completed_orders, cast(realised_ltv as double) as net, "
-                              "lifetime_months, ltv_formula_a from marts.fct_customer_ltv").df()
+                              "observed_lifespan_months, own_monthly_revenue, lifetime_status, "
+                              "own_expected_lifetime_months from marts.fct_customer_ltv").df()
     orders["day"] = pd.to_datetime(orders["ordered_at"]).dt.normalize()
     expected = expected_customers(orders).loc[sql["customer_id"]]
     np.testing.assert_array_equal(sql["completed_orders"], expected["completed"])
     np.testing.assert_allclose(sql["net"], expected["net"], rtol=1e-9, atol=1e-9)
-    for column, oracle_column in [("lifetime_months", "lifetime"), ("ltv_formula_a", "ltv_a")]:
+    for column, oracle_column in [("observed_lifespan_months", "lifetime"), ("own_monthly_revenue", "monthly_revenue")]:
         np.testing.assert_allclose(sql[column].astype(float), expected[oracle_column].astype(float), rtol=1e-9,
                                    atol=1e-9, equal_nan=True, err_msg=column)
+    # five customers at most: never the 30 at risk a survival curve needs, so no expected lifetime is made up
+    buyers = sql[sql["completed_orders"] > 0]
+    assert (buyers["lifetime_status"] == "curve_not_estimable").all()
+    assert buyers["own_expected_lifetime_months"].isna().all()

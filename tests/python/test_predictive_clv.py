@@ -19,7 +19,7 @@ import pytest
 from scipy.special import hyp2f1
 
 from clvlayer import clv_models
-from clvlayer.clvfit import fit_bgnbd, fit_gamma_gamma, rfm_summary
+from clvlayer.clvfit import fit_bgnbd, fit_gamma_gamma
 from clvlayer.generate import generate
 from conftest import HANDMADE, build
 from test_oracle import oracle
@@ -93,7 +93,8 @@ def test_rfm_summaries_fits_and_predictions_match_oracle(generated: tuple[Path, 
 
     with duckdb.connect(str(warehouse), read_only=True) as con:
         summary = con.execute("select customer_id, frequency, recency, T, monetary_value, p_alive, expected_purchases,"
-                              " expected_average_spend, predicted_clv, predicted_clv_tier, prediction_status "
+                              " expected_average_spend, predicted_clv, predicted_clv_tier, prediction_status, "
+                              "own_model_expected_lifetime_months "
                               "from marts.fct_customer_clv_predictions where frequency is not null"
                               ).df().set_index("customer_id").sort_index()
         bg, gg = params_of(con, "full")
@@ -138,6 +139,13 @@ def test_rfm_summaries_fits_and_predictions_match_oracle(generated: tuple[Path, 
     clv = margin_rate * spend * sum((cumulative[i] - cumulative[i - 1]) / (1 + DISCOUNT) ** i
                                     for i in range(1, HORIZON + 1))
     np.testing.assert_allclose(summary["predicted_clv"], clv, rtol=1e-7)
+
+    # The model's expected lifetime: 1 month + E[min(L, horizon - 1 month) | x, t_x, T] (checked against a numerical
+    # integral in test_model_expected_lifetime_against_quadrature), in months.
+    np.testing.assert_allclose(
+        summary["own_model_expected_lifetime_months"],
+        1 + clv_models.expected_restricted_lifetime([bg[n] for n in ("r", "alpha", "a", "b")], x, tx, T,
+                                                   (HORIZON - 1) * k) / k, rtol=1e-9)
 
     # Tiers: rank by predicted CLV (desc; ties share their first position), cumulative share cut-offs.
     share = summary["predicted_clv"].rank(method="min", ascending=False) / len(summary)
@@ -224,12 +232,43 @@ def test_generator_truth_recovered(seed: int, tmp_path: Path) -> None:
             se = fit.standard_errors[name]
             assert abs(estimate - true[name]) < 4 * se, f"{name}: {estimate:.4f} vs truth {true[name]} (SE {se:.4f})"
 
-    merged = rfm_summary(orders, "customer_id", "ordered_at", "amount", as_of=end - pd.Timedelta(days=1))
+    # merged into purchase days with the test's own summary (the warehouse's RFM summary is SQL only)
+    days = (orders.assign(day=orders["ordered_at"].dt.normalize()).groupby(["customer_id", "day"])["amount"].sum()
+            .rename("spend").reset_index())
+    merged = summary_as_of(days, end - pd.Timedelta(days=1))
     day_fit = fit_bgnbd(merged["frequency"], merged["recency"], merged["T"])
     rate_ratio = (day_fit.r / day_fit.alpha) / (truth["bgnbd"]["r"] / truth["bgnbd"]["alpha"])
     assert 0.88 < rate_ratio < 1.0, rate_ratio
     for name in ("a", "b"):
         assert abs(day_fit.params[name] - truth["bgnbd"][name]) < 4 * day_fit.standard_errors[name], name
+
+
+@pytest.mark.parametrize("x, tx, T", [(0, 0, 200), (3, 20, 700), (12, 900, 910)])
+def test_model_expected_lifetime_against_quadrature(x: int, tx: float, T: float) -> None:
+    """E[min(L, cap) | x, t_x, T] of clv_models against a two-dimensional numerical integral over the posterior of
+    (lambda, p) given the customer is alive: lambda ~ Gamma(r + x, alpha + T), p ~ Beta(a, b + x), R ~ Exp(lambda p)
+    after T; a customer who is no longer alive dropped out at t_x. The integral is a dense trapezoid rule in
+    log(lambda) and logit(p), where both densities are smooth (the implementation integrates lambda in closed form
+    and p by Gauss-Jacobi)."""
+    from scipy import stats
+
+    bg = {"r": 0.9, "alpha": 20.0, "a": 0.8, "b": 4.0}
+    cap = 35 * DAYS_PER_MONTH
+    alive = p_alive(bg, np.array([x], float), np.array([tx], float), np.array([T], float))[0]
+    s = max(cap - T, 0.0)
+    lam = stats.gamma(bg["r"] + x, scale=1 / (bg["alpha"] + T))
+    pdrop = stats.beta(bg["a"], bg["b"] + x)
+    y = np.linspace(math.log(lam.ppf(1e-14)), math.log(lam.ppf(1 - 1e-14)), 3001)
+    z = np.linspace(math.log(pdrop.ppf(1e-14) / (1 - pdrop.ppf(1e-14))),
+                    math.log(pdrop.ppf(1 - 1e-14) / (1 - pdrop.ppf(1 - 1e-14))), 3001)
+    rate, prob = np.exp(y)[:, None], 1 / (1 + np.exp(-z))[None, :]
+    weight = lam.pdf(rate) * rate * pdrop.pdf(prob) * prob * (1 - prob)
+    values = -np.expm1(-rate * prob * s) / (rate * prob) * weight
+    remaining = np.trapezoid(np.trapezoid(values, z, axis=1), y)
+    expected = (1 - alive) * min(tx, cap) + alive * (min(T, cap) + remaining)
+    got = clv_models.expected_restricted_lifetime([bg["r"], bg["alpha"], bg["a"], bg["b"]], np.array([x], float),
+                                                  np.array([tx], float), np.array([T], float), cap)[0]
+    assert got == pytest.approx(expected, rel=2e-4)
 
 
 def test_sample_holdout_prediction_is_close(sample_warehouse: Path, query) -> None:

@@ -27,7 +27,7 @@ def test_loyalty_lift_is_positive(sample_warehouse: Path, query) -> None:
     assert share == pytest.approx(TRUTH["loyalty"]["realized_share"], abs=1e-12)
     # members buy 1.25x as often (the generator's rate multiplier; drop-out is the same), so pooled orders per
     # year of tenure are ~25% higher; spend per order is independent of loyalty, so LTV follows frequency
-    assert 0.15 < frequency_lift < 0.35
+    assert 0.15 < frequency_lift < 0.35  # orders per year of buyers with the 90 days of tenure frequency needs
     assert ltv_lift > 0
     assert member_frequency > rows["non_member"][3] and member_ltv > rows["non_member"][4]
 
@@ -75,7 +75,7 @@ def test_mf_loyalty_comparison_matches_mart(sample_warehouse: Path, tmp_path: Pa
     warehouse = tmp_path / "warehouse.duckdb"  # mf opens the file read-write: use a copy
     shutil.copyfile(sample_warehouse, warehouse)
     out = tmp_path / "loyalty.csv"
-    assert run_metricflow(["query", "--metrics", "orders_per_year,average_realised_ltv,segment_customers",
+    assert run_metricflow(["query", "--metrics", "orders_per_year,average_realised_ltv,customers",
                            "--group-by", "customer__is_loyalty_member", "--csv", str(out)], warehouse) == 0
     with out.open() as handle:
         mf = {row["customer__is_loyalty_member"].lower(): row for row in csv.DictReader(handle)}
@@ -87,4 +87,4 @@ def test_mf_loyalty_comparison_matches_mart(sample_warehouse: Path, tmp_path: Pa
         row = mf[str(is_member).lower()]
         assert float(row["orders_per_year"]) == pytest.approx(orders_per_year, rel=1e-9)
         assert float(row["average_realised_ltv"]) == pytest.approx(ltv, rel=1e-9)
-        assert int(float(row["segment_customers"])) == customers
+        assert int(float(row["customers"])) == customers

@@ -1,9 +1,23 @@
 -- One row per acquisition channel x cohort month (calendar month of the first completed order; for spend, the
 -- month it was spent): new customers, marketing spend, CAC, blended CAC of the month, margin per cohort customer
--- in their first h months and LTV/CAC at the horizons of var ltv_cac_horizons_months, the same ratio on
--- discounted and predicted LTV, and the CAC payback month. Definitions: docs/metrics.md ("Acquisition economics").
+-- in their first h months and LTV/CAC at the horizons of var ltv_cac_horizons_months, discounted CLV and its ratio
+-- to CAC, and the CAC payback month. Predicted LTV/CAC lives with the predictive marts
+-- (fct_channel_predicted_ltv_to_cac), so a failed fit never holds this mart back. Definitions: docs/metrics.md
+-- ("Acquisition economics").
 {%- set horizons = var('ltv_cac_horizons_months') %}
 with
+
+as_of as (
+
+    select * from {{ ref('int_as_of_dates') }}
+
+),
+
+channel_months_all as (
+
+    select * from {{ ref('int_channel_months_acquired') }}
+
+),
 
 channel_cohorts as (
 
@@ -13,89 +27,63 @@ channel_cohorts as (
 
 customers_aged as (
 
-    select * from {{ ref('int_customers_margin_aged') }}
+    select * from {{ ref('int_customers_value_aged') }}
 
 ),
 
-spend as (
+customers_valued as (
 
-    select * from {{ ref('int_marketing_spend_aggregated_to_channel_months') }}
-
-),
-
-customer_ltv as (
-
-    select * from {{ ref('fct_customer_ltv') }}
-
-),
-
-predictions as (
-
-    select * from {{ ref('fct_customer_clv_predictions') }}
-
-),
-
-acquisitions as (
-
-    select
-        acquisition_channel as channel,
-        cohort_month,
-        max(cohort_size) as new_customers,
-        max(months_since_first_order) as months_observed
-    from channel_cohorts
-    group by acquisition_channel, cohort_month
-
-),
-
-aged_margins as (
-
-    -- margin in each customer's first h months; a cohort is mature at h when all its customers are that old
-    select
-        {%- for h in horizons %}
-            sum(margin_first_{{ h }}m) as margin_first_{{ h }}m,
-            min(case when has_reached_{{ h }}m then 1 else 0 end) = 1 as is_mature_{{ h }}m,
-        {%- endfor %}
-        acquisition_channel as channel,
-        cohort_month
-    from customers_aged
-    group by acquisition_channel, cohort_month
-
-),
-
-customer_values as (
-
-    select
-        customer_ltv.acquisition_channel as channel,
-        customer_ltv.cohort_month,
-        sum(customer_ltv.discounted_clv) as discounted_clv_total,
-        -- margin to the predictive as-of date + predicted margin after it (one as-of date, never counted twice)
-        sum(predictions.realised_margin + predictions.predicted_clv) as predicted_ltv_total,
-        count(predictions.predicted_clv) as predicted_customers
-    from customer_ltv
-    left join predictions on customer_ltv.customer_id = predictions.customer_id
-    where customer_ltv.has_completed_order
-    group by customer_ltv.acquisition_channel, customer_ltv.cohort_month
+    select * from {{ ref('int_customers_valued') }}
 
 ),
 
 channel_months as (
 
+    -- the current as-of date (the acquisitions model also holds the previous periods' snapshots)
+    select channel_months_all.*
+    from channel_months_all
+    inner join as_of on channel_months_all.as_of_date = as_of.as_of_date
+
+),
+
+aged_margins as (
+
+    -- margin in each customer's first h months
     select
-        coalesce(acquisitions.channel, spend.channel) as channel,
-        coalesce(acquisitions.cohort_month, spend.spend_month) as cohort_month,
-        coalesce(acquisitions.new_customers, 0) as new_customers,
-        coalesce(spend.spend_amount, 0) as marketing_spend,
-        spend.channel is not null as has_spend_recorded,
         {%- for h in horizons %}
-            aged_margins.margin_first_{{ h }}m,
-            coalesce(aged_margins.is_mature_{{ h }}m, false) as is_mature_{{ h }}m,
+            sum(customers_aged.margin_first_{{ h }}m) as margin_first_{{ h }}m,
         {%- endfor %}
-        acquisitions.months_observed
-    from acquisitions
-    left join aged_margins
-        on acquisitions.channel = aged_margins.channel and acquisitions.cohort_month = aged_margins.cohort_month
-    full outer join spend
-        on acquisitions.channel = spend.channel and acquisitions.cohort_month = spend.spend_month
+        customers_aged.acquisition_channel as channel,
+        customers_aged.cohort_month
+    from customers_aged
+    inner join as_of on customers_aged.as_of_date = as_of.as_of_date
+    group by customers_aged.acquisition_channel, customers_aged.cohort_month
+
+),
+
+discounted_values as (
+
+    -- discounted CLV of the channel-cohort: its margin per month of lifespan x its mean discounted lifetime
+    select
+        customers_valued.acquisition_channel as channel,
+        customers_valued.cohort_month,
+        {{ discounted_clv(
+            safe_divide('sum(customers_valued.realised_margin_ltv)', 'sum(customers_valued.observed_lifespan_months)'),
+            'avg(customers_valued.own_discounted_lifetime_months)') }} as discounted_clv
+    from customers_valued
+    where customers_valued.is_current_as_of and customers_valued.has_completed_order
+    group by customers_valued.acquisition_channel, customers_valued.cohort_month
+
+),
+
+months_observed as (
+
+    select
+        acquisition_channel as channel,
+        cohort_month,
+        max(months_since_first_order) as months_observed
+    from channel_cohorts
+    group by acquisition_channel, cohort_month
 
 ),
 
@@ -143,22 +131,24 @@ per_customer as (
 
     select
         with_cac.*,
+        months_observed.months_observed,
         {%- for h in horizons %}
+            {{ is_cohort_mature('with_cac.cohort_month', h, 'with_cac.as_of_date') }} and with_cac.new_customers > 0
+                as is_mature_{{ h }}m,
             case
-                when with_cac.is_mature_{{ h }}m
-                    then {{ safe_divide('with_cac.margin_first_' ~ h ~ 'm', 'with_cac.new_customers') }}
+                when {{ is_cohort_mature('with_cac.cohort_month', h, 'with_cac.as_of_date') }}
+                    then {{ safe_divide('aged_margins.margin_first_' ~ h ~ 'm', 'with_cac.new_customers') }}
             end as margin_per_customer_{{ h }}m,
         {%- endfor %}
-        {{ safe_divide('customer_values.discounted_clv_total', 'with_cac.new_customers') }}
-            as discounted_clv_per_customer,
-        case
-            when customer_values.predicted_customers = with_cac.new_customers
-                then {{ safe_divide('customer_values.predicted_ltv_total', 'with_cac.new_customers') }}
-        end as predicted_ltv_per_customer,
+        discounted_values.discounted_clv,
         payback.payback_months
     from with_cac
-    left join customer_values
-        on with_cac.channel = customer_values.channel and with_cac.cohort_month = customer_values.cohort_month
+    left join months_observed
+        on with_cac.channel = months_observed.channel and with_cac.cohort_month = months_observed.cohort_month
+    left join aged_margins
+        on with_cac.channel = aged_margins.channel and with_cac.cohort_month = aged_margins.cohort_month
+    left join discounted_values
+        on with_cac.channel = discounted_values.channel and with_cac.cohort_month = discounted_values.cohort_month
     left join payback on with_cac.channel = payback.channel and with_cac.cohort_month = payback.cohort_month
 
 ),
@@ -171,6 +161,7 @@ final as (
             as channel_cohort_key,
         channel,
         cohort_month,
+        as_of_date,
         new_customers,
         marketing_spend,
         has_spend_recorded,
@@ -183,10 +174,8 @@ final as (
             margin_per_customer_{{ h }}m,
             {{ safe_divide('margin_per_customer_' ~ h ~ 'm', 'cac') }} as ltv_to_cac_{{ h }}m,
         {%- endfor %}
-        discounted_clv_per_customer,
-        {{ safe_divide('discounted_clv_per_customer', 'cac') }} as discounted_ltv_to_cac,
-        predicted_ltv_per_customer,
-        {{ safe_divide('predicted_ltv_per_customer', 'cac') }} as predicted_ltv_to_cac,
+        discounted_clv,
+        {{ safe_divide('discounted_clv', 'cac') }} as discounted_ltv_to_cac,
         payback_months,
         case
             when not coalesce(cac > 0, false) then 'no_cac'

@@ -1,6 +1,7 @@
 -- One row per customer (as dim_customers): the RFM summary as of the predictive-CLV as-of date and the BG/NBD +
 -- Gamma-Gamma predictions: P(alive), expected purchases and average spend over the horizon, discounted predicted
--- CLV and its tier. Customers without a completed order up to the as-of date have null predictions and say so.
+-- CLV and its tier, and the model's expected lifetime. Customers without a completed order up to the as-of date have
+-- null predictions and say so.
 with
 
 customers as (
@@ -45,6 +46,7 @@ joined as (
         predictions.expected_purchases,
         predictions.expected_average_spend,
         predictions.predicted_clv,
+        predictions.model_expected_lifetime_months as own_model_expected_lifetime_months,
         coalesce(
             predictions.prediction_status, 'no completed order up to the as-of date'
         ) as prediction_status
@@ -54,53 +56,35 @@ joined as (
 
 ),
 
-ranked as (
-
-    select
-        *,
-        -- rank share among scored customers, best first; tied values share the rank of their first position (as
-        -- the segment scores do), so equal predictions always get the same tier
-        case when predicted_clv is not null then
-            {{ safe_divide(
-                'rank() over (partition by predicted_clv is null order by predicted_clv desc)',
-                'count(*) over (partition by predicted_clv is null)') }}
-        end as predicted_clv_rank_share
-    from joined
-
-),
-
 final as (
 
     select
-        ranked.customer_id,
-        ranked.acquisition_channel,
-        ranked.is_loyalty_member,
-        ranked.region,
+        joined.customer_id,
+        joined.acquisition_channel,
+        joined.is_loyalty_member,
+        joined.region,
         settings.as_of_date,
         settings.time_unit,
         settings.horizon_months,
-        ranked.first_purchased_on,
-        ranked.last_purchased_on,
-        ranked.frequency,
-        ranked.recency,
-        ranked.T,  -- noqa: CP02
-        ranked.monetary_value,
-        ranked.realised_margin,
-        ranked.p_alive,
-        ranked.expected_purchases,
-        ranked.expected_average_spend,
-        ranked.predicted_clv,
-        ranked.predicted_clv_rank_share,
-        case
-            when ranked.predicted_clv_rank_share is null then null
-            when ranked.predicted_clv_rank_share <= {{ var('clv_tier_top_share') }} then 'top'
-            when ranked.predicted_clv_rank_share <= {{ var('clv_tier_high_share') }} then 'high'
-            when ranked.predicted_clv_rank_share <= {{ var('clv_tier_medium_share') }} then 'medium'
-            else 'low'
+        joined.first_purchased_on,
+        joined.last_purchased_on,
+        joined.frequency,
+        joined.recency,
+        joined.T,  -- noqa: CP02
+        joined.monetary_value,
+        joined.realised_margin,
+        joined.p_alive,
+        joined.expected_purchases,
+        joined.expected_average_spend,
+        joined.predicted_clv,
+        -- the one tiering rule (macro value_tier), among the scored customers
+        case when joined.predicted_clv is not null then
+                {{ value_tier('joined.predicted_clv', 'joined.predicted_clv is null') }}
         end as predicted_clv_tier,
-        ranked.prediction_status,
-        ranked.prediction_status = 'ok' as is_predicted
-    from ranked
+        joined.own_model_expected_lifetime_months,
+        joined.prediction_status,
+        joined.prediction_status = 'ok' as is_predicted
+    from joined
     cross join settings
 
 )

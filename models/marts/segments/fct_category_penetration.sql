@@ -74,9 +74,11 @@ categories as (
     union all
 
     select distinct
-        category,
+        purchased_items.category,
         cast(null as date) as launched_on
     from purchased_items
+    cross join as_of
+    where purchased_items.ordered_on <= as_of.as_of_date
 
 ),
 
@@ -93,11 +95,13 @@ category_list as (
 category_buyers as (
 
     select
-        category,
-        order_month as activity_month,
-        count(distinct customer_id) as category_buyers
+        purchased_items.category,
+        purchased_items.order_month as activity_month,
+        count(distinct purchased_items.customer_id) as category_buyers
     from purchased_items
-    group by category, order_month
+    cross join as_of
+    where purchased_items.ordered_on <= as_of.as_of_date
+    group by purchased_items.category, purchased_items.order_month
 
 ),
 

@@ -1,0 +1,137 @@
+-- One row per as-of snapshot x customer (int_customers_enriched): RFM quintile scores and named segment, realised-LTV
+-- decile and value tier, CVM lifecycle stage and preferred category, scored among the buyers of the same snapshot.
+-- fct_customer_segments is the current snapshot; fct_ltv_by_segment groups every snapshot by these segments.
+-- Customers without a completed order get null scores and 'no_purchases'. Definitions and thresholds:
+-- docs/metrics.md ("Segments and next purchase"); vars in dbt_project.yml.
+with
+
+customers as (
+
+    select * from {{ ref('int_customers_enriched') }}
+
+),
+
+purchased_items as (
+
+    select * from {{ ref('int_order_items_joined_to_completed_orders') }}
+
+),
+
+snapshots as (
+
+    select * from {{ ref('int_as_of_snapshots') }}
+
+),
+
+buyers as (
+
+    select
+        as_of_date,
+        customer_id,
+        recency_days,
+        completed_orders,
+        net_revenue as realised_ltv
+    from customers
+    where has_completed_order
+
+),
+
+buyer_scores as (
+
+    -- quantile scores over the snapshot's buyers; ties share a score (tied_ntile), higher is better
+    select
+        as_of_date,
+        customer_id,
+        {{ tied_ntile(5, 'recency_days desc', 'as_of_date') }} as recency_score,
+        {{ tied_ntile(5, 'completed_orders', 'as_of_date') }} as frequency_score,
+        {{ tied_ntile(5, 'realised_ltv', 'as_of_date') }} as monetary_score,
+        {{ tied_ntile(10, 'realised_ltv', 'as_of_date') }} as ltv_decile,
+        {{ value_tier('realised_ltv', 'as_of_date') }} as value_tier
+    from buyers
+
+),
+
+items_as_of as (
+
+    select
+        snapshots.as_of_date,
+        purchased_items.customer_id,
+        purchased_items.category,
+        purchased_items.line_amount
+    from purchased_items
+    inner join snapshots on purchased_items.ordered_on <= snapshots.as_of_date
+
+),
+
+preferred_categories as (
+
+    -- the category with the highest purchased-item spend, ties by category name
+    {{ top_category_by_amount('items_as_of', 'customer_id', 'line_amount', ['as_of_date']) }}
+
+),
+
+joined as (
+
+    select
+        customers.as_of_date,
+        customers.customer_id,
+        customers.has_completed_order,
+        customers.recency_days,
+        customers.tenure_days,
+        buyer_scores.recency_score,
+        buyer_scores.frequency_score,
+        buyer_scores.monetary_score,
+        buyer_scores.ltv_decile,
+        buyer_scores.value_tier,
+        preferred_categories.category as preferred_category,
+        preferred_categories.category_amount as preferred_category_spend
+    from customers
+    left join buyer_scores
+        on customers.as_of_date = buyer_scores.as_of_date and customers.customer_id = buyer_scores.customer_id
+    left join preferred_categories
+        on
+            customers.as_of_date = preferred_categories.as_of_date
+            and customers.customer_id = preferred_categories.customer_id
+
+),
+
+final as (
+
+    select
+        as_of_date,
+        customer_id,
+        recency_score,
+        frequency_score,
+        monetary_score,
+        case when has_completed_order then
+                {{ dbt.concat(["cast(recency_score as " ~ dbt.type_string() ~ ")",
+                    "cast(frequency_score as " ~ dbt.type_string() ~ ")",
+                    "cast(monetary_score as " ~ dbt.type_string() ~ ")"]) }}
+        end as rfm_score,
+        case
+            when not has_completed_order then 'no_purchases'
+            else {{ rfm_segment('recency_score', 'frequency_score', 'monetary_score') }}
+        end as rfm_segment,
+        ltv_decile,
+        coalesce(value_tier, 'no_purchases') as value_tier,
+        -- precedence: no purchases, lapsed, VIP, new, active, at risk (docs/metrics.md)
+        case
+            when not has_completed_order then 'no_purchases'
+            when recency_days > {{ var('cvm_lapsed_days') }} then 'lapsed'
+            when value_tier = '{{ var("cvm_vip_value_tier") }}' then 'vip'
+            when tenure_days <= {{ var('cvm_new_days') }} then 'new'
+            when recency_days <= {{ var('cvm_active_days') }} then 'active'
+            else 'at_risk'
+        end as cvm_stage,
+        preferred_category,
+        preferred_category_spend,
+        case
+            when not has_completed_order then 'no_purchases'
+            when preferred_category is null then 'no_item_data'
+            else 'item_spend'
+        end as preferred_category_source
+    from joined
+
+)
+
+select * from final

@@ -1,0 +1,367 @@
+-- One row per as-of snapshot x segment type x segment value, overall included: the LTV of the segment and every
+-- input beside it, so a BI tool reads finished numbers and never re-aggregates ratios. Components are sums over the
+-- segment's customers (int_customers_valued); every ratio is a ratio of those sums (macro segment_ratio), which is
+-- also how the MetricFlow metrics of the same names compute, at any grouping.
+--   LTV formula A  = monthly revenue per customer x expected lifetime
+--   LTV formula B  = average check x orders per month x expected lifetime x margin rate
+--   discounted CLV = monthly margin per customer x discounted expected lifetime
+-- with monthly rates per month of observed lifespan (the exposure the expected lifetime is measured in), realised
+-- LTV in the first 6/12/24 months on mature cohorts, predicted CLV (current as-of date only) and, for channel
+-- segments, CAC and LTV/CAC. Definitions: docs/metrics.md ("LTV by segment").
+{%- set horizons = var('ltv_realised_horizons_months') %}
+{%- set cac_horizons = var('ltv_cac_horizons_months') | sort %}
+{%- set segment_types = {
+    'overall': "'all'",
+    'acquisition_channel': 'acquisition_channel',
+    'cohort_month': "coalesce(cast(cohort_month as " ~ dbt.type_string() ~ "), 'no_purchases')",
+    'region': 'region',
+    'age_band': 'age_band',
+    'loyalty': "case when is_loyalty_member then 'member' else 'non_member' end",
+    'rfm_segment': 'rfm_segment',
+    'cvm_stage': 'cvm_stage',
+    'value_tier': 'value_tier',
+    'preferred_category': 'preferred_category',
+} %}
+with
+
+customers as (
+
+    select * from {{ ref('int_customers_valued') }}
+
+),
+
+snapshots as (
+
+    select * from {{ ref('int_as_of_snapshots') }}
+
+),
+
+predictions as (
+
+    select * from {{ ref('fct_customer_clv_predictions') }}
+
+),
+
+channel_months as (
+
+    select * from {{ ref('int_channel_months_acquired') }}
+
+),
+
+customers_aged as (
+
+    select * from {{ ref('int_customers_value_aged') }}
+
+),
+
+segment_labels as (
+
+    select
+        {%- for segment_type, expression in segment_types.items() %}
+            cast({{ expression }} as {{ dbt.type_string() }}) as segment_{{ segment_type }},
+        {%- endfor %}
+        customers.*
+    from customers
+
+),
+
+customer_values as (
+
+    -- per customer: the additive pieces (null when the customer does not count in a sum)
+    select
+        customers.as_of_date,
+        customers.customer_id,
+        {%- for segment_type in segment_types %}
+            customers.segment_{{ segment_type }},
+        {%- endfor %}
+        case when customers.has_completed_order then 1 else 0 end as is_buyer,
+        case when customers.is_repeat_customer then 1 else 0 end as is_repeat_buyer,
+        case when customers.has_completed_order then customers.realised_ltv end as realised_ltv,
+        case when customers.has_completed_order then customers.realised_margin_ltv end as realised_margin_ltv,
+        case when customers.has_completed_order then customers.completed_orders end as orders_to_date,
+        customers.observed_lifespan_months,
+        case when customers.has_completed_order then customers.tenure_years end as tenure_years,
+        case when customers.is_frequency_eligible then customers.completed_orders end as frequency_eligible_orders,
+        case when customers.is_frequency_eligible then customers.tenure_years end as frequency_eligible_tenure_years,
+        customers.own_expected_lifetime_months,
+        customers.own_discounted_lifetime_months,
+        case when customers.has_completed_order then customers.recency_days end as recency_days,
+        {%- for h in horizons %}
+            case when customers.is_cohort_mature_{{ h }}m then customers.revenue_first_{{ h }}m end
+                as mature_revenue_first_{{ h }}m,
+            case when customers.is_cohort_mature_{{ h }}m then customers.margin_first_{{ h }}m end
+                as mature_margin_first_{{ h }}m,
+        {%- endfor %}
+        predictions.predicted_clv,
+        predictions.p_alive,
+        predictions.own_model_expected_lifetime_months,
+        case when predictions.is_predicted then 1 else 0 end as is_predicted,
+        predictions.prediction_status
+    from segment_labels as customers
+    left join predictions
+        on customers.is_current_as_of and customers.customer_id = predictions.customer_id
+
+),
+
+customer_segments as (
+
+    {%- for segment_type in segment_types %}
+        select
+            '{{ segment_type }}' as segment_type,
+            segment_{{ segment_type }} as segment_value,
+            customer_values.*
+        from customer_values
+        {% if not loop.last %}union all{% endif %}
+    {%- endfor %}
+
+),
+
+segment_sums as (
+
+    select
+        as_of_date,
+        segment_type,
+        segment_value,
+        count(*) as customers,
+        sum(is_buyer) as buyers,
+        sum(is_repeat_buyer) as repeat_buyers,
+        sum(realised_ltv) as realised_ltv_total,
+        sum(realised_margin_ltv) as realised_margin_ltv_total,
+        sum(orders_to_date) as orders_to_date,
+        sum(observed_lifespan_months) as lifetime_exposure_months,
+        sum(tenure_years) as tenure_years,
+        count(frequency_eligible_orders) as frequency_eligible_buyers,
+        sum(frequency_eligible_orders) as frequency_eligible_orders,
+        sum(frequency_eligible_tenure_years) as frequency_eligible_tenure_years,
+        count(own_expected_lifetime_months) as buyers_with_expected_lifetime,
+        sum(own_expected_lifetime_months) as expected_lifetime_months_total,
+        sum(own_discounted_lifetime_months) as discounted_lifetime_months_total,
+        avg(recency_days) as average_recency_days,
+        {%- for h in horizons %}
+            count(mature_revenue_first_{{ h }}m) as mature_buyers_{{ h }}m,
+            avg(mature_revenue_first_{{ h }}m) as realised_ltv_{{ h }}m,
+            avg(mature_margin_first_{{ h }}m) as realised_margin_ltv_{{ h }}m,
+        {%- endfor %}
+        sum(is_predicted) as predicted_customers,
+        avg(case when is_predicted = 1 then predicted_clv end) as average_predicted_clv,
+        avg(case when is_predicted = 1 then p_alive end) as average_p_alive,
+        avg(case when is_predicted = 1 then own_model_expected_lifetime_months end)
+            as model_expected_lifetime_months,
+        max(case when is_buyer = 1 and is_predicted = 0 then prediction_status end) as prediction_failure
+    from customer_segments
+    group by as_of_date, segment_type, segment_value
+
+),
+
+channel_costs as (
+
+    -- CAC of a channel: spend / new customers, over the channel-months with spend recorded
+    select
+        as_of_date,
+        channel,
+        sum(case when has_spend_recorded then marketing_spend else 0 end) as marketing_spend,
+        sum(case when has_spend_recorded then new_customers else 0 end) as cac_new_customers,
+        max(case when has_spend_recorded then 1 else 0 end) = 1 as has_spend_recorded
+    from channel_months
+    group by as_of_date, channel
+
+),
+
+cohort_margins as (
+
+    select
+        {%- for h in cac_horizons %}
+            sum(margin_first_{{ h }}m) as margin_first_{{ h }}m,
+        {%- endfor %}
+        as_of_date,
+        acquisition_channel as channel,
+        cohort_month
+    from customers_aged
+    group by as_of_date, acquisition_channel, cohort_month
+
+),
+
+paid_cohorts as (
+
+    -- channel-months with a positive CAC (spend recorded, spend > 0, customers acquired)
+    select
+        {%- for h in cac_horizons %}
+            {{ is_cohort_mature('channel_months.cohort_month', h, 'channel_months.as_of_date') }}
+                as is_mature_{{ h }}m,
+            cohort_margins.margin_first_{{ h }}m,
+        {%- endfor %}
+        channel_months.as_of_date,
+        channel_months.channel,
+        channel_months.marketing_spend
+    from channel_months
+    inner join cohort_margins
+        on
+            channel_months.as_of_date = cohort_margins.as_of_date
+            and channel_months.channel = cohort_margins.channel
+            and channel_months.cohort_month = cohort_margins.cohort_month
+    where channel_months.has_spend_recorded and channel_months.marketing_spend > 0
+
+),
+
+channel_ltv_to_cac as (
+
+    -- LTV/CAC at h months as a chain over the horizons (docs block metric_ltv_to_cac_horizon): the first horizon's
+    -- margin / spend over the cohorts mature at it, plus, per later horizon, the margin gained since the previous
+    -- horizon / spend over the cohorts mature at the later one
+    select
+        {%- for h in cac_horizons %}
+            {%- set previous = cac_horizons[loop.index0 - 1] if not loop.first else none %}
+            {{ safe_divide(
+                'sum(case when is_mature_' ~ h ~ 'm then margin_first_' ~ h ~ 'm'
+                ~ (' - margin_first_' ~ previous ~ 'm' if previous else '') ~ ' end)',
+                'sum(case when is_mature_' ~ h ~ 'm then marketing_spend end)') }} as ltv_to_cac_gain_{{ h }}m,
+        {%- endfor %}
+        as_of_date,
+        channel
+    from paid_cohorts
+    group by as_of_date, channel
+
+),
+
+ratios as (
+
+    select
+        segment_sums.*,
+        {%- for ratio in ['average_realised_ltv', 'average_check', 'ltv_margin_rate', 'orders_per_month',
+            'monthly_revenue_per_customer', 'monthly_margin_per_customer', 'orders_per_year',
+            'expected_lifetime_months', 'discounted_lifetime_months'] %}
+            {{ segment_ratio(ratio) }} as {{ ratio }},
+        {%- endfor %}
+        {{ safe_divide('repeat_buyers', 'buyers') }} as repeat_customer_rate,
+        {{ safe_divide('lifetime_exposure_months', 'buyers') }} as average_observed_lifespan_months
+    from segment_sums
+
+),
+
+results as (
+
+    select
+        ratios.*,
+        {{ ltv_formula_a('monthly_revenue_per_customer', 'expected_lifetime_months') }} as ltv_formula_a,
+        {{ ltv_formula_b('average_check', 'orders_per_month', 'expected_lifetime_months', 'ltv_margin_rate') }}
+            as ltv_formula_b,
+        {{ discounted_clv('monthly_margin_per_customer', 'discounted_lifetime_months') }} as discounted_clv
+    from ratios
+
+),
+
+with_costs as (
+
+    select
+        results.*,
+        snapshots.as_of_snapshot,
+        snapshots.months_before_current,
+        snapshots.is_current,
+        channel_costs.marketing_spend,
+        channel_costs.cac_new_customers,
+        {%- for h in cac_horizons %}
+            {%- set terms = [] %}
+            {%- for earlier in cac_horizons if earlier <= h %}
+                {%- do terms.append('channel_ltv_to_cac.ltv_to_cac_gain_' ~ earlier ~ 'm') %}
+            {%- endfor %}
+            {{ terms | join(' + ') }} as ltv_to_cac_{{ h }}m,
+        {%- endfor %}
+        case
+            when results.segment_type <> 'acquisition_channel' then 'not_a_channel_segment'
+            when not coalesce(channel_costs.has_spend_recorded, false) then 'no_spend_recorded'
+            when channel_costs.cac_new_customers = 0 then 'no_new_customers'
+            when channel_costs.marketing_spend = 0 then 'zero_spend'
+            else 'ok'
+        end as cac_status,
+        case
+            when results.segment_type = 'acquisition_channel'
+                then {{ safe_divide('channel_costs.marketing_spend', 'channel_costs.cac_new_customers') }}
+        end as cac
+    from results
+    inner join snapshots on results.as_of_date = snapshots.as_of_date
+    left join channel_costs
+        on
+            results.segment_type = 'acquisition_channel'
+            and results.as_of_date = channel_costs.as_of_date
+            and results.segment_value = channel_costs.channel
+    left join channel_ltv_to_cac
+        on
+            results.segment_type = 'acquisition_channel'
+            and results.as_of_date = channel_ltv_to_cac.as_of_date
+            and results.segment_value = channel_ltv_to_cac.channel
+
+),
+
+final as (
+
+    select
+        {{ dbt.concat(["as_of_snapshot", "'|'", "segment_type", "':'", "segment_value"]) }} as segment_key,
+        as_of_snapshot,
+        months_before_current,
+        as_of_date,
+        segment_type,
+        segment_value,
+        customers,
+        buyers,
+        repeat_buyers,
+        repeat_customer_rate,
+        realised_ltv_total,
+        realised_margin_ltv_total,
+        orders_to_date,
+        lifetime_exposure_months,
+        average_realised_ltv,
+        average_check,
+        orders_per_month,
+        ltv_margin_rate,
+        monthly_revenue_per_customer,
+        monthly_margin_per_customer,
+        average_observed_lifespan_months,
+        buyers_with_expected_lifetime,
+        expected_lifetime_months_total,
+        discounted_lifetime_months_total,
+        case
+            when buyers = 0 then 'no_buyers'
+            when buyers_with_expected_lifetime = buyers then 'estimated'
+            when buyers_with_expected_lifetime = 0 then 'not_estimable'
+            else 'partly_estimated'
+        end as expected_lifetime_status,
+        expected_lifetime_months,
+        discounted_lifetime_months,
+        ltv_formula_a,
+        ltv_formula_b,
+        discounted_clv,
+        tenure_years,
+        frequency_eligible_buyers,
+        frequency_eligible_orders,
+        frequency_eligible_tenure_years,
+        orders_per_year,
+        average_recency_days,
+        {%- for h in horizons %}
+            mature_buyers_{{ h }}m,
+            realised_ltv_{{ h }}m,
+            realised_margin_ltv_{{ h }}m,
+        {%- endfor %}
+        predicted_customers,
+        average_predicted_clv,
+        average_p_alive,
+        model_expected_lifetime_months,
+        case
+            when not is_current then 'current_as_of_date_only'
+            when predicted_customers > 0 then 'ok'
+            when buyers = 0 then 'no_buyers'
+            else coalesce(prediction_failure, 'no_predictions')
+        end as predicted_clv_status,
+        marketing_spend,
+        cac_new_customers,
+        cac,
+        cac_status,
+        {{ safe_divide('ltv_formula_b', 'cac') }} as ltv_to_cac,
+        {%- for h in cac_horizons %}
+            ltv_to_cac_{{ h }}m,
+        {%- endfor %}
+        {{ safe_divide('discounted_clv', 'cac') }} as discounted_ltv_to_cac
+    from with_costs
+
+)
+
+select * from final
