@@ -1,0 +1,210 @@
+"""Benchmark of the whole warehouse build against the code its users would otherwise write.
+
+Not a test. For each input size it generates (once, cached under --data-dir) the generator's full input and an
+orders-only copy, then runs each step below as its own process and reports wall seconds (median of --repeats) and
+the peak resident memory of the process tree:
+
+* `full build, orders-only`   `clv build --raw-dir <orders-only>` (write, every test, publish)
+* `full build, full input`    the same on the generator's full input (items, refunds, products, spend)
+* `incremental run`           after +0.1% new orders, late refunds and status changes (when `clv build
+                              --incremental` exists)
+* `hand-written DuckDB`       one SQL script: customer facts + monthly cohort activity from the orders file
+* `pandas`                    the same customer facts + cohort activity in pandas
+
+Usage::
+
+    .venv/bin/python benchmarks/bench_build.py --orders 1M,10M [--with-100m] [--repeats 3]
+
+The ratios in the table are against the hand-written DuckDB script and pandas measured in the same run (the machine
+is shared: read ratios, not seconds). Results and analysis: docs/benchmarks.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+CLV = PROJECT_ROOT / ".venv" / "bin" / "clv"
+ORDERS_PER_CUSTOMER = 7.43  # the generator's default window gives ~7.43 orders per customer
+
+
+@dataclass
+class Timing:
+    step: str
+    seconds: list[float]
+    peak_rss_mb: float
+    ok: bool
+
+    @property
+    def median(self) -> float:
+        return statistics.median(self.seconds)
+
+
+def run_measured(command: list[str], env: dict[str, str] | None = None) -> tuple[float, float, bool]:
+    """Run a command as a child process; return wall seconds, peak RSS of the process tree (MB) and success."""
+    started = time.perf_counter()
+    process = subprocess.Popen(command, cwd=PROJECT_ROOT, env=env, stdout=subprocess.DEVNULL,
+                               stderr=subprocess.PIPE)
+    _, status, usage = os.wait4(process.pid, 0)
+    seconds = time.perf_counter() - started
+    stderr = process.stderr.read().decode(errors="replace") if process.stderr else ""
+    ok = os.waitstatus_to_exitcode(status) == 0
+    if not ok:
+        print(f"  FAILED: {' '.join(command)}\n{stderr[-2000:]}", file=sys.stderr)
+    return seconds, usage.ru_maxrss / 1024, ok
+
+
+def parse_size(text: str) -> int:
+    text = text.strip().upper()
+    factor = {"K": 1_000, "M": 1_000_000}.get(text[-1], 1)
+    return int(float(text.rstrip("KM")) * factor)
+
+
+def ensure_inputs(data_dir: Path, orders: int) -> tuple[Path, Path]:
+    """Generator's full input for ~`orders` orders, and an orders-only folder beside it (cached)."""
+    full = data_dir / f"full_{orders}"
+    orders_only = data_dir / f"orders_only_{orders}"
+    if not (full / "orders.parquet").exists():
+        customers = int(orders / ORDERS_PER_CUSTOMER)
+        print(f"generating {customers:,} customers (~{orders:,} orders) into {full}", file=sys.stderr)
+        subprocess.run([str(CLV), "generate", "--customers", str(customers), "--out", str(full)], check=True)
+    if not (orders_only / "orders.parquet").exists():
+        orders_only.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(full / "orders.parquet", orders_only / "orders.parquet")
+    return full, orders_only
+
+
+HANDWRITTEN_SQL = """
+create temp table orders as
+select order_id, customer_id, cast(ordered_at as timestamp) as ordered_at, cast(amount as double) as amount,
+       coalesce(lower(status), 'completed') not in ('cancelled', 'refunded') as is_completed
+from read_parquet($orders);
+create temp table customer_facts as
+select customer_id,
+       count(*) as orders_placed,
+       count(*) filter (where is_completed) as completed_orders,
+       min(ordered_at) filter (where is_completed) as first_order_at,
+       max(ordered_at) filter (where is_completed) as last_order_at,
+       sum(amount) filter (where is_completed) as net_revenue,
+       sum(amount) filter (where is_completed) / count(*) filter (where is_completed) as average_check,
+       date_diff('day', min(ordered_at) filter (where is_completed), max(ordered_at) filter (where is_completed))
+           as lifespan_days
+from orders group by customer_id;
+create temp table cohort_activity as
+select date_trunc('month', f.first_order_at) as cohort_month,
+       date_diff('month', date_trunc('month', f.first_order_at), date_trunc('month', o.ordered_at)) as month_number,
+       count(distinct o.customer_id) as active_customers,
+       sum(o.amount) as net_revenue
+from orders as o join customer_facts as f using (customer_id)
+where o.is_completed
+group by all;
+select (select count(*) from customer_facts), (select count(*) from cohort_activity);
+"""
+
+
+def handwritten_duckdb(orders_file: Path) -> None:
+    import duckdb
+
+    connection = duckdb.connect()
+    for statement in filter(str.strip, HANDWRITTEN_SQL.split(";")):
+        connection.execute(statement, {"orders": str(orders_file)} if "$orders" in statement else None)
+
+
+def handwritten_pandas(orders_file: Path) -> None:
+    import pandas as pd
+
+    orders = pd.read_parquet(orders_file, columns=["order_id", "customer_id", "ordered_at", "amount", "status"])
+    orders["ordered_at"] = pd.to_datetime(orders["ordered_at"])
+    orders["amount"] = orders["amount"].astype("float64")
+    orders["is_completed"] = ~orders["status"].fillna("completed").str.lower().isin(["cancelled", "refunded"])
+    completed = orders[orders["is_completed"]]
+    facts = completed.groupby("customer_id").agg(
+        completed_orders=("order_id", "size"), first_order_at=("ordered_at", "min"),
+        last_order_at=("ordered_at", "max"), net_revenue=("amount", "sum"))
+    facts["orders_placed"] = orders.groupby("customer_id").size()
+    facts["average_check"] = facts["net_revenue"] / facts["completed_orders"]
+    facts["lifespan_days"] = (facts["last_order_at"].dt.normalize() - facts["first_order_at"].dt.normalize()).dt.days
+    cohort = facts["first_order_at"].dt.to_period("M")
+    activity = completed[["customer_id", "ordered_at", "amount"]].join(cohort.rename("cohort_month"), on="customer_id")
+    order_month = activity["ordered_at"].dt.to_period("M")
+    activity["month_number"] = (order_month.dt.year - activity["cohort_month"].dt.year) * 12 + (
+        order_month.dt.month - activity["cohort_month"].dt.month)
+    activity.groupby(["cohort_month", "month_number"]).agg(
+        active_customers=("customer_id", "nunique"), net_revenue=("amount", "sum"))
+
+
+def measure(step: str, command: list[str], repeats: int, env: dict[str, str] | None = None) -> Timing:
+    seconds, peaks, ok = [], [], True
+    for _ in range(repeats):
+        elapsed, peak, success = run_measured(command, env)
+        seconds.append(elapsed)
+        peaks.append(peak)
+        ok = ok and success
+    print(f"  {step}: median {statistics.median(seconds):.1f}s, peak {max(peaks):,.0f} MB", file=sys.stderr)
+    return Timing(step, seconds, max(peaks), ok)
+
+
+def bench_size(orders: int, data_dir: Path, repeats: int, scratch: Path) -> list[Timing]:
+    full, orders_only = ensure_inputs(data_dir, orders)
+    me = [sys.executable, str(Path(__file__).resolve())]
+    timings = [
+        measure("hand-written DuckDB", [*me, "--step", "duckdb", str(orders_only / "orders.parquet")], repeats),
+        measure("pandas", [*me, "--step", "pandas", str(orders_only / "orders.parquet")], repeats),
+    ]
+    for label, raw in (("full build, orders-only", orders_only), ("full build, full input", full)):
+        warehouse = scratch / f"{label.replace(' ', '_').replace(',', '')}_{orders}" / "customer_value.duckdb"
+        warehouse.parent.mkdir(parents=True, exist_ok=True)
+        timings.append(measure(label, [str(CLV), "build", "--raw-dir", str(raw), "--warehouse", str(warehouse)],
+                               repeats))
+    return timings
+
+
+def print_table(results: dict[int, list[Timing]]) -> None:
+    print(f"\nmachine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}")
+    print("| input | step | median s | runs | peak RSS MB | vs DuckDB script | vs pandas |")
+    print("|---|---|---:|---:|---:|---:|---:|")
+    for orders, timings in results.items():
+        by_step = {t.step: t for t in timings}
+        duck, pandas = by_step["hand-written DuckDB"].median, by_step["pandas"].median
+        for t in timings:
+            flag = "" if t.ok else " (FAILED)"
+            print(f"| {orders:,} orders | {t.step}{flag} | {t.median:.1f} | {len(t.seconds)} | {t.peak_rss_mb:,.0f} "
+                  f"| {t.median / duck:.1f}x | {t.median / pandas:.2f}x |")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--orders", default="1M,10M", help="comma-separated input sizes (orders), e.g. 1M,10M")
+    parser.add_argument("--with-100m", action="store_true", help="also run 100M orders (long; needs ~60 GB disk)")
+    parser.add_argument("--repeats", type=int, default=1)
+    parser.add_argument("--data-dir", default=str(PROJECT_ROOT / "data" / "bench"))
+    parser.add_argument("--step", choices=["duckdb", "pandas"], help=argparse.SUPPRESS)
+    parser.add_argument("input", nargs="?", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.step:
+        {"duckdb": handwritten_duckdb, "pandas": handwritten_pandas}[args.step](Path(args.input))
+        return 0
+    sizes = [parse_size(s) for s in args.orders.split(",")] + ([100_000_000] if args.with_100m else [])
+    results: dict[int, list[Timing]] = {}
+    with tempfile.TemporaryDirectory(prefix="clv-bench-") as scratch:
+        for orders in sizes:
+            print(f"== {orders:,} orders", file=sys.stderr)
+            results[orders] = bench_size(orders, Path(args.data_dir), args.repeats, Path(scratch))
+    print_table(results)
+    print(json.dumps({str(k): [t.__dict__ for t in v] for k, v in results.items()}), file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
