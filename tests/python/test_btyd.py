@@ -91,6 +91,11 @@ def test_analytic_gradients_match_finite_differences(model):
             _, g = prob(theta)
             fd = np.array([(prob(theta + e)[0] - prob(theta - e)[0]) / 2e-6 for e in np.eye(4) * 1e-6])
             np.testing.assert_allclose(g, fd, rtol=2e-6, atol=1e-9)
+            if hasattr(prob, "value_grad_hess"):  # Pareto/NBD: analytic Hessian (Newton) vs differences of the gradient
+                f, g2, h = prob.value_grad_hess(theta)
+                assert f == pytest.approx(prob(theta)[0], rel=1e-14) and np.allclose(g2, g, rtol=1e-13, atol=1e-16)
+                fd_h = np.array([(prob(theta + e)[1] - prob(theta - e)[1]) / 2e-5 for e in np.eye(4) * 1e-5])
+                np.testing.assert_allclose(h, fd_h, rtol=1e-6, atol=1e-7 * np.abs(h).max())
 
 
 # --------------------------------------------------------------------------- #

@@ -107,4 +107,21 @@ def subsample(pat: Patterns, max_patterns: int, seed: int = 0) -> Patterns:
     return Patterns(pat.x[idx], pat.tx[idx], pat.T[idx], w, pat.scale, xs, ix, wx)
 
 
+def subsample_customers(pat: Patterns, n_customers: int, seed: int = 0) -> Patterns:
+    """A random sample of about ``n_customers`` customers (drawn with replacement, weight of each pattern =
+    number of draws x W / n_customers), as patterns; ``pat`` itself when it has no more patterns than that.
+
+    Used for starting values only: the sample log-likelihood is an unbiased estimate of the full one.
+    """
+    if pat.n_patterns <= n_customers:
+        return pat
+    rng = np.random.default_rng(seed)
+    counts = rng.multinomial(n_customers, pat.w / pat.W).astype(np.float64)
+    keep = counts > 0
+    w = counts[keep] * (pat.W / n_customers)
+    xs, ix = np.unique(pat.x[keep], return_inverse=True)
+    wx = np.bincount(ix, weights=w, minlength=len(xs))
+    return Patterns(pat.x[keep], pat.tx[keep], pat.T[keep], w, pat.scale, xs, ix, wx)
+
+
 Objective = Callable[[FloatArray], tuple[float, FloatArray]]
