@@ -154,3 +154,17 @@ def pareto_expected_by_posterior_mc(r, alpha, s, beta, x, tx, T, t, n=400_000, s
     tau = rng.exponential(1 / mu)
     future = np.where(is_alive, rng.poisson(lam * np.minimum(tau, t)), 0)
     return float(np.sum(w * future) / np.sum(w)), float(np.sqrt(np.sum(w**2 * (future - np.sum(w * future) / np.sum(w)) ** 2)) / np.sum(w))
+
+
+def pareto_alive_cdf_by_quad(r_post, alpha_post, s, beta_post, t, kmax):
+    """P(Y(t) <= k | alive), k = 0..kmax: S(t) NB_cdf(k; t) + int_0^t NB_cdf(k; e) f_tau(e) de by scipy quad in the
+    exposure e itself (NB = scipy's negative binomial for the Poisson-Gamma count, Lomax lifetime)."""
+    surv = (beta_post / (beta_post + t)) ** s
+    dens = lambda e: s * beta_post**s / (beta_post + e) ** (s + 1)  # noqa: E731
+    nb = lambda e, k: stats.nbinom.cdf(k, r_post, alpha_post / (alpha_post + e))  # noqa: E731
+    kinks = [v for v in (beta_post, alpha_post) if v < t] or None
+    out = []
+    for k in range(kmax + 1):
+        body = integrate.quad(lambda e: nb(e, k) * dens(e), 0, t, epsabs=1e-13, epsrel=1e-12, limit=500, points=kinks)[0]
+        out.append(surv * nb(t, k) + body)
+    return np.array(out)

@@ -21,6 +21,7 @@ from clvlayer import clvfit  # noqa: E402
 from clvlayer.btyd import bgnbd, mbgnbd, paretonbd  # noqa: E402
 from clvlayer.btyd._core import ClvFitError  # noqa: E402
 from clvlayer.btyd._patterns import prepare_fit_data  # noqa: E402
+from clvlayer.btyd._predict import alive_pmf_kmax, nbd_tail_bound, pareto_alive_pmf  # noqa: E402
 from clvlayer.btyd.clv import model_lifetime_value  # noqa: E402
 from clvlayer.btyd.covariates import fit_bgnbd_covariates, likelihood_ratio_test  # noqa: E402
 from clvlayer.btyd.intervals import clv_intervals, purchase_intervals  # noqa: E402
@@ -106,6 +107,28 @@ def test_pareto_expected_purchases_match_posterior_simulation():
         got = paretonbd.conditional_expected_number_of_purchases_up_to_time(PNBD_CDNOW, 39.0, [xi], [txi], [Ti])[0]
         ref, se = oracle.pareto_expected_by_posterior_mc(*PNBD_CDNOW, xi, txi, Ti, 39.0)
         assert abs(got - ref) < 4 * se + 1e-9, (xi, txi, Ti, got, ref, se)
+
+
+def test_nbd_tail_bound_holds_for_heavy_and_light_tails():
+    from scipy import stats
+
+    for r in (0.05, 0.3, 1.0, 5.0, 80.0):
+        for ratio in (0.1, 10.0, 1000.0):
+            k = nbd_tail_bound(np.array([r]), np.array([1.0]), np.array([ratio]))[0]
+            assert stats.nbinom.sf(k, r, 1.0 / (1.0 + ratio)) < 1e-9, (r, ratio, k)
+
+
+def test_pareto_alive_pmf_matches_quadrature_in_the_exposure():
+    # (r', alpha', s, beta', t): CDNOW-like, a frequent buyer, a brand-new customer whose lifetime scale beta' is
+    # tiny against the horizon (the old 32-node rule in e was off by 0.19 in the CDF there), a tiny alpha'.
+    rows = [(0.55, 10.6, 0.61, 11.7, 39.0), (100.55, 110.6, 0.61, 111.7, 52.0), (0.55, 10.59, 0.61, 0.06, 104.0),
+            (1.0, 0.06, 1.0, 50.06, 26.0), (3.2, 45.0, 2.5, 3.0, 4.3)]
+    for rp, ap, s, bp, t in rows:
+        kmax = alive_pmf_kmax(np.array([rp]), np.array([ap]), np.array([t]))
+        got = np.cumsum(pareto_alive_pmf(np.array([rp]), np.array([ap]), s, np.array([bp]), np.array([t]), kmax)[0])
+        kk = min(kmax, 25)
+        np.testing.assert_allclose(got[: kk + 1], oracle.pareto_alive_cdf_by_quad(rp, ap, s, bp, t, kk), rtol=0, atol=1e-10)
+        assert got[-1] == pytest.approx(1.0, abs=1e-9)  # the default k range holds all but 1e-9
 
 
 @pytest.mark.parametrize("model", sorted(MODELS))

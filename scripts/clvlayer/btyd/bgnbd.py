@@ -458,7 +458,7 @@ def alive_count_pmf(fit: BgNbdFit | Sequence[float], t: float, frequency: ArrayL
 
     The full conditional distribution is ``(1 - P(alive)) [k == 0] + P(alive) * this``; see
     :func:`clvlayer.btyd._predict.bg_alive_pmf` for the closed form. ``kmax`` defaults to a range that
-    holds all but 1e-7 of every row's probability.
+    holds all but 1e-9 of every row's probability.
     """
     r, alpha, a, b = _bg_params(fit)
     x = np.asarray(frequency, dtype=np.float64)

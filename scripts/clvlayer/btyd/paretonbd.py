@@ -439,12 +439,7 @@ def alive_count_pmf(params: Any, t: float, frequency: ArrayLike, T: ArrayLike, k
     tb = horizon(t, len(x))
     if kmax is None:
         kmax = alive_pmf_kmax(r + x, alpha + tt, tb)
-    out = np.empty((len(x), kmax + 1))
-    step = max(1, 400_000 // (32 * (kmax + 1)))  # bound the (rows, nodes, k) temporary to ~100 MB
-    for i in range(0, len(x), step):
-        sl = slice(i, i + step)
-        out[sl] = pareto_alive_pmf(r + x[sl], alpha + tt[sl], s, beta + tt[sl], tb[sl], kmax)
-    return out
+    return pareto_alive_pmf(r + x, alpha + tt, s, beta + tt, tb, kmax)
 
 
 def alive_expected_purchases(params: Any, t: ArrayLike, frequency: ArrayLike, T: ArrayLike) -> FloatArray:
