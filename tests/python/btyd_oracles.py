@@ -168,3 +168,36 @@ def pareto_alive_cdf_by_quad(r_post, alpha_post, s, beta_post, t, kmax):
         body = integrate.quad(lambda e: nb(e, k) * dens(e), 0, t, epsabs=1e-13, epsrel=1e-12, limit=500, points=kinks)[0]
         out.append(surv * nb(t, k) + body)
     return np.array(out)
+
+
+def simulate_value(model, n, seed, params, gg, months, periods_per_month, monthly_discount_rate, T_low=20.0, T_high=40.0):
+    """Calibration RFM + mean repeat spend and the realised discounted value of the next ``months`` months.
+
+    ``model`` "bgnbd" / "mbgnbd" / "paretonbd" with its 4 parameters; spend per purchase z ~ Gamma(p, rate nu),
+    nu ~ Gamma(q, rate v) per customer (``gg`` = (p, q, v)); a purchase u time units after T is discounted by
+    (1 + d)^-ceil(u / periods_per_month) (month i of the horizon counts at (1 + d)^-i).
+    Returns (x, t_x, T, m, value).
+    """
+    rng = np.random.default_rng(seed)
+    horizon = months * periods_per_month
+    T = _ages(rng, n, T_low, T_high)
+    r, alpha, d1, d2 = params
+    lam = rng.gamma(r, 1.0 / alpha, n)
+    cust, times = _events(rng, lam, T + horizon)
+    if model == "paretonbd":
+        tau = rng.exponential(1.0 / rng.gamma(d1, 1.0 / d2, n))
+        keep = times <= tau[cust]
+    else:
+        allowed = rng.geometric(rng.beta(d1, d2, n)) - (1 if model == "mbgnbd" else 0)
+        keep = _rank(cust) <= allowed[cust]
+    c, tm = cust[keep], times[keep]
+    nu = rng.gamma(gg[1], 1.0 / gg[2], n)
+    z = rng.gamma(gg[0], 1.0 / nu[c])
+    cal = tm <= T[c]
+    x = np.bincount(c[cal], minlength=n).astype(float)
+    tx = np.zeros(n)
+    np.maximum.at(tx, c[cal], tm[cal])
+    m = np.where(x > 0, np.bincount(c[cal], weights=z[cal], minlength=n) / np.maximum(x, 1), 0.0)
+    month = np.ceil((tm[~cal] - T[c[~cal]]) / periods_per_month)
+    value = np.bincount(c[~cal], weights=z[~cal] * (1.0 + monthly_discount_rate) ** -month, minlength=n)
+    return x, tx, T, m, value

@@ -15,7 +15,7 @@ from typing import Callable
 import numpy as np
 from scipy.special import gammainccinv, gammaln, roots_jacobi, roots_legendre
 
-from clvlayer.btyd._core import ClvFitError, FloatArray
+from clvlayer.btyd._core import ClvFitError, FloatArray, aggregate_rfm
 
 
 def nbd_log_pmf(r: FloatArray, alpha: FloatArray, t: FloatArray, k: FloatArray) -> FloatArray:
@@ -185,27 +185,109 @@ def alive_pmf_kmax(r_post: FloatArray, alpha_post: FloatArray, t: FloatArray) ->
     return int(max(1.0, float(upper.max()) if upper.size else 1.0))
 
 
+def gauss_jacobi(n: int, alpha: FloatArray, beta: FloatArray) -> tuple[FloatArray, FloatArray]:
+    """n-point Gauss-Jacobi rules for the weights (1-xi)^alpha (1+xi)^beta on [-1, 1], one per row of the
+    parameter arrays: (nodes, weights normalised to sum 1), each rows x n.
+
+    Golub-Welsch on the stacked Jacobi matrices (nodes = eigenvalues, one batched eigensolve instead of a
+    ``roots_jacobi`` call per distinct parameter pair), weights from the orthonormal recurrence; the rules
+    agree with scipy's to ~1e-12 (24 nodes) .. ~1e-9 (400 nodes).
+    """
+    al = np.asarray(alpha, dtype=np.float64)[:, None]
+    be = np.asarray(beta, dtype=np.float64)[:, None]
+    k = np.arange(n, dtype=np.float64)[None, :]
+    s2 = 2.0 * k + al + be
+    with np.errstate(divide="ignore", invalid="ignore"):
+        diag = np.where(k == 0, (be - al) / (al + be + 2.0), (be**2 - al**2) / (s2 * (s2 + 2.0)))
+    kk = k[:, 1:]
+    s2k = 2.0 * kk + al + be
+    with np.errstate(divide="ignore", invalid="ignore"):
+        off2 = 4.0 * kk * (kk + al) * (kk + be) * (kk + al + be) / (s2k**2 * (s2k + 1.0) * (s2k - 1.0))
+    # k = 1: the factor (1 + alpha + beta) cancels (it may be 0)
+    off2[:, 0] = (4.0 * (1.0 + al) * (1.0 + be) / ((2.0 + al + be) ** 2 * (3.0 + al + be)))[:, 0]
+    m = np.zeros((len(al), n, n))
+    idx = np.arange(n)
+    off = np.sqrt(off2)
+    m[:, idx, idx] = diag
+    m[:, idx[1:], idx[:-1]] = off
+    m[:, idx[:-1], idx[1:]] = off
+    nodes = np.linalg.eigvalsh(m)  # eigenvalues only: the eigenvector path runs multi-threaded BLAS (slow here)
+    # weights from the Christoffel function: w_i ~ 1 / sum_k q_k(x_i)^2, q_k orthonormal by the recurrence
+    q_prev, q = np.zeros_like(nodes), np.ones_like(nodes)
+    total = np.ones_like(nodes)
+    for j in range(n - 1):
+        q_next = ((nodes - diag[:, j:j + 1]) * q - (off[:, j - 1:j] if j > 0 else 0.0) * q_prev) / off[:, j:j + 1]
+        q_prev, q = q, q_next
+        total += q**2
+    w = 1.0 / total
+    return nodes, w / w.sum(axis=1, keepdims=True)
+
+
+def _jacobi_groups(a: float, b_post: FloatArray, scale: FloatArray):  # type: ignore[no-untyped-def]
+    """Yield (rows, p nodes, weights), both rows x n, of Gauss-Jacobi rules for p ~ Beta(a, b') per node
+    count (each row its own b'). The integrands of this module vary in p on the scale 1 / scale
+    (scale = t / alpha'), so the node count is 24 + 7 sqrt(scale) (multiples of 8, at most 400): relative
+    error ~1e-9 or better up to t / alpha' ~ 2,000 (24 fixed nodes left 3e-4 at t / alpha' = 73 and 0.5 at
+    2,000)."""
+    n_nodes = np.clip(8 * np.ceil((24.0 + 7.0 * np.sqrt(np.maximum(scale, 0.0))) / 8.0), 24, 400).astype(np.int64)
+    for n in np.unique(n_nodes):
+        rows = np.flatnonzero(n_nodes == n)
+        ub, inv = np.unique(b_post[rows], return_inverse=True)
+        xi, w = gauss_jacobi(int(n), ub - 1.0, np.full(len(ub), a - 1.0))  # weight (1-xi)^(b'-1) (1+xi)^(a-1)
+        yield rows, 0.5 * (xi[inv] + 1.0), w[inv]
+
+
 def beta_lifetime(r_post: FloatArray, alpha_post: FloatArray, a: float, b_post: FloatArray, cap: float) -> FloatArray:
     """E[min(tau, cap) | alive] for BG-type dropout (expected remaining lifetime restricted to ``cap``).
 
     Given (lambda, p) the customer dies at the D-th purchase, D ~ Geometric(p): a geometric sum of
     Exponential(lambda) gaps, i.e. tau ~ Exponential(lambda p). E[min(tau, c)] = int_0^c e^{-lambda p u} du;
     over lambda ~ Gamma(r', alpha'): (alpha' / ((r'-1) p)) (1 - (alpha'/(alpha'+p c))^(r'-1)), and over
-    p ~ Beta(a, b') by 24-point Gauss-Jacobi quadrature per distinct b'.
+    p ~ Beta(a, b') by Gauss-Jacobi quadrature (:func:`_jacobi_groups`).
     """
     out = np.empty(len(r_post))
-    for bb in np.unique(b_post):
-        rows = b_post == bb
-        xi, w = roots_jacobi(24, bb - 1.0, a - 1.0)  # weight (1-xi)^(b'-1) (1+xi)^(a-1)
-        p = 0.5 * (xi + 1.0)
-        w = w / w.sum()
+    for rows, p, w in _jacobi_groups(a, b_post, np.full(len(r_post), cap) / alpha_post):
         rp, ap = r_post[rows][:, None], alpha_post[rows][:, None]
-        z = np.log1p(p[None, :] * cap / ap)
+        z = np.log1p(p * cap / ap)
         rm1 = rp - 1.0
         small = np.abs(rm1) < 1e-8
         frac = np.where(small, z, -np.expm1(-np.where(small, 1.0, rm1) * z) / np.where(small, 1.0, rm1))
-        out[rows] = (ap * frac / p[None, :]) @ w
+        out[rows] = (ap * frac / p * w).sum(axis=1)
     return out
+
+
+def beta_alive_second_factorial(r_post: FloatArray, alpha_post: FloatArray, a: float, b_post: FloatArray, t: FloatArray) -> FloatArray:
+    """E[Y(Y-1) | alive] over (T, T+t] for BG-type dropout, without a pmf table.
+
+    Given (lambda, p), Y = min(N, D) with N ~ Poisson(lambda t), D ~ Geometric(p) on {1, 2, ...}, so
+    P(Y >= k) = P(N >= k) (1-p)^(k-1) and, with the Erlang form of P(N >= k) summed over k,
+    E[Y(Y-1) | lambda, p] = 2 lambda^2 (1-p) int_0^t s e^(-lambda p s) ds. Over lambda ~ Gamma(r', alpha'):
+    2 r'(r'+1) (1-p) (t/alpha')^2 I(p t / alpha') with I(z) = int_0^1 u (1 + z u)^-(r'+2) du
+    = [(1 - (1+z)^-r')/r' - (1 - (1+z)^-(r'+1))/(r'+1)] / z^2 (expm1/log1p; a series for small z r').
+    Over p ~ Beta(a, b') by Gauss-Jacobi quadrature (:func:`_jacobi_groups`).
+    """
+    out = np.empty(len(r_post))
+    for rows, p, w in _jacobi_groups(a, b_post, t / alpha_post):
+        rp, ap, tt = r_post[rows][:, None], alpha_post[rows][:, None], t[rows][:, None]
+        z = p * tt / ap
+        n = rp + 2.0
+        ln1 = np.log1p(z)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            closed = (-np.expm1(-rp * ln1) / rp + np.expm1(-(rp + 1.0) * ln1) / (rp + 1.0)) / z**2
+        series = 0.5 - n * z / 3.0 + n * (n + 1.0) * z**2 / 8.0 - n * (n + 1.0) * (n + 2.0) * z**3 / 30.0
+        integral = np.where(z * n < 1e-3, series, closed)
+        out[rows] = 2.0 * rp[:, 0] * (rp[:, 0] + 1.0) * (tt[:, 0] / ap[:, 0]) ** 2 * ((1.0 - p) * integral * w).sum(axis=1)
+    return out
+
+
+def beta_alive_moments(
+    r_post: FloatArray, alpha_post: FloatArray, a: float, b_post: FloatArray, t: FloatArray, mean: FloatArray
+) -> tuple[FloatArray, FloatArray, FloatArray]:
+    """(P(Y=0 | alive), E[Y | alive], E[Y^2 | alive]) for BG-type dropout given the model's closed-form
+    ``mean`` = E[Y | alive]: no purchase means no purchase opportunity (dropout happens only at a purchase),
+    so P(Y=0) is the NBD zero term; E[Y(Y-1)] is :func:`beta_alive_second_factorial`."""
+    q0 = np.exp(r_post * (np.log(alpha_post) - np.log(alpha_post + t)))
+    return q0, mean, mean + beta_alive_second_factorial(r_post, alpha_post, a, b_post, t)
 
 
 def discounted_sum(

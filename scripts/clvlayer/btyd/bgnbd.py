@@ -34,7 +34,7 @@ from clvlayer.btyd._core import (
     positive_params,
 )
 from clvlayer.btyd._optim import _minimize, _sanity, _standard_errors, log_covariance
-from clvlayer.btyd._predict import alive_pmf_kmax, beta_lifetime, bg_alive_pmf
+from clvlayer.btyd._predict import alive_pmf_kmax, beta_alive_moments, beta_lifetime, bg_alive_pmf
 
 PARAMETERS = ("r", "alpha", "a", "b")
 
@@ -486,3 +486,12 @@ def alive_expected_purchases(fit: BgNbdFit | Sequence[float], t: ArrayLike, freq
     if abs(a - 1.0) < 1e-9:
         a = 1.0 + 1e-9
     return (a + b + x - 1.0) / (a - 1.0) * _future_fraction(r, alpha, a, b, x, tt, horizon(t, len(x)))
+
+
+
+def alive_moments(fit: BgNbdFit | Sequence[float], t: float, frequency: ArrayLike, T: ArrayLike) -> tuple[FloatArray, FloatArray, FloatArray]:
+    """(P(Y=0 | alive), E[Y | alive], E[Y^2 | alive]) over (T, T+t] (:func:`clvlayer.btyd._predict.beta_alive_moments`)."""
+    r, alpha, a, b = _bg_params(fit)
+    x, tt = np.asarray(frequency, dtype=np.float64), np.asarray(T, dtype=np.float64)
+    tb = horizon(t, len(x))
+    return beta_alive_moments(r + x, alpha + tt, a, b + x, tb, alive_expected_purchases(fit, tb, x, tt))

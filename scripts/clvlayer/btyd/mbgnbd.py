@@ -24,7 +24,7 @@ from scipy.special import betaln, digamma, expit, gammaln
 from clvlayer.btyd._core import FloatArray, _validate_rfm, _validate_weights, aggregate_rfm, horizon, positive_params
 from clvlayer.btyd._fit import CountFit, run_fit
 from clvlayer.btyd._patterns import Patterns, add_penalty, prepare_fit_data, rate_starts
-from clvlayer.btyd._predict import alive_pmf_kmax, beta_lifetime, bg_alive_pmf
+from clvlayer.btyd._predict import alive_pmf_kmax, beta_alive_moments, beta_lifetime, bg_alive_pmf
 from clvlayer.btyd.bgnbd import _future_fraction
 
 PARAMETERS = ("r", "alpha", "a", "b")
@@ -166,3 +166,12 @@ def alive_expected_purchases(params: Any, t: ArrayLike, frequency: ArrayLike, T:
     if abs(a - 1.0) < 1e-9:
         a = 1.0 + 1e-9
     return (a + b + x) / (a - 1.0) * _future_fraction(r, alpha, a, b + 1.0, x, tt, horizon(t, len(x)))
+
+
+
+def alive_moments(params: Any, t: float, frequency: ArrayLike, T: ArrayLike) -> tuple[FloatArray, FloatArray, FloatArray]:
+    """(P(Y=0 | alive), E[Y | alive], E[Y^2 | alive]) over (T, T+t] (:func:`clvlayer.btyd._predict.beta_alive_moments`)."""
+    r, alpha, a, b = mbg_params(params)
+    x, tt = np.asarray(frequency, dtype=np.float64), np.asarray(T, dtype=np.float64)
+    tb = horizon(t, len(x))
+    return beta_alive_moments(r + x, alpha + tt, a, b + x + 1.0, tb, alive_expected_purchases(params, tb, x, tt))

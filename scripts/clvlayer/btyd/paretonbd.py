@@ -34,7 +34,7 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 from numpy.typing import ArrayLike
-from scipy.special import digamma, expit, gammaln, polygamma
+from scipy.special import digamma, expit, gammaln, polygamma, roots_legendre
 
 from clvlayer.btyd._core import FloatArray, _validate_rfm, _validate_weights, aggregate_rfm, horizon, positive_params
 from clvlayer.btyd._fit import CountFit, run_fit
@@ -449,3 +449,29 @@ def alive_expected_purchases(params: Any, t: ArrayLike, frequency: ArrayLike, T:
     tt = np.asarray(T, dtype=np.float64)
     return (r + x) / (alpha + tt) * _lomax_mean_exposure(s, beta + tt, horizon(t, len(x)))
 
+
+
+_GL_SQUARE = roots_legendre(32)
+
+
+def alive_moments(params: Any, t: float, frequency: ArrayLike, T: ArrayLike) -> tuple[FloatArray, FloatArray, FloatArray]:
+    """(P(Y=0 | alive), E[Y | alive], E[Y^2 | alive]) over (T, T+t] without a pmf table.
+
+    Given alive, Y | lambda, tau ~ Poisson(lambda min(tau, t)) with lambda ~ Gamma(r', alpha') and tau ~
+    Lomax(s, beta') independent, so E[Y] = r'/alpha' E[m], E[Y(Y-1)] = r'(r'+1)/alpha'^2 E[m^2] (m = min(tau, t)),
+    E[m^2] = int_0^t 2 e P(tau > e) de by 32-point Gauss-Legendre in v = ln(1 + e/beta') (the integrand
+    2 beta'^2 (e^v - 1) e^((1-s) v) is entire), and P(Y = 0) is the k = 0 column of :func:`pareto_alive_pmf`.
+    """
+    r, alpha, s, beta = pnbd_params(params)
+    x = np.asarray(frequency, dtype=np.float64)
+    tt = np.asarray(T, dtype=np.float64)
+    tb = horizon(t, len(x))
+    rp, ap, bp = r + x, alpha + tt, beta + tt
+    q0 = pareto_alive_pmf(rp, ap, s, bp, tb, 0)[:, 0]
+    e_m = _lomax_mean_exposure(s, bp, tb)
+    xi, wi = _GL_SQUARE
+    v_t = np.log1p(tb / bp)[:, None]
+    v = 0.5 * v_t * (xi[None, :] + 1.0)
+    e_m2 = (2.0 * bp**2) * ((np.expm1(v) * np.exp((1.0 - s) * v)) @ wi) * 0.5 * v_t[:, 0]
+    m1 = rp / ap * e_m
+    return q0, m1, m1 + rp * (rp + 1.0) / ap**2 * e_m2
