@@ -174,8 +174,9 @@ def _newton(
     return _OptResult(theta, f, success, message, iterations, h, g)
 
 
-def _quasi_newton_start(value_and_grad: Any, starts: list[FloatArray], *, ftol: float = 1e-10, max_iter: int = 500) -> FloatArray:
-    """L-BFGS-B from the best of ``starts`` to a moderate precision: a starting point for :func:`_newton`."""
+def _quasi_newton_start(value_and_grad: Any, starts: list[FloatArray], *, ftol: float = 1e-8, max_iter: int = 500) -> FloatArray:
+    """L-BFGS-B from the best of ``starts`` to a moderate precision (relative reduction 1e-8, max|gradient|
+    1e-5): a starting point inside Newton's region of quadratic convergence, not the optimum."""
     best_x0, best_f = None, math.inf
     for x0 in starts:
         f0, g0 = value_and_grad(x0)
@@ -185,7 +186,7 @@ def _quasi_newton_start(value_and_grad: Any, starts: list[FloatArray], *, ftol: 
         raise ClvFitError("the log-likelihood is not finite at any starting point; check the inputs")
     res = optimize.minimize(
         value_and_grad, best_x0, jac=True, method="L-BFGS-B", bounds=[(-_LOG_BOUND, _LOG_BOUND)] * len(best_x0),
-        options={"maxiter": max_iter, "ftol": ftol, "gtol": 1e-7, "maxcor": 20},
+        options={"maxiter": max_iter, "ftol": ftol, "gtol": 1e-5, "maxcor": 20},
     )
     return np.asarray(res.x, dtype=np.float64)
 
@@ -198,6 +199,7 @@ def fit_newton(
     *,
     max_iter: int = 2000,
     gtol: float = 1e-9,
+    quasi_newton: bool = True,
 ) -> tuple[_OptResult, bool, str]:
     """Staged maximum likelihood for problems with an analytic Hessian (``value_grad_hess``, ``value``, and
     ``__call__`` = value and gradient):
@@ -208,9 +210,10 @@ def fit_newton(
     3. if Newton does not reach ``gtol`` (e.g. a boundary solution), the quasi-Newton route of
        :func:`fit_problem` from the best point seen, so failures are diagnosed as before.
 
+    ``quasi_newton=False`` skips step 1 (the first start is already close, e.g. a fit without covariates).
     Returns (optimum, converged, message) with the sanity checks of :func:`fit_problem` applied.
     """
-    theta0 = _quasi_newton_start(start_problem, starts)
+    theta0 = _quasi_newton_start(start_problem, starts) if quasi_newton else np.asarray(starts[0], dtype=np.float64)
     opt = _newton(problem.value_grad_hess, problem.value, theta0, gtol=gtol)
     if not opt.success:
         fallback = [opt.theta] if np.all(np.isfinite(opt.theta)) and math.isfinite(opt.fun) else []

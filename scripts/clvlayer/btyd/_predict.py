@@ -10,10 +10,10 @@ frequency and T only -- which is what makes per-(x, T) evaluation (pattern aggre
 from __future__ import annotations
 
 import math
-from typing import Callable
+from typing import Any, Callable
 
 import numpy as np
-from scipy.special import gammainccinv, gammaln, roots_jacobi, roots_legendre
+from scipy.special import gammainccinv, gammaln, roots_legendre
 
 from clvlayer.btyd._core import ClvFitError, FloatArray, aggregate_rfm
 
@@ -223,17 +223,18 @@ def gauss_jacobi(n: int, alpha: FloatArray, beta: FloatArray) -> tuple[FloatArra
     return nodes, w / w.sum(axis=1, keepdims=True)
 
 
-def _jacobi_groups(a: float, b_post: FloatArray, scale: FloatArray):  # type: ignore[no-untyped-def]
+def _jacobi_groups(a: float | FloatArray, b_post: FloatArray, scale: FloatArray):  # type: ignore[no-untyped-def]
     """Yield (rows, p nodes, weights), both rows x n, of Gauss-Jacobi rules for p ~ Beta(a, b') per node
-    count (each row its own b'). The integrands of this module vary in p on the scale 1 / scale
-    (scale = t / alpha'), so the node count is 24 + 7 sqrt(scale) (multiples of 8, at most 400): relative
-    error ~1e-9 or better up to t / alpha' ~ 2,000 (24 fixed nodes left 3e-4 at t / alpha' = 73 and 0.5 at
-    2,000)."""
+    count (each row its own a and b'; one batched rule per distinct pair). The integrands of this module
+    vary in p on the scale 1 / scale (scale = t / alpha'), so the node count is 24 + 7 sqrt(scale) (multiples
+    of 8, at most 400): relative error ~1e-9 or better up to t / alpha' ~ 2,000 (24 fixed nodes left 3e-4 at
+    t / alpha' = 73 and 0.5 at 2,000)."""
+    a_rows = np.broadcast_to(np.asarray(a, dtype=np.float64), b_post.shape)
     n_nodes = np.clip(8 * np.ceil((24.0 + 7.0 * np.sqrt(np.maximum(scale, 0.0))) / 8.0), 24, 400).astype(np.int64)
     for n in np.unique(n_nodes):
         rows = np.flatnonzero(n_nodes == n)
-        ub, inv = np.unique(b_post[rows], return_inverse=True)
-        xi, w = gauss_jacobi(int(n), ub - 1.0, np.full(len(ub), a - 1.0))  # weight (1-xi)^(b'-1) (1+xi)^(a-1)
+        (ua, ub), _, inv = aggregate_rfm(a_rows[rows], b_post[rows])
+        xi, w = gauss_jacobi(int(n), ub - 1.0, ua - 1.0)  # weight (1-xi)^(b'-1) (1+xi)^(a-1)
         yield rows, 0.5 * (xi[inv] + 1.0), w[inv]
 
 
@@ -256,7 +257,7 @@ def beta_lifetime(r_post: FloatArray, alpha_post: FloatArray, a: float, b_post: 
     return out
 
 
-def beta_alive_second_factorial(r_post: FloatArray, alpha_post: FloatArray, a: float, b_post: FloatArray, t: FloatArray) -> FloatArray:
+def beta_alive_second_factorial(r_post: FloatArray, alpha_post: FloatArray, a: float | FloatArray, b_post: FloatArray, t: FloatArray) -> FloatArray:
     """E[Y(Y-1) | alive] over (T, T+t] for BG-type dropout, without a pmf table.
 
     Given (lambda, p), Y = min(N, D) with N ~ Poisson(lambda t), D ~ Geometric(p) on {1, 2, ...}, so
@@ -281,13 +282,32 @@ def beta_alive_second_factorial(r_post: FloatArray, alpha_post: FloatArray, a: f
 
 
 def beta_alive_moments(
-    r_post: FloatArray, alpha_post: FloatArray, a: float, b_post: FloatArray, t: FloatArray, mean: FloatArray
+    r_post: FloatArray, alpha_post: FloatArray, a: float | FloatArray, b_post: FloatArray, t: FloatArray, mean: FloatArray
 ) -> tuple[FloatArray, FloatArray, FloatArray]:
     """(P(Y=0 | alive), E[Y | alive], E[Y^2 | alive]) for BG-type dropout given the model's closed-form
     ``mean`` = E[Y | alive]: no purchase means no purchase opportunity (dropout happens only at a purchase),
-    so P(Y=0) is the NBD zero term; E[Y(Y-1)] is :func:`beta_alive_second_factorial`."""
+    so P(Y=0) is the NBD zero term; E[Y(Y-1)] is :func:`beta_alive_second_factorial`. Arrays may stack
+    several parameter draws (rows = draws x groups, ``a`` per row)."""
     q0 = np.exp(r_post * (np.log(alpha_post) - np.log(alpha_post + t)))
     return q0, mean, mean + beta_alive_second_factorial(r_post, alpha_post, a, b_post, t)
+
+
+def beta_alive_moments_draws(
+    draws: Any, t: float, frequency: Any, T: Any, check: Callable[[Any], tuple[float, ...]],
+    alive_mean: Callable[..., FloatArray], b_shift: float,
+) -> tuple[FloatArray, FloatArray, FloatArray]:
+    """:func:`beta_alive_moments` for parameter draws (rows (r, alpha, a, b), each validated by ``check``) x
+    (x, T) rows, one batched quadrature: draws x rows arrays. b' = b + x + ``b_shift`` (0 for BG/NBD, 1 for
+    MBG/NBD); ``alive_mean(params, t, x, T)`` is the model's closed-form E[Y | alive]."""
+    d = np.array([check(row) for row in np.atleast_2d(np.asarray(draws, dtype=np.float64))])
+    x, tt = np.asarray(frequency, dtype=np.float64), np.asarray(T, dtype=np.float64)
+    tb = np.broadcast_to(np.asarray(t, dtype=np.float64), x.shape)
+    mean = np.stack([alive_mean(row, tb, x, tt) for row in d])
+    r, alpha, a, b = (d[:, i][:, None] for i in range(4))
+    shape = (len(d), len(x))
+    flat = [np.broadcast_to(v, shape).ravel() for v in (r + x, alpha + tt, a, b + x + b_shift, tb)]
+    q0, m1, m2 = beta_alive_moments(*flat, mean.ravel())
+    return q0.reshape(shape), m1.reshape(shape), m2.reshape(shape)
 
 
 def discounted_sum(

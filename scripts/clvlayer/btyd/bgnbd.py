@@ -34,7 +34,7 @@ from clvlayer.btyd._core import (
     positive_params,
 )
 from clvlayer.btyd._optim import _minimize, _sanity, _standard_errors, log_covariance
-from clvlayer.btyd._predict import alive_pmf_kmax, beta_alive_moments, beta_lifetime, bg_alive_pmf
+from clvlayer.btyd._predict import alive_pmf_kmax, beta_alive_moments, beta_alive_moments_draws, beta_lifetime, bg_alive_pmf
 
 PARAMETERS = ("r", "alpha", "a", "b")
 
@@ -495,3 +495,9 @@ def alive_moments(fit: BgNbdFit | Sequence[float], t: float, frequency: ArrayLik
     x, tt = np.asarray(frequency, dtype=np.float64), np.asarray(T, dtype=np.float64)
     tb = horizon(t, len(x))
     return beta_alive_moments(r + x, alpha + tt, a, b + x, tb, alive_expected_purchases(fit, tb, x, tt))
+
+
+
+def alive_moments_draws(draws: ArrayLike, t: float, frequency: ArrayLike, T: ArrayLike) -> tuple[FloatArray, FloatArray, FloatArray]:
+    """:func:`alive_moments` for every row of ``draws`` (draws x rows each), the quadrature batched over draws."""
+    return beta_alive_moments_draws(draws, t, frequency, T, _bg_params, alive_expected_purchases, 0.0)

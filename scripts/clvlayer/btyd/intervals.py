@@ -160,9 +160,8 @@ def purchase_intervals(
     if y is not None and (len(y) != n_cust or (y < 0).any() or (y != np.round(y)).any()):
         raise ClvFitError("actual must hold one whole, non-negative purchase count per customer")
     pa = spec.p_alive_draws(draws, lay.px, lay.ptx, lay.pT)  # J x P
-    moments = [spec.alive_moments(d, t, lay.gx, lay.gT) for d in draws]  # closed forms, no truncation
-    e_draw = pa * np.stack([mo[1] for mo in moments])[:, lay.pat_to_grp]  # J x P: E[Y | data, draw]
-    second = np.stack([mo[2] for mo in moments])  # E[Y^2 | alive] per draw and group
+    _, m1, second = spec.alive_moments_draws(draws, t, lay.gx, lay.gT)  # closed forms, no truncation; J x G
+    e_draw = pa * m1[:, lay.pat_to_grp]  # J x P: E[Y | data, draw]
     res = {k: np.zeros(P) for k in ("lower", "upper")}
     # for scoring, per customer F(y-1) and F(y)
     f_lo = np.zeros(n_cust) if y is not None else None
@@ -340,10 +339,11 @@ def _count_draws(spec: ModelSpec, draws: FloatArray, lay: _Layout, months: int, 
     disc = np.empty((J, P))
     p0, sec, fc2 = (np.zeros((rows, P)) for _ in range(3))
     g = lay.pat_to_grp
+    q0_d, m1_d, m2_d = spec.alive_moments_draws(draws, horizon_t, lay.gx, lay.gT)
     for j, d in enumerate(draws):
         g_disc = discounted_sum(lambda tm: spec.alive_expected_purchases(d, tm, lay.gx, lay.gT), months,
                                 periods_per_month, monthly_discount_rate)
-        q0, m1, m2 = spec.alive_moments(d, horizon_t, lay.gx, lay.gT)
+        q0, m1, m2 = q0_d[j], m1_d[j], m2_d[j]
         c2 = np.where(m1 > 0, g_disc / np.where(m1 > 0, m1, 1.0), 1.0) ** 2
         row = j if keep_draws else 0
         disc[j] = pa[j] * g_disc[g]

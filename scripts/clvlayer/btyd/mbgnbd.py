@@ -24,7 +24,7 @@ from scipy.special import betaln, digamma, expit, gammaln
 from clvlayer.btyd._core import FloatArray, _validate_rfm, _validate_weights, aggregate_rfm, horizon, positive_params
 from clvlayer.btyd._fit import CountFit, run_fit
 from clvlayer.btyd._patterns import Patterns, add_penalty, prepare_fit_data, rate_starts
-from clvlayer.btyd._predict import alive_pmf_kmax, beta_alive_moments, beta_lifetime, bg_alive_pmf
+from clvlayer.btyd._predict import alive_pmf_kmax, beta_alive_moments, beta_alive_moments_draws, beta_lifetime, bg_alive_pmf
 from clvlayer.btyd.bgnbd import _future_fraction
 
 PARAMETERS = ("r", "alpha", "a", "b")
@@ -175,3 +175,9 @@ def alive_moments(params: Any, t: float, frequency: ArrayLike, T: ArrayLike) -> 
     x, tt = np.asarray(frequency, dtype=np.float64), np.asarray(T, dtype=np.float64)
     tb = horizon(t, len(x))
     return beta_alive_moments(r + x, alpha + tt, a, b + x + 1.0, tb, alive_expected_purchases(params, tb, x, tt))
+
+
+
+def alive_moments_draws(draws: ArrayLike, t: float, frequency: ArrayLike, T: ArrayLike) -> tuple[FloatArray, FloatArray, FloatArray]:
+    """:func:`alive_moments` for every row of ``draws`` (draws x rows each), the quadrature batched over draws."""
+    return beta_alive_moments_draws(draws, t, frequency, T, mbg_params, alive_expected_purchases, 1.0)

@@ -38,6 +38,15 @@ class ModelSpec:
     p_alive_batch: Callable[..., FloatArray] | None = None
     #: (P(Y=0 | alive), E[Y | alive], E[Y^2 | alive]) in closed form / quadrature; None = from pmf tables
     alive_moments_fn: Callable[..., tuple[FloatArray, FloatArray, FloatArray]] | None = None
+    #: the same for many parameter draws at once (draws x rows); None = loop over ``alive_moments``
+    alive_moments_batch: Callable[..., tuple[FloatArray, FloatArray, FloatArray]] | None = None
+
+    def alive_moments_draws(self, draws: FloatArray, t: float, frequency: Any, T: Any) -> tuple[FloatArray, FloatArray, FloatArray]:
+        """:meth:`alive_moments` per parameter draw (rows of ``draws``): three draws x rows arrays."""
+        if self.alive_moments_batch is not None:
+            return self.alive_moments_batch(draws, t, frequency, T)
+        parts = [self.alive_moments(d, t, frequency, T) for d in np.atleast_2d(draws)]
+        return tuple(np.stack([p[i] for p in parts]) for i in range(3))  # type: ignore[return-value]
 
     def alive_moments(self, params: Any, t: float, frequency: Any, T: Any) -> tuple[FloatArray, FloatArray, FloatArray]:
         """P(Y(t) = 0 | alive), E[Y(t) | alive] and E[Y(t)^2 | alive] per (x, T) row.
@@ -81,13 +90,13 @@ MODELS: dict[str, ModelSpec] = {
         "bgnbd", "BG/NBD", bgnbd.PARAMETERS, bgnbd.fit_bgnbd, bgnbd.bgnbd_log_likelihood_per_row,
         bgnbd.conditional_probability_alive, bgnbd.conditional_expected_number_of_purchases_up_to_time,
         bgnbd.alive_expected_purchases, bgnbd.alive_count_pmf, bgnbd.expected_lifetime, ("alpha",),
-        alive_moments_fn=bgnbd.alive_moments,
+        alive_moments_fn=bgnbd.alive_moments, alive_moments_batch=bgnbd.alive_moments_draws,
     ),
     "mbgnbd": ModelSpec(
         "mbgnbd", "MBG/NBD", mbgnbd.PARAMETERS, mbgnbd.fit_mbgnbd, mbgnbd.mbgnbd_log_likelihood_per_row,
         mbgnbd.conditional_probability_alive, mbgnbd.conditional_expected_number_of_purchases_up_to_time,
         mbgnbd.alive_expected_purchases, mbgnbd.alive_count_pmf, mbgnbd.expected_lifetime, ("alpha",),
-        alive_moments_fn=mbgnbd.alive_moments,
+        alive_moments_fn=mbgnbd.alive_moments, alive_moments_batch=mbgnbd.alive_moments_draws,
     ),
     "paretonbd": ModelSpec(
         "paretonbd", "Pareto/NBD", paretonbd.PARAMETERS, paretonbd.fit_paretonbd,
