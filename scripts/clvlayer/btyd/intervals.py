@@ -160,7 +160,11 @@ def purchase_intervals(
     if y is not None and (len(y) != n_cust or (y < 0).any() or (y != np.round(y)).any()):
         raise ClvFitError("actual must hold one whole, non-negative purchase count per customer")
     pa = spec.p_alive_draws(draws, lay.px, lay.ptx, lay.pT)  # J x P
-    _, m1, second = spec.alive_moments_draws(draws, t, lay.gx, lay.gT)  # closed forms, no truncation; J x G
+    if segments is None:  # E[Y | alive] only (closed form)
+        m1 = np.stack([spec.alive_expected_purchases(d, t, lay.gx, lay.gT) for d in draws])
+        second = None
+    else:  # and E[Y^2 | alive] for the segment variances; closed forms / quadrature, no truncation; J x G
+        _, m1, second = spec.alive_moments_draws(draws, t, lay.gx, lay.gT)
     e_draw = pa * m1[:, lay.pat_to_grp]  # J x P: E[Y | data, draw]
     res = {k: np.zeros(P) for k in ("lower", "upper")}
     # for scoring, per customer F(y-1) and F(y)
@@ -203,6 +207,7 @@ def purchase_intervals(
         rng = np.random.default_rng(seed + 1)
         out.pit = f_lo + rng.random(n_cust) * (f_hi - f_lo)
     if segments is not None:
+        assert second is not None
         var_draw = pa * second[:, lay.pat_to_grp] - e_draw**2
         out.segments = _segment_sums(segments, lay.cust_to_pat, e_draw, var_draw, level, seed, y)
     return out
