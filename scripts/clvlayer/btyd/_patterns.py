@@ -9,7 +9,7 @@ from typing import Callable, Sequence
 import numpy as np
 from numpy.typing import ArrayLike
 
-from clvlayer.btyd._core import ClvFitError, FloatArray, _validate_rfm, _validate_weights, aggregate_rfm
+from clvlayer.btyd._core import ClvFitError, FloatArray, _dot, _validate_rfm, _validate_weights, aggregate_rfm
 
 
 @dataclass
@@ -35,7 +35,7 @@ class Patterns:
 
     @property
     def sum_wx(self) -> float:
-        return float(np.dot(self.w, self.x))
+        return float(_dot(self.w, self.x))
 
 
 def build_patterns(x: FloatArray, tx: FloatArray, tt: FloatArray, w: FloatArray) -> Patterns:
@@ -91,7 +91,7 @@ def add_penalty(f: float, g: FloatArray, params: FloatArray, penalizer: float) -
 
 def rate_starts(pat: Patterns, shapes: Sequence[float], dropout: Sequence[tuple[float, float]]) -> list[FloatArray]:
     """Log-space starting points: purchase rate r / alpha ~ sum(w x) / sum(w T) on the scaled axis."""
-    rate = max(pat.sum_wx / max(float(np.dot(pat.w, pat.T)), 1e-12), 1e-9)
+    rate = max(pat.sum_wx / max(float(_dot(pat.w, pat.T)), 1e-12), 1e-9)
     return [np.log([r0, r0 / rate, d0, d1]) for r0 in shapes for d0, d1 in dropout]
 
 

@@ -33,7 +33,7 @@ from numpy.typing import ArrayLike
 from scipy.special import digamma, expit, gammaln
 from scipy.stats import chi2
 
-from clvlayer.btyd._core import ClvFitError, FloatArray, _validate_rfm, aggregate_rfm
+from clvlayer.btyd._core import ClvFitError, FloatArray, _dot, _validate_rfm, aggregate_rfm
 from clvlayer.btyd._optim import fit_newton, fit_problem, log_covariance
 from clvlayer.btyd._patterns import build_patterns
 from clvlayer.btyd.bgnbd import BgNbdFit
@@ -99,9 +99,9 @@ class _CovProblem:
         r, al0, a0, b0 = np.exp(np.clip(theta[:4], -700, 700))
         gp, ga, gb = theta[4:4 + kp], theta[4 + kp:4 + kp + kd], theta[4 + kp + kd:]
         x, tx, tt, w = self.x, self.tx, self.tt, self.w
-        al = al0 * np.exp(-self.zp @ gp)
-        a = a0 * np.exp(self.zd @ ga)
-        b = b0 * np.exp(self.zd @ gb)
+        al = al0 * np.exp(-np.einsum("ij,j->i", self.zp, gp))  # einsum: no multi-threaded BLAS (see _core._dot)
+        a = a0 * np.exp(np.einsum("ij,j->i", self.zd, ga))
+        b = b0 * np.exp(np.einsum("ij,j->i", self.zd, gb))
         lt, ltx = np.log(al + tt), np.log(al + tx)
         rep = self.rep
         d = np.where(rep, np.log(a) - np.log(np.where(rep, b + x - 1.0, 1.0)) + (r + x) * (lt - ltx), -np.inf)
@@ -115,10 +115,11 @@ class _CovProblem:
         d_lb = b * (digamma(a + b) + digamma(b + x) - digamma(b) - digamma(a + b + x)
                     - np.where(rep, sig / np.where(rep, b + x - 1.0, 1.0), 0.0))
         grad = np.concatenate([
-            [r * np.dot(w, d_r), np.dot(w, d_lal), np.dot(w, d_la), np.dot(w, d_lb)],
-            -(w * d_lal) @ self.zp, (w * d_la) @ self.zd, (w * d_lb) @ self.zd,
+            [r * _dot(w, d_r), _dot(w, d_lal), _dot(w, d_la), _dot(w, d_lb)],
+            -np.einsum("i,ij->j", w * d_lal, self.zp), np.einsum("i,ij->j", w * d_la, self.zd),
+            np.einsum("i,ij->j", w * d_lb, self.zd),
         ])
-        return -float(np.dot(w, ll_row)) / self.W, -grad / self.W
+        return -float(_dot(w, ll_row)) / self.W, -grad / self.W
 
 
 def fit_bgnbd_covariates(
@@ -150,7 +151,7 @@ def fit_bgnbd_covariates(
     theta = opt.theta.copy()
     values = np.concatenate([np.exp(theta[:4]), theta[4:]])
     values[1] /= scale
-    ll = -prob(opt.theta)[0] * prob.W + float(np.dot(counts, cols[0])) * math.log(scale)
+    ll = -prob(opt.theta)[0] * prob.W + float(_dot(counts, cols[0])) * math.log(scale)
     cov = log_covariance(opt.hessian, prob.W)
     ses = _standard_errors(names, values, cov)
     return CovariateFit(

@@ -36,7 +36,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 from scipy.special import digamma, expit, gammaln, polygamma, roots_legendre
 
-from clvlayer.btyd._core import FloatArray, _validate_rfm, _validate_weights, aggregate_rfm, horizon, positive_params
+from clvlayer.btyd._core import FloatArray, _dot, _validate_rfm, _validate_weights, aggregate_rfm, horizon, positive_params
 from clvlayer.btyd._fit import CountFit, run_fit
 from clvlayer.btyd._patterns import Patterns, prepare_fit_data, rate_starts, subsample_customers
 from clvlayer.btyd._predict import alive_pmf_kmax, pareto_alive_pmf
@@ -261,8 +261,8 @@ class ParetoNbdProblem:
         ln_at, ln_bt = np.log(alpha + self.t_u), np.log(beta + self.t_u)
         ln_first = -(r + x) * ln_at[it] - s * ln_bt[it]
         ln_l = np.logaddexp(ln_first, ln_s_i)
-        ll = float(np.dot(pat.wx, gammaln(r + pat.xs) - gammaln(r))) + pat.W * (r * math.log(alpha) + s * math.log(beta))
-        ll += float(np.dot(w, ln_l))
+        ll = float(_dot(pat.wx, gammaln(r + pat.xs) - gammaln(r))) + pat.W * (r * math.log(alpha) + s * math.log(beta))
+        ll += float(_dot(w, ln_l))
         params = np.array([r, alpha, s, beta])
         f = -ll / pat.W
         if order == 0:
@@ -280,10 +280,10 @@ class ParetoNbdProblem:
         sum_pb = pat.W - float(wa.sum())
         g_i = np.einsum("k,ki->i", net, m1)  # sum over patterns of w g_I (einsum: no BLAS threads)
         grad = np.array([
-            float(np.dot(pat.wx, digamma(r + pat.xs) - digamma(r))) + pat.W * math.log(alpha) - float(np.dot(wa_t, ln_at)),
-            pat.W * r / alpha - float(np.dot(r * wa_t + wax_t, inv_at)),
-            pat.W * math.log(beta) - float(np.dot(wa_t, ln_bt)) + sum_pb / s,
-            pat.W * s / beta - s * float(np.dot(wa_t, inv_bt)),
+            float(_dot(pat.wx, digamma(r + pat.xs) - digamma(r))) + pat.W * math.log(alpha) - float(_dot(wa_t, ln_at)),
+            pat.W * r / alpha - float(_dot(r * wa_t + wax_t, inv_at)),
+            pat.W * math.log(beta) - float(_dot(wa_t, ln_bt)) + sum_pb / s,
+            pat.W * s / beta - s * float(_dot(wa_t, inv_bt)),
         ]) + g_i
         hess = None
         if order >= 2:
@@ -307,17 +307,17 @@ class ParetoNbdProblem:
         h = np.einsum("p,ip,jp->ij", wa, d_a, d_a) - np.einsum("p,ip,jp->ij", w, g, g)
         wa_t = np.bincount(it, weights=wa, minlength=len(self.t_u))
         wax_t = np.bincount(it, weights=wa * x, minlength=len(self.t_u))
-        h[0, 1] -= float(np.dot(wa_t, inv_at))
-        h[1, 1] += float(np.dot(r * wa_t + wax_t, inv_at**2))
-        h[2, 3] -= float(np.dot(wa_t, inv_bt))
-        h[3, 3] += s * float(np.dot(wa_t, inv_bt**2))
+        h[0, 1] -= float(_dot(wa_t, inv_at))
+        h[1, 1] += float(_dot(r * wa_t + wax_t, inv_at**2))
+        h[2, 3] -= float(_dot(wa_t, inv_bt))
+        h[3, 3] += s * float(_dot(wa_t, inv_bt**2))
         h[1, 0], h[3, 2] = h[0, 1], h[2, 3]
         h += np.einsum("k,kij->ij", net, m2)
         h[2, :] += g_i / s
         h[:, 2] += g_i / s
         # constant terms: ln Gamma(r+x) - ln Gamma(r) + r ln alpha + s ln beta
         W = pat.W
-        h[0, 0] += float(np.dot(pat.wx, polygamma(1, r + pat.xs) - polygamma(1, r)))
+        h[0, 0] += float(_dot(pat.wx, polygamma(1, r + pat.xs) - polygamma(1, r)))
         h[0, 1] += W / alpha
         h[1, 0] += W / alpha
         h[1, 1] -= W * r / alpha**2
@@ -472,6 +472,6 @@ def alive_moments(params: Any, t: float, frequency: ArrayLike, T: ArrayLike) -> 
     xi, wi = _GL_SQUARE
     v_t = np.log1p(tb / bp)[:, None]
     v = 0.5 * v_t * (xi[None, :] + 1.0)
-    e_m2 = (2.0 * bp**2) * ((np.expm1(v) * np.exp((1.0 - s) * v)) @ wi) * 0.5 * v_t[:, 0]
+    e_m2 = (2.0 * bp**2) * np.einsum("gn,n->g", np.expm1(v) * np.exp((1.0 - s) * v), wi) * 0.5 * v_t[:, 0]
     m1 = rp / ap * e_m
     return q0, m1, m1 + rp * (rp + 1.0) / ap**2 * e_m2

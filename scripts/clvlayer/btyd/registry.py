@@ -67,7 +67,7 @@ class ModelSpec:
             rows = np.flatnonzero(bucket == kb)
             pmf = self.alive_count_pmf(params, float(t), x[rows], tt[rows], int(kb))
             k = np.arange(kb + 1, dtype=np.float64)
-            q0[rows], m1[rows], m2[rows] = pmf[:, 0], pmf @ k, pmf @ k**2
+            q0[rows], m1[rows], m2[rows] = pmf[:, 0], np.einsum("gk,k->g", pmf, k), np.einsum("gk,k->g", pmf, k**2)
         return q0, m1, m2
 
     def p_alive_draws(self, draws: FloatArray, frequency: Any, recency: Any, T: Any) -> FloatArray:
