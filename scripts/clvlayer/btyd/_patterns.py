@@ -95,18 +95,6 @@ def rate_starts(pat: Patterns, shapes: Sequence[float], dropout: Sequence[tuple[
     return [np.log([r0, r0 / rate, d0, d1]) for r0 in shapes for d0, d1 in dropout]
 
 
-def subsample(pat: Patterns, max_patterns: int, seed: int = 0) -> Patterns:
-    """At most ``max_patterns`` patterns drawn with probability proportional to weight (for start search)."""
-    if pat.n_patterns <= max_patterns:
-        return pat
-    rng = np.random.default_rng(seed)
-    idx = rng.choice(pat.n_patterns, size=max_patterns, replace=False, p=pat.w / pat.w.sum())
-    w = pat.w[idx] * (pat.W / pat.w[idx].sum())
-    xs, ix = np.unique(pat.x[idx], return_inverse=True)
-    wx = np.bincount(ix, weights=w, minlength=len(xs))
-    return Patterns(pat.x[idx], pat.tx[idx], pat.T[idx], w, pat.scale, xs, ix, wx)
-
-
 def subsample_customers(pat: Patterns, n_customers: int, seed: int = 0) -> Patterns:
     """A random sample of about ``n_customers`` customers (drawn with replacement, weight of each pattern =
     number of draws x W / n_customers), as patterns; ``pat`` itself when it has no more patterns than that.

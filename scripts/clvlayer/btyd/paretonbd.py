@@ -17,9 +17,12 @@ which cancel when t_x ~ T and overflow for large x) by a positive integral, eval
   ``I = (c+t_x)^-m (1 - rho) / m * mean_{omega in [rho, 1]} g(omega)^-q``, with
   ``rho = ((c+t_x)/(c+T))^m`` and ``g = (o+u)/(c+u) = (o+t_x)/(c+t_x) + z (1 - omega^(1/m))`` a sum of
   non-negative terms (no cancellation), ``z = (c-o)/(c+t_x)``;
-* the mean over ``omega`` is a 24-point Gauss-Legendre rule; ``g^-q`` is bounded by its value at t_x and
-  monotone, so the rule is accurate to ~1e-12 relative on the tested range (oracles in the tests);
-* everything is in logs; the gradient differentiates under the integral with the same nodes.
+* F(u) = int_u^inf of the integrand is evaluated once per distinct (x, u) key with a 41-node tanh-sinh rule
+  in omega (the base offset switches to o near the closer pole, see :func:`_nodes`): relative error ~1e-10
+  for CDNOW-like parameters, ~1e-7 at alpha/beta ratios of 1,000 (mpmath oracle in the tests);
+* everything is in logs; the gradient and the Hessian differentiate under the integral with the same nodes
+  (first and second moments of d ln f under the integrand), and the fit is Newton's method on that exact
+  Hessian after a quasi-Newton start on a 20,000-customer sample (:func:`clvlayer.btyd._optim.fit_newton`).
 
 Predictions (given alive, lambda ~ Gamma(r+x, alpha+T) and mu ~ Gamma(s, beta+T) independently):
 ``P(alive) = (alpha+T)^-(r+x) (beta+T)^-s / [(alpha+T)^-(r+x) (beta+T)^-s + s I]``,
