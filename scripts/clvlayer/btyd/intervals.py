@@ -18,7 +18,9 @@ the share of ``[F(y-1), F(y)]`` inside the central band), so its mean over custo
 coverage; ``covered_integer`` is the plain ``lower <= y <= upper`` (conservative, >= level).
 
 Segment sums: per draw the sum of independent customers' counts is approximated by a normal with the
-summed conditional means and variances; the interval is the quantiles of the mixture over draws.
+summed conditional means and variances (E[Y] and E[Y^2] from the models' closed-form alive moments, not from
+truncated tables); the interval is the quantiles of the mixture over draws, and with ``actual`` the segment
+table also holds the PIT of the actual sum under that mixture (uniform when calibrated).
 
 CLV (:func:`clv_intervals`): the realised discounted value ``R = margin sum_i delta(t_i) z_i`` of a customer's
 purchases over the horizon (``z_i`` the spend of purchase i, ``delta`` the monthly discount factor):
