@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from pathlib import Path
+import os
 
-import duckdb
-import pytest
+# One BLAS thread per process (set before numpy is first imported; subprocesses inherit it). The suite's
+# linear algebra is tiny (4x4 Hessians, L-BFGS-B updates); on this shared 2-core machine OpenBLAS' worker
+# threads cost far more than they compute: test_btyd.py took 34 s with them and 18 s without.
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
-from clvlayer.build import build_warehouse
-from clvlayer.project import PROJECT_ROOT
+from collections.abc import Callable  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import duckdb  # noqa: E402
+import pytest  # noqa: E402
+
+from clvlayer.build import build_warehouse  # noqa: E402
+from clvlayer.project import PROJECT_ROOT  # noqa: E402
 
 HANDMADE = PROJECT_ROOT / "tests" / "fixtures" / "handmade"
 
