@@ -1,4 +1,8 @@
-"""Every analysis in analyses/ compiles (dbt, read-only) and runs on the sample warehouse, so none of them rots."""
+"""Every analysis in analyses/ compiles (dbt, read-only) and runs on the sample warehouse, so none of them rots.
+
+The analyses are compiled by the docs site's `dbt docs generate` (fixture `docs_site`: one dbt invocation compiles
+every node, analyses included, for both this module and the docs tests).
+"""
 
 from __future__ import annotations
 
@@ -18,12 +22,10 @@ RATIO = re.compile(r"/|\b(avg|mean|median\w*|quantile\w*|percentile\w*|stddev\w*
                    re.IGNORECASE)
 
 
-@pytest.fixture(scope="module")
-def results(sample_warehouse: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, pd.DataFrame]:
-    target = tmp_path_factory.mktemp("analyses")
-    assert run_dbt_read_only(["compile", "--select", "resource_type:analysis", "--target-path", str(target)],
-                             sample_warehouse) == []
-    compiled = {path.stem: path.read_text() for path in target.glob("compiled/customer_value/analyses/*.sql")}
+@pytest.fixture(scope="session")
+def results(docs_site: Path, sample_warehouse: Path) -> dict[str, pd.DataFrame]:
+    compiled = {path.stem: path.read_text()
+                for path in (docs_site / "compiled" / "customer_value" / "analyses").glob("*.sql")}
     assert sorted(compiled) == ANALYSES
     with duckdb.connect(str(sample_warehouse), read_only=True) as connection:
         return {name: connection.execute(sql).df() for name, sql in compiled.items()}
