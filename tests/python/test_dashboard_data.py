@@ -150,7 +150,7 @@ def test_value_tiles_are_the_segment_mart_rows(sample_warehouse: Path, segment: 
     mart = _mart_segment(sample_warehouse, segment)
     tiles = kpis.value_tiles(data.segment_kpis(sample_warehouse, *segment), previous)
     assert [tile.label for tile in tiles] == [label for label, *_ in kpis.VALUE_TILES]
-    for tile, (_, column, _, change) in zip(tiles, kpis.VALUE_TILES):
+    for tile, (_, column, _, change, _) in zip(tiles, kpis.VALUE_TILES):
         now, before = mart["current"][column], mart["previous_3m"][column]
         assert tile.value == pytest.approx(now, rel=1e-12) and tile.previous == pytest.approx(before, rel=1e-12)
         assert tile.change == change(now - before)
@@ -174,7 +174,7 @@ def test_ltv_to_cac_tiles_are_the_channel_rows(sample_warehouse: Path, query) ->
     rows = dict(query(sample_warehouse, """
         select segment_value, ltv_to_cac_12m from marts.fct_ltv_by_segment
         where as_of_snapshot = 'current' and segment_type = 'acquisition_channel' and cac_status = 'ok'"""))
-    assert {tile.label.split(": ")[1]: tile.value for tile in tiles} == pytest.approx(rows, rel=1e-12)
+    assert {tile.label: tile.value for tile in tiles} == pytest.approx(rows, rel=1e-12)
     assert "organic" not in rows and len(rows) == 5  # no spend recorded: no CAC, no tile
     email = data.channel_ltv_to_cac(sample_warehouse, Filters(channels=("email",)))
     assert set(email["channel"]) == {"email"} and set(email["as_of_snapshot"]) == {"current", "previous_3m"}

@@ -23,7 +23,7 @@ def test_report_on_the_sample_writes_every_chart(sample_warehouse: Path, tmp_pat
         assert f'src="{key}.png"' in page
     assert "empty" not in re.findall(r'class="(\w+)"', page)
     for text in ("Net revenue", "+33,639", "LTV formula A", "change vs 3 months earlier (2025-03-30)",
-                 "LTV/CAC 12 months: email"):
+                 "LTV/CAC at 12 months by channel", 'email</div><div class="value">15.15'):
         assert text in page, text
     reorder = pd.read_csv(out / "reorder_list.csv")
     assert len(reorder) == len(data.reorder_list(sample_warehouse, data.Filters())) > 0

@@ -90,29 +90,35 @@ def cumulative_margin_curves(df: pd.DataFrame) -> alt.Chart | alt.FacetChart:
     return _cohort_curves(df, "cumulative_gross_margin_per_customer", "cumulative gross margin per customer")
 
 
+CHANNEL_COLOURS = ["#4c78a8", "#f58518", "#e45756", "#72b7b2", "#54a24b", "#eeca3b", "#b279a2", "#ff9da6",
+                   "#9d755d", "#bab0ac"]
 COHORT_CURVE_MEASURES = {"cohort_ltv_curve": "cumulative net revenue per customer",
                          "cohort_margin_curve": "cumulative gross margin per customer",
                          "cohort_retention_rate": "retention (share buying in the month)"}
 
 
 def channel_cohort_curves(df: pd.DataFrame) -> alt.FacetChart:
-    """fct_cohort_curves: one line per channel and the all-channels curve (dashed), by age, for each measure."""
+    """fct_cohort_curves: one line per channel and the all-channels curve (black, dashed), by age, per measure."""
     label_expr = " : ".join(f"datum.measure == '{key}' ? '{label}'" for key, label in
                             COHORT_CURVE_MEASURES.items()) + " : ''"
+    channels = sorted(set(df["curve"]) - {"all_channels"})
+    colours = alt.Scale(domain=["all_channels", *channels], range=["black", *CHANNEL_COLOURS[:len(channels)]])
     return alt.Chart(df).transform_fold(list(COHORT_CURVE_MEASURES), as_=["measure", "value"]).transform_calculate(
-        panel=label_expr, pooled="datum.curve == 'all_channels'").mark_line(point=alt.OverlayMarkDef(size=12)).encode(
+        panel=label_expr, pooled="datum.curve == 'all_channels' ? 'all channels' : 'one channel'").mark_line(
+        point=alt.OverlayMarkDef(size=10)).encode(
         alt.X("months_since_first_order:Q", title="months since first order"),
         alt.Y("value:Q", title=None),
-        alt.Color("curve:N", title="curve"),
-        alt.StrokeDash("pooled:N", legend=None, scale=alt.Scale(domain=[False, True], range=[[1, 0], [5, 3]])),
+        alt.Color("curve:N", title="curve", scale=colours),
+        alt.StrokeDash("pooled:N", legend=None, scale=alt.Scale(domain=["one channel", "all channels"],
+                                                                range=[[1, 0], [6, 3]])),
         tooltip=["curve:N", "months_since_first_order:Q", alt.Tooltip("value:Q", format=",.3~f"),
                  alt.Tooltip("cohorts:Q", title="cohorts pooled"),
                  alt.Tooltip("cohort_customers:Q", format=",", title="customers pooled")],
-    ).properties(width=WIDTH // 3 - 10, height=240).facet(
+    ).properties(width=250, height=240).facet(
         column=alt.Column("panel:N", title=None, sort=list(COHORT_CURVE_MEASURES.values()))).resolve_scale(
         y="independent").properties(
-        title="Cohorts pooled by age, per acquisition channel (dashed: all channels); each age pools the cohorts "
-        "that have completed it")
+        title="Cohorts pooled by age, per acquisition channel (black, dashed: all channels); each age pools the "
+        "cohorts that have completed it")
 
 
 def cac_by_channel(df: pd.DataFrame) -> alt.LayerChart:
@@ -244,7 +250,7 @@ def segment_values(df: pd.DataFrame) -> alt.FacetChart:
         alt.Color("segment_value:N", legend=None),
         tooltip=["segment_value:N", "panel:N", alt.Tooltip("value:Q", format=",.3~f"),
                  alt.Tooltip("buyers:Q", format=",")],
-    ).properties(width=WIDTH // 3 - 20, height=160).facet(
+    ).properties(width=250, height=160).facet(
         facet=alt.Facet("panel:N", title=None, sort=list(SEGMENT_MEASURES.values())), columns=3).resolve_scale(
         y="independent").properties(title=f"By {title} (fct_ltv_by_segment, current as-of date)")
 

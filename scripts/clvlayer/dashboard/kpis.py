@@ -7,6 +7,7 @@ rates): the app computes no ratio, not even a relative change.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -32,6 +33,10 @@ def _signed(digits: int) -> Format:
     return lambda value: f"{round(float(value), digits) + 0.0:+,.{digits}f}"  # + 0.0: no "-0.0"
 
 
+def _months(value: Any) -> str:
+    return "–" if _missing(value) else f"{float(value):,.1f} mo"
+
+
 def _percent(value: Any) -> str:
     return "–" if _missing(value) else f"{float(value):.1%}"
 
@@ -54,6 +59,11 @@ class Tile:
         return self.format(self.value)
 
     @property
+    def flat(self) -> bool:
+        """The change rounds to zero at the tile's precision (shown without an up or down colour)."""
+        return self.change is not None and not re.search(r"[1-9]", self.change)
+
+    @property
     def change(self) -> str | None:
         """Value minus the previous value, in the tile's unit (None when there is nothing to compare with)."""
         if _missing(self.previous) or _missing(self.value):
@@ -74,18 +84,19 @@ def flow_tiles(period_flows: pd.DataFrame) -> list[Tile]:
             for label, field in fields]
 
 
-# (tile label, fct_ltv_by_segment column, value format, change format)
-VALUE_TILES: tuple[tuple[str, str, Format, Format], ...] = (
-    ("Customers", "customers", _digits(0), _signed(0)),
-    ("Buyers", "buyers", _digits(0), _signed(0)),
-    ("Repeat rate", "repeat_customer_rate", _percent, _points),
-    ("Average check (AOV)", "average_check", _digits(2), _signed(2)),
-    ("Orders / customer / year", "orders_per_year", _digits(2), _signed(2)),
-    ("Realised LTV", "average_realised_ltv", _digits(1), _signed(1)),
-    ("Realised LTV, first 12 months", "realised_ltv_12m", _digits(1), _signed(1)),
-    ("Expected lifetime (months)", "expected_lifetime_months", _digits(1), _signed(1)),
-    ("LTV formula A", "ltv_formula_a", _digits(1), _signed(1)),
-    ("LTV formula B", "ltv_formula_b", _digits(1), _signed(1)),
+# (tile label, fct_ltv_by_segment column, value format, change format, what it is: the help's first words)
+VALUE_TILES: tuple[tuple[str, str, Format, Format, str], ...] = (
+    ("Customers", "customers", _digits(0), _signed(0), "Customers"),
+    ("Buyers", "buyers", _digits(0), _signed(0), "Customers with a completed order"),
+    ("Repeat rate", "repeat_customer_rate", _percent, _points, "Share of buyers who bought again"),
+    ("Average check (AOV)", "average_check", _digits(2), _signed(2), "Average check"),
+    ("Orders per year", "orders_per_year", _digits(2), _signed(2), "Orders per customer per year"),
+    ("Realised LTV", "average_realised_ltv", _digits(1), _signed(1), "Realised LTV per buyer"),
+    ("Realised LTV 12 mo", "realised_ltv_12m", _digits(1), _signed(1),
+     "Realised LTV in the first 12 months (mature cohorts)"),
+    ("Expected lifetime", "expected_lifetime_months", _months, _signed(1), "Expected lifetime in months"),
+    ("LTV formula A", "ltv_formula_a", _digits(1), _signed(1), "LTV formula A"),
+    ("LTV formula B", "ltv_formula_b", _digits(1), _signed(1), "LTV formula B"),
 )
 
 
@@ -109,9 +120,9 @@ def value_tiles(segment_kpis: pd.DataFrame, previous: Snapshot | None) -> list[T
     if current is None:
         return []
     tiles = []
-    for label, column, fmt, change in VALUE_TILES:
+    for label, column, fmt, change, what in VALUE_TILES:
         tiles.append(Tile(label, current[column], None if before is None else before[column], fmt, change,
-                          f"fct_ltv_by_segment.{column} ({DEFINITIONS}). "
+                          f"{what}: fct_ltv_by_segment.{column} ({DEFINITIONS}). "
                           + _compared(before, column, previous, fmt)))
     return tiles
 
@@ -125,7 +136,8 @@ def ltv_to_cac_tiles(channel_rows: pd.DataFrame, previous: Snapshot | None) -> l
     for row in current.itertuples():
         before = earlier["ltv_to_cac_12m"].get(row.channel)
         tiles.append(Tile(
-            f"LTV/CAC 12 months: {row.channel}", row.ltv_to_cac_12m, before, _digits(2), _signed(2),
-            f"fct_ltv_by_segment.ltv_to_cac_12m of the channel (CAC {row.cac:,.2f}; {DEFINITIONS}). "
+            row.channel, row.ltv_to_cac_12m, before, _digits(2), _signed(2),
+            f"LTV/CAC at 12 months of {row.channel}: fct_ltv_by_segment.ltv_to_cac_12m (CAC {row.cac:,.2f}; "
+            f"{DEFINITIONS}). "
             + (f"Change vs {previous.label}: {_digits(2)(before)}." if previous is not None else "")))
     return tiles

@@ -46,7 +46,7 @@ def render_png(chart: object, path: Path) -> Path:
 def _tiles_html(tiles: list[kpis.Tile], with_change: bool) -> str:
     cells = []
     for tile in tiles:
-        sign = "down" if tile.change and tile.change.startswith("-") else "up"
+        sign = "flat" if tile.flat else "down" if tile.change and tile.change.startswith("-") else "up"
         change = (f'<div class="change {sign}">{html.escape(tile.change)}</div>'
                   if with_change and tile.change else "")
         cells.append(f'<div class="tile" title="{html.escape(tile.help)}"><div class="label">'
@@ -63,7 +63,7 @@ STYLE = """body{font-family:system-ui,sans-serif;margin:2rem auto;max-width:1400
 h1{margin-bottom:.2rem} .meta{color:#666} .missing{background:#eef5fb;padding:.6rem 1rem;border-radius:6px}
 .tiles{display:flex;flex-wrap:wrap;gap:.8rem;margin:.8rem 0} .tile{border:1px solid #ddd;border-radius:8px;
 padding:.6rem 1rem;min-width:10rem} .label{color:#555;font-size:.9rem} .value{font-size:1.7rem}
-.change{font-size:.9rem} .up{color:#2a7} .down{color:#c33} .empty{color:#555;background:#f4f4f4;padding:.6rem 1rem;border-radius:6px}
+.change{font-size:.9rem} .up{color:#2a7} .down{color:#c33} .flat{color:#777} .empty{color:#555;background:#f4f4f4;padding:.6rem 1rem;border-radius:6px}
 figure{margin:1rem 0} img{max-width:100%} table.list{border-collapse:collapse;font-size:.85rem}
 table.list td,table.list th{border-bottom:1px solid #eee;padding:.2rem .5rem;text-align:right}"""
 

@@ -12,7 +12,8 @@ from clvlayer.dashboard.data import OVERALL, Snapshot, comparison_periods, selec
 def show_tiles(tiles: list[kpis.Tile], per_row: int) -> None:
     for start in range(0, len(tiles), per_row):
         for column, tile in zip(st.columns(per_row), tiles[start:start + per_row]):
-            column.metric(tile.label, tile.text, tile.change, border=True, help=tile.help or None)
+            column.metric(tile.label, tile.text, tile.change, border=True, help=tile.help or None,
+                          delta_color="off" if tile.flat else "normal")
 
 
 def segment_label(segment: tuple[str, str]) -> str:
