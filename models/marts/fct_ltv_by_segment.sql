@@ -161,9 +161,34 @@ channel_costs as (
         channel,
         sum(case when has_spend_recorded then marketing_spend else 0 end) as marketing_spend,
         sum(case when has_spend_recorded then new_customers else 0 end) as cac_new_customers,
-        max(case when has_spend_recorded then 1 else 0 end) = 1 as has_spend_recorded
+        max(case when has_spend_recorded then 1 else 0 end) as has_spend_recorded
     from channel_months
     group by as_of_date, channel
+
+),
+
+cost_rows as (
+
+    -- the rows that carry CAC: each channel, and the overall row pooling every channel the same way (what the
+    -- unsegmented metric cac returns)
+    select
+        as_of_date,
+        'acquisition_channel' as segment_type,
+        channel as segment_value,
+        marketing_spend,
+        cac_new_customers,
+        has_spend_recorded = 1 as has_spend_recorded
+    from channel_costs
+    union all
+    select
+        as_of_date,
+        'overall' as segment_type,
+        'all' as segment_value,
+        sum(marketing_spend) as marketing_spend,
+        sum(cac_new_customers) as cac_new_customers,
+        max(has_spend_recorded) = 1 as has_spend_recorded
+    from channel_costs
+    group by as_of_date
 
 ),
 
@@ -203,23 +228,49 @@ paid_cohorts as (
 
 ),
 
-channel_ltv_to_cac as (
+paid_cohort_sums as (
 
-    -- LTV/CAC at h months as a chain over the horizons (docs block metric_ltv_to_cac_horizon): the first horizon's
-    -- margin / spend over the cohorts mature at it, plus, per later horizon, the margin gained since the previous
-    -- horizon / spend over the cohorts mature at the later one
+    -- per channel and horizon h: the margin gained from the previous horizon to h, and the spend, over the cohorts
+    -- mature at h
     select
         {%- for h in cac_horizons %}
-            {%- set previous = cac_horizons[loop.index0 - 1] if not loop.first else none %}
-            {{ safe_divide(
-                'sum(case when is_mature_' ~ h ~ 'm then margin_first_' ~ h ~ 'm'
-                ~ (' - margin_first_' ~ previous ~ 'm' if previous else '') ~ ' end)',
-                'sum(case when is_mature_' ~ h ~ 'm then marketing_spend end)') }} as ltv_to_cac_gain_{{ h }}m,
+            {%- set gain = 'margin_first_' ~ h ~ 'm' ~ (' - margin_first_' ~ cac_horizons[loop.index0 - 1] ~ 'm'
+                if not loop.first else '') %}
+            sum(case when is_mature_{{ h }}m then {{ gain }} end) as margin_gain_{{ h }}m,
+            sum(case when is_mature_{{ h }}m then marketing_spend end) as mature_spend_{{ h }}m,
         {%- endfor %}
         as_of_date,
         channel
     from paid_cohorts
     group by as_of_date, channel
+
+),
+
+ltv_to_cac_rows as (
+
+    -- LTV/CAC at h months as a chain over the horizons (docs block metric_ltv_to_cac_horizon): the first horizon's
+    -- margin / spend over the cohorts mature at it, plus, per later horizon, the margin gained since the previous
+    -- horizon / spend over the cohorts mature at the later one; per channel, and pooled over every paid channel for
+    -- the overall row (what the unsegmented metrics ltv_to_cac_<h>m return)
+    select
+        {%- for h in cac_horizons %}
+            {{ safe_divide('margin_gain_' ~ h ~ 'm', 'mature_spend_' ~ h ~ 'm') }} as ltv_to_cac_gain_{{ h }}m,
+        {%- endfor %}
+        as_of_date,
+        'acquisition_channel' as segment_type,
+        channel as segment_value
+    from paid_cohort_sums
+    union all
+    select
+        {%- for h in cac_horizons %}
+            {{ safe_divide('sum(margin_gain_' ~ h ~ 'm)', 'sum(mature_spend_' ~ h ~ 'm)') }}
+                as ltv_to_cac_gain_{{ h }}m,
+        {%- endfor %}
+        as_of_date,
+        'overall' as segment_type,
+        'all' as segment_value
+    from paid_cohort_sums
+    group by as_of_date
 
 ),
 
@@ -257,38 +308,38 @@ with_costs as (
         snapshots.as_of_snapshot,
         snapshots.months_before_current,
         snapshots.is_current,
-        channel_costs.marketing_spend,
-        channel_costs.cac_new_customers,
+        cost_rows.marketing_spend,
+        cost_rows.cac_new_customers,
         {%- for h in cac_horizons %}
             {%- set terms = [] %}
             {%- for earlier in cac_horizons if earlier <= h %}
-                {%- do terms.append('channel_ltv_to_cac.ltv_to_cac_gain_' ~ earlier ~ 'm') %}
+                {%- do terms.append('ltv_to_cac_rows.ltv_to_cac_gain_' ~ earlier ~ 'm') %}
             {%- endfor %}
             {{ terms | join(' + ') }} as ltv_to_cac_{{ h }}m,
         {%- endfor %}
         case
-            when results.segment_type <> 'acquisition_channel' then 'not_a_channel_segment'
-            when not coalesce(channel_costs.has_spend_recorded, false) then 'no_spend_recorded'
-            when channel_costs.cac_new_customers = 0 then 'no_new_customers'
-            when channel_costs.marketing_spend = 0 then 'zero_spend'
+            when results.segment_type not in ('acquisition_channel', 'overall') then 'not_a_channel_segment'
+            when not coalesce(cost_rows.has_spend_recorded, false) then 'no_spend_recorded'
+            when cost_rows.cac_new_customers = 0 then 'no_new_customers'
+            when cost_rows.marketing_spend = 0 then 'zero_spend'
             else 'ok'
         end as cac_status,
         case
-            when results.segment_type = 'acquisition_channel'
-                then {{ safe_divide('channel_costs.marketing_spend', 'channel_costs.cac_new_customers') }}
+            when cost_rows.segment_type is not null
+                then {{ safe_divide('cost_rows.marketing_spend', 'cost_rows.cac_new_customers') }}
         end as cac
     from results
     inner join snapshots on results.as_of_date = snapshots.as_of_date
-    left join channel_costs
+    left join cost_rows
         on
-            results.segment_type = 'acquisition_channel'
-            and results.as_of_date = channel_costs.as_of_date
-            and results.segment_value = channel_costs.channel
-    left join channel_ltv_to_cac
+            results.as_of_date = cost_rows.as_of_date
+            and results.segment_type = cost_rows.segment_type
+            and results.segment_value = cost_rows.segment_value
+    left join ltv_to_cac_rows
         on
-            results.segment_type = 'acquisition_channel'
-            and results.as_of_date = channel_ltv_to_cac.as_of_date
-            and results.segment_value = channel_ltv_to_cac.channel
+            results.as_of_date = ltv_to_cac_rows.as_of_date
+            and results.segment_type = ltv_to_cac_rows.segment_type
+            and results.segment_value = ltv_to_cac_rows.segment_value
 
 ),
 
@@ -355,11 +406,15 @@ final as (
         cac_new_customers,
         cac,
         cac_status,
-        {{ safe_divide('ltv_formula_b', 'cac') }} as ltv_to_cac,
+        -- expected-lifetime LTV over CAC per channel only: the overall row's LTV includes organic customers, whom
+        -- its (paid) cac does not count
+        case when segment_type = 'acquisition_channel' then {{ safe_divide('ltv_formula_b', 'cac') }} end
+            as ltv_to_cac,
         {%- for h in cac_horizons %}
             ltv_to_cac_{{ h }}m,
         {%- endfor %}
-        {{ safe_divide('discounted_clv', 'cac') }} as discounted_ltv_to_cac
+        case when segment_type = 'acquisition_channel' then {{ safe_divide('discounted_clv', 'cac') }} end
+            as discounted_ltv_to_cac
     from with_costs
 
 )

@@ -47,7 +47,7 @@ def test_overview_tiles_show_numbers_and_changes(sample_warehouse: Path, monkeyp
     tiles = {metric.label: metric for metric in app.metric}
     flows, values = ["Net revenue", "Completed orders", "New customers", "Active customers"], \
         [label for label, *_ in kpis.VALUE_TILES]
-    ratios = ["affiliate", "email", "paid_search", "paid_social", "referral"]  # LTV/CAC at 12 months
+    ratios = [kpis.POOLED_LABEL, "affiliate", "email", "paid_search", "paid_social", "referral"]  # LTV/CAC 12 mo
     assert list(tiles) == flows + values + ratios  # organic has no spend: no LTV/CAC tile
     assert all(metric.value not in ("", "–") and metric.delta for metric in tiles.values())  # all with a change
     assert (tiles["Customers"].value, tiles["Buyers"].value) == ("4,000", "3,789")
@@ -66,6 +66,7 @@ def test_overview_shows_the_segment_the_filters_select(sample_warehouse: Path, m
     tiles = {metric.label: metric.value for metric in app.metric}
     assert tiles["Buyers"] == f"{buyers:,.0f}" and tiles["email"] == f"{ratio:.2f}"
     assert list(tiles)[-1] == "email" and "referral" not in tiles  # the LTV/CAC of the channel shown only
+    assert kpis.POOLED_LABEL not in tiles  # the pooled figure is every channel's, not the selection's
     app.sidebar.radio(key="loyalty").set_value("members").run()  # the choice made stays while it is selected
     assert _render(app, "views/overview.py").selectbox(key="overview_segment").value == ("acquisition_channel", "email")
     app = _app(sample_warehouse, monkeypatch)  # two segments from the start: the overall row until one is chosen

@@ -180,6 +180,16 @@ def test_ltv_to_cac_tiles_are_the_channel_rows(sample_warehouse: Path, query) ->
     assert set(email["channel"]) == {"email"} and set(email["as_of_snapshot"]) == {"current", "previous_3m"}
 
 
+def test_pooled_ltv_to_cac_tile_is_the_overall_row(sample_warehouse: Path, query) -> None:
+    previous = data.Coverage.read(sample_warehouse).previous_snapshots[0]
+    tile, = kpis.pooled_ltv_to_cac_tiles(data.pooled_ltv_to_cac(sample_warehouse), previous)
+    (now,), (before,) = query(sample_warehouse, """
+        select ltv_to_cac_12m from marts.fct_ltv_by_segment
+        where segment_type = 'overall' and as_of_snapshot in ('current', 'previous_3m') order by months_before_current""")
+    assert (tile.label, tile.value, tile.previous) == (kpis.POOLED_LABEL, pytest.approx(now, rel=1e-12),
+                                                      pytest.approx(before, rel=1e-12))
+
+
 def test_segment_values_apply_only_the_filter_of_their_type(sample_warehouse: Path, query) -> None:
     north = Filters(regions=("north",), channels=("email",), loyalty="members")
     regions = data.segment_values(sample_warehouse, north, "region")
@@ -234,6 +244,7 @@ def test_coverage_names_what_the_orders_only_input_lacks(sample_warehouse: Path,
         assert phrase in missing
     assert [snapshot.name for snapshot in orders_only.snapshots] == ["current", "previous_3m"]
     assert kpis.ltv_to_cac_tiles(data.channel_ltv_to_cac(orders_only_warehouse, Filters()), None) == []
+    assert kpis.pooled_ltv_to_cac_tiles(data.pooled_ltv_to_cac(orders_only_warehouse), None) == []
 
 
 @pytest.mark.parametrize("end, months, current, previous", [

@@ -169,3 +169,17 @@ def test_cohort_curves_by_hand(lifetime_handmade: Path, tmp_path: Path) -> None:
     assert rows.keys() == CURVES_BY_HAND.keys()
     for key, (revenue, margin) in CURVES_BY_HAND.items():
         assert rows[key] == (pytest.approx(revenue), pytest.approx(margin)), key
+
+
+def test_overall_row_pools_every_channel_by_hand(lifetime_handmade: Path) -> None:
+    """fct_ltv_by_segment's overall row carries the unsegmented cac: 160 of spend (paid search 150, email 10) over the
+    1 customer acquired in a channel-month with spend (A); no cohort is mature, so no LTV/CAC; no expected-lifetime
+    LTV/CAC either (the overall LTV counts customers whom paid CAC does not)."""
+    import duckdb
+
+    with duckdb.connect(str(lifetime_handmade), read_only=True) as con:
+        row = con.execute("""
+            select marketing_spend, cac_new_customers, cac, cac_status, ltv_to_cac, discounted_ltv_to_cac,
+                ltv_to_cac_3m, ltv_to_cac_24m
+            from marts.fct_ltv_by_segment where segment_key = 'current|overall:all'""").fetchone()
+    assert row == (160, 1, pytest.approx(BY_HAND["cac"]), "ok", None, None, None, None)

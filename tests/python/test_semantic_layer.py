@@ -96,6 +96,9 @@ def test_every_metric_equals_its_mart(warehouse: Path) -> None:
     requests.append((CHANNEL_METRICS + ["blended_cac", "marketing_spend", "acquired_customers"],
                      ["channel_cohort__channel"], []))
     checks.append(("channel", None, "channel_cohort__channel"))
+    # ... and unsegmented: every channel pooled (fct_ltv_by_segment's overall row)
+    requests.append((CHANNEL_METRICS, [], []))
+    checks.append(("channels_pooled", None, None))
     # 3. the same acquisition metrics per channel x cohort month (fct_channel_economics rows)
     requests.append((CHANNEL_METRICS + ["marketing_spend", "acquired_customers", "blended_cac"]
                      + [f"cohort_margin_{h}m" for h in (3, 6, 12, 24)],
@@ -166,6 +169,14 @@ def check_channel(warehouse: Path, frame: pd.DataFrame, segments: pd.DataFrame, 
     assert_equal(frame["acquired_customers"], economics.loc[frame.index, "new"], "acquired_customers")
     assert_equal(frame["blended_cac"], economics.loc[frame.index, "spend"] / economics.loc[frame.index, "new"],
                  "blended_cac")
+
+
+def check_channels_pooled(warehouse: Path, frame: pd.DataFrame, segments: pd.DataFrame, *_: object) -> None:
+    overall = segments[segments["segment_type"] == "overall"]
+    assert len(overall) == 1 and len(frame) == 1 and overall["cac_status"].iloc[0] == "ok"
+    for metric in CHANNEL_METRICS:
+        assert_equal(frame[metric].reset_index(drop=True), overall[metric].reset_index(drop=True),
+                     f"{metric}, every channel pooled")
 
 
 def check_channel_cohort(warehouse: Path, frame: pd.DataFrame, *_: object) -> None:
@@ -283,7 +294,8 @@ def check_totals(warehouse: Path, frame: pd.DataFrame, *_: object) -> None:
         assert float(frame[name].iloc[0]) == pytest.approx(float(value), rel=1e-9), name
 
 
-CHECKERS = {"segment": check_segment, "channel": check_channel, "channel_cohort": check_channel_cohort,
+CHECKERS = {"segment": check_segment, "channel": check_channel, "channels_pooled": check_channels_pooled,
+            "channel_cohort": check_channel_cohort,
             "cohort_channel": check_cohort_channel, "cohort_all": check_cohort_all, "curves": check_curves,
             "orders_month": check_orders_month, "next_purchase": check_next_purchase, "category": check_category,
             "totals": check_totals}

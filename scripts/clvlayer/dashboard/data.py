@@ -297,6 +297,20 @@ def channel_ltv_to_cac(warehouse: Path, filters: Filters) -> pd.DataFrame:
     """, **_filter_params(filters))
 
 
+@dataset("fct_ltv_by_segment")
+def pooled_ltv_to_cac(warehouse: Path) -> pd.DataFrame:
+    """The overall row of fct_ltv_by_segment at every as-of snapshot: CAC and LTV/CAC with every channel pooled
+    (what the unsegmented metrics cac and ltv_to_cac_<h>m return)."""
+    return _query(warehouse, """
+        select
+            as_of_snapshot, months_before_current, as_of_date, marketing_spend, cac_new_customers, cac, cac_status,
+            ltv_to_cac_3m, ltv_to_cac_6m, ltv_to_cac_12m, ltv_to_cac_24m
+        from marts.fct_ltv_by_segment
+        where segment_type = 'overall'
+        order by months_before_current
+    """)
+
+
 @dataset("dim_customers", "fct_orders")
 def revenue_by_month(warehouse: Path, filters: Filters) -> pd.DataFrame:
     """Net revenue and completed orders per calendar month of the selected customers (additive sums)."""

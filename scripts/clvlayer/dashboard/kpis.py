@@ -141,3 +141,22 @@ def ltv_to_cac_tiles(channel_rows: pd.DataFrame, previous: Snapshot | None) -> l
             f"{DEFINITIONS}). "
             + (f"Change vs {previous.label}: {_digits(2)(before)}." if previous is not None else "")))
     return tiles
+
+
+POOLED_LABEL = "All paid channels"
+
+
+def pooled_ltv_to_cac_tiles(pooled_rows: pd.DataFrame, previous: Snapshot | None) -> list[Tile]:
+    """LTV/CAC at 12 months with every channel pooled (fct_ltv_by_segment's overall row), with the change; none when
+    no channel has a CAC."""
+    current = pooled_rows[(pooled_rows["months_before_current"] == 0) & (pooled_rows["cac_status"] == "ok")]
+    if current.empty:
+        return []
+    row = current.iloc[0]
+    earlier = pooled_rows[pooled_rows["as_of_snapshot"] == previous.name] if previous is not None else pooled_rows[:0]
+    before = earlier["ltv_to_cac_12m"].iloc[0] if len(earlier) else None
+    return [Tile(
+        POOLED_LABEL, row["ltv_to_cac_12m"], before, _digits(2), _signed(2),
+        f"LTV/CAC at 12 months, every paid channel pooled (organic customers cost nothing and are not counted): "
+        f"fct_ltv_by_segment.ltv_to_cac_12m of the overall row (CAC {row['cac']:,.2f}; {DEFINITIONS}). "
+        + (f"Change vs {previous.label}: {_digits(2)(before)}." if previous is not None else ""))]

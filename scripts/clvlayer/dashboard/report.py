@@ -20,7 +20,7 @@ from clvlayer.dashboard.data import Coverage, Filters, comparison_periods
 
 # loaders the report reads besides the charts' (models/exposures.yml declares their marts)
 EXTRA_DATASETS = ("data_coverage", "ltv_snapshots", "period_flows", "segment_kpis", "channel_ltv_to_cac",
-                  "reorder_list", "at_risk_high_value")
+                  "pooled_ltv_to_cac", "reorder_list", "at_risk_high_value")
 PNG_SCALE = 2
 
 
@@ -132,7 +132,8 @@ def _overview_html(warehouse: Path, filters: Filters, coverage: Coverage) -> str
     flows = kpis.flow_tiles(data.period_flows(warehouse, filters, current, previous))
     snapshot = coverage.previous_snapshots[0] if coverage.previous_snapshots else None
     values = kpis.value_tiles(data.segment_kpis(warehouse), snapshot)
-    ratios = kpis.ltv_to_cac_tiles(data.channel_ltv_to_cac(warehouse, filters), snapshot)
+    ratios = ((kpis.pooled_ltv_to_cac_tiles(data.pooled_ltv_to_cac(warehouse), snapshot) if not filters.channels
+               else []) + kpis.ltv_to_cac_tiles(data.channel_ltv_to_cac(warehouse, filters), snapshot))
     change = f"change vs {snapshot.label}" if snapshot else "no earlier as-of snapshot"
     no_ratio = next((note for note in coverage.missing if "marketing spend" in note),
                     "no channel has marketing spend recorded")

@@ -75,15 +75,18 @@ def value_section(ctx: ui.Context) -> tuple[tuple[str, str], Snapshot | None]:
 
 def ltv_to_cac_section(ctx: ui.Context, segment: tuple[str, str], previous: Snapshot | None) -> None:
     st.subheader("LTV/CAC at 12 months by channel")
-    ui.filter_scope(ctx, {"channel": "channels shown"}, "channel rows cover every cohort to the as-of date")
-    st.caption("The acquisition-channel rows of fct_ltv_by_segment (mature paid cohorts of each channel). The mart has "
-               "LTV/CAC per channel and no blended all-channel figure.")
+    ui.filter_scope(ctx, {"channel": "channels shown; the all-paid-channels tile only without a channel filter"},
+                    "channel rows cover every cohort to the as-of date")
+    st.caption("fct_ltv_by_segment: its overall row (every paid channel pooled, mature paid cohorts) and its "
+               "acquisition-channel rows.")
     channels = ui.load("channel_ltv_to_cac", ctx.warehouse, ctx.filters)
     if segment[0] == "acquisition_channel":  # the tiles above show one channel: its ratio only
         channels = channels[channels["channel"] == segment[1]]
-    tiles = kpis.ltv_to_cac_tiles(channels, previous)
+    pooled = [] if ctx.filters.channels else kpis.pooled_ltv_to_cac_tiles(ui.load("pooled_ltv_to_cac", ctx.warehouse),
+                                                                          previous)
+    tiles = pooled + kpis.ltv_to_cac_tiles(channels, previous)
     if tiles:
-        show_tiles(tiles, 5)
+        show_tiles(tiles, 6 if pooled else 5)
         return
     ui.empty_state(next((note for note in ctx.coverage.missing if "marketing spend" in note), None)
                    or "No selected channel has marketing spend recorded: no CAC, no LTV/CAC.")
