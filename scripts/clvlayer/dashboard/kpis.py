@@ -143,7 +143,7 @@ def ltv_to_cac_tiles(channel_rows: pd.DataFrame, previous: Snapshot | None) -> l
     return tiles
 
 
-POOLED_LABEL = "All paid channels"
+POOLED_LABEL = "All channels"
 
 
 def pooled_ltv_to_cac_tiles(pooled_rows: pd.DataFrame, previous: Snapshot | None) -> list[Tile]:

@@ -75,7 +75,7 @@ def value_section(ctx: ui.Context) -> tuple[tuple[str, str], Snapshot | None]:
 
 def ltv_to_cac_section(ctx: ui.Context, segment: tuple[str, str], previous: Snapshot | None) -> None:
     st.subheader("LTV/CAC at 12 months by channel")
-    ui.filter_scope(ctx, {"channel": "channels shown; the all-paid-channels tile only without a channel filter"},
+    ui.filter_scope(ctx, {"channel": "channels shown; the all-channels tile only without a channel filter"},
                     "channel rows cover every cohort to the as-of date")
     st.caption("fct_ltv_by_segment: its overall row (every paid channel pooled, mature paid cohorts) and its "
                "acquisition-channel rows.")
