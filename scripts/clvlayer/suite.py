@@ -1,9 +1,9 @@
 """`clv test` (what `make test` and CI run): sqlfluff lint, one dbt build with every data and unit test, pytest.
 
 The three steps share the machine's cores:
-  * lint runs in the background from the start (its own seeded DuckDB file, so it never holds the build's file
-    lock; sqlfluff's dbt templater compiles into the project's target/, the build and every test fixture into
-    target folders of their own); its report is printed when it ends, before the step table;
+  * lint runs in a background process once its seed is loaded, on a DuckDB file and a dbt target folder of its
+    own (it never holds the build's file lock, and leaves the project's target/ to MetricFlow); its report is
+    printed when pytest is done, before the step table;
   * the dbt build runs in the foreground, then pytest with pytest-xdist workers (PYTEST_WORKERS, one per core
     here; CLV_TEST_WORKERS overrides it, 0 runs in one process). tests/python/conftest.py builds each fixture
     warehouse once for the whole run, whichever worker asks first;
@@ -18,7 +18,7 @@ import subprocess
 import sys
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from rich.console import Console
@@ -38,7 +38,6 @@ class Step:
     name: str
     ok: bool = False
     seconds: float = 0.0
-    output: list[str] = field(default_factory=list)
 
 
 def pytest_command(extra: list[str]) -> list[str]:
@@ -55,38 +54,42 @@ def run_step(name: str, command: list[str]) -> Step:
     return Step(name, completed.returncode == 0, time.perf_counter() - started)
 
 
-def _lint(tmp: Path, step: Step) -> None:
-    """Seed a DuckDB file of the lint's own (the dbt templater compiles against the raw tables), then lint."""
+def start_lint(tmp: Path) -> tuple[Step, threading.Thread | None, subprocess.Popen | None]:
+    """Seed a DuckDB file of the lint's own (the dbt templater compiles against the raw tables), then start the lint
+    as a child process writing to TMP/lint.log (shown when it ends, not mixed with the other steps' output). A
+    thread waits for it and notes its seconds, from the seed to its own end."""
     from clvlayer.dbt_runner import run_dbt
     from clvlayer.project import ensure_profiles_dir
 
+    console.rule("[bold]dbt seed for the lint, then sqlfluff lint in the background")
     started = time.perf_counter()
     database = tmp / "lint.duckdb"
     seeded = run_dbt(["--quiet", "seed", "--target-path", str(tmp / "lint_target")], duckdb_path=database)
     if not seeded.success:
-        step.name, step.output = "dbt seed (for lint)", [*seeded.failures]
-    else:
-        command = [sys.executable, "-m", "clvlayer.lint", str(database), str(ensure_profiles_dir()),
-                   "--processes", str(LINT_PROCESSES)]
-        env = dict(os.environ, DBT_TARGET_PATH=str(tmp / "lint_target"))  # not the project's target/ (MetricFlow)
-        completed = subprocess.run(command, cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, check=False)
-        step.ok, step.output = completed.returncode == 0, [completed.stdout, completed.stderr]
-    step.seconds = time.perf_counter() - started
-
-
-def start_lint(tmp: Path) -> tuple[Step, threading.Thread]:
+        (tmp / "lint.log").write_text("dbt seed (for the lint) failed:\n" + "\n".join(seeded.failures))
+        return Step("dbt seed (for lint)"), None, None
+    env = dict(os.environ, DBT_TARGET_PATH=str(tmp / "lint_target"))  # not the project's target/ (MetricFlow's)
+    command = [sys.executable, "-m", "clvlayer.lint", str(database), str(ensure_profiles_dir()),
+               "--processes", str(LINT_PROCESSES)]
+    with (tmp / "lint.log").open("w") as log:
+        process = subprocess.Popen(command, cwd=PROJECT_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
     step = Step("sqlfluff lint (dbt templater, in the background)")
-    thread = threading.Thread(target=_lint, args=(tmp, step), name="lint", daemon=True)
-    thread.start()
-    return step, thread
+
+    def wait() -> None:
+        step.ok = process.wait() == 0
+        step.seconds = time.perf_counter() - started
+
+    waiter = threading.Thread(target=wait, name="lint", daemon=True)
+    waiter.start()
+    return step, waiter, process
 
 
-def finish_lint(step: Step, thread: threading.Thread) -> Step:
-    thread.join()
+def finish_lint(step: Step, waiter: threading.Thread | None, tmp: Path) -> Step:
+    """Wait for the lint and print its report."""
+    if waiter is not None:
+        waiter.join()
     console.rule(f"[bold]{step.name}")
-    for text in step.output:
-        if text.strip():
-            print(text.rstrip(), flush=True)
+    print((tmp / "lint.log").read_text().rstrip(), flush=True)
     return step
 
 
@@ -120,11 +123,15 @@ def run_suite(*, skip_lint: bool, skip_pytest: bool, pytest_args: list[str]) -> 
     steps: list[Step] = []
     with tempfile.TemporaryDirectory(prefix="clv-test-") as name:
         tmp = Path(name)
-        lint = None if skip_lint else start_lint(tmp)
-        steps.append(dbt_build(tmp))
-        if not skip_pytest:
-            steps.append(run_step("pytest", pytest_command(pytest_args)))
-        if lint is not None:
-            steps.insert(0, finish_lint(*lint))
+        step, waiter, process = start_lint(tmp) if not skip_lint else (None, None, None)
+        try:
+            steps.append(dbt_build(tmp))
+            if not skip_pytest:
+                steps.append(run_step("pytest", pytest_command(pytest_args)))
+            if step is not None:
+                steps.insert(0, finish_lint(step, waiter, tmp))
+        finally:
+            if process is not None and process.poll() is None:  # interrupted: the lint goes too
+                process.kill()
     print_table(steps, time.perf_counter() - started)
     return 0 if all(step.ok for step in steps) else 1
