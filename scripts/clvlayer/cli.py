@@ -1,7 +1,7 @@
 """`clv`: the one command-line entry point of the project.
 
     clv build                 write-audit-publish the warehouse (sample, or RAW_DATA_DIR / --raw-dir files)
-    clv test                  sqlfluff lint + dbt build with every test (temporary warehouse) + pytest
+    clv test                  sqlfluff lint + dbt build with every test (temporary warehouse) + pytest -n 2
     clv generate ...          generate synthetic data with known ground truth (Parquet or CSV)
     clv sample                regenerate the embedded sample in seeds/
     clv check-input DIR       pre-flight check of a folder of raw files against the input contract
@@ -118,46 +118,12 @@ def _cmd_status(args: argparse.Namespace) -> int:
     return 0 if (live or {}).get("run_id") == (latest or {}).get("run_id") else 1
 
 
-def _run_step(name: str, command: list[str]) -> tuple[str, bool, float]:
-    console.rule(f"[bold]{name}")
-    started = time.perf_counter()
-    completed = subprocess.run(command, cwd=PROJECT_ROOT, check=False)
-    return name, completed.returncode == 0, time.perf_counter() - started
-
-
 def _cmd_test(args: argparse.Namespace) -> int:
-    """Lint, build with every data and unit test into a throw-away warehouse, then pytest."""
-    from clvlayer.dbt_runner import run_dbt
-    from clvlayer.project import ensure_profiles_dir
+    """Lint (in the background), build with every data and unit test into a throw-away warehouse, then pytest over
+    both cores (clvlayer.suite)."""
+    from clvlayer.suite import run_suite
 
-    results: list[tuple[str, bool, float]] = []
-    with tempfile.TemporaryDirectory(prefix="clv-test-") as tmp:
-        database = Path(tmp) / "test.duckdb"
-        if not args.skip_lint:
-            # sqlfluff's dbt templater compiles against a built warehouse: load the seeds first
-            seeded = run_dbt(["seed"], duckdb_path=database)
-            if not seeded.success:
-                results.append(("dbt seed (for lint)", False, 0.0))
-            else:
-                profiles = ensure_profiles_dir()
-                lint_env_cmd = [sys.executable, "-m", "clvlayer.lint", str(database), str(profiles)]
-                results.append(_run_step("sqlfluff lint (dbt templater)", lint_env_cmd))
-        console.rule("[bold]dbt build (all models, data tests and unit tests)")
-        started = time.perf_counter()
-        outcome = run_dbt(["build", "--target-path", str(Path(tmp) / "target")], duckdb_path=database)
-        for failure in outcome.failures:
-            console.print(f"[red]  - {failure}[/red]")
-        results.append(("dbt build", outcome.success, time.perf_counter() - started))
-    if not args.skip_pytest:
-        results.append(_run_step("pytest", [sys.executable, "-m", "pytest", "-q", *args.pytest_args]))
-    table = Table(title="clv test")
-    table.add_column("step")
-    table.add_column("result")
-    table.add_column("seconds", justify="right")
-    for name, ok, seconds in results:
-        table.add_row(name, "[green]pass[/green]" if ok else "[red]FAIL[/red]", f"{seconds:.1f}")
-    console.print(table)
-    return 0 if all(ok for _, ok, _ in results) else 1
+    return run_suite(skip_lint=args.skip_lint, skip_pytest=args.skip_pytest, pytest_args=args.pytest_args)
 
 
 def _cmd_generate(args: argparse.Namespace) -> int:

@@ -1,4 +1,5 @@
-"""Shared fixtures: warehouses built once per session from the embedded sample and the hand-made fixture."""
+"""Shared fixtures: warehouses built once per test run from the embedded sample, the hand-made fixture and the
+generator, shared by every pytest-xdist worker (see `built_once`)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,11 @@ import os
 # threads cost far more than they compute: test_btyd.py took 34 s with them and 18 s without.
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
-from collections.abc import Callable  # noqa: E402
+import fcntl  # noqa: E402
+import shutil  # noqa: E402
+from collections.abc import Callable, Iterator  # noqa: E402
+from contextlib import contextmanager  # noqa: E402
+from datetime import date  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 import duckdb  # noqa: E402
@@ -31,14 +36,52 @@ def build(tmp: Path, raw_dir: Path | None, extra_args: list[str] | None = None) 
     return warehouse
 
 
+DONE = ".built"
+
+
+def run_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The temporary folder of this whole test run: under pytest-xdist each worker's basetemp (popen-gwN) sits in it,
+    so what is built there is seen by every worker; without xdist it is the basetemp itself."""
+    base = tmp_path_factory.getbasetemp()
+    return base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+
+
+@contextmanager
+def run_lock(tmp_path_factory: pytest.TempPathFactory, name: str) -> Iterator[Path]:
+    """Hold the run-wide lock `name` (one xdist worker at a time); yields the run's shared folder."""
+    shared = run_root(tmp_path_factory) / "built_once"
+    shared.mkdir(exist_ok=True)
+    with (shared / f"{name}.lock").open("a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)  # released when the file closes, also when a worker dies
+        try:
+            yield shared
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def built_once(tmp_path_factory: pytest.TempPathFactory, name: str, make: Callable[[Path], object]) -> Path:
+    """The folder `name` of this test run, filled by `make(folder)` exactly once whichever worker asks first; the
+    others wait for it (a file lock) and reuse it. A folder whose build failed is removed and built again by the
+    next asker, so each asker reports the failure itself. Fixtures built here must be read-only for their users
+    (open the warehouse read_only, or copy it first)."""
+    with run_lock(tmp_path_factory, name) as shared:
+        folder = shared / name
+        if not (folder / DONE).exists():
+            shutil.rmtree(folder, ignore_errors=True)
+            folder.mkdir()
+            make(folder)
+            (folder / DONE).write_text(os.environ.get("PYTEST_XDIST_WORKER", "main"))
+    return folder
+
+
 @pytest.fixture(scope="session")
 def sample_warehouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return build(tmp_path_factory.mktemp("sample"), None)
+    return built_once(tmp_path_factory, "sample", lambda folder: build(folder, None)) / "warehouse.duckdb"
 
 
 @pytest.fixture(scope="session")
 def handmade_warehouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return build(tmp_path_factory.mktemp("handmade"), HANDMADE)
+    return built_once(tmp_path_factory, "handmade", lambda folder: build(folder, HANDMADE)) / "warehouse.duckdb"
 
 
 @pytest.fixture
@@ -50,43 +93,48 @@ def query() -> Callable[[Path, str], list[tuple]]:
     return run
 
 
+def generator_build(tmp_path_factory: pytest.TempPathFactory, name: str, customers: int, seed: int,
+                    end: date) -> tuple[Path, Path]:
+    """Generator data (CSV, from 2023-01-01 to `end`) in raw/ and the warehouse built from it, once per run."""
+    from clvlayer.generate import generate
+
+    def make(tmp: Path) -> None:
+        generate(tmp / "raw", customers=customers, seed=seed, start=date(2023, 1, 1), end=end, fmt="csv")
+        build(tmp, tmp / "raw")
+
+    tmp = built_once(tmp_path_factory, name, make)
+    return tmp / "raw", tmp / "warehouse.duckdb"
+
+
 @pytest.fixture(scope="session")
 def generated(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     """Generator data (1,500 customers, 2023-2024, seed 11, CSV) and the warehouse built from it."""
-    from datetime import date
+    return generator_build(tmp_path_factory, "generated", 1500, 11, date(2024, 12, 31))
 
-    from clvlayer.generate import generate
 
-    tmp = tmp_path_factory.mktemp("generated")
-    raw = tmp / "raw"
-    generate(raw, customers=1500, seed=11, start=date(2023, 1, 1), end=date(2024, 12, 31), fmt="csv")
-    return raw, build(tmp, raw)
+@pytest.fixture(scope="session")
+def oracle_data(tmp_path_factory: pytest.TempPathFactory) -> Callable[[int], tuple[Path, Path]]:
+    """Generator data (600 customers, 2023-2024, the given seed, CSV) and the warehouse built from it, once per
+    seed for the whole run: the pandas oracles of test_oracle.py and test_oracle_segments.py read the same builds."""
+    return lambda seed: generator_build(tmp_path_factory, f"oracle_{seed}", 600, seed, date(2024, 12, 31))
 
 
 @pytest.fixture(scope="session")
 def orders_only_warehouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A warehouse built from the sample's orders alone (no customers, items, products, refunds or spend)."""
-    import shutil
+    def make(tmp: Path) -> None:
+        (tmp / "raw").mkdir()
+        shutil.copyfile(PROJECT_ROOT / "seeds" / "raw_orders.csv", tmp / "raw" / "orders.csv")
+        build(tmp, tmp / "raw")
 
-    tmp = tmp_path_factory.mktemp("orders_only")
-    raw = tmp / "raw"
-    raw.mkdir()
-    shutil.copyfile(PROJECT_ROOT / "seeds" / "raw_orders.csv", raw / "orders.csv")
-    return build(tmp, raw)
+    return built_once(tmp_path_factory, "orders_only", make) / "warehouse.duckdb"
 
 
 @pytest.fixture(scope="session")
 def lifetime_data(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     """Generator data large enough for per-channel survival curves (25,000 customers, 2023-01 to 2025-06, seed 5,
     CSV, about 190k orders) and the warehouse built from it: the lifetime ground truth and the LTV-layer oracle."""
-    from datetime import date
-
-    from clvlayer.generate import generate
-
-    tmp = tmp_path_factory.mktemp("lifetime")
-    raw = tmp / "raw"
-    generate(raw, customers=25_000, seed=5, start=date(2023, 1, 1), end=date(2025, 6, 30), fmt="csv")
-    return raw, build(tmp, raw)
+    return generator_build(tmp_path_factory, "lifetime", 25_000, 5, date(2025, 6, 30))
 
 
 @pytest.fixture(scope="session")
@@ -95,20 +143,24 @@ def docs_site(sample_warehouse: Path, tmp_path_factory: pytest.TempPathFactory) 
     under compiled/, every node dbt compiled for it, analyses included (tests/python/test_analyses.py runs them)."""
     from clvlayer.cli import main
 
-    target = tmp_path_factory.mktemp("docs") / "site"
-    before = sample_warehouse.stat().st_mtime_ns
-    assert main(["docs", "--no-serve", "--warehouse", str(sample_warehouse), "--target-path", str(target)]) == 0
-    assert sample_warehouse.stat().st_mtime_ns == before, "clv docs wrote to the warehouse (it must read it read-only)"
-    return target
+    def make(folder: Path) -> None:
+        before = sample_warehouse.stat().st_mtime_ns
+        assert main(["docs", "--no-serve", "--warehouse", str(sample_warehouse), "--target-path",
+                     str(folder / "site")]) == 0
+        assert sample_warehouse.stat().st_mtime_ns == before, \
+            "clv docs wrote to the warehouse (it must read it read-only)"
+
+    return built_once(tmp_path_factory, "docs", make) / "site"
 
 
 @pytest.fixture(scope="session")
-def chromium():
-    """Debian's headless Chromium + chromedriver (installed by the fixture as root when missing), or a skip with the
-    printed reason where they cannot be installed."""
+def chromium(tmp_path_factory: pytest.TempPathFactory):
+    """Debian's headless Chromium + chromedriver (installed by the fixture as root when missing, one worker at a
+    time: apt-get takes dpkg's lock), or a skip with the printed reason where they cannot be installed."""
     from clvlayer.dashboard import browser
 
-    found, reason = browser.ensure_chromium()
+    with run_lock(tmp_path_factory, "chromium"):
+        found, reason = browser.ensure_chromium()
     if found is None:
         print(f"\nbrowser check skipped: {reason}")
         pytest.skip(reason)
@@ -122,3 +174,48 @@ def chrome(chromium):
 
     with browser.chrome_driver(chromium) as driver:
         yield driver
+
+
+# --- pytest-xdist: which tests share a worker (`clv test` runs `-n 2 --dist loadscope --no-loadscope-reorder`) -----
+# A module's tests run on one worker (its module-scoped fixtures are built once), except the SPREAD modules, whose
+# tests each build or fit on their own and are handed out one by one. Modules that parse into the project's own
+# target/ (MetricFlow reads target/semantic_manifest.json) share one unit: they never run at the same time.
+# (xdist's own `--dist loadgroup` marks do not take effect under pytest 9, whose node ids xdist 3.8 cannot suffix,
+# hence the scheduler below.)
+SPREAD_MODULES = ["test_publish", "test_predictive_clv", "test_concurrent_readers", "test_bad_input", "test_oracle"]
+PROJECT_TARGET_MODULES = {"test_semantic_layer", "test_metrics_by_hand", "test_segments_ground_truth"}
+# Longest first: the long indivisible units start first, the other modules follow in their usual order, and the
+# spread modules' single tests come last to even out the two workers' ends (measured with clv test's --durations).
+LONG_UNITS = ["project_target", "test_lifetime_ground_truth", "test_oracle_properties", "test_oracle_segments",
+              "test_analyses", "test_dashboard_app", "test_dashboard_browser", "test_oracle_acquisition"]
+
+
+def work_unit(module: str) -> str | None:
+    """The xdist work unit of a module's tests: None for one unit per test."""
+    if module in SPREAD_MODULES:
+        return None
+    return "project_target" if module in PROJECT_TARGET_MODULES else module
+
+
+def _rank(module: str) -> int:
+    unit = work_unit(module)
+    if unit is None:
+        return len(LONG_UNITS) + 1 + SPREAD_MODULES.index(module)
+    return LONG_UNITS.index(unit) if unit in LONG_UNITS else len(LONG_UNITS)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    items.sort(key=lambda item: _rank(item.path.stem))  # stable: a module's tests keep their order, together
+
+
+def pytest_xdist_make_scheduler(config: pytest.Config, log: object) -> object | None:
+    """`--dist loadscope` with the work units above instead of one unit per module."""
+    if config.getvalue("dist") != "loadscope":
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    class WorkUnitScheduling(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return work_unit(Path(nodeid.split("::", 1)[0]).stem) or nodeid
+
+    return WorkUnitScheduling(config, log)

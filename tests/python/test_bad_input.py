@@ -12,6 +12,7 @@ import os
 import shutil
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import duckdb
@@ -22,7 +23,7 @@ from bad_input_cases import (DECLARED_ROWS, DECLARED_VARS, DECOY_FOLDER, DEFAULT
 from clvlayer.contract import InputError
 from clvlayer.inputs import resolve_inputs
 from clvlayer.project import PROJECT_ROOT
-from conftest import HANDMADE, build
+from conftest import HANDMADE, build, built_once
 
 CASES = DEFAULT_ROWS + DECLARED_ROWS + ERROR_CASES + READ_CASES
 STAGING_ONLY = ["--select", "+audit_row_accounting", "+audit_quarantine_summary", "--indirect-selection", "cautious"]
@@ -99,12 +100,13 @@ def write_case_folder(root: Path, build_name: str) -> Path:
 
 @pytest.fixture(scope="session")
 def case_warehouses(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    """The two case folders, each built once (staging + audit only)."""
-    built = {}
-    for name, vars_ in (("defaults", DEFAULT_VARS), ("declared", DECLARED_VARS)):
-        root = tmp_path_factory.mktemp(f"cases_{name}")
-        built[name] = build(root, write_case_folder(root, name), [*STAGING_ONLY, "--vars", vars_])
-    return built
+    """The two case folders, each built once for the whole run, whichever xdist worker asks first (staging + audit
+    only)."""
+    def maker(name: str, vars_: str) -> Callable[[Path], object]:
+        return lambda root: build(root, write_case_folder(root, name), [*STAGING_ONLY, "--vars", vars_])
+
+    return {name: built_once(tmp_path_factory, f"cases_{name}", maker(name, vars_)) / "warehouse.duckdb"
+            for name, vars_ in (("defaults", DEFAULT_VARS), ("declared", DECLARED_VARS))}
 
 
 # --- the table -------------------------------------------------------------------------------------------------------

@@ -4,16 +4,13 @@
 
 from __future__ import annotations
 
-from datetime import date
+from collections.abc import Callable
 from pathlib import Path
 
 import duckdb
 import numpy as np
 import pandas as pd
 import pytest
-
-from clvlayer.generate import generate
-from conftest import build
 
 DAYS_PER_MONTH = 30.4375
 DEFAULT_MARGIN = 0.30
@@ -86,10 +83,8 @@ def oracle(raw: Path) -> dict[str, pd.DataFrame]:
 
 
 @pytest.mark.parametrize("seed", [7, 2024])
-def test_sql_matches_pandas_oracle(seed: int, tmp_path: Path) -> None:
-    raw = tmp_path / "raw"
-    generate(raw, customers=600, seed=seed, start=date(2023, 1, 1), end=date(2024, 12, 31), fmt="csv")
-    warehouse = build(tmp_path, raw)
+def test_sql_matches_pandas_oracle(seed: int, oracle_data: Callable[[int], tuple[Path, Path]]) -> None:
+    raw, warehouse = oracle_data(seed)  # 600 customers, 2023-2024, CSV (conftest.py; test_oracle_segments.py too)
     expected = oracle(raw)
     with duckdb.connect(str(warehouse), read_only=True) as con:
         [(quarantined,)] = con.execute("select sum(quarantined_rows) from audit.audit_row_accounting").fetchall()

@@ -7,7 +7,7 @@ the existing oracle in test_oracle.py."""
 from __future__ import annotations
 
 import math
-from datetime import date
+from collections.abc import Callable
 from pathlib import Path
 
 import duckdb
@@ -15,8 +15,6 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from clvlayer.generate import generate
-from conftest import build
 from test_oracle import DAYS_PER_MONTH, oracle
 
 RFM_RULES = [  # (segment, r_min, r_max, f_min, f_max, m_min): the default var('rfm_segment_rules'), first match
@@ -215,11 +213,8 @@ def assert_same(actual: pd.Series, expected: pd.Series, name: str) -> None:
 
 
 @pytest.fixture(scope="module", params=[7, 2024])
-def generated(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict]:
-    tmp = tmp_path_factory.mktemp(f"segments_oracle_{request.param}")
-    raw = tmp / "raw"
-    generate(raw, customers=600, seed=request.param, start=date(2023, 1, 1), end=date(2024, 12, 31), fmt="csv")
-    warehouse = build(tmp, raw)
+def generated(request: pytest.FixtureRequest, oracle_data: Callable[[int], tuple[Path, Path]]) -> tuple[Path, dict]:
+    raw, warehouse = oracle_data(request.param)  # the builds test_oracle.py checks too (conftest.py)
     with duckdb.connect(str(warehouse), read_only=True) as con:
         [(quarantined,)] = con.execute("select sum(quarantined_rows) from audit.audit_row_accounting").fetchall()
         assert quarantined == 0

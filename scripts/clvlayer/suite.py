@@ -1,0 +1,137 @@
+"""`clv test` (what `make test` and CI run): sqlfluff lint, one dbt build with every data and unit test, pytest.
+
+The three steps share the machine's cores:
+  * lint runs in a background process once its seed is loaded, on a DuckDB file and a dbt target folder of its
+    own (it never holds the build's file lock, and leaves the project's target/ to MetricFlow); its report is
+    printed when pytest is done, before the step table;
+  * the dbt build runs in the foreground, then pytest with pytest-xdist workers (PYTEST_WORKERS, one per core
+    here; CLV_TEST_WORKERS overrides it, 0 runs in one process). tests/python/conftest.py builds each fixture
+    warehouse once for the whole run, whichever worker asks first;
+  * pytest prints its slowest tests at the end (--durations).
+Extra pytest arguments come last, so `clv test -- -n 0 -k oracle` overrides the defaults.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+from clvlayer.project import PROJECT_ROOT
+
+console = Console(stderr=True)
+
+PYTEST_WORKERS = 2  # this machine's cores; the fixtures' builds are shared, so more workers only wait on them
+SLOWEST_TESTS = 15
+LINT_PROCESSES = 2
+
+
+@dataclass
+class Step:
+    name: str
+    ok: bool = False
+    seconds: float = 0.0
+
+
+def pytest_command(extra: list[str]) -> list[str]:
+    """pytest over both cores, in the work units of tests/python/conftest.py, the slowest tests printed."""
+    workers = os.environ.get("CLV_TEST_WORKERS", str(PYTEST_WORKERS))
+    return [sys.executable, "-m", "pytest", "-q", "-n", workers, "--dist", "loadscope", "--no-loadscope-reorder",
+            f"--durations={SLOWEST_TESTS}", *extra]
+
+
+def run_step(name: str, command: list[str]) -> Step:
+    console.rule(f"[bold]{name}")
+    started = time.perf_counter()
+    completed = subprocess.run(command, cwd=PROJECT_ROOT, check=False)
+    return Step(name, completed.returncode == 0, time.perf_counter() - started)
+
+
+def start_lint(tmp: Path) -> tuple[Step, threading.Thread | None, subprocess.Popen | None]:
+    """Seed a DuckDB file of the lint's own (the dbt templater compiles against the raw tables), then start the lint
+    as a child process writing to TMP/lint.log (shown when it ends, not mixed with the other steps' output). A
+    thread waits for it and notes its seconds, from the seed to its own end."""
+    from clvlayer.dbt_runner import run_dbt
+    from clvlayer.project import ensure_profiles_dir
+
+    console.rule("[bold]dbt seed for the lint, then sqlfluff lint in the background")
+    started = time.perf_counter()
+    database = tmp / "lint.duckdb"
+    seeded = run_dbt(["--quiet", "seed", "--target-path", str(tmp / "lint_target")], duckdb_path=database)
+    if not seeded.success:
+        (tmp / "lint.log").write_text("dbt seed (for the lint) failed:\n" + "\n".join(seeded.failures))
+        return Step("dbt seed (for lint)"), None, None
+    env = dict(os.environ, DBT_TARGET_PATH=str(tmp / "lint_target"))  # not the project's target/ (MetricFlow's)
+    command = [sys.executable, "-m", "clvlayer.lint", str(database), str(ensure_profiles_dir()),
+               "--processes", str(LINT_PROCESSES)]
+    with (tmp / "lint.log").open("w") as log:
+        process = subprocess.Popen(command, cwd=PROJECT_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    step = Step("sqlfluff lint (dbt templater, in the background)")
+
+    def wait() -> None:
+        step.ok = process.wait() == 0
+        step.seconds = time.perf_counter() - started
+
+    waiter = threading.Thread(target=wait, name="lint", daemon=True)
+    waiter.start()
+    return step, waiter, process
+
+
+def finish_lint(step: Step, waiter: threading.Thread | None, tmp: Path) -> Step:
+    """Wait for the lint and print its report."""
+    if waiter is not None:
+        waiter.join()
+    console.rule(f"[bold]{step.name}")
+    print((tmp / "lint.log").read_text().rstrip(), flush=True)
+    return step
+
+
+def dbt_build(tmp: Path) -> Step:
+    from clvlayer.dbt_runner import run_dbt
+
+    console.rule("[bold]dbt build (all models, data tests and unit tests)")
+    started = time.perf_counter()
+    outcome = run_dbt(["build", "--target-path", str(tmp / "target")], duckdb_path=tmp / "test.duckdb")
+    for failure in outcome.failures:
+        console.print(f"[red]  - {failure}[/red]")
+    return Step("dbt build", outcome.success, time.perf_counter() - started)
+
+
+def print_table(steps: list[Step], wall: float) -> None:
+    table = Table(title="clv test")
+    table.add_column("step")
+    table.add_column("result")
+    table.add_column("seconds", justify="right")
+    for step in steps:
+        table.add_row(step.name, "[green]pass[/green]" if step.ok else "[red]FAIL[/red]", f"{step.seconds:.1f}")
+    table.add_row("wall time (lint overlaps the other steps)", "", f"{wall:.1f}")
+    console.print(table)
+
+
+def run_suite(*, skip_lint: bool, skip_pytest: bool, pytest_args: list[str]) -> int:
+    """Lint (background), build with every data and unit test into a throw-away warehouse, pytest."""
+    import tempfile
+
+    started = time.perf_counter()
+    steps: list[Step] = []
+    with tempfile.TemporaryDirectory(prefix="clv-test-") as name:
+        tmp = Path(name)
+        step, waiter, process = start_lint(tmp) if not skip_lint else (None, None, None)
+        try:
+            steps.append(dbt_build(tmp))
+            if not skip_pytest:
+                steps.append(run_step("pytest", pytest_command(pytest_args)))
+            if step is not None:
+                steps.insert(0, finish_lint(step, waiter, tmp))
+        finally:
+            if process is not None and process.poll() is None:  # interrupted: the lint goes too
+                process.kill()
+    print_table(steps, time.perf_counter() - started)
+    return 0 if all(step.ok for step in steps) else 1
