@@ -32,12 +32,14 @@ import numpy as np
 import pandas as pd
 from scipy.special import roots_jacobi, roots_legendre
 
-from clvlayer.btyd._core import ClvFitError, _validate_rfm
+from clvlayer.btyd._core import ClvFitError, _validate_rfm, aggregate_rfm
+from clvlayer.btyd._predict import beta_lifetime
 from clvlayer.btyd._fit import CountFit
 from clvlayer.btyd.bgnbd import BgNbdFit, conditional_probability_alive
 from clvlayer.btyd.clv import model_lifetime_value
 from clvlayer.btyd.gammagamma import GammaGammaFit, conditional_expected_average_profit, fit_gamma_gamma
 from clvlayer.btyd.intervals import clv_intervals, purchase_intervals
+from clvlayer.btyd.paretonbd import _lomax_mean_exposure as lomax_mean_exposure
 from clvlayer.btyd.registry import MODELS, get_model, holdout_log_likelihood
 from clvlayer.btyd.selection import choose_model
 
@@ -341,8 +343,8 @@ def expected_restricted_lifetime(
     """E[min(L, cap) | x, t_x, T] per customer, L = first purchase -> dropout, in the fit's time units.
 
     A customer alive at T (probability P(alive)) lives T + R, with E[min(R, cap - T) | alive] the model's
-    remaining-lifetime expectation (the registry's ``expected_lifetime`` is P(alive) times it); a customer who is
-    no longer alive dropped out at t_x under the BG-type models (dropout happens right after a purchase) and at
+    remaining-lifetime expectation (as in the models' ``expected_lifetime``, with a cap per customer); a customer
+    who is no longer alive dropped out at t_x under the BG-type models (dropout happens right after a purchase) and at
     a time in (t_x, T) under Pareto/NBD (:func:`_pareto_dead_lifetime`). BG/NBD keeps its closed form in lambda
     (:func:`bgnbd_restricted_remaining`).
     """
@@ -350,14 +352,17 @@ def expected_restricted_lifetime(
     x, tx, tt = _validate_rfm(x, tx, tt, allow_empty=True)
     alive = spec.p_alive(params, x, tx, tt)
     s = np.maximum(cap - tt, 0.0)
+    values = spec.values(params)
     if model == "bgnbd":
-        remaining = alive * bgnbd_restricted_remaining(spec.values(params), x, tt, s)
-    else:  # P(alive) E[min(R, s) | alive], one call per distinct s
-        remaining = np.zeros_like(x)
-        for value in np.unique(s[s > 0]):
-            rows = s == value
-            remaining[rows] = spec.expected_lifetime(params, float(value), x[rows], tx[rows], tt[rows])
-    dead = _pareto_dead_lifetime(spec.values(params), x, tx, tt, cap) if model == "paretonbd" else np.minimum(tx, cap)
+        remaining = bgnbd_restricted_remaining(values, x, tt, s)
+    elif model == "mbgnbd":  # the library's expected_lifetime with a cap per (x, T) group: b' = b + x + 1
+        r, alpha, a, b = values
+        (ux, uT), _, inv = aggregate_rfm(x, tt)
+        remaining = beta_lifetime(r + ux, alpha + uT, a, b + ux + 1.0, np.maximum(cap - uT, 0.0))[inv]
+    else:  # Pareto/NBD: the remaining lifetime given alive is Lomax(s, beta + T)
+        remaining = lomax_mean_exposure(values[2], values[3] + tt, s)
+    dead = _pareto_dead_lifetime(values, x, tx, tt, cap) if model == "paretonbd" else np.minimum(tx, cap)
+    remaining = alive * remaining
     return (1.0 - alive) * dead + alive * np.minimum(tt, cap) + remaining
 
 

@@ -164,3 +164,54 @@ def test_one_time_buyers_p_alive_under_the_published_model(sample_warehouse: Pat
         assert (p == 1.0).all()
     else:
         assert np.all(np.diff(p) <= 1e-12) and p[0] - p[-1] > 0.1
+
+
+@pytest.mark.parametrize("x, tx, T, cap", [(0, 0.0, 200.0, 1065.0), (3, 100.0, 400.0, 1065.0),
+                                           (2, 50.0, 300.0, 250.0), (8, 390.0, 400.0, 700.0)])
+def test_pareto_expected_lifetime_against_a_grid_over_the_rates(x: int, tx: float, T: float, cap: float) -> None:
+    """Pareto/NBD E[min(L, cap) | x, t_x, T] (the model's own expected lifetime) against an independent route:
+    for fixed purchase and dropout rates (lambda, mu) the posterior is elementary - alive with weight e^(-(l+m) T),
+    then L = T + Exponential(mu); dropped out at tau in (t_x, T) with density mu e^(-(l+m) tau) - and the Gamma
+    mixing over (lambda, mu) is a dense trapezoid grid in log-rates (the implementation integrates the rates in
+    closed form and tau by Gauss-Legendre)."""
+    from scipy import stats
+
+    r, alpha, s, beta = 1.2, 34.0, 0.9, 170.0
+    lam_d, mu_d = stats.gamma(r, scale=1 / alpha), stats.gamma(s, scale=1 / beta)
+    lam = np.exp(np.linspace(np.log(lam_d.ppf(1e-12)), np.log(lam_d.ppf(1 - 1e-12)), 1500))[:, None, None]
+    mu = np.exp(np.linspace(np.log(mu_d.ppf(1e-12)), np.log(mu_d.ppf(1 - 1e-12)), 1500))[None, :, None]
+    k = lam + mu
+    prior = lam_d.pdf(lam) * lam * mu_d.pdf(mu) * mu * lam**x  # log-grid Jacobian and the purchase term
+    alive_w = np.exp(-k * T)
+    alive_l = np.minimum(T, cap) + np.where(T < cap, -np.expm1(-mu * max(cap - T, 0.0)) / mu, 0.0)
+    # dropped out at tau in (t_x, T), density mu e^(-k tau): weight and E[min(tau, cap)] x weight in closed form
+    # (cap >= t_x in every case), with y = k d, d = min(T, cap) - t_x
+    assert cap >= tx
+    d = min(T, cap) - tx
+    y = k * d
+    first = -np.expm1(-y) / k  # int_0^d e^(-k u) du
+    second = np.where(y < 1e-3, d**2 * (0.5 - y / 3 + y**2 / 8), (-np.expm1(-y) - y * np.exp(-y)) / k**2)  # u e^-ku
+    dead_w = mu * np.exp(-k * tx) * -np.expm1(-k * (T - tx)) / k
+    beyond = mu * cap * np.exp(-k * min(T, cap)) * -np.expm1(-k * (T - min(T, cap))) / k  # tau in (cap, T)
+    dead_l = mu * np.exp(-k * tx) * (tx * first + second) + beyond
+    num = prior * (alive_w * alive_l + dead_l)
+    den = prior * (alive_w + dead_w)
+    grid = [np.log(lam[:, 0, 0]), np.log(mu[0, :, 0])]
+    expected = (np.trapezoid(np.trapezoid(num[..., 0], grid[1], axis=1), grid[0])
+                / np.trapezoid(np.trapezoid(den[..., 0], grid[1], axis=1), grid[0]))
+    got = clv_models.expected_restricted_lifetime("paretonbd", (r, alpha, s, beta), np.array([x], float),
+                                                  np.array([tx]), np.array([T]), cap)[0]
+    assert got == pytest.approx(expected, rel=2e-3)
+
+
+@pytest.mark.parametrize("vars_, message", [
+    ('{"clv_model": "pareto"}', "var clv_model must be empty (chosen on the holdout) or one of bgnbd, mbgnbd, paretonbd"),
+    ('{"clv_interval_level": 80}', "var clv_interval_level must be a number strictly between 0 and 1"),
+])
+def test_bad_predictive_vars_fail_loudly(vars_: str, message: str, tmp_path: Path) -> None:
+    from clvlayer.dbt_runner import run_dbt
+
+    outcome = run_dbt(["compile", "--select", "int_clv_settings_resolved", "--vars", vars_,
+                       "--target-path", str(tmp_path / "target")], duckdb_path=tmp_path / "w.duckdb", quiet=True)
+    assert not outcome.success
+    assert any(message in str(failure) for failure in outcome.failures), outcome.failures

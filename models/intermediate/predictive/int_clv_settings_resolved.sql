@@ -21,7 +21,7 @@
         "var clv_interval_level must be a number strictly between 0 and 1 (e.g. 0.8), got '"
         ~ var('clv_interval_level') ~ "' (dbt_project.yml or --vars)") }}
 {%- endif %}
-{%- set interval_draws = var('clv_interval_draws', 40) | int -%}
+{%- set interval_draws = var('clv_interval_draws', 30) | int -%}
 {%- if interval_draws < 1 -%}
     {{ exceptions.raise_compiler_error(
         "var clv_interval_draws must be a whole number >= 1, got '" ~ var('clv_interval_draws')
