@@ -350,9 +350,9 @@ def expected_restricted_lifetime(
     """
     spec = get_model(model)
     x, tx, tt = _validate_rfm(x, tx, tt, allow_empty=True)
-    alive = spec.p_alive(params, x, tx, tt)
+    values = spec.values(params)  # a fit, a dict or a sequence
+    alive = spec.p_alive(values, x, tx, tt)
     s = np.maximum(cap - tt, 0.0)
-    values = spec.values(params)
     if model == "bgnbd":
         remaining = bgnbd_restricted_remaining(values, x, tt, s)
     elif model == "mbgnbd":  # the library's expected_lifetime with a cap per (x, T) group: b' = b + x + 1
