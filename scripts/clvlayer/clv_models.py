@@ -1,13 +1,18 @@
 """Predictive CLV inside the dbt DAG: the logic behind the dbt Python models in models/intermediate/predictive.
 
 The dbt Python models (dbt-duckdb runs them in the dbt process) are thin: they read the RFM summaries and the
-one-row settings model, call the functions here and return the DataFrame dbt materialises. Keeping the logic in
-this typed module lets pytest call it directly on edge cases (zero customers, no repeat buyers, ...).
+one-row settings model, call the functions here and return the DataFrame dbt materialises. The models themselves
+live in the model library :mod:`clvlayer.btyd` (BG/NBD, MBG/NBD, Pareto/NBD, Gamma-Gamma; fitting, standard errors,
+intervals, holdout model choice); this module only turns warehouse tables into library calls and library results
+into warehouse rows, so pytest can call it directly on edge cases (zero customers, no repeat buyers, ...).
+
+Every count model of the registry (:data:`clvlayer.btyd.registry.MODELS`) is fitted twice ('full' and
+'calibration'), scored on the holdout, and scored per customer; :func:`select_model` applies the documented rule
+(:func:`clvlayer.btyd.selection.choose_model`, docs block predictive_model_choice) and the marts publish the
+chosen model.
 
 The RFM summary exists once, in SQL (macro ``rfm_summary`` -> int_customers_rfm_summarised / _calibrated): this
-module takes it as given and never rebuilds it from transactions (``clvfit.rfm_summary`` is a lifetimes-compatible
-helper for data outside the warehouse, with lifetimes' 0 instead of null for one-purchase customers' monetary value;
-the warehouse does not use it, and the tests keep their own independent summary).
+module takes it as given and never rebuilds it from transactions.
 
 Failure is loud and safe: a fit that cannot run (too few customers, no repeat buyers, invalid data) or does not
 converge is a row with ``status`` and ``status_reason`` and null estimates; predictions from it are null with the
@@ -17,6 +22,7 @@ Definitions: docs/metrics.md "Predictive CLV".
 
 from __future__ import annotations
 
+import json
 import math
 import time
 from collections.abc import Callable, Mapping
@@ -24,21 +30,20 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy.special import roots_jacobi
+from scipy.special import roots_jacobi, roots_legendre
 
-from clvlayer.clvfit import (
-    BgNbdFit,
-    ClvFitError,
-    GammaGammaFit,
-    conditional_expected_average_profit,
-    conditional_expected_number_of_purchases_up_to_time,
-    conditional_probability_alive,
-    customer_lifetime_value,
-    fit_bgnbd,
-    fit_gamma_gamma,
-)
+from clvlayer.btyd._core import ClvFitError, _validate_rfm, aggregate_rfm
+from clvlayer.btyd._predict import beta_lifetime
+from clvlayer.btyd._fit import CountFit
+from clvlayer.btyd.bgnbd import BgNbdFit, conditional_probability_alive
+from clvlayer.btyd.clv import model_lifetime_value
+from clvlayer.btyd.gammagamma import GammaGammaFit, conditional_expected_average_profit, fit_gamma_gamma
+from clvlayer.btyd.intervals import clv_intervals, purchase_intervals
+from clvlayer.btyd.paretonbd import _lomax_mean_exposure as lomax_mean_exposure
+from clvlayer.btyd.registry import MODELS, get_model, holdout_log_likelihood
+from clvlayer.btyd.selection import choose_model
 
-BGNBD_PARAMETERS = ("r", "alpha", "a", "b")
+COUNT_MODELS: tuple[str, ...] = tuple(MODELS)  # bgnbd, mbgnbd, paretonbd (registry order = tie-break order)
 GAMMA_GAMMA_PARAMETERS = ("p", "q", "v")
 STATUS_OK = "ok"
 STATUS_NOT_CONVERGED = "not_converged"
@@ -59,29 +64,48 @@ FIT_COLUMNS: dict[str, str] = {
     "fit_seconds": "Float64",
     "freq_monetary_correlation": "Float64",
     "penalizer": "Float64",
+    # JSON list: covariance of ln(this parameter) with ln(each parameter of the model, in order) -- the interval
+    # layer's parameter draws; null without a positive-definite Hessian
+    "log_covariance": "str",
 }
 
 PREDICTION_COLUMNS: dict[str, str] = {
     "customer_id": "str",
+    "model": "str",
     "p_alive": "Float64",
     "expected_purchases": "Float64",
+    "expected_purchases_lower": "Int64",
+    "expected_purchases_upper": "Int64",
     "expected_average_spend": "Float64",
     "predicted_clv": "Float64",
+    "predicted_clv_lower": "Float64",
+    "predicted_clv_upper": "Float64",
     "model_expected_lifetime_months": "Float64",
     "prediction_status": "str",
 }
 
 HOLDOUT_COLUMNS: dict[str, str] = {
     "customer_id": "str",
+    "model": "str",
     "predicted_holdout_purchases": "Float64",
+    "holdout_log_likelihood": "Float64",
+    "holdout_purchases_lower": "Int64",
+    "holdout_purchases_upper": "Int64",
+    "holdout_interval_coverage": "Float64",
     "prediction_status": "str",
 }
 
+SELECTION_COLUMNS: dict[str, str] = {
+    "chosen_model": "str",
+    "selection_rule": "str",
+    "selection_status": "str",
+}
 
-def _frame(rows: list[dict[str, Any]], columns: Mapping[str, str]) -> pd.DataFrame:
+
+def _frame(rows: list[dict[str, Any]] | pd.DataFrame, columns: Mapping[str, str]) -> pd.DataFrame:
     """A DataFrame with exactly ``columns`` and nullable dtypes (pd.NA -> SQL NULL, even when empty)."""
-    frame = pd.DataFrame(rows, columns=list(columns))
-    return frame.astype(dict(columns))
+    frame = rows if isinstance(rows, pd.DataFrame) else pd.DataFrame(rows, columns=list(columns))
+    return frame[list(columns)].astype(dict(columns))
 
 
 def _setting(settings: pd.DataFrame, name: str) -> Any:
@@ -90,11 +114,19 @@ def _setting(settings: pd.DataFrame, name: str) -> Any:
     return settings[name].iloc[0]
 
 
+def _forced_model(settings: pd.DataFrame) -> str | None:
+    value = _setting(settings, "forced_model") if "forced_model" in settings.columns else None
+    return None if value is None or pd.isna(value) or str(value) == "" else str(value)
+
+
+# --------------------------------------------------------------------------------------------------------- #
+# Fits
+# --------------------------------------------------------------------------------------------------------- #
 def _fit_rows(
     fit_name: str,
     model: str,
     parameters: tuple[str, ...],
-    fit: BgNbdFit | GammaGammaFit | None,
+    fit: BgNbdFit | CountFit | GammaGammaFit | None,
     status: str,
     reason: str,
     n_customers: int,
@@ -102,33 +134,26 @@ def _fit_rows(
     fit_seconds: float | None,
 ) -> list[dict[str, Any]]:
     rows = []
-    for parameter in parameters:
+    cov = None if fit is None else getattr(fit, "log_cov", None)
+    for i, parameter in enumerate(parameters):
         row: dict[str, Any] = {
-            "fit_name": fit_name,
-            "model": model,
-            "parameter": parameter,
-            "estimate": pd.NA,
-            "standard_error": pd.NA,
-            "log_likelihood": pd.NA,
-            "n_customers": n_customers,
-            "n_patterns": pd.NA,
-            "converged": pd.NA if fit is None else bool(fit.converged),
-            "status": status,
-            "status_reason": reason,
-            "fit_seconds": pd.NA if fit_seconds is None else fit_seconds,
-            "freq_monetary_correlation": pd.NA,
+            "fit_name": fit_name, "model": model, "parameter": parameter, "estimate": pd.NA,
+            "standard_error": pd.NA, "log_likelihood": pd.NA, "n_customers": n_customers, "n_patterns": pd.NA,
+            "converged": pd.NA if fit is None else bool(fit.converged), "status": status, "status_reason": reason,
+            "fit_seconds": pd.NA if fit_seconds is None else fit_seconds, "freq_monetary_correlation": pd.NA,
             "penalizer": penalizer,
+            "log_covariance": pd.NA if cov is None else json.dumps([float(v) for v in np.asarray(cov)[i]]),
         }
         if fit is not None:
             row["estimate"] = float(fit.params[parameter])
             se = fit.standard_errors.get(parameter, math.nan)
             row["standard_error"] = se if math.isfinite(se) else pd.NA
             row["log_likelihood"] = float(fit.log_likelihood)
-            if isinstance(fit, BgNbdFit):
-                row["n_patterns"] = fit.n_patterns
-            else:
+            if isinstance(fit, GammaGammaFit):
                 corr = fit.freq_monetary_correlation
                 row["freq_monetary_correlation"] = corr if math.isfinite(corr) else pd.NA
+            else:
+                row["n_patterns"] = fit.n_patterns
         rows.append(row)
     return rows
 
@@ -141,7 +166,7 @@ def _model_rows(
     n: int,
     too_few_reason: str | None,
     penalizer: float,
-    fit: Callable[[], BgNbdFit | GammaGammaFit],
+    fit: Callable[[], BgNbdFit | CountFit | GammaGammaFit],
 ) -> list[dict[str, Any]]:
     """The parameter rows of one model: not_fitted with ``too_few_reason`` (when given) or the fit's
     ClvFitError, else ok / not_converged from the fit."""
@@ -163,7 +188,8 @@ def _model_rows(
 
 
 def fit_models(summary: pd.DataFrame, settings: pd.DataFrame, fit_name: str) -> pd.DataFrame:
-    """Fit BG/NBD on every customer of ``summary`` and Gamma-Gamma on its repeat customers.
+    """Fit every count model of the registry on every customer of ``summary`` and Gamma-Gamma on its repeat
+    customers.
 
     ``summary`` has the columns of int_customers_rfm_summarised (frequency, recency, T, monetary_value).
     Returns one row per (model, parameter) with the fit's log-likelihood, size, convergence and status.
@@ -173,21 +199,18 @@ def fit_models(summary: pd.DataFrame, settings: pd.DataFrame, fit_name: str) -> 
     penalizer = float(_setting(settings, "penalizer"))
     summary = summary.rename(columns=str.lower)
     frequency = summary["frequency"].to_numpy(float)
+    recency, T = summary["recency"].to_numpy(float), summary["t"].to_numpy(float)
     n = len(summary)
-
-    # BG/NBD on every customer
-    rows = _model_rows(
-        fit_name, "bgnbd", BGNBD_PARAMETERS, "BG/NBD", n,
-        None if n >= min_customers else (
-            f"{n} customers with a completed order up to the as-of date; the fit needs at least "
-            f"clv_min_customers = {min_customers}"
-        ),
-        penalizer,
-        lambda: fit_bgnbd(
-            frequency, summary["recency"].to_numpy(float), summary["t"].to_numpy(float),
-            penalizer=penalizer, min_customers=min_customers,
-        ),
+    too_few = None if n >= min_customers else (
+        f"{n} customers with a completed order up to the as-of date; the fit needs at least "
+        f"clv_min_customers = {min_customers}"
     )
+    rows: list[dict[str, Any]] = []
+    for name, spec in MODELS.items():
+        rows += _model_rows(
+            fit_name, name, spec.parameters, spec.label, n, too_few, penalizer,
+            lambda spec=spec: spec.fit(frequency, recency, T, penalizer=penalizer, min_customers=min_customers),
+        )
 
     # Gamma-Gamma on repeat customers with positive mean repeat spend
     monetary = summary["monetary_value"].astype("Float64").fillna(0.0).to_numpy(float)
@@ -204,93 +227,156 @@ def fit_models(summary: pd.DataFrame, settings: pd.DataFrame, fit_name: str) -> 
     return _frame(rows, FIT_COLUMNS)
 
 
-def _fitted(parameters: pd.DataFrame, fit_name: str, model: str, names: tuple[str, ...]) -> tuple[list[float] | None, str]:
-    """(estimates in ``names`` order, "") for a usable fit, else (None, the reason it is unusable)."""
+def _fitted(parameters: pd.DataFrame, fit_name: str, model: str) -> tuple[Any, str]:
+    """(the stored fit, "") for a usable fit of ``model``, else (None, the reason it is unusable).
+
+    The stored fit is a :class:`CountFit` (count models) or :class:`GammaGammaFit` with the estimates and the
+    log-parameter covariance (None when a stored row has none: point predictions only)."""
     rows = parameters[(parameters["fit_name"] == fit_name) & (parameters["model"] == model)]
     if rows.empty:
         return None, f"no {model} fit named {fit_name!r} in the parameters table"
     status = str(rows["status"].iloc[0])
     if status != STATUS_OK:
         return None, f"{model} fit {status}: {rows['status_reason'].iloc[0]}"
-    by_name = dict(zip(rows["parameter"], rows["estimate"], strict=True))
-    return [float(by_name[name]) for name in names], ""
+    names = GAMMA_GAMMA_PARAMETERS if model == "gamma_gamma" else get_model(model).parameters
+    by_name = {p: row for p, row in zip(rows["parameter"], rows.to_dict("records"), strict=True)}
+    values = {name: float(by_name[name]["estimate"]) for name in names}
+    covariance = [by_name[name].get("log_covariance") for name in names]
+    cov = None if any(c is None or pd.isna(c) for c in covariance) else np.array([json.loads(c) for c in covariance])
+    ll = float(rows["log_likelihood"].iloc[0])
+    if model == "gamma_gamma":
+        return GammaGammaFit(**values, log_likelihood=ll, n_customers=int(rows["n_customers"].iloc[0]),
+                             converged=True, iterations=0, fit_seconds=0.0, message="",
+                             freq_monetary_correlation=math.nan, log_cov=cov), ""
+    return CountFit(model=model, params=values, log_likelihood=ll, n_customers=int(rows["n_customers"].iloc[0]),
+                    converged=True, iterations=0, fit_seconds=0.0, message="", n_patterns=0, log_cov=cov), ""
 
 
-def score_customers(summary: pd.DataFrame, parameters: pd.DataFrame, settings: pd.DataFrame) -> pd.DataFrame:
-    """Per customer: P(alive), expected purchases and spend over the horizon, discounted predicted CLV and the
-    model's expected lifetime (1 month + E[min(L, horizon - 1 month)], the warehouse's lifetime measure).
+def _interval_settings(settings: pd.DataFrame) -> tuple[float, int]:
+    return float(_setting(settings, "interval_level")), int(_setting(settings, "interval_draws"))
 
-    Uses the ``full`` fit. Expected purchases cover ``horizon_months`` months (in time units:
-    horizon_months x time_units_per_month); predicted CLV = margin_rate x expected average spend x the
-    expected purchases of each month discounted at monthly_discount_rate (clvfit.customer_lifetime_value).
+
+# --------------------------------------------------------------------------------------------------------- #
+# Per-customer predictions
+# --------------------------------------------------------------------------------------------------------- #
+def score_customers(
+    summary: pd.DataFrame, parameters: pd.DataFrame, settings: pd.DataFrame, selection: pd.DataFrame | None = None
+) -> pd.DataFrame:
+    """Per customer and count model: P(alive), expected purchases and spend over the horizon, discounted
+    predicted CLV, the model's expected lifetime (1 month + E[min(L, horizon - 1 month)], the warehouse's lifetime
+    measure) and, for the chosen model of ``selection`` (:func:`select_model`; every model when None), the
+    per-customer intervals. Intervals cost most of the scoring time (tables of the count distribution over the
+    whole horizon per parameter draw), so the models that are not published get point predictions only.
+
+    Uses the ``full`` fits. Expected purchases cover ``horizon_months`` months (horizon_months x
+    time_units_per_month time units); predicted CLV = margin_rate x expected average spend x the expected purchases
+    of each month discounted at monthly_discount_rate (:func:`clvlayer.btyd.clv.model_lifetime_value`). Intervals
+    at ``interval_level`` (:mod:`clvlayer.btyd.intervals`): the predictive interval of the number of purchases and
+    of the realised discounted CLV, parameter uncertainty (``interval_draws`` draws) and process uncertainty.
     """
     summary = summary.rename(columns=str.lower)
     if summary.empty:
         return _frame([], PREDICTION_COLUMNS)
-    customers = summary["customer_id"].astype(str).to_numpy()
+    with_intervals = set(COUNT_MODELS) if selection is None else set(selection["chosen_model"].dropna())
+    return pd.concat([_score_model(summary, parameters, settings, model, model in with_intervals)
+                      for model in COUNT_MODELS], ignore_index=True)
+
+
+def _score_model(
+    summary: pd.DataFrame, parameters: pd.DataFrame, settings: pd.DataFrame, model: str, intervals: bool
+) -> pd.DataFrame:
     x = summary["frequency"].to_numpy(float)
     tx = summary["recency"].to_numpy(float)
     tt = summary["t"].to_numpy(float)
     m = summary["monetary_value"].astype("Float64").fillna(0.0).to_numpy(float)
     n = len(summary)
-    out = pd.DataFrame({"customer_id": customers})
-    for column in ("p_alive", "expected_purchases", "expected_average_spend", "predicted_clv",
-                   "model_expected_lifetime_months"):
-        out[column] = pd.array([pd.NA] * n, dtype="Float64")
+    out = pd.DataFrame({"customer_id": summary["customer_id"].astype(str).to_numpy(), "model": model})
+    for column, dtype in PREDICTION_COLUMNS.items():
+        if column not in out:
+            out[column] = pd.array([pd.NA] * n, dtype=dtype)
     out["prediction_status"] = STATUS_OK
 
-    bg, bg_reason = _fitted(parameters, "full", "bgnbd", BGNBD_PARAMETERS)
-    if bg is None:
-        out["prediction_status"] = bg_reason
-        return out.astype(PREDICTION_COLUMNS)
+    fit, reason = _fitted(parameters, "full", model)
+    if fit is None:
+        out["prediction_status"] = reason
+        return _frame(out, PREDICTION_COLUMNS)
+    spec = get_model(model)
     horizon_months = int(_setting(settings, "horizon_months"))
     per_month = float(_setting(settings, "time_units_per_month"))
-    out["p_alive"] = conditional_probability_alive(bg, x, tx, tt)
-    out["expected_purchases"] = conditional_expected_number_of_purchases_up_to_time(
-        bg, horizon_months * per_month, x, tx, tt
-    )
+    level, draws = _interval_settings(settings)
+    point = spec.values(fit)  # plain parameters: every model function takes a sequence
+    out["p_alive"] = spec.p_alive(point, x, tx, tt)
+    out["expected_purchases"] = spec.expected_purchases(point, horizon_months * per_month, x, tx, tt)
     # the warehouse's lifetime credits the first month: E[min(1 month + L, H)] = 1 month + E[min(L, H - 1 month)]
-    restricted = expected_restricted_lifetime(bg, x, tx, tt, (horizon_months - 1) * per_month)
+    restricted = expected_restricted_lifetime(model, point, x, tx, tt, (horizon_months - 1) * per_month)
     out["model_expected_lifetime_months"] = 1.0 + restricted / per_month
+    intervals = intervals and fit.log_cov is not None
+    if intervals:
+        counts = purchase_intervals(model, fit, horizon_months * per_month, x, tx, tt, level=level, n_draws=draws)
+        out["expected_purchases_lower"], out["expected_purchases_upper"] = counts.lower, counts.upper
 
-    gg, gg_reason = _fitted(parameters, "full", "gamma_gamma", GAMMA_GAMMA_PARAMETERS)
+    gg, gg_reason = _fitted(parameters, "full", "gamma_gamma")
     if gg is None:
         out["prediction_status"] = gg_reason
-        return out.astype(PREDICTION_COLUMNS)
+        return _frame(out, PREDICTION_COLUMNS)
+    margin = float(_setting(settings, "margin_rate"))
+    discount = float(_setting(settings, "monthly_discount_rate"))
     try:
         spend = conditional_expected_average_profit(gg, x, m)
-        clv = customer_lifetime_value(
-            bg, gg, x, tx, tt, m,
-            months=horizon_months,
-            monthly_discount_rate=float(_setting(settings, "monthly_discount_rate")),
-            margin=float(_setting(settings, "margin_rate")),
-            periods_per_month=per_month,
-        )
+        clv = model_lifetime_value(model, point, gg, x, tx, tt, m, months=horizon_months,
+                                   monthly_discount_rate=discount, margin=margin, periods_per_month=per_month)
+        if intervals and gg.log_cov is not None:
+            value = clv_intervals(model, fit, gg, x, tx, tt, m, months=horizon_months, monthly_discount_rate=discount,
+                                  margin=margin, periods_per_month=per_month, level=level, n_draws=draws)
+            out["predicted_clv_lower"], out["predicted_clv_upper"] = value.lower, value.upper
     except ClvFitError as exc:
         out["prediction_status"] = f"gamma_gamma prediction failed: {exc}"
-        return out.astype(PREDICTION_COLUMNS)
+        return _frame(out, PREDICTION_COLUMNS)
     out["expected_average_spend"] = spend
     out["predicted_clv"] = clv
-    return out.astype(PREDICTION_COLUMNS)
+    return _frame(out, PREDICTION_COLUMNS)
 
 
 def expected_restricted_lifetime(
-    params: list[float], x: np.ndarray, tx: np.ndarray, tt: np.ndarray, cap: float, nodes: int = 48
+    model: str, params: Any, x: np.ndarray, tx: np.ndarray, tt: np.ndarray, cap: float
 ) -> np.ndarray:
-    """BG/NBD E[min(L, cap) | x, t_x, T] per customer, L = first purchase -> dropout, in the fit's time units.
+    """E[min(L, cap) | x, t_x, T] per customer, L = first purchase -> dropout, in the fit's time units.
 
-    Dropout happens right after a repeat purchase, so a customer who is no longer alive dropped out at t_x; one who
-    is alive (probability P(alive)) lives T + R with R ~ Exponential(lambda p) given (lambda, p) (a Geometric(p)
-    number of Exponential(lambda) gaps), whose posterior given alive is lambda ~ Gamma(r + x, alpha + T),
-    p ~ Beta(a, b + x). With s = cap - T and k = r + x, beta = alpha + T:
+    A customer alive at T (probability P(alive)) lives T + R, with E[min(R, cap - T) | alive] the model's
+    remaining-lifetime expectation (as in the models' ``expected_lifetime``, with a cap per customer); a customer
+    who is no longer alive dropped out at t_x under the BG-type models (dropout happens right after a purchase) and at
+    a time in (t_x, T) under Pareto/NBD (:func:`_pareto_dead_lifetime`). BG/NBD keeps its closed form in lambda
+    (:func:`bgnbd_restricted_remaining`).
+    """
+    spec = get_model(model)
+    x, tx, tt = _validate_rfm(x, tx, tt, allow_empty=True)
+    values = spec.values(params)  # a fit, a dict or a sequence
+    alive = spec.p_alive(values, x, tx, tt)
+    s = np.maximum(cap - tt, 0.0)
+    if model == "bgnbd":
+        remaining = bgnbd_restricted_remaining(values, x, tt, s)
+    elif model == "mbgnbd":  # the library's expected_lifetime with a cap per (x, T) group: b' = b + x + 1
+        r, alpha, a, b = values
+        (ux, uT), _, inv = aggregate_rfm(x, tt)
+        remaining = beta_lifetime(r + ux, alpha + uT, a, b + ux + 1.0, np.maximum(cap - uT, 0.0))[inv]
+    else:  # Pareto/NBD: the remaining lifetime given alive is Lomax(s, beta + T)
+        remaining = lomax_mean_exposure(values[2], values[3] + tt, s)
+    dead = _pareto_dead_lifetime(values, x, tx, tt, cap) if model == "paretonbd" else np.minimum(tx, cap)
+    remaining = alive * remaining
+    return (1.0 - alive) * dead + alive * np.minimum(tt, cap) + remaining
+
+
+def bgnbd_restricted_remaining(params: tuple[float, ...], x: np.ndarray, tt: np.ndarray, s: np.ndarray,
+                               nodes: int = 48) -> np.ndarray:
+    """BG/NBD E[min(R, s) | alive], R the remaining lifetime after T.
+
+    Given alive, lambda ~ Gamma(r + x, alpha + T), p ~ Beta(a, b + x) and R ~ Exponential(lambda p) (a Geometric(p)
+    number of Exponential(lambda) gaps). With k = r + x, beta = alpha + T:
         E[min(R, s) | p] = beta / (p (k - 1)) [1 - (1 + p s / beta)^(1 - k)]   (beta ln(1 + p s / beta) / p at k = 1)
-    integrated over p by Gauss-Jacobi quadrature. The unrestricted mean is infinite when r + x <= 1.
+    integrated over p by Gauss-Jacobi quadrature.
     """
     r, alpha, a, b = params
-    x, tx, tt = (np.asarray(v, dtype=float) for v in (x, tx, tt))
-    alive = conditional_probability_alive(params, x, tx, tt)
     remaining = np.zeros_like(x)
-    s = np.maximum(cap - tt, 0.0)
     for value in np.unique(x):
         rows = (x == value) & (s > 0)
         if not rows.any():
@@ -306,30 +392,99 @@ def expected_restricted_lifetime(
         else:
             per_p = beta / (k - 1.0) * -np.expm1(-(k - 1.0) * np.log1p(y)) / p
         remaining[rows] = per_p @ (weights / weights.sum())
-    return (1.0 - alive) * np.minimum(tx, cap) + alive * (np.minimum(tt, cap) + remaining)
+    return remaining
 
 
+def _pareto_dead_lifetime(params: tuple[float, ...], x: np.ndarray, tx: np.ndarray, tt: np.ndarray, cap: float,
+                          nodes: int = 48) -> np.ndarray:
+    """Pareto/NBD E[min(tau, cap) | dead by T, x, t_x, T]: the dropout time tau of a customer no longer alive has
+    the posterior density proportional to (alpha + tau)^-(r + x) (beta + tau)^-(s + 1) on (t_x, T) (the
+    lambda^x e^(-lambda tau) mu e^(-mu tau) term of the likelihood integrated over the Gamma mixing
+    distributions). Gauss-Legendre in v = ln(c + tau), c = min(alpha, beta), where the integrand is smooth."""
+    r, alpha, s, beta = params
+    c = min(alpha, beta)
+    out = np.minimum(tx, cap)
+    rows = tt > tx
+    if not rows.any():
+        return out
+    u, w = roots_legendre(nodes)
+    v0, v1 = np.log(c + tx[rows])[:, None], np.log(c + tt[rows])[:, None]
+    v = v0 + (v1 - v0) * (u[None, :] + 1.0) / 2.0
+    tau = np.exp(v) - c
+    ln_f = -(r + x[rows])[:, None] * np.log(alpha + tau) - (s + 1.0) * np.log(beta + tau) + v  # dtau = e^v dv
+    f = np.exp(ln_f - ln_f.max(axis=1, keepdims=True)) * w[None, :]
+    out[rows] = (np.minimum(tau, cap) * f).sum(axis=1) / f.sum(axis=1)
+    return out
+
+
+# --------------------------------------------------------------------------------------------------------- #
+# Holdout and model choice
+# --------------------------------------------------------------------------------------------------------- #
 def predict_holdout(calibrated: pd.DataFrame, parameters: pd.DataFrame, settings: pd.DataFrame) -> pd.DataFrame:
-    """Per calibration customer: expected purchases in the holdout period from the ``calibration`` fit."""
+    """Per calibration customer and count model: expected purchases in the holdout period from the
+    ``calibration`` fit, the log of the model's probability of the count actually made (holdout
+    log-likelihood), the interval on the holdout count and its randomized-PIT coverage of the actual count
+    (:func:`clvlayer.btyd.intervals.purchase_intervals`)."""
     calibrated = calibrated.rename(columns=str.lower)
     if calibrated.empty:
         return _frame([], HOLDOUT_COLUMNS)
+    frames = []
+    for model in COUNT_MODELS:
+        frames.append(_holdout_model(calibrated, parameters, settings, model))
+    return pd.concat(frames, ignore_index=True)
+
+
+def _holdout_model(
+    calibrated: pd.DataFrame, parameters: pd.DataFrame, settings: pd.DataFrame, model: str
+) -> pd.DataFrame:
     n = len(calibrated)
-    out = pd.DataFrame({"customer_id": calibrated["customer_id"].astype(str).to_numpy()})
-    out["predicted_holdout_purchases"] = pd.array([pd.NA] * n, dtype="Float64")
-    bg, reason = _fitted(parameters, "calibration", "bgnbd", BGNBD_PARAMETERS)
-    if bg is None:
+    out = pd.DataFrame({"customer_id": calibrated["customer_id"].astype(str).to_numpy(), "model": model})
+    for column, dtype in HOLDOUT_COLUMNS.items():
+        if column not in out:
+            out[column] = pd.array([pd.NA] * n, dtype=dtype)
+    fit, reason = _fitted(parameters, "calibration", model)
+    if fit is None:
         out["prediction_status"] = reason
-        return out.astype(HOLDOUT_COLUMNS)
-    out["predicted_holdout_purchases"] = conditional_expected_number_of_purchases_up_to_time(
-        bg,
-        float(_setting(settings, "holdout_length")),
-        calibrated["frequency"].to_numpy(float),
-        calibrated["recency"].to_numpy(float),
-        calibrated["t"].to_numpy(float),
-    )
+        return _frame(out, HOLDOUT_COLUMNS)
+    spec = get_model(model)
+    t = float(_setting(settings, "holdout_length"))
+    x, tx, tt = (calibrated[c].to_numpy(float) for c in ("frequency", "recency", "t"))
+    y = calibrated["holdout_purchases"].to_numpy(float)
+    point = spec.values(fit)
+    out["predicted_holdout_purchases"] = spec.expected_purchases(point, t, x, tx, tt)
+    out["holdout_log_likelihood"] = holdout_log_likelihood(model, point, t, x, tx, tt, y)
+    if fit.log_cov is not None:
+        level, draws = _interval_settings(settings)
+        counts = purchase_intervals(model, fit, t, x, tx, tt, level=level, n_draws=draws, actual=y)
+        out["holdout_purchases_lower"], out["holdout_purchases_upper"] = counts.lower, counts.upper
+        out["holdout_interval_coverage"] = counts.coverage
     out["prediction_status"] = STATUS_OK
-    return out.astype(HOLDOUT_COLUMNS)
+    return _frame(out, HOLDOUT_COLUMNS)
+
+
+def select_model(holdout: pd.DataFrame, settings: pd.DataFrame) -> pd.DataFrame:
+    """One row: the model the marts publish (docs block predictive_model_choice). var clv_model forces one;
+    otherwise the usable model with the highest holdout log-likelihood per customer
+    (:func:`clvlayer.btyd.selection.choose_model`). No usable model: chosen_model null with the reason."""
+    forced = _forced_model(settings)
+    holdout = holdout.rename(columns=str.lower)
+    scores = pd.DataFrame({"model": list(COUNT_MODELS)})
+    by_model = holdout.groupby("model").agg(
+        usable=("prediction_status", lambda s: bool(len(s)) and bool((s == STATUS_OK).all())),
+        holdout_log_likelihood=("holdout_log_likelihood", "sum"),
+        holdout_log_likelihood_per_customer=("holdout_log_likelihood", "mean"),
+    )
+    scores = scores.join(by_model, on="model")
+    scores["usable"] = scores["usable"].astype("boolean").fillna(False).astype(bool)
+    scores["holdout_log_likelihood_per_customer"] = scores["holdout_log_likelihood_per_customer"].astype(float)
+    rule = "forced by var clv_model" if forced else "highest holdout log-likelihood per customer"
+    try:
+        chosen, status = choose_model(scores, forced), STATUS_OK
+    except ClvFitError as exc:
+        reasons = sorted(set(holdout.loc[holdout["prediction_status"] != STATUS_OK, "prediction_status"].dropna()))
+        why = "; ".join(reasons) if reasons else "no customer bought on or before the holdout split date"
+        chosen, status = pd.NA, f"no model chosen ({exc}): {why}"
+    return _frame([{"chosen_model": chosen, "selection_rule": rule, "selection_status": status}], SELECTION_COLUMNS)
 
 
 def assert_finite(frame: pd.DataFrame, columns: list[str]) -> None:

@@ -3,10 +3,29 @@
 --   as_of_date          var clv_as_of_date, else the customer as-of date (int_as_of_dates)
 --   holdout_split_date  var clv_holdout_split_date, else as_of_date - clv_holdout_days
 --   margin_rate         var clv_margin_rate, else gross margin / net revenue of purchases up to as_of_date
+--   forced_model        var clv_model (empty = the holdout rule chooses, docs block predictive_model_choice)
 {%- set time_unit = var('clv_time_unit') -%}
 {%- if time_unit not in ['day', 'week'] -%}
     {{ exceptions.raise_compiler_error(
         "var clv_time_unit must be 'day' or 'week', got '" ~ time_unit ~ "' (dbt_project.yml or --vars)") }}
+{%- endif %}
+{%- set forced_model = var('clv_model', '') or '' -%}
+{%- if forced_model not in ['', 'bgnbd', 'mbgnbd', 'paretonbd'] -%}
+    {{ exceptions.raise_compiler_error(
+        "var clv_model must be empty (chosen on the holdout) or one of bgnbd, mbgnbd, paretonbd, got '"
+        ~ forced_model ~ "' (dbt_project.yml or --vars)") }}
+{%- endif %}
+{%- set interval_level = var('clv_interval_level', 0.8) | float -%}
+{%- if not (0 < interval_level < 1) -%}
+    {{ exceptions.raise_compiler_error(
+        "var clv_interval_level must be a number strictly between 0 and 1 (e.g. 0.8), got '"
+        ~ var('clv_interval_level') ~ "' (dbt_project.yml or --vars)") }}
+{%- endif %}
+{%- set interval_draws = var('clv_interval_draws', 30) | int -%}
+{%- if interval_draws < 1 -%}
+    {{ exceptions.raise_compiler_error(
+        "var clv_interval_draws must be a whole number >= 1, got '" ~ var('clv_interval_draws')
+        ~ "' (dbt_project.yml or --vars)") }}
 {%- endif %}
 with
 
@@ -81,7 +100,10 @@ final as (
         {%- endif %}
         cast({{ var('clv_min_customers') }} as integer) as min_customers,
         cast({{ var('clv_min_repeat_customers') }} as integer) as min_repeat_customers,
-        cast({{ var('clv_penalizer') }} as double) as penalizer
+        cast({{ var('clv_penalizer') }} as double) as penalizer,
+        cast({{ interval_level }} as double) as interval_level,
+        cast({{ interval_draws }} as integer) as interval_draws,
+        cast(nullif('{{ forced_model }}', '') as {{ dbt.type_string() }}) as forced_model
     from split
     cross join observed_margin
 

@@ -1,13 +1,22 @@
--- Holdout validation of the BG/NBD model: fitted on purchases up to the holdout split date ('calibration' fit),
--- its expected purchases in the holdout period (split date, as-of date] against the purchase days customers
--- actually made there. One row per calibration-frequency bucket ('0' .. '6', '7+') plus 'total'.
+-- Holdout validation of every count model (BG/NBD, MBG/NBD, Pareto/NBD), side by side: each fitted on purchases up
+-- to the holdout split date ('calibration' fits), its expected purchases in the holdout period (split date, as-of
+-- date] against the purchase days customers actually made there, its holdout log-likelihood (the score the model
+-- choice uses) and the coverage of its per-customer intervals. One row per model x calibration-frequency bucket
+-- ('0' .. '6', '7+') plus 'total'; is_chosen_model marks the model fct_customer_clv_predictions publishes.
 {%- set holdout_aggregates %}
-        count(*) as customers,
+        count(customer_id) as customers,
         coalesce(sum(actual_purchases), 0) as actual_purchases,
         sum(predicted_purchases) as predicted_purchases,
         avg(abs(predicted_purchases - actual_purchases)) as mean_absolute_error,
         sqrt(avg((predicted_purchases - actual_purchases) * (predicted_purchases - actual_purchases)))
             as root_mean_squared_error,
+        sum(holdout_log_likelihood) as holdout_log_likelihood,
+        avg(holdout_log_likelihood) as holdout_log_likelihood_per_customer,
+        avg(holdout_interval_coverage) as interval_coverage,
+        avg(case
+            when holdout_purchases_lower is not null
+                then cast(actual_purchases between holdout_purchases_lower and holdout_purchases_upper as integer)
+        end) as interval_covered_share,
         max(prediction_status) as prediction_status
 {%- endset %}
 with
@@ -24,21 +33,38 @@ predictions as (
 
 ),
 
+selection as (
+
+    select * from {{ ref('int_clv_model_selected') }}
+
+),
+
 settings as (
 
     select * from {{ ref('int_clv_settings_resolved') }}
 
 ),
 
+models as (
+
+    select registered.model from (values ('bgnbd'), ('mbgnbd'), ('paretonbd')) as registered (model)
+
+),
+
 customers as (
 
     select
+        predictions.model,
         calibrated.customer_id,
         case when calibrated.frequency >= 7 then '7+' else cast(calibrated.frequency as {{ dbt.type_string() }}) end
             as frequency_bucket,
         least(calibrated.frequency, 7) as bucket_order,
         cast(calibrated.holdout_purchases as double) as actual_purchases,
         predictions.predicted_holdout_purchases as predicted_purchases,
+        predictions.holdout_log_likelihood,
+        predictions.holdout_purchases_lower,
+        predictions.holdout_purchases_upper,
+        predictions.holdout_interval_coverage,
         predictions.prediction_status
     from calibrated
     inner join predictions on calibrated.customer_id = predictions.customer_id
@@ -48,21 +74,26 @@ customers as (
 by_bucket as (
 
     select
+        model,
         frequency_bucket,
         bucket_order,
         {{ holdout_aggregates }}
     from customers
-    group by frequency_bucket, bucket_order
+    group by model, frequency_bucket, bucket_order
 
 ),
 
 overall as (
 
+    -- every model has a total row, also without calibration customers
     select
+        models.model,
         'total' as frequency_bucket,
         99 as bucket_order,
         {{ holdout_aggregates }}
-    from customers
+    from models
+    left join customers on models.model = customers.model
+    group by models.model
 
 ),
 
@@ -77,6 +108,9 @@ bucketed as (
 final as (
 
     select
+        bucketed.model || '+' || bucketed.frequency_bucket as model_bucket_key,
+        bucketed.model,
+        coalesce(bucketed.model = selection.chosen_model, false) as is_chosen_model,
         bucketed.frequency_bucket,
         bucketed.bucket_order,
         settings.holdout_split_date,
@@ -93,9 +127,15 @@ final as (
             as relative_error,
         bucketed.mean_absolute_error,
         bucketed.root_mean_squared_error,
+        bucketed.holdout_log_likelihood,
+        bucketed.holdout_log_likelihood_per_customer,
+        settings.interval_level,
+        bucketed.interval_coverage,
+        bucketed.interval_covered_share,
         bucketed.prediction_status
     from bucketed
     cross join settings
+    cross join selection
 
 )
 

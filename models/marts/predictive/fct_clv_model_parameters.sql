@@ -1,7 +1,8 @@
--- One row per fit x model x parameter: the fitted BG/NBD (r, alpha, a, b) and Gamma-Gamma (p, q, v) parameters
--- with the fit's log-likelihood, size, convergence, time and status. fit_name 'full' is fitted on purchases up
--- to as_of_date and scores fct_customer_clv_predictions; 'calibration' on purchases up to the holdout split date
--- and feeds fct_clv_holdout_validation. Null estimates with status_reason when a fit could not run.
+-- One row per fit x model x parameter: the fitted BG/NBD and MBG/NBD (r, alpha, a, b), Pareto/NBD (r, alpha, s, beta)
+-- and Gamma-Gamma (p, q, v) parameters with standard errors and the fit's log-likelihood, size, convergence, time and
+-- status. fit_name 'full' is fitted on purchases up to as_of_date and scores fct_customer_clv_predictions;
+-- 'calibration' on purchases up to the holdout split date and feeds fct_clv_holdout_validation and the model choice
+-- (is_chosen_model). Null estimates with status_reason when a fit could not run.
 with
 
 fits as (
@@ -16,11 +17,21 @@ settings as (
 
 ),
 
+selection as (
+
+    select * from {{ ref('int_clv_model_selected') }}
+
+),
+
 final as (
 
     select
         fits.fit_name,
         fits.model,
+        -- the count model fct_customer_clv_predictions publishes; Gamma-Gamma (spend) goes with every count model
+        coalesce(
+            selection.chosen_model is not null and fits.model in (selection.chosen_model, 'gamma_gamma'), false
+        ) as is_chosen_model,
         fits.parameter,
         fits.estimate,
         fits.standard_error,
@@ -39,6 +50,7 @@ final as (
         settings.time_unit
     from fits
     cross join settings
+    cross join selection
 
 )
 

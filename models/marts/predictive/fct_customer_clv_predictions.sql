@@ -1,7 +1,8 @@
--- One row per customer (as dim_customers): the RFM summary as of the predictive-CLV as-of date and the BG/NBD +
--- Gamma-Gamma predictions: P(alive), expected purchases and average spend over the horizon, discounted predicted
--- CLV and its tier, and the model's expected lifetime. Customers without a completed order up to the as-of date have
--- null predictions and say so.
+-- One row per customer (as dim_customers): the RFM summary as of the predictive-CLV as-of date and the predictions of
+-- the chosen count model (int_clv_model_selected: var clv_model, else the best holdout log-likelihood) + Gamma-Gamma:
+-- P(alive), expected purchases and average spend over the horizon, discounted predicted CLV and its tier, per-customer
+-- intervals on purchases and CLV, and the model's expected lifetime. Customers without a completed order up to the
+-- as-of date have null predictions and say so.
 with
 
 customers as (
@@ -16,9 +17,17 @@ summaries as (
 
 ),
 
+selection as (
+
+    select * from {{ ref('int_clv_model_selected') }}
+
+),
+
 predictions as (
 
-    select * from {{ ref('int_customers_clv_predicted') }}
+    select model_predictions.*
+    from {{ ref('int_customers_clv_predicted') }} as model_predictions
+    inner join selection on model_predictions.model = selection.chosen_model
 
 ),
 
@@ -44,15 +53,22 @@ joined as (
         summaries.total_margin as realised_margin,
         predictions.p_alive,
         predictions.expected_purchases,
+        predictions.expected_purchases_lower,
+        predictions.expected_purchases_upper,
         predictions.expected_average_spend,
         predictions.predicted_clv,
+        predictions.predicted_clv_lower,
+        predictions.predicted_clv_upper,
         predictions.model_expected_lifetime_months as own_model_expected_lifetime_months,
-        coalesce(
-            predictions.prediction_status, 'no completed order up to the as-of date'
-        ) as prediction_status
+        case
+            when summaries.customer_id is null then 'no completed order up to the as-of date'
+            when selection.chosen_model is null then selection.selection_status
+            else predictions.prediction_status
+        end as prediction_status
     from customers
     left join summaries on customers.customer_id = summaries.customer_id
     left join predictions on customers.customer_id = predictions.customer_id
+    cross join selection
 
 ),
 
@@ -66,6 +82,8 @@ final as (
         settings.as_of_date,
         settings.time_unit,
         settings.horizon_months,
+        selection.chosen_model as model,  -- noqa: RF04
+        settings.interval_level,
         joined.first_purchased_on,
         joined.last_purchased_on,
         joined.frequency,
@@ -75,8 +93,12 @@ final as (
         joined.realised_margin,
         joined.p_alive,
         joined.expected_purchases,
+        joined.expected_purchases_lower,
+        joined.expected_purchases_upper,
         joined.expected_average_spend,
         joined.predicted_clv,
+        joined.predicted_clv_lower,
+        joined.predicted_clv_upper,
         -- the one tiering rule (macro value_tier), among the scored customers
         case when joined.predicted_clv is not null then
                 {{ value_tier('joined.predicted_clv', 'joined.predicted_clv is null') }}
@@ -86,6 +108,7 @@ final as (
         joined.prediction_status = 'ok' as is_predicted
     from joined
     cross join settings
+    cross join selection
 
 )
 

@@ -241,18 +241,19 @@ def _jacobi_groups(a: float | FloatArray, b_post: FloatArray, scale: FloatArray)
         yield rows, 0.5 * (xi[inv] + 1.0), w[inv]
 
 
-def beta_lifetime(r_post: FloatArray, alpha_post: FloatArray, a: float, b_post: FloatArray, cap: float) -> FloatArray:
+def beta_lifetime(r_post: FloatArray, alpha_post: FloatArray, a: float, b_post: FloatArray, cap: float | FloatArray) -> FloatArray:
     """E[min(tau, cap) | alive] for BG-type dropout (expected remaining lifetime restricted to ``cap``).
 
     Given (lambda, p) the customer dies at the D-th purchase, D ~ Geometric(p): a geometric sum of
     Exponential(lambda) gaps, i.e. tau ~ Exponential(lambda p). E[min(tau, c)] = int_0^c e^{-lambda p u} du;
     over lambda ~ Gamma(r', alpha'): (alpha' / ((r'-1) p)) (1 - (alpha'/(alpha'+p c))^(r'-1)), and over
-    p ~ Beta(a, b') by Gauss-Jacobi quadrature (:func:`_jacobi_groups`).
+    p ~ Beta(a, b') by Gauss-Jacobi quadrature (:func:`_jacobi_groups`). ``cap`` is one number or one per row.
     """
     out = np.empty(len(r_post))
-    for rows, p, w in _jacobi_groups(a, b_post, (r_post + 2.0) * cap / alpha_post):
+    caps = np.broadcast_to(np.asarray(cap, dtype=np.float64), np.shape(r_post))
+    for rows, p, w in _jacobi_groups(a, b_post, (r_post + 2.0) * caps / alpha_post):
         rp, ap = r_post[rows][:, None], alpha_post[rows][:, None]
-        z = np.log1p(p * cap / ap)
+        z = np.log1p(p * caps[rows][:, None] / ap)
         rm1 = rp - 1.0
         small = np.abs(rm1) < 1e-8
         frac = np.where(small, z, -np.expm1(-np.where(small, 1.0, rm1) * z) / np.where(small, 1.0, rm1))

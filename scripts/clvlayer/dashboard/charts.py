@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import altair as alt
+import numpy as np
 import pandas as pd
 
 from clvlayer.dashboard import data
@@ -293,7 +294,7 @@ def p_alive_vs_predicted_clv(df: pd.DataFrame) -> alt.Chart:
         tooltip=["customer_id:N", "frequency:Q", alt.Tooltip("p_alive:Q", format=".2f"),
                  alt.Tooltip("predicted_clv:Q", format=",.1f"), "predicted_clv_tier:N"],
     ).properties(width=WIDTH, height=340,
-                 title="P(alive) vs predicted CLV (customers with one purchase day have P(alive) = 1)")
+                 title="P(alive) vs predicted CLV")
 
 
 def predicted_clv_distribution(df: pd.DataFrame) -> alt.Chart:
@@ -311,33 +312,44 @@ def predicted_clv_distribution(df: pd.DataFrame) -> alt.Chart:
 
 
 def holdout_predicted_vs_actual(df: pd.DataFrame) -> alt.Chart:
-    measures = ["actual_purchases_per_customer", "predicted_purchases_per_customer"]
-    order = df.sort_values("bucket_order")["frequency_bucket"].tolist()
-    return alt.Chart(df).transform_fold(measures, as_=["column", "purchases"]).transform_calculate(
-        series="datum.column == 'actual_purchases_per_customer' ? 'actual' : 'predicted'").mark_bar().encode(
+    """Actual purchases per customer and each model's prediction ('<model> (published)' for the chosen one)."""
+    label = df["model"] + np.where(df["is_chosen_model"], " (published)", "")
+    first = df[df["model"] == df["model"].iloc[0]] if len(df) else df
+    actual = first.assign(series="actual", purchases=first["actual_purchases_per_customer"])
+    predicted = df.assign(series="predicted: " + label, purchases=df["predicted_purchases_per_customer"])
+    long = pd.concat([actual, predicted], ignore_index=True)
+    series = ["actual", *dict.fromkeys(predicted["series"])]
+    order = list(dict.fromkeys(df.sort_values("bucket_order")["frequency_bucket"]))
+    return alt.Chart(long).mark_bar().encode(
         alt.X("frequency_bucket:N", title="repeat purchases before the holdout split", sort=order),
         alt.Y("purchases:Q", title="purchases per customer in the holdout"),
-        alt.Color("series:N", title=None, sort=["actual", "predicted"]),
-        alt.XOffset("series:N", sort=["actual", "predicted"]),
+        alt.Color("series:N", title=None, sort=series),
+        alt.XOffset("series:N", sort=series),
         tooltip=["frequency_bucket:N", "series:N", alt.Tooltip("purchases:Q", format=".2f"),
                  alt.Tooltip("customers:Q", format=","), alt.Tooltip("relative_error:Q", format="+.1%")],
     ).properties(width=WIDTH, height=260, title="Holdout: predicted vs actual purchases by calibration frequency")
 
 
 def model_parameters(df: pd.DataFrame) -> alt.FacetChart:
-    base = alt.Chart(df[df["estimate"].notna()]).transform_calculate(
+    shown = df[df["estimate"].notna()].assign(
+        model_parameter=lambda d: d["model"] + ": " + d["parameter"],
+        published=lambda d: np.where(d["is_chosen_model"], "published", "not published"))
+    base = alt.Chart(shown).transform_calculate(
         low="datum.estimate - 1.96 * datum.standard_error", high="datum.estimate + 1.96 * datum.standard_error")
     points = base.mark_point(filled=True, size=60).encode(
         alt.X("estimate:Q", title="estimate ± 1.96 standard errors"), alt.Y("fit_name:N", title=None),
-        alt.Color("fit_name:N", legend=None),
+        alt.Color("fit_name:N", legend=None), alt.Shape("published:N", title=None),
         tooltip=["model:N", "parameter:N", "fit_name:N", alt.Tooltip("estimate:Q", format=".4f"),
-                 alt.Tooltip("standard_error:Q", format=".4f"), "status:N"])
+                 alt.Tooltip("standard_error:Q", format=".4f"), "status:N", "published:N"])
     bars = base.mark_rule().encode(alt.X("low:Q"), alt.X2("high:Q"), alt.Y("fit_name:N"),
                                    alt.Color("fit_name:N", legend=None))
+    order = [f"{m}: {p}" for m, names in (("bgnbd", "r alpha a b"), ("mbgnbd", "r alpha a b"),
+                                          ("paretonbd", "r alpha s beta"), ("gamma_gamma", "p q v"))
+             for p in names.split()]
     return alt.layer(bars, points).properties(width=WIDTH // 2 - 30, height=50).facet(
-        facet=alt.Facet("parameter:N", title=None, sort=["r", "alpha", "a", "b", "p", "q", "v"]),
+        facet=alt.Facet("model_parameter:N", title=None, sort=order),
         columns=2).resolve_scale(x="independent").properties(
-        title="Fitted BG/NBD (r, alpha, a, b) and Gamma-Gamma (p, q, v) parameters")
+        title="Fitted BG/NBD, MBG/NBD (r, alpha, a, b), Pareto/NBD (r, alpha, s, beta) and Gamma-Gamma (p, q, v)")
 
 
 # --- the catalog: what every page and the report draws ----------------------------------------------------------

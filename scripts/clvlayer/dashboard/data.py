@@ -192,7 +192,9 @@ def data_coverage(warehouse: Path) -> pd.DataFrame:
                 string_agg(distinct status, ', ') as predictive_status,
                 string_agg(distinct status_reason, '; ') as predictive_reason
             from marts.fct_clv_model_parameters
-            where fit_name = 'full'
+            -- the published model's fits (every fit when no model could be chosen: their reasons say why)
+            where fit_name = 'full' and (is_chosen_model or not exists (
+                select 1 from marts.fct_clv_model_parameters where is_chosen_model))
         )
         select * from customers cross join spend cross join items cross join fit
     """)
@@ -435,7 +437,7 @@ def launch_penetration(warehouse: Path, filters: Filters) -> pd.DataFrame:
 def clv_predictions_sample(warehouse: Path, filters: Filters, max_rows: int = 5000) -> pd.DataFrame:
     """Predicted customers (P(alive), predicted CLV, tier), a repeatable sample of at most max_rows for plotting."""
     return _query(warehouse, f"""
-        select customer_id, frequency, p_alive, predicted_clv, predicted_clv_tier,
+        select customer_id, model, frequency, p_alive, predicted_clv, predicted_clv_tier,
             case when frequency = 0 then 'one purchase day' else 'repeat buyer' end as buyer_type
         from marts.fct_customer_clv_predictions as p
         where p.is_predicted and {_customer_filter('p')}
@@ -486,25 +488,28 @@ def clv_tiers(warehouse: Path, filters: Filters) -> pd.DataFrame:
 
 @dataset("fct_clv_holdout_validation")
 def holdout_validation(warehouse: Path) -> pd.DataFrame:
-    """Holdout: predicted vs actual purchases per calibration-frequency bucket (and the total row)."""
+    """Holdout, every count model side by side: predicted vs actual purchases per calibration-frequency bucket
+    (and the total row), holdout log-likelihood and interval coverage; the published model first."""
     return _query(warehouse, """
-        select frequency_bucket, bucket_order, holdout_split_date, as_of_date, holdout_length, time_unit,
-            customers, actual_purchases, predicted_purchases, actual_purchases_per_customer,
-            predicted_purchases_per_customer, relative_error, mean_absolute_error, root_mean_squared_error,
-            prediction_status
+        select model, is_chosen_model, frequency_bucket, bucket_order, holdout_split_date, as_of_date,
+            holdout_length, time_unit, customers, actual_purchases, predicted_purchases,
+            actual_purchases_per_customer, predicted_purchases_per_customer, relative_error, mean_absolute_error,
+            root_mean_squared_error, holdout_log_likelihood_per_customer, interval_level, interval_coverage,
+            interval_covered_share, prediction_status
         from marts.fct_clv_holdout_validation
-        order by bucket_order
+        order by is_chosen_model desc, model, bucket_order
     """)
 
 
 @dataset("fct_clv_model_parameters")
 def model_parameters(warehouse: Path) -> pd.DataFrame:
-    """Fitted BG/NBD and Gamma-Gamma parameters with standard errors, per fit (full, calibration)."""
+    """Fitted parameters of every model (BG/NBD, MBG/NBD, Pareto/NBD, Gamma-Gamma) with standard errors, per fit
+    (full, calibration); is_chosen_model marks the published ones."""
     return _query(warehouse, """
-        select fit_name, model, parameter, estimate, standard_error, log_likelihood, n_customers, converged,
-            status, status_reason, freq_monetary_correlation, fitted_through_date, time_unit
+        select fit_name, model, is_chosen_model, parameter, estimate, standard_error, log_likelihood, n_customers,
+            converged, status, status_reason, freq_monetary_correlation, fitted_through_date, time_unit
         from marts.fct_clv_model_parameters
-        order by fit_name desc, model, parameter
+        order by fit_name desc, is_chosen_model desc, model, parameter
     """)
 
 
