@@ -7,18 +7,30 @@ are released before the CLI checkpoints, publishes or reads the warehouse.
 The child dies with its parent: it asks the kernel for SIGKILL when the parent goes away (prctl PR_SET_PDEATHSIG,
 so even a kill -9 of `clv build` stops it), runs in its own process group, and the parent kills that group when it
 is interrupted (Ctrl-C, SIGTERM) or fails while dbt runs.
+
+Partial parsing. dbt reuses its last parse (target/partial_parse.msgpack) only when the rendered profile is the same
+(it hashes the connection info, the DuckDB `path` included) and the vars are the same. The warehouse file therefore
+reaches dbt as a bare file name: the child runs in the file's folder with DUCKDB_PATH=<name>.duckdb, so every build
+of `customer_value.duckdb`, wherever its `.build/<run>/` folder is, renders the same profile (DuckDB resolves the
+name against the working directory; its WAL and spill files still sit next to the file). Path options dbt resolves
+against the working directory are made absolute against the project root first, as they were before. Each
+(file name, --vars) pair keeps its last parse state in target/partial_parse/, which is copied into a target folder
+that lacks it, so builds into fresh target folders (tests, `clv docs-md`) parse partially too.
 """
 
 from __future__ import annotations
 
 import contextlib
 import ctypes
+import hashlib
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
 import tempfile
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -53,9 +65,10 @@ def _die_with_parent(parent_pid: int) -> Callable[[], None]:
     return setup
 
 
-def run_child(command: list[str], *, env: Mapping[str, str], pid_file: Path | None = None) -> int:
+def run_child(command: list[str], *, env: Mapping[str, str], pid_file: Path | None = None,
+              cwd: Path = PROJECT_ROOT) -> int:
     """Run a child process that cannot outlive this one (see the module docstring). Returns its exit code."""
-    child = subprocess.Popen(command, cwd=PROJECT_ROOT, env=dict(env), process_group=0,
+    child = subprocess.Popen(command, cwd=cwd, env=dict(env), process_group=0,
                              preexec_fn=_die_with_parent(os.getpid()))
     if pid_file is not None:
         pid_file.write_text(str(child.pid))
@@ -68,16 +81,26 @@ def run_child(command: list[str], *, env: Mapping[str, str], pid_file: Path | No
         raise
 
 
+PARSE_STATE = "partial_parse.msgpack"
+PARSE_CACHE = PROJECT_ROOT / "target" / "partial_parse"
+# dbt options whose relative paths dbt resolves against the working directory (the child's is the warehouse folder)
+CWD_PATH_OPTIONS = ("--state", "--defer-state", "--log-path", "--output", "-o", "--record-timing-info")
+
+
 def run_dbt(args: list[str], *, duckdb_path: Path, raw_data_dir: Path | None = None,
             extra_env: Mapping[str, str | None] | None = None, quiet: bool = False,
             pid_file: Path | None = None) -> DbtOutcome:
     """Invoke `dbt <args>` against the project with the given warehouse file and input folder."""
     profiles_dir = ensure_profiles_dir()
+    duckdb_path = Path(os.path.abspath(duckdb_path))
+    duckdb_path.parent.mkdir(parents=True, exist_ok=True)
+    args = _paths_from_project_root(args)
     command = [*args, "--project-dir", str(PROJECT_ROOT), "--profiles-dir", str(profiles_dir)]
     if quiet:
         command = ["--quiet", *command]
     env = dict(os.environ)
-    env.update({"DUCKDB_PATH": str(duckdb_path), "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"})
+    # a bare file name: the profile renders the same for every folder (see the module docstring)
+    env.update({"DUCKDB_PATH": duckdb_path.name, "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"})
     env.pop("RAW_DATA_DIR", None)
     env.pop("CLV_INPUT_MANIFEST", None)
     if raw_data_dir is not None:
@@ -89,15 +112,86 @@ def run_dbt(args: list[str], *, duckdb_path: Path, raw_data_dir: Path | None = N
             env[key] = value
     with tempfile.NamedTemporaryFile(suffix=".json", delete=False) as handle:
         report = Path(handle.name)
+    target = _target_path(args, env)
+    key = _parse_key(args, duckdb_path)
     try:
+        _restore_parse_state(target, key)
+        started = time.time()
         run_child([sys.executable, "-m", "clvlayer.dbt_runner", str(report), *command], env=env,
-                  pid_file=pid_file)
+                  pid_file=pid_file, cwd=duckdb_path.parent)
+        _save_parse_state(target, key, started)
         data = json.loads(report.read_text() or "{}")
     finally:
         report.unlink(missing_ok=True)
     return DbtOutcome(success=bool(data.get("success")), command=["dbt", *command],
                       failures=list(data.get("failures", ["dbt did not report (crashed?)"])),
                       passed=int(data.get("passed", 0)), messages=list(data.get("messages", [])))
+
+
+def _option(args: list[str], name: str) -> str | None:
+    """The value of `name VALUE` or `name=VALUE` in args (the last one wins, as in click)."""
+    value = None
+    for i, arg in enumerate(args):
+        if arg == name and i + 1 < len(args):
+            value = args[i + 1]
+        elif arg.startswith(name + "="):
+            value = arg.split("=", 1)[1]
+    return value
+
+
+def _paths_from_project_root(args: list[str]) -> list[str]:
+    """Relative values of CWD_PATH_OPTIONS made absolute against the project root (the child's old cwd)."""
+    out = list(args)
+    for i, arg in enumerate(out):
+        name, eq, value = arg.partition("=")
+        if name not in CWD_PATH_OPTIONS:
+            continue
+        if eq and not os.path.isabs(value):
+            out[i] = f"{name}={PROJECT_ROOT / value}"
+        elif not eq and i + 1 < len(out) and not os.path.isabs(out[i + 1]) and not out[i + 1].startswith("-"):
+            out[i + 1] = str(PROJECT_ROOT / out[i + 1])
+    return out
+
+
+def _target_path(args: list[str], env: Mapping[str, str]) -> Path:
+    """Where dbt writes its artifacts: --target-path, else DBT_TARGET_PATH, else target/ (relative to the project)."""
+    return PROJECT_ROOT / (_option(args, "--target-path") or env.get("DBT_TARGET_PATH") or "target")
+
+
+def _parse_key(args: list[str], duckdb_path: Path) -> str:
+    """What dbt's parse state depends on that differs between clv's invocations: the file name and the vars."""
+    vars_digest = hashlib.sha256((_option(args, "--vars") or "").encode()).hexdigest()[:16]
+    return f"{duckdb_path.name}.{vars_digest}"
+
+
+def _copy_atomically(source: Path, destination: Path) -> None:
+    destination.parent.mkdir(parents=True, exist_ok=True)
+    partial = destination.with_name(f".{destination.name}.{os.getpid()}.tmp")
+    shutil.copyfile(source, partial)
+    os.replace(partial, destination)
+
+
+def _restore_parse_state(target: Path, key: str) -> None:
+    """Give dbt this key's last parse state when the target folder holds none or another key's. A cache only:
+    dbt still checks the state against the files, profile and vars, and parses in full when it does not match."""
+    cached = PARSE_CACHE / f"{key}.msgpack"
+    owner = target / f"{PARSE_STATE}.key"
+    try:
+        if cached.exists() and (not owner.exists() or owner.read_text() != key):
+            _copy_atomically(cached, target / PARSE_STATE)
+            owner.write_text(key)
+    except OSError:
+        pass  # no state: dbt parses in full
+
+
+def _save_parse_state(target: Path, key: str, started: float) -> None:
+    state = target / PARSE_STATE
+    try:
+        if state.exists() and state.stat().st_mtime >= started:  # dbt parsed in this run and wrote its state
+            (target / f"{PARSE_STATE}.key").write_text(key)
+            _copy_atomically(state, PARSE_CACHE / f"{key}.msgpack")
+    except OSError:
+        pass
 
 
 def _child_main(report: str, command: list[str]) -> int:

@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from pathlib import Path
+import os
 
-import duckdb
-import pytest
+# One BLAS thread per process (set before numpy is first imported; subprocesses inherit it). The suite's
+# linear algebra is tiny (4x4 Hessians, L-BFGS-B updates); on this shared 2-core machine OpenBLAS' worker
+# threads cost far more than they compute: test_btyd.py took 34 s with them and 18 s without.
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
-from clvlayer.build import build_warehouse
-from clvlayer.project import PROJECT_ROOT
+from collections.abc import Callable  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import duckdb  # noqa: E402
+import pytest  # noqa: E402
+
+from clvlayer.build import build_warehouse  # noqa: E402
+from clvlayer.project import PROJECT_ROOT  # noqa: E402
 
 HANDMADE = PROJECT_ROOT / "tests" / "fixtures" / "handmade"
 
@@ -80,3 +87,38 @@ def lifetime_data(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]
     raw = tmp / "raw"
     generate(raw, customers=25_000, seed=5, start=date(2023, 1, 1), end=date(2025, 6, 30), fmt="csv")
     return raw, build(tmp, raw)
+
+
+@pytest.fixture(scope="session")
+def docs_site(sample_warehouse: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """`clv docs --no-serve` on the sample warehouse, once per session: the docs site (manifest, catalog, index) and,
+    under compiled/, every node dbt compiled for it, analyses included (tests/python/test_analyses.py runs them)."""
+    from clvlayer.cli import main
+
+    target = tmp_path_factory.mktemp("docs") / "site"
+    before = sample_warehouse.stat().st_mtime_ns
+    assert main(["docs", "--no-serve", "--warehouse", str(sample_warehouse), "--target-path", str(target)]) == 0
+    assert sample_warehouse.stat().st_mtime_ns == before, "clv docs wrote to the warehouse (it must read it read-only)"
+    return target
+
+
+@pytest.fixture(scope="session")
+def chromium():
+    """Debian's headless Chromium + chromedriver (installed by the fixture as root when missing), or a skip with the
+    printed reason where they cannot be installed."""
+    from clvlayer.dashboard import browser
+
+    found, reason = browser.ensure_chromium()
+    if found is None:
+        print(f"\nbrowser check skipped: {reason}")
+        pytest.skip(reason)
+    return found
+
+
+@pytest.fixture(scope="session")
+def chrome(chromium):
+    """One Chromium session (Selenium driver) shared by the browser checks; each sets the window size it needs."""
+    from clvlayer.dashboard import browser
+
+    with browser.chrome_driver(chromium) as driver:
+        yield driver

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from clvlayer.dashboard import APP_SCRIPT, PAGES, charts
+from clvlayer.dashboard import APP_SCRIPT, PAGES, charts, kpis
 
 TIMEOUT = 60
 
@@ -45,9 +45,41 @@ def test_page_renders_every_chart_on_the_sample(sample_warehouse: Path, monkeypa
 def test_overview_tiles_show_numbers_and_changes(sample_warehouse: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     app = _render(_app(sample_warehouse, monkeypatch), "views/overview.py")
     tiles = {metric.label: metric for metric in app.metric}
-    assert len(tiles) == 12 and all(metric.value not in ("", "–") for metric in tiles.values())
-    assert tiles["Net revenue"].delta and tiles["AOV"].delta  # change vs the previous quarter
-    assert tiles["Customers (buyers)"].value == "3,789"
+    flows, values = ["Net revenue", "Completed orders", "New customers", "Active customers"], \
+        [label for label, *_ in kpis.VALUE_TILES]
+    ratios = ["affiliate", "email", "paid_search", "paid_social", "referral"]  # LTV/CAC at 12 months
+    assert list(tiles) == flows + values + ratios  # organic has no spend: no LTV/CAC tile
+    assert all(metric.value not in ("", "–") and metric.delta for metric in tiles.values())  # all with a change
+    assert (tiles["Customers"].value, tiles["Buyers"].value) == ("4,000", "3,789")
+    assert (tiles["Net revenue"].value, tiles["Net revenue"].delta) == ("236,496", "+33,639")
+    assert tiles["Repeat rate"].delta.endswith(" pp")
+    assert not app.selectbox  # no segment filter: the overall row, nothing to choose
+
+
+def test_overview_shows_the_segment_the_filters_select(sample_warehouse: Path, monkeypatch: pytest.MonkeyPatch,
+                                                       query) -> None:
+    app = _app(sample_warehouse, monkeypatch)
+    app.sidebar.multiselect(key="channels").set_value(["email"]).run()
+    _render(app, "views/overview.py")
+    (buyers, ratio), = query(sample_warehouse, "select buyers, ltv_to_cac_12m from marts.fct_ltv_by_segment "
+                                               "where segment_key = 'current|acquisition_channel:email'")
+    tiles = {metric.label: metric.value for metric in app.metric}
+    assert tiles["Buyers"] == f"{buyers:,.0f}" and tiles["email"] == f"{ratio:.2f}"
+    assert list(tiles)[-1] == "email" and "referral" not in tiles  # the LTV/CAC of the channel shown only
+    app.sidebar.radio(key="loyalty").set_value("members").run()  # the choice made stays while it is selected
+    assert _render(app, "views/overview.py").selectbox(key="overview_segment").value == ("acquisition_channel", "email")
+    app = _app(sample_warehouse, monkeypatch)  # two segments from the start: the overall row until one is chosen
+    app.sidebar.multiselect(key="channels").set_value(["email"])
+    app.sidebar.radio(key="loyalty").set_value("members").run()
+    _render(app, "views/overview.py")
+    choice = app.selectbox(key="overview_segment")
+    assert list(choice.options) == ["all customers", "acquisition channel: email", "loyalty: member"]
+    assert choice.value == ("overall", "all")
+    assert {metric.label: metric.value for metric in app.metric}["Buyers"] == "3,789"
+    choice.set_value(("loyalty", "member")).run()
+    (members,), = query(sample_warehouse, "select buyers from marts.fct_ltv_by_segment "
+                                          "where segment_key = 'current|loyalty:member'")
+    assert {metric.label: metric.value for metric in app.metric}["Buyers"] == f"{members:,.0f}"
 
 
 @pytest.mark.parametrize("url_path, title, script", PAGES)
@@ -80,10 +112,13 @@ def test_filters_apply_on_every_page(sample_warehouse: Path, monkeypatch: pytest
     overview = _render(app, "views/overview.py")
     header = [element.value for element in overview.subheader]
     assert "2024-10-01 to 2024-12-31 vs 2024-07-01 to 2024-09-30" in header
-    buyers = {metric.label: metric.value for metric in overview.metric}["Customers (buyers)"]
-    assert 0 < int(buyers.replace(",", "")) < 3789
-    cohorts = _render(app, "views/cohorts.py")
-    assert any("Not applied (region, loyalty)" in element.value for element in cohorts.caption)
+    revenue = {metric.label: metric.value for metric in overview.metric}["Net revenue"]
+    assert 0 < int(revenue.replace(",", "")) < 50_000
+    for script, ignored in (("views/cohorts.py", "region, loyalty"), ("views/segments.py", "date range"),
+                            ("views/acquisition.py", "region, loyalty")):
+        page = _render(app, script)
+        scopes = [element.value for element in page.caption if "Filters applied" in element.value]
+        assert scopes and any(f"Set in the sidebar but ignored here: {ignored}" in scope for scope in scopes), scopes
 
 
 def test_date_range_without_data_shows_empty_states(sample_warehouse: Path, monkeypatch: pytest.MonkeyPatch) -> None:

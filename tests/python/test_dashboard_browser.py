@@ -1,13 +1,15 @@
 """End to end in a real headless Chromium: `clv dashboard` serves every page and each renders without an error.
 
-Chromium and chromedriver are Debian's packages; the fixture installs them (apt-get, as root) when missing and
-skips with the reason only where they cannot be installed. Screenshots land in the test's tmp folder (printed);
+Chromium and chromedriver are Debian's packages; the `chromium` fixture (conftest.py) installs them (apt-get, as
+root) when missing and skips with the reason only where they cannot be installed. One dashboard process and one
+browser session serve both checks. Screenshots land in the test's tmp folder (printed);
 `clv dashboard --screenshots docs/images` refreshes the README pictures with the same code.
 """
 
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -17,12 +19,14 @@ from clvlayer.dashboard import PAGES, browser, footer_prefix, server
 
 
 @pytest.fixture(scope="session")
-def chromium() -> browser.Browser:
-    found, reason = browser.ensure_chromium()
-    if found is None:
-        print(f"\nbrowser check skipped: {reason}")
-        pytest.skip(reason)
-    return found
+def dashboard(sample_warehouse: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """`clv dashboard` on the sample warehouse, as a user starts it; yields its base URL."""
+    port = server.free_port()
+    base_url = f"http://127.0.0.1:{port}"
+    command = [sys.executable, "-m", "clvlayer.cli", "dashboard", "--warehouse", str(sample_warehouse),
+               "--port", str(port)]
+    with server.serving(command, base_url, log=tmp_path_factory.mktemp("dashboard") / "dashboard.log"):
+        yield base_url
 
 
 def _is_mostly_blank(path: Path) -> bool:
@@ -31,15 +35,9 @@ def _is_mostly_blank(path: Path) -> bool:
     return len(colours) < 20
 
 
-def test_clv_dashboard_serves_every_page_in_chromium(chromium: browser.Browser, sample_warehouse: Path,
-                                                     tmp_path: Path) -> None:
-    port = server.free_port()
-    base_url = f"http://127.0.0.1:{port}"
-    command = [sys.executable, "-m", "clvlayer.cli", "dashboard", "--warehouse", str(sample_warehouse),
-               "--port", str(port)]
-    with server.serving(command, base_url, log=tmp_path / "dashboard.log"):
-        shots = browser.capture_pages(chromium, base_url, [(url, title) for url, title, _ in PAGES],
-                                      tmp_path / "screenshots", ready_text=footer_prefix)
+def test_clv_dashboard_serves_every_page_in_chromium(chrome, dashboard: str, tmp_path: Path) -> None:
+    shots = browser.capture_with(chrome, dashboard, [(url, title) for url, title, _ in PAGES],
+                                 tmp_path / "screenshots", ready_text=footer_prefix)
     print(f"\nscreenshots: {tmp_path / 'screenshots'}")
     assert [shot.name for shot in shots] == [f"{url}.png" for url, _, _ in PAGES]
     for shot in shots:
@@ -48,13 +46,10 @@ def test_clv_dashboard_serves_every_page_in_chromium(chromium: browser.Browser, 
         assert not _is_mostly_blank(shot), f"{shot} looks empty"
 
 
-def test_a_page_with_an_error_fails_the_check(chromium: browser.Browser, tmp_path: Path) -> None:
-    """The check can fail: a page that raises shows Streamlit's exception element, which fails the render."""
-    port = server.free_port()
-    base_url = f"http://127.0.0.1:{port}"
-    command = [sys.executable, "-m", "streamlit", "run", str(tmp_path / "broken.py"), "--server.port", str(port),
-               "--server.headless", "true", "--browser.gatherUsageStats", "false"]
-    (tmp_path / "broken.py").write_text("import streamlit as st\nst.title('Broken')\nraise RuntimeError('boom')\n")
-    with server.serving(command, base_url, log=tmp_path / "broken.log"):
-        with pytest.raises(browser.PageRenderError, match="boom|error"):
-            browser.capture_pages(chromium, base_url, [("", "Broken")], tmp_path, timeout=30)
+def test_a_page_with_an_error_fails_the_check(chrome, dashboard: str) -> None:
+    """The check can fail: an unknown page makes the running app show its "Page not found" dialog, an error
+    element, and the render fails (exceptions and st.error are the other error elements it looks for)."""
+    chrome.set_window_size(1400, 1000)
+    with pytest.raises(browser.PageRenderError, match="shows an error"):
+        browser.render_page(chrome, f"{dashboard}/no-such-page", "Overview", timeout=30,
+                            ready_text=footer_prefix("Overview"))

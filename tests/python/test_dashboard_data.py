@@ -14,7 +14,7 @@ import duckdb
 import pytest
 import yaml
 
-from clvlayer.dashboard import APP_DIR, charts, data, report
+from clvlayer.dashboard import APP_DIR, charts, data, kpis, report
 from clvlayer.dashboard.data import Filters, Period, WarehouseUnavailable, comparison_periods
 from clvlayer.project import PROJECT_ROOT
 
@@ -27,10 +27,10 @@ def _source(name: str) -> str:
 
 
 def _dashboard_datasets() -> set[str]:
-    """Loaders the app calls: its charts', `ui.load("<name>"` in the pages and entry script, and the coverage."""
+    """Loaders the app calls: its charts', `ui.load("<name>"` in the pages and entry script, and the coverage's."""
     scripts = [APP_DIR / "app.py", *sorted((APP_DIR / "views").glob("*.py"))]
     called = {name for script in scripts for name in re.findall(r'ui\.load\("(\w+)"', script.read_text())}
-    return called | {spec.dataset for spec in charts.CHARTS.values()} | {"data_coverage"}
+    return called | {spec.dataset for spec in charts.CHARTS.values()} | {"data_coverage", "ltv_snapshots"}
 
 
 @pytest.mark.parametrize("name", sorted(data.DATASETS))
@@ -41,34 +41,40 @@ def test_loader_reads_only_the_marts_it_declares(name: str) -> None:
     assert {table for _, table in relations} == set(data.DATASETS[name])
 
 
+RATIO = re.compile(r"/|\b(avg|mean|median|quantile\w*|percentile\w*|stddev\w*|var_\w+|variance|corr|covar\w*|"
+                   r"regr_\w+|fsum|favg|ratio\w*|safe_divide|divide)\s*\(", re.IGNORECASE)
+
+
 def _computes_a_ratio(function_source: str) -> bool:
-    """Whether the SQL a loader sends (the strings passed to _query, SQL comments left out) divides or averages."""
+    """Whether the SQL a loader sends (the strings passed to _query, its comments and quoted literals left out)
+    divides or averages."""
     statements = re.findall(r'_query\(warehouse, f?"""(.*?)"""', function_source, flags=re.DOTALL)
-    sql = "\n".join(re.sub(r"--[^\n]*", "", statement) for statement in statements)
-    return bool(re.search(r"\s/\s|\bavg\(", sql))
+    sql = "\n".join(re.sub(r"--[^\n]*|'[^']*'", "", statement) for statement in statements)
+    return bool(RATIO.search(sql))
 
 
 def test_ratio_detection_can_fail() -> None:
     assert _computes_a_ratio('return _query(warehouse, f"""select a / b from marts.x""")')
+    assert _computes_a_ratio('return _query(warehouse, f"""select sum(a)/sum(b) from marts.x""")')
     assert _computes_a_ratio('return _query(warehouse, """select avg(a) from marts.x""")')
+    assert _computes_a_ratio('return _query(warehouse, """select median (a), 1 from marts.x""")')
     assert not _computes_a_ratio('return _query(warehouse, """select sum(a) -- a / b\n from marts.x""")')
+    assert not _computes_a_ratio("return _query(warehouse, \"\"\"select 'n/a' as x from marts.x\"\"\")")
 
 
 @pytest.mark.parametrize("name", sorted(data.DATASETS))
-def test_only_issue_12_loaders_compute_ratios(name: str) -> None:
-    """A loader divides or averages only when it stands in for the segment-grain mart, and says so."""
-    source = _source(name)
-    if _computes_a_ratio(source):
-        assert "# ISSUE-12:" in source, f"{name} computes a ratio without an ISSUE-12 marker"
+def test_no_loader_computes_a_ratio(name: str) -> None:
+    """Every ratio comes finished from a mart: no loader divides or averages (no exception)."""
+    assert not _computes_a_ratio(_source(name)), f"{name} computes a ratio: read it from the mart that has it"
 
 
-def test_issue_12_markers() -> None:
-    """The loaders that stand in for issue 12's marts (the list in the report to the lead)."""
-    marked = sorted(name for name in data.DATASETS if "# ISSUE-12:" in _source(name))
-    assert marked == ["blended_ltv_to_cac", "channel_cohort_margin", "cohort_retention", "customer_value_kpis",
-                      "period_kpis", "segment_comparison"]
-    assert [name for name in marked if _computes_a_ratio(_source(name))] == [
-        "blended_ltv_to_cac", "customer_value_kpis", "period_kpis"]
+def test_no_stand_in_is_left() -> None:
+    """Phase 1 marked its stand-ins for the segment-grain marts with an issue marker; none is left anywhere."""
+    places = [*(APP_DIR.rglob("*.py")), *(PROJECT_ROOT / "analyses").glob("*.sql"),
+              PROJECT_ROOT / "models" / "exposures.yml", PROJECT_ROOT / "docs" / "analyst_guide.md",
+              *(PROJECT_ROOT / "tests" / "python").glob("test_*.py")]
+    marker = "ISSUE" + "-12"
+    assert [str(path.relative_to(PROJECT_ROOT)) for path in places if marker in path.read_text()] == []
 
 
 def test_every_loader_is_used_and_the_exposures_declare_what_is_read() -> None:
@@ -100,6 +106,8 @@ def test_every_loader_runs_with_and_without_filters(which: str, request: pytest.
                 kwargs.update(current=periods[0], previous=periods[1])
             if "segment_type" in parameters:
                 kwargs["segment_type"] = "region"
+            if "segment_value" in parameters:
+                kwargs["segment_value"] = "north"
             assert loader(warehouse, **kwargs) is not None
 
 
@@ -115,39 +123,98 @@ def test_filters_narrow_the_customers(sample_warehouse: Path, query) -> None:
         Filters(loyalty="gold")
 
 
-@pytest.mark.parametrize("segment_type, filters", [
-    ("loyalty", Filters(loyalty="members")), ("loyalty", Filters(loyalty="non_members")),
-    ("region", Filters(regions=("north",))), ("region", Filters(regions=("west",)))])
-def test_interim_segment_values_equal_the_segment_mart(sample_warehouse: Path, query, segment_type: str,
-                                                        filters: Filters) -> None:
-    """The ISSUE-12 readers aggregate with the marts' definitions: same numbers as fct_segment_comparison."""
-    value = {"members": "member", "non_members": "non_member"}.get(filters.loyalty) or filters.regions[0]
-    (buyers, ltv, aov, orders_per_year), = query(sample_warehouse, f"""
-        select buyers, average_realised_ltv, aov, orders_per_year from marts.fct_segment_comparison
-        where segment_type = '{segment_type}' and segment_value = '{value}'""")
-    kpis = data.customer_value_kpis(sample_warehouse, filters).iloc[0]
-    assert kpis["buyers"] == buyers
-    assert kpis["average_realised_ltv"] == pytest.approx(ltv, rel=1e-12)
-    assert kpis["orders_per_year"] == pytest.approx(orders_per_year, rel=1e-12)
-    (first, as_of), = query(sample_warehouse, "select min(first_order_on), max(as_of_date) from marts.dim_customers")
-    whole = Period(first, as_of)
-    flows = data.period_kpis(sample_warehouse, filters, whole, whole).set_index("period")
-    assert flows.loc["current", "aov"] == pytest.approx(aov, rel=1e-12)
+def test_filters_select_segments_of_the_segment_mart() -> None:
+    assert data.selected_segments(Filters()) == []
+    both = Filters(channels=("email", "referral"), regions=("north",), loyalty="non_members")
+    assert data.selected_segments(both) == [("acquisition_channel", "email"), ("acquisition_channel", "referral"),
+                                            ("region", "north"), ("loyalty", "non_member")]
+    assert data.filter_values(both, "rfm_segment") == ()  # not a sidebar filter: never narrowed
+    assert data.filter_values(Filters(loyalty="members"), "loyalty") == ("member",)
 
 
-def test_unfiltered_customer_value_equals_the_customer_mart(sample_warehouse: Path, query) -> None:
-    (formula_a, formula_b, repeat_rate), = query(sample_warehouse, """
-        select avg(ltv_formula_a), avg(ltv_formula_b), avg(case when completed_orders > 1 then 1 else 0 end)
-        from marts.fct_customer_ltv where has_completed_order""")
-    kpis = data.customer_value_kpis(sample_warehouse, Filters()).iloc[0]
-    assert kpis["ltv_formula_a"] == pytest.approx(formula_a, rel=1e-12)
-    assert kpis["average_ltv_formula_b"] == pytest.approx(formula_b, rel=1e-12)
-    assert kpis["repeat_customer_rate"] == pytest.approx(repeat_rate, rel=1e-12)
+def _mart_segment(warehouse: Path, segment: tuple[str, str]) -> dict[str, dict]:
+    with duckdb.connect(str(warehouse), read_only=True) as connection:
+        frame = connection.execute("select * from marts.fct_ltv_by_segment where segment_type = ? and "
+                                   "segment_value = ?", list(segment)).df()
+    return {row["as_of_snapshot"]: row for row in frame.to_dict("records")}
+
+
+@pytest.mark.parametrize("segment", [("overall", "all"), ("acquisition_channel", "email"), ("region", "north"),
+                                     ("loyalty", "member")])
+def test_value_tiles_are_the_segment_mart_rows(sample_warehouse: Path, segment: tuple[str, str]) -> None:
+    """Each overview tile is fct_ltv_by_segment's value for the segment at the current snapshot, and its change
+    the difference from the previous snapshot's value (nothing aggregated or divided in the app)."""
+    coverage = data.Coverage.read(sample_warehouse)
+    (previous,) = coverage.previous_snapshots
+    assert (previous.name, previous.months_before_current) == ("previous_3m", 3)
+    mart = _mart_segment(sample_warehouse, segment)
+    tiles = kpis.value_tiles(data.segment_kpis(sample_warehouse, *segment), previous)
+    assert [tile.label for tile in tiles] == [label for label, *_ in kpis.VALUE_TILES]
+    for tile, (_, column, _, change, _) in zip(tiles, kpis.VALUE_TILES):
+        now, before = mart["current"][column], mart["previous_3m"][column]
+        assert tile.value == pytest.approx(now, rel=1e-12) and tile.previous == pytest.approx(before, rel=1e-12)
+        assert tile.change == change(now - before)
+    assert kpis.value_tiles(data.segment_kpis(sample_warehouse, *segment), None)[0].change is None
+
+
+def test_overall_tiles_match_the_customer_mart(sample_warehouse: Path, query) -> None:
+    """The overall row is the whole customer base (an independent count and sum on fct_customer_ltv)."""
+    (customers, buyers, revenue, repeaters), = query(sample_warehouse, """
+        select count(*), count(*) filter (where has_completed_order), sum(realised_ltv),
+            count(*) filter (where is_repeat_customer) from marts.fct_customer_ltv""")
+    tiles = {tile.label: tile for tile in kpis.value_tiles(data.segment_kpis(sample_warehouse), None)}
+    assert (tiles["Customers"].value, tiles["Buyers"].value) == (customers, buyers) == (4000, 3789)
+    assert tiles["Realised LTV"].value == pytest.approx(float(revenue) / buyers, rel=1e-12)
+    assert tiles["Repeat rate"].value == pytest.approx(repeaters / buyers, rel=1e-12)
+
+
+def test_ltv_to_cac_tiles_are_the_channel_rows(sample_warehouse: Path, query) -> None:
+    previous = data.Coverage.read(sample_warehouse).previous_snapshots[0]
+    tiles = kpis.ltv_to_cac_tiles(data.channel_ltv_to_cac(sample_warehouse, Filters()), previous)
+    rows = dict(query(sample_warehouse, """
+        select segment_value, ltv_to_cac_12m from marts.fct_ltv_by_segment
+        where as_of_snapshot = 'current' and segment_type = 'acquisition_channel' and cac_status = 'ok'"""))
+    assert {tile.label: tile.value for tile in tiles} == pytest.approx(rows, rel=1e-12)
+    assert "organic" not in rows and len(rows) == 5  # no spend recorded: no CAC, no tile
+    email = data.channel_ltv_to_cac(sample_warehouse, Filters(channels=("email",)))
+    assert set(email["channel"]) == {"email"} and set(email["as_of_snapshot"]) == {"current", "previous_3m"}
+
+
+def test_segment_values_apply_only_the_filter_of_their_type(sample_warehouse: Path, query) -> None:
+    north = Filters(regions=("north",), channels=("email",), loyalty="members")
+    regions = data.segment_values(sample_warehouse, north, "region")
+    assert regions["segment_value"].tolist() == ["north"]
+    everyone = data.segment_values(sample_warehouse, Filters(), "rfm_segment")
+    assert data.segment_values(sample_warehouse, north, "rfm_segment").equals(everyone)  # no RFM x region rows
+    lifts = dict(query(sample_warehouse, "select segment_value, ltv_lift from marts.fct_segment_comparison "
+                                         "where segment_type = 'rfm_segment' and ltv_lift is not null"))
+    shown = everyone.dropna(subset=["ltv_lift"])
+    assert dict(zip(shown["segment_value"], shown["ltv_lift"])) == pytest.approx(lifts, rel=1e-12)
+    (customers,), = query(sample_warehouse, "select count(*) from marts.dim_customers")
+    assert everyone["customers"].sum() == customers
+    loyalty = data.segment_values(sample_warehouse, north, "loyalty")
+    assert loyalty["segment_value"].tolist() == ["member"] and loyalty["ltv_lift"].iloc[0] > 0
+
+
+def test_cohorts_read_the_channel_mart_when_a_channel_is_selected(sample_warehouse: Path, query) -> None:
+    pooled = data.cohort_retention(sample_warehouse, Filters())
+    (rows,), = query(sample_warehouse, "select count(*) from marts.fct_cohort_retention")
+    assert set(pooled["acquisition_channel"]) == {"all channels"} and len(pooled) == rows
+    email = data.cohort_retention(sample_warehouse, Filters(channels=("email", "referral"),
+                                                            date_from=date(2024, 1, 1)))
+    (channel_rows,), = query(sample_warehouse, """
+        select count(*) from marts.fct_cohort_retention_by_channel
+        where acquisition_channel in ('email', 'referral') and cohort_month >= '2024-01-01'""")
+    assert set(email["acquisition_channel"]) == {"email", "referral"} and len(email) == channel_rows
+    curves = data.cohort_curves(sample_warehouse, Filters(channels=("email",)))
+    assert set(curves["curve"]) == {"all_channels", "email"}
+    assert curves.groupby("curve")["cohort_ltv_curve"].apply(lambda c: c.is_monotonic_increasing).all()
+    assert set(data.cohort_curves(sample_warehouse, Filters())["curve"]) >= {"all_channels", "email", "organic"}
 
 
 def test_period_flows_add_up_to_the_orders_mart(sample_warehouse: Path, query) -> None:
     current, previous = comparison_periods(date(2025, 6, 30), 3)
-    flows = data.period_kpis(sample_warehouse, Filters(), current, previous).set_index("period")
+    flows = data.period_flows(sample_warehouse, Filters(), current, previous).set_index("period")
     (revenue, orders, new), = query(sample_warehouse, """
         select sum(net_revenue), count(*) filter (where is_completed),
             (select count(*) from marts.dim_customers where first_order_on between '2025-04-01' and '2025-06-30')
@@ -160,10 +227,13 @@ def test_period_flows_add_up_to_the_orders_mart(sample_warehouse: Path, query) -
 
 def test_coverage_names_what_the_orders_only_input_lacks(sample_warehouse: Path, orders_only_warehouse: Path) -> None:
     assert data.Coverage.read(sample_warehouse).missing == []
-    missing = " | ".join(data.Coverage.read(orders_only_warehouse).missing)
+    orders_only = data.Coverage.read(orders_only_warehouse)
+    missing = " | ".join(orders_only.missing)
     for phrase in ("no marketing spend in the input: CAC", "no acquisition channel", "no order items",
                    "no loyalty members", "default rate"):
         assert phrase in missing
+    assert [snapshot.name for snapshot in orders_only.snapshots] == ["current", "previous_3m"]
+    assert kpis.ltv_to_cac_tiles(data.channel_ltv_to_cac(orders_only_warehouse, Filters()), None) == []
 
 
 @pytest.mark.parametrize("end, months, current, previous", [
@@ -215,3 +285,18 @@ def test_unreadable_warehouses_raise_a_message_with_the_fix(sample_warehouse: Pa
     finally:
         holder.kill()
         holder.wait()
+
+
+def test_analyst_guide_sample_figures(sample_warehouse: Path, query) -> None:
+    """The analyst guide's figures about the sample are the overview's: flows for Q2 2025, the quarter's AOV (an
+    independent sum / count on fct_orders) and the overall average-check tile."""
+    text = " ".join((PROJECT_ROOT / "docs" / "analyst_guide.md").read_text().split())
+    found = re.search(r"Q2 2025 net revenue ([\d,]+) and ([\d,]+) orders, the overview's flow tiles for that quarter, "
+                      r"and AOV ([\d.]+) over that quarter's orders\. The overview's average-check tile, ([\d.]+),", text)
+    assert found, "sentence not found in docs/analyst_guide.md"
+    current, previous = comparison_periods(date(2025, 6, 30), 3)
+    flows = kpis.flow_tiles(data.period_flows(sample_warehouse, Filters(), current, previous))
+    (aov,), = query(sample_warehouse, "select sum(net_revenue) / count(*) filter (where is_completed) "
+                                      "from marts.fct_orders where ordered_on between '2025-04-01' and '2025-06-30'")
+    check = {tile.label: tile.text for tile in kpis.value_tiles(data.segment_kpis(sample_warehouse), None)}
+    assert found.groups() == (flows[0].text, flows[1].text, f"{aov:.2f}", check["Average check (AOV)"])

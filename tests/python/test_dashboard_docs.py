@@ -10,24 +10,16 @@ from pathlib import Path
 import pytest
 
 from clvlayer.cli import main
-from clvlayer.dashboard import browser, data, report
+from clvlayer.dashboard import data, report
 from clvlayer.docs_site import docs_server
 
 EXPOSURES = {"exposure.customer_value.clv_dashboard": "Customer value dashboard",
              "exposure.customer_value.clv_static_report": "Customer value static report"}
 
 
-@pytest.fixture(scope="module")
-def site(sample_warehouse: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    target = tmp_path_factory.mktemp("docs") / "site"
-    before = sample_warehouse.stat().st_mtime_ns
-    assert main(["docs", "--no-serve", "--warehouse", str(sample_warehouse), "--target-path", str(target)]) == 0
-    assert sample_warehouse.stat().st_mtime_ns == before  # opened read-only, never written
-    return target
-
-
-def test_manifest_has_the_exposures_with_the_marts_they_read(site: Path) -> None:
-    manifest = json.loads((site / "manifest.json").read_text())
+def test_manifest_has_the_exposures_with_the_marts_they_read(docs_site: Path) -> None:
+    """`clv docs` (fixture docs_site: generated once, read-only on the warehouse) declares who reads what."""
+    manifest = json.loads((docs_site / "manifest.json").read_text())
     assert set(manifest["exposures"]) == set(EXPOSURES)
     readers = {"exposure.customer_value.clv_dashboard": data.marts_read(),
                "exposure.customer_value.clv_static_report": data.marts_read(sorted(report.report_datasets()))}
@@ -36,7 +28,7 @@ def test_manifest_has_the_exposures_with_the_marts_they_read(site: Path) -> None
         assert set(nodes) == {f"model.customer_value.{mart}" for mart in marts}
         for node in nodes:  # lineage: each mart lists the exposure as a child
             assert unique_id in manifest["child_map"][node]
-    catalog = json.loads((site / "catalog.json").read_text())
+    catalog = json.loads((docs_site / "catalog.json").read_text())
     assert "model.customer_value.fct_channel_economics" in catalog["nodes"]
 
 
@@ -46,32 +38,29 @@ def test_clv_docs_without_a_warehouse_fails_with_the_fix(tmp_path: Path, capsys:
     assert "make build" in capsys.readouterr().err
 
 
-def test_docs_site_shows_the_exposure_lineage_in_chromium(site: Path, tmp_path: Path) -> None:
-    found, reason = browser.ensure_chromium()
-    if found is None:
-        print(f"\nbrowser check skipped: {reason}")
-        pytest.skip(reason)
+def test_docs_site_shows_the_exposure_lineage_in_chromium(docs_site: Path, chrome, tmp_path: Path) -> None:
     from selenium.webdriver.common.by import By
 
-    server = docs_server(site, "127.0.0.1", 0)
+    server = docs_server(docs_site, "127.0.0.1", 0)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     base_url = f"http://127.0.0.1:{server.server_address[1]}"
+    driver = chrome
+    driver.set_window_size(1400, 900)
     try:
-        with browser.chrome_driver(found, 1400, 900) as driver:
-            for unique_id, label in EXPOSURES.items():
-                driver.get(f"{base_url}/#!/exposure/{unique_id}")
-                deadline = time.monotonic() + 30
-                while time.monotonic() < deadline:
-                    text = driver.find_element(By.TAG_NAME, "body").text
-                    if label in text and "fct_segment_comparison" in text:
-                        break
-                    time.sleep(0.3)
-                assert label in text and "Depends On" in text
-                assert all(mart in text for mart in data.marts_read())
-            driver.find_element(By.CSS_SELECTOR, 'a[title="View Lineage Graph"]').click()
-            time.sleep(2)
-            assert "Lineage Graph" in driver.find_element(By.TAG_NAME, "body").text
-            driver.save_screenshot(str(tmp_path / "docs_lineage.png"))
+        for unique_id, label in EXPOSURES.items():
+            driver.get(f"{base_url}/#!/exposure/{unique_id}")
+            deadline = time.monotonic() + 30
+            while time.monotonic() < deadline:
+                text = driver.find_element(By.TAG_NAME, "body").text
+                if label in text and "fct_segment_comparison" in text:
+                    break
+                time.sleep(0.3)
+            assert label in text and "Depends On" in text
+            assert all(mart in text for mart in data.marts_read())
+        driver.find_element(By.CSS_SELECTOR, 'a[title="View Lineage Graph"]').click()
+        time.sleep(2)
+        assert "Lineage Graph" in driver.find_element(By.TAG_NAME, "body").text
+        driver.save_screenshot(str(tmp_path / "docs_lineage.png"))
     finally:
         server.shutdown()
         server.server_close()

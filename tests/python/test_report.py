@@ -22,7 +22,9 @@ def test_report_on_the_sample_writes_every_chart(sample_warehouse: Path, tmp_pat
             assert image.width > 600 and image.height > 200, key
         assert f'src="{key}.png"' in page
     assert "empty" not in re.findall(r'class="(\w+)"', page)
-    assert "Net revenue" in page and "LTV/CAC 12 months" in page and "+16.6%" in page
+    for text in ("Net revenue", "+33,639", "LTV formula A", "change vs 3 months earlier (2025-03-30)",
+                 "LTV/CAC at 12 months by channel", 'email</div><div class="value">15.15'):
+        assert text in page, text
     reorder = pd.read_csv(out / "reorder_list.csv")
     assert len(reorder) == len(data.reorder_list(sample_warehouse, data.Filters())) > 0
     assert len(pd.read_csv(out / "at_risk_high_value.csv")) > 0
@@ -35,9 +37,11 @@ def test_report_on_an_orders_only_warehouse_says_what_is_missing(orders_only_war
     page = (out / "index.html").read_text()
     assert "No marketing spend in the input: CAC, LTV/CAC and payback are unavailable" in page
     assert "No order items in the input" in page
-    for key in ("cac_by_channel", "ltv_to_cac_heatmap", "payback_heatmap", "category_penetration"):
+    assert "no marketing spend in the input: CAC, LTV/CAC and payback unavailable" in page  # the overview's note
+    for key in ("channel_ltv_to_cac", "cac_by_channel", "ltv_to_cac_heatmap", "payback_heatmap",
+                "category_penetration"):
         assert not (out / f"{key}.png").exists()
-    for key in ("retention_heatmap", "p_alive_vs_clv", "holdout"):
+    for key in ("retention_heatmap", "channel_cohort_curves", "value_tiers", "p_alive_vs_clv", "holdout"):
         assert (out / f"{key}.png").exists()
 
 

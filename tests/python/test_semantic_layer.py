@@ -290,8 +290,9 @@ CHECKERS = {"segment": check_segment, "channel": check_channel, "channel_cohort"
 
 
 def readme_mf_examples() -> list[list[str]]:
-    """Every `clv mf -- query ...` of README.md - command lines in code blocks and inline examples - as arguments."""
-    text = (PROJECT_ROOT / "README.md").read_text()
+    """Every `clv mf -- query ...` of README.md and docs/analyst_guide.md - command lines in code blocks and inline
+    examples - as arguments."""
+    text = "\n".join((PROJECT_ROOT / name).read_text() for name in ("README.md", "docs/analyst_guide.md"))
     lines = re.findall(r"^\.venv/bin/clv mf -- (query [^#\n]*?)\s*(?:#.*)?$", text, flags=re.MULTILINE)
     inline = re.findall(r"`(?:\.venv/bin/)?clv mf -- (query [^`]*)`", text)
     return [line.split() for line in lines + inline]

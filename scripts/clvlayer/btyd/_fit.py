@@ -10,7 +10,7 @@ from typing import Callable, Sequence
 import numpy as np
 
 from clvlayer.btyd._core import FloatArray
-from clvlayer.btyd._optim import _standard_errors, fit_problem, log_covariance
+from clvlayer.btyd._optim import _standard_errors, fit_newton, fit_problem, log_covariance
 from clvlayer.btyd._patterns import Patterns
 
 
@@ -50,14 +50,20 @@ def run_fit(
     penalizer: float,
     started: float,
     max_iter: int = 2000,
+    start_objective: Callable[[FloatArray], tuple[float, FloatArray]] | None = None,
 ) -> CountFit:
     """Minimise ``objective(theta, penalized)`` and express the result on the caller's time axis.
 
     ``time_rates`` are the indices of parameters with the unit of time (alpha, beta): divided by the scale.
     The log-likelihood moves back to the original axis by ``sum(w x) ln(scale)`` (a density in x purchase
-    times).
+    times). An objective with an analytic Hessian (``value_grad_hess``) is solved by Newton's method after a
+    quasi-Newton start on ``start_objective`` (:func:`clvlayer.btyd._optim.fit_newton`); others by L-BFGS-B
+    with a finite-difference Hessian (:func:`clvlayer.btyd._optim.fit_problem`).
     """
-    opt, converged, message = fit_problem(lambda th: objective(th, True), starts, names, max_iter=max_iter)
+    if hasattr(objective, "value_grad_hess"):
+        opt, converged, message = fit_newton(objective, start_objective or objective, starts, names, max_iter=max_iter)
+    else:
+        opt, converged, message = fit_problem(lambda th: objective(th, True), starts, names, max_iter=max_iter)
     values = np.exp(opt.theta)
     for i in time_rates:
         values[i] /= pat.scale

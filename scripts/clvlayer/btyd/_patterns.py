@@ -9,7 +9,7 @@ from typing import Callable, Sequence
 import numpy as np
 from numpy.typing import ArrayLike
 
-from clvlayer.btyd._core import ClvFitError, FloatArray, _validate_rfm, _validate_weights, aggregate_rfm
+from clvlayer.btyd._core import ClvFitError, FloatArray, _dot, _validate_rfm, _validate_weights, aggregate_rfm
 
 
 @dataclass
@@ -35,7 +35,7 @@ class Patterns:
 
     @property
     def sum_wx(self) -> float:
-        return float(np.dot(self.w, self.x))
+        return float(_dot(self.w, self.x))
 
 
 def build_patterns(x: FloatArray, tx: FloatArray, tt: FloatArray, w: FloatArray) -> Patterns:
@@ -91,20 +91,25 @@ def add_penalty(f: float, g: FloatArray, params: FloatArray, penalizer: float) -
 
 def rate_starts(pat: Patterns, shapes: Sequence[float], dropout: Sequence[tuple[float, float]]) -> list[FloatArray]:
     """Log-space starting points: purchase rate r / alpha ~ sum(w x) / sum(w T) on the scaled axis."""
-    rate = max(pat.sum_wx / max(float(np.dot(pat.w, pat.T)), 1e-12), 1e-9)
+    rate = max(pat.sum_wx / max(float(_dot(pat.w, pat.T)), 1e-12), 1e-9)
     return [np.log([r0, r0 / rate, d0, d1]) for r0 in shapes for d0, d1 in dropout]
 
 
-def subsample(pat: Patterns, max_patterns: int, seed: int = 0) -> Patterns:
-    """At most ``max_patterns`` patterns drawn with probability proportional to weight (for start search)."""
-    if pat.n_patterns <= max_patterns:
+def subsample_customers(pat: Patterns, n_customers: int, seed: int = 0) -> Patterns:
+    """A random sample of about ``n_customers`` customers (drawn with replacement, weight of each pattern =
+    number of draws x W / n_customers), as patterns; ``pat`` itself when it has no more patterns than that.
+
+    Used for starting values only: the sample log-likelihood is an unbiased estimate of the full one.
+    """
+    if pat.n_patterns <= n_customers:
         return pat
     rng = np.random.default_rng(seed)
-    idx = rng.choice(pat.n_patterns, size=max_patterns, replace=False, p=pat.w / pat.w.sum())
-    w = pat.w[idx] * (pat.W / pat.w[idx].sum())
-    xs, ix = np.unique(pat.x[idx], return_inverse=True)
+    counts = rng.multinomial(n_customers, pat.w / pat.W).astype(np.float64)
+    keep = counts > 0
+    w = counts[keep] * (pat.W / n_customers)
+    xs, ix = np.unique(pat.x[keep], return_inverse=True)
     wx = np.bincount(ix, weights=w, minlength=len(xs))
-    return Patterns(pat.x[idx], pat.tx[idx], pat.T[idx], w, pat.scale, xs, ix, wx)
+    return Patterns(pat.x[keep], pat.tx[keep], pat.T[keep], w, pat.scale, xs, ix, wx)
 
 
 Objective = Callable[[FloatArray], tuple[float, FloatArray]]

@@ -34,7 +34,7 @@ from clvlayer.btyd._core import (
     positive_params,
 )
 from clvlayer.btyd._optim import _minimize, _sanity, _standard_errors, log_covariance
-from clvlayer.btyd._predict import alive_pmf_kmax, beta_lifetime, bg_alive_pmf
+from clvlayer.btyd._predict import alive_pmf_kmax, beta_alive_moments, beta_alive_moments_draws, beta_lifetime, bg_alive_pmf
 
 PARAMETERS = ("r", "alpha", "a", "b")
 
@@ -458,7 +458,7 @@ def alive_count_pmf(fit: BgNbdFit | Sequence[float], t: float, frequency: ArrayL
 
     The full conditional distribution is ``(1 - P(alive)) [k == 0] + P(alive) * this``; see
     :func:`clvlayer.btyd._predict.bg_alive_pmf` for the closed form. ``kmax`` defaults to a range that
-    holds all but 1e-7 of every row's probability.
+    holds all but 1e-9 of every row's probability.
     """
     r, alpha, a, b = _bg_params(fit)
     x = np.asarray(frequency, dtype=np.float64)
@@ -486,3 +486,18 @@ def alive_expected_purchases(fit: BgNbdFit | Sequence[float], t: ArrayLike, freq
     if abs(a - 1.0) < 1e-9:
         a = 1.0 + 1e-9
     return (a + b + x - 1.0) / (a - 1.0) * _future_fraction(r, alpha, a, b, x, tt, horizon(t, len(x)))
+
+
+
+def alive_moments(fit: BgNbdFit | Sequence[float], t: float, frequency: ArrayLike, T: ArrayLike) -> tuple[FloatArray, FloatArray, FloatArray]:
+    """(P(Y=0 | alive), E[Y | alive], E[Y^2 | alive]) over (T, T+t] (:func:`clvlayer.btyd._predict.beta_alive_moments`)."""
+    r, alpha, a, b = _bg_params(fit)
+    x, tt = np.asarray(frequency, dtype=np.float64), np.asarray(T, dtype=np.float64)
+    tb = horizon(t, len(x))
+    return beta_alive_moments(r + x, alpha + tt, a, b + x, tb, alive_expected_purchases(fit, tb, x, tt))
+
+
+
+def alive_moments_draws(draws: ArrayLike, t: float, frequency: ArrayLike, T: ArrayLike) -> tuple[FloatArray, FloatArray, FloatArray]:
+    """:func:`alive_moments` for every row of ``draws`` (draws x rows each), the quadrature batched over draws."""
+    return beta_alive_moments_draws(draws, t, frequency, T, _bg_params, alive_expected_purchases, 0.0)

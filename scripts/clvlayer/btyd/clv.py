@@ -104,7 +104,9 @@ def model_lifetime_value(
 ) -> FloatArray:
     """:func:`customer_lifetime_value` for any registered count model (``"bgnbd"``, ``"mbgnbd"``, ``"paretonbd"``).
 
-    Expected purchases are evaluated per distinct (x, t_x, T) pattern; for BG/NBD this equals
+    ``E[Y(t)] = P(alive) E[Y(t) | alive]`` for every registered model, and only the second factor depends on t
+    (and on (x, T) alone): P(alive) is evaluated once per distinct (x, t_x, T) pattern and the discounted
+    alive-expectation once per distinct (x, T) group and month. For BG/NBD this equals
     :func:`customer_lifetime_value` to rounding.
     """
     from clvlayer.btyd.registry import get_model
@@ -114,7 +116,9 @@ def model_lifetime_value(
     x, tx, tt = _validate_rfm(frequency, recency, T, allow_empty=True)
     spend = conditional_expected_average_profit(gg, x, monetary_value) * margin
     (ux, utx, uT), _, inv = aggregate_rfm(x, tx, tt)
-    per_pattern = discounted_sum(
-        lambda t: spec.expected_purchases(params, t, ux, utx, uT), months, k, monthly_discount_rate
+    p_alive = spec.p_alive(params, ux, utx, uT)
+    (gx, gT), _, ginv = aggregate_rfm(ux, uT)
+    per_group = discounted_sum(
+        lambda t: spec.alive_expected_purchases(params, t, gx, gT), months, k, monthly_discount_rate
     )
-    return spend * per_pattern[inv]
+    return spend * (p_alive * per_group[ginv])[inv]

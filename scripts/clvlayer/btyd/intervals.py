@@ -1,4 +1,4 @@
-"""Intervals that carry parameter uncertainty (and, for purchase counts, process uncertainty).
+"""Intervals that carry parameter uncertainty and process uncertainty.
 
 Parameter uncertainty: ``n_draws`` parameter vectors from the MLE's asymptotic normal in log-parameter space,
 ``N(ln theta_hat, (n H)^-1)`` (``fit.log_cov``, from the same Hessian as the standard errors).
@@ -18,11 +18,24 @@ the share of ``[F(y-1), F(y)]`` inside the central band), so its mean over custo
 coverage; ``covered_integer`` is the plain ``lower <= y <= upper`` (conservative, >= level).
 
 Segment sums: per draw the sum of independent customers' counts is approximated by a normal with the
-summed conditional means and variances; the interval is the quantiles of the mixture over draws.
+summed conditional means and variances (E[Y] and E[Y^2] from the models' closed-form alive moments, not from
+truncated tables); the interval is the quantiles of the mixture over draws, and with ``actual`` the segment
+table also holds the PIT of the actual sum under that mixture (uniform when calibrated).
 
-CLV (:func:`clv_intervals`): draws of the count model and of the Gamma-Gamma model give draws of each
-customer's expected discounted value; the interval is their quantiles -- parameter uncertainty only (the
-interval of the *expected* value, not of realised revenue), and likewise for segment sums.
+CLV (:func:`clv_intervals`): the realised discounted value ``R = margin sum_i delta(t_i) z_i`` of a customer's
+purchases over the horizon (``z_i`` the spend of purchase i, ``delta`` the monthly discount factor):
+
+* ``expected_lower`` / ``expected_upper``: the interval of the *expected* CLV over the parameter draws of the
+  count and Gamma-Gamma models (parameter uncertainty only);
+* ``lower`` / ``upper``: a predictive interval of R itself (parameter + process uncertainty). Given the
+  parameters, the count N is the model's conditional distribution and the spend of each purchase is
+  Gamma(p, nu) with nu | (x, m) ~ Gamma(p x + q, v + x m) (the Gamma-Gamma posterior), so the first two
+  moments of R are closed forms of E[N], E[N^2], E[1/nu], E[1/nu^2] (the discount of each purchase replaced by
+  the average discount of the customer's expected purchases, ``c = E[discounted N] / E[N]``: 0.89-0.99 for
+  12 months at 1%/month, so the variance is off by at most that spread). Mixed over the parameter draws
+  (independent for the two models), R is represented as an atom P(N = 0) at 0 plus a Gamma distribution
+  with the mixture's conditional mean and variance for N >= 1; the interval is its quantiles. The
+  simulation benchmark (``bench_btyd.py clv-calibration``) checks the coverage on realised values.
 
 All work is per distinct (x, t_x, T) pattern and per distinct (x, T) group, then mapped to customers.
 """
@@ -36,15 +49,16 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from numpy.typing import ArrayLike
+from scipy.special import gammainc, gammaincinv, ndtr
 
-from clvlayer.btyd._core import ClvFitError, FloatArray, _validate_rfm, aggregate_rfm
+from clvlayer.btyd._core import ClvFitError, FloatArray, _as_1d_float, _validate_rfm, aggregate_rfm
 from clvlayer.btyd._predict import discounted_sum, nbd_upper
-from clvlayer.btyd.gammagamma import GammaGammaFit, conditional_expected_average_profit
+from clvlayer.btyd.gammagamma import GammaGammaFit
 from clvlayer.btyd.registry import ModelSpec, get_model
 
 DEFAULT_LEVEL = 0.8
 DEFAULT_DRAWS = 40
-_CELLS = 4_000_000  # bound of the (draws, patterns, k) temporaries
+_CELLS = 4_000_000  # bound of the (draws, patterns, k) and (draws, customers) temporaries
 
 
 def parameter_draws(fit: Any, spec_parameters: tuple[str, ...], n_draws: int = DEFAULT_DRAWS, seed: int = 0) -> FloatArray:
@@ -98,12 +112,18 @@ def _group_kmax(spec: ModelSpec, draws: FloatArray, gx: FloatArray, gT: FloatArr
     return np.maximum(k, 1).astype(np.int64)
 
 
+def _quantiles_over_draws(values: FloatArray, a: float) -> tuple[FloatArray, FloatArray]:
+    """Per column, the a and 1 - a quantiles (linear interpolation) of a draws x columns array."""
+    lo, hi = np.quantile(values, [a, 1.0 - a], axis=0)
+    return lo, hi
+
+
 @dataclass
 class PurchaseIntervals:
     """Per-customer results of :func:`purchase_intervals` (arrays in input order) and segment sums."""
 
     level: float
-    expected: FloatArray  # predictive mean (mixture over draws)
+    expected: FloatArray  # predictive mean (mean over draws of E[Y | data, draw], closed form)
     expected_lower: FloatArray  # interval of E[Y] over parameter draws
     expected_upper: FloatArray
     lower: np.ndarray  # interval of the count (parameter + process uncertainty)
@@ -138,24 +158,27 @@ def purchase_intervals(
     n_cust = len(lay.cust_to_pat)
     draws = parameter_draws(fit, spec.parameters, n_draws, seed)
     J, P = len(draws), len(lay.px)
-    pa = np.stack([spec.p_alive(d, lay.px, lay.ptx, lay.pT) for d in draws])  # J x P
-    e_alive = np.stack([spec.alive_expected_purchases(d, t, lay.gx, lay.gT) for d in draws])  # J x G
-    e_draw = pa * e_alive[:, lay.pat_to_grp]  # J x P
-    second = np.zeros((J, len(lay.gx)))  # E[Y^2 | alive] per draw and group
     y = None if actual is None else np.asarray(actual, dtype=np.float64)
     if y is not None and (len(y) != n_cust or (y < 0).any() or (y != np.round(y)).any()):
         raise ClvFitError("actual must hold one whole, non-negative purchase count per customer")
-    res = {k: np.zeros(P) for k in ("lower", "upper", "mean")}
+    pa = spec.p_alive_draws(draws, lay.px, lay.ptx, lay.pT)  # J x P
+    if segments is None:  # E[Y | alive] only (closed form)
+        m1 = np.stack([spec.alive_expected_purchases(d, t, lay.gx, lay.gT) for d in draws])
+        second = None
+    else:  # and E[Y^2 | alive] for the segment variances; closed forms / quadrature, no truncation; J x G
+        _, m1, second = spec.alive_moments_draws(draws, t, lay.gx, lay.gT)
+    e_draw = pa * m1[:, lay.pat_to_grp]  # J x P: E[Y | data, draw]
+    res = {k: np.zeros(P) for k in ("lower", "upper")}
     # for scoring, per customer F(y-1) and F(y)
     f_lo = np.zeros(n_cust) if y is not None else None
     f_hi = np.zeros(n_cust) if y is not None else None
     kmax_g = _group_kmax(spec, draws, lay.gx, lay.gT, t)
     bucket = np.maximum(2, 2 ** np.ceil(np.log2(kmax_g + 1))).astype(np.int64)
     pat_order = np.argsort(lay.pat_to_grp, kind="stable")
+    pa_dead = 1.0 - pa.mean(axis=0)  # mixture weight of "dead at T" (count 0)
     for kb in np.unique(bucket):
         groups = np.flatnonzero(bucket == kb)
         pmf = np.stack([spec.alive_count_pmf(d, t, lay.gx[groups], lay.gT[groups], int(kb)) for d in draws])
-        second[:, groups] = pmf @ (np.arange(kb + 1, dtype=np.float64) ** 2)
         cdf = np.cumsum(pmf, axis=2)
         del pmf
         local = np.full(len(lay.gx), -1)
@@ -164,18 +187,18 @@ def purchase_intervals(
         step = max(1, _CELLS // (J * (kb + 1)))
         for i in range(0, len(pats), step):
             pp = pats[i:i + step]
-            mix = 1.0 - pa[:, pp].mean(axis=0)[:, None] + np.einsum("jp,jpk->pk", pa[:, pp], cdf[:, local[lay.pat_to_grp[pp]], :]) / J
+            mix = pa_dead[pp][:, None] + np.einsum("jp,jpk->pk", pa[:, pp], cdf[:, local[lay.pat_to_grp[pp]], :]) / J
             mix = np.minimum(mix, 1.0)
             res["lower"][pp] = (mix < a).sum(axis=1)
             res["upper"][pp] = (mix < 1.0 - a).sum(axis=1)
-            res["mean"][pp] = (1.0 - mix).sum(axis=1)
             if y is not None:
                 _score(mix, pp, lay.cust_to_pat, y, f_lo, f_hi)
+    e_lo, e_hi = _quantiles_over_draws(e_draw, a)
     out = PurchaseIntervals(
         level=level,
-        expected=res["mean"][lay.cust_to_pat],
-        expected_lower=np.quantile(e_draw, a, axis=0)[lay.cust_to_pat],
-        expected_upper=np.quantile(e_draw, 1.0 - a, axis=0)[lay.cust_to_pat],
+        expected=e_draw.mean(axis=0)[lay.cust_to_pat],
+        expected_lower=e_lo[lay.cust_to_pat],
+        expected_upper=e_hi[lay.cust_to_pat],
         lower=res["lower"][lay.cust_to_pat].astype(np.int64),
         upper=res["upper"][lay.cust_to_pat].astype(np.int64),
     )
@@ -186,6 +209,7 @@ def purchase_intervals(
         rng = np.random.default_rng(seed + 1)
         out.pit = f_lo + rng.random(n_cust) * (f_hi - f_lo)
     if segments is not None:
+        assert second is not None
         var_draw = pa * second[:, lay.pat_to_grp] - e_draw**2
         out.segments = _segment_sums(segments, lay.cust_to_pat, e_draw, var_draw, level, seed, y)
     return out
@@ -213,30 +237,46 @@ def pit_coverage(f_lo: FloatArray, f_hi: FloatArray, level: float) -> FloatArray
     return np.where(width > 1e-15, overlap / np.where(width > 1e-15, width, 1.0), inside)
 
 
+def _segment_codes(segments: ArrayLike, n: int) -> tuple[np.ndarray, pd.Index]:
+    labels = pd.Series(np.asarray(segments))
+    if len(labels) != n:
+        raise ClvFitError("segments must hold one label per customer")
+    if labels.isna().any():
+        raise ClvFitError("segments contain missing labels")
+    codes, names = pd.factorize(labels, sort=True)
+    return codes, names
+
+
 def _segment_sums(
     segments: ArrayLike, cust_to_pat: np.ndarray, mean_draw: FloatArray, var_draw: FloatArray | None,
     level: float, seed: int, actual: FloatArray | None, n_normal: int = 400,
 ) -> pd.DataFrame:
     """Per segment: expected sum, interval (mixture over draws of normals, or draw quantiles without variance)."""
-    labels = pd.Series(np.asarray(segments))
-    if len(labels) != len(cust_to_pat):
-        raise ClvFitError("segments must hold one label per customer")
-    if labels.isna().any():
-        raise ClvFitError("segments contain missing labels")
-    codes, names = pd.factorize(labels, sort=True)
-    a = _check_level(level)
+    codes, names = _segment_codes(segments, len(cust_to_pat))
     S = len(names)
     mu = np.stack([np.bincount(codes, weights=m[cust_to_pat], minlength=S) for m in mean_draw])  # J x S
-    rng = np.random.default_rng(seed + 2)
+    var = None
     if var_draw is not None:
         var = np.stack([np.bincount(codes, weights=v[cust_to_pat], minlength=S) for v in var_draw])
+    return _segment_frame(names, np.bincount(codes, minlength=S), mu, var, level, seed, actual, codes, n_normal)
+
+
+def _segment_frame(
+    names: pd.Index, customers: np.ndarray, mu: FloatArray, var: FloatArray | None, level: float, seed: int,
+    actual: FloatArray | None, codes: np.ndarray, n_normal: int = 400,
+) -> pd.DataFrame:
+    """Segment table from per-draw sums ``mu`` and variances ``var`` (draws x segments)."""
+    a = _check_level(level)
+    S = len(names)
+    rng = np.random.default_rng(seed + 2)
+    if var is not None:
         samples = mu[:, None, :] + np.sqrt(np.maximum(var, 0.0))[:, None, :] * rng.standard_normal((len(mu), n_normal, S))
         samples = samples.reshape(-1, S)
     else:
         samples = mu
     frame = pd.DataFrame({
         "segment": names,
-        "customers": np.bincount(codes, minlength=S),
+        "customers": customers,
         "expected": samples.mean(axis=0),
         "lower": np.quantile(samples, a, axis=0),
         "upper": np.quantile(samples, 1.0 - a, axis=0),
@@ -244,18 +284,119 @@ def _segment_sums(
     if actual is not None:
         frame["actual"] = np.bincount(codes, weights=actual, minlength=S)
         frame["covered"] = (frame["lower"] <= frame["actual"]) & (frame["actual"] <= frame["upper"])
+        if var is not None:  # probability integral transform of the actual sum under the normal mixture
+            sd = np.sqrt(np.maximum(var, 1e-300))
+            frame["pit"] = ndtr((frame["actual"].to_numpy()[None, :] - mu) / sd).mean(axis=0)
     return frame
 
 
+# --------------------------------------------------------------------------------------------------------- #
+# CLV
+# --------------------------------------------------------------------------------------------------------- #
 @dataclass
 class ClvIntervals:
-    """Per-customer expected discounted CLV with its parameter-uncertainty interval, and segment sums."""
+    """Per-customer discounted CLV (point estimate), the interval of the expected CLV over parameter draws
+    (``expected_lower`` / ``expected_upper``) and the predictive interval of the realised value
+    (``lower`` / ``upper``, parameter + process uncertainty), with segment sums of both kinds."""
 
     level: float
     clv: FloatArray  # at the point estimates
+    expected_lower: FloatArray
+    expected_upper: FloatArray
     lower: FloatArray
     upper: FloatArray
+    p_zero: FloatArray  # predictive probability of no purchase in the horizon (the atom of R at 0)
+    gamma_shape: FloatArray  # the Gamma that represents R given at least one purchase
+    gamma_scale: FloatArray
     segments: pd.DataFrame | None = None
+
+    def cdf(self, value: ArrayLike) -> tuple[FloatArray, FloatArray]:
+        """(F(value-), F(value)) of each customer's predictive distribution of the realised value."""
+        v = np.asarray(value, dtype=np.float64)
+        g = gammainc(self.gamma_shape, np.maximum(v, 0.0) / self.gamma_scale)
+        hi = np.where(v < 0, 0.0, self.p_zero + (1.0 - self.p_zero) * np.where(v > 0, g, 0.0))
+        lo = np.where(v > 0, hi, 0.0)
+        return lo, hi
+
+    def coverage(self, value: ArrayLike) -> FloatArray:
+        """Expected randomized-PIT coverage of each customer's realised value (as for counts: a value of 0 sits
+        on the atom [0, P(no purchase)])."""
+        lo, hi = self.cdf(value)
+        return pit_coverage(lo, hi, self.level)
+
+
+@dataclass
+class _CountDraws:
+    """Per draw (rows) and pattern (columns) of the count model over the CLV horizon."""
+
+    discounted: FloatArray  # E[discounted number of purchases] = P(alive) sum_i dE_i / (1+d)^i
+    p_zero: FloatArray  # P(N = 0)
+    second: FloatArray  # c^2 E[N^2], c = discounted / E[N] (average discount factor of the purchases)
+    first_c2: FloatArray  # c^2 E[N]
+
+
+def _count_draws(spec: ModelSpec, draws: FloatArray, lay: _Layout, months: int, periods_per_month: float,
+                 monthly_discount_rate: float, keep_draws: bool) -> _CountDraws:
+    """Count-model quantities per draw; ``p_zero``, ``second`` and ``first_c2`` only as their mean over the
+    draws (one row) unless ``keep_draws`` (segment sums pair them with spend draws)."""
+    horizon_t = months * periods_per_month
+    pa = spec.p_alive_draws(draws, lay.px, lay.ptx, lay.pT)  # J x P
+    J, P = pa.shape
+    rows = J if keep_draws else 1
+    disc = np.empty((J, P))
+    p0, sec, fc2 = (np.zeros((rows, P)) for _ in range(3))
+    g = lay.pat_to_grp
+    q0_d, m1_d, m2_d = spec.alive_moments_draws(draws, horizon_t, lay.gx, lay.gT)
+    for j, d in enumerate(draws):
+        g_disc = discounted_sum(lambda tm: spec.alive_expected_purchases(d, tm, lay.gx, lay.gT), months,
+                                periods_per_month, monthly_discount_rate)
+        q0, m1, m2 = q0_d[j], m1_d[j], m2_d[j]
+        c2 = np.where(m1 > 0, g_disc / np.where(m1 > 0, m1, 1.0), 1.0) ** 2
+        row = j if keep_draws else 0
+        disc[j] = pa[j] * g_disc[g]
+        p0[row] += 1.0 - pa[j] + pa[j] * q0[g]
+        sec[row] += pa[j] * (c2 * m2)[g]
+        fc2[row] += pa[j] * (c2 * m1)[g]
+    if not keep_draws:
+        p0, sec, fc2 = p0 / J, sec / J, fc2 / J
+    return _CountDraws(disc, p0, sec, fc2)
+
+
+def _spend_coefficients(gg_draws: FloatArray, xs: FloatArray) -> dict[str, FloatArray]:
+    """Per distinct frequency, polynomial coefficients in the customer's mean spend m of the spend moments,
+    averaged over the Gamma-Gamma draws (p, q, v):
+
+    * E[z | x, m] = p (v + x m) / (p x + q - 1)            -> ``mean0 + mean1 m``
+    * p^2 E[1/nu^2] = p^2 (v + x m)^2 / ((p x + q - 1)(p x + q - 2))  -> ``sq0 + sq1 m + sq2 m^2``
+    * p E[1/nu^2]   = p (v + x m)^2 / ((p x + q - 1)(p x + q - 2))    -> ``one0 + one1 m + one2 m^2``
+
+    (nu | x, m ~ Gamma(p x + q, v + x m); the second moments need p x + q > 2, else +inf.)
+    Also per draw ``mean0_d`` / ``mean1_d`` (draws x frequencies) for the paired evaluation.
+    """
+    p, q, v = (gg_draws[:, i][:, None] for i in range(3))
+    x = xs[None, :]
+    a1 = p * x + q - 1.0
+    a2 = p * x + q - 2.0
+    with np.errstate(divide="ignore", invalid="ignore"):
+        inv2 = np.where(a2 > 0, 1.0 / (a1 * a2), np.inf)
+    mean0_d, mean1_d = p * v / a1, p * x / a1
+    out = {"mean0_d": mean0_d, "mean1_d": mean1_d, "mean0": mean0_d.mean(axis=0), "mean1": mean1_d.mean(axis=0)}
+    for name, f in (("sq", p**2 * inv2), ("one", p * inv2)):
+        with np.errstate(invalid="ignore"):
+            out[name + "0"] = (f * v**2).mean(axis=0)
+            out[name + "1"] = (f * 2.0 * v * x).mean(axis=0)
+            out[name + "2"] = (f * x**2).mean(axis=0)
+        out[name + "0_d"], out[name + "1_d"], out[name + "2_d"] = f * v**2, f * 2.0 * v * x, f * x**2
+    return out
+
+
+def _gg_draws_usable(gg_fit: GammaGammaFit, n_draws: int, seed: int) -> FloatArray:
+    """Gamma-Gamma parameter draws with a finite population mean spend (q > 1), recycled to ``n_draws``."""
+    gg_draws = parameter_draws(gg_fit, ("p", "q", "v"), n_draws, seed)
+    gg_ok = gg_draws[gg_draws[:, 1] > 1.0]
+    if len(gg_ok) == len(gg_draws):
+        return gg_draws
+    return np.resize(gg_ok, gg_draws.shape) if len(gg_ok) else np.tile([gg_fit.p, gg_fit.q, gg_fit.v], (n_draws, 1))
 
 
 def clv_intervals(
@@ -275,35 +416,100 @@ def clv_intervals(
     n_draws: int = DEFAULT_DRAWS,
     seed: int = 0,
     segments: ArrayLike | None = None,
+    actual: ArrayLike | None = None,
 ) -> ClvIntervals:
-    """Discounted CLV (month-by-month, as :func:`customer_lifetime_value`) with parameter-uncertainty intervals.
+    """Discounted CLV (month-by-month, as :func:`customer_lifetime_value`) with the interval of its expectation
+    over parameter draws and a predictive interval of the realised value (module docstring).
 
-    CLV = margin x E[spend | x, m] x P(alive) x sum_i (E[Y(i k) | alive] - E[Y((i-1) k) | alive]) / (1+d)^i;
-    the discounted alive-expectation is evaluated per (x, T) group and draw.
+    CLV = margin x E[spend | x, m] x P(alive) x sum_i (E[Y(i k) | alive] - E[Y((i-1) k) | alive]) / (1+d)^i.
+    ``actual`` (realised discounted values, e.g. on a holdout) adds them to the segment table with ``covered``.
     """
     spec = get_model(model)
     a = _check_level(level)
+    if months < 1 or int(months) != months:
+        raise ClvFitError("months must be a whole number >= 1")
     lay = _layout(frequency, recency, T)
-    x = np.asarray(frequency, dtype=np.float64)
-    m = np.asarray(monetary_value, dtype=np.float64)
+    x = lay.px[lay.cust_to_pat]
+    m = _as_1d_float(monetary_value, "monetary_value")
+    if len(m) != len(x) or not np.isfinite(m).all() or (m < 0).any():
+        raise ClvFitError("monetary_value must hold one finite, non-negative value per customer")
     draws = parameter_draws(fit, spec.parameters, n_draws, seed)
-    gg_draws = parameter_draws(gg_fit, ("p", "q", "v"), n_draws, seed + 3)
-    point = np.array(spec.values(fit))
-
-    def value(params: FloatArray, gg: Any) -> FloatArray:
-        pa = spec.p_alive(params, lay.px, lay.ptx, lay.pT)
-        disc = discounted_sum(lambda tm: spec.alive_expected_purchases(params, tm, lay.gx, lay.gT), months,
-                              periods_per_month, monthly_discount_rate)
-        spend = conditional_expected_average_profit(gg, x, m) * margin
-        return spend * (pa * disc[lay.pat_to_grp])[lay.cust_to_pat]
-
-    clv = value(point, gg_fit)
-    # draws with q <= 1 have no finite mean spend: keep the Gamma-Gamma draws that do
-    gg_ok = gg_draws[gg_draws[:, 1] > 1.0]
-    if len(gg_ok) < len(gg_draws):
-        gg_ok = np.resize(gg_ok, gg_draws.shape) if len(gg_ok) else np.tile([gg_fit.p, gg_fit.q, gg_fit.v], (n_draws, 1))
-    sims = np.stack([value(d, g) for d, g in zip(draws, gg_ok)])  # J x customers
-    out = ClvIntervals(level, clv, np.quantile(sims, a, axis=0), np.quantile(sims, 1.0 - a, axis=0))
+    gg_draws = _gg_draws_usable(gg_fit, n_draws, seed + 3)
+    point = np.array(spec.values(fit))[None, :]
+    pt = _count_draws(spec, point, lay, months, periods_per_month, monthly_discount_rate, False)
+    cd = _count_draws(spec, draws, lay, months, periods_per_month, monthly_discount_rate, segments is not None)
+    xs, ix = np.unique(x, return_inverse=True)
+    sp = _spend_coefficients(gg_draws, xs)
+    sp_point = _spend_coefficients(np.array([[gg_fit.p, gg_fit.q, gg_fit.v]]), xs)
+    c2p = lay.cust_to_pat
+    clv = margin * pt.discounted[0][c2p] * (sp_point["mean0"][ix] + sp_point["mean1"][ix] * m)
+    # parameter-only interval of the expected CLV: paired draws, customers in chunks
+    e_lo, e_hi = np.empty(len(x)), np.empty(len(x))
+    step = max(1, _CELLS // len(draws))
+    for i in range(0, len(x), step):
+        sl = slice(i, i + step)
+        vals = cd.discounted[:, c2p[sl]] * (sp["mean0_d"][:, ix[sl]] + sp["mean1_d"][:, ix[sl]] * m[sl])
+        e_lo[sl], e_hi[sl] = _quantiles_over_draws(vals, a)
+    # predictive interval: mixture moments (count and spend draws independent) -> atom at 0 + Gamma
+    p0 = cd.p_zero.mean(axis=0)[c2p]  # (one row unless kept per draw)
+    m1 = margin * cd.discounted.mean(axis=0)[c2p] * (sp["mean0"][ix] + sp["mean1"][ix] * m)
+    m2 = margin**2 * (cd.second.mean(axis=0)[c2p] * (sp["sq0"][ix] + sp["sq1"][ix] * m + sp["sq2"][ix] * m**2)
+                      + cd.first_c2.mean(axis=0)[c2p] * (sp["one0"][ix] + sp["one1"][ix] * m + sp["one2"][ix] * m**2))
+    shape, scale = _zero_inflated_gamma(p0, m1, m2)
+    lower, upper = _zero_inflated_gamma_quantiles(p0, shape, scale, a)
+    out = ClvIntervals(level, clv, margin * e_lo, margin * e_hi, lower, upper, p0, shape, scale)
     if segments is not None:
-        out.segments = _segment_sums(segments, np.arange(len(x)), sims, None, level, seed, None)
+        out.segments = _clv_segments(segments, lay, ix, m, margin, cd, sp, level, seed,
+                                     None if actual is None else _as_1d_float(actual, "actual"))
     return out
+
+
+def _zero_inflated_gamma(p0: FloatArray, m1: FloatArray, m2: FloatArray) -> tuple[FloatArray, FloatArray]:
+    """(shape, scale) of the Gamma that, with an atom ``p0`` at 0, has the mixture's first two moments
+    ``m1``, ``m2``: conditional mean m1 / (1 - p0) and second moment m2 / (1 - p0). Customers without any
+    chance of a purchase get shape = scale = 1 (unused: their interval is [0, 0]); an infinite second
+    moment (Gamma-Gamma p x + q <= 2) gives scale = inf."""
+    pos = np.maximum(1.0 - p0, 1e-300)
+    live = (m1 > 0) & (p0 < 1.0)
+    mean = np.where(live, m1 / pos, 1.0)
+    var = np.where(live, np.maximum(m2 / pos - mean**2, 1e-12 * mean**2), 1.0)
+    return mean**2 / var, var / mean
+
+
+def _zero_inflated_gamma_quantiles(p0: FloatArray, shape: FloatArray, scale: FloatArray, a: float) -> tuple[FloatArray, FloatArray]:
+    """Quantiles a and 1 - a of ``p0 * delta_0 + (1 - p0) * Gamma(shape, scale)``."""
+    pos = np.maximum(1.0 - p0, 1e-300)
+    out = []
+    for u in (a, 1.0 - a):
+        cond = np.clip((u - p0) / pos, 0.0, 1.0)
+        with np.errstate(invalid="ignore", over="ignore"):
+            qv = np.where(u <= p0, 0.0, scale * gammaincinv(shape, cond))
+        out.append(np.where(p0 < 1.0, np.nan_to_num(qv, nan=np.inf), 0.0))
+    return out[0], out[1]
+
+
+def _clv_segments(
+    segments: ArrayLike, lay: _Layout, ix: np.ndarray, m: FloatArray, margin: float, cd: _CountDraws,
+    sp: dict[str, FloatArray], level: float, seed: int, actual: FloatArray | None,
+) -> pd.DataFrame:
+    """Segment sums of the realised value: per paired draw (count draw j, spend draw j) the sum of the
+    customers' conditional means and variances (customers independent given the parameters), then the
+    normal mixture over draws as for counts; the segment sum of the expected value alone is in
+    ``expected_lower`` / ``expected_upper`` (draw quantiles)."""
+    codes, names = _segment_codes(segments, len(m))
+    S = len(names)
+    c2p = lay.cust_to_pat
+    J = cd.discounted.shape[0]
+    mu, var = np.empty((J, S)), np.empty((J, S))
+    for j in range(J):
+        mean_spend = sp["mean0_d"][j, ix] + sp["mean1_d"][j, ix] * m
+        e_r = margin * cd.discounted[j, c2p] * mean_spend
+        e_r2 = margin**2 * (cd.second[j, c2p] * (sp["sq0_d"][j, ix] + sp["sq1_d"][j, ix] * m + sp["sq2_d"][j, ix] * m**2)
+                            + cd.first_c2[j, c2p] * (sp["one0_d"][j, ix] + sp["one1_d"][j, ix] * m + sp["one2_d"][j, ix] * m**2))
+        mu[j] = np.bincount(codes, weights=e_r, minlength=S)
+        var[j] = np.bincount(codes, weights=np.maximum(e_r2 - e_r**2, 0.0), minlength=S)
+    frame = _segment_frame(names, np.bincount(codes, minlength=S), mu, var, level, seed, actual, codes)
+    a = _check_level(level)
+    frame.insert(3, "expected_lower", np.quantile(mu, a, axis=0))
+    frame.insert(4, "expected_upper", np.quantile(mu, 1.0 - a, axis=0))
+    return frame

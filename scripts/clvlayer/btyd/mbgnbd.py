@@ -21,10 +21,10 @@ import numpy as np
 from numpy.typing import ArrayLike
 from scipy.special import betaln, digamma, expit, gammaln
 
-from clvlayer.btyd._core import FloatArray, _validate_rfm, _validate_weights, aggregate_rfm, horizon, positive_params
+from clvlayer.btyd._core import FloatArray, _dot, _validate_rfm, _validate_weights, aggregate_rfm, horizon, positive_params
 from clvlayer.btyd._fit import CountFit, run_fit
 from clvlayer.btyd._patterns import Patterns, add_penalty, prepare_fit_data, rate_starts
-from clvlayer.btyd._predict import alive_pmf_kmax, beta_lifetime, bg_alive_pmf
+from clvlayer.btyd._predict import alive_pmf_kmax, beta_alive_moments, beta_alive_moments_draws, beta_lifetime, bg_alive_pmf
 from clvlayer.btyd.bgnbd import _future_fraction
 
 PARAMETERS = ("r", "alpha", "a", "b")
@@ -71,23 +71,23 @@ class MbgNbdProblem:
         pat = self.pat
         xs, wx, x = pat.xs, pat.wx, pat.x
         # frequency-only terms
-        ll = float(np.dot(wx, gammaln(r + xs) - gammaln(r) + betaln(a, b + xs + 1.0) - betaln(a, b)))
+        ll = float(_dot(wx, gammaln(r + xs) - gammaln(r) + betaln(a, b + xs + 1.0) - betaln(a, b)))
         ll += pat.W * r * math.log(alpha)
-        g_r = float(np.dot(wx, digamma(r + xs) - digamma(r))) + pat.W * math.log(alpha)
+        g_r = float(_dot(wx, digamma(r + xs) - digamma(r))) + pat.W * math.log(alpha)
         g_alpha = pat.W * r / alpha
-        g_a = float(np.dot(wx, digamma(a + b) - digamma(a + b + xs + 1.0)))
-        g_b = float(np.dot(wx, digamma(b + xs + 1.0) - digamma(a + b + xs + 1.0) - digamma(b) + digamma(a + b)))
+        g_a = float(_dot(wx, digamma(a + b) - digamma(a + b + xs + 1.0)))
+        g_b = float(_dot(wx, digamma(b + xs + 1.0) - digamma(a + b + xs + 1.0) - digamma(b) + digamma(a + b)))
         # pattern terms: -(r+x) ln(alpha+T) + softplus(d)
         lt, ltx = np.log(alpha + pat.T), np.log(alpha + pat.tx)
         it, itx = 1.0 / (alpha + pat.T), 1.0 / (alpha + pat.tx)
         rx = r + x
         d = math.log(a) - np.log(b + x) + rx * (lt - ltx)
         s = expit(d) * pat.w
-        ll += float(np.dot(pat.w, -rx * lt + np.logaddexp(0.0, d)))
-        g_r += float(np.dot(pat.w, -lt) + np.dot(s, lt - ltx))
-        g_alpha += float(np.dot(pat.w, -rx * it) + np.dot(s, rx * (it - itx)))
+        ll += float(_dot(pat.w, -rx * lt + np.logaddexp(0.0, d)))
+        g_r += float(_dot(pat.w, -lt) + _dot(s, lt - ltx))
+        g_alpha += float(_dot(pat.w, -rx * it) + _dot(s, rx * (it - itx)))
         g_a += float(s.sum()) / a
-        g_b -= float(np.dot(s, 1.0 / (b + x)))
+        g_b -= float(_dot(s, 1.0 / (b + x)))
         params = np.array([r, alpha, a, b])
         f, g = -ll / pat.W, -np.array([g_r, g_alpha, g_a, g_b]) * params / pat.W
         return add_penalty(f, g, params, self.penalizer) if penalized else (f, g)
@@ -166,3 +166,18 @@ def alive_expected_purchases(params: Any, t: ArrayLike, frequency: ArrayLike, T:
     if abs(a - 1.0) < 1e-9:
         a = 1.0 + 1e-9
     return (a + b + x) / (a - 1.0) * _future_fraction(r, alpha, a, b + 1.0, x, tt, horizon(t, len(x)))
+
+
+
+def alive_moments(params: Any, t: float, frequency: ArrayLike, T: ArrayLike) -> tuple[FloatArray, FloatArray, FloatArray]:
+    """(P(Y=0 | alive), E[Y | alive], E[Y^2 | alive]) over (T, T+t] (:func:`clvlayer.btyd._predict.beta_alive_moments`)."""
+    r, alpha, a, b = mbg_params(params)
+    x, tt = np.asarray(frequency, dtype=np.float64), np.asarray(T, dtype=np.float64)
+    tb = horizon(t, len(x))
+    return beta_alive_moments(r + x, alpha + tt, a, b + x + 1.0, tb, alive_expected_purchases(params, tb, x, tt))
+
+
+
+def alive_moments_draws(draws: ArrayLike, t: float, frequency: ArrayLike, T: ArrayLike) -> tuple[FloatArray, FloatArray, FloatArray]:
+    """:func:`alive_moments` for every row of ``draws`` (draws x rows each), the quadrature batched over draws."""
+    return beta_alive_moments_draws(draws, t, frequency, T, mbg_params, alive_expected_purchases, 1.0)

@@ -16,6 +16,7 @@ import numpy as np
 
 from clvlayer.btyd import bgnbd, mbgnbd, paretonbd
 from clvlayer.btyd._core import ClvFitError, FloatArray, aggregate_rfm
+from clvlayer.btyd._predict import nbd_upper
 
 
 @dataclass(frozen=True)
@@ -33,6 +34,47 @@ class ModelSpec:
     alive_count_pmf: Callable[..., FloatArray]
     expected_lifetime: Callable[..., FloatArray]
     time_parameters: tuple[str, ...]
+    #: P(alive) for many parameter vectors at once (draws x customers); None = loop over ``p_alive``
+    p_alive_batch: Callable[..., FloatArray] | None = None
+    #: (P(Y=0 | alive), E[Y | alive], E[Y^2 | alive]) in closed form / quadrature; None = from pmf tables
+    alive_moments_fn: Callable[..., tuple[FloatArray, FloatArray, FloatArray]] | None = None
+    #: the same for many parameter draws at once (draws x rows); None = loop over ``alive_moments``
+    alive_moments_batch: Callable[..., tuple[FloatArray, FloatArray, FloatArray]] | None = None
+
+    def alive_moments_draws(self, draws: FloatArray, t: float, frequency: Any, T: Any) -> tuple[FloatArray, FloatArray, FloatArray]:
+        """:meth:`alive_moments` per parameter draw (rows of ``draws``): three draws x rows arrays."""
+        if self.alive_moments_batch is not None:
+            return self.alive_moments_batch(draws, t, frequency, T)
+        parts = [self.alive_moments(d, t, frequency, T) for d in np.atleast_2d(draws)]
+        return tuple(np.stack([p[i] for p in parts]) for i in range(3))  # type: ignore[return-value]
+
+    def alive_moments(self, params: Any, t: float, frequency: Any, T: Any) -> tuple[FloatArray, FloatArray, FloatArray]:
+        """P(Y(t) = 0 | alive), E[Y(t) | alive] and E[Y(t)^2 | alive] per (x, T) row.
+
+        Without a model-specific implementation the pmf is tabulated up to a k that every row exceeds with
+        negligible probability (:func:`clvlayer.btyd._predict.nbd_upper`), rows bucketed by that k.
+        """
+        if self.alive_moments_fn is not None:
+            return self.alive_moments_fn(params, t, frequency, T)
+        x = np.asarray(frequency, dtype=np.float64)
+        tt = np.asarray(T, dtype=np.float64)
+        vals = self.values(params)
+        r, alpha = vals[self.parameters.index("r")], vals[self.parameters.index("alpha")]
+        kmax = np.maximum(nbd_upper(r + x, alpha + tt, np.full(len(x), float(t))), 1.0)
+        bucket = (2 ** np.ceil(np.log2(kmax + 1))).astype(np.int64)
+        q0, m1, m2 = np.empty(len(x)), np.empty(len(x)), np.empty(len(x))
+        for kb in np.unique(bucket):
+            rows = np.flatnonzero(bucket == kb)
+            pmf = self.alive_count_pmf(params, float(t), x[rows], tt[rows], int(kb))
+            k = np.arange(kb + 1, dtype=np.float64)
+            q0[rows], m1[rows], m2[rows] = pmf[:, 0], np.einsum("gk,k->g", pmf, k), np.einsum("gk,k->g", pmf, k**2)
+        return q0, m1, m2
+
+    def p_alive_draws(self, draws: FloatArray, frequency: Any, recency: Any, T: Any) -> FloatArray:
+        """P(alive) per parameter draw (rows of ``draws``) and customer: draws x customers."""
+        if self.p_alive_batch is not None:
+            return self.p_alive_batch(draws, frequency, recency, T)
+        return np.stack([self.p_alive(d, frequency, recency, T) for d in np.atleast_2d(draws)])
 
     def values(self, params: Any) -> tuple[float, ...]:
         """Parameter values in ``parameters`` order from a fit, a dict or a sequence."""
@@ -48,17 +90,20 @@ MODELS: dict[str, ModelSpec] = {
         "bgnbd", "BG/NBD", bgnbd.PARAMETERS, bgnbd.fit_bgnbd, bgnbd.bgnbd_log_likelihood_per_row,
         bgnbd.conditional_probability_alive, bgnbd.conditional_expected_number_of_purchases_up_to_time,
         bgnbd.alive_expected_purchases, bgnbd.alive_count_pmf, bgnbd.expected_lifetime, ("alpha",),
+        alive_moments_fn=bgnbd.alive_moments, alive_moments_batch=bgnbd.alive_moments_draws,
     ),
     "mbgnbd": ModelSpec(
         "mbgnbd", "MBG/NBD", mbgnbd.PARAMETERS, mbgnbd.fit_mbgnbd, mbgnbd.mbgnbd_log_likelihood_per_row,
         mbgnbd.conditional_probability_alive, mbgnbd.conditional_expected_number_of_purchases_up_to_time,
         mbgnbd.alive_expected_purchases, mbgnbd.alive_count_pmf, mbgnbd.expected_lifetime, ("alpha",),
+        alive_moments_fn=mbgnbd.alive_moments, alive_moments_batch=mbgnbd.alive_moments_draws,
     ),
     "paretonbd": ModelSpec(
         "paretonbd", "Pareto/NBD", paretonbd.PARAMETERS, paretonbd.fit_paretonbd,
         paretonbd.paretonbd_log_likelihood_per_row, paretonbd.conditional_probability_alive,
         paretonbd.conditional_expected_number_of_purchases_up_to_time, paretonbd.alive_expected_purchases,
         paretonbd.alive_count_pmf, paretonbd.expected_lifetime, ("alpha", "beta"),
+        p_alive_batch=paretonbd.probability_alive_draws, alive_moments_fn=paretonbd.alive_moments,
     ),
 }
 

@@ -150,17 +150,21 @@ def screenshot(driver, path: Path, max_height: int = 7000) -> Path:
     return path
 
 
+def capture_with(driver, base_url: str, pages: Sequence[tuple[str, str]], out_dir: Path, timeout: float = 60,
+                 ready_text: Callable[[str], str] | None = None) -> list[Path]:
+    """Render each (url_path, title) page of the app at base_url in an open browser session and save
+    `<url_path>.png` in out_dir. The first page is the app's default page, which Streamlit serves at the root URL."""
+    shots: list[Path] = []
+    for index, (url_path, title) in enumerate(pages):
+        driver.set_window_size(1400, 1000)
+        render_page(driver, f"{base_url.rstrip('/')}/{url_path if index else ''}", title, timeout,
+                    ready_text(title) if ready_text else None)
+        shots.append(screenshot(driver, out_dir / f"{url_path}.png"))
+    return shots
+
+
 def capture_pages(browser: Browser, base_url: str, pages: Sequence[tuple[str, str]], out_dir: Path,
                   timeout: float = 60, ready_text: Callable[[str], str] | None = None) -> list[Path]:
-    """Render each (url_path, title) page of the app at base_url and save `<url_path>.png` in out_dir.
-
-    The first page is the app's default page, which Streamlit serves at the root URL.
-    """
-    shots: list[Path] = []
+    """capture_with() in a browser session of its own."""
     with chrome_driver(browser) as driver:
-        for index, (url_path, title) in enumerate(pages):
-            driver.set_window_size(1400, 1000)
-            render_page(driver, f"{base_url.rstrip('/')}/{url_path if index else ''}", title, timeout,
-                        ready_text(title) if ready_text else None)
-            shots.append(screenshot(driver, out_dir / f"{url_path}.png"))
-    return shots
+        return capture_with(driver, base_url, pages, out_dir, timeout, ready_text)

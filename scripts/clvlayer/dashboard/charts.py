@@ -44,51 +44,81 @@ def revenue_trend(df: pd.DataFrame) -> alt.LayerChart:
         width=WIDTH, height=260, title="Net revenue (bars) and completed orders (line) by month")
 
 
-def retention_heatmap(df: pd.DataFrame) -> alt.Chart:
+def _by_channel(df: pd.DataFrame) -> bool:
+    """Whether the cohort frame holds per-channel rows (a channel filter) rather than the pooled cohorts."""
+    return bool(len(df)) and set(df["acquisition_channel"]) != {"all channels"}
+
+
+def retention_heatmap(df: pd.DataFrame) -> alt.Chart | alt.FacetChart:
     # month 0 is 100% by definition and would flatten the colour scale
-    return alt.Chart(df[df["months_since_first_order"] > 0]).mark_rect().encode(
+    chart = alt.Chart(df[df["months_since_first_order"] > 0]).mark_rect().encode(
         alt.X("months_since_first_order:O", title="months since first order"),
         alt.Y("yearmonth(cohort_month):O", title="cohort (month of first order)"),
         alt.Color("retention_rate:Q", title="retention", scale=alt.Scale(scheme="viridis"),
                   legend=alt.Legend(format=".0%")),
-        tooltip=[alt.Tooltip("yearmonth(cohort_month):T", title="cohort"), "months_since_first_order:O",
-                 alt.Tooltip("cohort_size:Q", format=","), alt.Tooltip("active_customers:Q", format=","),
-                 alt.Tooltip("retention_rate:Q", format=".1%")],
-    ).properties(width=WIDTH, height=420, title="Monthly retention by cohort (share of the cohort buying; month 0 = 100%)")
+        tooltip=["acquisition_channel:N", alt.Tooltip("yearmonth(cohort_month):T", title="cohort"),
+                 "months_since_first_order:O", alt.Tooltip("cohort_size:Q", format=","),
+                 alt.Tooltip("active_customers:Q", format=","), alt.Tooltip("retention_rate:Q", format=".1%")])
+    title = "Monthly retention by cohort (share of the cohort buying; month 0 = 100%)"
+    if not _by_channel(df):
+        return chart.properties(width=WIDTH, height=420, title=title)
+    return chart.properties(width=WIDTH, height=300).facet(
+        row=alt.Row("acquisition_channel:N", title=None)).properties(title=f"{title}, by acquisition channel")
 
 
-def _cohort_curves(df: pd.DataFrame, column: str, label: str) -> alt.Chart:
-    return alt.Chart(df).mark_line(strokeWidth=1.5).encode(
+def _cohort_curves(df: pd.DataFrame, column: str, label: str) -> alt.Chart | alt.FacetChart:
+    chart = alt.Chart(df).mark_line(strokeWidth=1.5).encode(
         alt.X("months_since_first_order:Q", title="months since first order"),
         alt.Y(f"{column}:Q", title=label),
         alt.Color("cohort_month:T", title="cohort", scale=alt.Scale(scheme="plasma"),
                   legend=alt.Legend(format="%Y-%m")),
         detail="cohort_month:T",
-        tooltip=[alt.Tooltip("yearmonth(cohort_month):T", title="cohort"), "months_since_first_order:Q",
-                 alt.Tooltip(f"{column}:Q", format=",.1f", title=label)],
-    ).properties(width=WIDTH, height=320, title=f"{label[0].upper()}{label[1:]} by cohort")
+        tooltip=["acquisition_channel:N", alt.Tooltip("yearmonth(cohort_month):T", title="cohort"),
+                 "months_since_first_order:Q", alt.Tooltip(f"{column}:Q", format=",.1f", title=label)])
+    title = f"{label[0].upper()}{label[1:]} by cohort"
+    if not _by_channel(df):
+        return chart.properties(width=WIDTH, height=320, title=title)
+    return chart.properties(width=WIDTH // 2 - 40, height=200).facet(
+        row=alt.Row("acquisition_channel:N", title=None)).properties(title=f"{title} and acquisition channel")
 
 
-def cumulative_revenue_curves(df: pd.DataFrame) -> alt.Chart:
+def cumulative_revenue_curves(df: pd.DataFrame) -> alt.Chart | alt.FacetChart:
     return _cohort_curves(df, "cumulative_net_revenue_per_customer", "cumulative net revenue per customer")
 
 
-def cumulative_margin_curves(df: pd.DataFrame) -> alt.Chart:
+def cumulative_margin_curves(df: pd.DataFrame) -> alt.Chart | alt.FacetChart:
     return _cohort_curves(df, "cumulative_gross_margin_per_customer", "cumulative gross margin per customer")
 
 
-def channel_cohort_margin(df: pd.DataFrame) -> alt.FacetChart:
-    return alt.Chart(df).mark_line(point=True).encode(
-        _month("cohort_month", "cohort month"),
-        alt.Y("margin_per_customer:Q", title="margin per customer"),
-        alt.Color("channel:N", title="channel"),
-        tooltip=["channel:N", alt.Tooltip("yearmonth(cohort_month):T", title="cohort"),
-                 alt.Tooltip("new_customers:Q", format=","), "horizon_months:O",
-                 alt.Tooltip("margin_per_customer:Q", format=",.1f")],
-    ).properties(width=WIDTH // 2 - 20, height=180).facet(
-        facet=alt.Facet("horizon_months:O", title="margin earned in each customer's first N months "
-                        "(mature cohorts)", header=alt.Header(labelExpr="datum.value + ' months'")),
-        columns=2).properties(title="Cohort margin per customer by channel after 3, 6, 12 and 24 months")
+CHANNEL_COLOURS = ["#4c78a8", "#f58518", "#e45756", "#72b7b2", "#54a24b", "#eeca3b", "#b279a2", "#ff9da6",
+                   "#9d755d", "#bab0ac"]
+COHORT_CURVE_MEASURES = {"cohort_ltv_curve": "cumulative net revenue per customer",
+                         "cohort_margin_curve": "cumulative gross margin per customer",
+                         "cohort_retention_rate": "retention (share buying in the month)"}
+
+
+def channel_cohort_curves(df: pd.DataFrame) -> alt.FacetChart:
+    """fct_cohort_curves: one line per channel and the all-channels curve (black, dashed), by age, per measure."""
+    label_expr = " : ".join(f"datum.measure == '{key}' ? '{label}'" for key, label in
+                            COHORT_CURVE_MEASURES.items()) + " : ''"
+    channels = sorted(set(df["curve"]) - {"all_channels"})
+    colours = alt.Scale(domain=["all_channels", *channels], range=["black", *CHANNEL_COLOURS[:len(channels)]])
+    return alt.Chart(df).transform_fold(list(COHORT_CURVE_MEASURES), as_=["measure", "value"]).transform_calculate(
+        panel=label_expr, pooled="datum.curve == 'all_channels' ? 'all channels' : 'one channel'").mark_line(
+        point=alt.OverlayMarkDef(size=10)).encode(
+        alt.X("months_since_first_order:Q", title="months since first order"),
+        alt.Y("value:Q", title=None),
+        alt.Color("curve:N", title="curve", scale=colours),
+        alt.StrokeDash("pooled:N", legend=None, scale=alt.Scale(domain=["one channel", "all channels"],
+                                                                range=[[1, 0], [6, 3]])),
+        tooltip=["curve:N", "months_since_first_order:Q", alt.Tooltip("value:Q", format=",.3~f"),
+                 alt.Tooltip("cohorts:Q", title="cohorts pooled"),
+                 alt.Tooltip("cohort_customers:Q", format=",", title="customers pooled")],
+    ).properties(width=250, height=240).facet(
+        column=alt.Column("panel:N", title=None, sort=list(COHORT_CURVE_MEASURES.values()))).resolve_scale(
+        y="independent").properties(
+        title="Cohorts pooled by age, per acquisition channel (black, dashed: all channels); each age pools the "
+        "cohorts that have completed it")
 
 
 def cac_by_channel(df: pd.DataFrame) -> alt.LayerChart:
@@ -124,6 +154,30 @@ def ltv_to_cac_heatmap(df: pd.DataFrame) -> alt.FacetChart:
         "(colour capped at 8)")
 
 
+LTV_CAC_HORIZONS = {"ltv_to_cac_3m": "3 months", "ltv_to_cac_6m": "6 months", "ltv_to_cac_12m": "12 months",
+                    "ltv_to_cac_24m": "24 months"}
+
+
+def channel_ltv_to_cac(df: pd.DataFrame) -> alt.LayerChart:
+    """The current acquisition-channel rows of fct_ltv_by_segment with a CAC: LTV/CAC at each horizon."""
+    rows = df[(df["months_before_current"] == 0) & (df["cac_status"] == "ok")]
+    label_expr = " : ".join(f"datum.column == '{key}' ? '{label}'" for key, label in LTV_CAC_HORIZONS.items()) + " : ''"
+    horizons = list(LTV_CAC_HORIZONS.values())
+    bars = alt.Chart(rows).transform_fold(list(LTV_CAC_HORIZONS), as_=["column", "ltv_to_cac"]).transform_filter(
+        "isValid(datum.ltv_to_cac)").transform_calculate(horizon=label_expr).mark_bar().encode(
+        alt.X("channel:N", title=None, sort=alt.EncodingSortField("ltv_to_cac_12m", order="descending")),
+        alt.Y("ltv_to_cac:Q", title="LTV/CAC"),
+        alt.XOffset("horizon:N", sort=horizons),
+        alt.Color("horizon:N", title="after", sort=horizons, scale=alt.Scale(scheme="blues")),
+        tooltip=["channel:N", "horizon:N", alt.Tooltip("ltv_to_cac:Q", format=".2f"), alt.Tooltip("cac:Q", format=",.2f"),
+                 alt.Tooltip("marketing_spend:Q", format=",.0f"), alt.Tooltip("cac_new_customers:Q", format=",")])
+    breakeven = alt.Chart(pd.DataFrame({"ltv_to_cac": [1.0]})).mark_rule(color="#b2182b", strokeDash=[4, 3]).encode(
+        alt.Y("ltv_to_cac:Q"))
+    return alt.layer(bars, breakeven).properties(
+        width=WIDTH, height=260, title="LTV/CAC by channel after 3, 6, 12 and 24 months, over each channel's mature "
+        "paid cohorts (fct_ltv_by_segment; dashed: 1 = the spend paid back)")
+
+
 def payback_heatmap(df: pd.DataFrame) -> alt.LayerChart:
     paid = df[df["payback_status"] != "no_cac"]
     base = alt.Chart(paid).encode(alt.X("yearmonth(cohort_month):O", title="cohort month"),
@@ -148,47 +202,57 @@ def segment_sizes_and_value(df: pd.DataFrame) -> alt.LayerChart:
     base = alt.Chart(df).encode(alt.X("segment_value:N", sort="-y", title=title))
     bars = base.mark_bar(color="#9ecae9").encode(
         alt.Y("customers:Q", title="customers"),
-        tooltip=["segment_value:N", alt.Tooltip("customers:Q", format=","),
+        tooltip=["segment_value:N", alt.Tooltip("customers:Q", format=","), alt.Tooltip("buyers:Q", format=","),
                  alt.Tooltip("share_of_customers:Q", format=".1%"),
-                 alt.Tooltip("average_realised_ltv:Q", format=",.1f"), alt.Tooltip("aov:Q", format=",.2f"),
-                 alt.Tooltip("orders_per_year:Q", format=".2f")])
+                 alt.Tooltip("average_realised_ltv:Q", format=",.1f"), alt.Tooltip("ltv_formula_a:Q", format=",.1f"),
+                 alt.Tooltip("average_check:Q", format=",.2f"), alt.Tooltip("orders_per_year:Q", format=".2f"),
+                 alt.Tooltip("average_predicted_clv:Q", format=",.1f")])
     value = base.mark_point(color="#d62728", filled=True, size=80).encode(
         alt.Y("average_realised_ltv:Q", title="average realised LTV (dots)"))
     return alt.layer(bars, value).resolve_scale(y="independent").properties(
         width=WIDTH, height=260, title=f"{title[0].upper()}{title[1:]}: customers (bars) and average realised LTV")
 
 
+LIFTS = {"ltv_lift": "realised LTV", "average_check_lift": "average check", "orders_per_year_lift": "orders per year"}
+
+
 def segment_lifts(df: pd.DataFrame) -> alt.Chart:
-    """Lift of each segment over the rest of its type; for loyalty the `member` row is the loyalty lift."""
-    lifts = ["ltv_lift", "aov_lift", "orders_per_year_lift"]
+    """Lift of each loyalty segment shown over the rest (fct_segment_comparison): members over non-members, and
+    non-members over members when only they are selected."""
     rows = df[df["ltv_lift"].notna()]
     if "member" in set(rows["segment_value"]):
         rows = rows[rows["segment_value"] == "member"]
-    labels = {"ltv_lift": "realised LTV", "aov_lift": "AOV", "orders_per_year_lift": "orders per year"}
-    label_expr = " : ".join(f"datum.column == '{key}' ? '{label}'" for key, label in labels.items()) + " : ''"
-    return alt.Chart(rows).transform_fold(lifts, as_=["column", "value"]).transform_calculate(
+    shown = "Loyalty members vs non-members" if set(rows["segment_value"]) == {"member"} else \
+        "Non-members vs loyalty members"
+    label_expr = " : ".join(f"datum.column == '{key}' ? '{label}'" for key, label in LIFTS.items()) + " : ''"
+    return alt.Chart(rows).transform_fold(list(LIFTS), as_=["column", "value"]).transform_calculate(
         positive="datum.value >= 0", lift=label_expr).mark_bar().encode(
         alt.X("value:Q", title="relative lift vs the rest", axis=alt.Axis(format="%")),
-        alt.Y("lift:N", title=None, sort=list(labels.values())),
+        alt.Y("lift:N", title=None, sort=list(LIFTS.values())),
         alt.Color("positive:N", legend=None, scale=alt.Scale(domain=[True, False], range=["#1b7837", "#b2182b"])),
         alt.YOffset("segment_value:N"),
         tooltip=["segment_value:N", "lift:N", alt.Tooltip("value:Q", format="+.1%")],
-    ).properties(width=WIDTH, height=160, title="Loyalty members vs non-members: realised LTV, AOV and orders per "
-                 "year lift")
+    ).properties(width=WIDTH, height=160, title=f"{shown}: realised LTV, average check and orders per year lift")
+
+
+SEGMENT_MEASURES = {"average_realised_ltv": "realised LTV", "ltv_formula_a": "LTV formula A",
+                    "ltv_formula_b": "LTV formula B", "average_check": "average check",
+                    "orders_per_year": "orders per customer per year", "repeat_customer_rate": "repeat rate"}
 
 
 def segment_values(df: pd.DataFrame) -> alt.FacetChart:
     title = _segment_label(df)
-    measures = ["average_realised_ltv", "aov", "orders_per_year"]
-    return alt.Chart(df[df["buyers"] > 0]).transform_fold(measures, as_=["measure", "value"]).mark_bar().encode(
+    label_expr = " : ".join(f"datum.measure == '{key}' ? '{label}'" for key, label in SEGMENT_MEASURES.items())
+    return alt.Chart(df[df["buyers"] > 0]).transform_fold(list(SEGMENT_MEASURES), as_=["measure", "value"]) \
+        .transform_calculate(panel=label_expr + " : ''").mark_bar().encode(
         alt.X("segment_value:N", title=None),
         alt.Y("value:Q", title=None),
         alt.Color("segment_value:N", legend=None),
-        tooltip=["segment_value:N", "measure:N", alt.Tooltip("value:Q", format=",.2f"),
+        tooltip=["segment_value:N", "panel:N", alt.Tooltip("value:Q", format=",.3~f"),
                  alt.Tooltip("buyers:Q", format=",")],
-    ).properties(width=WIDTH // 3 - 20, height=200).facet(
-        column=alt.Column("measure:N", title=None, sort=measures)).resolve_scale(y="independent").properties(
-        title=f"By {title}: average realised LTV, AOV and orders per year")
+    ).properties(width=250, height=160).facet(
+        facet=alt.Facet("panel:N", title=None, sort=list(SEGMENT_MEASURES.values())), columns=3).resolve_scale(
+        y="independent").properties(title=f"By {title} (fct_ltv_by_segment, current as-of date)")
 
 
 def category_penetration(df: pd.DataFrame) -> alt.Chart:
@@ -321,13 +385,26 @@ def _payback_missing(df: pd.DataFrame, coverage: Coverage) -> str | None:
     return reason or (None if (df["payback_status"] != "no_cac").any() else "No cohort with a CAC to pay back.")
 
 
-def _segment_missing(label: str, needs: str) -> EmptyReason:
+def _channel_ltv_to_cac_missing(df: pd.DataFrame, coverage: Coverage) -> str | None:
+    if not coverage.has_marketing_spend:
+        return "No marketing spend in the input: CAC, LTV/CAC and payback are unavailable (add marketing_spend)."
+    paid = df[(df["months_before_current"] == 0) & (df["cac_status"] == "ok")]
+    if not len(paid):
+        return "No selected channel has marketing spend recorded: no CAC, no LTV/CAC."
+    columns = list(LTV_CAC_HORIZONS)
+    return None if paid[columns].notna().any().any() else "No paid cohort of the selection is 3 months old yet."
+
+
+def _segment_missing(label: str, needs: str, present: Callable[[Coverage], bool] = lambda coverage: False
+                     ) -> EmptyReason:
     def reason(df: pd.DataFrame, coverage: Coverage) -> str | None:
         placeholders = ("unknown", "no_item_data", "no_purchases")
         known = df[~df["segment_value"].isin(placeholders) & (df["buyers"] > 0)] if len(df) else df
-        if len(known) == 0:
-            return f"No {label} in the input ({needs}): this split is unavailable."
-        return None
+        if len(known):
+            return None
+        if present(coverage) and len(df) == 0:
+            return f"No buyer in the selected {label} values."
+        return f"No {label} in the input ({needs}): this split is unavailable."
 
     return reason
 
@@ -368,8 +445,7 @@ def _holdout_missing(df: pd.DataFrame, coverage: Coverage) -> str | None:
 
 
 def _segments(key: str, title: str, segment_type: str, draw: Draw, empty: EmptyReason) -> ChartSpec:
-    return ChartSpec(key, "segments", title, "segment_comparison", draw, empty, args=(segment_type,),
-                     filtered=False)
+    return ChartSpec(key, "segments", title, "segment_values", draw, empty, args=(segment_type,))
 
 
 CHARTS: dict[str, ChartSpec] = {spec.key: spec for spec in [
@@ -381,8 +457,10 @@ CHARTS: dict[str, ChartSpec] = {spec.key: spec for spec in [
               cumulative_revenue_curves, _no_rows("no cohort starts in the date range")),
     ChartSpec("cumulative_margin_curves", "cohorts", "Cumulative gross margin per customer", "cohort_retention",
               cumulative_margin_curves, _no_rows("no cohort starts in the date range")),
-    ChartSpec("channel_cohort_margin", "cohorts", "Cohort margin per customer by channel", "channel_cohort_margin",
-              channel_cohort_margin, _no_rows("no channel cohort of the selection has reached 3 months")),
+    ChartSpec("channel_cohort_curves", "cohorts", "Cohort curves by channel", "cohort_curves",
+              channel_cohort_curves, _no_rows("no cohort has completed its first month")),
+    ChartSpec("channel_ltv_to_cac", "acquisition", "LTV/CAC by channel", "channel_ltv_to_cac", channel_ltv_to_cac,
+              _channel_ltv_to_cac_missing),
     ChartSpec("cac_by_channel", "acquisition", "CAC by channel and cohort month", "channel_economics",
               cac_by_channel, _cac_missing),
     ChartSpec("ltv_to_cac_heatmap", "acquisition", "LTV/CAC at 3, 6, 12 and 24 months", "channel_economics",
@@ -393,9 +471,14 @@ CHARTS: dict[str, ChartSpec] = {spec.key: spec for spec in [
               _segment_missing("buyers", "no completed orders")),
     _segments("cvm_stages", "CVM stages", "cvm_stage", segment_sizes_and_value,
               _segment_missing("buyers", "no completed orders")),
+    _segments("value_tiers", "Value tiers", "value_tier", segment_sizes_and_value,
+              _segment_missing("buyers", "no completed orders")),
     _segments("loyalty_lift", "Loyalty lift", "loyalty", segment_lifts, _loyalty_missing),
+    _segments("channel_values", "By acquisition channel", "acquisition_channel", segment_values,
+              _segment_missing("acquisition channel", "customers.acquisition_channel",
+                               lambda coverage: coverage.has_channels)),
     _segments("region_values", "By region", "region", segment_values,
-              _segment_missing("customer region", "customers.region")),
+              _segment_missing("customer region", "customers.region", lambda coverage: coverage.has_regions)),
     _segments("age_band_values", "By age band", "age_band", segment_values,
               _segment_missing("birth year", "customers.birth_year")),
     _segments("preferred_category_values", "By preferred category", "preferred_category", segment_values,

@@ -1,13 +1,12 @@
 """Every warehouse read of the dashboard and the static report: one function per dataset, SQL on marts only.
 
-Rules (tests/python/test_dashboard_data.py enforces the first two):
+Rules (tests/python/test_dashboard_data.py enforces the first two, with no exception):
 - Each function is registered with `@dataset(<marts it reads>)`; its SQL names only those `marts.` relations and
   nothing outside the `marts` schema. models/exposures.yml declares the same marts for the dashboard and the report.
-- Metrics come finished from the marts. The app never computes a ratio in Python. SQL here selects mart rows and
-  columns, filters them and adds up additive columns (counts and money). The exceptions are the functions marked
-  `# ISSUE-12:`. Until the segment-grain LTV mart exists, they aggregate customer-level marts to the selected
-  segment with the formula of the semantic-layer metric of the same name (cited in each function). The comment
-  says what they read once that mart lands. When issue 12 lands, only this module changes.
+- Metrics come finished from the marts. No loader divides or averages: SQL here selects mart rows and columns,
+  filters and joins them and adds up additive columns (counts and money). A ratio at a segment's grain (LTV, average
+  check, orders per year, LTV/CAC, ...) is read from fct_ltv_by_segment, which has one row per as-of snapshot x
+  segment type x value; the app shows the segment the filters select rather than aggregating customers.
 - The warehouse is opened read-only, once per query, and closed straight away: no lock is held between queries,
   and `clv build`'s atomic rename of a new warehouse over the file is never blocked (readers keep the old file
   until they reopen).
@@ -126,6 +125,43 @@ def _date_filter(column: str) -> str:
             f" and ($date_to::date is null or {column} <= $date_to::date)")
 
 
+def _channel_filter(column: str) -> str:
+    return f"(len($channels::varchar[]) = 0 or list_contains($channels::varchar[], {column}))"
+
+
+# --- segments of fct_ltv_by_segment that the sidebar filters select ---------------------------------------------
+
+OVERALL = ("overall", "all")
+# the sidebar filters that are segment types of fct_ltv_by_segment, and the segment value of each loyalty choice
+FILTERED_SEGMENT_TYPES = {"acquisition_channel": "channel", "region": "region", "loyalty": "loyalty"}
+LOYALTY_SEGMENTS = {"members": "member", "non_members": "non_member"}
+
+
+def filter_values(filters: Filters, segment_type: str) -> tuple[str, ...]:
+    """The values of `segment_type` the sidebar selects (empty: no filter on that type, or not a filtered type)."""
+    if segment_type == "acquisition_channel":
+        return filters.channels
+    if segment_type == "region":
+        return filters.regions
+    if segment_type == "loyalty" and filters.loyalty != "all":
+        return (LOYALTY_SEGMENTS[filters.loyalty],)
+    return ()
+
+
+def selected_segments(filters: Filters) -> list[tuple[str, str]]:
+    """Every (segment type, value) of fct_ltv_by_segment the channel / region / loyalty filters select.
+
+    The mart has one row per segment, not per combination of segments: email customers in the north region is not a
+    row. A page that reads it shows one of these segments at a time (or the overall row when none is selected).
+    """
+    return [(segment_type, value) for segment_type in FILTERED_SEGMENT_TYPES
+            for value in filter_values(filters, segment_type)]
+
+
+def _segment_value_filter(alias: str) -> str:
+    return f"(len($values::varchar[]) = 0 or list_contains($values::varchar[], {alias}.segment_value))"
+
+
 # --- warehouse-wide facts ---------------------------------------------------------------------------------------
 
 @dataset("dim_customers", "fct_channel_economics", "fct_clv_model_parameters", "fct_customer_segments")
@@ -162,6 +198,16 @@ def data_coverage(warehouse: Path) -> pd.DataFrame:
     """)
 
 
+@dataset("fct_ltv_by_segment")
+def ltv_snapshots(warehouse: Path) -> pd.DataFrame:
+    """The as-of snapshots of fct_ltv_by_segment: current and each earlier one (var ltv_previous_periods_months)."""
+    return _query(warehouse, """
+        select distinct as_of_snapshot, months_before_current, as_of_date
+        from marts.fct_ltv_by_segment
+        order by months_before_current
+    """)
+
+
 @dataset("dim_customers")
 def filter_options(warehouse: Path) -> pd.DataFrame:
     """Distinct acquisition channels and regions (column `dimension`, `value`) for the sidebar."""
@@ -178,14 +224,10 @@ def filter_options(warehouse: Path) -> pd.DataFrame:
 # --- overview ---------------------------------------------------------------------------------------------------
 
 @dataset("dim_customers", "fct_orders")
-def period_kpis(warehouse: Path, filters: Filters, current: Period, previous: Period) -> pd.DataFrame:
-    """Net revenue, completed orders, AOV, new and active customers in the current and the previous period.
-
-    One row per period (`period` = current | previous).
+def period_flows(warehouse: Path, filters: Filters, current: Period, previous: Period) -> pd.DataFrame:
+    """Net revenue, completed orders, new and active customers of the selected customers in the current and the
+    previous calendar period: additive sums of fct_orders / dim_customers. One row per `period` (current, previous).
     """
-    # ISSUE-12: read the segment-grain LTV mart (fct_ltv_by_segment) at the current and the previous as-of date
-    # for the selected segment (overall row when unfiltered) instead of aggregating fct_orders here; AOV below
-    # is the semantic layer's `aov` (sum of net revenue / completed orders).
     return _query(warehouse, f"""
         with periods as (
             select 'current' as period, $current_start::date as period_start, $current_end::date as period_end
@@ -217,83 +259,41 @@ def period_kpis(warehouse: Path, filters: Filters, current: Period, previous: Pe
             left join customers as c on c.first_order_on between p.period_start and p.period_end
             group by all
         )
-        select
-            flows.*,
-            acquired.new_customers,
-            flows.net_revenue / nullif(flows.completed_orders, 0) as aov
+        select flows.*, acquired.new_customers
         from flows inner join acquired using (period)
         order by period
     """, current_start=current.start, current_end=current.end, previous_start=previous.start,
                   previous_end=previous.end, **_filter_params(filters))
 
 
-@dataset("dim_customers", "fct_customer_ltv")
-def customer_value_kpis(warehouse: Path, filters: Filters) -> pd.DataFrame:
-    """Buyers, realised LTV, LTV formula A and B, orders per customer per year, repeat rate at the as-of date."""
-    # ISSUE-12: read fct_ltv_by_segment (customers, LTV formula A / B, realised LTV, orders per month, at the
-    # as-of date and the previous one) for the selected segment. Until then the semantic-layer definitions are
-    # used: average_realised_ltv, ltv_formula_a (segment means of monthly revenue x lifetime),
-    # average_ltv_formula_b, orders_per_year (orders / tenure years, pooled as in fct_segment_comparison),
-    # repeat_customer_rate.
-    return _query(warehouse, f"""
-        with buyers as (
-            select
-                l.realised_ltv,
-                l.monthly_revenue,
-                l.lifetime_months,
-                l.ltv_formula_b,
-                c.completed_orders,
-                c.tenure_years,
-                c.is_repeat_customer
-            from marts.fct_customer_ltv as l
-            inner join marts.dim_customers as c using (customer_id)
-            where l.has_completed_order and {_customer_filter('c')}
-        )
+@dataset("fct_ltv_by_segment")
+def segment_kpis(warehouse: Path, segment_type: str = OVERALL[0], segment_value: str = OVERALL[1]) -> pd.DataFrame:
+    """One segment of fct_ltv_by_segment (default: the overall row) at every as-of snapshot, current first."""
+    return _query(warehouse, """
         select
-            max(c.as_of_date) as as_of_date,
-            (select count(*) from buyers) as buyers,
-            (select sum(realised_ltv) / count(*) from buyers) as average_realised_ltv,
-            (select avg(monthly_revenue) * avg(lifetime_months) from buyers) as ltv_formula_a,
-            (select avg(ltv_formula_b) from buyers) as average_ltv_formula_b,
-            (select sum(completed_orders) / sum(tenure_years) from buyers) as orders_per_year,
-            (select count(*) filter (where is_repeat_customer) / count(*) from buyers) as repeat_customer_rate
-        from marts.dim_customers as c
-    """, **_filter_params(filters))
+            as_of_snapshot, months_before_current, as_of_date, segment_type, segment_value, customers, buyers,
+            repeat_customer_rate, average_check, orders_per_year, average_realised_ltv, realised_ltv_12m,
+            mature_buyers_12m, expected_lifetime_months, expected_lifetime_status, ltv_formula_a, ltv_formula_b,
+            discounted_clv, average_predicted_clv, predicted_clv_status, cac, cac_status, ltv_to_cac,
+            ltv_to_cac_12m
+        from marts.fct_ltv_by_segment
+        where segment_type = $segment_type and segment_value = $segment_value
+        order by months_before_current
+    """, segment_type=segment_type, segment_value=segment_value)
 
 
-@dataset("fct_channel_economics")
-def blended_ltv_to_cac(warehouse: Path, filters: Filters) -> pd.DataFrame:
-    """LTV/CAC over the selected channels and cohort months, one row per horizon (3, 6, 12, 24 months)."""
-    # ISSUE-12: read CAC and LTV/CAC from fct_ltv_by_segment (segment_type = 'channel', and the overall row).
-    # Until then: the semantic layer's ltv_to_cac_{h}m (margin of mature paid cohorts / their spend).
+@dataset("fct_ltv_by_segment")
+def channel_ltv_to_cac(warehouse: Path, filters: Filters) -> pd.DataFrame:
+    """The acquisition-channel rows of fct_ltv_by_segment (CAC, LTV/CAC at 3/6/12/24 months, LTV formula B / CAC)
+    at every as-of snapshot, for the selected channels."""
     return _query(warehouse, f"""
-        with economics as (
-            select * from marts.fct_channel_economics as e
-            where (len($channels::varchar[]) = 0 or list_contains($channels::varchar[], e.channel))
-                and {_date_filter('e.cohort_month')}
-        ),
-        horizons as (
-            select
-                h.horizon_months,
-                sum(h.margin) filter (where h.is_mature and e.cac > 0) as mature_margin,
-                sum(e.marketing_spend) filter (where h.is_mature and e.cac > 0) as mature_spend
-            from economics as e
-            cross join lateral (values
-                (3, e.is_mature_3m, e.margin_per_customer_3m * e.new_customers),
-                (6, e.is_mature_6m, e.margin_per_customer_6m * e.new_customers),
-                (12, e.is_mature_12m, e.margin_per_customer_12m * e.new_customers),
-                (24, e.is_mature_24m, e.margin_per_customer_24m * e.new_customers)
-            ) as h (horizon_months, is_mature, margin)
-            group by h.horizon_months
-        )
         select
-            horizon_months,
-            mature_margin,
-            mature_spend,
-            mature_margin / nullif(mature_spend, 0) as ltv_to_cac,
-            (select sum(marketing_spend) from economics) as marketing_spend
-        from horizons
-        order by horizon_months
+            as_of_snapshot, months_before_current, as_of_date, segment_value as channel, customers, buyers,
+            marketing_spend, cac_new_customers, cac, cac_status, ltv_formula_b, ltv_to_cac, discounted_clv,
+            discounted_ltv_to_cac, ltv_to_cac_3m, ltv_to_cac_6m, ltv_to_cac_12m, ltv_to_cac_24m
+        from marts.fct_ltv_by_segment
+        where segment_type = 'acquisition_channel' and {_channel_filter('segment_value')}
+        order by months_before_current, channel
     """, **_filter_params(filters))
 
 
@@ -315,78 +315,79 @@ def revenue_by_month(warehouse: Path, filters: Filters) -> pd.DataFrame:
 
 # --- cohorts ----------------------------------------------------------------------------------------------------
 
-@dataset("fct_cohort_retention")
+@dataset("fct_cohort_retention", "fct_cohort_retention_by_channel")
 def cohort_retention(warehouse: Path, filters: Filters) -> pd.DataFrame:
-    """Cohort month x months since first order: retention and cumulative revenue / margin per customer."""
-    # ISSUE-12: with a channel filter, read the per-channel cohort curves mart; fct_cohort_retention is pooled
-    # over all channels (and has no region or loyalty split), so the page says so when those filters are set.
+    """Cohort month x months since first order: retention and cumulative revenue / margin per customer.
+
+    Without a channel filter, all channels pooled (fct_cohort_retention, `acquisition_channel` = 'all channels');
+    with one, each selected channel's own cohorts (fct_cohort_retention_by_channel). Cohort months in the date range.
+    """
+    columns = ("cohort_month, months_since_first_order, activity_month, is_complete_month, cohort_size, "
+               "active_customers, retention_rate, cumulative_net_revenue_per_customer, "
+               "cumulative_gross_margin_per_customer")
     return _query(warehouse, f"""
-        select
-            cohort_month,
-            months_since_first_order,
-            activity_month,
-            cohort_size,
-            active_customers,
-            retention_rate,
-            cumulative_net_revenue_per_customer,
-            cumulative_gross_margin_per_customer
+        select 'all channels' as acquisition_channel, {columns}
         from marts.fct_cohort_retention
-        where {_date_filter('cohort_month')}
-        order by cohort_month, months_since_first_order
+        where len($channels::varchar[]) = 0 and {_date_filter('cohort_month')}
+        union all
+        select acquisition_channel, {columns}
+        from marts.fct_cohort_retention_by_channel
+        where list_contains($channels::varchar[], acquisition_channel) and {_date_filter('cohort_month')}
+        order by acquisition_channel, cohort_month, months_since_first_order
     """, **_filter_params(filters))
 
 
-@dataset("fct_channel_economics")
-def channel_cohort_margin(warehouse: Path, filters: Filters) -> pd.DataFrame:
-    """Margin per customer of each channel x cohort month after 3, 6, 12 and 24 months (mature cohorts only)."""
-    # ISSUE-12: read the full per-channel cohort curves mart (every month since acquisition) instead of the four
-    # horizons fct_channel_economics carries.
+@dataset("fct_cohort_curves")
+def cohort_curves(warehouse: Path, filters: Filters) -> pd.DataFrame:
+    """fct_cohort_curves: the all-channels curve and each selected channel's (all channels when none is selected),
+    by months since the first order: pooled retention and the cumulative revenue / margin per customer."""
     return _query(warehouse, f"""
-        select e.channel, e.cohort_month, e.new_customers, h.horizon_months, h.margin_per_customer
-        from marts.fct_channel_economics as e
-        cross join lateral (values
-            (3, e.margin_per_customer_3m), (6, e.margin_per_customer_6m),
-            (12, e.margin_per_customer_12m), (24, e.margin_per_customer_24m)
-        ) as h (horizon_months, margin_per_customer)
-        where e.new_customers > 0 and h.margin_per_customer is not null
-            and (len($channels::varchar[]) = 0 or list_contains($channels::varchar[], e.channel))
-            and {_date_filter('e.cohort_month')}
-        order by e.channel, e.cohort_month, h.horizon_months
+        select
+            curve, months_since_first_order, as_of_date, cohorts, cohort_customers, active_customers,
+            cohort_retention_rate, cohort_ltv_curve, cohort_margin_curve
+        from marts.fct_cohort_curves
+        where curve = 'all_channels' or {_channel_filter('curve')}
+        order by curve = 'all_channels' desc, curve, months_since_first_order
     """, **_filter_params(filters))
 
 
 # --- acquisition ------------------------------------------------------------------------------------------------
 
-@dataset("fct_channel_economics")
+@dataset("fct_channel_economics", "fct_channel_predicted_ltv_to_cac")
 def channel_economics(warehouse: Path, filters: Filters) -> pd.DataFrame:
-    """fct_channel_economics rows (channel x cohort month) for the selected channels and cohort months."""
+    """fct_channel_economics rows (channel x cohort month) for the selected channels and cohort months, with the
+    cohort's predicted LTV/CAC from fct_channel_predicted_ltv_to_cac."""
     return _query(warehouse, f"""
         select
-            channel, cohort_month, new_customers, marketing_spend, has_spend_recorded, cac, cac_status,
-            blended_cac, months_observed, ltv_to_cac_3m, ltv_to_cac_6m, ltv_to_cac_12m, ltv_to_cac_24m,
-            discounted_ltv_to_cac, predicted_ltv_to_cac, payback_months, payback_status
+            e.channel, e.cohort_month, e.new_customers, e.marketing_spend, e.has_spend_recorded, e.cac,
+            e.cac_status, e.blended_cac, e.months_observed, e.ltv_to_cac_3m, e.ltv_to_cac_6m, e.ltv_to_cac_12m,
+            e.ltv_to_cac_24m, e.discounted_ltv_to_cac, p.predicted_ltv_to_cac, e.payback_months, e.payback_status
         from marts.fct_channel_economics as e
-        where (len($channels::varchar[]) = 0 or list_contains($channels::varchar[], e.channel))
-            and {_date_filter('e.cohort_month')}
-        order by channel, cohort_month
+        left join marts.fct_channel_predicted_ltv_to_cac as p using (channel_cohort_key)
+        where {_channel_filter('e.channel')} and {_date_filter('e.cohort_month')}
+        order by e.channel, e.cohort_month
     """, **_filter_params(filters))
 
 
 # --- segments ---------------------------------------------------------------------------------------------------
 
-@dataset("fct_segment_comparison")
-def segment_comparison(warehouse: Path, segment_type: str) -> pd.DataFrame:
-    """fct_segment_comparison rows of one segment type (loyalty, region, age_band, rfm_segment, ...)."""
-    # ISSUE-12: read fct_ltv_by_segment for this segment type (with the as-of date of the sidebar's range end).
-    return _query(warehouse, """
+@dataset("fct_ltv_by_segment", "fct_segment_comparison")
+def segment_values(warehouse: Path, filters: Filters, segment_type: str) -> pd.DataFrame:
+    """The current rows of one segment type of fct_ltv_by_segment, with the share of customers and the lifts over
+    the rest of the type from fct_segment_comparison. Where the type is a sidebar filter (channel, region, loyalty),
+    only the selected values."""
+    return _query(warehouse, f"""
         select
-            segment_type, segment_value, customers, share_of_customers, buyers, average_realised_ltv, aov,
-            orders_per_year, rest_average_realised_ltv, rest_aov, rest_orders_per_year, ltv_lift, aov_lift,
-            orders_per_year_lift
-        from marts.fct_segment_comparison
-        where segment_type = $segment_type
-        order by customers desc, segment_value
-    """, segment_type=segment_type)
+            l.segment_type, l.segment_value, l.as_of_date, l.customers, l.buyers, l.average_realised_ltv,
+            l.average_check, l.orders_per_year, l.repeat_customer_rate, l.ltv_formula_a, l.ltv_formula_b,
+            l.discounted_clv, l.average_predicted_clv, c.share_of_customers, c.ltv_lift, c.average_check_lift,
+            c.orders_per_year_lift
+        from marts.fct_ltv_by_segment as l
+        left join marts.fct_segment_comparison as c
+            on l.segment_type = c.segment_type and l.segment_value = c.segment_value
+        where l.as_of_snapshot = 'current' and l.segment_type = $segment_type and {_segment_value_filter('l')}
+        order by l.customers desc, l.segment_value
+    """, segment_type=segment_type, values=list(filter_values(filters, segment_type)))
 
 
 @dataset("fct_category_penetration")
@@ -528,8 +529,22 @@ def at_risk_high_value(warehouse: Path, filters: Filters, max_p_alive: float = 0
 
 
 @dataclass(frozen=True)
+class Snapshot:
+    """An as-of snapshot of fct_ltv_by_segment (`as_of_snapshot`): current, or n months earlier."""
+
+    name: str
+    months_before_current: int
+    as_of_date: date
+
+    @property
+    def label(self) -> str:
+        when = "current" if self.months_before_current == 0 else f"{self.months_before_current} months earlier"
+        return f"{when} ({self.as_of_date})"
+
+
+@dataclass(frozen=True)
 class Coverage:
-    """What the input held, read from the marts (data_coverage), for empty states."""
+    """What the input held, read from the marts (data_coverage, ltv_snapshots), for empty states and comparisons."""
 
     as_of_date: date | None
     first_order_on: date | None
@@ -543,7 +558,13 @@ class Coverage:
     has_order_items: bool
     predictive_status: str
     predictive_reason: str
+    snapshots: tuple[Snapshot, ...] = ()
     missing: list[str] = field(default_factory=list)
+
+    @property
+    def previous_snapshots(self) -> tuple[Snapshot, ...]:
+        """The earlier as-of snapshots the segment mart holds, nearest first (var ltv_previous_periods_months)."""
+        return tuple(snapshot for snapshot in self.snapshots if snapshot.months_before_current > 0)
 
     @classmethod
     def read(cls, warehouse: Path) -> "Coverage":
@@ -564,7 +585,10 @@ class Coverage:
             has_loyalty_members=flag("has_loyalty_members"), has_birth_years=flag("has_birth_years"),
             has_item_costs=flag("has_item_costs"), has_marketing_spend=flag("has_marketing_spend"),
             has_order_items=flag("has_order_items"),
-            predictive_status=text("predictive_status") or "not_fitted", predictive_reason=text("predictive_reason"))
+            predictive_status=text("predictive_status") or "not_fitted", predictive_reason=text("predictive_reason"),
+            snapshots=tuple(Snapshot(str(r.as_of_snapshot), int(r.months_before_current),
+                                     pd.Timestamp(r.as_of_date).date())
+                            for r in ltv_snapshots(warehouse).itertuples()))
         coverage.missing.extend(coverage._missing())
         return coverage
 

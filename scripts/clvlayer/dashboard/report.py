@@ -19,8 +19,8 @@ from clvlayer.dashboard import PAGES, charts, data, kpis
 from clvlayer.dashboard.data import Coverage, Filters, comparison_periods
 
 # loaders the report reads besides the charts' (models/exposures.yml declares their marts)
-EXTRA_DATASETS = ("data_coverage", "period_kpis", "customer_value_kpis", "blended_ltv_to_cac", "reorder_list",
-                  "at_risk_high_value")
+EXTRA_DATASETS = ("data_coverage", "ltv_snapshots", "period_flows", "segment_kpis", "channel_ltv_to_cac",
+                  "reorder_list", "at_risk_high_value")
 PNG_SCALE = 2
 
 
@@ -46,7 +46,7 @@ def render_png(chart: object, path: Path) -> Path:
 def _tiles_html(tiles: list[kpis.Tile], with_change: bool) -> str:
     cells = []
     for tile in tiles:
-        sign = "down" if tile.change and tile.change.startswith("-") else "up"
+        sign = "flat" if tile.flat else "down" if tile.change and tile.change.startswith("-") else "up"
         change = (f'<div class="change {sign}">{html.escape(tile.change)}</div>'
                   if with_change and tile.change else "")
         cells.append(f'<div class="tile" title="{html.escape(tile.help)}"><div class="label">'
@@ -63,7 +63,7 @@ STYLE = """body{font-family:system-ui,sans-serif;margin:2rem auto;max-width:1400
 h1{margin-bottom:.2rem} .meta{color:#666} .missing{background:#eef5fb;padding:.6rem 1rem;border-radius:6px}
 .tiles{display:flex;flex-wrap:wrap;gap:.8rem;margin:.8rem 0} .tile{border:1px solid #ddd;border-radius:8px;
 padding:.6rem 1rem;min-width:10rem} .label{color:#555;font-size:.9rem} .value{font-size:1.7rem}
-.change{font-size:.9rem} .up{color:#2a7} .down{color:#c33} .empty{color:#555;background:#f4f4f4;padding:.6rem 1rem;border-radius:6px}
+.change{font-size:.9rem} .up{color:#2a7} .down{color:#c33} .flat{color:#777} .empty{color:#555;background:#f4f4f4;padding:.6rem 1rem;border-radius:6px}
 figure{margin:1rem 0} img{max-width:100%} table.list{border-collapse:collapse;font-size:.85rem}
 table.list td,table.list th{border-bottom:1px solid #eee;padding:.2rem .5rem;text-align:right}"""
 
@@ -129,8 +129,14 @@ def _overview_html(warehouse: Path, filters: Filters, coverage: Coverage) -> str
     if filters.date_to is None:
         return '<h2 id="overview">Overview</h2><p class="empty">No completed order in the warehouse.</p>'
     current, previous = comparison_periods(filters.date_to, kpis.PERIOD_MONTHS["Quarter"])
-    flows = kpis.flow_tiles(data.period_kpis(warehouse, filters, current, previous))
-    values = kpis.value_tiles(data.customer_value_kpis(warehouse, filters), data.blended_ltv_to_cac(warehouse, filters))
+    flows = kpis.flow_tiles(data.period_flows(warehouse, filters, current, previous))
+    snapshot = coverage.previous_snapshots[0] if coverage.previous_snapshots else None
+    values = kpis.value_tiles(data.segment_kpis(warehouse), snapshot)
+    ratios = kpis.ltv_to_cac_tiles(data.channel_ltv_to_cac(warehouse, filters), snapshot)
+    change = f"change vs {snapshot.label}" if snapshot else "no earlier as-of snapshot"
+    no_ratio = next((note for note in coverage.missing if "marketing spend" in note),
+                    "no channel has marketing spend recorded")
     return (f'<h2 id="overview">Overview</h2><h3>{current.start} to {current.end} vs {previous.start} to '
-            f'{previous.end}</h3>{_tiles_html(flows, True)}<h3>Customer value as of {coverage.as_of_date}</h3>'
-            f'{_tiles_html(values, False)}')
+            f'{previous.end}</h3>{_tiles_html(flows, True)}<h3>Customer value as of {coverage.as_of_date}, all '
+            f'customers ({html.escape(change)})</h3>{_tiles_html(values, True)}<h3>LTV/CAC at 12 months by channel'
+            f'</h3>' + (_tiles_html(ratios, True) if ratios else f'<p class="empty">{html.escape(no_ratio)}</p>'))

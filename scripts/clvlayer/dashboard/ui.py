@@ -116,13 +116,25 @@ def empty_state(reason: str) -> None:
     st.info(reason, icon=":material/info:")
 
 
-def not_filtered(ctx: Context, applies: str, ignored: tuple[str, ...]) -> None:
-    """Say which sidebar filters this page (or section) applies, and which it cannot."""
-    active = {"channel": bool(ctx.filters.channels), "region": bool(ctx.filters.regions),
+FILTERS = ("date range", "channel", "region", "loyalty")
+
+
+def filter_scope(ctx: Context, applied: dict[str, str], not_applied: str = "") -> None:
+    """Say which sidebar filters a page or section applies and to what, which it does not and why; name the
+    filters that are set in the sidebar but have no effect here."""
+    whole_span = (ctx.coverage.first_order_on, ctx.coverage.as_of_date)
+    active = {"date range": (ctx.filters.date_from, ctx.filters.date_to) != whole_span,
+              "channel": bool(ctx.filters.channels), "region": bool(ctx.filters.regions),
               "loyalty": ctx.filters.loyalty != "all"}
-    skipped = [name for name in ignored if active.get(name)]
-    if skipped:
-        st.caption(f"Filters applied here: {applies}. Not applied ({', '.join(skipped)}): the mart has no such split.")
+    text = ("Filters applied: " + "; ".join(f"**{name}** ({what})" for name, what in applied.items())
+            if applied else "No sidebar filter applies here")
+    ignored = [name for name in FILTERS if name not in applied]
+    if ignored:
+        text += f". Not applied: {', '.join(ignored)}" + (f" ({not_applied})" if not_applied else "")
+    unused = [name for name in ignored if active[name]]
+    if unused:
+        text += f". Set in the sidebar but ignored here: {', '.join(unused)}"
+    st.caption(f":material/filter_alt: {text}.")
 
 
 def table(frame: pd.DataFrame) -> None:

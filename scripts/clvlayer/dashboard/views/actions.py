@@ -45,7 +45,10 @@ def at_risk_section(ctx: ui.Context) -> None:
 
 def render(ctx: ui.Context) -> None:
     st.title("Actions")
-    st.caption(f"Lists as of {ctx.coverage.as_of_date}; channel, region and loyalty filters apply.")
+    st.caption(f"Lists as of {ctx.coverage.as_of_date}.")
+    customers = "customers listed"
+    ui.filter_scope(ctx, {"channel": customers, "region": customers, "loyalty": customers},
+                    "the lists are as of the as-of date")
     reorder_section(ctx)
     at_risk_section(ctx)
 

@@ -1,19 +1,92 @@
-"""Overview: KPI tiles for the period ending at the date range's end vs the period before, and the revenue trend."""
+"""Overview: the period's flows vs the period before, customer value of one segment of fct_ltv_by_segment at the
+as-of date vs an earlier as-of snapshot, LTV/CAC by channel, and the revenue trend."""
 
 from __future__ import annotations
 
-import pandas as pd
 import streamlit as st
 
 from clvlayer.dashboard import kpis, ui
-from clvlayer.dashboard.data import comparison_periods
+from clvlayer.dashboard.data import OVERALL, Snapshot, comparison_periods, selected_segments
 
 
-def show_tiles(tiles: list[kpis.Tile], per_row: int, with_change: bool) -> None:
+def show_tiles(tiles: list[kpis.Tile], per_row: int) -> None:
     for start in range(0, len(tiles), per_row):
         for column, tile in zip(st.columns(per_row), tiles[start:start + per_row]):
-            column.metric(tile.label, tile.text, tile.change if with_change else None, border=True,
-                          help=tile.help or None)
+            column.metric(tile.label, tile.text, tile.change, border=True, help=tile.help or None,
+                          delta_color="off" if tile.flat else "normal")
+
+
+def segment_label(segment: tuple[str, str]) -> str:
+    return "all customers" if segment == OVERALL else f"{segment[0].replace('_', ' ')}: {segment[1]}"
+
+
+def flows_section(ctx: ui.Context) -> None:
+    choice = st.segmented_control("Compare", list(kpis.PERIOD_MONTHS), default="Quarter", key="overview_period")
+    current, previous = comparison_periods(ctx.filters.date_to, kpis.PERIOD_MONTHS[choice or "Quarter"])
+    st.subheader(f"{current.start} to {current.end} vs {previous.start} to {previous.end}")
+    everyone = "customers counted"
+    ui.filter_scope(ctx, {"date range": "its end picks the period", "channel": everyone, "region": everyone,
+                          "loyalty": everyone})
+    st.caption("Sums over the orders of the selected customers (fct_orders, dim_customers).")
+    show_tiles(kpis.flow_tiles(ui.load("period_flows", ctx.warehouse, ctx.filters, current, previous)), 4)
+
+
+def choose_segment(ctx: ui.Context) -> tuple[str, str]:
+    """The segment the value tiles show: the one the filters select, or a choice among several (or none)."""
+    selected = selected_segments(ctx.filters)
+    if not selected:
+        return OVERALL
+    options = [OVERALL, *selected]
+    segment = st.selectbox("Customer value of", options, index=1 if len(selected) == 1 else 0,
+                           format_func=segment_label, key="overview_segment")
+    if len(selected) > 1:
+        st.caption("fct_ltv_by_segment has one row per segment (a channel, a region or a loyalty group), not per "
+                   "combination of them: the tiles show one selected segment at a time.")
+    return segment or OVERALL
+
+
+def choose_snapshot(ctx: ui.Context) -> Snapshot | None:
+    snapshots = ctx.coverage.previous_snapshots
+    if len(snapshots) <= 1:
+        return snapshots[0] if snapshots else None
+    return st.segmented_control("Change vs", snapshots, default=snapshots[0], format_func=lambda s: s.label,
+                                key="overview_snapshot") or snapshots[0]
+
+
+def value_section(ctx: ui.Context) -> tuple[tuple[str, str], Snapshot | None]:
+    """The value tiles; returns the segment shown and the snapshot compared with."""
+    st.subheader(f"Customer value as of {ctx.coverage.as_of_date}")
+    segment = choose_segment(ctx)
+    previous = choose_snapshot(ctx)
+    change = f"change vs {previous.label}" if previous else "no earlier as-of snapshot: no change"
+    choose = "picks the one segment shown"
+    ui.filter_scope(ctx, {"channel": choose, "region": choose, "loyalty": choose},
+                    "the mart is computed at the as-of date and at each earlier snapshot "
+                    "(var ltv_previous_periods_months)")
+    st.caption(f"fct_ltv_by_segment, {segment_label(segment)}; {change}.")
+    rows = ui.load("segment_kpis", ctx.warehouse, *segment)
+    tiles = kpis.value_tiles(rows, previous)
+    if not tiles:
+        ui.empty_state(f"No row for {segment_label(segment)} in fct_ltv_by_segment (nobody in this segment).")
+    else:
+        show_tiles(tiles, 5)
+    return segment, previous
+
+
+def ltv_to_cac_section(ctx: ui.Context, segment: tuple[str, str], previous: Snapshot | None) -> None:
+    st.subheader("LTV/CAC at 12 months by channel")
+    ui.filter_scope(ctx, {"channel": "channels shown"}, "channel rows cover every cohort to the as-of date")
+    st.caption("The acquisition-channel rows of fct_ltv_by_segment (mature paid cohorts of each channel). The mart has "
+               "LTV/CAC per channel and no blended all-channel figure.")
+    channels = ui.load("channel_ltv_to_cac", ctx.warehouse, ctx.filters)
+    if segment[0] == "acquisition_channel":  # the tiles above show one channel: its ratio only
+        channels = channels[channels["channel"] == segment[1]]
+    tiles = kpis.ltv_to_cac_tiles(channels, previous)
+    if tiles:
+        show_tiles(tiles, 5)
+        return
+    ui.empty_state(next((note for note in ctx.coverage.missing if "marketing spend" in note), None)
+                   or "No selected channel has marketing spend recorded: no CAC, no LTV/CAC.")
 
 
 def render(ctx: ui.Context) -> None:
@@ -27,17 +100,13 @@ def render(ctx: ui.Context) -> None:
     if ctx.filters.date_to is None:
         ui.empty_state("No completed order in the warehouse: nothing to show.")
         return
-    choice = st.segmented_control("Compare", list(kpis.PERIOD_MONTHS), default="Quarter", key="overview_period")
-    current, previous = comparison_periods(ctx.filters.date_to, kpis.PERIOD_MONTHS[choice or "Quarter"])
-    st.subheader(f"{current.start} to {current.end} vs {previous.start} to {previous.end}")
-    show_tiles(kpis.flow_tiles(ui.load("period_kpis", ctx.warehouse, ctx.filters, current, previous)), 5, True)
-    st.subheader(f"Customer value as of {coverage.as_of_date}")
-    ratios = ui.load("blended_ltv_to_cac", ctx.warehouse, ctx.filters)
-    value = kpis.value_tiles(ui.load("customer_value_kpis", ctx.warehouse, ctx.filters), ratios)
-    show_tiles(value, 4, False)
-    if pd.isna(value[-1].value):
-        ui.empty_state(next((note for note in coverage.missing if "marketing spend" in note), None)
-                       or "LTV/CAC at 12 months: no paid cohort of the selection is 12 months old yet.")
+    flows_section(ctx)
+    segment, previous = value_section(ctx)
+    ltv_to_cac_section(ctx, segment, previous)
+    st.header("Trend")
+    everyone = "customers counted"
+    ui.filter_scope(ctx, {"date range": "order months", "channel": everyone, "region": everyone,
+                          "loyalty": everyone})
     ui.chart("revenue_trend", ctx)
 
 

@@ -14,7 +14,10 @@ def render(ctx: ui.Context) -> None:
                "margin expected over the horizon (var clv_horizon_months), not revenue to date.")
     if coverage.predictive_status != "ok":
         ui.empty_state(f"Model fit status: {coverage.predictive_status}. {coverage.predictive_reason}")
-    ui.not_filtered(ctx, "channel, region, loyalty (customers); not the date range", ())
+    customers = "customers shown"
+    ui.filter_scope(ctx, {"channel": customers, "region": customers, "loyalty": customers},
+                    "predictions are as of the model's as-of date; the holdout and the fitted parameters below are "
+                    "model-wide")
     ui.chart("p_alive_vs_clv", ctx, caption="A sample of at most 5,000 customers. Customers with a single purchase "
              "day have P(alive) = 1 (the model has no evidence they left): the column at the right edge.")
     ui.chart("clv_distribution", ctx)

@@ -1,4 +1,5 @@
-"""Segments: RFM / CVM sizes and value, loyalty lift, region and age band, preferred category, penetration."""
+"""Segments: RFM / CVM / value-tier sizes and value, loyalty lift, channel, region, age band and preferred
+category (fct_ltv_by_segment with fct_segment_comparison's shares and lifts), category and launch penetration."""
 
 from __future__ import annotations
 
@@ -9,12 +10,20 @@ from clvlayer.dashboard import ui
 
 def render(ctx: ui.Context) -> None:
     st.title("Segments")
-    st.caption(f"Segments as of {ctx.coverage.as_of_date} (fct_segment_comparison): averages are over each "
-               "segment's buyers, lifts compare a segment with the rest of its type.")
-    ui.not_filtered(ctx, "date range (penetration months and launches)", ("channel", "region", "loyalty"))
-    for key in ("rfm_segments", "cvm_stages", "loyalty_lift", "region_values", "age_band_values",
-                "preferred_category_values", "category_penetration"):
+    st.caption(f"Segments as of {ctx.coverage.as_of_date}: the current rows of fct_ltv_by_segment, with the share "
+               "of customers and the lift over the rest of the segment type from fct_segment_comparison.")
+    st.header("Customer segments")
+    ui.filter_scope(ctx, {"channel": "values of the acquisition-channel chart", "region": "values of the region "
+                          "chart", "loyalty": "the loyalty row shown"},
+                    "the segment mart has one row per segment, not per combination: RFM, CVM, value tier, age band "
+                    "and preferred category are always over all customers; the as-of date, not the date range")
+    for key in ("rfm_segments", "cvm_stages", "value_tiers", "loyalty_lift", "channel_values", "region_values",
+                "age_band_values", "preferred_category_values"):
         ui.chart(key, ctx)
+    st.header("Penetration")
+    ui.filter_scope(ctx, {"date range": "months and launch days"},
+                    "penetration is over all active customers (and active loyalty members for launches)")
+    ui.chart("category_penetration", ctx)
     ui.chart("launch_penetration", ctx, caption="Launch window: the launch day and the next "
              "`launch_penetration_window_days` - 1 days, cut at the as-of date.")
 
