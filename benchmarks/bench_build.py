@@ -31,7 +31,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
@@ -45,6 +45,8 @@ class Timing:
     seconds: list[float]
     peak_rss_mb: float
     ok: bool
+    models: dict[str, float] = field(default_factory=dict)  # dbt model -> median execution seconds (builds only)
+    path_seconds: float | None = None  # raw orders -> dim_customers: sum of the models on that path (builds only)
 
     @property
     def median(self) -> float:
@@ -144,29 +146,69 @@ def handwritten_pandas(orders_file: Path) -> None:
         active_customers=("customer_id", "nunique"), net_revenue=("amount", "sum"))
 
 
-def measure(step: str, command: list[str], repeats: int, env: dict[str, str] | None = None) -> Timing:
+def model_timings(target: Path) -> tuple[dict[str, float], float | None]:
+    """Execution seconds of every model in dbt's run_results.json, and the sum over the models dim_customers is
+    built from (its ancestors in manifest.json, staging included): the "raw orders -> customer facts" path."""
+    results_file, manifest_file = target / "run_results.json", target / "manifest.json"
+    if not results_file.exists():
+        return {}, None
+    results = json.loads(results_file.read_text())["results"]
+    models = {r["unique_id"].split(".")[-1]: r["execution_time"] for r in results
+              if r["unique_id"].startswith("model.")}
+    if not manifest_file.exists() or "dim_customers" not in models:
+        return models, None
+    parents = json.loads(manifest_file.read_text())["parent_map"]
+    path, todo = set(), ["model.customer_value.dim_customers"]
+    while todo:
+        node = todo.pop()
+        if node.startswith("model.") and node not in path:
+            path.add(node)
+            todo += parents.get(node, [])
+    return models, sum(models.get(node.split(".")[-1], 0.0) for node in path)
+
+
+def measure(step: str, command: list[str], repeats: int, env: dict[str, str] | None = None,
+            target: Path | None = None) -> Timing:
+    """Run `command` `repeats` times; with `target` (a dbt target path) also collect per-model timings."""
     seconds, peaks, ok = [], [], True
+    per_model: dict[str, list[float]] = {}
+    paths: list[float] = []
     for _ in range(repeats):
         elapsed, peak, success = run_measured(command, env)
         seconds.append(elapsed)
         peaks.append(peak)
         ok = ok and success
+        if target is not None:
+            models, path = model_timings(target)
+            for name, value in models.items():
+                per_model.setdefault(name, []).append(value)
+            if path is not None:
+                paths.append(path)
     print(f"  {step}: median {statistics.median(seconds):.1f}s, peak {max(peaks):,.0f} MB", file=sys.stderr)
-    return Timing(step, seconds, max(peaks), ok)
+    return Timing(step, seconds, max(peaks), ok,
+                  models={name: statistics.median(values) for name, values in per_model.items()},
+                  path_seconds=statistics.median(paths) if paths else None)
 
 
-def bench_size(orders: int, data_dir: Path, repeats: int, scratch: Path) -> list[Timing]:
+STEPS = ("duckdb", "pandas", "orders-only", "full")
+
+
+def bench_size(orders: int, data_dir: Path, repeats: int, scratch: Path, steps: set[str]) -> list[Timing]:
     full, orders_only = ensure_inputs(data_dir, orders)
     me = [sys.executable, str(Path(__file__).resolve())]
-    timings = [
-        measure("hand-written DuckDB", [*me, "--step", "duckdb", str(orders_only / "orders.parquet")], repeats),
-        measure("pandas", [*me, "--step", "pandas", str(orders_only / "orders.parquet")], repeats),
-    ]
-    for label, raw in (("full build, orders-only", orders_only), ("full build, full input", full)):
-        warehouse = scratch / f"{label.replace(' ', '_').replace(',', '')}_{orders}" / "customer_value.duckdb"
-        warehouse.parent.mkdir(parents=True, exist_ok=True)
-        timings.append(measure(label, [str(CLV), "build", "--raw-dir", str(raw), "--warehouse", str(warehouse)],
+    timings = []
+    if "duckdb" in steps:
+        timings.append(measure("hand-written DuckDB", [*me, "--step", "duckdb", str(orders_only / "orders.parquet")],
                                repeats))
+    if "pandas" in steps:
+        timings.append(measure("pandas", [*me, "--step", "pandas", str(orders_only / "orders.parquet")], repeats))
+    builds = [("full build, orders-only", orders_only, "orders-only"), ("full build, full input", full, "full")]
+    for label, raw, _ in (build for build in builds if build[2] in steps):
+        folder = scratch / f"{label.replace(' ', '_').replace(',', '')}_{orders}"
+        warehouse, target = folder / "customer_value.duckdb", folder / "target"
+        folder.mkdir(parents=True, exist_ok=True)
+        timings.append(measure(label, [str(CLV), "build", "--raw-dir", str(raw), "--warehouse", str(warehouse),
+                                       "--", "--target-path", str(target)], repeats, target=target))
     return timings
 
 
@@ -176,11 +218,39 @@ def print_table(results: dict[int, list[Timing]]) -> None:
     print("|---|---|---:|---:|---:|---:|---:|")
     for orders, timings in results.items():
         by_step = {t.step: t for t in timings}
-        duck, pandas = by_step["hand-written DuckDB"].median, by_step["pandas"].median
+        duck = by_step["hand-written DuckDB"].median if "hand-written DuckDB" in by_step else None
+        pandas = by_step["pandas"].median if "pandas" in by_step else None
         for t in timings:
             flag = "" if t.ok else " (FAILED)"
+            versus_duck = f"{t.median / duck:.1f}x" if duck else "-"
+            versus_pandas = f"{t.median / pandas:.2f}x" if pandas else "-"
             print(f"| {orders:,} orders | {t.step}{flag} | {t.median:.1f} | {len(t.seconds)} | {t.peak_rss_mb:,.0f} "
-                  f"| {t.median / duck:.1f}x | {t.median / pandas:.2f}x |")
+                  f"| {versus_duck} | {versus_pandas} |")
+
+
+def print_models(results: dict[int, list[Timing]], top: int) -> None:
+    print(f"\nslowest models (median execution seconds in dbt's run_results.json), top {top}:")
+    for orders, timings in results.items():
+        for t in timings:
+            if not t.models:
+                continue
+            ranked = sorted(t.models.items(), key=lambda item: -item[1])[:top]
+            listed = ", ".join(f"{name} {seconds:.1f}" for name, seconds in ranked)
+            print(f"- {orders:,} orders, {t.step}: {listed}")
+
+
+def print_paths(results: dict[int, list[Timing]]) -> None:
+    print("\nraw orders -> dim_customers (sum of the models on the path, from the full build) vs pandas:")
+    print("| input | build | path s | pandas s | pandas / path |")
+    print("|---|---|---:|---:|---:|")
+    for orders, timings in results.items():
+        if "pandas" not in {t.step for t in timings}:
+            continue
+        pandas = {t.step: t for t in timings}["pandas"].median
+        for t in timings:
+            if t.path_seconds:
+                print(f"| {orders:,} orders | {t.step} | {t.path_seconds:.1f} | {pandas:.1f} "
+                      f"| {pandas / t.path_seconds:.2f}x |")
 
 
 def main() -> int:
@@ -188,6 +258,8 @@ def main() -> int:
     parser.add_argument("--orders", default="1M,10M", help="comma-separated input sizes (orders), e.g. 1M,10M")
     parser.add_argument("--with-100m", action="store_true", help="also run 100M orders (long; needs ~60 GB disk)")
     parser.add_argument("--repeats", type=int, default=1)
+    parser.add_argument("--top-models", type=int, default=10, help="slowest models listed per build")
+    parser.add_argument("--steps", default=",".join(STEPS), help=f"comma-separated subset of {','.join(STEPS)}")
     parser.add_argument("--data-dir", default=str(PROJECT_ROOT / "data" / "bench"))
     parser.add_argument("--step", choices=["duckdb", "pandas"], help=argparse.SUPPRESS)
     parser.add_argument("input", nargs="?", help=argparse.SUPPRESS)
@@ -200,8 +272,11 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="clv-bench-") as scratch:
         for orders in sizes:
             print(f"== {orders:,} orders", file=sys.stderr)
-            results[orders] = bench_size(orders, Path(args.data_dir), args.repeats, Path(scratch))
+            results[orders] = bench_size(orders, Path(args.data_dir), args.repeats, Path(scratch),
+                                         set(args.steps.split(",")))
     print_table(results)
+    print_models(results, args.top_models)
+    print_paths(results)
     print(json.dumps({str(k): [t.__dict__ for t in v] for k, v in results.items()}), file=sys.stderr)
     return 0
 

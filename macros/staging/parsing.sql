@@ -13,33 +13,83 @@
 
 {#- 1. The clean text of a raw value. Null-like tokens (var null_tokens, compared case-insensitively) are missing. -#}
 {% macro clean_text(expression) -%}
-    {%- set raw = 'cast(' ~ expression ~ ' as varchar)' -%}
+    {%- set stripped = stripped_text('cast(' ~ expression ~ ' as varchar)') -%}
+    (case when {{ is_null_token(stripped) }} then null else {{ stripped }} end)
+{%- endmacro %}
+
+{#- Whitespace and one pair of surrounding quotes stripped from a text expression. -#}
+{% macro stripped_text(raw) -%}
+    {#- the common case (first and last characters printable ASCII, no quote) costs two comparisons -#}
+    (case
+        when contains({{ raw }}, '"') or contains({{ raw }}, '''')
+            then trim(regexp_replace({{ raw }}, '^[\s\x{00A0}\x{FEFF}]*(?:"(.*)"|''(.*)'')[\s\x{00A0}\x{FEFF}]*$',
+                '\1\2', 's'), {{ whitespace_sql() }})
+        when left({{ raw }}, 1) between '!' and '~' and right({{ raw }}, 1) between '!' and '~' then {{ raw }}
+        else trim({{ raw }}, {{ whitespace_sql() }})
+    end)
+{%- endmacro %}
+
+{#- Whether a stripped text is one of var null_tokens (case-insensitive). The length guard skips lower() and the
+    token list for every longer value (lower-casing never shortens a string): it decides sooner, never otherwise. -#}
+{% macro is_null_token(stripped) -%}
     {%- set tokens = [] -%}
+    {%- set longest = namespace(n=0) -%}
     {%- for token in var('null_tokens') -%}
         {%- do tokens.append("'" ~ (token | string | lower | replace("'", "''")) ~ "'") -%}
+        {%- set longest.n = [longest.n, token | string | lower | length] | max -%}
     {%- endfor -%}
-    {#- the common case (first and last characters printable ASCII, no quote) costs two comparisons -#}
-    {%- set stripped -%}
-        (case
-            when contains({{ raw }}, '"') or contains({{ raw }}, '''')
-                then trim(regexp_replace({{ raw }}, '^[\s\x{00A0}\x{FEFF}]*(?:"(.*)"|''(.*)'')[\s\x{00A0}\x{FEFF}]*$',
-                    '\1\2', 's'), {{ whitespace_sql() }})
-            when left({{ raw }}, 1) between '!' and '~' and right({{ raw }}, 1) between '!' and '~' then {{ raw }}
-            else trim({{ raw }}, {{ whitespace_sql() }})
-        end)
-    {%- endset -%}
-    (case when lower({{ stripped }}) in ({{ tokens | join(', ') }}) then null else {{ stripped }} end)
+    (length({{ stripped }}) <= {{ longest.n }} and lower({{ stripped }}) in ({{ tokens | join(', ') }}))
 {%- endmacro %}
 
-{#- The contract columns of a raw table, as clean text (same names) plus the raw value as read (raw_<name>). -#}
-{% macro cleaned_columns(table_name) -%}
-    {%- for column in contract_columns(table_name) %}
-        {{ clean_text(column) }} as {{ column }},
-        cast({{ column }} as varchar) as raw_{{ column }}{{ ',' if not loop.last }}
+{#-
+    cleaned_rows(table_name, relation): the rows of a raw table with each contract column as clean text (same name)
+    and the raw value as read (raw_<name>). Each value is cast to text once and stripped once (nested selects: an
+    expression written twice in one CASE is evaluated twice for every row). A column the raw relation already holds
+    typed (typed Parquet or seed columns: timestamps, dates, decimals, integers, booleans; raw_column_kinds) is typed
+    once: its text is exactly what clean_text would return (no quotes, no surrounding whitespace, never a null
+    token), so stripping is skipped, and the typed value is kept as <name>__typed for the parsers
+    (timestamp_candidates) instead of being parsed back from its text.
+-#}
+{% macro cleaned_rows(table_name, relation) -%}
+    {%- set kinds = raw_column_kinds(table_name) -%}
+    {%- set columns = contract_columns(table_name) -%}
+    {%- set typed = [] -%}
+    {%- for column in columns if kinds.get(column) -%}
+        {%- do typed.append(column) -%}
+    {%- endfor -%}
+    select
+    {%- for column in columns %}
+        {%- if column in typed %}
+        raw_{{ column }} as {{ column }},
+        {%- else %}
+        (case when {{ is_null_token(column ~ '__stripped') }} then null else {{ column }}__stripped end)
+            as {{ column }},
+        {%- endif %}
+        raw_{{ column }}{{ ',' if not loop.last or typed }}
     {%- endfor %}
+    {%- for column in typed %}
+        {{ column }}__typed{{ ',' if not loop.last }}
+    {%- endfor %}
+    from (
+        select
+            *
+            {%- for column in columns if column not in typed %},
+            {{ stripped_text('raw_' ~ column) }} as {{ column }}__stripped
+            {%- endfor %}
+        from (
+            select
+            {%- for column in columns %}
+                cast({{ column }} as varchar) as raw_{{ column }}{{ ',' if not loop.last or typed }}
+            {%- endfor %}
+            {%- for column in typed %}
+                {{ column }} as {{ column }}__typed{{ ',' if not loop.last }}
+            {%- endfor %}
+            from {{ relation }}
+        ) as raw_text
+    ) as stripped_values
 {%- endmacro %}
 
-{#- The raw_<name> columns of a raw table (carried from cleaned_columns to the model's output). -#}
+{#- The raw_<name> columns of a raw table (carried from cleaned_rows to the model's output). -#}
 {% macro raw_columns(table_name) -%}
     {%- for column in contract_columns(table_name) %}
         raw_{{ column }}{{ ',' if not loop.last }}
@@ -228,11 +278,24 @@
 {%- endmacro %}
 
 {#- Step 1 (over clean text): the candidate readings of a timestamp column, as <column>__unambiguous, __dmy, __mdy.
-    The day-first and month-first readings are only tried when the value is not unambiguous. -#}
-{% macro timestamp_candidates(column) -%}
-    {{ parse_timestamp_unambiguous(column) }} as {{ column }}__unambiguous,
-    {{ parse_timestamp_ordered(column, 'DMY') }} as {{ column }}__dmy,
-    {{ parse_timestamp_ordered(column, 'MDY') }} as {{ column }}__mdy
+    The day-first and month-first readings are only tried when the value is not unambiguous. With `table_name`, a
+    column the raw relation holds typed (raw_column_kinds) is read from its typed value (<column>__typed, see
+    cleaned_rows): the same value its text would parse to, without parsing it. -#}
+{% macro timestamp_candidates(column, table_name=none) -%}
+    {%- set kind = raw_column_kinds(table_name).get(column) if table_name else none -%}
+    {%- if kind in ('timestamp', 'date') -%}
+        {{ naive_to_utc('cast(' ~ column ~ '__typed as timestamp)') }} as {{ column }}__unambiguous,
+        cast(null as timestamp) as {{ column }}__dmy,
+        cast(null as timestamp) as {{ column }}__mdy
+    {%- elif kind == 'timestamptz' -%}
+        timezone('UTC', {{ column }}__typed) as {{ column }}__unambiguous,
+        cast(null as timestamp) as {{ column }}__dmy,
+        cast(null as timestamp) as {{ column }}__mdy
+    {%- else -%}
+        {{ parse_timestamp_unambiguous(column) }} as {{ column }}__unambiguous,
+        {{ parse_timestamp_ordered(column, 'DMY') }} as {{ column }}__dmy,
+        {{ parse_timestamp_ordered(column, 'MDY') }} as {{ column }}__mdy
+    {%- endif -%}
 {%- endmacro %}
 
 {#- Step 2 (an aggregate over the whole relation, one row): the day/month order of each column, decided from all

@@ -132,3 +132,45 @@
 {% macro raw_tables() -%}
     {{ return(['orders', 'customers', 'order_items', 'products', 'refunds', 'marketing_spend']) }}
 {%- endmacro %}
+
+{#-
+    raw_column_kinds(table_name): {contract column: kind} for the columns raw_relation passes through with a type
+    (typed Parquet columns from the manifest's column_types, typed seed columns), so staging types them once
+    (cleaned_rows, timestamp_candidates). Kinds: timestamp (naive: TIMESTAMP, _S, _MS), timestamptz, date, number
+    (DECIMAL and integer types), boolean. Text, DOUBLE/FLOAT (whose text can be 'nan' or an exponent),
+    TIMESTAMP_NS (nanoseconds) and amounts rewritten for decimal_separator ',' stay text and are parsed as text.
+-#}
+{% macro raw_column_kinds(table_name) -%}
+    {%- if not execute -%}{{ return({}) }}{%- endif -%}
+    {%- set manifest = input_manifest() -%}
+    {%- set types = {} -%}
+    {%- if manifest is none -%}
+        {%- for column in adapter.get_columns_in_relation(ref('raw_' ~ table_name)) -%}
+            {%- do types.update({column.name | lower: column.dtype | upper}) -%}
+        {%- endfor -%}
+    {%- elif table_name in manifest.tables -%}
+        {%- set entry = manifest.tables[table_name] -%}
+        {%- for column, kind in (entry.get('column_types') or {}).items() -%}
+            {%- if not (column in entry.get('numeric_columns', []) and var('decimal_separator') == ',') -%}
+                {%- do types.update({column: kind | upper}) -%}
+            {%- endif -%}
+        {%- endfor -%}
+    {%- endif -%}
+    {%- set kinds = {} -%}
+    {%- for column in contract_columns(table_name) if column in types -%}
+        {%- set kind = types[column] -%}
+        {%- if kind in ('TIMESTAMP', 'TIMESTAMP_S', 'TIMESTAMP_MS', 'DATETIME') -%}
+            {%- do kinds.update({column: 'timestamp'}) -%}
+        {%- elif kind in ('TIMESTAMP WITH TIME ZONE', 'TIMESTAMPTZ') -%}
+            {%- do kinds.update({column: 'timestamptz'}) -%}
+        {%- elif kind == 'DATE' -%}
+            {%- do kinds.update({column: 'date'}) -%}
+        {%- elif kind.startswith('DECIMAL') or kind.startswith('NUMERIC') or kind in ('TINYINT', 'SMALLINT', 'INTEGER',
+            'BIGINT', 'HUGEINT', 'UTINYINT', 'USMALLINT', 'UINTEGER', 'UBIGINT', 'UHUGEINT') -%}
+            {%- do kinds.update({column: 'number'}) -%}
+        {%- elif kind == 'BOOLEAN' -%}
+            {%- do kinds.update({column: 'boolean'}) -%}
+        {%- endif -%}
+    {%- endfor -%}
+    {{ return(kinds) }}
+{%- endmacro %}

@@ -92,22 +92,29 @@ completion as (
 
 ),
 
+sequences as (
+
+    -- each completed order's place in its customer's history, on a narrow projection (sorting the wide rows for
+    -- the windows cost more than every other step of this model); joined back by order id
+    select
+        order_id,
+        row_number() over (partition by customer_id order by ordered_at, order_id) as customer_order_number,
+        lag(ordered_at) over (partition by customer_id order by ordered_at, order_id)
+            as previous_completed_ordered_at
+    from completion
+    where is_completed
+
+),
+
 sequenced as (
 
     select
-        *,
-        cast(net_revenue * margin_rate as double) as gross_margin,
-        case
-            when is_completed then row_number() over (
-                    partition by customer_id, is_completed order by ordered_at, order_id
-                )
-        end as customer_order_number,
-        case
-            when is_completed then lag(ordered_at) over (
-                    partition by customer_id, is_completed order by ordered_at, order_id
-                )
-        end as previous_completed_ordered_at
+        completion.*,
+        cast(completion.net_revenue * completion.margin_rate as double) as gross_margin,
+        sequences.customer_order_number,
+        sequences.previous_completed_ordered_at
     from completion
+    left join sequences on completion.order_id = sequences.order_id
 
 ),
 

@@ -1,7 +1,8 @@
 -- One row per customer x purchase day: the transactions the BG/NBD and Gamma-Gamma models fit and the days the
--- next-purchase interval is measured between. As in the BG/NBD literature, all of a customer's completed orders on
--- the same calendar day merge into one purchase whose spend is the day's net revenue (refunds netted, cancelled
--- and fully refunded orders excluded: fct_orders). Not filtered by the as-of date: each reader applies its own.
+-- next-purchase intervals are measured between (days_since_previous_purchase). As in the BG/NBD literature, all of
+-- a customer's completed orders on the same calendar day merge into one purchase whose spend is the day's net
+-- revenue (refunds netted, cancelled and fully refunded orders excluded: fct_orders). Not filtered by the as-of
+-- date: each reader applies its own.
 with
 
 orders as (
@@ -43,7 +44,10 @@ final as (
         orders_merged,
         spend,
         gross_margin,
-        row_number() over (partition by customer_id order by purchased_on) as purchase_number
+        row_number() over (partition by customer_id order by purchased_on) as purchase_number,
+        -- the gap to the customer's previous purchase day (null on the first): the next-purchase intervals
+        {{ days_between('lag(purchased_on) over (partition by customer_id order by purchased_on)', 'purchased_on') }}
+            as days_since_previous_purchase
     from merged
 
 )

@@ -1,6 +1,8 @@
 -- One row per customer (from the customers table, plus any customer seen only in orders), with order facts as of
 -- the as-of date: the current snapshot of int_customers_enriched, where every formula lives. Definitions:
 -- docs/metrics.md ("Customers").
+-- A view (the filter is cheap; a copy would cost a full write).
+{{ config(materialized='view') }}
 with
 
 customers as (

@@ -3,6 +3,8 @@
 -- int_customers_valued, where every per-customer formula lives; segment-level values (formula A and B, discounted
 -- CLV, ...) are fct_ltv_by_segment and the MetricFlow metrics on this mart, never averages of these columns.
 -- Definitions: docs/metrics.md ("LTV").
+-- A view (the filter is cheap; a copy would cost a full write).
+{{ config(materialized='view') }}
 {%- set horizons = var('ltv_realised_horizons_months') %}
 with
 

@@ -63,12 +63,13 @@ def _now() -> str:
 
 
 def _row_counts(database: Path, schema_names: tuple[str, ...]) -> dict[str, int]:
+    """Rows of every table and view of the schemas (marts that only filter an intermediate table are views)."""
     import duckdb
 
     with duckdb.connect(str(database), read_only=True) as connection:
         tables = connection.execute(
             "select table_schema, table_name from information_schema.tables "
-            "where table_schema in (select unnest(?)) and table_type = 'BASE TABLE' order by 1, 2",
+            "where table_schema in (select unnest(?)) and table_type in ('BASE TABLE', 'VIEW') order by 1, 2",
             [list(schema_names)],
         ).fetchall()
         return {f"{s}.{t}": connection.execute(f'select count(*) from "{s}"."{t}"').fetchone()[0]

@@ -494,6 +494,19 @@ class _Statuses:
 
 
 @dataclass
+class _IdBlock:
+    """Where a chunk's ids start (the ids before it) and their digits (from the whole data set, so every chunk
+    writes ids of the same width)."""
+
+    customers: int = 0
+    orders: int = 0
+    refunds: int = 0
+    customer_width: int = 7
+    order_width: int = 8
+    refund_width: int = 7
+
+
+@dataclass
 class _Spend:
     paid: list[int]
     cents: np.ndarray
@@ -686,11 +699,20 @@ def _statuses_and_refunds(rng: np.random.Generator, win: _Window, o_sec: np.ndar
 
 def _marketing_spend(rng: np.random.Generator, win: _Window, cust: _Customers, buyers: np.ndarray) -> _Spend:
     """Daily spend per paid channel: true CAC x new customers, spread over a centred window, with noise."""
+    return _spend_from_counts(rng, win, _new_customer_counts(win, cust, buyers))
+
+
+def _new_customer_counts(win: _Window, cust: _Customers, buyers: np.ndarray) -> np.ndarray:
+    """New customers per day (rows) and channel (columns), by first-order date."""
+    first_day = (cust.first_order_sec[buyers] - win.start_epoch) // SECONDS_PER_DAY
+    new_counts = np.zeros((win.n_days, len(CHANNELS)), dtype=np.int64)
+    np.add.at(new_counts, (first_day, cust.channel[buyers]), 1)
+    return new_counts
+
+
+def _spend_from_counts(rng: np.random.Generator, win: _Window, new_counts: np.ndarray) -> _Spend:
     channels = list(CHANNELS.values())
     paid = [i for i, c in enumerate(channels) if c.true_cac > 0]
-    first_day = (cust.first_order_sec[buyers] - win.start_epoch) // SECONDS_PER_DAY
-    new_counts = np.zeros((win.n_days, len(channels)), dtype=np.int64)
-    np.add.at(new_counts, (first_day, cust.channel[buyers]), 1)
     half = SPEND_SPREAD_DAYS // 2
     kernel = np.ones(SPEND_SPREAD_DAYS)
     coverage = np.convolve(np.ones(win.n_days), kernel, mode="full")[half : half + win.n_days]
@@ -703,7 +725,7 @@ def _marketing_spend(rng: np.random.Generator, win: _Window, cust: _Customers, b
     return _Spend(paid, cents, np.repeat(np.arange(win.n_days), len(paid)), np.tile(np.array(paid), win.n_days))
 
 
-def _true_lifetimes(seed: int, win: _Window, cust: _Customers, buys: _Purchases) -> np.ndarray:
+def _true_lifetimes(seed: int | list[int], win: _Window, cust: _Customers, buys: _Purchases) -> np.ndarray:
     """Days from each buyer's first purchase to their true BG/NBD dropout (NaN for never-ordering customers).
 
     A customer drops out right after their K-th repeat purchase. For customers who dropped out inside the window
@@ -760,13 +782,14 @@ def _restricted_mean_lifetimes(cust: _Customers, lifetime_days: np.ndarray) -> d
 
 def _tables(
     win: _Window, cat: _Catalog, cust: _Customers, buys: _Purchases, amount: np.ndarray, items: _Items,
-    st: _Statuses, spend: _Spend,
+    st: _Statuses, spend: _Spend, ids: _IdBlock | None = None,
 ) -> dict[str, pa.Table]:
-    """The six observable tables as Arrow tables."""
+    """The six observable tables as Arrow tables (ids numbered from `ids`: a chunk's block of ids)."""
+    ids = ids or _IdBlock()
     n_orders = buys.o_cust.size
     ch_names = list(CHANNELS)
-    cust_ids = _format_ids("C", np.arange(1, cust.n + 1), 7)
-    order_ids = _format_ids("O", np.arange(1, n_orders + 1), 8)
+    cust_ids = _format_ids("C", ids.customers + np.arange(1, cust.n + 1), ids.customer_width)
+    order_ids = _format_ids("O", ids.orders + np.arange(1, n_orders + 1), ids.order_width)
     launch_dates = np.datetime64(win.start.isoformat(), "D") + cat.launch_day
     start_days = (win.start - _EPOCH).days
     return {
@@ -802,7 +825,7 @@ def _tables(
             "launched_at": pa.array(launch_dates.astype(np.int64).astype(np.int32), type=pa.date32()),
         }),
         "refunds": pa.table({
-            "refund_id": _format_ids("R", np.arange(1, st.r_order.size + 1), 7),
+            "refund_id": _format_ids("R", ids.refunds + np.arange(1, st.r_order.size + 1), ids.refund_width),
             "order_id": order_ids.take(pa.array(st.r_order)),
             "refunded_at": _timestamps(st.r_at),
             "amount": _decimal(st.r_amt),
@@ -815,14 +838,16 @@ def _tables(
     }
 
 
-def _truth_table(win: _Window, cust: _Customers, buys: _Purchases, lifetime_days: np.ndarray) -> pa.Table:
+def _truth_table(win: _Window, cust: _Customers, buys: _Purchases, lifetime_days: np.ndarray,
+                 ids: _IdBlock | None = None) -> pa.Table:
     """Per-customer latent truth (customers_truth.parquet)."""
+    ids = ids or _IdBlock()
     true_mov = GAMMA_GAMMA["p"] / cust.nu
     # E[purchases in the next 365 days | alive, lambda, p] = (1 - exp(-lambda * p * t)) / p
     exp_next = np.where(buys.alive, -np.expm1(-cust.lam * cust.p_drop * 365.0) / np.maximum(cust.p_drop, 1e-300), 0.0)
     dropout_sec = cust.first_order_sec + np.floor(np.nan_to_num(lifetime_days) * SECONDS_PER_DAY).astype(np.int64)
     return pa.table({
-        "customer_id": _format_ids("C", np.arange(1, cust.n + 1), 7),
+        "customer_id": _format_ids("C", ids.customers + np.arange(1, cust.n + 1), ids.customer_width),
         "channel": _labels(list(CHANNELS), cust.channel),
         "is_loyalty_member": pa.array(cust.loyal, type=pa.bool_()),
         "has_orders": pa.array(~cust.never, type=pa.bool_()),
@@ -993,6 +1018,217 @@ def _build(
 
 
 # ----------------------------------------------------------------------------------------------
+# Chunked generation (data sets larger than memory)
+# ----------------------------------------------------------------------------------------------
+
+#: Tag in the seed of every chunk's random stream (_chunk_rng).
+CHUNK_STREAM = 0xC1C
+
+
+def _chunk_rng(seed: int, chunk: int) -> tuple[np.random.Generator, list[int]]:
+    """The random stream of chunk `chunk` (-1 = the shared one: products and marketing spend) and its entropy."""
+    entropy = [seed, CHUNK_STREAM, chunk + 1]
+    return np.random.Generator(np.random.PCG64(np.random.SeedSequence(entropy))), entropy
+
+
+@dataclass
+class _Tally:
+    """Sums over chunks, from which the realised shares of the ground truth are recomputed exactly."""
+
+    customers: int = 0
+    buyers: int = 0
+    alive_buyers: int = 0
+    never: int = 0
+    loyal: int = 0
+    orders: int = 0
+    orders_without_items: int = 0
+    refunds: int = 0
+    late_refunds: float = 0.0
+    by_channel: np.ndarray | None = None
+    by_status: np.ndarray | None = None
+    category_revenue: np.ndarray | None = None
+    category_cost: np.ndarray | None = None
+    lifetime: dict[str, np.ndarray] | None = None  # group -> [buyers, sum min(L, cap), sum min(month + L, cap)]
+
+    def add(self, cat: _Catalog, cust: _Customers, buys: _Purchases, items: _Items, st: _Statuses,
+            lifetime_days: np.ndarray) -> None:
+        self.customers += cust.n
+        self.buyers += int((~cust.never).sum())
+        self.alive_buyers += int(buys.alive[~cust.never].sum())
+        self.never += int(cust.never.sum())
+        self.loyal += int(cust.loyal.sum())
+        self.orders += int(buys.o_cust.size)
+        self.orders_without_items += int((~items.has_items).sum())
+        self.refunds += int(st.r_order.size)
+        self.late_refunds += st.late_share * st.r_order.size
+        channels = np.bincount(cust.channel, minlength=len(CHANNELS))
+        statuses = np.bincount(st.status, minlength=len(STATUS_NAMES))
+        revenue = np.bincount(cat.category[items.product], weights=items.qty * items.unit - items.disc,
+                              minlength=len(cat.names))
+        cost = np.bincount(cat.category[items.product], weights=cat.cost[items.product] * items.qty,
+                           minlength=len(cat.names))
+        self.by_channel = channels if self.by_channel is None else self.by_channel + channels
+        self.by_status = statuses if self.by_status is None else self.by_status + statuses
+        self.category_revenue = revenue if self.category_revenue is None else self.category_revenue + revenue
+        self.category_cost = cost if self.category_cost is None else self.category_cost + cost
+        cap_days, buyer = LIFETIME_CAP_MONTHS * DAYS_PER_MONTH, ~cust.never
+        groups = {"overall": np.ones(cust.n, dtype=bool)} | {name: cust.channel == i for i, name in
+                                                              enumerate(CHANNELS)}
+        self.lifetime = self.lifetime or {name: np.zeros(3) for name in groups}
+        for name, mask in groups.items():
+            days = lifetime_days[mask & buyer]
+            self.lifetime[name] += [days.size, np.minimum(days, cap_days).sum(),
+                                    np.minimum(days + DAYS_PER_MONTH, cap_days).sum()]
+
+    def apply(self, truth: dict[str, Any], cat: _Catalog, row_counts: dict[str, int]) -> dict[str, Any]:
+        """`truth` (built for the first chunk) with every count and realised share of the whole data set."""
+        def share(part: float, whole: float) -> float:
+            return round(float(part) / whole, 6) if whole else 0.0
+
+        truth = json.loads(json.dumps(truth))
+        truth["n_customers"], truth["n_customers_with_orders"] = self.customers, self.buyers
+        truth["row_counts"] = row_counts
+        for i, name in enumerate(CHANNELS):
+            truth["channels"][name]["realized_share"] = share(self.by_channel[i], self.customers)
+        truth["loyalty"]["realized_share"] = share(self.loyal, self.customers)
+        truth["categories_realized_margin_rate"] = {
+            name: round(1.0 - float(self.category_cost[code]) / float(self.category_revenue[code]), 4)
+            for code, name in enumerate(cat.names) if self.category_revenue[code] > 0}
+        truth["status_shares"]["realized"] = {s: share(self.by_status[i], self.orders)
+                                              for i, s in enumerate(STATUS_NAMES)}
+        truth["refund_delay"]["realized_late_share"] = share(self.late_refunds, self.refunds)
+        truth["orders_without_items_share"]["realized"] = share(self.orders_without_items, self.orders)
+        truth["never_ordering_customers_share"]["realized"] = share(self.never, self.customers)
+        truth["alive_at_end_share"] = share(self.alive_buyers, self.buyers)
+        for name, (count, capped, first_month) in self.lifetime.items():
+            summary = {"customers": int(count)} if not count else {
+                "customers": int(count),
+                "restricted_mean_lifetime_months": round(capped / count / DAYS_PER_MONTH, 6),
+                "restricted_mean_lifetime_months_first_month_counted": round(first_month / count / DAYS_PER_MONTH, 6),
+            }
+            if name == "overall":
+                truth["lifetime"]["overall"] = summary
+            else:
+                truth["lifetime"]["by_channel"][name] = summary
+        return truth
+
+
+class _TableWriter:
+    """Appends Arrow tables chunk by chunk to <name>.parquet (row groups) or <name>.csv (one header)."""
+
+    def __init__(self, path: Path, fmt: str) -> None:
+        self.path, self.fmt, self.rows = path, fmt, 0
+        self._parquet: pq.ParquetWriter | None = None
+        self._csv = None
+
+    def write(self, table: pa.Table) -> None:
+        if self.fmt == "parquet":
+            if self._parquet is None:
+                self._parquet = pq.ParquetWriter(self.path, table.schema, compression="zstd")
+            self._parquet.write_table(table, row_group_size=1_000_000)
+        else:
+            if self._csv is None:
+                self._csv = open(self.path, "wb")
+                self._csv.write((",".join(table.column_names) + "\n").encode("utf-8"))
+            pacsv.write_csv(table, self._csv, pacsv.WriteOptions(include_header=False, quoting_style="none",
+                                                                 batch_size=262_144))
+        self.rows += table.num_rows
+
+    def close(self) -> None:
+        if self._parquet is not None:
+            self._parquet.close()
+        if self._csv is not None:
+            self._csv.close()
+
+
+def _generate_chunked(out_dir: Path, customers: int, seed: int, win: _Window, fmt: str, chunk_customers: int,
+                      report: Progress) -> dict[str, Any]:
+    """Generate `customers` customers in independent chunks of at most `chunk_customers`, appending each chunk's
+    rows to the files, so memory is bounded by one chunk.
+
+    Each chunk is a sample of the same model (customers, purchases, amounts, items, statuses and true lifetimes
+    drawn from the chunk's own stream, _chunk_rng); the catalog and the marketing spend come from one shared
+    stream, the spend from the new customers of every chunk. Ids are numbered across chunks (a chunk's customer
+    ids follow signup order, its order ids time order, within the chunk). The data are therefore not the same as
+    the single-pass generator's for the same seed, only from the same distribution.
+    """
+    shared, _ = _chunk_rng(seed, -1)
+    cat = _catalog(shared, win)
+    sizes = [min(chunk_customers, customers - start) for start in range(0, customers, chunk_customers)]
+    ids = _IdBlock(customer_width=max(7, len(str(customers))), order_width=9, refund_width=8)
+    writers = {name: _TableWriter(out_dir / f"{name}.{fmt}", fmt) for name in ("orders", "customers",
+                                                                                "order_items", "refunds")}
+    truth_writer = _TableWriter(out_dir / "customers_truth.parquet", "parquet")
+    new_counts = np.zeros((win.n_days, len(CHANNELS)), dtype=np.int64)
+    tally, first_truth, first_tables = _Tally(), None, None
+    try:
+        for k, size in enumerate(sizes):
+            report(f"chunk {k + 1} of {len(sizes)}: {size:,} customers")
+            rng, entropy = _chunk_rng(seed, k)
+            cust = _draw_customers(rng, win, size)
+            buys = _purchase_process(rng, win, cust)
+            amount = _order_amounts(rng, cust, buys)
+            items, amount = _order_items(rng, cat, buys.o_day, amount)
+            statuses = _statuses_and_refunds(rng, win, buys.o_sec, amount)
+            lifetime_days = _true_lifetimes(entropy, win, cust, buys)
+            new_counts += _new_customer_counts(win, cust, buys.buyers)
+            no_spend = _Spend([], np.empty(0, np.int64), np.empty(0, np.int64), np.empty(0, np.int64))
+            tables = _tables(win, cat, cust, buys, amount, items, statuses, no_spend, ids)
+            for name, writer in writers.items():
+                writer.write(tables[name])
+            truth_writer.write(_truth_table(win, cust, buys, lifetime_days, ids))
+            tally.add(cat, cust, buys, items, statuses, lifetime_days)
+            if first_truth is None:
+                first_tables = {"products": tables["products"]}
+                first_truth = _ground_truth(seed, win, cat, cust, buys, items, statuses, no_spend, tables,
+                                            lifetime_days)
+            ids.customers += size
+            ids.orders += buys.o_cust.size
+            ids.refunds += statuses.r_order.size
+            del cust, buys, amount, items, statuses, lifetime_days, tables
+    finally:
+        for writer in [*writers.values(), truth_writer]:
+            writer.close()
+    report("marketing spend")
+    spend = _spend_from_counts(shared, win, new_counts)
+    spend_table = _tables(win, cat, _empty_customers(), _empty_purchases(), np.empty(0, np.int64), _empty_items(),
+                          _empty_statuses(), spend)["marketing_spend"]
+    for name, table in (("products", first_tables["products"]), ("marketing_spend", spend_table)):
+        writer = _TableWriter(out_dir / f"{name}.{fmt}", fmt)
+        writer.write(table)
+        writer.close()
+    row_counts = {"orders": writers["orders"].rows, "customers": writers["customers"].rows,
+                  "order_items": writers["order_items"].rows, "products": first_tables["products"].num_rows,
+                  "refunds": writers["refunds"].rows, "marketing_spend": spend_table.num_rows}
+    truth = tally.apply(first_truth, cat, row_counts)
+    truth["chunks"] = {"chunk_customers": chunk_customers, "chunks": len(sizes),
+                       "streams": f"SeedSequence([seed, {CHUNK_STREAM}, k + 1]) per chunk k, [seed, {CHUNK_STREAM}, 0] "
+                                  "for products and marketing spend"}
+    return truth
+
+
+def _empty_customers() -> _Customers:
+    e = np.empty(0)
+    return _Customers(0, e.astype(np.int64), e.astype(np.int64), e.astype(bool), e.astype(bool), e, e, e,
+                      e.astype(np.int32), e.astype(bool), e, e.astype(np.int64), e.astype(np.int64), e.astype(np.int64))
+
+
+def _empty_purchases() -> _Purchases:
+    e = np.empty(0, np.int64)
+    return _Purchases(e, e, e, e, e, e.astype(bool), e, e, e.astype(float))
+
+
+def _empty_items() -> _Items:
+    e = np.empty(0, np.int64)
+    return _Items(e, e, e, e, e, e.astype(bool))
+
+
+def _empty_statuses() -> _Statuses:
+    e = np.empty(0, np.int64)
+    return _Statuses(e.astype(np.int8), e, e, e, e, 0.0)
+
+
+# ----------------------------------------------------------------------------------------------
 # Writing
 # ----------------------------------------------------------------------------------------------
 
@@ -1021,17 +1257,28 @@ def generate(
     end: date = date(2025, 6, 30),
     fmt: Literal["parquet", "csv"] = "parquet",
     progress: Callable[[str], None] | None = None,
+    chunk_customers: int | None = None,
 ) -> dict:
     """Generate all tables into ``out_dir`` and return the ground truth (also ``ground_truth.json``).
 
     Writes ``<table>.<fmt>`` for every table in :data:`TABLES`, ``customers_truth.parquet`` (latent
-    per-customer truth) and ``ground_truth.json``.
+    per-customer truth) and ``ground_truth.json``. With ``chunk_customers`` (and more customers than that),
+    customers are generated in independent chunks appended to the files, so memory is bounded by one chunk
+    (:func:`_generate_chunked`: same distribution, other draws than the single pass).
     """
     if fmt not in ("parquet", "csv"):
         raise ValueError(f"unknown format {fmt!r} (expected 'parquet' or 'csv')")
     report: Progress = progress or (lambda _msg: None)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
+    if chunk_customers is not None and chunk_customers < 1:
+        raise ValueError("chunk_customers must be >= 1")
+    if chunk_customers is not None and customers > chunk_customers:
+        truth = _generate_chunked(out_dir, customers, seed, _Window.of(start, end), fmt, chunk_customers, report)
+        truth = {**truth, "format": fmt, "files": {name: f"{name}.{fmt}" for name in TABLES}}
+        _write_truth_json(truth, out_dir / "ground_truth.json")
+        report("done")
+        return truth
     tables, truth_table, truth = _build(customers, seed, start, end, report)
     truth = {**truth, "format": fmt, "files": {name: f"{name}.{fmt}" for name in TABLES}}
     for name in TABLES:

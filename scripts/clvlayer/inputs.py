@@ -71,6 +71,7 @@ class TableInput:
     encoding: str | None = None
     delimiter: str | None = None
     numeric_columns: list[str] = field(default_factory=list)  # Parquet: contract columns stored as numbers
+    column_types: dict[str, str] = field(default_factory=dict)  # Parquet: contract column -> DuckDB type (typed once)
     notes: list[str] = field(default_factory=list)
 
 
@@ -433,7 +434,8 @@ def inspect_parquet(given: Path, real: Path, table: TableContract) -> TableInput
                       reader_sql=f"read_parquet({literal})",
                       columns={c: lowered[c] for c in table.columns if c in lowered}, source_rows=source_rows,
                       count_method="parquet metadata (row groups)",
-                      numeric_columns=[c for c in table.columns if c in lowered and _is_numeric(types[c])])
+                      numeric_columns=[c for c in table.columns if c in lowered and _is_numeric(types[c])],
+                      column_types={c: types[c] for c in table.columns if c in lowered})
 
 
 def _is_numeric(kind: str) -> bool:

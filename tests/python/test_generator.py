@@ -398,3 +398,41 @@ def test_write_sample_seeds(tmp_path: Path) -> None:
     assert json.loads((tmp_path / "sample_ground_truth.json").read_text()) == truth
     assert 25_000 <= truth["row_counts"]["orders"] <= 40_000
     assert sum((tmp_path / f"raw_{n}.csv").stat().st_size for n in TABLES) < 6_000_000
+
+
+# --- chunked mode (data sets larger than memory) ---------------------------------------------------
+
+
+def test_chunked_mode_same_contract_and_distribution(tmp_path: Path) -> None:
+    """Three chunks appended to the files: the same columns, keys and invariants, realised shares within sampling
+    error of a single pass, exact truth counts, deterministic for a seed; the single pass itself is unchanged."""
+    chunked, single = tmp_path / "chunked", tmp_path / "single"
+    truth = generate(chunked, customers=6_000, seed=3, fmt="parquet", chunk_customers=2_500)
+    reference = generate(single, customers=6_000, seed=3, fmt="parquet", chunk_customers=6_000)  # one chunk
+    assert reference == generate(tmp_path / "plain", customers=6_000, seed=3, fmt="parquet")
+    frames = load(chunked, "parquet")
+    for name in TABLES:
+        assert list(frames[name].columns) == COLUMNS[name], name
+        assert len(frames[name]) == truth["row_counts"][name], name
+    check_invariants(frames, START, END)
+    assert truth["chunks"]["chunks"] == 3 and truth["n_customers"] == 6_000
+    assert truth["row_counts"]["customers"] == 6_000
+    ct = pq.read_table(chunked / "customers_truth.parquet").to_pandas()
+    assert ct["customer_id"].is_unique and set(ct["customer_id"]) == set(frames["customers"]["customer_id"])
+    assert ct["n_orders"].sum() == truth["row_counts"]["orders"]
+    buyers = ct[ct["has_orders"]]
+    assert truth["lifetime"]["overall"]["customers"] == len(buyers)
+    cap = truth["lifetime"]["cap_months"] * truth["lifetime"]["days_per_month"]
+    assert truth["lifetime"]["overall"]["restricted_mean_lifetime_months"] == pytest.approx(
+        np.minimum(buyers["true_lifetime_days"], cap).mean() / truth["lifetime"]["days_per_month"], abs=1e-5)
+    statuses = frames["orders"]["status"].value_counts(normalize=True)
+    for status, value in truth["status_shares"]["realized"].items():
+        assert statuses.get(status, 0.0) == pytest.approx(value, abs=1e-6)
+    orders_per_customer = [truth["row_counts"]["orders"] / 6_000, reference["row_counts"]["orders"] / 6_000]
+    assert orders_per_customer[0] == pytest.approx(orders_per_customer[1], rel=0.08)
+    assert truth["loyalty"]["realized_share"] == pytest.approx(0.30, abs=0.03)
+    single_spend = load(single, "parquet")["marketing_spend"]["amount"].sum()
+    assert frames["marketing_spend"]["amount"].sum() == pytest.approx(single_spend, rel=0.1)
+    again = generate(tmp_path / "again", customers=6_000, seed=3, fmt="parquet", chunk_customers=2_500)
+    assert again == truth
+    assert (tmp_path / "again" / "orders.parquet").read_bytes() == (chunked / "orders.parquet").read_bytes()

@@ -31,23 +31,14 @@ as_of as (
 
 purchase_days as (
 
+    -- a gap is measured between consecutive purchase days; the days up to the as-of date are a prefix of each
+    -- customer's days, so their gaps are the ones computed over all days
     select
         purchase_days_all.customer_id,
-        purchase_days_all.purchased_on as ordered_on
+        purchase_days_all.days_since_previous_purchase as gap_days
     from purchase_days_all
     cross join as_of
     where purchase_days_all.purchased_on <= as_of.as_of_date
-
-),
-
-gaps as (
-
-    select
-        customer_id,
-        ordered_on,
-        {{ days_between('lag(ordered_on) over (partition by customer_id order by ordered_on)', 'ordered_on') }}
-            as gap_days
-    from purchase_days
 
 ),
 
@@ -58,7 +49,7 @@ own_intervals as (
         count(*) as purchase_days,
         count(gap_days) as repeat_gaps,
         {{ median_of('gap_days') }} as own_interval_days
-    from gaps
+    from purchase_days
     group by customer_id
 
 ),

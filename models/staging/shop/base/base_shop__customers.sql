@@ -12,8 +12,7 @@ source as (
 
 cleaned as (
 
-    select {{ cleaned_columns('customers') }}
-    from source
+    {{ cleaned_rows('customers', 'source') }}
 
 ),
 
@@ -26,8 +25,8 @@ parsed as (
         {{ label('region') }} as region_label,
         {{ parse_integer('birth_year') }} as birth_year_number,
         {{ parse_flag('is_loyalty_member') }} as is_loyalty_member_flag,
-        {{ timestamp_candidates('created_at') }},
-        {{ timestamp_candidates('loyalty_joined_at') }}
+        {{ timestamp_candidates('created_at', 'customers') }},
+        {{ timestamp_candidates('loyalty_joined_at', 'customers') }}
     from cleaned
 
 ),

@@ -14,8 +14,7 @@ source as (
 
 cleaned as (
 
-    select {{ cleaned_columns('marketing_spend') }}
-    from source
+    {{ cleaned_rows('marketing_spend', 'source') }}
 
 ),
 
@@ -25,7 +24,7 @@ parsed as (
         *,
         {{ label('channel') }} as channel_label,
         {{ parse_number('amount') }} as amount_number,
-        {{ timestamp_candidates('spend_date') }}
+        {{ timestamp_candidates('spend_date', 'marketing_spend') }}
     from cleaned
 
 ),

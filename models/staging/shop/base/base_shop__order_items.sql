@@ -36,8 +36,7 @@ products_present as (
 
 cleaned as (
 
-    select {{ cleaned_columns('order_items') }}
-    from source
+    {{ cleaned_rows('order_items', 'source') }}
 
 ),
 

@@ -25,8 +25,7 @@ customers_present as (
 
 cleaned as (
 
-    select {{ cleaned_columns('orders') }}
-    from source
+    {{ cleaned_rows('orders', 'source') }}
 
 ),
 
@@ -39,8 +38,8 @@ parsed as (
         {{ parse_number('amount') }} as amount_number,
         upper(coalesce(currency, '{{ var("reporting_currency") }}')) as original_currency,
         {{ normalize_order_status('status') }} as normalized_status,
-        {{ timestamp_candidates('ordered_at') }},
-        {{ timestamp_candidates('updated_at') }}
+        {{ timestamp_candidates('ordered_at', 'orders') }},
+        {{ timestamp_candidates('updated_at', 'orders') }}
     from cleaned
 
 ),

@@ -12,8 +12,7 @@ source as (
 
 cleaned as (
 
-    select {{ cleaned_columns('products') }}
-    from source
+    {{ cleaned_rows('products', 'source') }}
 
 ),
 
@@ -24,7 +23,7 @@ parsed as (
         {{ normalized_id('product_id') }} as product_key,
         coalesce({{ label('category') }}, 'uncategorised') as category_label,
         {{ parse_number('unit_cost') }} as unit_cost_number,
-        {{ timestamp_candidates('launched_at') }}
+        {{ timestamp_candidates('launched_at', 'products') }}
     from cleaned
 
 ),

@@ -24,8 +24,7 @@ orders as (
 
 cleaned as (
 
-    select {{ cleaned_columns('refunds') }}
-    from source
+    {{ cleaned_rows('refunds', 'source') }}
 
 ),
 
@@ -36,7 +35,7 @@ parsed as (
         {{ normalized_id('refund_id') }} as refund_key,
         {{ normalized_id('order_id') }} as order_key,
         {{ parse_number('amount') }} as amount_number,
-        {{ timestamp_candidates('refunded_at') }}
+        {{ timestamp_candidates('refunded_at', 'refunds') }}
     from cleaned
 
 ),
