@@ -267,8 +267,13 @@ def test_reads_hold_no_lock_and_see_a_published_replacement(sample_warehouse: Pa
     subprocess.run([sys.executable, "-c", f"import duckdb; duckdb.connect({str(live)!r}).close()"], check=True)
     replacement = tmp_path / "next.duckdb"
     shutil.copyfile(sample_warehouse, replacement)
-    with duckdb.connect(str(replacement)) as connection:
-        connection.execute("update marts.dim_customers set as_of_date = date '2030-01-01'")
+    with duckdb.connect(str(replacement)) as connection:  # the next build's dim_customers (a view or a table)
+        connection.execute("create temp table moved as "
+                           "select * replace (date '2030-01-01' as as_of_date) from marts.dim_customers")
+        (kind,), = connection.execute("select table_type from information_schema.tables "
+                                      "where table_schema = 'marts' and table_name = 'dim_customers'").fetchall()
+        connection.execute(f"drop {'view' if kind == 'VIEW' else 'table'} marts.dim_customers")
+        connection.execute("create table marts.dim_customers as select * from moved")
     import os
 
     os.replace(replacement, live)  # what `clv build` does when it publishes
