@@ -54,6 +54,18 @@ class _OptResult:
     grad: FloatArray
 
 
+def _best_start(value_and_grad: Any, starts: Sequence[FloatArray]) -> FloatArray:
+    """The start with the lowest finite objective (and a finite gradient); a loud error when there is none."""
+    best_x0, best_f = None, math.inf
+    for x0 in starts:
+        f0, g0 = value_and_grad(x0)
+        if math.isfinite(f0) and np.all(np.isfinite(g0)) and f0 < best_f:
+            best_f, best_x0 = f0, x0
+    if best_x0 is None:
+        raise ClvFitError("the log-likelihood is not finite at any starting point; check the inputs")
+    return best_x0
+
+
 def _minimize(
     value_and_grad: Any,
     starts: list[FloatArray],
@@ -62,14 +74,7 @@ def _minimize(
     gtol: float,
 ) -> _OptResult:
     """L-BFGS-B on log-parameters from the best of ``starts``, then Newton polishing."""
-    best_x0 = None
-    best_f = math.inf
-    for x0 in starts:
-        f0, g0 = value_and_grad(x0)
-        if math.isfinite(f0) and np.all(np.isfinite(g0)) and f0 < best_f:
-            best_f, best_x0 = f0, x0
-    if best_x0 is None:
-        raise ClvFitError("the log-likelihood is not finite at any starting point; check the inputs")
+    best_x0 = _best_start(value_and_grad, starts)
     bounds = [(-_LOG_BOUND, _LOG_BOUND)] * len(best_x0)
     res = optimize.minimize(
         value_and_grad,
@@ -177,13 +182,7 @@ def _newton(
 def _quasi_newton_start(value_and_grad: Any, starts: list[FloatArray], *, ftol: float = 1e-8, max_iter: int = 500) -> FloatArray:
     """L-BFGS-B from the best of ``starts`` to a moderate precision (relative reduction 1e-8, max|gradient|
     1e-5): a starting point inside Newton's region of quadratic convergence, not the optimum."""
-    best_x0, best_f = None, math.inf
-    for x0 in starts:
-        f0, g0 = value_and_grad(x0)
-        if math.isfinite(f0) and np.all(np.isfinite(g0)) and f0 < best_f:
-            best_f, best_x0 = f0, x0
-    if best_x0 is None:
-        raise ClvFitError("the log-likelihood is not finite at any starting point; check the inputs")
+    best_x0 = _best_start(value_and_grad, starts)
     res = optimize.minimize(
         value_and_grad, best_x0, jac=True, method="L-BFGS-B", bounds=[(-_LOG_BOUND, _LOG_BOUND)] * len(best_x0),
         options={"maxiter": max_iter, "ftol": ftol, "gtol": 1e-5, "maxcor": 20},

@@ -64,6 +64,20 @@ def prepare_fit_data(
     model: str,
 ) -> Patterns:
     """Validate inputs the way every count-model fit does and aggregate them; loud :class:`ClvFitError`."""
+    return build_patterns(*validate_fit_inputs(frequency, recency, T, weights, min_customers, penalizer, model))
+
+
+def validate_fit_inputs(
+    frequency: ArrayLike,
+    recency: ArrayLike,
+    T: ArrayLike,
+    weights: ArrayLike | None,
+    min_customers: int,
+    penalizer: float,
+    model: str,
+) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray]:
+    """The checks every count-model fit makes (x, t_x, T, weights, enough customers, repeat buyers, penalizer);
+    returns x, t_x, T and the weights."""
     x, tx, tt = _validate_rfm(frequency, recency, T)
     w = _validate_weights(weights, len(x))
     n = float(w.sum())
@@ -78,7 +92,7 @@ def prepare_fit_data(
         )
     if penalizer < 0 or not math.isfinite(penalizer):
         raise ClvFitError("penalizer must be a finite number >= 0")
-    return build_patterns(x, tx, tt, w)
+    return x, tx, tt, w
 
 
 def add_penalty(f: float, g: FloatArray, params: FloatArray, penalizer: float) -> tuple[float, FloatArray]:

@@ -34,6 +34,7 @@ from clvlayer.btyd._core import (
     positive_params,
 )
 from clvlayer.btyd._optim import _minimize, _sanity, _standard_errors, log_covariance
+from clvlayer.btyd._patterns import add_penalty, validate_fit_inputs
 from clvlayer.btyd._predict import alive_pmf_kmax, beta_alive_moments, beta_alive_moments_draws, beta_lifetime, bg_alive_pmf
 
 PARAMETERS = ("r", "alpha", "a", "b")
@@ -254,12 +255,8 @@ class _BgNbdProblem:
             d_b -= _dot(ws_by_x[self.xs_rep], 1.0 / (b + xs[self.xs_rep] - 1.0))
         params = np.array([r, alpha, a, b])
         grad_ll = np.array([d_r, d_alpha, d_a, d_b]) * params  # chain rule for log-parameters
-        f = -ll / self.W
-        g = -grad_ll / self.W
-        if penalized and self.penalizer > 0:
-            f += self.penalizer * float(np.sum(params**2))
-            g += 2.0 * self.penalizer * params**2
-        return f, g
+        f, g = -ll / self.W, -grad_ll / self.W
+        return add_penalty(f, g, params, self.penalizer) if penalized else (f, g)
 
 
 def fit_bgnbd(
@@ -298,22 +295,8 @@ def fit_bgnbd(
         drop-out process is not observed and a, b are not identifiable).
     """
     t0 = time.perf_counter()
-    x, tx, tt = _validate_rfm(frequency, recency, T)
-    w = _validate_weights(weights, len(x))
+    x, tx, tt, w = validate_fit_inputs(frequency, recency, T, weights, min_customers, penalizer, "BG/NBD")
     n_customers_f = float(w.sum())
-    if n_customers_f <= 0:
-        raise ClvFitError("zero customers: all weights are zero")
-    if n_customers_f < min_customers:
-        raise ClvFitError(
-            f"only {n_customers_f:g} customer(s); at least min_customers={min_customers} are required to fit BG/NBD"
-        )
-    if not np.any((x > 0) & (w > 0)):
-        raise ClvFitError(
-            "no repeat buyers (every frequency is 0): the BG/NBD parameters are not identifiable "
-            "-- the purchase rate and the drop-out process are only observed through repeat purchases"
-        )
-    if penalizer < 0 or not math.isfinite(penalizer):
-        raise ClvFitError("penalizer must be a finite number >= 0")
     prob = _BgNbdProblem(x, tx, tt, w, penalizer)
 
     if initial is not None:

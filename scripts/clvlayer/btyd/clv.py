@@ -47,17 +47,13 @@ def customer_lifetime_value(
     ``periods_per_month`` overrides ``k`` (the warehouse passes its own month length,
     30.4375 days or 30.4375 / 7 weeks, so predicted CLV months match the other metrics).
     """
-    if time_unit not in PERIODS_PER_MONTH:
-        raise ClvFitError(f"time_unit must be one of {sorted(PERIODS_PER_MONTH)}, got {time_unit!r}")
+    k = months_to_periods(time_unit, periods_per_month)
     if months < 0 or int(months) != months:
         raise ClvFitError("months must be a non-negative integer")
     if not math.isfinite(monthly_discount_rate) or monthly_discount_rate <= -1:
         raise ClvFitError("monthly_discount_rate must be > -1")
     x, tx, tt = _validate_rfm(frequency, recency, T, allow_empty=True)
     spend = conditional_expected_average_profit(gg, x, monetary_value) * margin
-    k = PERIODS_PER_MONTH[time_unit] if periods_per_month is None else float(periods_per_month)
-    if not math.isfinite(k) or k <= 0:
-        raise ClvFitError(f"periods_per_month must be a positive number, got {periods_per_month!r}")
     r, alpha, a, b = _bg_params(bg)
     if abs(a - 1.0) < 1e-9:
         a = 1.0 + 1e-9

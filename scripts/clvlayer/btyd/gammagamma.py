@@ -18,6 +18,7 @@ from scipy.special import digamma, gammaln
 
 from clvlayer.btyd._core import ClvFitError, FloatArray, _as_1d_float, _dot, _validate_weights, positive_params
 from clvlayer.btyd._optim import _minimize, _sanity, _standard_errors, log_covariance
+from clvlayer.btyd._patterns import add_penalty
 
 PARAMETERS = ("p", "q", "v")
 
@@ -172,11 +173,9 @@ class _GammaGammaProblem:
         params = np.array([p, q, v])
         f = -ll / self.W
         g = -np.array([d_p, d_q, d_v]) * params / self.W
-        if penalized and self.penalizer > 0:
-            unscaled = params * np.array([1.0, 1.0, self.scale])
-            f += self.penalizer * float(np.sum(unscaled**2))
-            g += 2.0 * self.penalizer * unscaled**2
-        return f, g
+        if not penalized:
+            return f, g
+        return add_penalty(f, g, params * np.array([1.0, 1.0, self.scale]), self.penalizer)  # on unscaled v
 
 
 def fit_gamma_gamma(
