@@ -127,8 +127,11 @@ def value_tiles(segment_kpis: pd.DataFrame, previous: Snapshot | None) -> list[T
     return tiles
 
 
-def ltv_to_cac_tiles(channel_rows: pd.DataFrame, previous: Snapshot | None) -> list[Tile]:
-    """LTV/CAC at 12 months of each channel with a CAC (fct_ltv_by_segment's channel rows), with the change."""
+def ltv_to_cac_tiles(channel_rows: pd.DataFrame, previous: Snapshot | None,
+                     source: Callable[[str], str] | None = None) -> list[Tile]:
+    """LTV/CAC at 12 months of each channel with a CAC (fct_ltv_by_segment's channel rows), with the change;
+    `source` says where a channel's figure comes from (the help text)."""
+    source = source or (lambda channel: f" of {channel}: fct_ltv_by_segment.ltv_to_cac_12m")
     current = channel_rows[(channel_rows["months_before_current"] == 0) & (channel_rows["cac_status"] == "ok")]
     earlier = (channel_rows[channel_rows["as_of_snapshot"] == previous.name].set_index("channel")
                if previous is not None else pd.DataFrame(columns=["ltv_to_cac_12m"]))
@@ -137,8 +140,7 @@ def ltv_to_cac_tiles(channel_rows: pd.DataFrame, previous: Snapshot | None) -> l
         before = earlier["ltv_to_cac_12m"].get(row.channel)
         tiles.append(Tile(
             row.channel, row.ltv_to_cac_12m, before, _digits(2), _signed(2),
-            f"LTV/CAC at 12 months of {row.channel}: fct_ltv_by_segment.ltv_to_cac_12m (CAC {row.cac:,.2f}; "
-            f"{DEFINITIONS}). "
+            f"LTV/CAC at 12 months{source(row.channel)} (CAC {row.cac:,.2f}; {DEFINITIONS}). "
             + (f"Change vs {previous.label}: {_digits(2)(before)}." if previous is not None else "")))
     return tiles
 
@@ -149,14 +151,6 @@ POOLED_LABEL = "All channels"
 def pooled_ltv_to_cac_tiles(pooled_rows: pd.DataFrame, previous: Snapshot | None) -> list[Tile]:
     """LTV/CAC at 12 months with every channel pooled (fct_ltv_by_segment's overall row), with the change; none when
     no channel has a CAC."""
-    current = pooled_rows[(pooled_rows["months_before_current"] == 0) & (pooled_rows["cac_status"] == "ok")]
-    if current.empty:
-        return []
-    row = current.iloc[0]
-    earlier = pooled_rows[pooled_rows["as_of_snapshot"] == previous.name] if previous is not None else pooled_rows[:0]
-    before = earlier["ltv_to_cac_12m"].iloc[0] if len(earlier) else None
-    return [Tile(
-        POOLED_LABEL, row["ltv_to_cac_12m"], before, _digits(2), _signed(2),
-        f"LTV/CAC at 12 months, every paid channel pooled (organic customers cost nothing and are not counted): "
-        f"fct_ltv_by_segment.ltv_to_cac_12m of the overall row (CAC {row['cac']:,.2f}; {DEFINITIONS}). "
-        + (f"Change vs {previous.label}: {_digits(2)(before)}." if previous is not None else ""))]
+    return ltv_to_cac_tiles(pooled_rows.assign(channel=POOLED_LABEL), previous, lambda _: (
+        ", every paid channel pooled (organic customers cost nothing and are not counted): "
+        "fct_ltv_by_segment.ltv_to_cac_12m of the overall row"))
