@@ -46,6 +46,7 @@ from clvlayer.btyd.selection import choose_model
 COUNT_MODELS: tuple[str, ...] = tuple(MODELS)  # bgnbd, mbgnbd, paretonbd (registry order = tie-break order)
 GAMMA_GAMMA_PARAMETERS = ("p", "q", "v")
 STATUS_OK = "ok"
+_ROWS_PER_CHUNK = 20_000
 STATUS_NOT_CONVERGED = "not_converged"
 STATUS_NOT_FITTED = "not_fitted"
 
@@ -106,6 +107,11 @@ def _frame(rows: list[dict[str, Any]] | pd.DataFrame, columns: Mapping[str, str]
     """A DataFrame with exactly ``columns`` and nullable dtypes (pd.NA -> SQL NULL, even when empty)."""
     frame = rows if isinstance(rows, pd.DataFrame) else pd.DataFrame(rows, columns=list(columns))
     return frame[list(columns)].astype(dict(columns))
+
+
+def _nulls(n: int, dtype: str) -> pd.api.extensions.ExtensionArray:
+    """``n`` nulls of a nullable dtype (a Series of one scalar: ~10x faster than a list of pd.NA on a million rows)."""
+    return pd.Series(pd.NA, index=pd.RangeIndex(n), dtype=dtype).array
 
 
 def _setting(settings: pd.DataFrame, name: str) -> Any:
@@ -293,7 +299,7 @@ def _score_model(
     out = pd.DataFrame({"customer_id": summary["customer_id"].astype(str).to_numpy(), "model": model})
     for column, dtype in PREDICTION_COLUMNS.items():
         if column not in out:
-            out[column] = pd.array([pd.NA] * n, dtype=dtype)
+            out[column] = _nulls(n, dtype)
     out["prediction_status"] = STATUS_OK
 
     fit, reason = _fitted(parameters, "full", model)
@@ -348,8 +354,16 @@ def expected_restricted_lifetime(
     a time in (t_x, T) under Pareto/NBD (:func:`_pareto_dead_lifetime`). BG/NBD keeps its closed form in lambda
     (:func:`bgnbd_restricted_remaining`).
     """
-    spec = get_model(model)
     x, tx, tt = _validate_rfm(x, tx, tt, allow_empty=True)
+    (px, ptx, pT), _, inv = aggregate_rfm(x, tx, tt)  # a function of (x, t_x, T): once per distinct pattern
+    return _restricted_lifetime(model, params, px, ptx, pT, cap)[inv]
+
+
+def _restricted_lifetime(
+    model: str, params: Any, x: np.ndarray, tx: np.ndarray, tt: np.ndarray, cap: float
+) -> np.ndarray:
+    """:func:`expected_restricted_lifetime` on validated rows (distinct patterns)."""
+    spec = get_model(model)
     values = spec.values(params)  # a fit, a dict or a sequence
     alive = spec.p_alive(values, x, tx, tt)
     s = np.maximum(cap - tt, 0.0)
@@ -408,12 +422,15 @@ def _pareto_dead_lifetime(params: tuple[float, ...], x: np.ndarray, tx: np.ndarr
     if not rows.any():
         return out
     u, w = roots_legendre(nodes)
-    v0, v1 = np.log(c + tx[rows])[:, None], np.log(c + tt[rows])[:, None]
-    v = v0 + (v1 - v0) * (u[None, :] + 1.0) / 2.0
-    tau = np.exp(v) - c
-    ln_f = -(r + x[rows])[:, None] * np.log(alpha + tau) - (s + 1.0) * np.log(beta + tau) + v  # dtau = e^v dv
-    f = np.exp(ln_f - ln_f.max(axis=1, keepdims=True)) * w[None, :]
-    out[rows] = (np.minimum(tau, cap) * f).sum(axis=1) / f.sum(axis=1)
+    rows = np.flatnonzero(rows)
+    for i in range(0, len(rows), _ROWS_PER_CHUNK):  # chunks: the (rows, nodes) temporaries stay in cache
+        rr = rows[i:i + _ROWS_PER_CHUNK]
+        v0, v1 = np.log(c + tx[rr])[:, None], np.log(c + tt[rr])[:, None]
+        v = v0 + (v1 - v0) * (u[None, :] + 1.0) / 2.0
+        tau = np.exp(v) - c
+        ln_f = -(r + x[rr])[:, None] * np.log(alpha + tau) - (s + 1.0) * np.log(beta + tau) + v  # dtau = e^v dv
+        f = np.exp(ln_f - ln_f.max(axis=1, keepdims=True)) * w[None, :]
+        out[rr] = (np.minimum(tau, cap) * f).sum(axis=1) / f.sum(axis=1)
     return out
 
 
@@ -441,7 +458,7 @@ def _holdout_model(
     out = pd.DataFrame({"customer_id": calibrated["customer_id"].astype(str).to_numpy(), "model": model})
     for column, dtype in HOLDOUT_COLUMNS.items():
         if column not in out:
-            out[column] = pd.array([pd.NA] * n, dtype=dtype)
+            out[column] = _nulls(n, dtype)
     fit, reason = _fitted(parameters, "calibration", model)
     if fit is None:
         out["prediction_status"] = reason

@@ -43,13 +43,14 @@ All work is per distinct (x, t_x, T) pattern and per distinct (x, T) group, then
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 import numpy as np
 import pandas as pd
 from numpy.typing import ArrayLike
-from scipy.special import gammainc, gammaincinv, ndtr
+from scipy.special import gammainc, gammaincinv, ndtr, ndtri
 
 from clvlayer.btyd._core import ClvFitError, FloatArray, _as_1d_float, _validate_rfm, aggregate_rfm
 from clvlayer.btyd._predict import discounted_sum, nbd_upper
@@ -120,18 +121,40 @@ def _quantiles_over_draws(values: FloatArray, a: float) -> tuple[FloatArray, Flo
 
 @dataclass
 class PurchaseIntervals:
-    """Per-customer results of :func:`purchase_intervals` (arrays in input order) and segment sums."""
+    """Per-customer results of :func:`purchase_intervals` (arrays in input order) and segment sums.
+
+    ``expected``, ``expected_lower`` and ``expected_upper`` are computed on first use (the quantiles over the
+    parameter draws of every pattern cost a second or more on a million customers; the warehouse reads none)."""
 
     level: float
-    expected: FloatArray  # predictive mean (mean over draws of E[Y | data, draw], closed form)
-    expected_lower: FloatArray  # interval of E[Y] over parameter draws
-    expected_upper: FloatArray
     lower: np.ndarray  # interval of the count (parameter + process uncertainty)
     upper: np.ndarray
+    e_draw: FloatArray = field(repr=False)  # draws x patterns: E[Y | data, draw], closed form
+    cust_to_pat: np.ndarray = field(repr=False)
     coverage: FloatArray | None = None  # expected randomized-PIT coverage per customer (needs actual)
     covered_integer: np.ndarray | None = None
     pit: FloatArray | None = None
     segments: pd.DataFrame | None = None
+
+    @property
+    def expected(self) -> FloatArray:
+        """Predictive mean: the mean over draws of E[Y | data, draw]."""
+        return self.e_draw.mean(axis=0)[self.cust_to_pat]
+
+    @cached_property
+    def _expected_interval(self) -> tuple[FloatArray, FloatArray]:
+        e_lo, e_hi = _quantiles_over_draws(self.e_draw, _check_level(self.level))
+        return e_lo[self.cust_to_pat], e_hi[self.cust_to_pat]
+
+    @property
+    def expected_lower(self) -> FloatArray:
+        """Interval of E[Y] over the parameter draws: lower end."""
+        return self._expected_interval[0]
+
+    @property
+    def expected_upper(self) -> FloatArray:
+        """Interval of E[Y] over the parameter draws: upper end."""
+        return self._expected_interval[1]
 
 
 def purchase_intervals(
@@ -172,35 +195,22 @@ def purchase_intervals(
     # for scoring, per customer F(y-1) and F(y)
     f_lo = np.zeros(n_cust) if y is not None else None
     f_hi = np.zeros(n_cust) if y is not None else None
-    kmax_g = _group_kmax(spec, draws, lay.gx, lay.gT, t)
-    bucket = np.maximum(2, 2 ** np.ceil(np.log2(kmax_g + 1))).astype(np.int64)
-    pat_order = np.argsort(lay.pat_to_grp, kind="stable")
-    pa_dead = 1.0 - pa.mean(axis=0)  # mixture weight of "dead at T" (count 0)
-    for kb in np.unique(bucket):
-        groups = np.flatnonzero(bucket == kb)
-        pmf = np.stack([spec.alive_count_pmf(d, t, lay.gx[groups], lay.gT[groups], int(kb)) for d in draws])
-        cdf = np.cumsum(pmf, axis=2)
-        del pmf
-        local = np.full(len(lay.gx), -1)
-        local[groups] = np.arange(len(groups))
-        pats = pat_order[np.isin(lay.pat_to_grp[pat_order], groups)]
-        step = max(1, _CELLS // (J * (kb + 1)))
-        for i in range(0, len(pats), step):
-            pp = pats[i:i + step]
-            mix = pa_dead[pp][:, None] + np.einsum("jp,jpk->pk", pa[:, pp], cdf[:, local[lay.pat_to_grp[pp]], :]) / J
-            mix = np.minimum(mix, 1.0)
-            res["lower"][pp] = (mix < a).sum(axis=1)
-            res["upper"][pp] = (mix < 1.0 - a).sum(axis=1)
-            if y is not None:
-                _score(mix, pp, lay.cust_to_pat, y, f_lo, f_hi)
-    e_lo, e_hi = _quantiles_over_draws(e_draw, a)
+    tables = _CountTables(spec, draws, lay, t, pa, y, f_lo, f_hi, res)
+    full = _bucket(_group_kmax(spec, draws, lay.gx, lay.gT, t))
+    # each group's table only as long as its interval and actual counts need (exact, see _CountTables): a guess,
+    # doubled for the groups of the patterns whose upper end lies beyond it, up to the full table
+    length = np.minimum(_length_class(_group_guess_k(spec, draws, lay, t, a, y)), full)
+    todo = np.arange(P)
+    while todo.size:
+        todo = tables.run(length, full, todo, a)
+        grow = np.unique(lay.pat_to_grp[todo])
+        length[grow] = np.minimum(_length_class(2 * length[grow]), full[grow])
     out = PurchaseIntervals(
         level=level,
-        expected=e_draw.mean(axis=0)[lay.cust_to_pat],
-        expected_lower=e_lo[lay.cust_to_pat],
-        expected_upper=e_hi[lay.cust_to_pat],
         lower=res["lower"][lay.cust_to_pat].astype(np.int64),
         upper=res["upper"][lay.cust_to_pat].astype(np.int64),
+        e_draw=e_draw,
+        cust_to_pat=lay.cust_to_pat,
     )
     if y is not None:
         assert f_lo is not None and f_hi is not None
@@ -215,12 +225,97 @@ def purchase_intervals(
     return out
 
 
-def _score(mix: FloatArray, pats: np.ndarray, cust_to_pat: np.ndarray, y: FloatArray, f_lo: FloatArray, f_hi: FloatArray) -> None:
-    """F(y - 1) and F(y) of the customers whose pattern is in ``pats`` (F = 1 beyond the table)."""
-    where = np.full(int(cust_to_pat.max()) + 1, -1)
-    where[pats] = np.arange(len(pats))
-    cust = np.flatnonzero(where[cust_to_pat] >= 0)
-    row = where[cust_to_pat[cust]]
+def _bucket(k: np.ndarray) -> np.ndarray:
+    """Table length class of a k range: the power of two >= k + 1 (at least 2), so groups share table shapes."""
+    return np.maximum(2, 2 ** np.ceil(np.log2(k + 1))).astype(np.int64)
+
+
+def _length_class(k: np.ndarray) -> np.ndarray:
+    """A table length class >= k (at least 2): k rounded up to a multiple of 2^(floor(log2 k) - 2), so lengths
+    overshoot by at most a quarter and groups share a few dozen table shapes."""
+    k = np.maximum(np.asarray(k, dtype=np.float64), 2.0)
+    step = 2.0 ** np.maximum(np.floor(np.log2(k)) - 2.0, 0.0)
+    return (np.ceil(k / step) * step).astype(np.int64)
+
+
+def _group_guess_k(spec: ModelSpec, draws: FloatArray, lay: _Layout, t: float, a: float, y: FloatArray | None) -> np.ndarray:
+    """Per group, a first table length: the largest over draws of a normal-approximation 1 - a quantile of the
+    alive count's upper bound, the NBD count without dropout (mean + 1.5 sd + 1), and at least the largest actual
+    count of the group's customers. Only a guess: :class:`_CountTables` finds the patterns it is too short for."""
+    r_i, a_i = spec.parameters.index("r"), spec.parameters.index("alpha")
+    k = np.zeros(len(lay.gx))
+    z = 1.5 * max(float(ndtri(1.0 - a)), 0.0) / 1.2815515655446004
+    for d in draws:
+        ratio = t / (d[a_i] + lay.gT)
+        mean = (d[r_i] + lay.gx) * ratio
+        k = np.maximum(k, np.ceil(mean + z * np.sqrt(mean * (1.0 + ratio)) + 1.0))
+    if y is not None:
+        k_y = np.zeros(len(lay.gx))
+        np.maximum.at(k_y, lay.pat_to_grp[lay.cust_to_pat], y)
+        k = np.maximum(k, k_y)
+    return k
+
+
+class _CountTables:
+    """The mixture CDF over draws, ``(1 - mean P(alive)) + mean_j P_j(alive) Q_j(k)`` per pattern, from per-group
+    tables of each draw's alive-count CDF Q_j (k = 0..bucket), read into the interval ends (the number of k with
+    CDF < a and < 1 - a) and, with actual counts, the customers' F(y - 1) and F(y).
+
+    Shorter tables give the same numbers: the CDF is non-decreasing in k and a table's values do not depend on its
+    length (cumulative sums and products along k), so once a pattern's CDF reaches 1 - a inside a short table the
+    counts are those of the full table, and every actual count of the group lies inside it. :meth:`run` returns the
+    patterns of shortened tables whose CDF stays below 1 - a to the end, for a pass with the full tables."""
+
+    def __init__(self, spec: ModelSpec, draws: FloatArray, lay: _Layout, t: float, pa: FloatArray,
+                 y: FloatArray | None, f_lo: FloatArray | None, f_hi: FloatArray | None, res: dict[str, FloatArray]):
+        self.spec, self.draws, self.lay, self.t, self.pa, self.y = spec, draws, lay, t, pa, y
+        self.f_lo, self.f_hi, self.res = f_lo, f_hi, res
+        self.pa_dead = 1.0 - pa.mean(axis=0)  # mixture weight of "dead at T" (count 0)
+        self.pat_order = np.argsort(lay.pat_to_grp, kind="stable")
+        count = np.bincount(lay.cust_to_pat, minlength=len(lay.px))
+        self.by_pattern = (np.argsort(lay.cust_to_pat, kind="stable"), np.cumsum(count) - count, count)
+
+    def run(self, bucket: np.ndarray, full: np.ndarray, patterns: np.ndarray, a: float) -> np.ndarray:
+        lay, J = self.lay, len(self.draws)
+        wanted = np.zeros(len(lay.px), dtype=bool)
+        wanted[patterns] = True
+        in_groups = np.zeros(len(lay.gx), dtype=bool)
+        in_groups[lay.pat_to_grp[patterns]] = True
+        unresolved = []
+        for kb in np.unique(bucket[in_groups]):
+            groups = np.flatnonzero((bucket == kb) & in_groups)
+            cdf = np.empty((J, len(groups), int(kb) + 1))
+            for j, d in enumerate(self.draws):
+                np.cumsum(self.spec.alive_count_pmf(d, self.t, lay.gx[groups], lay.gT[groups], int(kb)), axis=1,
+                          out=cdf[j])
+            local = np.full(len(lay.gx), -1)
+            local[groups] = np.arange(len(groups))
+            pats = self.pat_order[(local[lay.pat_to_grp[self.pat_order]] >= 0) & wanted[self.pat_order]]
+            step = max(1, _CELLS // (J * (kb + 1)))
+            for i in range(0, len(pats), step):
+                pp = pats[i:i + step]
+                mix = self.pa_dead[pp][:, None] + np.einsum(
+                    "jp,jpk->pk", self.pa[:, pp], cdf[:, local[lay.pat_to_grp[pp]], :]) / J
+                mix = np.minimum(mix, 1.0)
+                self.res["lower"][pp] = (mix < a).sum(axis=1)
+                self.res["upper"][pp] = (mix < 1.0 - a).sum(axis=1)
+                if self.y is not None:
+                    assert self.f_lo is not None and self.f_hi is not None
+                    _score(mix, pp, self.by_pattern, self.y, self.f_lo, self.f_hi)
+                short = (kb < full[lay.pat_to_grp[pp]]) & (mix[:, -1] < 1.0 - a)
+                unresolved.append(pp[short])
+        return np.concatenate(unresolved) if unresolved else np.zeros(0, dtype=np.int64)
+
+
+def _score(mix: FloatArray, pats: np.ndarray, by_pattern: tuple[np.ndarray, np.ndarray, np.ndarray], y: FloatArray,
+           f_lo: FloatArray, f_hi: FloatArray) -> None:
+    """F(y - 1) and F(y) of the customers whose pattern is in ``pats`` (F = 1 beyond the table).
+    ``by_pattern``: customers sorted by pattern, each pattern's first position in that order and its customer count."""
+    order, start, count = by_pattern
+    n = count[pats]
+    row = np.repeat(np.arange(len(pats)), n)
+    offset = np.arange(int(n.sum())) - np.repeat(np.cumsum(n) - n, n)
+    cust = order[np.repeat(start[pats], n) + offset]
     kmax = mix.shape[1] - 1
     yc = y[cust].astype(np.int64)
     hi = np.where(yc <= kmax, mix[row, np.minimum(yc, kmax)], 1.0)
