@@ -367,8 +367,9 @@ def _restricted_lifetime(
     values = spec.values(params)  # a fit, a dict or a sequence
     alive = spec.p_alive(values, x, tx, tt)
     s = np.maximum(cap - tt, 0.0)
-    if model == "bgnbd":
-        remaining = bgnbd_restricted_remaining(values, x, tt, s)
+    if model == "bgnbd":  # a function of (x, T): once per distinct group
+        (ux, uT), _, inv = aggregate_rfm(x, tt)
+        remaining = bgnbd_restricted_remaining(values, ux, uT, np.maximum(cap - uT, 0.0))[inv]
     elif model == "mbgnbd":  # the library's expected_lifetime with a cap per (x, T) group: b' = b + x + 1
         r, alpha, a, b = values
         (ux, uT), _, inv = aggregate_rfm(x, tt)

@@ -271,31 +271,44 @@ class _CountTables:
         self.spec, self.draws, self.lay, self.t, self.pa, self.y = spec, draws, lay, t, pa, y
         self.f_lo, self.f_hi, self.res = f_lo, f_hi, res
         self.pa_dead = 1.0 - pa.mean(axis=0)  # mixture weight of "dead at T" (count 0)
+        self.pa_t = np.ascontiguousarray(pa.T)  # patterns x draws
         self.pat_order = np.argsort(lay.pat_to_grp, kind="stable")
         count = np.bincount(lay.cust_to_pat, minlength=len(lay.px))
         self.by_pattern = (np.argsort(lay.cust_to_pat, kind="stable"), np.cumsum(count) - count, count)
+
+    def _alive_part(self, pats: np.ndarray, local: np.ndarray, cdf: FloatArray) -> FloatArray:
+        """sum_j P_j(alive) Q_j(k) for patterns sorted by group: one (patterns x draws) @ (draws x k) product per
+        group (BLAS, no gathered copy of the group tables)."""
+        grp = local[self.lay.pat_to_grp[pats]]
+        cut = np.flatnonzero(np.diff(grp)) + 1
+        out = np.empty((len(pats), cdf.shape[2]))
+        weights = self.pa_t[pats]
+        for lo, hi, g in zip([0, *cut.tolist()], [*cut.tolist(), len(pats)], grp[np.r_[0, cut]].tolist()):
+            np.matmul(weights[lo:hi], cdf[g], out=out[lo:hi])
+        return out
 
     def run(self, bucket: np.ndarray, full: np.ndarray, patterns: np.ndarray, a: float) -> np.ndarray:
         lay, J = self.lay, len(self.draws)
         wanted = np.zeros(len(lay.px), dtype=bool)
         wanted[patterns] = True
-        in_groups = np.zeros(len(lay.gx), dtype=bool)
-        in_groups[lay.pat_to_grp[patterns]] = True
+        # the wanted patterns in group order, then by table length (stable: group order within a length)
+        ordered = self.pat_order[wanted[self.pat_order]]
+        ordered = ordered[np.argsort(bucket[lay.pat_to_grp[ordered]], kind="stable")]
+        lengths, first = np.unique(bucket[lay.pat_to_grp[ordered]], return_index=True)
         unresolved = []
-        for kb in np.unique(bucket[in_groups]):
-            groups = np.flatnonzero((bucket == kb) & in_groups)
-            cdf = np.empty((J, len(groups), int(kb) + 1))
+        for kb, lo, hi in zip(lengths.tolist(), first.tolist(), [*first[1:].tolist(), len(ordered)]):
+            pats = ordered[lo:hi]
+            groups = np.unique(lay.pat_to_grp[pats])
+            cdf = np.empty((len(groups), J, int(kb) + 1))  # group x draw x k: one group's table is contiguous
             for j, d in enumerate(self.draws):
-                np.cumsum(self.spec.alive_count_pmf(d, self.t, lay.gx[groups], lay.gT[groups], int(kb)), axis=1,
-                          out=cdf[j])
+                cdf[:, j, :] = np.cumsum(self.spec.alive_count_pmf(d, self.t, lay.gx[groups], lay.gT[groups], int(kb)),
+                                         axis=1)
             local = np.full(len(lay.gx), -1)
             local[groups] = np.arange(len(groups))
-            pats = self.pat_order[(local[lay.pat_to_grp[self.pat_order]] >= 0) & wanted[self.pat_order]]
             step = max(1, _CELLS // (J * (kb + 1)))
             for i in range(0, len(pats), step):
                 pp = pats[i:i + step]
-                mix = self.pa_dead[pp][:, None] + np.einsum(
-                    "jp,jpk->pk", self.pa[:, pp], cdf[:, local[lay.pat_to_grp[pp]], :]) / J
+                mix = self.pa_dead[pp][:, None] + self._alive_part(pp, local, cdf) / J
                 mix = np.minimum(mix, 1.0)
                 self.res["lower"][pp] = (mix < a).sum(axis=1)
                 self.res["upper"][pp] = (mix < 1.0 - a).sum(axis=1)
