@@ -850,9 +850,9 @@ def _truth_table(win: _Window, cust: _Customers, buys: _Purchases, lifetime_days
     exp_next = np.where(buys.alive, -np.expm1(-cust.lam * cust.p_drop * 365.0) / np.maximum(cust.p_drop, 1e-300), 0.0)
     # a near-zero dropout probability can draw a lifetime of hundreds of millions of years, past what a Parquet
     # timestamp holds: such a dropout is written as the last timestamp it holds (true_lifetime_days keeps the draw)
-    last_day = (LAST_TIMESTAMP_SEC - cust.first_order_sec) / SECONDS_PER_DAY
-    dropout_days = np.minimum(np.nan_to_num(lifetime_days), last_day)
-    dropout_sec = cust.first_order_sec + np.floor(dropout_days * SECONDS_PER_DAY).astype(np.int64)
+    seconds_left = (LAST_TIMESTAMP_SEC - cust.first_order_sec).astype(np.float64)
+    lived = np.floor(np.minimum(np.nan_to_num(lifetime_days) * SECONDS_PER_DAY, seconds_left)).astype(np.int64)
+    dropout_sec = np.minimum(cust.first_order_sec + lived, LAST_TIMESTAMP_SEC)  # in integers: no float rounding up
     return pa.table({
         "customer_id": _format_ids("C", ids.customers + np.arange(1, cust.n + 1), ids.customer_width),
         "channel": _labels(list(CHANNELS), cust.channel),
