@@ -44,7 +44,7 @@ def _cmd_build(args: argparse.Namespace) -> int:
     lock_timeout = args.lock_timeout if args.lock_timeout is not None else _env_float("CLV_LOCK_TIMEOUT")
     try:
         record = build_warehouse(warehouse, raw_dir, dbt_args=args.dbt_args, lock_timeout=lock_timeout,
-                                 keep_failed=args.keep_failed)
+                                 keep_failed=args.keep_failed, incremental=args.incremental)
     except InputError as error:
         console.print(f"[red]{error}[/red]")
         return 2
@@ -337,6 +337,9 @@ def build_parser() -> argparse.ArgumentParser:
     build.add_argument("--lock-timeout", type=float, default=None,
                        help="seconds to wait for another build of the same warehouse (default: $CLV_LOCK_TIMEOUT, "
                             "else no limit; 0 = exit at once)")
+    build.add_argument("--incremental", action="store_true",
+                       help="start from a copy of the published warehouse and apply only what changed in the input "
+                            "(README 'Incremental runs'); in full when there is none or code/settings changed")
     build.add_argument("--keep-failed", type=int, default=None,
                        help="failed builds kept in .build/ (default: $CLV_KEEP_FAILED_BUILDS, else 3)")
     build.add_argument("dbt_args", nargs=argparse.REMAINDER, help="extra dbt build arguments after --")
