@@ -200,7 +200,8 @@ PROJECT_TARGET_MODULES = {"test_semantic_layer", "test_metrics_by_hand", "test_s
 # Longest first: the long indivisible units start first, the other modules follow in their usual order, and the
 # spread modules' single tests come last to even out the two workers' ends (measured with clv test's --durations).
 LONG_UNITS = ["test_incremental", "project_target", "test_lifetime_ground_truth", "test_oracle_properties",
-              "test_oracle_segments", "test_analyses", "test_dashboard_app", "test_dashboard_browser", "test_oracle_acquisition"]
+              "test_oracle_segments", "test_analyses", "test_dashboard_app", "test_dashboard_browser",
+              "test_oracle_acquisition"]
 
 
 def work_unit(module: str) -> str | None:
