@@ -6,14 +6,22 @@ the peak resident memory of the process tree:
 
 * `full build, orders-only`   `clv build --raw-dir <orders-only>` (write, every test, publish)
 * `full build, full input`    the same on the generator's full input (items, refunds, products, spend)
-* `incremental run`           after +0.1% new orders, late refunds and status changes (when `clv build
-                              --incremental` exists)
+* `incremental run`           `clv build --incremental --raw-dir <full input>` on a copy of a warehouse built
+                              from the input's earlier state: without its newest 0.1% of orders (and their items
+                              and refunds), without its latest refunds of older orders (0.05% of orders: late
+                              refunds) and with 0.02% of orders in an earlier status (completed, later cancelled or
+                              refunded). The base build and the copy for each repeat are not timed; the run's own
+                              copy of the published warehouse (write-audit-publish) is, and is reported
 * `hand-written DuckDB`       one SQL script: customer facts + monthly cohort activity from the orders file
 * `pandas`                    the same customer facts + cohort activity in pandas
 
 Usage::
 
     .venv/bin/python benchmarks/bench_build.py --orders 1M,10M [--with-100m] [--repeats 3]
+    # 100M orders with a memory limit and spilling (the warehouse settings reach every build through the environment;
+    # the table's "spill MB" is the peak size of DUCKDB_TEMP_DIR, polled each second):
+    DUCKDB_MEMORY_LIMIT=12GB DUCKDB_TEMP_DIR=/big/disk/spill .venv/bin/python benchmarks/bench_build.py \
+        --orders 100M --steps orders-only --data-dir /big/disk/bench
 
 The ratios in the table are against the hand-written DuckDB script and pandas measured in the same run (the machine
 is shared: read ratios, not seconds). Results and analysis: docs/benchmarks.md.
@@ -30,7 +38,9 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -47,19 +57,46 @@ class Timing:
     ok: bool
     models: dict[str, float] = field(default_factory=dict)  # dbt model -> median execution seconds (builds only)
     path_seconds: float | None = None  # raw orders -> dim_customers: sum of the models on that path (builds only)
+    notes: list[str] = field(default_factory=list)  # the incremental run's own notes (its copy of the warehouse)
+    spill_mb: float = 0.0  # peak size of DuckDB's temp directory (only measured when DUCKDB_TEMP_DIR is set)
 
     @property
     def median(self) -> float:
         return statistics.median(self.seconds)
 
 
+SPILL = {"peak_mb": 0.0}  # the largest size DuckDB's temp directory (DUCKDB_TEMP_DIR) reached in the last run
+
+
+def _folder_mb(folder: Path) -> float:
+    total = 0
+    for path in folder.rglob("*"):
+        try:
+            total += path.stat().st_size if path.is_file() else 0
+        except OSError:  # removed while we looked
+            pass
+    return total / 2**20
+
+
+def _watch_spill(folder: Path, done: threading.Event) -> None:
+    while not done.wait(1.0):
+        SPILL["peak_mb"] = max(SPILL["peak_mb"], _folder_mb(folder))
+
+
 def run_measured(command: list[str], env: dict[str, str] | None = None) -> tuple[float, float, bool]:
-    """Run a command as a child process; return wall seconds, peak RSS of the process tree (MB) and success."""
+    """Run a command as a child process; return wall seconds, peak RSS of the process tree (MB) and success. With
+    DUCKDB_TEMP_DIR set, the peak size of that folder (DuckDB's spill files) is polled each second into SPILL."""
+    spill_dir = (env or os.environ).get("DUCKDB_TEMP_DIR")
+    done, SPILL["peak_mb"] = threading.Event(), 0.0
+    watcher = threading.Thread(target=_watch_spill, args=(Path(spill_dir), done), daemon=True) if spill_dir else None
+    if watcher:
+        watcher.start()
     started = time.perf_counter()
     process = subprocess.Popen(command, cwd=PROJECT_ROOT, env=env, stdout=subprocess.DEVNULL,
                                stderr=subprocess.PIPE)
     _, status, usage = os.wait4(process.pid, 0)
     seconds = time.perf_counter() - started
+    done.set()
     stderr = process.stderr.read().decode(errors="replace") if process.stderr else ""
     ok = os.waitstatus_to_exitcode(status) == 0
     if not ok:
@@ -80,7 +117,8 @@ def ensure_inputs(data_dir: Path, orders: int) -> tuple[Path, Path]:
     if not (full / "orders.parquet").exists():
         customers = int(orders / ORDERS_PER_CUSTOMER)
         print(f"generating {customers:,} customers (~{orders:,} orders) into {full}", file=sys.stderr)
-        subprocess.run([str(CLV), "generate", "--customers", str(customers), "--out", str(full)], check=True)
+        chunked = ["--chunk-customers", "1000000"] if customers > 2_000_000 else []  # memory: one chunk at a time
+        subprocess.run([str(CLV), "generate", "--customers", str(customers), "--out", str(full), *chunked], check=True)
     if not (orders_only / "orders.parquet").exists():
         orders_only.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(full / "orders.parquet", orders_only / "orders.parquet")
@@ -168,13 +206,17 @@ def model_timings(target: Path) -> tuple[dict[str, float], float | None]:
 
 
 def measure(step: str, command: list[str], repeats: int, env: dict[str, str] | None = None,
-            target: Path | None = None) -> Timing:
-    """Run `command` `repeats` times; with `target` (a dbt target path) also collect per-model timings."""
-    seconds, peaks, ok = [], [], True
+            target: Path | None = None, setup: Callable[[], None] | None = None) -> Timing:
+    """Run `command` `repeats` times (after an untimed `setup` each); with `target` (a dbt target path) also
+    collect per-model timings."""
+    seconds, peaks, ok, spill = [], [], True, 0.0
     per_model: dict[str, list[float]] = {}
     paths: list[float] = []
     for _ in range(repeats):
+        if setup is not None:
+            setup()
         elapsed, peak, success = run_measured(command, env)
+        spill = max(spill, SPILL["peak_mb"])
         seconds.append(elapsed)
         peaks.append(peak)
         ok = ok and success
@@ -187,10 +229,72 @@ def measure(step: str, command: list[str], repeats: int, env: dict[str, str] | N
     print(f"  {step}: median {statistics.median(seconds):.1f}s, peak {max(peaks):,.0f} MB", file=sys.stderr)
     return Timing(step, seconds, max(peaks), ok,
                   models={name: statistics.median(values) for name, values in per_model.items()},
-                  path_seconds=statistics.median(paths) if paths else None)
+                  path_seconds=statistics.median(paths) if paths else None, spill_mb=spill)
 
 
-STEPS = ("duckdb", "pandas", "orders-only", "full")
+STEPS = ("duckdb", "pandas", "orders-only", "full", "incremental")
+
+# The full input's earlier state (module docstring, `incremental run`), written as Parquet by DuckDB.
+EARLIER_STATE_SQL = """
+create temp table orders as select * from read_parquet($full || '/orders.parquet');
+create temp table new_orders as
+    select order_id from orders order by ordered_at desc, order_id limit (select count(*) // 1000 from orders);
+create temp table old_orders as select * from orders anti join new_orders using (order_id);
+create temp table refunds as
+    select * from read_parquet($full || '/refunds.parquet') semi join old_orders using (order_id);
+create temp table late_refunds as
+    select refund_id from refunds order by refunded_at desc, refund_id
+    limit (select count(*) // 2000 from orders);
+copy (select * replace (
+        case when status in ('cancelled', 'refunded') and hash(order_id) % 250 = 0 then 'completed' else status end
+            as status,
+        case when status in ('cancelled', 'refunded') and hash(order_id) % 250 = 0 then ordered_at else updated_at end
+            as updated_at)
+      from old_orders) to ($before || '/orders.parquet');
+copy (select * from refunds anti join late_refunds using (refund_id)) to ($before || '/refunds.parquet');
+copy (select * from read_parquet($full || '/order_items.parquet') semi join old_orders using (order_id))
+    to ($before || '/order_items.parquet');
+"""
+
+
+def earlier_state(full: Path) -> Path:
+    """The full input's earlier state beside it (cached): what the incremental run's base warehouse is built from."""
+    import duckdb
+
+    before = full.with_name(full.name + "_earlier")
+    if (before / "orders.parquet").exists():
+        return before
+    before.mkdir(parents=True, exist_ok=True)
+    connection = duckdb.connect()
+    for statement in filter(str.strip, EARLIER_STATE_SQL.split(";")):
+        connection.execute(statement, {k: v for k, v in {"full": str(full), "before": str(before)}.items()
+                                       if f"${k}" in statement})
+    for name in ("customers", "products", "marketing_spend"):
+        shutil.copyfile(full / f"{name}.parquet", before / f"{name}.parquet")
+    return before
+
+
+def incremental_step(full: Path, folder: Path, repeats: int) -> Timing:
+    """Build the base warehouse from the earlier state (not timed), then time `clv build --incremental` on the
+    full input, each repeat on a fresh copy of the base."""
+    base, run = folder / "base", folder / "run"
+    base.mkdir(parents=True, exist_ok=True)
+    subprocess.run([str(CLV), "build", "--raw-dir", str(earlier_state(full)), "--warehouse",
+                    str(base / "customer_value.duckdb")], check=True, stdout=subprocess.DEVNULL)
+
+    def fresh_copy() -> None:
+        shutil.rmtree(run, ignore_errors=True)
+        run.mkdir()
+        for name in ("customer_value.duckdb", "runs.jsonl"):
+            shutil.copyfile(base / name, run / name)
+
+    target = run / "target"
+    timing = measure("incremental run", [str(CLV), "build", "--incremental", "--raw-dir", str(full), "--warehouse",
+                                         str(run / "customer_value.duckdb"), "--", "--target-path", str(target)],
+                     repeats, target=target, setup=fresh_copy)
+    last = json.loads((run / "runs.jsonl").read_text().splitlines()[-1])
+    timing.notes = [note for note in last.get("notes", []) if note.startswith("incremental")]
+    return timing
 
 
 def bench_size(orders: int, data_dir: Path, repeats: int, scratch: Path, steps: set[str]) -> list[Timing]:
@@ -209,13 +313,15 @@ def bench_size(orders: int, data_dir: Path, repeats: int, scratch: Path, steps: 
         folder.mkdir(parents=True, exist_ok=True)
         timings.append(measure(label, [str(CLV), "build", "--raw-dir", str(raw), "--warehouse", str(warehouse),
                                        "--", "--target-path", str(target)], repeats, target=target))
+    if "incremental" in steps:
+        timings.append(incremental_step(full, scratch / f"incremental_{orders}", repeats))
     return timings
 
 
 def print_table(results: dict[int, list[Timing]]) -> None:
     print(f"\nmachine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}")
-    print("| input | step | median s | runs | peak RSS MB | vs DuckDB script | vs pandas |")
-    print("|---|---|---:|---:|---:|---:|---:|")
+    print("| input | step | median s | runs | peak RSS MB | spill MB | µs per order | vs DuckDB script | vs pandas |")
+    print("|---|---|---:|---:|---:|---:|---:|---:|---:|")
     for orders, timings in results.items():
         by_step = {t.step: t for t in timings}
         duck = by_step["hand-written DuckDB"].median if "hand-written DuckDB" in by_step else None
@@ -225,7 +331,14 @@ def print_table(results: dict[int, list[Timing]]) -> None:
             versus_duck = f"{t.median / duck:.1f}x" if duck else "-"
             versus_pandas = f"{t.median / pandas:.2f}x" if pandas else "-"
             print(f"| {orders:,} orders | {t.step}{flag} | {t.median:.1f} | {len(t.seconds)} | {t.peak_rss_mb:,.0f} "
-                  f"| {versus_duck} | {versus_pandas} |")
+                  f"| {t.spill_mb:,.0f} | {t.median / orders * 1e6:.1f} | {versus_duck} | {versus_pandas} |")
+        full = by_step.get("full build, full input")
+        incremental = by_step.get("incremental run")
+        if full and incremental:
+            print(f"| {orders:,} orders | incremental run / full build (full input) | "
+                  f"{incremental.median / full.median:.0%} | | | | | | |")
+            for note in incremental.notes:
+                print(f"| {orders:,} orders | ({note}) | | | | | | | |")
 
 
 def print_models(results: dict[int, list[Timing]], top: int) -> None:

@@ -1,5 +1,20 @@
 -- One row per clean order: gross, refunded and net revenue, completion, basket and margin, and the order's place in
 -- its customer's history (published as fct_orders). Definitions: docs/metrics.md ("Orders") and the decision log.
+--
+-- Incremental (`clv build --incremental`, README "Incremental runs"): a run recomputes every order of each customer
+-- whose inputs changed since the last build - an order new, changed, moved to another customer or gone (status,
+-- amount, updated_at, refunds, items: the input fingerprint differs) - and replaces that customer's rows; the
+-- post-hook removes the rows of orders that left the clean orders altogether. Change is found by comparing content,
+-- not by a time window, so a late refund or a change without a new updated_at is never missed. A full build (a new
+-- warehouse, or changed code or settings) computes every order. Incremental on DuckDB only (on Spark it needs Delta
+-- tables for the delete; it is rebuilt there).
+{{ config(
+    materialized=('incremental' if target.type == 'duckdb' else 'table'),
+    incremental_strategy='delete+insert',
+    unique_key='customer_id',
+    on_schema_change='fail',
+    post_hook="{{ delete_rows_gone_from(['order_id', 'customer_id'], ref('stg_shop__orders')) }}"
+) }}
 with
 
 orders as (
@@ -40,12 +55,70 @@ joined as (
         items.items_cost,
         coalesce(items.distinct_categories, 0) as distinct_categories,
         items.main_category,
-        coalesce(items.has_addon_category, false) as has_addon_category
+        coalesce(items.has_addon_category, false) as has_addon_category,
+        {{ row_fingerprint([
+            'orders.customer_id', 'orders.ordered_at', 'orders.status', 'orders.original_currency',
+            'orders.order_amount', 'orders.updated_at', 'refunds.refund_count', 'refunds.refund_amount_recorded',
+            'refunds.last_refunded_at', 'items.item_lines', 'items.item_units', 'items.items_net_amount',
+            'items.items_cost', 'items.distinct_categories', 'items.main_category', 'items.has_addon_category']) }}
+            as input_fingerprint
     from orders
     left join refunds on orders.order_id = refunds.order_id
     left join items on orders.order_id = items.order_id
 
 ),
+{% if is_incremental() %}
+
+    previous as (
+
+        select
+            order_id,
+            customer_id,
+            input_fingerprint
+        from {{ this }}
+
+    ),
+
+    changed_customers as (
+
+        -- new, changed or moved orders: this build's inputs without an identical row in the previous build
+        select joined.customer_id
+        from joined
+        left join previous
+            on
+                joined.order_id = previous.order_id
+                and joined.customer_id = previous.customer_id
+                and joined.input_fingerprint = previous.input_fingerprint
+        where previous.order_id is null
+        union
+        -- orders gone or moved away: the previous build's rows without an identical input now
+        select previous.customer_id
+        from previous
+        left join joined
+            on
+                previous.order_id = joined.order_id
+                and previous.customer_id = joined.customer_id
+                and previous.input_fingerprint = joined.input_fingerprint
+        where joined.order_id is null
+
+    ),
+
+    scoped as (
+
+        -- every order of a changed customer: its order numbers and previous-order gaps are recomputed together
+        select joined.*
+        from joined
+        inner join changed_customers on joined.customer_id = changed_customers.customer_id
+
+    ),
+{% else %}
+
+    scoped as (
+
+        select * from joined
+
+    ),
+{% endif %}
 
 revenue as (
 
@@ -65,7 +138,7 @@ revenue as (
             else greatest(refund_amount_recorded - order_amount, 0)
         end as excess_refund_amount,
         status = 'partially_refunded' and refund_amount_recorded = 0 as is_refund_amount_unknown
-    from joined
+    from scoped
 
 ),
 
@@ -156,7 +229,10 @@ final as (
         margin_rate,
         margin_source,
         gross_margin,
-        updated_at
+        updated_at,
+        input_fingerprint,
+        -- when the row was (re)computed: the incremental run that wrote it, or the full build
+        {{ this_run_loaded_at() }} as batch_loaded_at
     from sequenced
 
 )

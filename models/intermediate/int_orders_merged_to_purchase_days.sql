@@ -3,6 +3,16 @@
 -- a customer's completed orders on the same calendar day merge into one purchase whose spend is the day's net
 -- revenue (refunds netted, cancelled and fully refunded orders excluded: fct_orders). Not filtered by the as-of
 -- date: each reader applies its own.
+-- Incremental (README "Incremental runs"): a run recomputes the purchase days of the customers whose orders
+-- int_orders_enriched rewrote in this run and replaces their rows; the post-hook removes customers left without a
+-- completed order.
+{{ config(
+    materialized=('incremental' if target.type == 'duckdb' else 'table'),
+    incremental_strategy='delete+insert',
+    unique_key='customer_id',
+    on_schema_change='fail',
+    post_hook="{{ delete_rows_gone_from(['customer_id'], ref('int_orders_enriched'), where='is_completed') }}"
+) }}
 with
 
 orders as (
@@ -19,7 +29,8 @@ completed_orders as (
         net_revenue,
         gross_margin
     from orders
-    where is_completed
+    -- an incremental run: only the customers whose orders this run rewrote (all of a customer's orders are)
+    where is_completed and {{ rewritten_in_this_run('customer_id', 'orders') }}
 
 ),
 

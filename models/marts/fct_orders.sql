@@ -13,7 +13,45 @@ orders as (
 
 final as (
 
-    select * from orders
+    -- every column but the incremental bookkeeping (input_fingerprint, batch_loaded_at)
+    select
+        order_id,
+        customer_id,
+        ordered_at,
+        ordered_on,
+        order_month,
+        status,
+        original_currency,
+        order_amount,
+        gross_revenue,
+        refund_count,
+        refund_amount_recorded,
+        refunded_amount,
+        excess_refund_amount,
+        net_revenue,
+        last_refunded_at,
+        is_cancelled,
+        is_fully_refunded,
+        is_refund_amount_unknown,
+        is_completed,
+        is_first_order,
+        is_repeat_order,
+        customer_order_number,
+        previous_completed_ordered_at,
+        days_since_previous_order,
+        item_lines,
+        item_units,
+        has_items,
+        items_net_amount,
+        items_cost,
+        distinct_categories,
+        main_category,
+        has_addon_category,
+        margin_rate,
+        margin_source,
+        gross_margin,
+        updated_at
+    from orders
 
 )
 

@@ -4,7 +4,9 @@
              reconciled with runs.jsonl and the folders of killed and old failed builds are removed;
 2. resolve - the input folder is checked and described by the one resolver (clvlayer.inputs), whose manifest dbt
              reads the files through;
-3. write   - dbt builds every model into a fresh file next to the warehouse (`.build/<run_id>/<name>.duckdb`);
+3. write   - dbt builds every model into a fresh file next to the warehouse (`.build/<run_id>/<name>.duckdb`); an
+             incremental run (clvlayer.incremental) starts instead from a copy of the published file, when that
+             was built by the same code and settings, and dbt's incremental models apply only what changed;
 4. audit   - the same `dbt build` runs every data test and unit test; any failure stops here;
 5. publish - the run record is written into the file and appended to runs.jsonl, the file is checked read-only
              and atomically renamed over the published warehouse, then checked read-only again.
@@ -29,6 +31,7 @@ from typing import Any
 
 from clvlayer.contract import InputError
 from clvlayer.dbt_runner import run_dbt
+from clvlayer.incremental import start_from_published, state_fingerprint
 from clvlayer.inputs import MANIFEST_ENV, check_input_vars, project_vars, resolve_inputs
 from clvlayer.publish import (DEFAULT_KEEP_FAILED, DiskFull, append_run_record, clean_build_dirs, is_disk_full,
                               mark_failed, publish_file, reconcile_runs, start_build_dir, verify_read_only,
@@ -56,6 +59,10 @@ class RunRecord:
     output_rows: dict[str, int] = field(default_factory=dict)
     inputs: dict[str, Any] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    mode: str = "full"  # full | incremental (started from a copy of the published run incremental_from)
+    incremental_from: str = ""
+    copy_seconds: float = 0.0
+    state_fingerprint: str = ""
 
 
 def _now() -> str:
@@ -100,8 +107,9 @@ def keep_failed_builds() -> int:
 
 def build_warehouse(warehouse: Path, raw_data_dir: Path | None, *, dbt_args: list[str] | None = None,
                     target_path: Path | None = None, lock_timeout: float | None = None,
-                    keep_failed: int | None = None) -> RunRecord:
-    """Write-audit-publish the warehouse. Returns the run record (also in runs.jsonl and, when published, inside
+                    keep_failed: int | None = None, incremental: bool = False) -> RunRecord:
+    """Write-audit-publish the warehouse (`incremental`: start from a copy of the published one, see
+    clvlayer.incremental). Returns the run record (also in runs.jsonl and, when published, inside
     the warehouse as audit.build_run). Raises InputError, LockTimeout or DiskFull with a message saying the fix."""
     run_id = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ") + "-" + uuid.uuid4().hex[:6]
     record = RunRecord(run_id=run_id, started_at=_now())
@@ -119,7 +127,8 @@ def build_warehouse(warehouse: Path, raw_data_dir: Path | None, *, dbt_args: lis
         record.build_file = str(build_dir / warehouse.name)
         written = False
         try:
-            written = _build_and_publish(warehouse, raw_data_dir, build_dir, record, dbt_args, target_path)
+            written = _build_and_publish(warehouse, raw_data_dir, build_dir, record, dbt_args, target_path,
+                                         incremental)
         except InputError as error:
             record.error_kind, record.failures = "input", [str(error)]
             shutil.rmtree(build_dir, ignore_errors=True)  # nothing was built
@@ -141,11 +150,12 @@ def build_warehouse(warehouse: Path, raw_data_dir: Path | None, *, dbt_args: lis
 
 
 def _build_and_publish(warehouse: Path, raw_data_dir: Path | None, build_dir: Path, record: RunRecord,
-                       dbt_args: list[str] | None, target_path: Path | None) -> bool:
+                       dbt_args: list[str] | None, target_path: Path | None, incremental: bool) -> bool:
     """The build itself; returns whether the run record was written (it is, as part of a publish)."""
     build_file = build_dir / warehouse.name
     extra_env: dict[str, str | None] = {MANIFEST_ENV: None}
     check_input_vars(project_vars(dbt_args))
+    record.state_fingerprint = state_fingerprint(dbt_args)
     if raw_data_dir is not None:
         record.input = str(raw_data_dir)
         work_dir = build_dir / "inputs"
@@ -156,6 +166,12 @@ def _build_and_publish(warehouse: Path, raw_data_dir: Path | None, build_dir: Pa
                                 "count_method": t.count_method, "notes": t.notes}
                          for name, t in manifest.tables.items()}
         extra_env[MANIFEST_ENV] = manifest.to_json()
+    if incremental:
+        start = start_from_published(warehouse, build_file, record.state_fingerprint)
+        record.notes.append(start.note)
+        if start.copied:
+            record.mode, record.incremental_from = "incremental", start.from_run
+            record.copy_seconds = start.copy_seconds
     args = ["build", *(dbt_args or [])]
     if raw_data_dir is not None:
         args += ["--exclude", "resource_type:seed"]

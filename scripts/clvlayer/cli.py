@@ -44,7 +44,7 @@ def _cmd_build(args: argparse.Namespace) -> int:
     lock_timeout = args.lock_timeout if args.lock_timeout is not None else _env_float("CLV_LOCK_TIMEOUT")
     try:
         record = build_warehouse(warehouse, raw_dir, dbt_args=args.dbt_args, lock_timeout=lock_timeout,
-                                 keep_failed=args.keep_failed)
+                                 keep_failed=args.keep_failed, incremental=args.incremental)
     except InputError as error:
         console.print(f"[red]{error}[/red]")
         return 2
@@ -209,6 +209,28 @@ def _cmd_dbt(args: argparse.Namespace) -> int:
     return 0 if outcome.success else 1
 
 
+def _semantic_manifest_current(warehouse: Path, record: bool = False) -> bool:
+    """Whether target/semantic_manifest.json was parsed by `clv mf` for this warehouse and the project as it is now
+    (models, macros, dbt_project.yml: clvlayer.incremental.state_fingerprint) and not rewritten since; `record`
+    notes that it just was."""
+    import json
+
+    from clvlayer.incremental import state_fingerprint
+
+    manifest = PROJECT_ROOT / "target" / "semantic_manifest.json"
+    stamp = manifest.with_name(".clv_mf_parse.json")
+    if not manifest.exists():
+        return False
+    key = {"warehouse": str(warehouse), "project": state_fingerprint(None), "mtime_ns": manifest.stat().st_mtime_ns}
+    if record:
+        stamp.write_text(json.dumps(key))
+        return True
+    try:
+        return json.loads(stamp.read_text()) == key
+    except (OSError, ValueError):
+        return False
+
+
 def run_metricflow(mf_args: list[str], warehouse: Path) -> int:
     """Run the MetricFlow CLI (`mf`) against a warehouse file with the project's profile."""
     import os
@@ -216,11 +238,14 @@ def run_metricflow(mf_args: list[str], warehouse: Path) -> int:
     from clvlayer.dbt_runner import run_dbt
     from clvlayer.project import ensure_profiles_dir
 
-    # mf reads target/semantic_manifest.json: parse against this warehouse so relation names match its file
-    parsed = run_dbt(["--quiet", "parse"], duckdb_path=warehouse)
-    if not parsed.success:
-        console.print(f"[red]dbt parse failed: {parsed.failures}[/red]")
-        return 1
+    # mf reads target/semantic_manifest.json: parsed against this warehouse so relation names match its file, and
+    # reused while the project and the warehouse path are the same (a parse costs more than most queries)
+    if not _semantic_manifest_current(warehouse):
+        parsed = run_dbt(["--quiet", "parse"], duckdb_path=warehouse)
+        if not parsed.success:
+            console.print(f"[red]dbt parse failed: {parsed.failures}[/red]")
+            return 1
+        _semantic_manifest_current(warehouse, record=True)
     env = dict(os.environ, DBT_PROFILES_DIR=str(ensure_profiles_dir()), DUCKDB_PATH=str(warehouse))
     env.pop("RAW_DATA_DIR", None)
     command = [sys.executable, "-c", "from dbt_metricflow.cli.main import cli; cli()", *mf_args]
@@ -337,6 +362,9 @@ def build_parser() -> argparse.ArgumentParser:
     build.add_argument("--lock-timeout", type=float, default=None,
                        help="seconds to wait for another build of the same warehouse (default: $CLV_LOCK_TIMEOUT, "
                             "else no limit; 0 = exit at once)")
+    build.add_argument("--incremental", action="store_true",
+                       help="start from a copy of the published warehouse and apply only what changed in the input "
+                            "(README 'Incremental runs'); in full when there is none or code/settings changed")
     build.add_argument("--keep-failed", type=int, default=None,
                        help="failed builds kept in .build/ (default: $CLV_KEEP_FAILED_BUILDS, else 3)")
     build.add_argument("dbt_args", nargs=argparse.REMAINDER, help="extra dbt build arguments after --")

@@ -234,6 +234,9 @@ def _decimal(cents: np.ndarray) -> pa.Array:
     return pa.Array.from_buffers(_DECIMAL, int(c.size), [None, pa.py_buffer(buf)])
 
 
+LAST_TIMESTAMP_SEC = (2**63 - 1) // 1000  # the last second a Parquet timestamp (int64 milliseconds) holds
+
+
 def _timestamps(epoch_seconds: np.ndarray, mask: np.ndarray | None = None) -> pa.Array:
     values = np.ascontiguousarray(epoch_seconds, dtype=np.int64)
     return pa.array(values, type=_TIMESTAMP, mask=mask)
@@ -845,7 +848,11 @@ def _truth_table(win: _Window, cust: _Customers, buys: _Purchases, lifetime_days
     true_mov = GAMMA_GAMMA["p"] / cust.nu
     # E[purchases in the next 365 days | alive, lambda, p] = (1 - exp(-lambda * p * t)) / p
     exp_next = np.where(buys.alive, -np.expm1(-cust.lam * cust.p_drop * 365.0) / np.maximum(cust.p_drop, 1e-300), 0.0)
-    dropout_sec = cust.first_order_sec + np.floor(np.nan_to_num(lifetime_days) * SECONDS_PER_DAY).astype(np.int64)
+    # a near-zero dropout probability can draw a lifetime of hundreds of millions of years, past what a Parquet
+    # timestamp holds: such a dropout is written as the last timestamp it holds (true_lifetime_days keeps the draw)
+    seconds_left = (LAST_TIMESTAMP_SEC - cust.first_order_sec).astype(np.float64)
+    lived = np.floor(np.minimum(np.nan_to_num(lifetime_days) * SECONDS_PER_DAY, seconds_left)).astype(np.int64)
+    dropout_sec = np.minimum(cust.first_order_sec + lived, LAST_TIMESTAMP_SEC)  # in integers: no float rounding up
     return pa.table({
         "customer_id": _format_ids("C", ids.customers + np.arange(1, cust.n + 1), ids.customer_width),
         "channel": _labels(list(CHANNELS), cust.channel),

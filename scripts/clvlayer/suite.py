@@ -4,7 +4,8 @@ The three steps share the machine's cores:
   * lint runs in a background process once its seed is loaded, on a DuckDB file and a dbt target folder of its
     own (it never holds the build's file lock, and leaves the project's target/ to MetricFlow); its report is
     printed when pytest is done, before the step table;
-  * the dbt build runs in the foreground, then pytest with pytest-xdist workers (PYTEST_WORKERS, one per core
+  * the dbt build (a write-audit-publish build of the sample, every data and unit test) runs in the foreground;
+    pytest's sample fixture reuses its warehouse; then pytest with pytest-xdist workers (PYTEST_WORKERS, one per core
     here; CLV_TEST_WORKERS overrides it, 0 runs in one process). tests/python/conftest.py builds each fixture
     warehouse once for the whole run, whichever worker asks first;
   * pytest prints its slowest tests at the end (--durations).
@@ -28,6 +29,9 @@ from clvlayer.project import PROJECT_ROOT
 
 console = Console(stderr=True)
 
+# the folder of the sample warehouse `clv test` built (warehouse.duckdb, runs.jsonl, target/): tests/python/conftest.py
+# copies it for its sample fixture
+PREBUILT_SAMPLE_ENV = "CLV_TEST_PREBUILT_SAMPLE"
 PYTEST_WORKERS = 2  # this machine's cores; the fixtures' builds are shared, so more workers only wait on them
 SLOWEST_TESTS = 15
 LINT_PROCESSES = 2
@@ -94,14 +98,18 @@ def finish_lint(step: Step, waiter: threading.Thread | None, tmp: Path) -> Step:
 
 
 def dbt_build(tmp: Path) -> Step:
-    from clvlayer.dbt_runner import run_dbt
+    """Write-audit-publish the embedded sample with every data and unit test into TMP/sample; pytest's sample
+    fixture reuses it (PREBUILT_SAMPLE_ENV) instead of building the same warehouse a second time."""
+    from clvlayer.build import build_warehouse
 
-    console.rule("[bold]dbt build (all models, data tests and unit tests)")
+    console.rule("[bold]dbt build of the sample (all models, data tests and unit tests), published for pytest")
     started = time.perf_counter()
-    outcome = run_dbt(["build", "--target-path", str(tmp / "target")], duckdb_path=tmp / "test.duckdb")
-    for failure in outcome.failures:
+    record = build_warehouse(tmp / "sample" / "warehouse.duckdb", None, target_path=tmp / "sample" / "target")
+    for failure in record.failures:
         console.print(f"[red]  - {failure}[/red]")
-    return Step("dbt build", outcome.success, time.perf_counter() - started)
+    if record.published:
+        os.environ[PREBUILT_SAMPLE_ENV] = str(tmp / "sample")
+    return Step("dbt build", record.published, time.perf_counter() - started)
 
 
 def print_table(steps: list[Step], wall: float) -> None:

@@ -22,6 +22,7 @@ import pytest  # noqa: E402
 
 from clvlayer.build import build_warehouse  # noqa: E402
 from clvlayer.project import PROJECT_ROOT  # noqa: E402
+from clvlayer.suite import PREBUILT_SAMPLE_ENV  # noqa: E402
 
 HANDMADE = PROJECT_ROOT / "tests" / "fixtures" / "handmade"
 
@@ -74,9 +75,21 @@ def built_once(tmp_path_factory: pytest.TempPathFactory, name: str, make: Callab
     return folder
 
 
+def build_sample(folder: Path) -> None:
+    """The embedded sample's warehouse: a copy of the one `clv test` built and tested a moment ago (its dbt build
+    step; clvlayer.suite.PREBUILT_SAMPLE_ENV), else built here."""
+    prebuilt = os.environ.get(PREBUILT_SAMPLE_ENV)
+    if prebuilt and (Path(prebuilt) / "warehouse.duckdb").exists():
+        for name in ("warehouse.duckdb", "runs.jsonl"):
+            shutil.copyfile(Path(prebuilt) / name, folder / name)
+        shutil.copytree(Path(prebuilt) / "target", folder / "target")
+    else:
+        build(folder, None)
+
+
 @pytest.fixture(scope="session")
 def sample_warehouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return built_once(tmp_path_factory, "sample", lambda folder: build(folder, None)) / "warehouse.duckdb"
+    return built_once(tmp_path_factory, "sample", build_sample) / "warehouse.duckdb"
 
 
 @pytest.fixture(scope="session")
@@ -186,8 +199,9 @@ SPREAD_MODULES = ["test_publish", "test_predictive_clv", "test_concurrent_reader
 PROJECT_TARGET_MODULES = {"test_semantic_layer", "test_metrics_by_hand", "test_segments_ground_truth"}
 # Longest first: the long indivisible units start first, the other modules follow in their usual order, and the
 # spread modules' single tests come last to even out the two workers' ends (measured with clv test's --durations).
-LONG_UNITS = ["project_target", "test_lifetime_ground_truth", "test_oracle_properties", "test_oracle_segments",
-              "test_analyses", "test_dashboard_app", "test_dashboard_browser", "test_oracle_acquisition"]
+LONG_UNITS = ["test_incremental", "project_target", "test_lifetime_ground_truth", "test_oracle_properties",
+              "test_oracle_segments", "test_analyses", "test_dashboard_app", "test_dashboard_browser",
+              "test_oracle_acquisition"]
 
 
 def work_unit(module: str) -> str | None:

@@ -20,4 +20,7 @@ final as (
 
 )
 
+-- in customer order: the fits and scores read the rows in this order, so their float sums (and the estimates) are
+-- the same whichever order the rows upstream were written in (an incremental run's, a full build's)
 select * from final
+order by customer_id

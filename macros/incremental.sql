@@ -1,0 +1,36 @@
+{#- Post-hook of an incremental model keyed wider than its rows (delete+insert replaces every row of a changed key,
+    e.g. all orders of a customer): removes the rows whose `columns` no longer appear in `relation` (optionally
+    filtered by `where`) - a customer whose last order was deleted or moved away has no new row to replace the old
+    ones with. A full build (no previous rows, or --full-refresh) deletes nothing it just wrote. -#}
+{% macro delete_rows_gone_from(columns, relation, where=none) -%}
+    {%- if is_incremental() -%}
+        delete from {{ this }}
+        where not exists (
+            select 1
+            from {{ relation }} as current_rows
+            where
+                {% for column in columns -%}
+                    current_rows.{{ column }} = {{ this.identifier }}.{{ column }}{% if not loop.last %} and {% endif %}
+                {%- endfor %}
+                {%- if where %} and ({{ where }}){% endif %}
+        )
+    {%- endif -%}
+{%- endmacro %}
+
+{#- The time stamp of the rows this run (re)computes: dbt's run start, the same in every model of the run. -#}
+{% macro this_run_loaded_at() -%}
+    cast('{{ run_started_at.strftime("%Y-%m-%d %H:%M:%S.%f") }}' as timestamp)
+{%- endmacro %}
+
+{#- In an incremental model that reads int_orders_enriched: whether the row's `column` (a customer) had rows
+    (re)written by this run in `relation` (true for every row in a full build). -#}
+{% macro rewritten_in_this_run(column, relation) -%}
+    {%- if is_incremental() -%}
+        {{ column }} in (
+            select rewritten.{{ column }} from {{ relation }} as rewritten
+            where rewritten.batch_loaded_at = {{ this_run_loaded_at() }}
+        )
+    {%- else -%}
+        true
+    {%- endif -%}
+{%- endmacro %}

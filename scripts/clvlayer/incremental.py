@@ -1,0 +1,66 @@
+"""Incremental runs (`clv build --incremental`): whether the published warehouse can be the start of the run, and
+the copy the run starts from (README "Incremental runs").
+
+Write-audit-publish holds: the run copies the last good warehouse into its own build folder, dbt applies the change
+to the copy (the incremental models replace the rows of what changed, every other model is rebuilt), the tests run
+on the copy, and only then is it published. The published file is never written to.
+
+The copy is only a valid start when its incremental tables were computed by the same code and settings. The state
+fingerprint hashes what they depend on - every file under models/ and macros/, dbt_project.yml and the effective
+vars - and is stored in each run record; a run whose fingerprint differs from the published one's builds in full
+(with a note saying why), as does a run with no published warehouse.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from clvlayer.inputs import project_vars
+from clvlayer.project import PROJECT_ROOT
+from clvlayer.publish import embedded_record
+
+STATE_PATHS = ("models", "macros", "dbt_project.yml")
+
+
+def state_fingerprint(dbt_args: list[str] | None) -> str:
+    """sha256 of the code and settings the incremental tables depend on (see the module docstring)."""
+    digest = hashlib.sha256()
+    for name in STATE_PATHS:
+        root = PROJECT_ROOT / name
+        files = sorted(p for p in root.rglob("*") if p.is_file()) if root.is_dir() else [root]
+        for path in files:
+            digest.update(str(path.relative_to(PROJECT_ROOT)).encode() + b"\0" + path.read_bytes() + b"\0")
+    digest.update(json.dumps(project_vars(dbt_args), sort_keys=True, default=str).encode())
+    return digest.hexdigest()
+
+
+@dataclass
+class Start:
+    """How an incremental run starts: from a copy of the published run `from_run`, or (copied False) in full."""
+
+    copied: bool
+    note: str
+    from_run: str = ""
+    copy_seconds: float = 0.0
+
+
+def start_from_published(warehouse: Path, build_file: Path, fingerprint: str) -> Start:
+    """Copy the published warehouse to `build_file` when its state fingerprint is `fingerprint`."""
+    if not warehouse.exists():
+        return Start(False, f"incremental: no published warehouse at {warehouse}; built in full")
+    record = embedded_record(warehouse) or {}
+    run_id = record.get("run_id", "?")
+    if record.get("state_fingerprint") != fingerprint:
+        return Start(False, f"incremental: the code or settings changed since the published run {run_id} "
+                            "(models, macros, dbt_project.yml or --vars); built in full")
+    started = time.perf_counter()
+    shutil.copyfile(warehouse, build_file)
+    seconds = time.perf_counter() - started
+    size = build_file.stat().st_size / 2**20
+    return Start(True, f"incremental from run {run_id}: copied the published warehouse ({size:,.0f} MiB) in "
+                       f"{seconds:.1f}s", run_id, seconds)
