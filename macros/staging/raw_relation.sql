@@ -68,7 +68,8 @@
     {%- if reader is none %}
     where 1 = 0)
     {%- else %}
-    from {{ reader }}{{ input_reader_filter(manifest is not none) }})
+    from {{ reader }}{{ input_reader_filter(manifest is not none
+        and manifest.tables[table_name].format == 'csv') }})
     {%- endif %}
 {%- endmacro %}
 
@@ -89,14 +90,14 @@
 
 {#- Spark: the rows Spark's CSV reader could not split into the header's columns carry their raw text in
     _corrupt_record; they are quarantined by insert_rejected_lines, not read as data. -#}
-{% macro input_reader_filter(from_manifest) -%}
-    {{- adapter.dispatch('input_reader_filter', 'customer_value')(from_manifest) -}}
+{% macro input_reader_filter(csv_input) -%}
+    {{- adapter.dispatch('input_reader_filter', 'customer_value')(csv_input) -}}
 {%- endmacro %}
 
-{% macro default__input_reader_filter(from_manifest) -%}{%- endmacro %}
+{% macro default__input_reader_filter(csv_input) -%}{%- endmacro %}
 
-{% macro spark__input_reader_filter(from_manifest) -%}
-    {%- if from_manifest %} where _corrupt_record is null{% endif -%}
+{% macro spark__input_reader_filter(csv_input) -%}
+    {%- if csv_input %} where _corrupt_record is null{% endif -%}
 {%- endmacro %}
 
 {#- Spark: the external table over a raw input file (never dropped with its data: it is declared with a path). -#}

@@ -30,6 +30,9 @@ def builds(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     from clvlayer.build import build_warehouse
     from clvlayer.spark import build_spark, sample_folder
 
+    reuse = os.environ.get("CLV_SPARK_PARITY_DIR")  # a finished run's folder: compare again without building
+    if reuse:
+        return {"duckdb": Path(reuse) / "duckdb" / "customer_value.duckdb", "spark": Path(reuse) / "spark"}
     root = tmp_path_factory.mktemp("spark_parity")
     folder = sample_folder(root / "sample")
     warehouse = root / "duckdb" / "customer_value.duckdb"
@@ -85,6 +88,8 @@ def _normalise(frame):
             frame[column] = pd.to_datetime(series).dt.tz_localize(None) if getattr(series.dt, "tz", None) \
                 else pd.to_datetime(series)
             frame[column] = frame[column].astype("datetime64[us]").astype(str).where(series.notna(), None)
+        elif series.dtype == object and series.map(lambda v: isinstance(v, bool)).any():
+            frame[column] = series.map(lambda v: None if v is None else float(v)).astype("Float64")
         elif series.dtype == object and series.map(lambda v: hasattr(v, "as_tuple") or isinstance(v, float)).any():
             frame[column] = series.map(lambda v: None if v is None else float(v)).astype("Float64")
         elif pd.api.types.is_bool_dtype(series) or pd.api.types.is_integer_dtype(series):
@@ -120,11 +125,10 @@ def _differences(name: str, duck, spark) -> list[str]:
                 problems.append(f"{name}.{column}: {bad} values differ (first at row {first}: duckdb "
                                 f"{left[first]!r}, spark {right[first]!r})")
         else:
-            differ = (left.astype(object).where(left.notna(), None).tolist()
-                      != right.astype(object).where(right.notna(), None).tolist())
-            if differ:
-                index = next(i for i, (x, y) in enumerate(zip(left.tolist(), right.tolist(), strict=True))
-                             if not (x == y or (pd.isna(x) and pd.isna(y))))
+            a_values = [None if pd.isna(v) else v for v in left.tolist()]
+            b_values = [None if pd.isna(v) else v for v in right.tolist()]
+            if a_values != b_values:
+                index = next(i for i, (x, y) in enumerate(zip(a_values, b_values, strict=True)) if x != y)
                 problems.append(f"{name}.{column}: values differ (first at row {index}: duckdb {left[index]!r}, "
                                 f"spark {right[index]!r})")
     return problems
