@@ -58,6 +58,7 @@ def spark(builds: dict[str, Path]):
     session = (SparkSession.builder.master("local[1]").config("spark.ui.enabled", "false")
                .config("spark.sql.session.timeZone", "UTC")
                .config("spark.sql.warehouse.dir", str(home / "spark-warehouse"))
+               .config("spark.driver.extraJavaOptions", f"-Dderby.system.home={home}")  # derby.log there
                .config("spark.hadoop.javax.jdo.option.ConnectionURL",
                        f"jdbc:derby:;databaseName={home / 'metastore_db'};create=false")
                .enableHiveSupport().getOrCreate())
