@@ -3,7 +3,16 @@
 
 {#- Days -> months with the documented average month length. -#}
 {% macro days_to_months(days_expression) -%}
+    {{- adapter.dispatch('days_to_months', 'customer_value')(days_expression) -}}
+{%- endmacro %}
+
+{% macro default__days_to_months(days_expression) -%}
     ({{ days_expression }}) / {{ var('days_per_month') }}
+{%- endmacro %}
+
+{#- Spark divides by a decimal literal in decimal arithmetic (rounded to a few places); DuckDB in double. -#}
+{% macro spark__days_to_months(days_expression) -%}
+    ({{ days_expression }}) / cast({{ var('days_per_month') }} as double)
 {%- endmacro %}
 
 {#- Safe ratio: null (not infinity, not an error) when the denominator is zero or null. -#}

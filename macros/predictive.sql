@@ -23,7 +23,8 @@
             as double) / {{ settings }}.days_per_time_unit as recency,
         cast({{ days_between('min(' ~ purchase_days ~ '.purchased_on)', settings ~ '.' ~ as_of_column) }}
             as double) / {{ settings }}.days_per_time_unit as T,  -- noqa: CP02
-        avg(case when {{ purchase_days }}.purchase_number > 1 then {{ purchase_days }}.spend end) as monetary_value,
+        {{ mean_of('case when ' ~ purchase_days ~ '.purchase_number > 1 then ' ~ purchase_days ~ '.spend end') }}
+            as monetary_value,
         sum({{ purchase_days }}.spend) as total_spend,
         sum({{ purchase_days }}.gross_margin) as total_margin
     from {{ purchase_days }}
@@ -33,4 +34,10 @@
         {{ purchase_days }}.customer_id,
         {{ settings }}.{{ as_of_column }},
         {{ settings }}.days_per_time_unit
+{%- endmacro %}
+
+{#- Spark: the table the orchestrated predictive step (scripts/clvlayer/spark.py) wrote for a predictive model,
+    next to the model in its schema. -#}
+{% macro predictive_step_output(model_name) -%}
+    {{- return(api.Relation.create(schema=this.schema, identifier=model_name ~ '__predictive_step')) -}}
 {%- endmacro %}

@@ -17,3 +17,35 @@
 {% macro spark__median_of(expression) -%}
     percentile(cast({{ expression }} as double), 0.5)
 {%- endmacro %}
+
+{#- dbt's listagg on Spark refuses an order_by_clause; this one keeps it (the root project's spark__listagg takes
+    precedence over dbt's): the values sorted by one ascending key, nulls skipped as in string_agg. -#}
+{% macro spark__listagg(measure, delimiter_text, order_by_clause, limit_num) -%}
+    {%- if limit_num -%}
+        {{ exceptions.raise_compiler_error("listagg: limit_num is not supported on Spark") }}
+    {%- endif -%}
+    {%- if order_by_clause -%}
+        {%- set key = modules.re.sub('^\\s*order\\s+by\\s+', '', order_by_clause, flags=modules.re.I) | trim -%}
+        {%- if ',' in key or modules.re.search('\\s(asc|desc)\\s*$', key, flags=modules.re.I) -%}
+            {{ exceptions.raise_compiler_error("listagg on Spark: one ascending order key, got " ~ order_by_clause) }}
+        {%- endif -%}
+        array_join(transform(array_sort(collect_list(named_struct('k', {{ key }}, 'v', {{ measure }}))), x -> x.v),
+            {{ delimiter_text }})
+    {%- else -%}
+        array_join(collect_list({{ measure }}), {{ delimiter_text }})
+    {%- endif -%}
+{%- endmacro %}
+
+{#- Mean of a numeric expression as a double. DuckDB's avg of a decimal is a double; Spark's is a decimal rounded to
+    four more places, so Spark divides the exact sum instead. -#}
+{% macro mean_of(expression) -%}
+    {{- adapter.dispatch('mean_of', 'customer_value')(expression) -}}
+{%- endmacro %}
+
+{% macro default__mean_of(expression) -%}
+    avg({{ expression }})
+{%- endmacro %}
+
+{% macro spark__mean_of(expression) -%}
+    (cast(sum({{ expression }}) as double) / count({{ expression }}))
+{%- endmacro %}

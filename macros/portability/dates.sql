@@ -19,11 +19,16 @@
 {%- endmacro %}
 
 {% macro default__elapsed_days(start_ts, end_ts) -%}
+    (extract(epoch from {{ end_ts }}) - extract(epoch from {{ start_ts }})) / 86400.0
+{%- endmacro %}
+
+{% macro duckdb__elapsed_days(start_ts, end_ts) -%}
     (epoch({{ end_ts }}) - epoch({{ start_ts }})) / 86400.0
 {%- endmacro %}
 
+{#- A timestamp cast to double is its epoch in seconds with the fraction (unix_timestamp drops it). -#}
 {% macro spark__elapsed_days(start_ts, end_ts) -%}
-    ((unix_timestamp({{ end_ts }}) - unix_timestamp({{ start_ts }})) / 86400.0)
+    ((cast({{ end_ts }} as double) - cast({{ start_ts }} as double)) / 86400.0)
 {%- endmacro %}
 
 {#- The reference "today" for future-date checks: var('reference_date') when set, else the build date. -#}

@@ -24,3 +24,11 @@
 {% macro duckdb__integer_series(upper_bound) -%}
     (select unnest(generate_series(0, cast({{ upper_bound }} as bigint) - 1)) as n)
 {%- endmacro %}
+
+{% macro spark__integer_series(upper_bound) -%}
+    (
+        select series_values.n
+        from (select explode(sequence(0, greatest(cast({{ upper_bound }} as bigint) - 1, 0))) as n) as series_values
+        where series_values.n < {{ upper_bound }}
+    )
+{%- endmacro %}

@@ -3,17 +3,13 @@
       1. clean_text      every raw value: whitespace and one pair of surrounding quotes stripped, null tokens -> null
       2. a typed parse   normalized_id, parse_number / amount_value, parse_integer, parse_flag, the timestamp macros
       3. checks          *_checks macros return [condition, reason] pairs for first_quarantine_reason
-    They are DuckDB SQL (timezone, try_strptime, regexp_full_match); reading files is DuckDB-only too.
+    Engine-specific pieces (regular expressions, time zones, strptime, JSON) go through the dispatched primitives
+    of macros/portability/text.sql, so the same rules run on DuckDB and Spark.
 -#}
-
-{#- Characters trimmed around every value: space, tab, line breaks, no-break space, byte-order mark. -#}
-{% macro whitespace_sql() -%}
-    (' ' || chr(9) || chr(10) || chr(13) || chr(160) || chr(65279))
-{%- endmacro %}
 
 {#- 1. The clean text of a raw value. Null-like tokens (var null_tokens, compared case-insensitively) are missing. -#}
 {% macro clean_text(expression) -%}
-    {%- set stripped = stripped_text('cast(' ~ expression ~ ' as varchar)') -%}
+    {%- set stripped = stripped_text('cast(' ~ expression ~ ' as ' ~ text_type() ~ ')') -%}
     (case when {{ is_null_token(stripped) }} then null else {{ stripped }} end)
 {%- endmacro %}
 
@@ -22,10 +18,11 @@
     {#- the common case (first and last characters printable ASCII, no quote) costs two comparisons -#}
     (case
         when contains({{ raw }}, '"') or contains({{ raw }}, '''')
-            then trim(regexp_replace({{ raw }}, '^[\s\x{00A0}\x{FEFF}]*(?:"(.*)"|''(.*)'')[\s\x{00A0}\x{FEFF}]*$',
-                '\1\2', 's'), {{ whitespace_sql() }})
+            then {{ trim_characters(regex_replace(raw,
+                "^[\\s\\x{00A0}\\x{FEFF}]*(?:\"(.*)\"|''(.*)'')[\\s\\x{00A0}\\x{FEFF}]*$", '\\1\\2', 's'),
+                whitespace_sql()) }}
         when left({{ raw }}, 1) between '!' and '~' and right({{ raw }}, 1) between '!' and '~' then {{ raw }}
-        else trim({{ raw }}, {{ whitespace_sql() }})
+        else {{ trim_characters(raw, whitespace_sql()) }}
     end)
 {%- endmacro %}
 
@@ -79,7 +76,7 @@
         from (
             select
             {%- for column in columns %}
-                cast({{ column }} as varchar) as raw_{{ column }}{{ ',' if not loop.last or typed }}
+                cast({{ column }} as {{ text_type() }}) as raw_{{ column }}{{ ',' if not loop.last or typed }}
             {%- endfor %}
             {%- for column in typed %}
                 {{ column }} as {{ column }}__typed{{ ',' if not loop.last }}
@@ -100,9 +97,9 @@
 {% macro raw_row_json(table_name) -%}
     {%- set fields = [] -%}
     {%- for column in contract_columns(table_name) -%}
-        {%- do fields.append(column ~ ' := raw_' ~ column) -%}
+        {%- do fields.append([column, 'raw_' ~ column]) -%}
     {%- endfor -%}
-    cast(to_json(struct_pack({{ fields | join(', ') }})) as varchar)
+    {{ json_object(fields) }}
 {%- endmacro %}
 
 {% macro contract_columns(table_name) -%}
@@ -115,7 +112,7 @@
     table, so exports that wrote an id as a float still join. Nothing else changes (leading zeros are kept). -#}
 {% macro normalized_id(clean) -%}
     (case
-        when contains({{ clean }}, '.') and regexp_full_match({{ clean }}, '[+-]?[0-9]+\.0+')
+        when contains({{ clean }}, '.') and {{ regex_full_match(clean, '[+-]?[0-9]+\\.0+') }}
             then split_part({{ clean }}, '.', 1)
         else {{ clean }}
     end)
@@ -138,7 +135,7 @@
 
 {% macro parse_number(clean) -%}
     (case
-        when regexp_full_match({{ number_text(clean) }}, '[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?')
+        when {{ regex_full_match(number_text(clean), '[+-]?([0-9]+\\.?[0-9]*|\\.[0-9]+)([eE][+-]?[0-9]+)?') }}
             then try_cast({{ number_text(clean) }} as double)
     end)
 {%- endmacro %}
@@ -147,7 +144,7 @@
     overflow the decimal). -#}
 {% macro amount_value(clean, number, scale=2) -%}
     (case
-        when isfinite({{ number }}) and abs({{ number }}) <= {{ var('max_amount') }}
+        when {{ is_finite(number) }} and abs({{ number }}) <= {{ var('max_amount') }}
             then try_cast({{ number_text(clean) }} as decimal(18, {{ scale }}))
     end)
 {%- endmacro %}
@@ -155,7 +152,7 @@
 {#- Whole numbers: digits with an optional zero fraction ("2", "2.0"); "2.5" and "0x10" do not parse. -#}
 {% macro parse_integer(clean) -%}
     (case
-        when regexp_full_match({{ clean }}, '[+-]?[0-9]+(\.0+)?')
+        when {{ regex_full_match(clean, '[+-]?[0-9]+(\\.0+)?') }}
             then try_cast(split_part({{ clean }}, '.', 1) as bigint)
     end)
 {%- endmacro %}
@@ -198,7 +195,7 @@
     {%- if zone | upper in ('UTC', 'ETC/UTC', 'GMT', 'Z', '') -%}
         {{ timestamp_sql }}
     {%- else -%}
-        timezone('UTC', timezone('{{ zone }}', {{ timestamp_sql }}))
+        {{ zone_to_utc(timestamp_sql, zone) }}
     {%- endif -%}
 {%- endmacro %}
 
@@ -230,20 +227,20 @@
 
 {#- One strptime format, as UTC, tried only on values of its shape. -#}
 {% macro strptime_utc(clean, fmt) -%}
-    {%- set parsed = "try_strptime(" ~ clean ~ ", '" ~ fmt ~ "')" -%}
+    {%- set parsed = try_strptime_sql(clean, fmt) -%}
     {%- if '%z' in fmt or '%Z' in fmt -%}
-        {%- set value = "timezone('UTC', " ~ parsed ~ ")" -%}
+        {%- set value = instant_to_utc(parsed) -%}
     {%- else -%}
         {%- set value = naive_to_utc(parsed) -%}
     {%- endif -%}
-    (case when regexp_full_match({{ clean }}, '{{ strptime_guard(fmt) }}') then {{ value }} end)
+    (case when {{ regex_full_match(clean, strptime_guard(fmt)) }} then {{ value }} end)
 {%- endmacro %}
 
 {#- A time followed by an offset (Z, +02:00, +0200, +02) or a zone name, optionally with an RFC 9557 [zone] suffix. -#}
 {% macro timestamp_with_zone_pattern() -%}
     {%- set time = '[0-9]:[0-9]{2}(:[0-9]{2}([.,][0-9]+)?)?' -%}
     {%- set zone = '([zZ]|[+-][0-9]{1,2}(:?[0-9]{2})?|[A-Za-z][A-Za-z0-9_/+-]*)' -%}
-    '{{ time }}\s*{{ zone }}(\[[^\]]*\])?$'
+    {{- time }}\s*{{ zone }}(\[[^\]]*\])?$
 {%- endmacro %}
 
 {% macro parse_timestamp_unambiguous(clean) -%}
@@ -253,9 +250,9 @@
     {%- endfor -%}
     coalesce(
         case
-            when regexp_matches({{ clean }}, {{ timestamp_with_zone_pattern() }})
-                then timezone('UTC', try_cast(regexp_replace({{ clean }}, '\[[^\]]*\]$', '') as timestamptz))
-            else {{ naive_to_utc('try_cast(' ~ clean ~ ' as timestamp)') }}
+            when {{ regex_contains(clean, timestamp_with_zone_pattern() | trim) }}
+                then {{ instant_to_utc(try_cast_instant(regex_replace(clean, '\\[[^\\]]*\\]$', ''))) }}
+            else {{ naive_to_utc(try_cast_timestamp(clean)) }}
         end
         {%- for expression in unambiguous %},
         {{ expression }}
@@ -273,7 +270,7 @@
     {%- if parsed | length == 0 -%}
         cast(null as timestamp)
     {%- else -%}
-        (case when regexp_matches({{ clean }}, '^ ?[0-9]{1,2}[^0-9]') then coalesce({{ parsed | join(', ') }}) end)
+        (case when {{ regex_contains(clean, '^ ?[0-9]{1,2}[^0-9]') }} then coalesce({{ parsed | join(', ') }}) end)
     {%- endif -%}
 {%- endmacro %}
 
@@ -288,7 +285,7 @@
         cast(null as timestamp) as {{ column }}__dmy,
         cast(null as timestamp) as {{ column }}__mdy
     {%- elif kind == 'timestamptz' -%}
-        timezone('UTC', {{ column }}__typed) as {{ column }}__unambiguous,
+        {{ instant_to_utc(column ~ '__typed') }} as {{ column }}__unambiguous,
         cast(null as timestamp) as {{ column }}__dmy,
         cast(null as timestamp) as {{ column }}__mdy
     {%- else -%}
@@ -341,7 +338,7 @@
     {%- endif -%}
     {%- do checks.append([name ~ '__ambiguous', 'ambiguous_' ~ name]) -%}
     {%- do checks.append([text ~ ' is not null and ' ~ value ~ ' is null', 'unparseable_' ~ name]) -%}
-    {%- do checks.append(['not isfinite(' ~ value ~ ') or ' ~ value ~ ' < cast(\'' ~ var('valid_from_date')
+    {%- do checks.append(['not ' ~ is_finite(value, 'timestamp') ~ ' or ' ~ value ~ ' < cast(\'' ~ var('valid_from_date')
         ~ '\' as timestamp)', name ~ '_out_of_range']) -%}
     {%- do checks.append([value ~ ' > ' ~ dbt.dateadd('day', var('future_tolerance_days'), reference_timestamp()),
         name ~ '_in_future']) -%}
@@ -355,7 +352,7 @@
         {%- do checks.append([text ~ ' is null', 'missing_' ~ name]) -%}
     {%- endif -%}
     {%- do checks.append([text ~ ' is not null and ' ~ number ~ ' is null', 'unparseable_' ~ name]) -%}
-    {%- do checks.append(['not isfinite(' ~ number ~ ') or abs(' ~ number ~ ') > ' ~ var('max_amount'),
+    {%- do checks.append(['not ' ~ is_finite(number) ~ ' or abs(' ~ number ~ ') > ' ~ var('max_amount'),
         name ~ '_out_of_range']) -%}
     {%- if not allow_negative -%}
         {%- do checks.append([number ~ ' < 0', 'negative_' ~ name]) -%}

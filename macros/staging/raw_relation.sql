@@ -48,7 +48,7 @@
         {%- set reader = src -%}
     {%- elif table_name in manifest.tables -%}
         {%- set mapping = manifest.tables[table_name].columns -%}
-        {%- set reader = manifest.tables[table_name].reader_sql -%}
+        {%- set reader = input_reader(table_name, manifest.tables[table_name]) -%}
         {%- set numeric = manifest.tables[table_name].get('numeric_columns', []) -%}
     {%- else -%}
         {%- set mapping = {} -%}
@@ -58,18 +58,98 @@
     {%- for column in columns %}
         {% if column in mapping and column in numeric and var('decimal_separator') == ','
             and graph.sources[source_id].columns[column].meta.get('type') == 'amount' -%}
-            replace(cast("{{ mapping[column] | replace('"', '""') }}" as varchar), '.', ',')
+            replace(cast({{ quoted_identifier(mapping[column]) }} as {{ text_type() }}), '.', ',')
         {%- elif column in mapping -%}
-            "{{ mapping[column] | replace('"', '""') }}"
+            {{ quoted_identifier(mapping[column]) }}
         {%- else -%}
-            cast(null as varchar)
+            cast(null as {{ text_type() }})
         {%- endif %} as {{ column }}{{ ',' if not loop.last }}
     {%- endfor %}
     {%- if reader is none %}
     where 1 = 0)
     {%- else %}
-    from {{ reader }})
+    from {{ reader }}{{ input_reader_filter(manifest is not none
+        and manifest.tables[table_name].format == 'csv') }})
     {%- endif %}
+{%- endmacro %}
+
+{#- What raw_relation selects from for a table of the manifest. DuckDB: the reader call the resolver wrote
+    (read_csv with fixed options and the path escaped, or read_parquet). Spark: the input table that
+    register_inputs (on-run-start) declared over the same file. -#}
+{% macro input_reader(table_name, entry) -%}
+    {{- return(adapter.dispatch('input_reader', 'customer_value')(table_name, entry)) -}}
+{%- endmacro %}
+
+{% macro default__input_reader(table_name, entry) -%}
+    {{- return(entry.reader_sql) -}}
+{%- endmacro %}
+
+{% macro spark__input_reader(table_name, entry) -%}
+    {{- return(input_table(table_name)) -}}
+{%- endmacro %}
+
+{#- Spark: the rows Spark's CSV reader could not split into the header's columns carry their raw text in
+    _corrupt_record; they are quarantined by insert_rejected_lines, not read as data. -#}
+{% macro input_reader_filter(csv_input) -%}
+    {{- adapter.dispatch('input_reader_filter', 'customer_value')(csv_input) -}}
+{%- endmacro %}
+
+{% macro default__input_reader_filter(csv_input) -%}{%- endmacro %}
+
+{% macro spark__input_reader_filter(csv_input) -%}
+    {%- if csv_input %} where _corrupt_record is null{% endif -%}
+{%- endmacro %}
+
+{#- Spark: the external table over a raw input file (never dropped with its data: it is declared with a path). -#}
+{% macro input_table(table_name) -%}
+    {{- return(api.Relation.create(schema=generate_schema_name('raw', none) | trim, identifier='input_' ~ table_name)) -}}
+{%- endmacro %}
+
+{#-
+    on-run-start (Spark): declare an external table over each file of the resolved-input manifest, with the options
+    the resolver decided: CSV as all-text columns named as the resolver named them (header skipped, delimiter,
+    quote, escape; a UTF-8 path, see scripts/clvlayer/spark.py), lines that do not split into the header's columns
+    kept as _corrupt_record; Parquet as it is typed. Metadata only: nothing is read here.
+-#}
+{% macro register_inputs() -%}
+    {{- return(adapter.dispatch('register_inputs', 'customer_value')()) -}}
+{%- endmacro %}
+
+{% macro default__register_inputs() -%}
+    {{- return('') -}}
+{%- endmacro %}
+
+{% macro spark__register_inputs() -%}
+    {%- set manifest = input_manifest() if execute else none -%}
+    {%- if manifest is none -%}
+        {{ return('') }}
+    {%- endif -%}
+    {%- do run_query('create schema if not exists ' ~ generate_schema_name('raw', none) | trim) -%}
+    {%- for table_name, entry in manifest.tables.items() -%}
+        {%- set relation = input_table(table_name) -%}
+        {%- do run_query('drop table if exists ' ~ relation) -%}
+        {%- set path = (entry.get('spark_path') or entry.path) | replace("\\", "\\\\") | replace("'", "\\'") -%}
+        {%- if entry.format == 'csv' -%}
+            {%- set columns = [] -%}
+            {%- for name in entry.header_columns -%}
+                {%- do columns.append(quoted_identifier(name) ~ ' string') -%}
+            {%- endfor -%}
+            {%- set options = {'path': path, 'header': 'true', 'sep': entry.delimiter,
+                'quote': var('csv_quote'), 'escape': var('csv_escape'), 'multiLine': 'true', 'mode': 'PERMISSIVE',
+                'columnNameOfCorruptRecord': '_corrupt_record', 'encoding': 'UTF-8', 'nullValue': '',
+                'ignoreLeadingWhiteSpace': 'false', 'ignoreTrailingWhiteSpace': 'false'} -%}
+            {%- set rendered = [] -%}
+            {%- for key, value in options.items() -%}
+                {%- do rendered.append(key ~ " '" ~ (value | replace("\\", "\\\\") | replace("'", "\\'")
+                    if key != 'path' else value) ~ "'") -%}
+            {%- endfor -%}
+            {%- do run_query('create table ' ~ relation ~ ' (' ~ columns | join(', ') ~ ', _corrupt_record string) '
+                ~ 'using csv options (' ~ rendered | join(', ') ~ ')') -%}
+        {%- else -%}
+            {%- do run_query('create table ' ~ relation ~ " using parquet options (path '" ~ path ~ "')") -%}
+        {%- endif -%}
+    {%- endfor -%}
+    {{ return('') }}
 {%- endmacro %}
 
 {#- Rows counted from the source itself (CSV records by a byte scan, Parquet metadata; the seed table for the
@@ -103,6 +183,27 @@
     same connection (store_rejects), so nothing it skips is lost.
 -#}
 {% macro insert_rejected_lines(table_name) -%}
+    {{- adapter.dispatch('insert_rejected_lines', 'customer_value')(table_name) -}}
+{%- endmacro %}
+
+{#- Spark: the lines its CSV reader kept as _corrupt_record (wrong number of fields, a broken quote), quarantined
+    as malformed_line with their raw text. Spark's reader does not report line numbers: source_line is null. -#}
+{% macro spark__insert_rejected_lines(table_name) -%}
+    {%- set manifest = input_manifest() -%}
+    {%- set entry = manifest.tables.get(table_name) if manifest is not none else none -%}
+    {%- if entry is none or entry.format != 'csv' -%}
+        select 'no rejected lines' as rejected_lines
+    {%- else -%}
+        insert into {{ this }} (quarantine_reason, raw_row, source_line)
+        {#- a data column is read too: Spark refuses a query of a raw CSV file that reads only _corrupt_record -#}
+        select 'malformed_line', coalesce(_corrupt_record, {{ quoted_identifier(entry.header_columns[0]) }}),
+            cast(null as bigint)
+        from {{ input_table(table_name) }}
+        where _corrupt_record is not null
+    {%- endif -%}
+{%- endmacro %}
+
+{% macro duckdb__insert_rejected_lines(table_name) -%}
     {%- set manifest = input_manifest() -%}
     {%- set entry = manifest.tables.get(table_name) if manifest is not none else none -%}
     {%- set rejects = entry.rejects_table if entry is not none and execute else none -%}

@@ -139,8 +139,8 @@ segment_sums as (
         avg(recency_days) as average_recency_days,
         {%- for h in horizons %}
             count(mature_revenue_first_{{ h }}m) as mature_buyers_{{ h }}m,
-            avg(mature_revenue_first_{{ h }}m) as realised_ltv_{{ h }}m,
-            avg(mature_margin_first_{{ h }}m) as realised_margin_ltv_{{ h }}m,
+            {{ mean_of('mature_revenue_first_' ~ h ~ 'm') }} as realised_ltv_{{ h }}m,
+            {{ mean_of('mature_margin_first_' ~ h ~ 'm') }} as realised_margin_ltv_{{ h }}m,
         {%- endfor %}
         sum(is_predicted) as predicted_customers,
         avg(case when is_predicted = 1 then predicted_clv end) as average_predicted_clv,

@@ -41,6 +41,8 @@ def _cmd_build(args: argparse.Namespace) -> int:
     settings = Settings.from_env()
     warehouse = Path(args.warehouse).resolve() if args.warehouse else settings.warehouse
     raw_dir = Path(args.raw_dir).absolute() if args.raw_dir else settings.raw_data_dir
+    if args.target == "spark":
+        return _build_spark(raw_dir, args.dbt_args)
     lock_timeout = args.lock_timeout if args.lock_timeout is not None else _env_float("CLV_LOCK_TIMEOUT")
     try:
         record = build_warehouse(warehouse, raw_dir, dbt_args=args.dbt_args, lock_timeout=lock_timeout,
@@ -81,6 +83,26 @@ def _cmd_build(args: argparse.Namespace) -> int:
         console.print("Quarantined input rows (audit.audit_quarantine_summary):")
         for line in lines:
             console.print("  " + line, markup=False, highlight=False, soft_wrap=True)
+    return 0
+
+
+def _build_spark(raw_dir: Path | None, dbt_args: list[str]) -> int:
+    from clvlayer.spark import build_spark, spark_home
+
+    try:
+        run = build_spark(raw_dir, dbt_args=[a for a in dbt_args if a != "--"])
+    except InputError as error:
+        console.print(f"[red]{error}[/red]")
+        return 2
+    timings = ", ".join(f"{name} {seconds:.0f}s" for name, seconds in run.seconds.items())
+    if not run.published:
+        console.print(f"[red]Spark build failed; the published schemas {run.schema}_* are unchanged.[/red]")
+        console.print(f"Failed build kept in schemas {run.build_schema}_* and {spark_home() / '.build' / run.run_id}")
+        for failure in run.failures:
+            console.print(f"  - {failure}", markup=False, soft_wrap=True)
+        return 1
+    console.print(f"Published {len(run.published_relations)} relations as {run.schema}_<layer>.<name> views over "
+                  f"{run.build_schema}_* (Spark home {spark_home()}); {run.passed} models and tests passed; {timings}")
     return 0
 
 
@@ -359,6 +381,9 @@ def build_parser() -> argparse.ArgumentParser:
     build = commands.add_parser("build", help="write-audit-publish the warehouse")
     build.add_argument("--raw-dir", help="folder of raw files (default: $RAW_DATA_DIR, else the embedded sample)")
     build.add_argument("--warehouse", help="published DuckDB file (default: $DUCKDB_PATH or warehouse/)")
+    build.add_argument("--target", choices=["dev", "spark"], default="dev",
+                       help="dev: DuckDB (default); spark: Apache Spark via dbt-spark (README \"Scaling out\"; "
+                            "`make spark-install` first)")
     build.add_argument("--lock-timeout", type=float, default=None,
                        help="seconds to wait for another build of the same warehouse (default: $CLV_LOCK_TIMEOUT, "
                             "else no limit; 0 = exit at once)")

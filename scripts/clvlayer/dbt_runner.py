@@ -198,16 +198,8 @@ def _save_parse_state(target: Path, key: str, started: float) -> None:
         pass
 
 
-def _child_main(report: str, command: list[str]) -> int:
-    from dbt.cli.main import dbtRunner
-
-    messages: list[str] = []
-
-    def collect(event) -> None:  # macro log lines meant for the CLI (e.g. the input preview)
-        if event.info.name == "JinjaLogInfo" and event.info.msg.startswith(MESSAGE_PREFIX):
-            messages.append(event.info.msg)
-
-    result = dbtRunner(callbacks=[collect]).invoke(command)
+def node_outcomes(result) -> tuple[list[str], int]:
+    """The failing nodes (with their messages) and the passing node count of a dbtRunner result."""
     failures: list[str] = []
     passed = 0
     for node_result in getattr(result.result, "results", None) or []:
@@ -221,6 +213,20 @@ def _child_main(report: str, command: list[str]) -> int:
         failures.append(f"dbt did not run: {result.exception}")
     elif not result.success and not failures:
         failures.append("dbt reported failure (see the log above)")
+    return failures, passed
+
+
+def _child_main(report: str, command: list[str]) -> int:
+    from dbt.cli.main import dbtRunner
+
+    messages: list[str] = []
+
+    def collect(event) -> None:  # macro log lines meant for the CLI (e.g. the input preview)
+        if event.info.name == "JinjaLogInfo" and event.info.msg.startswith(MESSAGE_PREFIX):
+            messages.append(event.info.msg)
+
+    result = dbtRunner(callbacks=[collect]).invoke(command)
+    failures, passed = node_outcomes(result)
     Path(report).write_text(json.dumps({"success": bool(result.success), "failures": failures, "passed": passed,
                                         "messages": messages}))
     return 0 if result.success else 1

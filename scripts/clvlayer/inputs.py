@@ -72,6 +72,9 @@ class TableInput:
     delimiter: str | None = None
     numeric_columns: list[str] = field(default_factory=list)  # Parquet: contract columns stored as numbers
     column_types: dict[str, str] = field(default_factory=dict)  # Parquet: contract column -> DuckDB type (typed once)
+    header_columns: list[str] = field(default_factory=list)  # CSV: the reader's column names, in file order
+    read_path: str | None = None  # CSV: the file the reader reads (a UTF-8 copy when the encoding needs one)
+    header_lines: int = 1  # CSV: lines before the data (2 with Excel's sep= line)
     notes: list[str] = field(default_factory=list)
 
 
@@ -370,7 +373,8 @@ def inspect_csv(given: Path, real: Path, table: TableContract, settings: InputSe
                                    skip=1 if excel else 0),
         columns={c: c for c in table.columns if c in positional}, source_rows=scan.data_records,
         count_method="csv records (byte scan)", rejects_table=f"clv_rejects_{table.name}",
-        encoding=encoding, delimiter=delimiter, notes=notes)
+        encoding=encoding, delimiter=delimiter, notes=notes, header_columns=positional, read_path=str(read_path),
+        header_lines=2 if excel else 1)
 
 
 def _check_header(given: Path, table: TableContract, names: list[str]) -> None:

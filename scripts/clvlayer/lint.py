@@ -2,30 +2,61 @@
 
 Usage: python -m clvlayer.lint DUCKDB_PATH PROFILES_DIR [extra sqlfluff args]
 The dbt templater compiles each model, and compiling reads the seeded raw tables' columns, hence the warehouse.
+
+Spark SQL pass: python -m clvlayer.lint --sparksql [extra sqlfluff args] (`make lint-spark`; needs the Spark extra).
+The models are compiled for the `spark` target (the spark__ macros, the sample's resolved-input manifest, so no
+table is read) and parsed with sqlfluff's sparksql dialect. The local Spark session's files go to a temporary folder.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import sys
+import tempfile
+from pathlib import Path
 
-from clvlayer.project import PROJECT_ROOT
+from clvlayer.project import PROJECT_ROOT, ensure_profiles_dir
+
+
+def _sqlfluff(args: list[str]) -> int:
+    from sqlfluff.cli.commands import cli
+
+    try:
+        cli.main(args=["lint", *args], prog_name="sqlfluff", standalone_mode=False)
+    except SystemExit as exit_:
+        return int(exit_.code or 0)
+    return 0
 
 
 def main(argv: list[str]) -> int:
+    if argv and argv[0] == "--sparksql":
+        return lint_sparksql(argv[1:])
     database, profiles_dir, *extra = argv
     os.environ["DUCKDB_PATH"] = database
     os.environ["DBT_PROFILES_DIR"] = profiles_dir
     os.environ.pop("RAW_DATA_DIR", None)
     os.environ.pop("CLV_INPUT_MANIFEST", None)
     os.chdir(PROJECT_ROOT)
-    from sqlfluff.cli.commands import cli
+    return _sqlfluff(["models", "analyses", *extra])
 
-    try:
-        cli.main(args=["lint", "models", "analyses", *extra], prog_name="sqlfluff", standalone_mode=False)
-    except SystemExit as exit_:
-        return int(exit_.code or 0)
-    return 0
+
+def lint_sparksql(extra: list[str]) -> int:
+    from clvlayer.inputs import MANIFEST_ENV, resolve_inputs
+    from clvlayer.spark import sample_folder, spark_manifest
+
+    work = Path(tempfile.mkdtemp(prefix="clv_lint_spark_"))
+    folder = sample_folder(work / "sample")
+    (work / "inputs").mkdir()
+    manifest = spark_manifest(resolve_inputs(folder, work_dir=work / "inputs"), work / "inputs")
+    os.environ.update({MANIFEST_ENV: json.dumps(manifest), "RAW_DATA_DIR": str(folder),
+                       "DBT_PROFILES_DIR": str(ensure_profiles_dir()), "SPARK_SCHEMA": "lint"})
+    config = work / "sparksql.cfg"
+    config.write_text("[sqlfluff]\ndialect = sparksql\n\n[sqlfluff:templater:dbt]\ntarget = spark\n"
+                      f"project_dir = {PROJECT_ROOT}\nprofiles_dir = {ensure_profiles_dir()}\n")
+    os.chdir(work)  # the session's metastore_db/ and spark-warehouse/ land here
+    paths = [str(PROJECT_ROOT / "models"), str(PROJECT_ROOT / "analyses")]
+    return _sqlfluff([*paths, "--config", str(config), "--dialect", "sparksql", *extra])
 
 
 if __name__ == "__main__":

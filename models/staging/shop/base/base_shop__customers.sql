@@ -64,7 +64,7 @@ fingerprinted as (
 
     select
         *,
-        row_number() over () as row_id,
+        {{ scan_row_id() }} as row_id,
         {{ row_fingerprint(['customer_key', ['created_at_utc', 'created_at'], 'channel_label', 'region_label',
             ['birth_year_number', 'birth_year'], ['is_loyalty_member_flag', 'is_loyalty_member'],
             ['loyalty_joined_at_utc', 'loyalty_joined_at']]) }} as row_fingerprint

@@ -59,7 +59,7 @@ fingerprinted as (
 
     select
         *,
-        row_number() over () as row_id,
+        {{ scan_row_id() }} as row_id,
         {{ row_fingerprint(['order_key', 'product_key', ['quantity_number', 'quantity'],
             ['unit_price_value', 'unit_price'], ['discount_value', 'discount_amount']]) }} as row_fingerprint
     from typed

@@ -77,7 +77,7 @@ fingerprinted as (
 
     select
         *,
-        row_number() over () as row_id,
+        {{ scan_row_id() }} as row_id,
         {{ row_fingerprint(['order_key', 'customer_key', ['ordered_at_utc', 'ordered_at'],
             ['original_amount', 'amount'], 'normalized_status', 'original_currency',
             ['updated_at_utc', 'updated_at']]) }} as row_fingerprint

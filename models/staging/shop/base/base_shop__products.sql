@@ -56,7 +56,7 @@ fingerprinted as (
 
     select
         *,
-        row_number() over () as row_id,
+        {{ scan_row_id() }} as row_id,
         {{ row_fingerprint(['product_key', 'category_label', ['unit_cost_value', 'unit_cost'],
             ['launched_at_utc', 'launched_at']]) }} as row_fingerprint
     from typed

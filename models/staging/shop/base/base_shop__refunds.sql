@@ -68,7 +68,7 @@ fingerprinted as (
 
     select
         *,
-        row_number() over () as row_id,
+        {{ scan_row_id() }} as row_id,
         {{ row_fingerprint(['refund_key', 'order_key', ['refunded_at_utc', 'refunded_at'],
             ['refund_amount', 'amount']]) }} as row_fingerprint
     from typed

@@ -1,0 +1,313 @@
+"""`clv build --target spark`: the same project built on Apache Spark (dbt-spark, `method: session`), write-audit-publish.
+
+1. inputs  - the one resolver (clvlayer.inputs) checks and describes the input folder, as for DuckDB; the embedded
+             sample is read as a folder of links to seeds/raw_<table>.csv, so Spark reads the sample through the
+             same CSV path as a user's files (no dbt seed). CSV files that are not UTF-8 (or start with Excel's
+             sep= line) are read through a UTF-8 copy in the build folder; the manifest's `spark_path` names it.
+2. write   - one child process holds one Spark session (one JVM, one Derby metastore) for the whole build:
+             a. dbt builds (and tests) everything the predictive step reads: +int_customers_rfm_summarised,
+                +int_customers_rfm_calibrated, +int_clv_settings_resolved;
+             b. the predictive step reads those three tables through the session, runs the SAME functions the
+                DuckDB Python models call (clvlayer.clv_models: fit_models, predict_holdout, select_model,
+                score_customers) and writes each result as <model>__predictive_step next to the model;
+             c. dbt builds and tests the rest; on Spark the four Python models are disabled and same-named SQL
+                models (models/intermediate/predictive/spark/) select the step's rows, so every ref is unchanged.
+3. audit   - every model, data test and unit test runs in 2a/2c into the run's own schemas
+             (<SPARK_SCHEMA>_build_<run>_<layer>); any failure stops here and nothing is published.
+4. publish - each relation of the run's schemas is published as a view <SPARK_SCHEMA>_<layer>.<name> over it
+             (CREATE OR REPLACE VIEW: readers switch relation by relation), published views of relations the run
+             no longer has are dropped, then the schemas of older runs are dropped. Spark cannot rename a table
+             across databases, and dbt's own relations reference each other by name, so the swap is by views.
+
+The session's files (metastore_db/, spark-warehouse/, derby.log) live in the Spark home folder (SPARK_HOME_DIR,
+default warehouse/spark/): the child runs there.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from clvlayer.contract import load_contract
+from clvlayer.dbt_runner import node_outcomes, run_child
+from clvlayer.inputs import MANIFEST_ENV, InputManifest, _transcode, resolve_inputs
+from clvlayer.project import PROJECT_ROOT, ensure_profiles_dir
+
+PREDICTIVE_INPUTS = ("int_customers_rfm_summarised", "int_customers_rfm_calibrated", "int_clv_settings_resolved")
+PREDICTIVE_SUFFIX = "__predictive_step"
+DEFAULT_SCHEMA = "customer_value"
+
+
+@dataclass
+class SparkRun:
+    run_id: str
+    schema: str  # published schema prefix (SPARK_SCHEMA)
+    build_schema: str  # this run's target schema
+    input: str = "embedded sample (seeds)"
+    success: bool = False
+    published: bool = False
+    passed: int = 0
+    failures: list[str] = field(default_factory=list)
+    published_relations: list[str] = field(default_factory=list)
+    seconds: dict[str, float] = field(default_factory=dict)
+
+
+def spark_home() -> Path:
+    home = Path(os.environ.get("SPARK_HOME_DIR", str(PROJECT_ROOT / "warehouse" / "spark")))
+    return home if home.is_absolute() else PROJECT_ROOT / home
+
+
+def published_schema() -> str:
+    schema = os.environ.get("SPARK_SCHEMA", DEFAULT_SCHEMA).strip().lower()
+    if not re.fullmatch(r"[a-z_][a-z0-9_]*", schema):
+        raise ValueError(f"SPARK_SCHEMA={schema!r} is not a plain schema name. Fix: use letters, digits and _.")
+    return schema
+
+
+# --- inputs --------------------------------------------------------------------------------------------------------
+
+def sample_folder(folder: Path) -> Path:
+    """The embedded sample as an input folder: <table>.csv links to seeds/raw_<table>.csv."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for table in load_contract():
+        seed = PROJECT_ROOT / "seeds" / f"raw_{table}.csv"
+        if seed.exists():
+            (folder / f"{table}.csv").symlink_to(seed)
+    return folder
+
+
+def spark_manifest(manifest: InputManifest, work_dir: Path) -> dict[str, Any]:
+    """The resolver's manifest plus, per CSV table, the UTF-8 file Spark reads (spark_path): the resolver's own
+    UTF-8 copy, else a copy made here for encodings DuckDB reads natively (UTF-16, Latin-1), and without Excel's
+    sep= line."""
+    document = json.loads(manifest.to_json())
+    for name, entry in document["tables"].items():
+        if entry["format"] != "csv":
+            continue
+        path = Path(entry.get("read_path") or entry["path"])
+        if path == Path(entry["path"]) and (entry.get("encoding") or "utf-8") != "utf-8":
+            copy = work_dir / f"{name}.spark.utf8.csv"
+            _transcode(path, entry["encoding"], copy)
+            path = copy
+        if entry.get("header_lines", 1) > 1:
+            trimmed = work_dir / f"{name}.spark.csv"
+            with path.open("rb") as source, trimmed.open("wb") as sink:
+                source.readline()  # sep=
+                shutil.copyfileobj(source, sink)
+            path = trimmed
+        entry["spark_path"] = str(path)
+    return document
+
+
+# --- the parent: one build -----------------------------------------------------------------------------------------
+
+def build_spark(raw_data_dir: Path | None, *, dbt_args: list[str] | None = None, publish: bool = True) -> SparkRun:
+    """Write-audit-publish on Spark (module docstring). Raises InputError for a bad input folder."""
+    home = spark_home()
+    home.mkdir(parents=True, exist_ok=True)
+    run_id = datetime.now(timezone.utc).strftime("%Y%m%dt%H%M%S") + "_" + uuid.uuid4().hex[:6]
+    schema = published_schema()
+    run = SparkRun(run_id=run_id, schema=schema, build_schema=f"{schema}_build_{run_id}")
+    build_dir = home / ".build" / run_id
+    build_dir.mkdir(parents=True)
+    started = time.monotonic()
+    try:
+        folder = raw_data_dir if raw_data_dir is not None else sample_folder(build_dir / "sample")
+        if raw_data_dir is not None:
+            run.input = str(raw_data_dir)
+        (build_dir / "inputs").mkdir()
+        manifest = spark_manifest(resolve_inputs(folder, dbt_args=dbt_args, work_dir=build_dir / "inputs"),
+                                  build_dir / "inputs")
+        run.seconds["inputs"] = round(time.monotonic() - started, 1)
+        config = {"run": asdict(run), "dbt_args": list(dbt_args or []), "publish": publish,
+                  "target_path": str(home / "target"), "profiles_dir": str(ensure_profiles_dir())}
+        env = dict(os.environ)
+        env.update({MANIFEST_ENV: json.dumps(manifest), "RAW_DATA_DIR": str(folder),
+                    "SPARK_SCHEMA": run.build_schema, "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
+                    "PYSPARK_PYTHON": sys.executable})
+        with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as handle:
+            json.dump(config, handle)
+            config_file = Path(handle.name)
+        try:
+            run_child([sys.executable, "-m", "clvlayer.spark", str(config_file)], env=env, cwd=home,
+                      pid_file=build_dir / "spark.pid")
+            result = json.loads(config_file.read_text()).get("result") or {}
+        finally:
+            config_file.unlink(missing_ok=True)
+        for key, value in result.items():
+            setattr(run, key, value)
+        if not result:
+            run.failures.append("the Spark build process did not report (crashed?)")
+    finally:
+        run.seconds["total"] = round(time.monotonic() - started, 1)
+        (build_dir / "run.json").write_text(json.dumps(asdict(run), indent=2))
+        if run.published:
+            shutil.rmtree(build_dir, ignore_errors=True)
+    return run
+
+
+# --- the child: one Spark session for dbt, the predictive step and the publish ------------------------------------
+
+def _dbt(args: list[str], config: dict[str, Any]) -> tuple[bool, int, list[str]]:
+    from dbt.cli.main import dbtRunner
+
+    command = [*args, "--target", "spark", "--project-dir", str(PROJECT_ROOT), "--profiles-dir",
+               config["profiles_dir"], "--target-path", config["target_path"], *config["dbt_args"]]
+    result = dbtRunner().invoke(command)
+    failures, passed = node_outcomes(result)
+    return bool(result.success), passed, failures
+
+
+def _manifest(config: dict[str, Any]) -> dict[str, Any]:
+    return json.loads((Path(config["target_path"]) / "manifest.json").read_text())
+
+
+def _ancestors(manifest: dict[str, Any], names: Iterable[str]) -> set[str]:
+    """Unique ids of the named models and every node they depend on."""
+    parents = manifest["parent_map"]
+    stack = [f"model.customer_value.{name}" for name in names]
+    seen: set[str] = set()
+    while stack:
+        node = stack.pop()
+        if node not in seen:
+            seen.add(node)
+            stack += parents.get(node, [])
+    return seen
+
+
+def _relation(manifest: dict[str, Any], name: str) -> str:
+    node = manifest["nodes"][f"model.customer_value.{name}"]
+    return f"{node['schema']}.{node.get('alias') or node['name']}"
+
+
+def _read(spark: Any, relation: str) -> Any:
+    """A table as pandas: decimals as doubles and lower-case column names (as DuckDB's .df() gives them)."""
+    from pyspark.sql import functions as F
+    from pyspark.sql.types import DecimalType
+
+    frame = spark.table(relation)
+    frame = frame.select([F.col(f.name).cast("double").alias(f.name.lower()) if isinstance(f.dataType, DecimalType)
+                          else F.col(f.name).alias(f.name.lower()) for f in frame.schema.fields])
+    return frame.toArrow().to_pandas()
+
+
+def _write(spark: Any, frame: Any, relation: str) -> None:
+    import pyarrow as pa
+
+    table = pa.Table.from_pandas(frame, preserve_index=False)
+    table = table.cast(pa.schema([pa.field(f.name, pa.string() if pa.types.is_large_string(f.type) else f.type)
+                                  for f in table.schema]))
+    spark.createDataFrame(table).write.mode("overwrite").format("parquet").saveAsTable(relation)
+
+
+def predictive_step(spark: Any, manifest: dict[str, Any]) -> dict[str, int]:
+    """The DuckDB Python models' chain (models/intermediate/predictive/*.py) on frames read through Spark: the same
+    clvlayer.clv_models calls in the same order, each result written next to its model as <model>__predictive_step."""
+    import pandas as pd
+
+    from clvlayer.clv_models import assert_finite, fit_models, predict_holdout, score_customers, select_model
+
+    settings = _read(spark, _relation(manifest, "int_clv_settings_resolved"))
+    full = _read(spark, _relation(manifest, "int_customers_rfm_summarised"))
+    calibration = _read(spark, _relation(manifest, "int_customers_rfm_calibrated"))
+    fitted = pd.concat([fit_models(full, settings, "full"), fit_models(calibration, settings, "calibration")],
+                       ignore_index=True)
+    holdout = predict_holdout(calibration, fitted, settings)
+    assert_finite(holdout, ["predicted_holdout_purchases", "holdout_log_likelihood", "holdout_interval_coverage"])
+    selected = select_model(holdout, settings)
+    scored = score_customers(full, fitted, settings, selected)
+    assert_finite(scored, ["p_alive", "expected_purchases", "expected_average_spend", "predicted_clv",
+                           "predicted_clv_lower", "model_expected_lifetime_months"])
+    outputs = {"int_clv_models_fitted": fitted, "int_customers_holdout_predicted": holdout,
+               "int_clv_model_selected": selected, "int_customers_clv_predicted": scored}
+    schema = manifest["nodes"]["model.customer_value.int_customers_rfm_summarised"]["schema"]
+    for name, frame in outputs.items():
+        _write(spark, frame, f"{schema}.{name}{PREDICTIVE_SUFFIX}")
+    return {name: len(frame) for name, frame in outputs.items()}
+
+
+def publish_views(spark: Any, build_schema: str, schema: str) -> list[str]:
+    """Publish every relation of the run's schemas as a view in the matching published schema (module docstring),
+    drop published views the run no longer has, then drop older runs' schemas."""
+    prefix = build_schema + "_"
+    layers = [row[0] for row in spark.sql("show databases").collect() if row[0].startswith(prefix)]
+    published = []
+    for database in layers:
+        layer = database[len(prefix):]
+        if layer == "raw":  # the input tables point at the input files of this run only
+            continue
+        target = f"{schema}_{layer}"
+        spark.sql(f"create database if not exists {target}")
+        names = sorted(row.tableName for row in spark.sql(f"show tables in {database}").collect()
+                       if not row.isTemporary)
+        for name in names:
+            spark.sql(f"create or replace view {target}.{name} as select * from {database}.{name}")
+            published.append(f"{target}.{name}")
+        for row in spark.sql(f"show tables in {target}").collect():
+            if not row.isTemporary and row.tableName not in names:
+                spark.sql(f"drop view if exists {target}.{row.tableName}")
+    for row in spark.sql("show databases").collect():
+        if row[0].startswith(f"{schema}_build_") and not row[0].startswith(prefix):
+            spark.sql(f"drop database if exists {row[0]} cascade")
+    return published
+
+
+def _child_main(config_file: str) -> int:
+    config = json.loads(Path(config_file).read_text())
+    run = config["run"]
+    result: dict[str, Any] = {"failures": [], "passed": 0, "seconds": dict(run["seconds"])}
+
+    def step(name: str, started: float) -> None:
+        result["seconds"][name] = round(time.monotonic() - started, 1)
+
+    try:
+        started = time.monotonic()
+        select = [f"+{name}" for name in PREDICTIVE_INPUTS]
+        ok, passed, failures = _dbt(["build", "--select", *select, "--exclude", "resource_type:seed",
+                                     "--indirect-selection", "cautious"], config)
+        result["passed"] += passed
+        result["failures"] += failures
+        step("dbt_upstream", started)
+        if ok:
+            from pyspark.sql import SparkSession
+
+            started = time.monotonic()
+            manifest = _manifest(config)
+            spark = SparkSession.builder.getOrCreate()
+            result["predictive_rows"] = predictive_step(spark, manifest)
+            step("predictive_step", started)
+            started = time.monotonic()
+            upstream = _ancestors(manifest, PREDICTIVE_INPUTS)
+            rest = sorted(node["name"] for uid, node in manifest["nodes"].items()
+                          if node["resource_type"] == "model" and uid not in upstream)
+            ok, passed, failures = _dbt(["build", "--select", *rest, "--exclude", "resource_type:seed"], config)
+            result["passed"] += passed
+            result["failures"] += failures
+            step("dbt_rest", started)
+            if ok and config["publish"]:
+                started = time.monotonic()
+                result["published_relations"] = publish_views(spark, run["build_schema"], run["schema"])
+                result["published"] = True
+                step("publish", started)
+        result["success"] = ok
+    except Exception as error:  # reported to the parent, which prints it
+        result["failures"].append(f"{type(error).__name__}: {error}")
+        result["success"] = False
+    config["result"] = result
+    Path(config_file).write_text(json.dumps(config))
+    return 0 if result.get("success") else 1
+
+
+if __name__ == "__main__":
+    sys.exit(_child_main(sys.argv[1]))
