@@ -81,25 +81,16 @@ joined as (
 
     changed_customers as (
 
-        -- new, changed or moved orders: this build's inputs without an identical row in the previous build
-        select joined.customer_id
+        -- an order row on one side only: new, changed or moved (this build's inputs), or gone or moved away (the
+        -- previous build's row); one pass over both sides
+        select distinct coalesce(joined.customer_id, previous.customer_id) as customer_id
         from joined
-        left join previous
+        full outer join previous
             on
                 joined.order_id = previous.order_id
                 and joined.customer_id = previous.customer_id
                 and joined.input_fingerprint = previous.input_fingerprint
-        where previous.order_id is null
-        union
-        -- orders gone or moved away: the previous build's rows without an identical input now
-        select previous.customer_id
-        from previous
-        left join joined
-            on
-                previous.order_id = joined.order_id
-                and previous.customer_id = joined.customer_id
-                and previous.input_fingerprint = joined.input_fingerprint
-        where joined.order_id is null
+        where joined.order_id is null or previous.order_id is null
 
     ),
 
