@@ -184,7 +184,11 @@ def test_week_time_unit_gives_the_same_predictions(generated: tuple[Path, Path],
     """Times in weeks = days / 7: r, a, b, p, q, v unchanged, alpha / 7, and every prediction identical. The week
     build also forces MBG/NBD (var clv_model): the published predictions are the day build's MBG/NBD rows."""
     raw, day_warehouse = generated
-    week_warehouse = build(tmp_path, raw, ["--vars", json.dumps({"clv_time_unit": "week", "clv_model": "mbgnbd"})])
+    # the marts that read the time unit and their parents, with their data tests (the rest reads their results)
+    week_warehouse = build(tmp_path, raw, ["--vars", json.dumps({"clv_time_unit": "week", "clv_model": "mbgnbd"}),
+                                           "--select", "+fct_customer_clv_predictions", "+fct_clv_model_parameters",
+                                           "+fct_clv_holdout_validation",
+                                           "--indirect-selection", "cautious"])
     with duckdb.connect(str(day_warehouse), read_only=True) as con:
         day_bg, day_gg = params_of(con, "full")
         day = con.execute("select m.customer_id, m.T, p.p_alive, p.expected_purchases, p.predicted_clv "

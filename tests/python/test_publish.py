@@ -285,7 +285,8 @@ def test_same_input_under_two_time_zones_gives_identical_marts(tmp_path: Path) -
         old = os.environ.get("TZ")
         os.environ["TZ"] = zone
         try:
-            warehouse = build(tmp_path / zone.replace("/", "_"), folder)
+            # the marts are compared, not tested again: the handmade warehouse runs every data test on this input
+            warehouse = build(tmp_path / zone.replace("/", "_"), folder, ["--exclude", "resource_type:test"])
         finally:
             os.environ.pop("TZ") if old is None else os.environ.__setitem__("TZ", old)
         marts.append(_marts(warehouse))
