@@ -23,7 +23,7 @@
             as double) / {{ settings }}.days_per_time_unit as recency,
         cast({{ days_between('min(' ~ purchase_days ~ '.purchased_on)', settings ~ '.' ~ as_of_column) }}
             as double) / {{ settings }}.days_per_time_unit as T,  -- noqa: CP02
-        {{ mean_of('case when ' ~ purchase_days ~ '.purchase_number > 1 then ' ~ purchase_days ~ '.spend end') }}
+        {{ mean_of_money('case when ' ~ purchase_days ~ '.purchase_number > 1 then ' ~ purchase_days ~ '.spend end') }}
             as monetary_value,
         sum({{ purchase_days }}.spend) as total_spend,
         sum({{ purchase_days }}.gross_margin) as total_margin

@@ -193,6 +193,15 @@ def _model_rows(
     )
 
 
+def _in_customer_order(frame: pd.DataFrame) -> pd.DataFrame:
+    """Lower-case column names, rows by customer_id: the fits' float sums, and so the estimates to the last bit,
+    must not depend on the order an engine returns the rows in (DuckDB after an incremental run, Spark)."""
+    frame = frame.rename(columns=str.lower)
+    if "customer_id" not in frame.columns:
+        return frame
+    return frame.sort_values("customer_id", kind="stable", ignore_index=True)
+
+
 def fit_models(summary: pd.DataFrame, settings: pd.DataFrame, fit_name: str) -> pd.DataFrame:
     """Fit every count model of the registry on every customer of ``summary`` and Gamma-Gamma on its repeat
     customers.
@@ -203,7 +212,7 @@ def fit_models(summary: pd.DataFrame, settings: pd.DataFrame, fit_name: str) -> 
     min_customers = int(_setting(settings, "min_customers"))
     min_repeat = int(_setting(settings, "min_repeat_customers"))
     penalizer = float(_setting(settings, "penalizer"))
-    summary = summary.rename(columns=str.lower)
+    summary = _in_customer_order(summary)
     frequency = summary["frequency"].to_numpy(float)
     recency, T = summary["recency"].to_numpy(float), summary["t"].to_numpy(float)
     n = len(summary)
@@ -280,7 +289,7 @@ def score_customers(
     at ``interval_level`` (:mod:`clvlayer.btyd.intervals`): the predictive interval of the number of purchases and
     of the realised discounted CLV, parameter uncertainty (``interval_draws`` draws) and process uncertainty.
     """
-    summary = summary.rename(columns=str.lower)
+    summary = _in_customer_order(summary)
     if summary.empty:
         return _frame([], PREDICTION_COLUMNS)
     with_intervals = set(COUNT_MODELS) if selection is None else set(selection["chosen_model"].dropna())
@@ -443,7 +452,7 @@ def predict_holdout(calibrated: pd.DataFrame, parameters: pd.DataFrame, settings
     ``calibration`` fit, the log of the model's probability of the count actually made (holdout
     log-likelihood), the interval on the holdout count and its randomized-PIT coverage of the actual count
     (:func:`clvlayer.btyd.intervals.purchase_intervals`)."""
-    calibrated = calibrated.rename(columns=str.lower)
+    calibrated = _in_customer_order(calibrated)
     if calibrated.empty:
         return _frame([], HOLDOUT_COLUMNS)
     frames = []
