@@ -9,6 +9,7 @@
     {{ exceptions.raise_compiler_error(
         "var clv_time_unit must be 'day' or 'week', got '" ~ time_unit ~ "' (dbt_project.yml or --vars)") }}
 {%- endif %}
+{%- set as_of_date = "cast('" ~ var('clv_as_of_date') ~ "' as date)" if var('clv_as_of_date', '') else 'as_of_date' -%}
 {%- set forced_model = var('clv_model', '') or '' -%}
 {%- if forced_model not in ['', 'bgnbd', 'mbgnbd', 'paretonbd'] -%}
     {{ exceptions.raise_compiler_error(
@@ -43,12 +44,7 @@ purchase_days as (
 
 dates as (
 
-    select
-        {%- if var('clv_as_of_date', '') %}
-            cast('{{ var("clv_as_of_date") }}' as date) as as_of_date
-        {%- else %}
-            as_of_date
-        {%- endif %}
+    select {{ as_of_date }} as as_of_date
     from as_of_dates
 
 ),
