@@ -19,9 +19,11 @@ from pathlib import Path
 from clvlayer.project import PROJECT_ROOT, ensure_profiles_dir
 
 
-# Spark's compiled SQL of the widest models (fct_channel_economics, fct_ltv_by_segment, int_customers_value_aged)
-# nests deeper and parses into more nodes than sqlfluff's safety limits (600 levels, 100,000 nodes) allow.
-SPARK_PARSE_LIMITS = "max_parse_depth = 2000\nmax_parse_nodes = 1000000\n"
+# Not linted with the sparksql dialect (they are in the DuckDB pass of `make test`): their Spark-compiled SQL nests
+# deeper and parses into more nodes than sqlfluff's parser allows (600 levels, 100,000 nodes). Raising the limits
+# made the pass run 16 minutes and grow to 10 GB without finishing.
+SPARK_UNPARSEABLE = ("models/intermediate/int_customers_value_aged.sql", "models/marts/fct_ltv_by_segment.sql",
+                     "models/marts/acquisition/fct_channel_economics.sql")
 
 
 def _sqlfluff(args: list[str]) -> int:
@@ -57,11 +59,13 @@ def lint_sparksql(extra: list[str]) -> int:
     os.environ.update({MANIFEST_ENV: json.dumps(manifest), "RAW_DATA_DIR": str(folder),
                        "DBT_PROFILES_DIR": str(ensure_profiles_dir()), "SPARK_SCHEMA": "lint"})
     config = work / "sparksql.cfg"
-    config.write_text("[sqlfluff]\ndialect = sparksql\ntemplater = dbt\n" + SPARK_PARSE_LIMITS
-                      + "\n[sqlfluff:templater:dbt]\ntarget = spark\n"
+    config.write_text("[sqlfluff]\ndialect = sparksql\ntemplater = dbt\n\n[sqlfluff:templater:dbt]\ntarget = spark\n"
                       f"project_dir = {PROJECT_ROOT}\nprofiles_dir = {ensure_profiles_dir()}\n")
     os.chdir(work)  # the session's metastore_db/ and spark-warehouse/ land here
-    paths = [str(PROJECT_ROOT / "models"), str(PROJECT_ROOT / "analyses")]
+    paths = [str(path) for folder in ("models", "analyses") for path in sorted((PROJECT_ROOT / folder).rglob("*.sql"))
+             if str(path.relative_to(PROJECT_ROOT)) not in SPARK_UNPARSEABLE]
+    skipped = ", ".join(SPARK_UNPARSEABLE)
+    print(f"not linted with sparksql (beyond sqlfluff's parse limits; linted with duckdb): {skipped}")
     return _sqlfluff([*paths, "--config", str(config), "--dialect", "sparksql", *extra])
 
 
