@@ -46,9 +46,9 @@ from clvlayer.btyd.selection import choose_model
 COUNT_MODELS: tuple[str, ...] = tuple(MODELS)  # bgnbd, mbgnbd, paretonbd (registry order = tie-break order)
 GAMMA_GAMMA_PARAMETERS = ("p", "q", "v")
 STATUS_OK = "ok"
-_ROWS_PER_CHUNK = 20_000
 STATUS_NOT_CONVERGED = "not_converged"
 STATUS_NOT_FITTED = "not_fitted"
+_ROWS_PER_CHUNK = 20_000  # rows per block of the Pareto/NBD quadrature
 
 FIT_COLUMNS: dict[str, str] = {
     "fit_name": "str",

@@ -56,11 +56,12 @@ def lint_sparksql(extra: list[str]) -> int:
     folder = sample_folder(work / "sample")
     (work / "inputs").mkdir()
     manifest = spark_manifest(resolve_inputs(folder, work_dir=work / "inputs"), work / "inputs")
+    profiles_dir = ensure_profiles_dir()
     os.environ.update({MANIFEST_ENV: json.dumps(manifest), "RAW_DATA_DIR": str(folder),
-                       "DBT_PROFILES_DIR": str(ensure_profiles_dir()), "SPARK_SCHEMA": "lint"})
+                       "DBT_PROFILES_DIR": str(profiles_dir), "SPARK_SCHEMA": "lint"})
     config = work / "sparksql.cfg"
     config.write_text("[sqlfluff]\ndialect = sparksql\ntemplater = dbt\n\n[sqlfluff:templater:dbt]\ntarget = spark\n"
-                      f"project_dir = {PROJECT_ROOT}\nprofiles_dir = {ensure_profiles_dir()}\n")
+                      f"project_dir = {PROJECT_ROOT}\nprofiles_dir = {profiles_dir}\n")
     os.chdir(work)  # the session's metastore_db/ and spark-warehouse/ land here
     paths = [str(path) for folder in ("models", "analyses") for path in sorted((PROJECT_ROOT / folder).rglob("*.sql"))
              if str(path.relative_to(PROJECT_ROOT)) not in SPARK_UNPARSEABLE]

@@ -47,7 +47,7 @@ final as (
 
 )
 
--- in customer order: the fits and scores read the rows in this order, so their float sums (and the estimates) are
--- the same whichever order the rows upstream were written in (an incremental run's, a full build's)
+-- in customer order, the order the fits and scores read the rows in (clv_models sorts its input as well, for engines
+-- that do not keep a table's write order, such as Spark; on rows already sorted that sort is one linear pass)
 select * from final
 order by customer_id
