@@ -45,6 +45,9 @@ def command(args: argparse.Namespace) -> int:
     from clvlayer.project import Settings
 
     warehouse = Path(args.warehouse).resolve() if args.warehouse else Settings.from_env().warehouse
+    if args.query == "-" and sys.stdin.isatty():
+        print("clv sql: reading SQL from stdin; end it with Ctrl-D (or pass it: clv sql \"select ...\")",
+              file=sys.stderr)
     sql = sys.stdin.read() if args.query == "-" else args.query
     try:
         results = run(warehouse, sql)

@@ -132,6 +132,13 @@ def test_the_report_overview_and_lists_carry_the_currency(sample_warehouse: Path
     assert "predicted_clv (USD)" in html and "realised_ltv (USD)" in html and "%" in html
 
 
+def test_the_build_records_the_currency_the_dashboard_reads(sample_warehouse: Path) -> None:
+    from clvlayer.publish import embedded_record
+
+    assert embedded_record(sample_warehouse)["settings"] == {"reporting_currency": "USD"}
+    assert currency.reporting_currency(sample_warehouse) == "USD"
+
+
 def test_the_currency_comes_from_the_run_record_else_the_project_vars(tmp_path: Path) -> None:
     assert currency._recorded({"run_id": "x", "settings": {"reporting_currency": "eur"}}) == "eur"
     assert currency._recorded({"run_id": "x", "vars": {"reporting_currency": "GBP"}}) == "GBP"
