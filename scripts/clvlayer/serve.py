@@ -30,6 +30,8 @@ import json
 import logging
 import os
 import re
+import shutil
+import signal
 import sys
 import tempfile
 import threading
@@ -407,7 +409,8 @@ class Warehouse:
         try:
             stat = os.fstat(descriptor)
             connection = duckdb.connect(":memory:")
-            connection.execute(f"attach '/proc/self/fd/{descriptor}' as \"{self.catalog}\" (read_only)")
+            source = f"/proc/self/fd/{descriptor}" if os.path.isdir("/proc/self/fd") else str(self.path).replace("'", "''")
+            connection.execute(f"attach '{source}' as \"{self.catalog}\" (read_only)")
         finally:
             os.close(descriptor)  # DuckDB holds its own descriptor of the same inode
         connection.execute(f'use "{self.catalog}"')
@@ -419,7 +422,13 @@ class Warehouse:
     @contextlib.contextmanager
     def use(self) -> Iterator[Snapshot]:
         """The current snapshot, kept open while the caller uses it."""
-        self.refresh()
+        try:
+            self.refresh()
+        except Exception:  # a published file that does not open: keep serving the previous one, if there is one
+            log.exception("could not open the published warehouse %s", self.path)
+            if self._current is None:
+                raise RequestError(503, "warehouse_unreadable", f"the warehouse {self.path} does not open "
+                                   "read-only; see the service's log") from None
         with self._lock:
             snapshot = self._current
             if snapshot is None:
@@ -717,6 +726,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from clvlayer.project import PROJECT_ROOT, Settings
 
+    signal.signal(signal.SIGTERM, _stop)  # a terminated service still closes the warehouse and removes its folder
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(message)s", stream=sys.stderr)
     log.setLevel(logging.INFO)
     token = args.token or os.environ.get(TOKEN_ENV) or None
@@ -745,7 +755,12 @@ def run(args: argparse.Namespace) -> int:
         stop.set()
         server.server_close()
         warehouse.close()
+        shutil.rmtree(workdir, ignore_errors=True)
     return 0
+
+
+def _stop(signum: int, frame: object) -> None:
+    raise SystemExit(128 + signum)
 
 
 def _workdir_root(project_root: Path) -> Path:
