@@ -252,6 +252,30 @@ def test_an_unknown_saved_query_names_the_valid_ones(service: str) -> None:
     assert isinstance(body["valid_saved_queries"], list)
 
 
+SAVED_FILTER = "{{ Dimension('order__status') }} = 'completed'"
+SAVED = {"name": "revenue_by_region", "description": "Net revenue and orders by region, completed orders.",
+         "query_params": {"metrics": ["net_revenue", "orders"], "group_by": ["Dimension('customer__region')"],
+                          "where": {"where_filters": [{"where_sql_template": SAVED_FILTER}]}},
+         "exports": [], "label": None, "metadata": None, "tags": []}
+
+
+def test_a_saved_query_answers_as_its_metrics_group_by_and_filter(sample_warehouse: Path, tmp_path: Path) -> None:
+    manifest = json.loads(manifest_of(sample_warehouse).read_text())  # the project has none yet: add one
+    manifest["saved_queries"] = [*manifest.get("saved_queries", []), SAVED]
+    (tmp_path / "semantic_manifest.json").write_text(json.dumps(manifest))
+    with serving(sample_warehouse, manifest=tmp_path / "semantic_manifest.json") as base:
+        listed = json.loads(call(base, "/saved-queries")[2])["saved_queries"]
+        assert "revenue_by_region" in [q["name"] for q in listed]
+        saved = answer(base, {"saved_query": "revenue_by_region", "order_by": "customer__region"})
+        direct = answer(base, {"metrics": "net_revenue,orders", "group_by": "customer__region",
+                               "where": SAVED_FILTER, "order_by": "customer__region"})
+        assert saved["rows"] == direct["rows"] and saved["row_count"] > 1
+        assert set(saved["metrics"]) == {"net_revenue", "orders"}
+        refused(base, {"saved_query": "revenue_by_region", "metrics": "aov"}, 400, "bad_request")
+        assert refused(base, {"saved_query": "revenue_by_regio"}, 400, "unknown_saved_query")[
+            "valid_saved_queries"] == ["revenue_by_region"]
+
+
 # --- timeout and token ----------------------------------------------------------------------------------------------
 
 def test_a_query_past_the_timeout_is_interrupted_with_504(sample_warehouse: Path) -> None:
