@@ -314,7 +314,7 @@ from pathlib import Path
 from clvlayer.publish import (append_run_record, publish_file, start_build_dir, warehouse_lock,
                               write_embedded_record)
 warehouse, plan = Path(sys.argv[1]), json.loads(sys.argv[2])
-for source, run_id, go in plan:
+for source, run_id, go, done in plan:
     deadline = time.monotonic() + 120
     while not Path(go).exists() and time.monotonic() < deadline:
         time.sleep(0.02)
@@ -325,6 +325,7 @@ for source, run_id, go in plan:
         write_embedded_record(build_file, record)
         append_run_record(warehouse, record)
         publish_file(build_file, warehouse, run_id)
+    Path(done).touch()
     print("published", run_id, flush=True)
 """
 
@@ -367,13 +368,25 @@ def _expected(planner: Any, source: Path) -> list[list[list[Any]]]:
     return out
 
 
-def _client(base: str, number: int, go: list[Path], results: list[tuple[str, int, Any]], deadline: float) -> None:
+def _wait_for(marker: Path, deadline: float) -> None:
+    while not marker.exists() and time.monotonic() < deadline:
+        time.sleep(0.02)
+
+
+def _client(base: str, number: int, marks: dict[str, Path], results: list[tuple[str, int, Any]],
+            deadline: float) -> None:
+    """50 queries; client 0 starts the first publish at its 12th, waits for it at its 30th and starts the second at
+    its 35th (so answers from the middle run are certain); every client waits for the second at its 45th."""
     for i in range(QUERIES):
         if time.monotonic() > deadline:
             results.append(("deadline", i, None))
             return
-        if number == 0 and i in (12, 30):
-            go[0 if i == 12 else 1].touch()  # the publishes start while the clients are querying
+        if number == 0 and i in (12, 35):
+            marks["go1" if i == 12 else "go2"].touch()
+        if number == 0 and i == 30:
+            _wait_for(marks["done1"], deadline)
+        if i == 45:
+            _wait_for(marks["done2"], deadline)
         kind = (number + i) % len(REQUESTS)
         try:
             status, headers, body = call(base, "/query", REQUESTS[kind], timeout=60)
@@ -398,9 +411,9 @@ def test_eight_clients_while_a_build_publishes_twice_never_fail_and_each_answer_
     sample_rows, handmade_rows = _expected(planner, sample_warehouse), _expected(planner, handmade_warehouse)
     assert sample_rows != handmade_rows
     runs = {first: sample_rows, "serve-test-handmade": handmade_rows, "serve-test-sample-again": sample_rows}
-    go = [tmp_path / "go1", tmp_path / "go2"]
-    plan = [(str(handmade_warehouse), "serve-test-handmade", str(go[0])),
-            (str(sample_warehouse), "serve-test-sample-again", str(go[1]))]
+    marks = {name: tmp_path / name for name in ("go1", "done1", "go2", "done2")}
+    plan = [(str(handmade_warehouse), "serve-test-handmade", str(marks["go1"]), str(marks["done1"])),
+            (str(sample_warehouse), "serve-test-sample-again", str(marks["go2"]), str(marks["done2"]))]
     stop, reader_out = tmp_path / "stop", tmp_path / "reader.json"
     with serving(served, manifest=manifest_of(sample_warehouse)) as base:
         reader = subprocess.Popen([sys.executable, "-c", READER, str(served), str(stop), str(reader_out)])
@@ -408,7 +421,7 @@ def test_eight_clients_while_a_build_publishes_twice_never_fail_and_each_answer_
                                      cwd=PROJECT_ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         results: list[tuple[str, int, Any]] = []
         deadline = time.monotonic() + 240
-        clients = [threading.Thread(target=_client, args=(base, n, go, results, deadline)) for n in range(CLIENTS)]
+        clients = [threading.Thread(target=_client, args=(base, n, marks, results, deadline)) for n in range(CLIENTS)]
         for client in clients:
             client.start()
         for client in clients:
