@@ -8,6 +8,8 @@
     clv status                the live warehouse's run and whether runs.jsonl agrees
     clv dbt -- ARGS           run any dbt command with the project's profile (e.g. clv dbt -- docs generate)
     clv mf -- ARGS            run MetricFlow against the published warehouse (e.g. clv mf -- query --metrics aov)
+    clv serve                 the metrics service: MetricFlow loaded, the warehouse read-only, answers over HTTP
+    clv query ...             ask the metrics service (e.g. clv query --metrics aov --group-by metric_time__month)
     clv dashboard             serve the analysts' dashboard on the published warehouse (read-only)
     clv report --out DIR      write the dashboard's charts as PNG + one HTML page, and the action lists as CSV
     clv docs                  generate and serve the dbt docs site (lineage with the dashboard and report exposures)
@@ -441,6 +443,16 @@ def build_parser() -> argparse.ArgumentParser:
     mf = commands.add_parser("mf", help="run MetricFlow on the published warehouse: clv mf -- <mf args>")
     mf.add_argument("dbt_args", nargs=argparse.REMAINDER)
     mf.set_defaults(func=_cmd_mf)
+
+    # the metrics service (clvlayer.serve) and its thin client (clvlayer.query_client; `clv query` skips this module)
+    from clvlayer import query_client, serve as metrics_service
+
+    serve = commands.add_parser("serve", help="the metrics service over HTTP (docs/analyst_guide.md)")
+    metrics_service.add_arguments(serve)
+    serve.set_defaults(func=metrics_service.run)
+    query = commands.add_parser("query", help="ask the metrics service (a thin client; clv query --help)")
+    query_client.add_arguments(query)
+    query.set_defaults(func=query_client.run_from_cli)
 
     dashboard = commands.add_parser("dashboard", help="serve the dashboard on the published warehouse (read-only)")
     dashboard.add_argument("--warehouse", help="DuckDB file (default: $DUCKDB_PATH or warehouse/)")
