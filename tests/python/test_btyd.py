@@ -6,6 +6,7 @@ quadrature over the latent rates, Bayes on a grid, posterior Monte Carlo and sim
 
 from __future__ import annotations
 
+import ast
 import math
 import sys
 from pathlib import Path
@@ -371,6 +372,42 @@ def test_alive_moments_match_the_pmf_tables(model):
         np.testing.assert_allclose(q0, pmf[:, 0], rtol=1e-12, atol=1e-15)
         np.testing.assert_allclose(m1, pmf @ k, rtol=1e-8)
         np.testing.assert_allclose(m2, pmf @ k**2, rtol=1e-7)
+
+
+@pytest.mark.parametrize("model", sorted(MODELS))
+def test_restricted_remaining_lifetime_is_the_models_expected_lifetime(model):
+    """Each model's remaining lifetime with a cap per customer (the alive part of expected_restricted_lifetime),
+    at cap = T + c for customers of one age T, is the model's own expected_lifetime(c) / P(alive): BG/NBD by a
+    different quadrature, so a model wired to another model's lifetime (b + x vs b + x + 1) fails."""
+    params = {"bgnbd": BG_CDNOW, "mbgnbd": MBG_TRUE, "paretonbd": PNBD_CDNOW}[model]
+    x, tx, T = np.array([0, 1, 3, 10, 2.0]), np.array([0, 5, 20, 29, 1.0]), np.full(5, 30.0)
+    spec = get_model(model)
+    for c in (4.3, 52.0):
+        want = spec.expected_lifetime(params, c, x, tx, T) / spec.p_alive(params, x, tx, T)
+        np.testing.assert_allclose(spec.restricted_remaining_lifetime(params, 30.0 + c, x, T), want, rtol=1e-6)
+    assert (spec.restricted_remaining_lifetime(params, 20.0, x, T) == 0).all()  # cap before T: nothing remains
+
+
+def test_no_private_btyd_name_is_imported_outside_the_library():
+    """The dbt glue and the CLI use clvlayer.btyd's public API only (its __all__)."""
+    import clvlayer.btyd as btyd
+
+    assert all(hasattr(btyd, name) for name in btyd.__all__)
+    root = Path(__file__).resolve().parents[2]
+    library = root / "scripts" / "clvlayer" / "btyd"
+    sources = [*(root / "scripts" / "clvlayer").rglob("*.py"), *(root / "models").rglob("*.py")]
+    offenders = []
+    for source in (f for f in sources if library not in f.parents):
+        for node in ast.walk(ast.parse(source.read_text())):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("clvlayer.btyd"):
+                names = node.module.split(".") + [alias.name for alias in node.names]
+            elif isinstance(node, ast.Import):
+                names = [part for alias in node.names if alias.name.startswith("clvlayer.btyd")
+                         for part in alias.name.split(".")]
+            else:
+                continue
+            offenders += [f"{source.relative_to(root)}:{node.lineno}" for name in names if name.startswith("_")][:1]
+    assert not offenders, offenders
 
 
 def test_gauss_jacobi_rules_match_scipy():
