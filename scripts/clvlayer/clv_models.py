@@ -283,9 +283,10 @@ def score_customers(
 ) -> pd.DataFrame:
     """Per customer and count model: P(alive), expected purchases and spend over the horizon, discounted
     predicted CLV, the model's expected lifetime (1 month + E[min(L, horizon - 1 month)], the warehouse's lifetime
-    measure, :func:`clvlayer.btyd.expected_restricted_lifetime`) and, for the chosen model of ``selection`` (:func:`select_model`; every model when None), the
-    per-customer intervals. Intervals cost most of the scoring time (tables of the count distribution over the
-    whole horizon per parameter draw), so the models that are not published get point predictions only.
+    measure, :func:`clvlayer.btyd.expected_restricted_lifetime`) and, for the chosen model of ``selection``
+    (:func:`select_model`; every model when None), the per-customer intervals. Intervals cost most of the scoring
+    time (tables of the count distribution over the whole horizon per parameter draw), so the models that are not
+    published get point predictions only.
 
     Uses the ``full`` fits. Expected purchases cover ``horizon_months`` months (horizon_months x
     time_units_per_month time units); predicted CLV = margin_rate x expected average spend x the expected purchases

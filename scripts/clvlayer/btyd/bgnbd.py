@@ -461,7 +461,9 @@ def expected_lifetime(fit: BgNbdFit | Sequence[float], cap: float, frequency: Ar
     return p_alive * beta_lifetime(r + ux, alpha + uT, a, b + ux, float(cap))[inv]
 
 
-def restricted_remaining_lifetime(fit: BgNbdFit | Sequence[float], cap: float, frequency: ArrayLike, T: ArrayLike) -> FloatArray:
+def restricted_remaining_lifetime(
+    fit: BgNbdFit | Sequence[float], cap: float, frequency: ArrayLike, T: ArrayLike
+) -> FloatArray:
     """E[min(R, max(cap - T, 0)) | alive at T] per row, R the remaining lifetime after T (``cap`` counted from the
     first purchase): the alive part of :func:`clvlayer.btyd.registry.expected_restricted_lifetime`.
 

@@ -157,7 +157,9 @@ def holdout_log_likelihood(model: str, params: Any, t: Any, frequency: Any, rece
     return np.log(np.maximum(p, 1e-300))
 
 
-def expected_restricted_lifetime(model: str, params: Any, frequency: Any, recency: Any, T: Any, cap: float) -> FloatArray:
+def expected_restricted_lifetime(
+    model: str, params: Any, frequency: Any, recency: Any, T: Any, cap: float
+) -> FloatArray:
     """E[min(L, cap) | x, t_x, T] per customer, L = first purchase -> dropout, in the fit's time units.
 
     A customer alive at T (probability P(alive)) lives T + R, with E[min(R, cap - T) | alive] the model's
