@@ -45,13 +45,19 @@ sys.path.insert(0, str(ROOT / "scripts"))
 sys.path.insert(0, str(ROOT / "tests" / "python"))
 
 import btyd_oracles as sim  # noqa: E402  (simulators of the three processes)
+from rfm_reference import rfm_summary  # noqa: E402  (the Python RFM summary the tests check the SQL one with)
 
-from clvlayer.btyd import gammagamma  # noqa: E402
-from clvlayer.btyd.clv import model_lifetime_value  # noqa: E402
-from clvlayer.btyd.intervals import clv_intervals, purchase_intervals  # noqa: E402
-from clvlayer.btyd.registry import MODELS  # noqa: E402
-from clvlayer.btyd.rfm import rfm_summary  # noqa: E402
-from clvlayer.btyd.selection import BUCKETS, choose_model, frequency_bucket, score_models  # noqa: E402
+from clvlayer.btyd import (  # noqa: E402
+    BUCKETS,
+    MODELS,
+    choose_model,
+    clv_intervals,
+    fit_gamma_gamma,
+    frequency_bucket,
+    model_lifetime_value,
+    purchase_intervals,
+    score_models,
+)
 
 WEEKLY_TRUTH = {"bgnbd": (0.243, 4.414, 0.793, 2.426), "mbgnbd": (0.25, 4.0, 0.8, 2.5), "paretonbd": (0.55, 10.58, 0.61, 11.67)}
 PUBLISHED = {"bgnbd": (0.243, 4.414, 0.793, 2.426), "paretonbd": (0.55, 10.58, 0.61, 11.67)}
@@ -170,7 +176,7 @@ def cmd_speed(args: argparse.Namespace) -> None:
             x, tx, T, _ = simulate(name, n, 0)
             m = spend(x, 1)
             t_fit, c_fit, fit = timed_median(lambda: spec.fit(x, tx, T), args.repeat)
-            gg = gammagamma.fit_gamma_gamma(x, m)
+            gg = fit_gamma_gamma(x, m)
 
             def score() -> None:
                 spec.p_alive(fit, x, tx, T)
@@ -295,7 +301,7 @@ def cmd_clv_calibration(args: argparse.Namespace) -> None:
         tot, plain, seg_cov, pits, exp_cov = [], [], [], [], []
         for seed in range(seeds):
             x, tx, T, m, val = sim.simulate_value(name, n, 500 + seed, WEEKLY_TRUTH[name], (6.25, 3.74, 15.44), 12, 4.345, 0.01)
-            fit, gg = MODELS[name].fit(x, tx, T), gammagamma.fit_gamma_gamma(x, m)
+            fit, gg = MODELS[name].fit(x, tx, T), fit_gamma_gamma(x, m)
             seg = np.array(list("ABCD"))[np.random.default_rng(seed).integers(0, 4, n)]
             res = clv_intervals(name, fit, gg, x, tx, T, m, periods_per_month=4.345, seed=seed, segments=seg, actual=val)
             c = res.coverage(val)
@@ -319,9 +325,10 @@ def cmd_covariates(args: argparse.Namespace) -> None:
     Pareto/NBD with covariates on data simulated from it."""
     from datetime import date
 
+    from btyd_covariates import fit_bgnbd_covariates, fit_paretonbd_covariates, likelihood_ratio_test
+
     from clvlayer import generate as gen
-    from clvlayer.btyd import bgnbd, paretonbd
-    from clvlayer.btyd.covariates import fit_bgnbd_covariates, fit_paretonbd_covariates, likelihood_ratio_test
+    from clvlayer.btyd import fit_bgnbd, fit_paretonbd
 
     work = Path(tempfile.mkdtemp(prefix="bench_cov_"))
     t0 = time.perf_counter()
@@ -340,7 +347,7 @@ def cmd_covariates(args: argparse.Namespace) -> None:
     t0 = time.perf_counter()
     fit = fit_bgnbd_covariates(x, tx, T, zp, zd, purchase_names=channels + ["loyalty"], dropout_names=channels)
     t_fit = time.perf_counter() - t0
-    lrt = likelihood_ratio_test(fit, bgnbd.fit_bgnbd(x, tx, T))
+    lrt = likelihood_ratio_test(fit, fit_bgnbd(x, tx, T))
     truth = {f"purchase:{c}": math.log(gen.CHANNELS[c].rate_multiplier) for c in channels}
     truth["purchase:loyalty"] = math.log(gen.LOYALTY_RATE_MULTIPLIER)
     truth.update({f"dropout_b:{c}": math.log(gen.CHANNELS[c].dropout_b_multiplier) for c in channels})
@@ -388,7 +395,7 @@ def cmd_covariates(args: argparse.Namespace) -> None:
         px, ptx, pT, z, ptruth = test_btyd._simulate_pareto_covariates(n, 3)
         pT = np.round(pT * 7) / 7
         ptx = np.minimum(np.ceil(ptx * 7) / 7, pT)  # a day grid, as warehouse data
-        base = paretonbd.fit_paretonbd(px, ptx, pT)
+        base = fit_paretonbd(px, ptx, pT)
         t0 = time.perf_counter()
         pf = fit_paretonbd_covariates(px, ptx, pT, z, z, purchase_names=["loyal", "paid_social"],
                                       dropout_names=["loyal", "paid_social"], initial=base)

@@ -1,4 +1,4 @@
-"""Benchmark of clvlayer.clvfit (BG/NBD + Gamma-Gamma) -- optionally against ``lifetimes``.
+"""Benchmark of BG/NBD + Gamma-Gamma in clvlayer.btyd -- optionally against ``lifetimes``.
 
 Not a test. Simulates an RFM summary of ``--n`` customers (default 1,000,000) on a
 day grain from known BG/NBD + Gamma-Gamma parameters, then times:
@@ -42,7 +42,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
 
-from clvlayer import clvfit  # noqa: E402
+from clvlayer import btyd  # noqa: E402
+from clvlayer.btyd import bgnbd, gammagamma  # noqa: E402
 
 # Parameters in days: CDNOW-like (Fader, Hardie & Lee 2005 report r=0.243,
 # alpha=4.414 weeks, a=0.793, b=2.426; Gamma-Gamma p=6.25, q=3.74, v=15.44).
@@ -157,22 +158,22 @@ def main(argv: list[str] | None = None) -> int:
     x, tx, T, m = s["frequency"], s["recency"], s["T"], s["monetary_value"]
 
     rows: list[dict[str, Any]] = []
-    t_agg, (ucols, counts, _) = best_of(lambda: clvfit.aggregate_rfm(x, tx, T), args.repeats)
+    t_agg, (ucols, counts, _) = best_of(lambda: btyd.aggregate_rfm(x, tx, T), args.repeats)
     rows.append({"step": f"aggregate to {len(counts):,} (x, t_x, T) patterns", "ours": t_agg, "key": None})
-    t_bg, bg = best_of(lambda: clvfit.fit_bgnbd(x, tx, T), args.repeats)
+    t_bg, bg = best_of(lambda: btyd.fit_bgnbd(x, tx, T), args.repeats)
     rows.append({"step": "BG/NBD fit (raw customers)", "ours": t_bg, "key": "bg_fit"})
-    t_bga, bga = best_of(lambda: clvfit.fit_bgnbd(ucols[0], ucols[1], ucols[2], weights=counts), args.repeats)
+    t_bga, bga = best_of(lambda: btyd.fit_bgnbd(ucols[0], ucols[1], ucols[2], weights=counts), args.repeats)
     rows.append({"step": "BG/NBD fit (pre-aggregated, weights)", "ours": t_bga, "key": "bg_fit_agg"})
-    t_gg, gg = best_of(lambda: clvfit.fit_gamma_gamma(x, m), args.repeats)
+    t_gg, gg = best_of(lambda: btyd.fit_gamma_gamma(x, m), args.repeats)
     rows.append({"step": "Gamma-Gamma fit", "ours": t_gg, "key": "gg_fit"})
-    t_pa, pa = best_of(lambda: clvfit.conditional_probability_alive(bg, x, tx, T), args.repeats)
+    t_pa, pa = best_of(lambda: bgnbd.conditional_probability_alive(bg, x, tx, T), args.repeats)
     rows.append({"step": f"P(alive), {args.n:,} customers", "ours": t_pa, "key": "p_alive"})
     t_ey, ey = best_of(
-        lambda: clvfit.conditional_expected_number_of_purchases_up_to_time(bg, 30.0, x, tx, T), args.repeats
+        lambda: bgnbd.conditional_expected_number_of_purchases_up_to_time(bg, 30.0, x, tx, T), args.repeats
     )
     rows.append({"step": "E[purchases next 30 days]", "ours": t_ey, "key": "expected_30"})
     t_clv, clv = best_of(
-        lambda: clvfit.customer_lifetime_value(bg, gg, x, tx, T, m, months=12, monthly_discount_rate=0.01, time_unit="day"),
+        lambda: btyd.customer_lifetime_value(bg, gg, x, tx, T, m, months=12, monthly_discount_rate=0.01, time_unit="day"),
         args.repeats,
     )
     rows.append({"step": "12-month discounted CLV", "ours": t_clv, "key": "clv_12m"})
@@ -218,14 +219,14 @@ def main(argv: list[str] | None = None) -> int:
         lbg = tuple(lt["bg_params"][k] for k in ("r", "alpha", "a", "b"))
         lgg = tuple(lt["gg_params"][k] for k in ("p", "q", "v"))
         same_param_pred = {
-            "p_alive": clvfit.conditional_probability_alive(lbg, x, tx, T),
-            "expected_30": clvfit.conditional_expected_number_of_purchases_up_to_time(lbg, 30.0, x, tx, T),
-            "clv_12m": clvfit.customer_lifetime_value(lbg, lgg, x, tx, T, m, months=12,
+            "p_alive": bgnbd.conditional_probability_alive(lbg, x, tx, T),
+            "expected_30": bgnbd.conditional_expected_number_of_purchases_up_to_time(lbg, 30.0, x, tx, T),
+            "clv_12m": btyd.customer_lifetime_value(lbg, lgg, x, tx, T, m, months=12,
                                                       monthly_discount_rate=0.01, time_unit="day"),
         }
         rep = (x > 0) & (m > 0)
-        d_bg = bg.log_likelihood - clvfit.bgnbd_log_likelihood(lbg, x, tx, T)
-        d_gg = gg.log_likelihood - clvfit.gamma_gamma_log_likelihood(lgg, x[rep], m[rep])
+        d_bg = bg.log_likelihood - bgnbd.bgnbd_log_likelihood(lbg, x, tx, T)
+        d_gg = gg.log_likelihood - gammagamma.gamma_gamma_log_likelihood(lgg, x[rep], m[rep])
         print(f"log-likelihood at our estimate minus at lifetimes' estimate: BG/NBD {d_bg:+.2e}, "
               f"Gamma-Gamma {d_gg:+.2e} (relative to |LL| {abs(d_bg / bg.log_likelihood):.0e} and "
               f"{abs(d_gg / gg.log_likelihood):.0e}: the same maximum up to float rounding)")

@@ -30,25 +30,29 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy.special import roots_jacobi, roots_legendre
 
-from clvlayer.btyd._core import ClvFitError, _validate_rfm, aggregate_rfm
-from clvlayer.btyd._predict import beta_lifetime
-from clvlayer.btyd._fit import CountFit
-from clvlayer.btyd.bgnbd import BgNbdFit, conditional_probability_alive
-from clvlayer.btyd.clv import model_lifetime_value
-from clvlayer.btyd.gammagamma import GammaGammaFit, conditional_expected_average_profit, fit_gamma_gamma
-from clvlayer.btyd.intervals import clv_intervals, purchase_intervals
-from clvlayer.btyd.paretonbd import _lomax_mean_exposure as lomax_mean_exposure
-from clvlayer.btyd.registry import MODELS, get_model, holdout_log_likelihood
-from clvlayer.btyd.selection import choose_model
+from clvlayer.btyd import (
+    MODELS,
+    BgNbdFit,
+    ClvFitError,
+    CountFit,
+    GammaGammaFit,
+    choose_model,
+    clv_intervals,
+    conditional_expected_average_profit,
+    expected_restricted_lifetime,
+    fit_gamma_gamma,
+    get_model,
+    holdout_log_likelihood,
+    model_lifetime_value,
+    purchase_intervals,
+)
+from clvlayer.btyd.gammagamma import PARAMETERS as GAMMA_GAMMA_PARAMETERS
 
 COUNT_MODELS: tuple[str, ...] = tuple(MODELS)  # bgnbd, mbgnbd, paretonbd (registry order = tie-break order)
-GAMMA_GAMMA_PARAMETERS = ("p", "q", "v")
 STATUS_OK = "ok"
 STATUS_NOT_CONVERGED = "not_converged"
 STATUS_NOT_FITTED = "not_fitted"
-_ROWS_PER_CHUNK = 20_000  # rows per block of the Pareto/NBD quadrature
 
 FIT_COLUMNS: dict[str, str] = {
     "fit_name": "str",
@@ -279,9 +283,10 @@ def score_customers(
 ) -> pd.DataFrame:
     """Per customer and count model: P(alive), expected purchases and spend over the horizon, discounted
     predicted CLV, the model's expected lifetime (1 month + E[min(L, horizon - 1 month)], the warehouse's lifetime
-    measure) and, for the chosen model of ``selection`` (:func:`select_model`; every model when None), the
-    per-customer intervals. Intervals cost most of the scoring time (tables of the count distribution over the
-    whole horizon per parameter draw), so the models that are not published get point predictions only.
+    measure, :func:`clvlayer.btyd.expected_restricted_lifetime`) and, for the chosen model of ``selection``
+    (:func:`select_model`; every model when None), the per-customer intervals. Intervals cost most of the scoring
+    time (tables of the count distribution over the whole horizon per parameter draw), so the models that are not
+    published get point predictions only.
 
     Uses the ``full`` fits. Expected purchases cover ``horizon_months`` months (horizon_months x
     time_units_per_month time units); predicted CLV = margin_rate x expected average spend x the expected purchases
@@ -350,98 +355,6 @@ def _score_model(
     out["expected_average_spend"] = spend
     out["predicted_clv"] = clv
     return _frame(out, PREDICTION_COLUMNS)
-
-
-def expected_restricted_lifetime(
-    model: str, params: Any, x: np.ndarray, tx: np.ndarray, tt: np.ndarray, cap: float
-) -> np.ndarray:
-    """E[min(L, cap) | x, t_x, T] per customer, L = first purchase -> dropout, in the fit's time units.
-
-    A customer alive at T (probability P(alive)) lives T + R, with E[min(R, cap - T) | alive] the model's
-    remaining-lifetime expectation (as in the models' ``expected_lifetime``, with a cap per customer); a customer
-    who is no longer alive dropped out at t_x under the BG-type models (dropout happens right after a purchase) and at
-    a time in (t_x, T) under Pareto/NBD (:func:`_pareto_dead_lifetime`). BG/NBD keeps its closed form in lambda
-    (:func:`bgnbd_restricted_remaining`).
-    """
-    x, tx, tt = _validate_rfm(x, tx, tt, allow_empty=True)
-    (px, ptx, pT), _, inv = aggregate_rfm(x, tx, tt)  # a function of (x, t_x, T): once per distinct pattern
-    return _restricted_lifetime(model, params, px, ptx, pT, cap)[inv]
-
-
-def _restricted_lifetime(
-    model: str, params: Any, x: np.ndarray, tx: np.ndarray, tt: np.ndarray, cap: float
-) -> np.ndarray:
-    """:func:`expected_restricted_lifetime` on validated rows (distinct patterns)."""
-    spec = get_model(model)
-    values = spec.values(params)  # a fit, a dict or a sequence
-    alive = spec.p_alive(values, x, tx, tt)
-    s = np.maximum(cap - tt, 0.0)
-    if model == "bgnbd":  # a function of (x, T): once per distinct group
-        (ux, uT), _, inv = aggregate_rfm(x, tt)
-        remaining = bgnbd_restricted_remaining(values, ux, uT, np.maximum(cap - uT, 0.0))[inv]
-    elif model == "mbgnbd":  # the library's expected_lifetime with a cap per (x, T) group: b' = b + x + 1
-        r, alpha, a, b = values
-        (ux, uT), _, inv = aggregate_rfm(x, tt)
-        remaining = beta_lifetime(r + ux, alpha + uT, a, b + ux + 1.0, np.maximum(cap - uT, 0.0))[inv]
-    else:  # Pareto/NBD: the remaining lifetime given alive is Lomax(s, beta + T)
-        remaining = lomax_mean_exposure(values[2], values[3] + tt, s)
-    dead = _pareto_dead_lifetime(values, x, tx, tt, cap) if model == "paretonbd" else np.minimum(tx, cap)
-    remaining = alive * remaining
-    return (1.0 - alive) * dead + alive * np.minimum(tt, cap) + remaining
-
-
-def bgnbd_restricted_remaining(params: tuple[float, ...], x: np.ndarray, tt: np.ndarray, s: np.ndarray,
-                               nodes: int = 48) -> np.ndarray:
-    """BG/NBD E[min(R, s) | alive], R the remaining lifetime after T.
-
-    Given alive, lambda ~ Gamma(r + x, alpha + T), p ~ Beta(a, b + x) and R ~ Exponential(lambda p) (a Geometric(p)
-    number of Exponential(lambda) gaps). With k = r + x, beta = alpha + T:
-        E[min(R, s) | p] = beta / (p (k - 1)) [1 - (1 + p s / beta)^(1 - k)]   (beta ln(1 + p s / beta) / p at k = 1)
-    integrated over p by Gauss-Jacobi quadrature.
-    """
-    r, alpha, a, b = params
-    remaining = np.zeros_like(x)
-    for value in np.unique(x):
-        rows = (x == value) & (s > 0)
-        if not rows.any():
-            continue
-        # p ~ Beta(a, b + x): nodes u on [-1, 1] with weight (1 - u)^(b + x - 1) (1 + u)^(a - 1), p = (1 + u) / 2
-        u, weights = roots_jacobi(nodes, b + value - 1.0, a - 1.0)
-        p = (1.0 + u)[None, :] / 2.0
-        k = r + value
-        beta = (alpha + tt[rows])[:, None]
-        y = p * s[rows][:, None] / beta
-        if abs(k - 1.0) < 1e-9:
-            per_p = beta * np.log1p(y) / p
-        else:
-            per_p = beta / (k - 1.0) * -np.expm1(-(k - 1.0) * np.log1p(y)) / p
-        remaining[rows] = per_p @ (weights / weights.sum())
-    return remaining
-
-
-def _pareto_dead_lifetime(params: tuple[float, ...], x: np.ndarray, tx: np.ndarray, tt: np.ndarray, cap: float,
-                          nodes: int = 48) -> np.ndarray:
-    """Pareto/NBD E[min(tau, cap) | dead by T, x, t_x, T]: the dropout time tau of a customer no longer alive has
-    the posterior density proportional to (alpha + tau)^-(r + x) (beta + tau)^-(s + 1) on (t_x, T) (the
-    lambda^x e^(-lambda tau) mu e^(-mu tau) term of the likelihood integrated over the Gamma mixing
-    distributions). Gauss-Legendre in v = ln(c + tau), c = min(alpha, beta), where the integrand is smooth."""
-    r, alpha, s, beta = params
-    c = min(alpha, beta)
-    out = np.minimum(tx, cap)
-    rows = tt > tx
-    if not rows.any():
-        return out
-    u, w = roots_legendre(nodes)
-    rows = np.flatnonzero(rows)
-    for i in range(0, len(rows), _ROWS_PER_CHUNK):  # chunks: the (rows, nodes) temporaries stay in cache
-        rr = rows[i:i + _ROWS_PER_CHUNK]
-        v0, v1 = np.log(c + tx[rr])[:, None], np.log(c + tt[rr])[:, None]
-        v = v0 + (v1 - v0) * (u[None, :] + 1.0) / 2.0
-        tau = np.exp(v) - c
-        ln_f = -(r + x[rr])[:, None] * np.log(alpha + tau) - (s + 1.0) * np.log(beta + tau) + v  # dtau = e^v dv
-        f = np.exp(ln_f - ln_f.max(axis=1, keepdims=True)) * w[None, :]
-        out[rr] = (np.minimum(tau, cap) * f).sum(axis=1) / f.sum(axis=1)
-    return out
 
 
 # --------------------------------------------------------------------------------------------------------- #

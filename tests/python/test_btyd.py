@@ -6,6 +6,7 @@ quadrature over the latent rates, Bayes on a grid, posterior Monte Carlo and sim
 
 from __future__ import annotations
 
+import ast
 import math
 import sys
 from pathlib import Path
@@ -16,17 +17,27 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import btyd_oracles as oracle  # noqa: E402
+from btyd_covariates import fit_bgnbd_covariates, fit_paretonbd_covariates, likelihood_ratio_test  # noqa: E402
 
-from clvlayer import clvfit  # noqa: E402
+from clvlayer.btyd import (  # noqa: E402
+    BUCKETS,
+    MODELS,
+    ClvFitError,
+    choose_model,
+    clv_intervals,
+    count_pmf,
+    customer_lifetime_value,
+    fit_gamma_gamma,
+    frequency_bucket,
+    get_model,
+    holdout_log_likelihood,
+    model_lifetime_value,
+    purchase_intervals,
+    score_models,
+)
 from clvlayer.btyd import bgnbd, mbgnbd, paretonbd  # noqa: E402
-from clvlayer.btyd._core import ClvFitError  # noqa: E402
 from clvlayer.btyd._patterns import prepare_fit_data  # noqa: E402
 from clvlayer.btyd._predict import alive_pmf_kmax, gauss_jacobi, nbd_tail_bound, pareto_alive_pmf  # noqa: E402
-from clvlayer.btyd.clv import model_lifetime_value  # noqa: E402
-from clvlayer.btyd.covariates import fit_bgnbd_covariates, fit_paretonbd_covariates, likelihood_ratio_test  # noqa: E402
-from clvlayer.btyd.intervals import clv_intervals, purchase_intervals  # noqa: E402
-from clvlayer.btyd.registry import MODELS, count_pmf, get_model, holdout_log_likelihood  # noqa: E402
-from clvlayer.btyd.selection import BUCKETS, choose_model, frequency_bucket, score_models  # noqa: E402
 
 PNBD_CDNOW = (0.55, 10.58, 0.61, 11.67)  # Schmittlein et al. / Fader & Hardie CDNOW estimates (weeks)
 BG_CDNOW = (0.243, 4.414, 0.793, 2.426)
@@ -216,7 +227,7 @@ def test_clv_of_bgnbd_through_the_registry_equals_the_published_function():
     x, tx, T, _ = oracle.simulate_bg(3000, 3, *BG_CDNOW, 10.0)
     m = np.where(x > 0, 20.0 + x, 0.0)
     gg = (6.25, 3.74, 15.44)
-    a = clvfit.customer_lifetime_value(BG_CDNOW, gg, x, tx, T, m, months=6, monthly_discount_rate=0.02, time_unit="week")
+    a = customer_lifetime_value(BG_CDNOW, gg, x, tx, T, m, months=6, monthly_discount_rate=0.02, time_unit="week")
     b = model_lifetime_value("bgnbd", BG_CDNOW, gg, x, tx, T, m, months=6, monthly_discount_rate=0.02, time_unit="week")
     np.testing.assert_allclose(a, b, rtol=1e-12)
     for model in ("mbgnbd", "paretonbd"):
@@ -319,16 +330,16 @@ def test_segment_sum_intervals_cover_at_the_stated_rate_over_seeds():
 def test_clv_intervals_contain_the_point_estimate_and_widen_with_less_data():
     x, tx, T, _ = oracle.simulate_bg(3000, 9, *BG_CDNOW, 1.0)
     m = np.where(x > 0, np.random.default_rng(0).gamma(6.0, 5.0, len(x)), 0.0)
-    bg, gg = bgnbd.fit_bgnbd(x, tx, T), clvfit.fit_gamma_gamma(x, m)
+    bg, gg = bgnbd.fit_bgnbd(x, tx, T), fit_gamma_gamma(x, m)
     res = clv_intervals("bgnbd", bg, gg, x, tx, T, m, periods_per_month=4.345, segments=np.where(x > 2, "hi", "lo"))
-    np.testing.assert_allclose(res.clv, clvfit.customer_lifetime_value(bg, gg, x, tx, T, m, time_unit="week"), rtol=1e-9)
+    np.testing.assert_allclose(res.clv, customer_lifetime_value(bg, gg, x, tx, T, m, time_unit="week"), rtol=1e-9)
     inside = (res.expected_lower <= res.clv) & (res.clv <= res.expected_upper)
     assert inside.mean() > 0.95
     # the predictive interval of the realised value holds the expected-value interval's spread and more
     assert np.all(res.lower <= res.upper) and np.all((res.p_zero >= 0) & (res.p_zero <= 1))
     assert np.median(res.upper - res.lower) > np.median(res.expected_upper - res.expected_lower)
     small = slice(0, 300)
-    bg_s, gg_s = bgnbd.fit_bgnbd(x[small], tx[small], T[small]), clvfit.fit_gamma_gamma(x[small], m[small], min_repeat_customers=5)
+    bg_s, gg_s = bgnbd.fit_bgnbd(x[small], tx[small], T[small]), fit_gamma_gamma(x[small], m[small], min_repeat_customers=5)
     res_s = clv_intervals("bgnbd", bg_s, gg_s, x[small], tx[small], T[small], m[small], periods_per_month=4.345)
     rel = lambda r: np.median((r.expected_upper - r.expected_lower) / np.maximum(r.clv, 1e-9))  # noqa: E731
     assert rel(res_s) > 1.5 * rel(res)
@@ -343,7 +354,7 @@ def test_clv_predictive_intervals_cover_realised_values(model):
     # the 80% predictive interval (parameter + process) covers 75-85% by the randomized-PIT rule.
     truth = {"bgnbd": BG_CDNOW, "mbgnbd": MBG_TRUE, "paretonbd": PNBD_CDNOW}[model]
     x, tx, T, m, value = oracle.simulate_value(model, 8000, 31, truth, (6.25, 3.74, 15.44), 12, 4.345, 0.01)
-    fit, gg = get_model(model).fit(x, tx, T), clvfit.fit_gamma_gamma(x, m)
+    fit, gg = get_model(model).fit(x, tx, T), fit_gamma_gamma(x, m)
     res = clv_intervals(model, fit, gg, x, tx, T, m, periods_per_month=4.345, seed=3)
     assert 0.75 <= res.coverage(value).mean() <= 0.85
     assert np.mean((res.lower <= value) & (value <= res.upper)) >= 0.8  # the atom at 0 makes plain intervals conservative
@@ -361,6 +372,42 @@ def test_alive_moments_match_the_pmf_tables(model):
         np.testing.assert_allclose(q0, pmf[:, 0], rtol=1e-12, atol=1e-15)
         np.testing.assert_allclose(m1, pmf @ k, rtol=1e-8)
         np.testing.assert_allclose(m2, pmf @ k**2, rtol=1e-7)
+
+
+@pytest.mark.parametrize("model", sorted(MODELS))
+def test_restricted_remaining_lifetime_is_the_models_expected_lifetime(model):
+    """Each model's remaining lifetime with a cap per customer (the alive part of expected_restricted_lifetime),
+    at cap = T + c for customers of one age T, is the model's own expected_lifetime(c) / P(alive): BG/NBD by a
+    different quadrature, so a model wired to another model's lifetime (b + x vs b + x + 1) fails."""
+    params = {"bgnbd": BG_CDNOW, "mbgnbd": MBG_TRUE, "paretonbd": PNBD_CDNOW}[model]
+    x, tx, T = np.array([0, 1, 3, 10, 2.0]), np.array([0, 5, 20, 29, 1.0]), np.full(5, 30.0)
+    spec = get_model(model)
+    for c in (4.3, 52.0):
+        want = spec.expected_lifetime(params, c, x, tx, T) / spec.p_alive(params, x, tx, T)
+        np.testing.assert_allclose(spec.restricted_remaining_lifetime(params, 30.0 + c, x, T), want, rtol=1e-6)
+    assert (spec.restricted_remaining_lifetime(params, 20.0, x, T) == 0).all()  # cap before T: nothing remains
+
+
+def test_no_private_btyd_name_is_imported_outside_the_library():
+    """The dbt glue and the CLI use clvlayer.btyd's public API only (its __all__)."""
+    import clvlayer.btyd as btyd
+
+    assert all(hasattr(btyd, name) for name in btyd.__all__)
+    root = Path(__file__).resolve().parents[2]
+    library = root / "scripts" / "clvlayer" / "btyd"
+    sources = [*(root / "scripts" / "clvlayer").rglob("*.py"), *(root / "models").rglob("*.py")]
+    offenders = []
+    for source in (f for f in sources if library not in f.parents):
+        for node in ast.walk(ast.parse(source.read_text())):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("clvlayer.btyd"):
+                names = node.module.split(".") + [alias.name for alias in node.names]
+            elif isinstance(node, ast.Import):
+                names = [part for alias in node.names if alias.name.startswith("clvlayer.btyd")
+                         for part in alias.name.split(".")]
+            else:
+                continue
+            offenders += [f"{source.relative_to(root)}:{node.lineno}" for name in names if name.startswith("_")][:1]
+    assert not offenders, offenders
 
 
 def test_gauss_jacobi_rules_match_scipy():

@@ -20,6 +20,7 @@ import pytest
 from scipy.special import hyp2f1
 
 from clvlayer import clv_models
+from clvlayer.btyd import expected_restricted_lifetime
 from clvlayer.btyd.bgnbd import fit_bgnbd
 from clvlayer.btyd.gammagamma import fit_gamma_gamma
 from clvlayer.generate import generate
@@ -152,7 +153,7 @@ def test_rfm_summaries_fits_and_predictions_match_oracle(generated: tuple[Path, 
     # integral in test_model_expected_lifetime_against_quadrature), in months.
     np.testing.assert_allclose(
         summary["own_model_expected_lifetime_months"],
-        1 + clv_models.expected_restricted_lifetime("bgnbd", [bg[n] for n in ("r", "alpha", "a", "b")], x, tx, T,
+        1 + expected_restricted_lifetime("bgnbd", [bg[n] for n in ("r", "alpha", "a", "b")], x, tx, T,
                                                    (HORIZON - 1) * k) / k, rtol=1e-9)
 
     # Tiers: rank by predicted CLV (desc; ties share their first position), cumulative share cut-offs.
@@ -263,7 +264,7 @@ def test_generator_truth_recovered(seed: int, tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("x, tx, T", [(0, 0, 200), (3, 20, 700), (12, 900, 910)])
 def test_model_expected_lifetime_against_quadrature(x: int, tx: float, T: float) -> None:
-    """E[min(L, cap) | x, t_x, T] of clv_models against a two-dimensional numerical integral over the posterior of
+    """E[min(L, cap) | x, t_x, T] of clvlayer.btyd against a two-dimensional numerical integral over the posterior of
     (lambda, p) given the customer is alive: lambda ~ Gamma(r + x, alpha + T), p ~ Beta(a, b + x), R ~ Exp(lambda p)
     after T; a customer who is no longer alive dropped out at t_x. The integral is a dense trapezoid rule in
     log(lambda) and logit(p), where both densities are smooth (the implementation integrates lambda in closed form
@@ -284,7 +285,7 @@ def test_model_expected_lifetime_against_quadrature(x: int, tx: float, T: float)
     values = -np.expm1(-rate * prob * s) / (rate * prob) * weight
     remaining = np.trapezoid(np.trapezoid(values, z, axis=1), y)
     expected = (1 - alive) * min(tx, cap) + alive * (min(T, cap) + remaining)
-    got = clv_models.expected_restricted_lifetime("bgnbd", [bg["r"], bg["alpha"], bg["a"], bg["b"]],
+    got = expected_restricted_lifetime("bgnbd", [bg["r"], bg["alpha"], bg["a"], bg["b"]],
                                                   np.array([x], float),
                                                   np.array([tx], float), np.array([T], float), cap)[0]
     assert got == pytest.approx(expected, rel=2e-4)

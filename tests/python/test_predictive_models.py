@@ -16,6 +16,7 @@ import pytest
 
 from btyd_oracles import simulate_bg
 from clvlayer import clv_models
+from clvlayer.btyd import expected_restricted_lifetime
 
 COUNT_MODELS = ["bgnbd", "mbgnbd", "paretonbd"]
 
@@ -199,7 +200,7 @@ def test_pareto_expected_lifetime_against_a_grid_over_the_rates(x: int, tx: floa
     grid = [np.log(lam[:, 0, 0]), np.log(mu[0, :, 0])]
     expected = (np.trapezoid(np.trapezoid(num[..., 0], grid[1], axis=1), grid[0])
                 / np.trapezoid(np.trapezoid(den[..., 0], grid[1], axis=1), grid[0]))
-    got = clv_models.expected_restricted_lifetime("paretonbd", (r, alpha, s, beta), np.array([x], float),
+    got = expected_restricted_lifetime("paretonbd", (r, alpha, s, beta), np.array([x], float),
                                                   np.array([tx]), np.array([T]), cap)[0]
     assert got == pytest.approx(expected, rel=2e-3)
 

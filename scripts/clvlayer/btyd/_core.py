@@ -29,8 +29,6 @@ TimeUnit = Literal["day", "week"]
 #: factors of ``lifetimes.utils._customer_lifetime_value`` (freq "D" -> 30,
 #: freq "W" -> 4.345) so that both produce the same numbers.
 PERIODS_PER_MONTH: dict[str, float] = {"day": 30.0, "week": 4.345}
-#: Length of one time unit in days (used by :func:`rfm_summary`).
-DAYS_PER_UNIT: dict[str, float] = {"day": 1.0, "week": 7.0}
 
 
 class ClvFitError(ValueError):
@@ -49,7 +47,7 @@ def _as_1d_float(values: ArrayLike, name: str) -> FloatArray:
     return arr
 
 
-def _validate_rfm(
+def validate_rfm(
     frequency: ArrayLike,
     recency: ArrayLike,
     T: ArrayLike,

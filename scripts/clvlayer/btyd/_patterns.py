@@ -9,7 +9,7 @@ from typing import Callable, Sequence
 import numpy as np
 from numpy.typing import ArrayLike
 
-from clvlayer.btyd._core import ClvFitError, FloatArray, _dot, _validate_rfm, _validate_weights, aggregate_rfm
+from clvlayer.btyd._core import ClvFitError, FloatArray, _dot, validate_rfm, _validate_weights, aggregate_rfm
 
 
 @dataclass
@@ -78,7 +78,7 @@ def validate_fit_inputs(
 ) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray]:
     """The checks every count-model fit makes (x, t_x, T, weights, enough customers, repeat buyers, penalizer);
     returns x, t_x, T and the weights."""
-    x, tx, tt = _validate_rfm(frequency, recency, T)
+    x, tx, tt = validate_rfm(frequency, recency, T)
     w = _validate_weights(weights, len(x))
     n = float(w.sum())
     if n <= 0:

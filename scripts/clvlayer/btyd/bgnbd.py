@@ -21,13 +21,13 @@ from typing import Sequence
 
 import numpy as np
 from numpy.typing import ArrayLike
-from scipy.special import digamma, expit, gammaln, hyp2f1
+from scipy.special import digamma, expit, gammaln, hyp2f1, roots_jacobi
 
 from clvlayer.btyd._core import (
     ClvFitError,
     FloatArray,
     _dot,
-    _validate_rfm,
+    validate_rfm,
     _validate_weights,
     aggregate_rfm,
     horizon,
@@ -101,7 +101,7 @@ def bgnbd_log_likelihood_per_row(
     with ``gammaln`` and ``logaddexp`` (A4 only where x > 0).
     """
     r, alpha, a, b = _bg_params(params)
-    x, tx, tt = _validate_rfm(frequency, recency, T, allow_empty=True)
+    x, tx, tt = validate_rfm(frequency, recency, T, allow_empty=True)
     ln_a1 = gammaln(r + x) - gammaln(r) + r * np.log(alpha)
     ln_a2 = gammaln(a + b) + gammaln(b + x) - gammaln(b) - gammaln(a + b + x)
     ln_a3 = -(r + x) * np.log(alpha + tt)
@@ -364,7 +364,7 @@ def conditional_probability_alive(
     customers without repeat purchases (including T == 0).
     """
     r, alpha, a, b = _bg_params(fit)
-    x, tx, tt = _validate_rfm(frequency, recency, T, allow_empty=True)
+    x, tx, tt = validate_rfm(frequency, recency, T, allow_empty=True)
     return expit(-_log_dropout_odds(r, alpha, a, b, x, tx, tt))
 
 
@@ -418,7 +418,7 @@ def conditional_expected_number_of_purchases_up_to_time(
     scoring millions of day-grained customers cheap.
     """
     r, alpha, a, b = _bg_params(fit)
-    x, tx, tt = _validate_rfm(frequency, recency, T, allow_empty=True)
+    x, tx, tt = validate_rfm(frequency, recency, T, allow_empty=True)
     try:
         t_b = np.broadcast_to(np.asarray(t, dtype=np.float64), x.shape).astype(np.float64)
     except ValueError as exc:
@@ -455,10 +455,57 @@ def alive_count_pmf(fit: BgNbdFit | Sequence[float], t: float, frequency: ArrayL
 def expected_lifetime(fit: BgNbdFit | Sequence[float], cap: float, frequency: ArrayLike, recency: ArrayLike, T: ArrayLike) -> FloatArray:
     """Expected remaining active time within the next ``cap`` time units: P(alive) E[min(tau, cap) | alive]."""
     r, alpha, a, b = _bg_params(fit)
-    x, tx, tt = _validate_rfm(frequency, recency, T, allow_empty=True)
+    x, tx, tt = validate_rfm(frequency, recency, T, allow_empty=True)
     p_alive = expit(-_log_dropout_odds(r, alpha, a, b, x, tx, tt))
     (ux, uT), _, inv = aggregate_rfm(x, tt)
     return p_alive * beta_lifetime(r + ux, alpha + uT, a, b + ux, float(cap))[inv]
+
+
+def restricted_remaining_lifetime(
+    fit: BgNbdFit | Sequence[float], cap: float, frequency: ArrayLike, T: ArrayLike
+) -> FloatArray:
+    """E[min(R, max(cap - T, 0)) | alive at T] per row, R the remaining lifetime after T (``cap`` counted from the
+    first purchase): the alive part of :func:`clvlayer.btyd.registry.expected_restricted_lifetime`.
+
+    Given alive, lambda ~ Gamma(r + x, alpha + T), p ~ Beta(a, b + x) and R ~ Exponential(lambda p) (a Geometric(p)
+    number of Exponential(lambda) gaps). With k = r + x, beta = alpha + T and s = max(cap - T, 0):
+        E[min(R, s) | p] = beta / (p (k - 1)) [1 - (1 + p s / beta)^(1 - k)]   (beta ln(1 + p s / beta) / p at k = 1)
+    integrated over p by 48-node Gauss-Jacobi quadrature, once per distinct (x, T).
+    """
+    params = _bg_params(fit)
+    x, tt = np.asarray(frequency, dtype=np.float64), np.asarray(T, dtype=np.float64)
+    (ux, uT), _, inv = aggregate_rfm(x, tt)  # a function of (x, T): once per distinct group
+    return _restricted_remaining(params, ux, uT, np.maximum(cap - uT, 0.0))[inv]
+
+
+def _restricted_remaining(params: tuple[float, ...], x: FloatArray, tt: FloatArray, s: FloatArray,
+                          nodes: int = 48) -> FloatArray:
+    """:func:`restricted_remaining_lifetime` on distinct (x, T) rows with the remaining cap ``s`` per row."""
+    r, alpha, a, b = params
+    remaining = np.zeros_like(x)
+    for value in np.unique(x):
+        rows = (x == value) & (s > 0)
+        if not rows.any():
+            continue
+        # p ~ Beta(a, b + x): nodes u on [-1, 1] with weight (1 - u)^(b + x - 1) (1 + u)^(a - 1), p = (1 + u) / 2
+        u, weights = roots_jacobi(nodes, b + value - 1.0, a - 1.0)
+        p = (1.0 + u)[None, :] / 2.0
+        k = r + value
+        beta = (alpha + tt[rows])[:, None]
+        y = p * s[rows][:, None] / beta
+        if abs(k - 1.0) < 1e-9:
+            per_p = beta * np.log1p(y) / p
+        else:
+            per_p = beta / (k - 1.0) * -np.expm1(-(k - 1.0) * np.log1p(y)) / p
+        remaining[rows] = per_p @ (weights / weights.sum())
+    return remaining
+
+
+def dead_lifetime(fit: BgNbdFit | Sequence[float], cap: float, frequency: ArrayLike, recency: ArrayLike,
+                  T: ArrayLike) -> FloatArray:
+    """E[min(L, cap) | no longer alive at T] for BG-type dropout (BG/NBD, MBG/NBD): a customer drops out right
+    after a purchase, so one who is no longer alive left at his last purchase, L = t_x."""
+    return np.minimum(np.asarray(recency, dtype=np.float64), cap)
 
 
 def alive_expected_purchases(fit: BgNbdFit | Sequence[float], t: ArrayLike, frequency: ArrayLike, T: ArrayLike) -> FloatArray:

@@ -15,7 +15,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 from scipy.special import expit
 
-from clvlayer.btyd._core import PERIODS_PER_MONTH, ClvFitError, FloatArray, TimeUnit, _validate_rfm, aggregate_rfm
+from clvlayer.btyd._core import PERIODS_PER_MONTH, ClvFitError, FloatArray, TimeUnit, validate_rfm, aggregate_rfm
 from clvlayer.btyd._predict import discounted_sum
 from clvlayer.btyd.bgnbd import BgNbdFit, _bg_params, _future_fraction, _log_dropout_odds
 from clvlayer.btyd.gammagamma import GammaGammaFit, conditional_expected_average_profit
@@ -52,7 +52,7 @@ def customer_lifetime_value(
         raise ClvFitError("months must be a non-negative integer")
     if not math.isfinite(monthly_discount_rate) or monthly_discount_rate <= -1:
         raise ClvFitError("monthly_discount_rate must be > -1")
-    x, tx, tt = _validate_rfm(frequency, recency, T, allow_empty=True)
+    x, tx, tt = validate_rfm(frequency, recency, T, allow_empty=True)
     spend = conditional_expected_average_profit(gg, x, monetary_value) * margin
     r, alpha, a, b = _bg_params(bg)
     if abs(a - 1.0) < 1e-9:
@@ -109,7 +109,7 @@ def model_lifetime_value(
 
     spec = get_model(model)
     k = months_to_periods(time_unit, periods_per_month)
-    x, tx, tt = _validate_rfm(frequency, recency, T, allow_empty=True)
+    x, tx, tt = validate_rfm(frequency, recency, T, allow_empty=True)
     spend = conditional_expected_average_profit(gg, x, monetary_value) * margin
     (ux, utx, uT), _, inv = aggregate_rfm(x, tx, tt)
     p_alive = spec.p_alive(params, ux, utx, uT)

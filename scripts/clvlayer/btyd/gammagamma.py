@@ -1,4 +1,5 @@
-"""Gamma-Gamma spend model (Fader, Hardie & Lee 2005, "RFM and CLV: Using Iso-Value Curves", JMR 42(4);
+"""Gamma-Gamma spend model (Colombo & Jiang 1999, "A Stochastic RFM Model", Journal of Interactive Marketing
+13(3); as used with BG/NBD in Fader, Hardie & Lee 2005, "RFM and CLV: Using Iso-Value Curves", JMR 42(4);
 estimation details in Fader & Hardie 2013, "The Gamma-Gamma Model of Monetary Value", note 025).
 
 Spend per transaction ~ Gamma(p, nu), nu ~ Gamma(q, v). Likelihood eq. (1a), conditional expected

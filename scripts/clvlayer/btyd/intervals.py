@@ -52,7 +52,7 @@ import pandas as pd
 from numpy.typing import ArrayLike
 from scipy.special import gammainc, gammaincinv, ndtr, ndtri
 
-from clvlayer.btyd._core import ClvFitError, FloatArray, _as_1d_float, _validate_rfm, aggregate_rfm
+from clvlayer.btyd._core import ClvFitError, FloatArray, _as_1d_float, validate_rfm, aggregate_rfm
 from clvlayer.btyd._predict import discounted_sum, nbd_upper
 from clvlayer.btyd.gammagamma import GammaGammaFit
 from clvlayer.btyd.registry import ModelSpec, get_model
@@ -92,7 +92,7 @@ class _Layout:
 
 
 def _layout(frequency: ArrayLike, recency: ArrayLike, T: ArrayLike) -> _Layout:
-    x, tx, tt = _validate_rfm(frequency, recency, T)
+    x, tx, tt = validate_rfm(frequency, recency, T)
     (px, ptx, pT), _, inv = aggregate_rfm(x, tx, tt)
     (gx, gT), _, ginv = aggregate_rfm(px, pT)
     return _Layout(px, ptx, pT, inv, gx, gT, ginv)

@@ -21,7 +21,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 from scipy.special import betaln, digamma, expit, gammaln
 
-from clvlayer.btyd._core import FloatArray, _dot, _validate_rfm, _validate_weights, aggregate_rfm, horizon, positive_params
+from clvlayer.btyd._core import FloatArray, _dot, validate_rfm, _validate_weights, aggregate_rfm, horizon, positive_params
 from clvlayer.btyd._fit import CountFit, run_fit
 from clvlayer.btyd._patterns import Patterns, add_penalty, prepare_fit_data, rate_starts
 from clvlayer.btyd._predict import alive_pmf_kmax, beta_alive_moments, beta_alive_moments_draws, beta_lifetime, bg_alive_pmf
@@ -48,7 +48,7 @@ def _log_dropout_odds(r: float, alpha: float, a: float, b: float, x: FloatArray,
 def mbgnbd_log_likelihood_per_row(params: Any, frequency: ArrayLike, recency: ArrayLike, T: ArrayLike) -> FloatArray:
     """Per-customer MBG/NBD log-likelihood (module docstring), in log space with ``logaddexp``."""
     r, alpha, a, b = mbg_params(params)
-    x, tx, tt = _validate_rfm(frequency, recency, T, allow_empty=True)
+    x, tx, tt = validate_rfm(frequency, recency, T, allow_empty=True)
     ln_a1 = gammaln(r + x) - gammaln(r) + r * math.log(alpha)
     ln_alive = betaln(a, b + x + 1.0) - betaln(a, b) - (r + x) * np.log(alpha + tt)
     return ln_a1 + ln_alive + np.logaddexp(0.0, _log_dropout_odds(r, alpha, a, b, x, tx, tt))
@@ -119,7 +119,7 @@ def fit_mbgnbd(
 def conditional_probability_alive(params: Any, frequency: ArrayLike, recency: ArrayLike, T: ArrayLike) -> FloatArray:
     """P(alive at T | x, t_x, T) = 1 / (1 + a/(b+x) ((alpha+T)/(alpha+t_x))^(r+x)), below 1 for x == 0 too."""
     r, alpha, a, b = mbg_params(params)
-    x, tx, tt = _validate_rfm(frequency, recency, T, allow_empty=True)
+    x, tx, tt = validate_rfm(frequency, recency, T, allow_empty=True)
     return expit(-_log_dropout_odds(r, alpha, a, b, x, tx, tt))
 
 
@@ -128,7 +128,7 @@ def conditional_expected_number_of_purchases_up_to_time(
 ) -> FloatArray:
     """E[# purchases in (T, T+t] | x, t_x, T] (module docstring); 2F1 per distinct (x, T, t)."""
     r, alpha, a, b = mbg_params(params)
-    x, tx, tt = _validate_rfm(frequency, recency, T, allow_empty=True)
+    x, tx, tt = validate_rfm(frequency, recency, T, allow_empty=True)
     t_b = horizon(t, len(x))
     if abs(a - 1.0) < 1e-9:
         a = 1.0 + 1e-9
@@ -152,10 +152,20 @@ def alive_count_pmf(params: Any, t: float, frequency: ArrayLike, T: ArrayLike, k
 def expected_lifetime(params: Any, cap: float, frequency: ArrayLike, recency: ArrayLike, T: ArrayLike) -> FloatArray:
     """Expected remaining active time within the next ``cap`` time units: P(alive) E[min(tau, cap) | alive]."""
     r, alpha, a, b = mbg_params(params)
-    x, tx, tt = _validate_rfm(frequency, recency, T, allow_empty=True)
+    x, tx, tt = validate_rfm(frequency, recency, T, allow_empty=True)
     p_alive = expit(-_log_dropout_odds(r, alpha, a, b, x, tx, tt))
     (ux, uT), _, inv = aggregate_rfm(x, tt)
     return p_alive * beta_lifetime(r + ux, alpha + uT, a, b + ux + 1.0, float(cap))[inv]
+
+
+def restricted_remaining_lifetime(params: Any, cap: float, frequency: ArrayLike, T: ArrayLike) -> FloatArray:
+    """E[min(R, max(cap - T, 0)) | alive at T] per row, R the remaining lifetime after T (``cap`` counted from the
+    first purchase): :func:`expected_lifetime`'s expectation with a cap per (x, T) group, p | alive ~
+    Beta(a, b + x + 1) (:func:`clvlayer.btyd._predict.beta_lifetime`)."""
+    r, alpha, a, b = mbg_params(params)
+    x, tt = np.asarray(frequency, dtype=np.float64), np.asarray(T, dtype=np.float64)
+    (ux, uT), _, inv = aggregate_rfm(x, tt)
+    return beta_lifetime(r + ux, alpha + uT, a, b + ux + 1.0, np.maximum(cap - uT, 0.0))[inv]
 
 
 def alive_expected_purchases(params: Any, t: ArrayLike, frequency: ArrayLike, T: ArrayLike) -> FloatArray:

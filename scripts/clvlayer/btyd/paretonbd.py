@@ -39,7 +39,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 from scipy.special import digamma, expit, gammaln, polygamma, roots_legendre
 
-from clvlayer.btyd._core import FloatArray, _dot, _validate_rfm, _validate_weights, aggregate_rfm, horizon, positive_params
+from clvlayer.btyd._core import FloatArray, _dot, validate_rfm, _validate_weights, aggregate_rfm, horizon, positive_params
 from clvlayer.btyd._fit import CountFit, run_fit
 from clvlayer.btyd._patterns import Patterns, prepare_fit_data, rate_starts, subsample_customers
 from clvlayer.btyd._predict import alive_pmf_kmax, pareto_alive_pmf
@@ -48,6 +48,7 @@ PARAMETERS = ("r", "alpha", "s", "beta")
 NAME = "Pareto/NBD"
 #: customers in the random sample the quasi-Newton start is computed on (Newton then runs on all patterns)
 START_SAMPLE = 20_000
+_ROWS_PER_CHUNK = 20_000  # rows per block of the dead-lifetime quadrature (:func:`dead_lifetime`)
 
 
 def _tanh_sinh(n: int, h: float) -> tuple[FloatArray, FloatArray, FloatArray]:
@@ -199,7 +200,7 @@ def _ln_first(r: float, alpha: float, s: float, beta: float, x: FloatArray, tt: 
 def paretonbd_log_likelihood_per_row(params: Any, frequency: ArrayLike, recency: ArrayLike, T: ArrayLike) -> FloatArray:
     """Per-customer Pareto/NBD log-likelihood (module docstring)."""
     r, alpha, s, beta = pnbd_params(params)
-    x, tx, tt = _validate_rfm(frequency, recency, T, allow_empty=True)
+    x, tx, tt = validate_rfm(frequency, recency, T, allow_empty=True)
     if len(x) == 0:
         return np.zeros(0)
     ln_first, ln_s_i, _ = _log_terms(r, alpha, s, beta, x, tt, _Keys(x, tx, tt), moments=False)
@@ -391,13 +392,13 @@ def _log_alive_odds(params: Any, x: FloatArray, tx: FloatArray, tt: FloatArray) 
 
 def conditional_probability_alive(params: Any, frequency: ArrayLike, recency: ArrayLike, T: ArrayLike) -> FloatArray:
     """P(alive at T | x, t_x, T) (module docstring); 1 exactly when t_x == T."""
-    x, tx, tt = _validate_rfm(frequency, recency, T, allow_empty=True)
+    x, tx, tt = validate_rfm(frequency, recency, T, allow_empty=True)
     return expit(_log_alive_odds(params, x, tx, tt))
 
 
 def probability_alive_draws(draws: ArrayLike, frequency: ArrayLike, recency: ArrayLike, T: ArrayLike) -> FloatArray:
     """P(alive) for each row of ``draws`` (parameter vectors): draws x customers; the (x, u) keys are built once."""
-    x, tx, tt = _validate_rfm(frequency, recency, T, allow_empty=True)
+    x, tx, tt = validate_rfm(frequency, recency, T, allow_empty=True)
     d = np.atleast_2d(np.asarray(draws, dtype=np.float64))
     keys = _Keys(x, tx, tt)
     out = np.empty((len(d), len(x)))
@@ -421,7 +422,7 @@ def conditional_expected_number_of_purchases_up_to_time(
 ) -> FloatArray:
     """E[# purchases in (T, T+t] | x, t_x, T] = P(alive) (r+x)/(alpha+T) E[min(tau, t) | alive]."""
     r, alpha, s, beta = pnbd_params(params)
-    x, tx, tt = _validate_rfm(frequency, recency, T, allow_empty=True)
+    x, tx, tt = validate_rfm(frequency, recency, T, allow_empty=True)
     t_b = horizon(t, len(x))
     p_alive = expit(_log_alive_odds(params, x, tx, tt))
     return p_alive * (r + x) / (alpha + tt) * _lomax_mean_exposure(s, beta + tt, t_b)
@@ -430,8 +431,42 @@ def conditional_expected_number_of_purchases_up_to_time(
 def expected_lifetime(params: Any, cap: float, frequency: ArrayLike, recency: ArrayLike, T: ArrayLike) -> FloatArray:
     """Expected remaining active time within the next ``cap`` time units: P(alive) E[min(tau, cap) | alive]."""
     r, alpha, s, beta = pnbd_params(params)
-    x, tx, tt = _validate_rfm(frequency, recency, T, allow_empty=True)
+    x, tx, tt = validate_rfm(frequency, recency, T, allow_empty=True)
     return expit(_log_alive_odds(params, x, tx, tt)) * _lomax_mean_exposure(s, beta + tt, horizon(cap, len(x)))
+
+
+def restricted_remaining_lifetime(params: Any, cap: float, frequency: ArrayLike, T: ArrayLike) -> FloatArray:
+    """E[min(R, max(cap - T, 0)) | alive at T] per row, R the remaining lifetime after T (``cap`` counted from the
+    first purchase): given alive, R ~ Lomax(s, beta + T)."""
+    _, _, s, beta = pnbd_params(params)
+    tt = np.asarray(T, dtype=np.float64)
+    return _lomax_mean_exposure(s, beta + tt, np.maximum(cap - tt, 0.0))
+
+
+def dead_lifetime(params: Any, cap: float, frequency: ArrayLike, recency: ArrayLike, T: ArrayLike,
+                  nodes: int = 48) -> FloatArray:
+    """E[min(tau, cap) | dead by T, x, t_x, T]: the dropout time tau of a customer no longer alive has the
+    posterior density proportional to (alpha + tau)^-(r + x) (beta + tau)^-(s + 1) on (t_x, T) (the
+    lambda^x e^(-lambda tau) mu e^(-mu tau) term of the likelihood integrated over the Gamma mixing
+    distributions). Gauss-Legendre in v = ln(c + tau), c = min(alpha, beta), where the integrand is smooth."""
+    r, alpha, s, beta = pnbd_params(params)
+    x, tx, tt = (np.asarray(v, dtype=np.float64) for v in (frequency, recency, T))
+    c = min(alpha, beta)
+    out = np.minimum(tx, cap)
+    rows = tt > tx
+    if not rows.any():
+        return out
+    u, w = roots_legendre(nodes)
+    rows = np.flatnonzero(rows)
+    for i in range(0, len(rows), _ROWS_PER_CHUNK):  # chunks: the (rows, nodes) temporaries stay in cache
+        rr = rows[i:i + _ROWS_PER_CHUNK]
+        v0, v1 = np.log(c + tx[rr])[:, None], np.log(c + tt[rr])[:, None]
+        v = v0 + (v1 - v0) * (u[None, :] + 1.0) / 2.0
+        tau = np.exp(v) - c
+        ln_f = -(r + x[rr])[:, None] * np.log(alpha + tau) - (s + 1.0) * np.log(beta + tau) + v  # dtau = e^v dv
+        f = np.exp(ln_f - ln_f.max(axis=1, keepdims=True)) * w[None, :]
+        out[rr] = (np.minimum(tau, cap) * f).sum(axis=1) / f.sum(axis=1)
+    return out
 
 
 def alive_count_pmf(params: Any, t: float, frequency: ArrayLike, T: ArrayLike, kmax: int | None = None) -> FloatArray:

@@ -15,7 +15,7 @@ from typing import Any, Callable
 import numpy as np
 
 from clvlayer.btyd import bgnbd, mbgnbd, paretonbd
-from clvlayer.btyd._core import ClvFitError, FloatArray, aggregate_rfm
+from clvlayer.btyd._core import ClvFitError, FloatArray, validate_rfm, aggregate_rfm
 from clvlayer.btyd._predict import nbd_upper
 
 
@@ -34,6 +34,10 @@ class ModelSpec:
     alive_count_pmf: Callable[..., FloatArray]
     expected_lifetime: Callable[..., FloatArray]
     time_parameters: tuple[str, ...]
+    #: E[min(R, max(cap - T, 0)) | alive at T] per (x, T) row, R the remaining lifetime: (params, cap, frequency, T)
+    restricted_remaining_lifetime: Callable[..., FloatArray]
+    #: E[min(L, cap) | no longer alive at T], L the lifetime from the first purchase: (params, cap, x, t_x, T)
+    dead_lifetime: Callable[..., FloatArray]
     #: P(alive) for many parameter vectors at once (draws x customers); None = loop over ``p_alive``
     p_alive_batch: Callable[..., FloatArray] | None = None
     #: (P(Y=0 | alive), E[Y | alive], E[Y^2 | alive]) in closed form / quadrature; None = from pmf tables
@@ -90,12 +94,14 @@ MODELS: dict[str, ModelSpec] = {
         "bgnbd", "BG/NBD", bgnbd.PARAMETERS, bgnbd.fit_bgnbd, bgnbd.bgnbd_log_likelihood_per_row,
         bgnbd.conditional_probability_alive, bgnbd.conditional_expected_number_of_purchases_up_to_time,
         bgnbd.alive_expected_purchases, bgnbd.alive_count_pmf, bgnbd.expected_lifetime, ("alpha",),
+        bgnbd.restricted_remaining_lifetime, bgnbd.dead_lifetime,
         alive_moments_fn=bgnbd.alive_moments, alive_moments_batch=bgnbd.alive_moments_draws,
     ),
     "mbgnbd": ModelSpec(
         "mbgnbd", "MBG/NBD", mbgnbd.PARAMETERS, mbgnbd.fit_mbgnbd, mbgnbd.mbgnbd_log_likelihood_per_row,
         mbgnbd.conditional_probability_alive, mbgnbd.conditional_expected_number_of_purchases_up_to_time,
         mbgnbd.alive_expected_purchases, mbgnbd.alive_count_pmf, mbgnbd.expected_lifetime, ("alpha",),
+        mbgnbd.restricted_remaining_lifetime, bgnbd.dead_lifetime,
         alive_moments_fn=mbgnbd.alive_moments, alive_moments_batch=mbgnbd.alive_moments_draws,
     ),
     "paretonbd": ModelSpec(
@@ -103,6 +109,7 @@ MODELS: dict[str, ModelSpec] = {
         paretonbd.paretonbd_log_likelihood_per_row, paretonbd.conditional_probability_alive,
         paretonbd.conditional_expected_number_of_purchases_up_to_time, paretonbd.alive_expected_purchases,
         paretonbd.alive_count_pmf, paretonbd.expected_lifetime, ("alpha", "beta"),
+        paretonbd.restricted_remaining_lifetime, paretonbd.dead_lifetime,
         p_alive_batch=paretonbd.probability_alive_draws, alive_moments_fn=paretonbd.alive_moments,
     ),
 }
@@ -148,3 +155,24 @@ def holdout_log_likelihood(model: str, params: Any, t: Any, frequency: Any, rece
         qy[rows] = q[where[inv[rows]], y[rows].astype(np.int64)]
     p = pa * qy + (1.0 - pa) * (y == 0)
     return np.log(np.maximum(p, 1e-300))
+
+
+def expected_restricted_lifetime(
+    model: str, params: Any, frequency: Any, recency: Any, T: Any, cap: float
+) -> FloatArray:
+    """E[min(L, cap) | x, t_x, T] per customer, L = first purchase -> dropout, in the fit's time units.
+
+    A customer alive at T (probability P(alive)) lives T + R, with E[min(R, cap - T) | alive] the model's
+    remaining-lifetime expectation (``restricted_remaining_lifetime``: the models' ``expected_lifetime`` with a cap
+    per customer); a customer who is no longer alive dropped out at t_x under the BG-type models (dropout happens
+    right after a purchase) and at a time in (t_x, T) under Pareto/NBD (``dead_lifetime``). Evaluated once per
+    distinct (x, t_x, T) pattern.
+    """
+    spec = get_model(model)
+    x, tx, tt = validate_rfm(frequency, recency, T, allow_empty=True)
+    (px, ptx, pT), _, inv = aggregate_rfm(x, tx, tt)  # a function of (x, t_x, T): once per distinct pattern
+    values = spec.values(params)  # a fit, a dict or a sequence
+    alive = spec.p_alive(values, px, ptx, pT)
+    remaining = alive * spec.restricted_remaining_lifetime(values, cap, px, pT)
+    dead = spec.dead_lifetime(values, cap, px, ptx, pT)
+    return ((1.0 - alive) * dead + alive * np.minimum(pT, cap) + remaining)[inv]

@@ -1,5 +1,8 @@
 """BG/NBD and Pareto/NBD with time-invariant covariates (as CLVTools' static-covariate models).
 
+Test and benchmark code, not used by the warehouse: the covariate extension of clvlayer.btyd that test_btyd.py and
+benchmarks/bench_btyd.py (`covariates`) check against simulated processes.
+
 BG/NBD (separate dropout coefficients on a and b):
 
 Customer i with purchase covariates z_p and dropout covariates z_d:
@@ -33,10 +36,19 @@ from numpy.typing import ArrayLike
 from scipy.special import digamma, expit, gammaln
 from scipy.stats import chi2
 
-from clvlayer.btyd._core import ClvFitError, FloatArray, _dot, _validate_rfm, aggregate_rfm
+from numpy.typing import NDArray
+
+from clvlayer.btyd import BgNbdFit, ClvFitError, aggregate_rfm, validate_rfm
+# the library's internal fitting layer (Newton on an exact Hessian, pattern aggregation), which these models extend
 from clvlayer.btyd._optim import fit_newton, fit_problem, log_covariance
 from clvlayer.btyd._patterns import build_patterns
-from clvlayer.btyd.bgnbd import BgNbdFit
+
+FloatArray = NDArray[np.float64]
+
+
+def _dot(a: FloatArray, b: FloatArray) -> float:
+    """Inner product without the multi-threaded BLAS ``ddot`` (as the library's fits: faster on 2 cores)."""
+    return float(np.einsum("i,i->", a, b))
 
 
 @dataclass(frozen=True)
@@ -99,7 +111,7 @@ class _CovProblem:
         r, al0, a0, b0 = np.exp(np.clip(theta[:4], -700, 700))
         gp, ga, gb = theta[4:4 + kp], theta[4 + kp:4 + kp + kd], theta[4 + kp + kd:]
         x, tx, tt, w = self.x, self.tx, self.tt, self.w
-        al = al0 * np.exp(-np.einsum("ij,j->i", self.zp, gp))  # einsum: no multi-threaded BLAS (see _core._dot)
+        al = al0 * np.exp(-np.einsum("ij,j->i", self.zp, gp))  # einsum: no multi-threaded BLAS (see _dot)
         a = a0 * np.exp(np.einsum("ij,j->i", self.zd, ga))
         b = b0 * np.exp(np.einsum("ij,j->i", self.zd, gb))
         lt, ltx = np.log(al + tt), np.log(al + tx)
@@ -166,7 +178,7 @@ def _covariate_inputs(
     purchase_names: Sequence[str], dropout_names: Sequence[str], min_customers: int, label: str,
 ) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray, FloatArray]:
     """Validated (x, t_x, T, purchase matrix, dropout matrix); :class:`ClvFitError` naming the problem."""
-    x, tx, tt = _validate_rfm(frequency, recency, T)
+    x, tx, tt = validate_rfm(frequency, recency, T)
     zp, zd = _matrix(purchase, len(purchase_names)), _matrix(dropout, len(dropout_names))
     if len(zp) != len(x) or len(zd) != len(x):
         raise ClvFitError("covariate matrices must have one row per customer")
@@ -194,7 +206,7 @@ def _check_rank(zp: FloatArray, zd: FloatArray) -> None:
 
 
 def _fit_base(x: FloatArray, tx: FloatArray, tt: FloatArray) -> BgNbdFit:
-    from clvlayer.btyd.bgnbd import fit_bgnbd
+    from clvlayer.btyd import fit_bgnbd
 
     return fit_bgnbd(x, tx, tt)
 
@@ -295,7 +307,7 @@ def fit_paretonbd_covariates(
     ``initial`` is a Pareto/NBD fit without covariates on the same customers (fitted here if omitted); the
     coefficients start at 0. Standard errors: delta method for r, alpha, s, beta, direct for coefficients.
     """
-    from clvlayer.btyd.paretonbd import fit_paretonbd
+    from clvlayer.btyd import fit_paretonbd
 
     started = time.perf_counter()
     x, tx, tt, zp, zd = _covariate_inputs(frequency, recency, T, purchase_covariates, dropout_covariates,

@@ -1,4 +1,5 @@
-"""Per-customer RFM summary (the Python reference for the dbt model int_customers_rfm_summarised)."""
+"""Per-customer RFM summary: the Python reference for the dbt model int_customers_rfm_summarised (macro
+``rfm_summary``), used by the tests and benchmarks; the warehouse builds the summary in SQL only."""
 
 from __future__ import annotations
 
@@ -6,7 +7,10 @@ from typing import Any
 
 import pandas as pd
 
-from clvlayer.btyd._core import DAYS_PER_UNIT, ClvFitError, TimeUnit
+from clvlayer.btyd import ClvFitError, TimeUnit
+
+#: Length of one time unit in days.
+DAYS_PER_UNIT: dict[str, float] = {"day": 1.0, "week": 7.0}
 
 
 def rfm_summary(
