@@ -137,6 +137,21 @@ def filter_scope(ctx: Context, applied: dict[str, str], not_applied: str = "") -
     st.caption(f":material/filter_alt: {text}.")
 
 
+# what a null CAC means, by its cac_status (the marts never publish a CAC of 0 for a channel without spend)
+CAC_REASONS = {"no_spend_recorded": "no spend recorded", "no_spend_table": "no spend data (no marketing_spend table)",
+               "no_new_customers": "nobody acquired", "not_a_channel_segment": "not a channel"}
+
+
+def cac_shown(rows: pd.DataFrame) -> pd.DataFrame:
+    """The rows for display: CAC as text, the reason instead of an empty cell where it is null (the CSV download
+    keeps the mart's values)."""
+    if "cac" not in rows or "cac_status" not in rows:
+        return rows
+    text = [f"{cac:,.2f}" if pd.notna(cac) else CAC_REASONS.get(status, str(status))
+            for cac, status in zip(rows["cac"], rows["cac_status"])]
+    return rows.assign(cac=text)
+
+
 def table(frame: pd.DataFrame) -> None:
     """st.dataframe with dates as dates and ratios / money to a readable number of digits."""
     config: dict[str, Any] = {}
