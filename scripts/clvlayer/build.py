@@ -63,6 +63,7 @@ class RunRecord:
     incremental_from: str = ""
     copy_seconds: float = 0.0
     state_fingerprint: str = ""
+    settings: dict[str, Any] = field(default_factory=dict)  # vars readers label the data with (reporting_currency)
 
 
 def _now() -> str:
@@ -154,7 +155,9 @@ def _build_and_publish(warehouse: Path, raw_data_dir: Path | None, build_dir: Pa
     """The build itself; returns whether the run record was written (it is, as part of a publish)."""
     build_file = build_dir / warehouse.name
     extra_env: dict[str, str | None] = {MANIFEST_ENV: None}
-    check_input_vars(project_vars(dbt_args))
+    values = project_vars(dbt_args)
+    check_input_vars(values)
+    record.settings = {"reporting_currency": str(values.get("reporting_currency") or "").upper()}
     record.state_fingerprint = state_fingerprint(dbt_args)
     if raw_data_dir is not None:
         record.input = str(raw_data_dir)

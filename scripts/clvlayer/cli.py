@@ -12,6 +12,7 @@
     clv report --out DIR      write the dashboard's charts as PNG + one HTML page, and the action lists as CSV
     clv docs                  generate and serve the dbt docs site (lineage with the dashboard and report exposures)
     clv docs-md               regenerate docs/metrics.md from the dbt docs blocks and YAML descriptions
+    clv sql "select ..."      SQL on the published warehouse, read-only (also `clv sql < file.sql`; --format csv|json)
 """
 
 from __future__ import annotations
@@ -463,6 +464,9 @@ def build_parser() -> argparse.ArgumentParser:
     docs.add_argument("--host", default="127.0.0.1")
     docs.add_argument("--no-serve", action="store_true", help="only generate the site")
     docs.set_defaults(func=_cmd_docs)
+
+    from clvlayer.sql_cli import register as register_sql  # `clv sql`: scripts/clvlayer/sql_cli.py
+    register_sql(commands)
     return parser
 
 

@@ -51,8 +51,13 @@ def test_overview_tiles_show_numbers_and_changes(sample_warehouse: Path, monkeyp
     assert list(tiles) == flows + values + ratios  # organic has no spend: no LTV/CAC tile
     assert all(metric.value not in ("", "–") and metric.delta for metric in tiles.values())  # all with a change
     assert (tiles["Customers"].value, tiles["Buyers"].value) == ("4,000", "3,789")
-    assert (tiles["Net revenue"].value, tiles["Net revenue"].delta) == ("236,496", "+33,639")
-    assert tiles["Repeat rate"].delta.endswith(" pp")
+    assert (tiles["Net revenue"].value, tiles["Net revenue"].delta) == ("236,496 USD", "+33,639 USD")
+    money = ["Net revenue", "Average check (AOV)", "Realised LTV", "Realised LTV 12 mo", "LTV formula A",
+             "LTV formula B"]
+    assert all(tiles[label].value.endswith(" USD") and tiles[label].delta.endswith(" USD") for label in money)
+    assert not any("USD" in metric.value for label, metric in tiles.items() if label not in money)
+    assert tiles["Repeat rate"].value.endswith("%") and tiles["Repeat rate"].delta.endswith(" pp")
+    assert any("Money in **USD**" in caption.value for caption in app.caption)
     assert not app.selectbox  # no segment filter: the overall row, nothing to choose
 
 
@@ -114,7 +119,7 @@ def test_filters_apply_on_every_page(sample_warehouse: Path, monkeypatch: pytest
     header = [element.value for element in overview.subheader]
     assert "2024-10-01 to 2024-12-31 vs 2024-07-01 to 2024-09-30" in header
     revenue = {metric.label: metric.value for metric in overview.metric}["Net revenue"]
-    assert 0 < int(revenue.replace(",", "")) < 50_000
+    assert revenue.endswith(" USD") and 0 < int(revenue.removesuffix(" USD").replace(",", "")) < 50_000
     for script, ignored in (("views/cohorts.py", "region, loyalty"), ("views/segments.py", "date range"),
                             ("views/acquisition.py", "region, loyalty")):
         page = _render(app, script)

@@ -148,13 +148,14 @@ def test_value_tiles_are_the_segment_mart_rows(sample_warehouse: Path, segment: 
     (previous,) = coverage.previous_snapshots
     assert (previous.name, previous.months_before_current) == ("previous_3m", 3)
     mart = _mart_segment(sample_warehouse, segment)
-    tiles = kpis.value_tiles(data.segment_kpis(sample_warehouse, *segment), previous)
+    tiles = kpis.value_tiles(data.segment_kpis(sample_warehouse, *segment), previous, currency=coverage.currency)
     assert [tile.label for tile in tiles] == [label for label, *_ in kpis.VALUE_TILES]
     for tile, (_, column, _, change, _) in zip(tiles, kpis.VALUE_TILES):
         now, before = mart["current"][column], mart["previous_3m"][column]
         assert tile.value == pytest.approx(now, rel=1e-12) and tile.previous == pytest.approx(before, rel=1e-12)
-        assert tile.change == change(now - before)
-    assert kpis.value_tiles(data.segment_kpis(sample_warehouse, *segment), None)[0].change is None
+        unit = " USD" if column in kpis.MONEY_COLUMNS else ""
+        assert tile.change == change(now - before) + unit
+    assert kpis.value_tiles(data.segment_kpis(sample_warehouse, *segment), None, currency="USD")[0].change is None
 
 
 def test_overall_tiles_match_the_customer_mart(sample_warehouse: Path, query) -> None:
@@ -162,7 +163,7 @@ def test_overall_tiles_match_the_customer_mart(sample_warehouse: Path, query) ->
     (customers, buyers, revenue, repeaters), = query(sample_warehouse, """
         select count(*), count(*) filter (where has_completed_order), sum(realised_ltv),
             count(*) filter (where is_repeat_customer) from marts.fct_customer_ltv""")
-    tiles = {tile.label: tile for tile in kpis.value_tiles(data.segment_kpis(sample_warehouse), None)}
+    tiles = {tile.label: tile for tile in kpis.value_tiles(data.segment_kpis(sample_warehouse), None, currency="USD")}
     assert (tiles["Customers"].value, tiles["Buyers"].value) == (customers, buyers) == (4000, 3789)
     assert tiles["Realised LTV"].value == pytest.approx(float(revenue) / buyers, rel=1e-12)
     assert tiles["Repeat rate"].value == pytest.approx(repeaters / buyers, rel=1e-12)
@@ -307,12 +308,16 @@ def test_analyst_guide_sample_figures(sample_warehouse: Path, query) -> None:
     """The analyst guide's figures about the sample are the overview's: flows for Q2 2025, the quarter's AOV (an
     independent sum / count on fct_orders) and the overall average-check tile."""
     text = " ".join((PROJECT_ROOT / "docs" / "analyst_guide.md").read_text().split())
-    found = re.search(r"Q2 2025 net revenue ([\d,]+) and ([\d,]+) orders, the overview's flow tiles for that quarter, "
-                      r"and AOV ([\d.]+) over that quarter's orders\. The overview's average-check tile, ([\d.]+),", text)
+    found = re.search(r"Q2 2025 net revenue ([\d,]+ USD) and ([\d,]+) orders, the overview's flow tiles for that "
+                      r"quarter, and AOV ([\d.]+) USD over that quarter's orders\. The overview's average-check tile, "
+                      r"([\d.]+ USD),", text)
     assert found, "sentence not found in docs/analyst_guide.md"
     current, previous = comparison_periods(date(2025, 6, 30), 3)
-    flows = kpis.flow_tiles(data.period_flows(sample_warehouse, Filters(), current, previous))
+    currency = data.Coverage.read(sample_warehouse).currency
+    assert currency == "USD"  # the sample's var reporting_currency, which the guide's sentence names
+    flows = kpis.flow_tiles(data.period_flows(sample_warehouse, Filters(), current, previous), currency=currency)
     (aov,), = query(sample_warehouse, "select sum(net_revenue) / count(*) filter (where is_completed) "
                                       "from marts.fct_orders where ordered_on between '2025-04-01' and '2025-06-30'")
-    check = {tile.label: tile.text for tile in kpis.value_tiles(data.segment_kpis(sample_warehouse), None)}
+    check = {tile.label: tile.text for tile in kpis.value_tiles(data.segment_kpis(sample_warehouse), None,
+                                                                 currency=currency)}
     assert found.groups() == (flows[0].text, flows[1].text, f"{aov:.2f}", check["Average check (AOV)"])

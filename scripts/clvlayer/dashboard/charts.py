@@ -4,10 +4,15 @@ Every chart is a Vega-Lite spec built with Altair from one loader of `clvlayer.d
 them with their page, title, loader and empty state; pages and the report only ever go through it. Charts
 display the mart columns as they are. They fold columns into long form, bin and format, but they never aggregate
 a ratio.
+
+Every chart says what it shows in words (titles never name a table), every axis has a title, money axes and
+tooltips carry the reporting currency (the `currency` argument of the charts that show money) and rates are shown
+as percentages.
 """
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +22,7 @@ import numpy as np
 import pandas as pd
 
 from clvlayer.dashboard import data
+from clvlayer.dashboard.currency import money_title
 from clvlayer.dashboard.data import Coverage, Filters
 
 alt.data_transformers.disable_max_rows()  # loaders bound their rows (the CLV scatter is a 5,000-row sample)
@@ -26,7 +32,7 @@ TIER_ORDER = ["top", "high", "medium", "low"]
 TIER_COLORS = ["#1b7837", "#7fbf7b", "#f1a340", "#b2182b"]
 SEGMENT_TYPE_LABELS = {"rfm_segment": "RFM segment", "cvm_stage": "CVM stage", "age_band": "age band",
                        "preferred_category": "preferred category", "value_tier": "value tier"}
-Draw = Callable[[pd.DataFrame], alt.TopLevelMixin]
+Draw = Callable[..., alt.TopLevelMixin]  # (frame) or, for a chart of money, (frame, currency)
 EmptyReason = Callable[[pd.DataFrame, Coverage], str | None]
 
 
@@ -34,15 +40,18 @@ def _month(field: str, title: str) -> alt.X:
     return alt.X(f"yearmonth({field}):T", title=title)
 
 
-def revenue_trend(df: pd.DataFrame) -> alt.LayerChart:
+def revenue_trend(df: pd.DataFrame, currency: str) -> alt.LayerChart:
     base = alt.Chart(df).encode(_month("order_month", "order month"))
+    revenue = money_title("net revenue", currency)
     bars = base.mark_bar(color="#4c78a8", opacity=0.8).encode(
-        alt.Y("net_revenue:Q", title="net revenue"),
+        alt.Y("net_revenue:Q", title=f"{revenue}, bars"),
         tooltip=[alt.Tooltip("yearmonth(order_month):T", title="month"),
-                 alt.Tooltip("net_revenue:Q", format=",.0f"), alt.Tooltip("completed_orders:Q", format=",")])
-    line = base.mark_line(color="#e45756", point=True).encode(alt.Y("completed_orders:Q", title="completed orders"))
+                 alt.Tooltip("net_revenue:Q", format=",.0f", title=revenue),
+                 alt.Tooltip("completed_orders:Q", format=",", title="completed orders")])
+    line = base.mark_line(color="#e45756", point=True).encode(
+        alt.Y("completed_orders:Q", title="completed orders, line"))
     return alt.layer(bars, line).resolve_scale(y="independent").properties(
-        width=WIDTH, height=260, title="Net revenue (bars) and completed orders (line) by month")
+        width=WIDTH, height=260, title=f"Net revenue in {currency} (bars) and completed orders (line) by month")
 
 
 def _by_channel(df: pd.DataFrame) -> bool:
@@ -67,74 +76,86 @@ def retention_heatmap(df: pd.DataFrame) -> alt.Chart | alt.FacetChart:
         row=alt.Row("acquisition_channel:N", title=None)).properties(title=f"{title}, by acquisition channel")
 
 
-def _cohort_curves(df: pd.DataFrame, column: str, label: str) -> alt.Chart | alt.FacetChart:
+def _cohort_curves(df: pd.DataFrame, column: str, label: str, currency: str) -> alt.Chart | alt.FacetChart:
+    axis = money_title(label, currency)
     chart = alt.Chart(df).mark_line(strokeWidth=1.5).encode(
         alt.X("months_since_first_order:Q", title="months since first order"),
-        alt.Y(f"{column}:Q", title=label),
+        alt.Y(f"{column}:Q", title=axis),
         alt.Color("cohort_month:T", title="cohort", scale=alt.Scale(scheme="plasma"),
                   legend=alt.Legend(format="%Y-%m")),
         detail="cohort_month:T",
         tooltip=["acquisition_channel:N", alt.Tooltip("yearmonth(cohort_month):T", title="cohort"),
-                 "months_since_first_order:Q", alt.Tooltip(f"{column}:Q", format=",.1f", title=label)])
-    title = f"{label[0].upper()}{label[1:]} by cohort"
+                 "months_since_first_order:Q", alt.Tooltip(f"{column}:Q", format=",.1f", title=axis)])
+    title = f"{label[0].upper()}{label[1:]} in {currency} by cohort"
     if not _by_channel(df):
         return chart.properties(width=WIDTH, height=320, title=title)
     return chart.properties(width=WIDTH // 2 - 40, height=200).facet(
         row=alt.Row("acquisition_channel:N", title=None)).properties(title=f"{title} and acquisition channel")
 
 
-def cumulative_revenue_curves(df: pd.DataFrame) -> alt.Chart | alt.FacetChart:
-    return _cohort_curves(df, "cumulative_net_revenue_per_customer", "cumulative net revenue per customer")
+def cumulative_revenue_curves(df: pd.DataFrame, currency: str) -> alt.Chart | alt.FacetChart:
+    return _cohort_curves(df, "cumulative_net_revenue_per_customer", "cumulative net revenue per customer", currency)
 
 
-def cumulative_margin_curves(df: pd.DataFrame) -> alt.Chart | alt.FacetChart:
-    return _cohort_curves(df, "cumulative_gross_margin_per_customer", "cumulative gross margin per customer")
+def cumulative_margin_curves(df: pd.DataFrame, currency: str) -> alt.Chart | alt.FacetChart:
+    return _cohort_curves(df, "cumulative_gross_margin_per_customer", "cumulative gross margin per customer",
+                          currency)
 
 
 CHANNEL_COLOURS = ["#4c78a8", "#f58518", "#e45756", "#72b7b2", "#54a24b", "#eeca3b", "#b279a2", "#ff9da6",
                    "#9d755d", "#bab0ac"]
-COHORT_CURVE_MEASURES = {"cohort_ltv_curve": "cumulative net revenue per customer",
-                         "cohort_margin_curve": "cumulative gross margin per customer",
-                         "cohort_retention_rate": "retention (share buying in the month)"}
+# column -> (panel and axis title, is money, is a rate)
+COHORT_CURVE_MEASURES = {"cohort_ltv_curve": ("cumulative net revenue per customer", True, False),
+                         "cohort_margin_curve": ("cumulative gross margin per customer", True, False),
+                         "cohort_retention_rate": ("retention (share buying in the month)", False, True)}
 
 
-def channel_cohort_curves(df: pd.DataFrame) -> alt.FacetChart:
-    """fct_cohort_curves: one line per channel and the all-channels curve (black, dashed), by age, per measure."""
-    label_expr = " : ".join(f"datum.measure == '{key}' ? '{label}'" for key, label in
-                            COHORT_CURVE_MEASURES.items()) + " : ''"
+def _measure_title(label: str, money: bool, currency: str) -> str:
+    return money_title(label, currency) if money else label
+
+
+def channel_cohort_curves(df: pd.DataFrame, currency: str) -> alt.HConcatChart:
+    """fct_cohort_curves: one line per channel and the all-channels curve (black, dashed), by age, one panel per
+    measure (each with its own axis: money in the currency, retention in %)."""
     channels = sorted(set(df["curve"]) - {"all_channels"})
     colours = alt.Scale(domain=["all_channels", *channels], range=["black", *CHANNEL_COLOURS[:len(channels)]])
-    return alt.Chart(df).transform_fold(list(COHORT_CURVE_MEASURES), as_=["measure", "value"]).transform_calculate(
-        panel=label_expr, pooled="datum.curve == 'all_channels' ? 'all channels' : 'one channel'").mark_line(
-        point=alt.OverlayMarkDef(size=10)).encode(
-        alt.X("months_since_first_order:Q", title="months since first order"),
-        alt.Y("value:Q", title=None),
-        alt.Color("curve:N", title="curve", scale=colours),
-        alt.StrokeDash("pooled:N", legend=None, scale=alt.Scale(domain=["one channel", "all channels"],
-                                                                range=[[1, 0], [6, 3]])),
-        tooltip=["curve:N", "months_since_first_order:Q", alt.Tooltip("value:Q", format=",.3~f"),
-                 alt.Tooltip("cohorts:Q", title="cohorts pooled"),
-                 alt.Tooltip("cohort_customers:Q", format=",", title="customers pooled")],
-    ).properties(width=250, height=240).facet(
-        column=alt.Column("panel:N", title=None, sort=list(COHORT_CURVE_MEASURES.values()))).resolve_scale(
-        y="independent").properties(
+    panels = []
+    for column, (label, money, rate) in COHORT_CURVE_MEASURES.items():
+        title = _measure_title(label, money, currency)
+        panels.append(alt.Chart(df).transform_calculate(
+            pooled="datum.curve == 'all_channels' ? 'all channels' : 'one channel'").mark_line(
+            point=alt.OverlayMarkDef(size=10)).encode(
+            alt.X("months_since_first_order:Q", title="months since first order"),
+            alt.Y(f"{column}:Q", title=title, axis=alt.Axis(format="%") if rate else alt.Axis(format=",.0f")),
+            alt.Color("curve:N", title="curve", scale=colours),
+            alt.StrokeDash("pooled:N", legend=None, scale=alt.Scale(domain=["one channel", "all channels"],
+                                                                    range=[[1, 0], [6, 3]])),
+            tooltip=["curve:N", alt.Tooltip("months_since_first_order:Q", title="months since first order"),
+                     alt.Tooltip(f"{column}:Q", format=".1%" if rate else ",.2f", title=title),
+                     alt.Tooltip("cohorts:Q", title="cohorts pooled"),
+                     alt.Tooltip("cohort_customers:Q", format=",", title="customers pooled")],
+        ).properties(width=250, height=240, title=label))
+    return alt.hconcat(*panels).properties(
         title="Cohorts pooled by age, per acquisition channel (black, dashed: all channels); each age pools the "
         "cohorts that have completed it")
 
 
-def cac_by_channel(df: pd.DataFrame) -> alt.LayerChart:
+def cac_by_channel(df: pd.DataFrame, currency: str) -> alt.LayerChart:
     paid = df[df["cac"].notna()]
+    cac = money_title("CAC", currency)
     lines = alt.Chart(paid).mark_line(point=True).encode(
-        _month("cohort_month", "cohort month"), alt.Y("cac:Q", title="CAC"), alt.Color("channel:N"),
+        _month("cohort_month", "cohort month"), alt.Y("cac:Q", title=cac), alt.Color("channel:N", title="channel"),
         tooltip=["channel:N", alt.Tooltip("yearmonth(cohort_month):T", title="cohort"),
-                 alt.Tooltip("new_customers:Q", format=","), alt.Tooltip("marketing_spend:Q", format=",.0f"),
-                 alt.Tooltip("cac:Q", format=",.2f"), "cac_status:N"])
+                 alt.Tooltip("new_customers:Q", format=",", title="new customers"),
+                 alt.Tooltip("marketing_spend:Q", format=",.0f", title=money_title("marketing spend", currency)),
+                 alt.Tooltip("cac:Q", format=",.2f", title=cac), "cac_status:N"])
     blended = alt.Chart(df.drop_duplicates("cohort_month")).mark_line(color="black", strokeDash=[4, 3]).encode(
-        _month("cohort_month", "cohort month"), alt.Y("blended_cac:Q"),
+        _month("cohort_month", "cohort month"), alt.Y("blended_cac:Q", title=cac),
         tooltip=[alt.Tooltip("yearmonth(cohort_month):T", title="cohort"),
-                 alt.Tooltip("blended_cac:Q", format=",.2f")])
+                 alt.Tooltip("blended_cac:Q", format=",.2f", title=money_title("blended CAC", currency))])
     return alt.layer(lines, blended).properties(
-        width=WIDTH, height=300, title="CAC by channel and cohort month (dashed: blended CAC, all channels)")
+        width=WIDTH, height=300, title=f"CAC in {currency} by channel and cohort month (dashed: blended CAC, all "
+        "channels)")
 
 
 def ltv_to_cac_heatmap(df: pd.DataFrame) -> alt.FacetChart:
@@ -144,7 +165,7 @@ def ltv_to_cac_heatmap(df: pd.DataFrame) -> alt.FacetChart:
         "isValid(datum.ltv_to_cac)").transform_calculate(
         horizon="replace(replace(datum.column, 'ltv_to_cac_', ''), 'm', ' months')").mark_rect().encode(
         alt.X("yearmonth(cohort_month):O", title="cohort month"),
-        alt.Y("channel:N", title=None),
+        alt.Y("channel:N", title="channel"),
         alt.Color("ltv_to_cac:Q", title="LTV/CAC",
                   scale=alt.Scale(scheme="redyellowgreen", domain=[0, 8], domainMid=1, clamp=True)),
         tooltip=["channel:N", alt.Tooltip("yearmonth(cohort_month):T", title="cohort"), "horizon:N",
@@ -159,30 +180,33 @@ LTV_CAC_HORIZONS = {"ltv_to_cac_3m": "3 months", "ltv_to_cac_6m": "6 months", "l
                     "ltv_to_cac_24m": "24 months"}
 
 
-def channel_ltv_to_cac(df: pd.DataFrame) -> alt.LayerChart:
+def channel_ltv_to_cac(df: pd.DataFrame, currency: str) -> alt.LayerChart:
     """The current acquisition-channel rows of fct_ltv_by_segment with a CAC: LTV/CAC at each horizon."""
     rows = df[(df["months_before_current"] == 0) & (df["cac_status"] == "ok")]
     label_expr = " : ".join(f"datum.column == '{key}' ? '{label}'" for key, label in LTV_CAC_HORIZONS.items()) + " : ''"
     horizons = list(LTV_CAC_HORIZONS.values())
     bars = alt.Chart(rows).transform_fold(list(LTV_CAC_HORIZONS), as_=["column", "ltv_to_cac"]).transform_filter(
         "isValid(datum.ltv_to_cac)").transform_calculate(horizon=label_expr).mark_bar().encode(
-        alt.X("channel:N", title=None, sort=alt.EncodingSortField("ltv_to_cac_12m", order="descending")),
-        alt.Y("ltv_to_cac:Q", title="LTV/CAC"),
+        alt.X("channel:N", title="acquisition channel",
+              sort=alt.EncodingSortField("ltv_to_cac_12m", order="descending")),
+        alt.Y("ltv_to_cac:Q", title="LTV/CAC (margin / CAC)"),
         alt.XOffset("horizon:N", sort=horizons),
         alt.Color("horizon:N", title="after", sort=horizons, scale=alt.Scale(scheme="blues")),
-        tooltip=["channel:N", "horizon:N", alt.Tooltip("ltv_to_cac:Q", format=".2f"), alt.Tooltip("cac:Q", format=",.2f"),
-                 alt.Tooltip("marketing_spend:Q", format=",.0f"), alt.Tooltip("cac_new_customers:Q", format=",")])
+        tooltip=["channel:N", "horizon:N", alt.Tooltip("ltv_to_cac:Q", format=".2f", title="LTV/CAC"),
+                 alt.Tooltip("cac:Q", format=",.2f", title=money_title("CAC", currency)),
+                 alt.Tooltip("marketing_spend:Q", format=",.0f", title=money_title("marketing spend", currency)),
+                 alt.Tooltip("cac_new_customers:Q", format=",", title="new customers with a CAC")])
     breakeven = alt.Chart(pd.DataFrame({"ltv_to_cac": [1.0]})).mark_rule(color="#b2182b", strokeDash=[4, 3]).encode(
-        alt.Y("ltv_to_cac:Q"))
+        alt.Y("ltv_to_cac:Q", title="LTV/CAC (margin / CAC)"))
     return alt.layer(bars, breakeven).properties(
         width=WIDTH, height=260, title="LTV/CAC by channel after 3, 6, 12 and 24 months, over each channel's mature "
-        "paid cohorts (fct_ltv_by_segment; dashed: 1 = the spend paid back)")
+        "paid cohorts, at the as-of date (dashed: 1 = the spend paid back)")
 
 
 def payback_heatmap(df: pd.DataFrame) -> alt.LayerChart:
     paid = df[df["payback_status"] != "no_cac"]
     base = alt.Chart(paid).encode(alt.X("yearmonth(cohort_month):O", title="cohort month"),
-                                  alt.Y("channel:N", title=None))
+                                  alt.Y("channel:N", title="channel"))
     cells = base.mark_rect().encode(
         alt.Color("payback_months:Q", title="payback (months)", scale=alt.Scale(scheme="blues")),
         tooltip=["channel:N", alt.Tooltip("yearmonth(cohort_month):T", title="cohort"), "payback_months:Q",
@@ -198,20 +222,25 @@ def _segment_label(df: pd.DataFrame) -> str:
     return SEGMENT_TYPE_LABELS.get(kind, kind.replace("_", " "))
 
 
-def segment_sizes_and_value(df: pd.DataFrame) -> alt.LayerChart:
+def segment_sizes_and_value(df: pd.DataFrame, currency: str) -> alt.LayerChart:
     title = _segment_label(df)
     base = alt.Chart(df).encode(alt.X("segment_value:N", sort="-y", title=title))
     bars = base.mark_bar(color="#9ecae9").encode(
-        alt.Y("customers:Q", title="customers"),
+        alt.Y("customers:Q", title="customers (bars)"),
         tooltip=["segment_value:N", alt.Tooltip("customers:Q", format=","), alt.Tooltip("buyers:Q", format=","),
-                 alt.Tooltip("share_of_customers:Q", format=".1%"),
-                 alt.Tooltip("average_realised_ltv:Q", format=",.1f"), alt.Tooltip("ltv_formula_a:Q", format=",.1f"),
-                 alt.Tooltip("average_check:Q", format=",.2f"), alt.Tooltip("orders_per_year:Q", format=".2f"),
-                 alt.Tooltip("average_predicted_clv:Q", format=",.1f")])
+                 alt.Tooltip("share_of_customers:Q", format=".1%", title="share of customers"),
+                 alt.Tooltip("average_realised_ltv:Q", format=",.1f",
+                             title=money_title("average realised LTV", currency)),
+                 alt.Tooltip("ltv_formula_a:Q", format=",.1f", title=money_title("LTV formula A", currency)),
+                 alt.Tooltip("average_check:Q", format=",.2f", title=money_title("average check", currency)),
+                 alt.Tooltip("orders_per_year:Q", format=".2f", title="orders per year"),
+                 alt.Tooltip("average_predicted_clv:Q", format=",.1f",
+                             title=money_title("average predicted CLV", currency))])
     value = base.mark_point(color="#d62728", filled=True, size=80).encode(
-        alt.Y("average_realised_ltv:Q", title="average realised LTV (dots)"))
+        alt.Y("average_realised_ltv:Q", title=money_title("average realised LTV", currency) + ", dots"))
     return alt.layer(bars, value).resolve_scale(y="independent").properties(
-        width=WIDTH, height=260, title=f"{title[0].upper()}{title[1:]}: customers (bars) and average realised LTV")
+        width=WIDTH, height=260,
+        title=f"{title[0].upper()}{title[1:]}: customers (bars) and average realised LTV in {currency} (dots)")
 
 
 LIFTS = {"ltv_lift": "realised LTV", "average_check_lift": "average check", "orders_per_year_lift": "orders per year"}
@@ -229,31 +258,38 @@ def segment_lifts(df: pd.DataFrame) -> alt.Chart:
     return alt.Chart(rows).transform_fold(list(LIFTS), as_=["column", "value"]).transform_calculate(
         positive="datum.value >= 0", lift=label_expr).mark_bar().encode(
         alt.X("value:Q", title="relative lift vs the rest", axis=alt.Axis(format="%")),
-        alt.Y("lift:N", title=None, sort=list(LIFTS.values())),
+        alt.Y("lift:N", title="measure", sort=list(LIFTS.values())),
         alt.Color("positive:N", legend=None, scale=alt.Scale(domain=[True, False], range=["#1b7837", "#b2182b"])),
         alt.YOffset("segment_value:N"),
         tooltip=["segment_value:N", "lift:N", alt.Tooltip("value:Q", format="+.1%")],
     ).properties(width=WIDTH, height=160, title=f"{shown}: realised LTV, average check and orders per year lift")
 
 
-SEGMENT_MEASURES = {"average_realised_ltv": "realised LTV", "ltv_formula_a": "LTV formula A",
-                    "ltv_formula_b": "LTV formula B", "average_check": "average check",
-                    "orders_per_year": "orders per customer per year", "repeat_customer_rate": "repeat rate"}
+# column -> (panel and axis title, is money, is a rate)
+SEGMENT_MEASURES = {"average_realised_ltv": ("realised LTV", True, False),
+                    "ltv_formula_a": ("LTV formula A", True, False),
+                    "ltv_formula_b": ("LTV formula B", True, False),
+                    "average_check": ("average check", True, False),
+                    "orders_per_year": ("orders per customer per year", False, False),
+                    "repeat_customer_rate": ("repeat rate", False, True)}
 
 
-def segment_values(df: pd.DataFrame) -> alt.FacetChart:
+def segment_values(df: pd.DataFrame, currency: str) -> alt.ConcatChart:
+    """One panel per segment measure, each with its own axis (money in the currency, the repeat rate in %)."""
     title = _segment_label(df)
-    label_expr = " : ".join(f"datum.measure == '{key}' ? '{label}'" for key, label in SEGMENT_MEASURES.items())
-    return alt.Chart(df[df["buyers"] > 0]).transform_fold(list(SEGMENT_MEASURES), as_=["measure", "value"]) \
-        .transform_calculate(panel=label_expr + " : ''").mark_bar().encode(
-        alt.X("segment_value:N", title=None),
-        alt.Y("value:Q", title=None),
-        alt.Color("segment_value:N", legend=None),
-        tooltip=["segment_value:N", "panel:N", alt.Tooltip("value:Q", format=",.3~f"),
-                 alt.Tooltip("buyers:Q", format=",")],
-    ).properties(width=250, height=160).facet(
-        facet=alt.Facet("panel:N", title=None, sort=list(SEGMENT_MEASURES.values())), columns=3).resolve_scale(
-        y="independent").properties(title=f"By {title} (fct_ltv_by_segment, current as-of date)")
+    rows = df[df["buyers"] > 0]
+    panels = []
+    for column, (label, money, rate) in SEGMENT_MEASURES.items():
+        axis = _measure_title(label, money, currency)
+        panels.append(alt.Chart(rows).mark_bar().encode(
+            alt.X("segment_value:N", title=title),
+            alt.Y(f"{column}:Q", title=axis, axis=alt.Axis(format="%") if rate else alt.Axis(format=",.3~f")),
+            alt.Color("segment_value:N", legend=None),
+            tooltip=[alt.Tooltip("segment_value:N", title=title),
+                     alt.Tooltip(f"{column}:Q", format=".1%" if rate else ",.2f", title=axis),
+                     alt.Tooltip("buyers:Q", format=",", title="buyers")],
+        ).properties(width=250, height=160, title=label))
+    return alt.concat(*panels, columns=3).properties(title=f"By {title}, at the current as-of date")
 
 
 def category_penetration(df: pd.DataFrame) -> alt.Chart:
@@ -276,7 +312,7 @@ def launch_penetration(df: pd.DataFrame) -> alt.Chart:
         population=f"datum.column == '{measures[0]}' ? '{populations[0]}' : '{populations[1]}'").mark_bar().encode(
         alt.X("penetration:Q", title="share of active customers buying it in its first window",
               axis=alt.Axis(format="%")),
-        alt.Y("launch_key:N", title=None, sort=alt.EncodingSortField("launched_on", order="descending")),
+        alt.Y("launch_key:N", title="launch", sort=alt.EncodingSortField("launched_on", order="descending")),
         alt.Color("population:N", title=None, sort=populations),
         alt.YOffset("population:N", sort=populations),
         tooltip=["launch_key:N", "launched_on:T", "window_days:Q", "is_window_complete:N",
@@ -285,30 +321,33 @@ def launch_penetration(df: pd.DataFrame) -> alt.Chart:
     ).properties(width=WIDTH, height=alt.Step(9), title="Launch penetration: all active customers and loyalty members")
 
 
-def p_alive_vs_predicted_clv(df: pd.DataFrame) -> alt.Chart:
+def p_alive_vs_predicted_clv(df: pd.DataFrame, currency: str) -> alt.Chart:
+    clv = money_title("predicted CLV", currency)
     return alt.Chart(df).transform_calculate(clv_plot="max(datum.predicted_clv, 0.01)").mark_circle(
         size=14, opacity=0.5).encode(
-        alt.X("p_alive:Q", title="P(alive)", scale=alt.Scale(domain=[0, 1])),
-        alt.Y("clv_plot:Q", title="predicted CLV (log scale)", scale=alt.Scale(type="log")),
+        alt.X("p_alive:Q", title="P(alive): probability the customer is still active", scale=alt.Scale(domain=[0, 1]),
+              axis=alt.Axis(format="%")),
+        alt.Y("clv_plot:Q", title=f"{clv}, log scale", scale=alt.Scale(type="log")),
         alt.Color("buyer_type:N", title=None, scale=alt.Scale(scheme="set1")),
-        tooltip=["customer_id:N", "frequency:Q", alt.Tooltip("p_alive:Q", format=".2f"),
-                 alt.Tooltip("predicted_clv:Q", format=",.1f"), "predicted_clv_tier:N"],
+        tooltip=["customer_id:N", "frequency:Q", alt.Tooltip("p_alive:Q", format=".1%", title="P(alive)"),
+                 alt.Tooltip("predicted_clv:Q", format=",.1f", title=clv), "predicted_clv_tier:N"],
     ).properties(width=WIDTH, height=340,
-                 title="P(alive) vs predicted CLV")
+                 title=f"P(alive) vs predicted CLV in {currency}")
 
 
-def predicted_clv_distribution(df: pd.DataFrame) -> alt.Chart:
+def predicted_clv_distribution(df: pd.DataFrame, currency: str) -> alt.Chart:
+    clv = money_title("predicted CLV", currency)
     return alt.Chart(df).transform_calculate(
         bin_label="datum.clv_from < 1 ? '< 1' : format(datum.clv_from, ',.3~s') + '–' + format(datum.clv_to, ',.3~s')"
     ).mark_bar().encode(
-        alt.X("bin_label:O", title="predicted CLV (bins of equal width on a log scale)",
+        alt.X("bin_label:O", title=f"{clv}, bins of equal width on a log scale",
               sort=alt.EncodingSortField("clv_from", op="min")),
         alt.Y("sum(customers):Q", title="customers"),
         alt.Color("predicted_clv_tier:N", title="tier", sort=TIER_ORDER,
                   scale=alt.Scale(domain=TIER_ORDER, range=TIER_COLORS)),
-        tooltip=["predicted_clv_tier:N", alt.Tooltip("clv_from:Q", format=",.1f"),
-                 alt.Tooltip("clv_to:Q", format=",.1f"), alt.Tooltip("customers:Q", format=",")],
-    ).properties(width=WIDTH, height=260, title="Predicted CLV distribution and tiers")
+        tooltip=["predicted_clv_tier:N", alt.Tooltip("clv_from:Q", format=",.1f", title=f"{clv} from"),
+                 alt.Tooltip("clv_to:Q", format=",.1f", title=f"{clv} to"), alt.Tooltip("customers:Q", format=",")],
+    ).properties(width=WIDTH, height=260, title=f"Predicted CLV in {currency}: distribution and tiers")
 
 
 def holdout_predicted_vs_actual(df: pd.DataFrame) -> alt.Chart:
@@ -337,11 +376,12 @@ def model_parameters(df: pd.DataFrame) -> alt.FacetChart:
     base = alt.Chart(shown).transform_calculate(
         low="datum.estimate - 1.96 * datum.standard_error", high="datum.estimate + 1.96 * datum.standard_error")
     points = base.mark_point(filled=True, size=60).encode(
-        alt.X("estimate:Q", title="estimate ± 1.96 standard errors"), alt.Y("fit_name:N", title=None),
+        alt.X("estimate:Q", title="estimate ± 1.96 standard errors"), alt.Y("fit_name:N", title="fit"),
         alt.Color("fit_name:N", legend=None), alt.Shape("published:N", title=None),
         tooltip=["model:N", "parameter:N", "fit_name:N", alt.Tooltip("estimate:Q", format=".4f"),
                  alt.Tooltip("standard_error:Q", format=".4f"), "status:N", "published:N"])
-    bars = base.mark_rule().encode(alt.X("low:Q"), alt.X2("high:Q"), alt.Y("fit_name:N"),
+    bars = base.mark_rule().encode(alt.X("low:Q", title="estimate ± 1.96 standard errors"), alt.X2("high:Q"),
+                                   alt.Y("fit_name:N", title="fit"),
                                    alt.Color("fit_name:N", legend=None))
     order = [f"{m}: {p}" for m, names in (("bgnbd", "r alpha a b"), ("mbgnbd", "r alpha a b"),
                                           ("paretonbd", "r alpha s beta"), ("gamma_gamma", "p q v"))
@@ -370,6 +410,15 @@ class ChartSpec:
     def load(self, warehouse: Path, filters: Filters) -> pd.DataFrame:
         loader = getattr(data, self.dataset)
         return loader(warehouse, filters, *self.args) if self.filtered else loader(warehouse, *self.args)
+
+    @property
+    def money(self) -> bool:
+        """The chart shows money: it is drawn with the reporting currency."""
+        return "currency" in inspect.signature(self.draw).parameters
+
+    def figure(self, frame: pd.DataFrame, currency: str) -> alt.TopLevelMixin:
+        """The chart of `frame`, money labelled in `currency`."""
+        return self.draw(frame, currency) if self.money else self.draw(frame)
 
 
 def _no_rows(what: str) -> EmptyReason:

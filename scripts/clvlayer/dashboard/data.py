@@ -24,6 +24,8 @@ from typing import Any
 import duckdb
 import pandas as pd
 
+from clvlayer.dashboard.currency import reporting_currency
+
 Loader = Callable[..., pd.DataFrame]
 DATASETS: dict[str, tuple[str, ...]] = {}
 LOYALTY_CHOICES = ("all", "members", "non_members")
@@ -579,6 +581,7 @@ class Coverage:
     predictive_reason: str
     snapshots: tuple[Snapshot, ...] = ()
     missing: list[str] = field(default_factory=list)
+    currency: str = "USD"  # the reporting currency of every money value (clvlayer.dashboard.currency)
 
     @property
     def previous_snapshots(self) -> tuple[Snapshot, ...]:
@@ -607,7 +610,8 @@ class Coverage:
             predictive_status=text("predictive_status") or "not_fitted", predictive_reason=text("predictive_reason"),
             snapshots=tuple(Snapshot(str(r.as_of_snapshot), int(r.months_before_current),
                                      pd.Timestamp(r.as_of_date).date())
-                            for r in ltv_snapshots(warehouse).itertuples()))
+                            for r in ltv_snapshots(warehouse).itertuples()),
+            currency=reporting_currency(warehouse))
         coverage.missing.extend(coverage._missing())
         return coverage
 

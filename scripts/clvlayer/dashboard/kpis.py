@@ -1,6 +1,6 @@
 """The overview's KPI tiles, built from the loaders' frames: shared by the app and the static report.
 
-Every value is a mart's number as it is. The change on a tile is the difference between two of them (this period
+Every value is a mart's number as it is; money carries the reporting currency (Coverage.currency). The change on a tile is the difference between two of them (this period
 minus the previous one; this as-of snapshot minus an earlier one), in the metric's own unit (percentage points for
 rates): the app computes no ratio, not even a relative change.
 """
@@ -45,6 +45,15 @@ def _points(value: Any) -> str:
     return f"{round(float(value) * 100, 1) + 0.0:+.1f} pp"
 
 
+def in_currency(fmt: Format, currency: str) -> Format:
+    """`fmt` with the currency code after the number ('1,234 USD'; a missing value stays '–')."""
+    def money(value: Any) -> str:
+        text = fmt(value)
+        return text if text == "–" else f"{text} {currency}"
+
+    return money
+
+
 @dataclass(frozen=True)
 class Tile:
     label: str
@@ -71,16 +80,20 @@ class Tile:
         return self.change_format(float(self.value) - float(self.previous))
 
 
-def flow_tiles(period_flows: pd.DataFrame) -> list[Tile]:
-    """Net revenue, completed orders, new and active customers: the current period vs the previous one."""
+def flow_tiles(period_flows: pd.DataFrame, *, currency: str) -> list[Tile]:
+    """Net revenue (in `currency`), completed orders, new and active customers: the current period vs the previous
+    one."""
     rows = period_flows.set_index("period")
     now, before = rows.loc["current"], rows.loc["previous"]
     span = (f"{now['period_start']:%Y-%m-%d} to {now['period_end']:%Y-%m-%d}; change vs "
             f"{before['period_start']:%Y-%m-%d} to {before['period_end']:%Y-%m-%d}")
     fields = [("Net revenue", "net_revenue"), ("Completed orders", "completed_orders"),
               ("New customers", "new_customers"), ("Active customers", "active_customers")]
+    money = {"net_revenue"}
     return [Tile(label, now[field], before[field],
-                 help=f"{span}: {before[field]:,.0f}. Sum over fct_orders / dim_customers.")
+                 *((in_currency(_digits(0), currency), in_currency(_signed(0), currency)) if field in money else ()),
+                 help=f"{span}: {before[field]:,.0f}{f' {currency}' if field in money else ''}. Sum over fct_orders "
+                 "/ dim_customers.")
             for label, field in fields]
 
 
@@ -98,6 +111,9 @@ VALUE_TILES: tuple[tuple[str, str, Format, Format, str], ...] = (
     ("LTV formula A", "ltv_formula_a", _digits(1), _signed(1), "LTV formula A"),
     ("LTV formula B", "ltv_formula_b", _digits(1), _signed(1), "LTV formula B"),
 )
+#: the VALUE_TILES columns that are money: their value and change carry the reporting currency
+MONEY_COLUMNS = frozenset({"average_check", "average_realised_ltv", "realised_ltv_12m", "ltv_formula_a",
+                           "ltv_formula_b"})
 
 
 def _snapshot_rows(frame: pd.DataFrame, previous: Snapshot | None) -> tuple[pd.Series | None, pd.Series | None]:
@@ -114,13 +130,16 @@ def _compared(before: pd.Series | None, column: str, previous: Snapshot | None, 
     return f"Change vs {previous.label}: {fmt(value)}."
 
 
-def value_tiles(segment_kpis: pd.DataFrame, previous: Snapshot | None) -> list[Tile]:
-    """One segment of fct_ltv_by_segment at the current as-of date, with the change since `previous`."""
+def value_tiles(segment_kpis: pd.DataFrame, previous: Snapshot | None, *, currency: str) -> list[Tile]:
+    """One segment of fct_ltv_by_segment at the current as-of date, with the change since `previous`; money in
+    `currency`."""
     current, before = _snapshot_rows(segment_kpis, previous)
     if current is None:
         return []
     tiles = []
     for label, column, fmt, change, what in VALUE_TILES:
+        if column in MONEY_COLUMNS:
+            fmt, change = in_currency(fmt, currency), in_currency(change, currency)
         tiles.append(Tile(label, current[column], None if before is None else before[column], fmt, change,
                           f"{what}: fct_ltv_by_segment.{column} ({DEFINITIONS}). "
                           + _compared(before, column, previous, fmt)))
@@ -128,7 +147,7 @@ def value_tiles(segment_kpis: pd.DataFrame, previous: Snapshot | None) -> list[T
 
 
 def ltv_to_cac_tiles(channel_rows: pd.DataFrame, previous: Snapshot | None,
-                     source: Callable[[str], str] | None = None) -> list[Tile]:
+                     source: Callable[[str], str] | None = None, *, currency: str = "") -> list[Tile]:
     """LTV/CAC at 12 months of each channel with a CAC (fct_ltv_by_segment's channel rows), with the change;
     `source` says where a channel's figure comes from (the help text)."""
     source = source or (lambda channel: f" of {channel}: fct_ltv_by_segment.ltv_to_cac_12m")
@@ -140,7 +159,7 @@ def ltv_to_cac_tiles(channel_rows: pd.DataFrame, previous: Snapshot | None,
         before = earlier["ltv_to_cac_12m"].get(row.channel)
         tiles.append(Tile(
             row.channel, row.ltv_to_cac_12m, before, _digits(2), _signed(2),
-            f"LTV/CAC at 12 months{source(row.channel)} (CAC {row.cac:,.2f}; {DEFINITIONS}). "
+            f"LTV/CAC at 12 months{source(row.channel)} (CAC {row.cac:,.2f} {currency}; {DEFINITIONS}). "
             + (f"Change vs {previous.label}: {_digits(2)(before)}." if previous is not None else "")))
     return tiles
 
@@ -148,9 +167,9 @@ def ltv_to_cac_tiles(channel_rows: pd.DataFrame, previous: Snapshot | None,
 POOLED_LABEL = "All channels"
 
 
-def pooled_ltv_to_cac_tiles(pooled_rows: pd.DataFrame, previous: Snapshot | None) -> list[Tile]:
+def pooled_ltv_to_cac_tiles(pooled_rows: pd.DataFrame, previous: Snapshot | None, *, currency: str = "") -> list[Tile]:
     """LTV/CAC at 12 months with every channel pooled (fct_ltv_by_segment's overall row), with the change; none when
     no channel has a CAC."""
     return ltv_to_cac_tiles(pooled_rows.assign(channel=POOLED_LABEL), previous, lambda _: (
         ", every paid channel pooled (organic customers cost nothing and are not counted): "
-        "fct_ltv_by_segment.ltv_to_cac_12m of the overall row"))
+        "fct_ltv_by_segment.ltv_to_cac_12m of the overall row"), currency=currency)

@@ -16,6 +16,7 @@ from pathlib import Path
 import pandas as pd
 
 from clvlayer.dashboard import PAGES, charts, data, kpis
+from clvlayer.dashboard.currency import is_money, is_rate, money_title
 from clvlayer.dashboard.data import Coverage, Filters, comparison_periods
 
 # loaders the report reads besides the charts' (models/exposures.yml declares their marts)
@@ -54,9 +55,15 @@ def _tiles_html(tiles: list[kpis.Tile], with_change: bool) -> str:
     return f'<div class="tiles">{"".join(cells)}</div>'
 
 
-def _table_html(frame: pd.DataFrame, rows: int = 20) -> str:
-    return frame.head(rows).to_html(index=False, na_rep="–", float_format=lambda value: f"{value:,.2f}",
-                                    classes="list", border=0)
+def _table_html(frame: pd.DataFrame, currency: str, rows: int = 20) -> str:
+    """The first rows, rates as %, money columns headed with the currency."""
+    shown = frame.head(rows).copy()
+    for column in shown.columns:
+        if is_rate(column) and pd.api.types.is_float_dtype(shown[column]):
+            shown[column] = shown[column].map(lambda value: "–" if pd.isna(value) else f"{value:.1%}")
+    shown = shown.rename(columns={c: money_title(c, currency) for c in shown.columns if is_money(c)})
+    return shown.to_html(index=False, na_rep="–", float_format=lambda value: f"{value:,.2f}", classes="list",
+                         border=0)
 
 
 STYLE = """body{font-family:system-ui,sans-serif;margin:2rem auto;max-width:1400px;color:#222}
@@ -100,7 +107,7 @@ def write_report(warehouse: Path, out: Path, filters: Filters | None = None,
         if reason:
             result.empty[spec.key] = reason
         else:
-            result.charts[spec.key] = render_png(spec.draw(frame), out / f"{spec.key}.png")
+            result.charts[spec.key] = render_png(spec.figure(frame, coverage.currency), out / f"{spec.key}.png")
     overview = _overview_html(warehouse, filters, coverage)
     lists = []
     for name, title in (("reorder_list", "Due for a reorder reminder"),
@@ -110,7 +117,7 @@ def write_report(warehouse: Path, out: Path, filters: Filters | None = None,
         frame.to_csv(path, index=False)
         result.tables[name] = path
         lists.append(f'<h3>{html.escape(title)}: {len(frame):,} customers (<a href="{path.name}">CSV</a>)</h3>'
-                     + (_table_html(frame) if len(frame) else '<p class="empty">Nobody on this list.</p>'))
+                     + (_table_html(frame, coverage.currency) if len(frame) else '<p class="empty">Nobody on this list.</p>'))
     missing = ("<div class=\"missing\">The input lacks some optional tables:<ul>"
                + "".join(f"<li>{html.escape(note)}</li>" for note in coverage.missing) + "</ul></div>"
                if coverage.missing else "")
@@ -119,7 +126,7 @@ def write_report(warehouse: Path, out: Path, filters: Filters | None = None,
         f"<!doctype html><html><head><meta charset=\"utf-8\"><title>Customer value report</title>"
         f"<style>{STYLE}</style></head><body><h1>Customer value report</h1>"
         f"<p class=\"meta\">Warehouse {html.escape(str(warehouse))}, as of {coverage.as_of_date}; written {written} "
-        f"by <code>clv report</code>. Money in the reporting currency.</p>{missing}{overview}"
+        f"by <code>clv report</code>. Money in {html.escape(coverage.currency)} (var reporting_currency).</p>{missing}{overview}"
         + "".join(_page_sections(result))
         + f"<h2 id=\"actions\">Actions</h2>{''.join(lists)}</body></html>", encoding="utf-8")
     return result
@@ -129,11 +136,13 @@ def _overview_html(warehouse: Path, filters: Filters, coverage: Coverage) -> str
     if filters.date_to is None:
         return '<h2 id="overview">Overview</h2><p class="empty">No completed order in the warehouse.</p>'
     current, previous = comparison_periods(filters.date_to, kpis.PERIOD_MONTHS["Quarter"])
-    flows = kpis.flow_tiles(data.period_flows(warehouse, filters, current, previous))
+    currency = coverage.currency
+    flows = kpis.flow_tiles(data.period_flows(warehouse, filters, current, previous), currency=currency)
     snapshot = coverage.previous_snapshots[0] if coverage.previous_snapshots else None
-    values = kpis.value_tiles(data.segment_kpis(warehouse), snapshot)
-    ratios = ((kpis.pooled_ltv_to_cac_tiles(data.pooled_ltv_to_cac(warehouse), snapshot) if not filters.channels
-               else []) + kpis.ltv_to_cac_tiles(data.channel_ltv_to_cac(warehouse, filters), snapshot))
+    values = kpis.value_tiles(data.segment_kpis(warehouse), snapshot, currency=currency)
+    ratios = ((kpis.pooled_ltv_to_cac_tiles(data.pooled_ltv_to_cac(warehouse), snapshot, currency=currency)
+               if not filters.channels else [])
+              + kpis.ltv_to_cac_tiles(data.channel_ltv_to_cac(warehouse, filters), snapshot, currency=currency))
     change = f"change vs {snapshot.label}" if snapshot else "no earlier as-of snapshot"
     no_ratio = next((note for note in coverage.missing if "marketing spend" in note),
                     "no channel has marketing spend recorded")

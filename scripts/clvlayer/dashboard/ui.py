@@ -11,6 +11,7 @@ import pandas as pd
 import streamlit as st
 
 from clvlayer.dashboard import FOOTER, charts, data
+from clvlayer.dashboard.currency import is_money, is_rate, money_title
 from clvlayer.dashboard.data import Coverage, Filters, WarehouseUnavailable
 from clvlayer.project import Settings
 
@@ -97,7 +98,7 @@ def chart(key: str, ctx: Context, *, caption: str = "") -> pd.DataFrame | None:
     if reason:
         empty_state(reason)
         return None
-    drawn = spec.draw(frame)
+    drawn = spec.figure(frame, ctx.coverage.currency)
     description = drawn.title if isinstance(drawn.title, str) else ""
     drawn.title = alt.Undefined  # the page shows it as the subheader's caption instead
     if isinstance(drawn, (alt.Chart, alt.LayerChart)):
@@ -152,17 +153,22 @@ def cac_shown(rows: pd.DataFrame) -> pd.DataFrame:
     return rows.assign(cac=text)
 
 
-def table(frame: pd.DataFrame) -> None:
-    """st.dataframe with dates as dates and ratios / money to a readable number of digits."""
+def table(frame: pd.DataFrame, currency: str) -> None:
+    """st.dataframe with dates as dates, rates as %, money to cents with the currency in its heading (money shown
+    as text, such as a CAC replaced by its reason, keeps the heading)."""
     config: dict[str, Any] = {}
     for column, dtype in frame.dtypes.items():
+        label = money_title(column, currency) if is_money(column) else None
         if pd.api.types.is_datetime64_any_dtype(dtype):
             config[column] = st.column_config.DateColumn(format="YYYY-MM-DD")
-        elif pd.api.types.is_float_dtype(dtype) and frame[column].dropna().mod(1).eq(0).all():
+        elif is_rate(column) and pd.api.types.is_numeric_dtype(dtype) and not pd.api.types.is_bool_dtype(dtype):
+            config[column] = st.column_config.NumberColumn(format="percent")
+        elif pd.api.types.is_float_dtype(dtype) and frame[column].dropna().mod(1).eq(0).all() and not label:
             config[column] = st.column_config.NumberColumn(format="%d")  # counts read as HUGEINT arrive as floats
-        elif pd.api.types.is_float_dtype(dtype):
-            digits = 3 if any(part in column for part in ("p_alive", "rate", "lift", "error", "share")) else 2
-            config[column] = st.column_config.NumberColumn(format=f"%.{digits}f")
+        elif pd.api.types.is_float_dtype(dtype) or (label and pd.api.types.is_numeric_dtype(dtype)):
+            config[column] = st.column_config.NumberColumn(label, format="%.2f")
+        elif label:
+            config[column] = st.column_config.TextColumn(label)
     st.dataframe(frame, hide_index=True, column_config=config)
 
 

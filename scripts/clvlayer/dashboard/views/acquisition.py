@@ -13,13 +13,13 @@ CHANNEL_COLUMNS = ["channel", "customers", "buyers", "marketing_spend", "cac_new
                    "ltv_to_cac", "discounted_clv", "discounted_ltv_to_cac"]
 
 
-def show_rows(rows: pd.DataFrame, title: str, note: str, file_name: str, empty: str) -> None:
+def show_rows(rows: pd.DataFrame, title: str, note: str, file_name: str, empty: str, currency: str) -> None:
     st.subheader(title)
     if rows.empty:
         ui.empty_state(empty)
         return
     st.caption(note)
-    ui.table(ui.cac_shown(rows))
+    ui.table(ui.cac_shown(rows), currency)
     ui.download(rows, "Download CSV", file_name)
 
 
@@ -29,11 +29,11 @@ def channel_section(ctx: ui.Context) -> None:
                     "date; the mart has no channel x region or channel x loyalty rows")
     ui.chart("channel_ltv_to_cac", ctx)
     rows = ui.load("channel_ltv_to_cac", ctx.warehouse, ctx.filters)
-    show_rows(rows[rows["months_before_current"] == 0][CHANNEL_COLUMNS], "Channel rows of fct_ltv_by_segment",
-              "CAC is null with its status when no spend was recorded (e.g. organic) or the input has no spend "
-              "table; the table shows why instead of a number. ltv_to_cac is LTV formula B / "
-              "CAC; ltv_to_cac_{3,6,12,24}m use the margin the mature paid cohorts earned by each age.",
-              "channel_ltv_to_cac.csv", "No acquisition channel in the selection.")
+    show_rows(rows[rows["months_before_current"] == 0][CHANNEL_COLUMNS], "Each channel at the as-of date",
+              "The channel rows of fct_ltv_by_segment. CAC is null with its status when no spend was recorded (e.g. "
+              "organic) or the input has no spend table; the table shows why instead of a number. ltv_to_cac is "
+              "LTV formula B / CAC; ltv_to_cac_{3,6,12,24}m use the margin the mature paid cohorts earned by each age.",
+              "channel_ltv_to_cac.csv", "No acquisition channel in the selection.", ctx.coverage.currency)
 
 
 def cohort_section(ctx: ui.Context) -> None:
@@ -48,7 +48,8 @@ def cohort_section(ctx: ui.Context) -> None:
     ui.chart("payback_heatmap", ctx)
     show_rows(ui.load("channel_economics", ctx.warehouse, ctx.filters), "Channel x cohort month",
               "predicted_ltv_to_cac: fct_channel_predicted_ltv_to_cac (null where the predictive model was not "
-              "fitted).", "channel_economics.csv", "No channel cohort in the selection.")
+              "fitted).", "channel_economics.csv", "No channel cohort in the selection.",
+              ctx.coverage.currency)
 
 
 def render(ctx: ui.Context) -> None:

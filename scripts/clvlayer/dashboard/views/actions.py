@@ -10,12 +10,12 @@ from clvlayer.dashboard import ui
 TIERS = ("top", "high", "medium", "low")
 
 
-def show_list(rows: pd.DataFrame, label: str, file_name: str, empty: str) -> None:
+def show_list(rows: pd.DataFrame, label: str, file_name: str, empty: str, currency: str) -> None:
     if rows.empty:
         ui.empty_state(empty)
         return
     st.metric(label, f"{len(rows):,}")
-    ui.table(rows)
+    ui.table(rows, currency)
     ui.download(rows, f"Download {file_name}", file_name)
 
 
@@ -25,7 +25,7 @@ def reorder_section(ctx: ui.Context) -> None:
     st.caption("fct_customer_next_purchase.due_for_reorder: from `reorder_lead_days` before the expected next "
                "purchase to `reorder_grace_days` after it, with the CVM stage and preferred category for the offer.")
     show_list(rows, "Customers due", "reorder_list.csv",
-              "No customer of the selection is due for a reorder reminder today.")
+              "No customer of the selection is due for a reorder reminder today.", ctx.coverage.currency)
 
 
 def at_risk_section(ctx: ui.Context) -> None:
@@ -40,7 +40,8 @@ def at_risk_section(ctx: ui.Context) -> None:
     rows = ui.load("at_risk_high_value", ctx.warehouse, ctx.filters, max_p_alive=threshold,
                    tiers=tuple(tiers))
     show_list(rows, "Customers at risk", "at_risk_high_value.csv",
-              "No predicted customer of the selection matches (choose a tier or raise the threshold).")
+              "No predicted customer of the selection matches (choose a tier or raise the threshold).",
+              ctx.coverage.currency)
 
 
 def render(ctx: ui.Context) -> None:

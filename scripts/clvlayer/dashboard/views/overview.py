@@ -28,7 +28,8 @@ def flows_section(ctx: ui.Context) -> None:
     ui.filter_scope(ctx, {"date range": "its end picks the period", "channel": everyone, "region": everyone,
                           "loyalty": everyone})
     st.caption("Sums over the orders of the selected customers (fct_orders, dim_customers).")
-    show_tiles(kpis.flow_tiles(ui.load("period_flows", ctx.warehouse, ctx.filters, current, previous)), 4)
+    show_tiles(kpis.flow_tiles(ui.load("period_flows", ctx.warehouse, ctx.filters, current, previous),
+                               currency=ctx.coverage.currency), 4)
 
 
 def choose_segment(ctx: ui.Context) -> tuple[str, str]:
@@ -65,7 +66,7 @@ def value_section(ctx: ui.Context) -> tuple[tuple[str, str], Snapshot | None]:
                     "(var ltv_previous_periods_months)")
     st.caption(f"fct_ltv_by_segment, {segment_label(segment)}; {change}.")
     rows = ui.load("segment_kpis", ctx.warehouse, *segment)
-    tiles = kpis.value_tiles(rows, previous)
+    tiles = kpis.value_tiles(rows, previous, currency=ctx.coverage.currency)
     if not tiles:
         ui.empty_state(f"No row for {segment_label(segment)} in fct_ltv_by_segment (nobody in this segment).")
     else:
@@ -82,9 +83,10 @@ def ltv_to_cac_section(ctx: ui.Context, segment: tuple[str, str], previous: Snap
     channels = ui.load("channel_ltv_to_cac", ctx.warehouse, ctx.filters)
     if segment[0] == "acquisition_channel":  # the tiles above show one channel: its ratio only
         channels = channels[channels["channel"] == segment[1]]
+    currency = ctx.coverage.currency
     pooled = [] if ctx.filters.channels else kpis.pooled_ltv_to_cac_tiles(ui.load("pooled_ltv_to_cac", ctx.warehouse),
-                                                                          previous)
-    tiles = pooled + kpis.ltv_to_cac_tiles(channels, previous)
+                                                                          previous, currency=currency)
+    tiles = pooled + kpis.ltv_to_cac_tiles(channels, previous, currency=currency)
     if tiles:
         show_tiles(tiles, 6 if pooled else 5)
         return
@@ -96,7 +98,7 @@ def render(ctx: ui.Context) -> None:
     st.title("Overview")
     coverage = ctx.coverage
     st.caption(f"Published warehouse as of **{coverage.as_of_date}**; orders from {coverage.first_order_on}. "
-               "Money in the reporting currency (dbt var `reporting_currency`).")
+               f"Money in **{coverage.currency}** (dbt var `reporting_currency`).")
     if coverage.missing:
         st.info("The input lacks some optional tables, so parts of the dashboard are empty:\n\n"
                 + "\n".join(f"- {note}" for note in coverage.missing), icon=":material/info:")

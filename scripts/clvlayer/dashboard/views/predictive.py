@@ -24,16 +24,16 @@ def render(ctx: ui.Context) -> None:
              "right edge; MBG/NBD and Pareto/NBD let it fall with the time since their purchase.")
     ui.chart("clv_distribution", ctx)
     tiers = ui.load("clv_tiers", ctx.warehouse, ctx.filters)
-    ui.table(tiers)
+    ui.table(tiers, coverage.currency)
     ui.chart("holdout", ctx)
     holdout = ui.load("holdout_validation", ctx.warehouse)
     if not holdout.empty:
         st.caption("Every model side by side; the published one has the highest holdout log-likelihood per "
                         "customer. interval_coverage: calibration of the per-customer "
                         f"{holdout['interval_level'].iloc[0]:.0%} interval on holdout purchases (right = the level).")
-        ui.table(holdout.drop(columns=["bucket_order"]))
+        ui.table(holdout.drop(columns=["bucket_order"]), coverage.currency)
     ui.chart("model_parameters", ctx)
-    ui.table(ui.load("model_parameters", ctx.warehouse))
+    ui.table(ui.load("model_parameters", ctx.warehouse), coverage.currency)
 
 
 def main() -> None:
