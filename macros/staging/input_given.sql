@@ -1,9 +1,9 @@
 {#-
     Which optional raw tables were given, decided at compile time from the resolved-input manifest (raw_relation.sql):
     the embedded sample has every table; with a manifest, a table it does not list is absent and raw_relation reads
-    it as an empty relation. A value built on an absent table must not read like a value (docs/decision_log.md,
-    "Missing inputs"): an empty relation sums to 0 and joins to nothing, so the models that publish such values ask
-    these macros.
+    it as an empty relation. A value built on an absent table must not read like a value (docs/input_contract.md,
+    "Optional tables that are absent"): an empty relation sums to 0 and joins to nothing, so the models that publish
+    such values ask these macros.
 -#}
 {% macro input_given(table_name) -%}
     {%- if table_name not in raw_tables() -%}

@@ -1,9 +1,10 @@
-"""Missing inputs never look like values (issue 23; docs/decision_log.md, "Missing inputs"). The generator's data of
-conftest.generated (1,500 customers, every table given) is built once more per optional table, without that table:
-each mart column that depends on the table must read null or 'unknown' (never 0, false or a made-up category), with its status
-where it has one, and the same column with the table given must hold a real value on some rows (so each case can
-fail). The dependencies are declared once below (DEPENDS) and checked against dbt's lineage: every mart downstream
-of a table's source is either declared there or named in UNAFFECTED with the reason.
+"""Missing inputs never look like values (issue 23; docs/input_contract.md, "Optional tables that are absent"). The
+generator's data of conftest.generated (1,500 customers, every table given) is built once more per optional table,
+without that table: each mart column that depends on the table must read null or 'unknown' (never 0, false or a
+made-up category), with its status where it has one, and the same column with the table given must hold a real
+value on some rows (so each case can fail). The dependencies are declared once below (DEPENDS) and checked against
+dbt's lineage: every mart downstream of a table's source is either declared there or named in UNAFFECTED with the
+reason.
 
 Cost: five builds of the checked marts and their parents only (no data or unit tests: they are the build's own
 tests), about 60 s of CPU together; the table-given side is the shared generated warehouse (conftest.generated),
