@@ -36,7 +36,8 @@ final as (
         coalesce(acquisitions.channel, spend.channel) as channel,
         coalesce(acquisitions.cohort_month, spend.spend_month) as cohort_month,
         coalesce(acquisitions.new_customers, 0) as new_customers,
-        coalesce(spend.spend_amount, 0) as marketing_spend,
+        -- no spend row in a given spend table is no spend (0); no spend table at all is unknown (null)
+        {{ if_input('marketing_spend', 'coalesce(spend.spend_amount, 0)') }} as marketing_spend,
         spend.channel is not null as has_spend_recorded
     from acquisitions
     full outer join spend

@@ -127,7 +127,9 @@ final as (
         preferred_category_spend,
         case
             when not has_completed_order then 'no_purchases'
-            when preferred_category is null then 'no_item_data'
+            -- no item lines for the customer in a given items table; no items table at all
+            when preferred_category is null
+                then {{ if_input('order_items', "'no_item_data'", "'no_order_items_table'") }}
             else 'item_spend'
         end as preferred_category_source
     from joined

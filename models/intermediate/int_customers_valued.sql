@@ -45,7 +45,14 @@ joined as (
         segments.rfm_segment,
         segments.cvm_stage,
         segments.value_tier,
-        coalesce(segments.preferred_category, segments.preferred_category_source) as preferred_category,
+        -- the segment of a customer without one: its source (no_purchases, no_item_data); unknown without items
+        coalesce(
+            segments.preferred_category,
+            case
+                when segments.preferred_category_source = 'no_order_items_table' then 'unknown'
+                else segments.preferred_category_source
+            end
+        ) as preferred_category,
         customers.has_completed_order,
         customers.is_repeat_customer,
         customers.is_lapsed,

@@ -21,7 +21,7 @@ lines as (
         order_items.order_id,
         order_items.quantity,
         order_items.line_amount,
-        coalesce(products.category, 'uncategorised') as category,
+        {{ product_category('products.category') }} as category,
         order_items.quantity * products.unit_cost as line_cost
     from order_items
     left join products on order_items.product_id = products.product_id

@@ -44,7 +44,7 @@ final as (
         completed_orders.order_month,
         order_items.product_id,
         -- same label as int_order_items_aggregated_to_orders for lines whose product is unknown
-        coalesce(products.category, 'uncategorised') as category,
+        {{ product_category('products.category') }} as category,
         products.launched_on,
         order_items.quantity,
         order_items.line_amount

@@ -23,6 +23,7 @@ final as (
         age_band,
         is_loyalty_member,
         loyalty_joined_at,
+        customer_attributes_status,
         cohort_month,
         first_order_at,
         last_order_at,

@@ -16,7 +16,7 @@
     'cohort_month': "coalesce(cast(cohort_month as " ~ dbt.type_string() ~ "), 'no_purchases')",
     'region': 'region',
     'age_band': 'age_band',
-    'loyalty': "case when is_loyalty_member then 'member' else 'non_member' end",
+    'loyalty': loyalty_segment('is_loyalty_member'),
     'rfm_segment': 'rfm_segment',
     'cvm_stage': 'cvm_stage',
     'value_tier': 'value_tier',
@@ -308,8 +308,8 @@ with_costs as (
         snapshots.as_of_snapshot,
         snapshots.months_before_current,
         snapshots.is_current,
-        cost_rows.marketing_spend,
-        cost_rows.cac_new_customers,
+        {{ if_input('marketing_spend', 'cost_rows.marketing_spend') }} as marketing_spend,
+        {{ if_input('marketing_spend', 'cost_rows.cac_new_customers') }} as cac_new_customers,
         {%- for h in cac_horizons %}
             {%- set terms = [] %}
             {%- for earlier in cac_horizons if earlier <= h %}
@@ -319,7 +319,7 @@ with_costs as (
         {%- endfor %}
         case
             when results.segment_type not in ('acquisition_channel', 'overall') then 'not_a_channel_segment'
-            when not coalesce(cost_rows.has_spend_recorded, false) then 'no_spend_recorded'
+            when not coalesce(cost_rows.has_spend_recorded, false) then {{ no_spend_status() }}
             when cost_rows.cac_new_customers = 0 then 'no_new_customers'
             when cost_rows.marketing_spend = 0 then 'zero_spend'
             else 'ok'

@@ -93,7 +93,7 @@ with_cac as (
         channel_months.*,
         case
             when channel_months.new_customers = 0 then 'no_new_customers'
-            when not channel_months.has_spend_recorded then 'no_spend_recorded'
+            when not channel_months.has_spend_recorded then {{ no_spend_status() }}
             when channel_months.marketing_spend = 0 then 'zero_spend'
             else 'ok'
         end as cac_status,

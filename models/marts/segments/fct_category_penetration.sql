@@ -114,7 +114,8 @@ grid as (
         calendar.activity_month_end,
         calendar.is_complete_month,
         coalesce(active_months.active_customers, 0) as active_customers,
-        coalesce(category_buyers.category_buyers, 0) as category_buyers
+        -- without an order_items table nobody is known to have bought a category: null, not 0
+        {{ if_input('order_items', 'coalesce(category_buyers.category_buyers, 0)') }} as category_buyers
     from category_list
     cross join calendar
     left join active_months on calendar.activity_month = active_months.activity_month

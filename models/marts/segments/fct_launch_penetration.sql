@@ -134,9 +134,11 @@ joined as (
     select
         windows.*,
         coalesce(window_activity.active_customers, 0) as active_customers,
-        coalesce(window_activity.active_loyalty_members, 0) as active_loyalty_members,
-        coalesce(window_buyers.launch_buyers, 0) as launch_buyers,
-        coalesce(window_buyers.loyalty_member_buyers, 0) as loyalty_member_buyers
+        -- counts built on an absent table (customers for loyalty, order_items for buyers) are null, not 0
+        {{ if_input('customers', 'coalesce(window_activity.active_loyalty_members, 0)') }} as active_loyalty_members,
+        {{ if_input('order_items', 'coalesce(window_buyers.launch_buyers, 0)') }} as launch_buyers,
+        {{ if_input(['customers', 'order_items'], 'coalesce(window_buyers.loyalty_member_buyers, 0)') }}
+            as loyalty_member_buyers
     from windows
     left join window_activity on windows.launch_key = window_activity.launch_key
     left join window_buyers on windows.launch_key = window_buyers.launch_key

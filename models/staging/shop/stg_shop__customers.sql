@@ -14,7 +14,7 @@ final as (
         coalesce(acquisition_channel, 'unknown') as acquisition_channel,
         coalesce(region, 'unknown') as region,
         birth_year,
-        coalesce(is_loyalty_member, false) as is_loyalty_member,
+        is_loyalty_member,
         loyalty_joined_at
     from base
     where quarantine_reason is null

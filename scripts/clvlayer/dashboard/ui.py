@@ -138,8 +138,24 @@ def filter_scope(ctx: Context, applied: dict[str, str], not_applied: str = "") -
     st.caption(f":material/filter_alt: {text}.")
 
 
+# what a null CAC means, by its cac_status (the marts never publish a CAC of 0 for a channel without spend)
+CAC_REASONS = {"no_spend_recorded": "no spend recorded", "no_spend_table": "no spend data (no marketing_spend table)",
+               "no_new_customers": "nobody acquired", "not_a_channel_segment": "not a channel"}
+
+
+def cac_shown(rows: pd.DataFrame) -> pd.DataFrame:
+    """The rows for display: CAC as text, the reason instead of an empty cell where it is null (the CSV download
+    keeps the mart's values)."""
+    if "cac" not in rows or "cac_status" not in rows:
+        return rows
+    text = [f"{cac:,.2f}" if pd.notna(cac) else CAC_REASONS.get(status, str(status))
+            for cac, status in zip(rows["cac"], rows["cac_status"])]
+    return rows.assign(cac=text)
+
+
 def table(frame: pd.DataFrame, currency: str) -> None:
-    """st.dataframe with dates as dates, rates as %, money to cents with the currency in its heading."""
+    """st.dataframe with dates as dates, rates as %, money to cents with the currency in its heading (money shown
+    as text, such as a CAC replaced by its reason, keeps the heading)."""
     config: dict[str, Any] = {}
     for column, dtype in frame.dtypes.items():
         label = money_title(column, currency) if is_money(column) else None
@@ -149,8 +165,10 @@ def table(frame: pd.DataFrame, currency: str) -> None:
             config[column] = st.column_config.NumberColumn(format="percent")
         elif pd.api.types.is_float_dtype(dtype) and frame[column].dropna().mod(1).eq(0).all() and not label:
             config[column] = st.column_config.NumberColumn(format="%d")  # counts read as HUGEINT arrive as floats
-        elif pd.api.types.is_float_dtype(dtype) or label:
+        elif pd.api.types.is_float_dtype(dtype) or (label and pd.api.types.is_numeric_dtype(dtype)):
             config[column] = st.column_config.NumberColumn(label, format="%.2f")
+        elif label:
+            config[column] = st.column_config.TextColumn(label)
     st.dataframe(frame, hide_index=True, column_config=config)
 
 

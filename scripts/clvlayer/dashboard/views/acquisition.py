@@ -19,7 +19,7 @@ def show_rows(rows: pd.DataFrame, title: str, note: str, file_name: str, empty: 
         ui.empty_state(empty)
         return
     st.caption(note)
-    ui.table(rows, currency)
+    ui.table(ui.cac_shown(rows), currency)
     ui.download(rows, "Download CSV", file_name)
 
 
@@ -30,8 +30,9 @@ def channel_section(ctx: ui.Context) -> None:
     ui.chart("channel_ltv_to_cac", ctx)
     rows = ui.load("channel_ltv_to_cac", ctx.warehouse, ctx.filters)
     show_rows(rows[rows["months_before_current"] == 0][CHANNEL_COLUMNS], "Each channel at the as-of date",
-              "The channel rows of fct_ltv_by_segment. CAC is null with its status when no spend was recorded (e.g. organic). ltv_to_cac is LTV formula B / "
-              "CAC; ltv_to_cac_{3,6,12,24}m use the margin the mature paid cohorts earned by each age.",
+              "The channel rows of fct_ltv_by_segment. CAC is null with its status when no spend was recorded (e.g. "
+              "organic) or the input has no spend table; the table shows why instead of a number. ltv_to_cac is "
+              "LTV formula B / CAC; ltv_to_cac_{3,6,12,24}m use the margin the mature paid cohorts earned by each age.",
               "channel_ltv_to_cac.csv", "No acquisition channel in the selection.", ctx.coverage.currency)
 
 
@@ -40,7 +41,8 @@ def cohort_section(ctx: ui.Context) -> None:
     ui.filter_scope(ctx, {"date range": "cohort months", "channel": "channels shown"},
                     "fct_channel_economics has one row per channel and cohort month")
     st.caption("One row of fct_channel_economics per acquisition channel x cohort month. CAC is null (with a "
-               "status) when nobody was acquired or no spend was recorded.")
+               "status) when nobody was acquired or no spend was recorded; spend and blended CAC are null, never 0, "
+               "when the input has no marketing_spend table.")
     ui.chart("cac_by_channel", ctx)
     ui.chart("ltv_to_cac_heatmap", ctx)
     ui.chart("payback_heatmap", ctx)
