@@ -236,11 +236,29 @@
     (case when {{ regex_full_match(clean, strptime_guard(fmt)) }} then {{ value }} end)
 {%- endmacro %}
 
-{#- A time followed by an offset (Z, +02:00, +0200, +02) or a zone name, optionally with an RFC 9557 [zone] suffix. -#}
+{#- A time followed by an offset (Z, +02:00, +0200, +02), a zone name or a UTC/GMT offset (UTC+02:00, GMT-3),
+    optionally with an RFC 9557 [zone] suffix. -#}
 {% macro timestamp_with_zone_pattern() -%}
     {%- set time = '[0-9]:[0-9]{2}(:[0-9]{2}([.,][0-9]+)?)?' -%}
-    {%- set zone = '([zZ]|[+-][0-9]{1,2}(:?[0-9]{2})?|[A-Za-z][A-Za-z0-9_/+-]*)' -%}
+    {%- set zone = '([zZ]|[+-][0-9]{1,2}(:?[0-9]{2})?|[A-Za-z][A-Za-z0-9_/+:-]*)' -%}
     {{- time }}\s*{{ zone }}(\[[^\]]*\])?$
+{%- endmacro %}
+
+{#- Zone abbreviations the engine reads one way (Java/ICU legacy ids) while exports often mean another: BST is
+    Bangladesh to ICU, British Summer Time to a UK shop; IST India/Ireland/Israel; CST US Central/China; AST
+    Alaska to ICU, Atlantic or Arabia to people; ART, ECT, SST, NST, ... A value with one is not read (it is
+    quarantined as unparseable, the fix says to use an offset or an IANA name), never silently shifted. -#}
+{% macro ambiguous_zone_pattern() -%}
+    {%- set ids = ['ACT', 'AET', 'AGT', 'ART', 'AST', 'BET', 'BST', 'CAT', 'CNT', 'CST', 'CTT', 'ECT', 'IET', 'IST',
+        'MIT', 'NET', 'NST', 'PLT', 'PNT', 'PRT', 'SST', 'VST'] -%}
+    [0-9]\s*({{ ids | join('|') }}|{{ ids | join('|') | lower }})(\[[^\]]*\])?$
+{%- endmacro %}
+
+{#- ISO-8601 without offset or zone: the only text the naive cast may read. The cast itself ignores trailing text it
+    does not understand ('10:00 GMT-03:00' read as 10:00 local), so anything else goes to the formats or quarantine.
+-#}
+{% macro naive_iso_timestamp_pattern() -%}
+    [0-9]{4}-[0-9]{1,2}-[0-9]{1,2}([T ][0-9]{1,2}(:[0-9]{2}(:[0-9]{2}([.,][0-9]+)?)?)?)?|[+-]?[Ii]nfinity
 {%- endmacro %}
 
 {% macro parse_timestamp_unambiguous(clean) -%}
@@ -250,9 +268,11 @@
     {%- endfor -%}
     coalesce(
         case
+            when {{ regex_contains(clean, ambiguous_zone_pattern() | trim) }} then null
             when {{ regex_contains(clean, timestamp_with_zone_pattern() | trim) }}
                 then {{ instant_to_utc(try_cast_instant(regex_replace(clean, '\\[[^\\]]*\\]$', ''))) }}
-            else {{ naive_to_utc(try_cast_timestamp(clean)) }}
+            when {{ regex_full_match(clean, naive_iso_timestamp_pattern() | trim) }}
+                then {{ naive_to_utc(try_cast_timestamp(clean)) }}
         end
         {%- for expression in unambiguous %},
         {{ expression }}

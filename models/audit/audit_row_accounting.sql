@@ -1,7 +1,7 @@
 -- Row accounting per raw table: every row of the source is either clean (in stg_shop__<table>) or quarantined (in
 -- quarantine_shop__<table>, with a reason). raw_rows is counted from the source itself, independently of the
 -- reader (CSV records by a byte scan, Parquet file metadata, the seed table for the sample: source_row_count), so
--- a reader that drops or merges lines leaves unaccounted rows and the test in _audit__models.yml fails the build.
+-- a reader that drops or merges lines leaves unaccounted rows and the test in audit_row_accounting.yml fails the build.
 {%- set tables = raw_tables() %}
 
 with

@@ -90,6 +90,15 @@ ORDER_TIME_CASES = [
     ("zone_warsaw", "2024-03-05 10:00:00 Europe/Warsaw", {"ordered_at": D("2024-03-05 09:00"), **CLEAN}),
     ("zone_new_york_summer", "2024-07-05 10:00:00 America/New_York", {"ordered_at": D("2024-07-05 14:00"), **CLEAN}),
     ("zone_rfc9557", "2024-03-05T10:00:00+01:00[Europe/Warsaw]", {"ordered_at": D("2024-03-05 09:00"), **CLEAN}),
+    ("zone_gmt_offset", "2024-03-05 10:00:00 GMT-03:00", {"ordered_at": D("2024-03-05 13:00"), **CLEAN}),
+    ("zone_utc_offset", "2024-03-05 10:00:00 UTC+02:00", {"ordered_at": D("2024-03-05 08:00"), **CLEAN}),
+    # text after a timestamp that is not read whole quarantines the row; the naive cast would drop it (local time)
+    ("offset_with_seconds", "2024-03-05 10:00:00+02:00:00", reason("unparseable_ordered_at")),
+    ("zone_then_words", "2024-03-05 10:00:00 +02:00 (CEST)", reason("unparseable_ordered_at")),
+    ("trailing_words", "2024-03-05 10:00:00 local time", reason("unparseable_ordered_at")),
+    # abbreviations the engine reads otherwise than a shop means (BST = Bangladesh to ICU): never shifted silently
+    ("zone_bst_ambiguous", "2024-07-05 10:00:00 BST", reason("unparseable_ordered_at")),
+    ("zone_ist_ambiguous", "2024-03-05 10:00:00 IST", reason("unparseable_ordered_at")),
     ("compact_date", "19970101", {"ordered_at": D("1997-01-01 00:00"), **CLEAN}),
     ("month_name", "05 Mar 2024", {"ordered_at": D("2024-03-05 00:00"), **CLEAN}),
     ("dmy_evidence", "13/01/2024", {"ordered_at": D("2024-01-13 00:00"), **CLEAN}),

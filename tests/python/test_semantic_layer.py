@@ -1,5 +1,6 @@
 """The semantic layer validates, and every metric answered by `mf query` equals the mart that computes it, for every
-segment (fct_ltv_by_segment) or row (the other marts) - one name, one number. README's `mf query` examples run.
+segment (fct_ltv_by_segment) or row (the other marts) - one name, one number. The `mf query` examples of README.md
+and docs/ run.
 
 The comparison loops over every metric of the semantic manifest and fails when a metric has no mart to be checked
 against: a new metric needs its place here."""
@@ -302,9 +303,10 @@ CHECKERS = {"segment": check_segment, "channel": check_channel, "channels_pooled
 
 
 def readme_mf_examples() -> list[list[str]]:
-    """Every `clv mf -- query ...` of README.md and docs/analyst_guide.md - command lines in code blocks and inline
-    examples - as arguments."""
-    text = "\n".join((PROJECT_ROOT / name).read_text() for name in ("README.md", "docs/analyst_guide.md"))
+    """Every `clv mf -- query ...` of README.md and the docs pages (docs/*.md) - command lines in code blocks and
+    inline examples - as arguments."""
+    pages = [PROJECT_ROOT / "README.md", *sorted((PROJECT_ROOT / "docs").glob("*.md"))]
+    text = "\n".join(page.read_text() for page in pages)
     lines = re.findall(r"^\.venv/bin/clv mf -- (query [^#\n]*?)\s*(?:#.*)?$", text, flags=re.MULTILINE)
     inline = re.findall(r"`(?:\.venv/bin/)?clv mf -- (query [^`]*)`", text)
     return [line.split() for line in lines + inline]
