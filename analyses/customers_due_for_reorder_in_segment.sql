@@ -2,14 +2,8 @@
 -- The segment is a column of fct_customer_segments and a value, e.g.
 -- `clv dbt -- compile --select customers_due_for_reorder_in_segment
 --  --vars '{reorder_segment_column: rfm_segment, reorder_segment_value: champions}'` (default: cvm_stage = active).
-{%- set segment_columns = ['cvm_stage', 'rfm_segment', 'value_tier', 'region', 'age_band', 'acquisition_channel',
-    'preferred_category'] %}
-{%- set segment_column = var('reorder_segment_column', 'cvm_stage') %}
-{%- if segment_column not in segment_columns %}
-    {{ exceptions.raise_compiler_error(
-        "var reorder_segment_column must be one of " ~ segment_columns | join(', ') ~ ", not '" ~ segment_column ~ "'"
-    ) }}
-{%- endif %}
+{{- check_settings(['reorder_segment_column']) }}
+{%- set segment_column = var('reorder_segment_column') %}
 with
 
 next_purchase as (
@@ -43,7 +37,7 @@ final as (
         on next_purchase.customer_id = segments.customer_id
     where
         next_purchase.due_for_reorder
-        and segments.{{ segment_column }} = '{{ var("reorder_segment_value", "active") | replace("'", "''") }}'
+        and segments.{{ segment_column }} = '{{ var("reorder_segment_value") | replace("'", "''") }}'
 
 )
 

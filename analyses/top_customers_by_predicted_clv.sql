@@ -1,6 +1,6 @@
 -- Top customers by predicted CLV (discounted margin expected over var('clv_horizon_months')), with how likely
 -- they are to still be active and what they have brought so far. Compile: `clv dbt -- compile --select
--- top_customers_by_predicted_clv`; the number of rows is var('analysis_top_n', 100).
+-- top_customers_by_predicted_clv`; the number of rows is var('analysis_top_n').
 with
 
 predictions as (
@@ -47,7 +47,7 @@ final as (
 
     select *
     from ranked
-    where predicted_clv_rank <= {{ var('analysis_top_n', 100) | int }}
+    where predicted_clv_rank <= {{ var('analysis_top_n') | int }}
 
 )
 

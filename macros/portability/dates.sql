@@ -33,7 +33,7 @@
 
 {#- The reference "today" for future-date checks: var('reference_date') when set, else the build date. -#}
 {% macro reference_timestamp() -%}
-    {%- if var('reference_date', '') -%}
+    {%- if var('reference_date') -%}
         cast('{{ var("reference_date") }}' as {{ dbt.type_timestamp() }})
     {%- else -%}
         cast({{ dbt.current_timestamp() }} as {{ dbt.type_timestamp() }})

@@ -4,9 +4,9 @@
     dbt never searches for files itself: one resolver decides which file is read, how, and how many rows it holds.
 -#}
 {% macro input_manifest() -%}
-    {%- set text = var('input_manifest', '') | trim -%}
+    {%- set text = var('input_manifest') | trim -%}
     {%- if text == '' -%}
-        {%- if (var('raw_data_dir', '') | trim) != '' -%}
+        {%- if (var('raw_data_dir') | trim) != '' -%}
             {{ exceptions.raise_compiler_error(
                 "RAW_DATA_DIR=" ~ var('raw_data_dir') ~ " is set but no resolved-input manifest was given. Fix: "
                 ~ "build with `clv build` (or run dbt as `clv dbt -- ...`), which checks the folder first; to run dbt "

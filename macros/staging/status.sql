@@ -20,7 +20,7 @@
 {% macro rate_to_reporting(currency_expression) -%}
     case
         when {{ currency_expression }} = '{{ var("reporting_currency") | upper }}' then 1.0
-        {%- for code, rate in var('fx_rates_to_reporting', {}).items() %}
+        {%- for code, rate in var('fx_rates_to_reporting').items() %}
         when {{ currency_expression }} = '{{ code | upper }}' then {{ rate }}
         {%- endfor %}
     end

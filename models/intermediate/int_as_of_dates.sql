@@ -22,7 +22,7 @@ final as (
     select
         first_order_on,
         last_order_on,
-        {%- if var('as_of_date', '') %}
+        {%- if var('as_of_date') %}
         cast('{{ var("as_of_date") }}' as date) as as_of_date
         {%- else %}
             last_order_on as as_of_date

@@ -1,10 +1,10 @@
 -- One row per as-of snapshot x buyer (a completed order up to the snapshot's date): net revenue and gross margin
 -- earned in the customer's first h months of life (from the day of the first completed order up to, not including,
--- the same day h months later), for each h in vars ltv_cac_horizons_months and ltv_realised_horizons_months;
+-- the same day h months later), for each h in macros ltv_cac_horizons_months and ltv_realised_horizons_months;
 -- whether the customer had reached that age by the date, and whether their acquisition cohort is mature at h
 -- (macro is_cohort_mature). The numerators of LTV/CAC at h months (fct_channel_economics) and of realised LTV at h
 -- months (fct_ltv_by_segment). Definitions: docs/metrics.md.
-{%- set horizons = (var('ltv_cac_horizons_months') + var('ltv_realised_horizons_months')) | unique | sort %}
+{%- set horizons = (ltv_cac_horizons_months() + ltv_realised_horizons_months()) | unique | sort %}
 with
 
 customers as (

@@ -3,7 +3,7 @@
 -- lifetime, tenure for frequency, value in the first h months with cohort maturity, and the customer-level
 -- "own lifetime" LTV columns. fct_customer_ltv is its current snapshot; fct_ltv_by_segment sums it per segment.
 -- Definitions: docs/metrics.md ("LTV").
-{%- set horizons = var('ltv_realised_horizons_months') %}
+{%- set horizons = ltv_realised_horizons_months() %}
 with
 
 customers as (

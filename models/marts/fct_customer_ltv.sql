@@ -5,7 +5,7 @@
 -- Definitions: docs/metrics.md ("LTV").
 -- A view (the filter is cheap; a copy would cost a full write).
 {{ config(materialized='view') }}
-{%- set horizons = var('ltv_realised_horizons_months') %}
+{%- set horizons = ltv_realised_horizons_months() %}
 with
 
 customers as (

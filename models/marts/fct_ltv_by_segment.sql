@@ -8,8 +8,8 @@
 -- with monthly rates per month of observed lifespan (the exposure the expected lifetime is measured in), realised
 -- LTV in the first 6/12/24 months on mature cohorts, predicted CLV (current as-of date only) and, for channel
 -- segments, CAC and LTV/CAC. Definitions: docs/metrics.md ("LTV by segment").
-{%- set horizons = var('ltv_realised_horizons_months') %}
-{%- set cac_horizons = var('ltv_cac_horizons_months') | sort %}
+{%- set horizons = ltv_realised_horizons_months() %}
+{%- set cac_horizons = ltv_cac_horizons_months() | sort %}
 {%- set segment_types = {
     'overall': "'all'",
     'acquisition_channel': 'acquisition_channel',

@@ -25,11 +25,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from clvlayer import settings
 from clvlayer.contract import InputError, TableContract, load_contract
 from clvlayer.csvscan import scan_csv
-from clvlayer.project import PROJECT_ROOT
 
 READABLE_SUFFIXES = (".parquet", ".csv")
 # Python codec -> DuckDB CSV encoding. Anything else (UTF-16 big-endian, which DuckDB reads as an empty table;
@@ -43,18 +41,18 @@ MAX_LINE_BYTES = 8 << 20
 
 @dataclass
 class InputSettings:
-    """The 'input' vars of dbt_project.yml that the resolver needs (overridable with --vars)."""
+    """The 'input' vars the resolver needs; defaults from settings.yml (overridable with --vars)."""
 
-    encoding: str = "auto"
-    delimiter: str = "auto"
-    quote: str = '"'
-    escape: str = '"'
+    encoding: str = settings.default("input_encoding")
+    delimiter: str = settings.default("csv_delimiter")
+    quote: str = settings.default("csv_quote")
+    escape: str = settings.default("csv_escape")
 
     @classmethod
     def from_vars(cls, values: dict[str, Any]) -> "InputSettings":
-        return cls(encoding=str(values.get("input_encoding", "auto")).strip().lower() or "auto",
-                   delimiter=str(values.get("csv_delimiter", "auto")) or "auto",
-                   quote=str(values.get("csv_quote", '"')), escape=str(values.get("csv_escape", '"')))
+        return cls(encoding=str(values.get("input_encoding", cls.encoding)).strip().lower() or "auto",
+                   delimiter=str(values.get("csv_delimiter", cls.delimiter)) or "auto",
+                   quote=str(values.get("csv_quote", cls.quote)), escape=str(values.get("csv_escape", cls.escape)))
 
 
 @dataclass
@@ -109,48 +107,17 @@ def sql_file_literal(path: str | Path) -> str:
 
 
 def project_vars(dbt_args: list[str] | None = None) -> dict[str, Any]:
-    """dbt_project.yml vars, overridden by any `--vars` in dbt_args (as dbt would)."""
-    document = yaml.safe_load((PROJECT_ROOT / "dbt_project.yml").read_text())
-    values = dict(document.get("vars") or {})
-    args = list(dbt_args or [])
-    for index, arg in enumerate(args):
-        text = None
-        if arg == "--vars" and index + 1 < len(args):
-            text = args[index + 1]
-        elif arg.startswith("--vars="):
-            text = arg.split("=", 1)[1]
-        if text:
-            loaded = yaml.safe_load(text)
-            if isinstance(loaded, dict):
-                values.update(loaded)
-    return values
+    """Every var with its default from settings.yml, overridden by any `--vars` in dbt_args (as dbt would)."""
+    return {**settings.defaults(), **settings.user_vars(dbt_args)}
 
 
 def check_input_vars(values: dict[str, Any]) -> None:
-    """Refuse input vars the staging macros could not use, before dbt runs (one message listing them all)."""
-    from datetime import date
-
-    import duckdb
-
-    problems = []
-    if str(values.get("date_order", "reject")).upper() not in ("DMY", "MDY", "REJECT"):
-        problems.append(f"date_order is {values.get('date_order')!r}; use DMY, MDY or reject")
-    if str(values.get("decimal_separator", ".")) not in (".", ","):
-        problems.append(f"decimal_separator is {values.get('decimal_separator')!r}; use '.' or ','")
-    zone = str(values.get("input_time_zone", "UTC")).strip() or "UTC"
-    with duckdb.connect() as connection:
-        known = connection.execute("select count(*) from pg_timezone_names() where name = ?", [zone]).fetchall()[0]
-    if zone.upper() not in ("UTC", "Z") and not (known and known[0]):  # DuckDB's (ICU's) zone names
-        problems.append(f"input_time_zone {zone!r} is not a time zone name (e.g. UTC, Europe/Warsaw)")
+    """Refuse vars dbt would refuse (settings.yml: names, types, allowed values, dates), before dbt runs; one
+    message listing them all, the same as the compile-time check's (macros/settings/check_settings.sql)."""
     try:
-        date.fromisoformat(str(values.get("valid_from_date", "1990-01-01")))
-    except ValueError:
-        problems.append(f"valid_from_date {values.get('valid_from_date')!r} is not a date (YYYY-MM-DD)")
-    for name in ("max_amount", "max_quantity"):
-        if not isinstance(values.get(name, 1), (int, float)) or values.get(name, 1) <= 0:
-            problems.append(f"{name} is {values.get(name)!r}; use a positive number")
-    if problems:
-        raise InputError("Input vars (dbt_project.yml, --vars) cannot be used: " + "; ".join(problems) + ".")
+        settings.check(values)
+    except settings.SettingsError as error:
+        raise InputError(str(error)) from None
 
 
 # --- finding the file of each table -------------------------------------------------------------------------------

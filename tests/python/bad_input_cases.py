@@ -385,8 +385,9 @@ ERROR_CASES: list[Case] = [
     error("encoding_unknown_declared", "encoding", files(orders_csv=orders_csv(ORDER_LINE)),
           r"input_encoding 'klingon' is not a known encoding", vars_="{input_encoding: klingon}"),
     error("config_bad_vars", "structure", files(orders_csv=orders_csv(ORDER_LINE)),
-          r"Input vars \(dbt_project.yml, --vars\) cannot be used: date_order is 'YMD'; use DMY, MDY or reject; "
-          r"decimal_separator is ';'; use '\.' or ','; input_time_zone 'Mars/Olympus' is not a time zone name",
+          r'Vars \(dbt_project.yml, --vars\) cannot be used: var decimal_separator must be one of "\.", ",", got ";"; '
+          r'var date_order must be one of DMY, MDY, reject \(any case\), got "YMD"; var input_time_zone must be a time '
+          r'zone name \(e.g. UTC, Europe/Warsaw\), got "Mars/Olympus"',
           vars_="{date_order: YMD, decimal_separator: ';', input_time_zone: Mars/Olympus}"),
     error("structure_parquet_wrong_schema", "structure",
           _parquet("orders.parquet", "select 1 as id, 'A' as customer, 10.0 as total"),

@@ -4,30 +4,12 @@
 --   holdout_split_date  var clv_holdout_split_date, else as_of_date - clv_holdout_days
 --   margin_rate         var clv_margin_rate, else gross margin / net revenue of purchases up to as_of_date
 --   forced_model        var clv_model (empty = the holdout rule chooses, docs block predictive_model_choice)
+{{- check_settings(['clv_time_unit', 'clv_model', 'clv_interval_level', 'clv_interval_draws']) -}}
 {%- set time_unit = var('clv_time_unit') -%}
-{%- if time_unit not in ['day', 'week'] -%}
-    {{ exceptions.raise_compiler_error(
-        "var clv_time_unit must be 'day' or 'week', got '" ~ time_unit ~ "' (dbt_project.yml or --vars)") }}
-{%- endif %}
-{%- set as_of_date = "cast('" ~ var('clv_as_of_date') ~ "' as date)" if var('clv_as_of_date', '') else 'as_of_date' -%}
-{%- set forced_model = var('clv_model', '') or '' -%}
-{%- if forced_model not in ['', 'bgnbd', 'mbgnbd', 'paretonbd'] -%}
-    {{ exceptions.raise_compiler_error(
-        "var clv_model must be empty (chosen on the holdout) or one of bgnbd, mbgnbd, paretonbd, got '"
-        ~ forced_model ~ "' (dbt_project.yml or --vars)") }}
-{%- endif %}
-{%- set interval_level = var('clv_interval_level', 0.8) | float -%}
-{%- if not (0 < interval_level < 1) -%}
-    {{ exceptions.raise_compiler_error(
-        "var clv_interval_level must be a number strictly between 0 and 1 (e.g. 0.8), got '"
-        ~ var('clv_interval_level') ~ "' (dbt_project.yml or --vars)") }}
-{%- endif %}
-{%- set interval_draws = var('clv_interval_draws', 30) | int -%}
-{%- if interval_draws < 1 -%}
-    {{ exceptions.raise_compiler_error(
-        "var clv_interval_draws must be a whole number >= 1, got '" ~ var('clv_interval_draws')
-        ~ "' (dbt_project.yml or --vars)") }}
-{%- endif %}
+{%- set as_of_date = "cast('" ~ var('clv_as_of_date') ~ "' as date)" if var('clv_as_of_date') else 'as_of_date' -%}
+{%- set forced_model = var('clv_model') or '' -%}
+{%- set interval_level = var('clv_interval_level') | float -%}
+{%- set interval_draws = var('clv_interval_draws') | int %}
 with
 
 as_of_dates as (
@@ -53,7 +35,7 @@ split as (
 
     select
         as_of_date,
-        {%- if var('clv_holdout_split_date', '') %}
+        {%- if var('clv_holdout_split_date') %}
             cast('{{ var("clv_holdout_split_date") }}' as date) as holdout_split_date
         {%- else %}
             cast({{ dbt.dateadd('day', -1 * var('clv_holdout_days') | int, 'as_of_date') }} as date)
@@ -84,7 +66,7 @@ final as (
         / {{ days_per_time_unit() }} as holdout_length,
         cast({{ var('clv_horizon_months') }} as integer) as horizon_months,
         cast({{ var('clv_monthly_discount_rate') }} as double) as monthly_discount_rate,
-        {%- if var('clv_margin_rate', '') != '' %}
+        {%- if var('clv_margin_rate') != '' %}
             cast({{ var('clv_margin_rate') }} as double) as margin_rate,
             'var clv_margin_rate' as margin_rate_source,
         {%- else %}

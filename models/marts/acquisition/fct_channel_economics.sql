@@ -1,10 +1,10 @@
 -- One row per acquisition channel x cohort month (calendar month of the first completed order; for spend, the
 -- month it was spent): new customers, marketing spend, CAC, blended CAC of the month, margin per cohort customer
--- in their first h months and LTV/CAC at the horizons of var ltv_cac_horizons_months, discounted CLV and its ratio
+-- in their first h months and LTV/CAC at the horizons of macro ltv_cac_horizons_months, discounted CLV and its ratio
 -- to CAC, and the CAC payback month. Predicted LTV/CAC lives with the predictive marts
 -- (fct_channel_predicted_ltv_to_cac), so a failed fit never holds this mart back. Definitions: docs/metrics.md
 -- ("Acquisition economics").
-{%- set horizons = var('ltv_cac_horizons_months') %}
+{%- set horizons = ltv_cac_horizons_months() %}
 with
 
 as_of as (

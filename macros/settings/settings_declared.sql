@@ -1,0 +1,720 @@
+{#- Generated from settings.yml by `python -m clvlayer.settings --write`: do not edit. The declarations of every var,
+    read by check_settings (macros/settings/check_settings.sql). -#}
+{% macro settings_declared() -%}
+{%- set text -%}{% raw %}{
+ "order": [
+  "raw_data_dir",
+  "input_manifest",
+  "input_encoding",
+  "csv_delimiter",
+  "csv_quote",
+  "csv_escape",
+  "decimal_separator",
+  "null_tokens",
+  "input_time_zone",
+  "date_order",
+  "extra_timestamp_formats",
+  "valid_from_date",
+  "future_tolerance_days",
+  "max_amount",
+  "max_quantity",
+  "reporting_currency",
+  "fx_rates_to_reporting",
+  "max_quarantined_share",
+  "quarantine_threshold_severity",
+  "as_of_date",
+  "clv_as_of_date",
+  "clv_holdout_split_date",
+  "reference_date",
+  "gross_margin_rate",
+  "ltv_previous_periods_months",
+  "days_per_month",
+  "clv_horizon_months",
+  "clv_monthly_discount_rate",
+  "frequency_min_tenure_days",
+  "lifetime_min_at_risk",
+  "lifetime_tail_fit_months",
+  "lifetime_min_curve_buyers",
+  "clv_model",
+  "clv_interval_level",
+  "clv_interval_draws",
+  "clv_time_unit",
+  "clv_holdout_days",
+  "clv_margin_rate",
+  "clv_min_customers",
+  "clv_min_repeat_customers",
+  "clv_penalizer",
+  "rfm_segment_rules",
+  "value_tier_shares",
+  "cvm_new_days",
+  "cvm_active_days",
+  "cvm_lapsed_days",
+  "cvm_vip_value_tier",
+  "cvm_stage_actions",
+  "next_purchase_min_segment_customers",
+  "reorder_lead_days",
+  "reorder_grace_days",
+  "launch_penetration_window_days",
+  "analysis_top_n",
+  "reorder_segment_column",
+  "reorder_segment_value"
+ ],
+ "vars": {
+  "raw_data_dir": {
+   "type": "string",
+   "default": "",
+   "env": "RAW_DATA_DIR",
+   "cli_only": true,
+   "meaning": "Folder of your own files (<table>.parquet or <table>.csv); empty = the embedded sample (seeds).",
+   "group": "input",
+   "requirement": "a string"
+  },
+  "input_manifest": {
+   "type": "string",
+   "default": "",
+   "env": "CLV_INPUT_MANIFEST",
+   "cli_only": true,
+   "meaning": "The resolved-input manifest (JSON) the clv CLI writes for the folder; dbt reads files only through it.",
+   "group": "input",
+   "requirement": "a string"
+  },
+  "input_encoding": {
+   "type": "string",
+   "default": "auto",
+   "meaning": "CSV encoding: auto (byte-order mark, else UTF-8 when valid, else cp1252) or a Python codec name.",
+   "test_value": "utf-8",
+   "group": "input",
+   "requirement": "a string"
+  },
+  "csv_delimiter": {
+   "type": "string",
+   "default": "auto",
+   "meaning": "CSV delimiter: auto = the one of , ; tab | that splits the header into the contract's column names.",
+   "test_value": ";",
+   "group": "input",
+   "requirement": "a string"
+  },
+  "csv_quote": {
+   "type": "string",
+   "default": "\"",
+   "meaning": "CSV quote character (fixed, never sniffed).",
+   "test_value": "'",
+   "group": "input",
+   "requirement": "a string"
+  },
+  "csv_escape": {
+   "type": "string",
+   "default": "\"",
+   "meaning": "CSV escape character (fixed, never sniffed).",
+   "test_value": "\\",
+   "group": "input",
+   "requirement": "a string"
+  },
+  "decimal_separator": {
+   "type": "string",
+   "allowed": [
+    ".",
+    ","
+   ],
+   "default": ".",
+   "meaning": "Decimal separator of amounts (\",\" reads \"12,50\" as 12.50); thousands separators never parse.",
+   "group": "input",
+   "requirement": "one of \".\", \",\""
+  },
+  "null_tokens": {
+   "type": "list",
+   "items": {
+    "type": "string"
+   },
+   "default": [
+    "",
+    "null",
+    "none",
+    "nan",
+    "n/a",
+    "#n/a",
+    "\\N",
+    "nil",
+    "undefined"
+   ],
+   "meaning": "Values meaning missing in every column (case-insensitive, after trimming spaces and quotes).",
+   "test_value": [
+    "",
+    "null",
+    "-"
+   ],
+   "group": "input",
+   "requirement": "a list, each item a string"
+  },
+  "input_time_zone": {
+   "type": "string",
+   "default": "UTC",
+   "meaning": "Time zone of timestamps written without an offset (those with one are honoured); all stored in UTC.",
+   "check": "time_zone",
+   "test_value": "Europe/Warsaw",
+   "group": "input",
+   "requirement": "a string"
+  },
+  "date_order": {
+   "type": "string",
+   "allowed": [
+    "DMY",
+    "MDY",
+    "reject"
+   ],
+   "case_insensitive": true,
+   "default": "reject",
+   "meaning": "Day/month order of a date column that reads both ways; reject quarantines them as ambiguous_<column>.",
+   "group": "input",
+   "requirement": "one of DMY, MDY, reject (any case)"
+  },
+  "extra_timestamp_formats": {
+   "type": "list",
+   "items": {
+    "type": "string"
+   },
+   "default": [
+    "%Y%m%d",
+    "%Y/%m/%d",
+    "%Y/%m/%d %H:%M:%S",
+    "%Y.%m.%d",
+    "%d/%m/%Y %H:%M:%S",
+    "%d/%m/%Y %H:%M",
+    "%d/%m/%Y",
+    "%d-%m-%Y %H:%M:%S",
+    "%d-%m-%Y",
+    "%d.%m.%Y %H:%M:%S",
+    "%d.%m.%Y %H:%M",
+    "%d.%m.%Y",
+    "%m/%d/%Y %H:%M:%S",
+    "%m/%d/%Y %H:%M",
+    "%m/%d/%Y %I:%M %p",
+    "%m/%d/%Y",
+    "%m-%d-%Y",
+    "%d %b %Y",
+    "%b %d, %Y"
+   ],
+   "meaning": "Non-ISO timestamp formats tried (strptime); day-first and month-first ones are chosen per column.",
+   "test_value": [
+    "%Y%m%d",
+    "%d/%m/%Y"
+   ],
+   "group": "input",
+   "requirement": "a list, each item a string"
+  },
+  "valid_from_date": {
+   "type": "date",
+   "default": "1990-01-01",
+   "meaning": "Timestamps before this date are quarantined.",
+   "test_value": "2000-01-01",
+   "group": "input",
+   "requirement": "a date (YYYY-MM-DD)"
+  },
+  "future_tolerance_days": {
+   "type": "integer",
+   "min": 0,
+   "default": 2,
+   "meaning": "Timestamps later than reference_date plus this many days are quarantined.",
+   "group": "input",
+   "requirement": "a whole number >= 0"
+  },
+  "max_amount": {
+   "type": "number",
+   "above": 0,
+   "default": 1000000000,
+   "meaning": "Amounts above this are quarantined.",
+   "group": "input",
+   "requirement": "a number > 0"
+  },
+  "max_quantity": {
+   "type": "number",
+   "above": 0,
+   "default": 100000,
+   "meaning": "Quantities above this are quarantined.",
+   "group": "input",
+   "requirement": "a number > 0"
+  },
+  "reporting_currency": {
+   "type": "string",
+   "default": "USD",
+   "meaning": "Currency every amount is reported in; orders without a currency are assumed to be in it.",
+   "test_value": "EUR",
+   "group": "input",
+   "requirement": "a string"
+  },
+  "fx_rates_to_reporting": {
+   "type": "mapping",
+   "values": {
+    "type": "number",
+    "above": 0
+   },
+   "default": {},
+   "meaning": "Rates to the reporting currency of other accepted currencies (e.g. {EUR 1.08}); others are quarantined.",
+   "test_value": {
+    "GBP": 1.25
+   },
+   "group": "input",
+   "requirement": "a mapping (each value a number > 0)"
+  },
+  "max_quarantined_share": {
+   "type": "number",
+   "min": 0,
+   "max": 1,
+   "default": 0.05,
+   "meaning": "Share of a table's raw rows that may be quarantined before the audit complains.",
+   "group": "input",
+   "requirement": "a number from 0 to 1"
+  },
+  "quarantine_threshold_severity": {
+   "type": "string",
+   "allowed": [
+    "error",
+    "warn"
+   ],
+   "default": "error",
+   "meaning": "How the audit complains above max_quarantined_share (error = the build is not published).",
+   "group": "input",
+   "requirement": "one of error, warn"
+  },
+  "as_of_date": {
+   "type": "date",
+   "optional": true,
+   "empty": "the date of the last clean order",
+   "default": "",
+   "meaning": "Customer as-of date: customer metrics count orders up to it (refunds are netted whenever they arrive).",
+   "test_value": "2024-06-30",
+   "group": "dates",
+   "requirement": "empty (the date of the last clean order) or a date (YYYY-MM-DD)"
+  },
+  "clv_as_of_date": {
+   "type": "date",
+   "optional": true,
+   "empty": "as_of_date",
+   "default": "",
+   "meaning": "Calibration end of the predictive models: they are fitted on purchases up to it; not after as_of_date.",
+   "test_value": "2024-06-30",
+   "group": "dates",
+   "requirement": "empty (as_of_date) or a date (YYYY-MM-DD)"
+  },
+  "clv_holdout_split_date": {
+   "type": "date",
+   "optional": true,
+   "empty": "the calibration end minus clv_holdout_days",
+   "default": "",
+   "meaning": "Holdout start: the holdout refit uses purchases before it; must be before the calibration end.",
+   "test_value": "2024-01-31",
+   "group": "dates",
+   "requirement": "empty (the calibration end minus clv_holdout_days) or a date (YYYY-MM-DD)"
+  },
+  "reference_date": {
+   "type": "date",
+   "optional": true,
+   "empty": "the date of the build",
+   "default": "",
+   "meaning": "Input check's today: timestamps after it + future_tolerance_days are quarantined (no metric uses it).",
+   "test_value": "2030-01-01",
+   "group": "dates",
+   "requirement": "empty (the date of the build) or a date (YYYY-MM-DD)"
+  },
+  "gross_margin_rate": {
+   "type": "number",
+   "min": 0,
+   "max": 1,
+   "default": 0.3,
+   "meaning": "Gross margin rate assumed where no item costs exist.",
+   "group": "metrics",
+   "requirement": "a number from 0 to 1"
+  },
+  "ltv_previous_periods_months": {
+   "type": "list",
+   "items": {
+    "type": "integer",
+    "min": 1
+   },
+   "default": [
+    3
+   ],
+   "meaning": "The LTV layer is also computed as of these many months before the as-of date ([] = the as-of date only).",
+   "group": "metrics",
+   "requirement": "a list, each item a whole number >= 1"
+  },
+  "days_per_month": {
+   "type": "number",
+   "min": 28,
+   "max": 31,
+   "default": 30.4375,
+   "meaning": "Days in the average month, to turn day counts into months (365.25 / 12).",
+   "group": "metrics",
+   "requirement": "a number from 28 to 31"
+  },
+  "clv_horizon_months": {
+   "type": "integer",
+   "min": 1,
+   "default": 36,
+   "meaning": "Horizon of every forward-looking value (expected lifetime cap, discounted CLV, predicted CLV), months.",
+   "group": "metrics",
+   "requirement": "a whole number >= 1"
+  },
+  "clv_monthly_discount_rate": {
+   "type": "number",
+   "min": 0,
+   "default": 0.01,
+   "meaning": "Discount rate per month for discounted and predicted CLV.",
+   "group": "metrics",
+   "requirement": "a number >= 0"
+  },
+  "frequency_min_tenure_days": {
+   "type": "integer",
+   "min": 1,
+   "default": 90,
+   "meaning": "Orders per year is annualised only for buyers with at least this many days of tenure (else null).",
+   "group": "metrics",
+   "requirement": "a whole number >= 1"
+  },
+  "lifetime_min_at_risk": {
+   "type": "integer",
+   "min": 1,
+   "default": 30,
+   "meaning": "The survival curve is read from the data up to the last day with at least this many buyers at risk.",
+   "group": "lifetime",
+   "requirement": "a whole number >= 1"
+  },
+  "lifetime_tail_fit_months": {
+   "type": "integer",
+   "min": 1,
+   "default": 6,
+   "meaning": "The curve is continued with the constant hazard of its last this many months, up to the horizon.",
+   "group": "lifetime",
+   "requirement": "a whole number >= 1"
+  },
+  "lifetime_min_curve_buyers": {
+   "type": "integer",
+   "min": 1,
+   "default": 200,
+   "meaning": "An acquisition channel with fewer buyers than this uses the all-channel survival curve.",
+   "group": "lifetime",
+   "requirement": "a whole number >= 1"
+  },
+  "clv_model": {
+   "type": "string",
+   "allowed": [
+    "bgnbd",
+    "mbgnbd",
+    "paretonbd"
+   ],
+   "optional": true,
+   "empty": "chosen on the holdout",
+   "default": "",
+   "meaning": "The count model published in fct_customer_clv_predictions; empty = the best holdout log-likelihood.",
+   "group": "predictive",
+   "requirement": "empty (chosen on the holdout) or one of bgnbd, mbgnbd, paretonbd"
+  },
+  "clv_interval_level": {
+   "type": "number",
+   "above": 0,
+   "below": 1,
+   "default": 0.8,
+   "meaning": "Central level of the per-customer prediction intervals.",
+   "group": "predictive",
+   "requirement": "a number strictly between 0 and 1"
+  },
+  "clv_interval_draws": {
+   "type": "integer",
+   "min": 1,
+   "default": 30,
+   "meaning": "Parameter draws from the fit's asymptotic normal that carry parameter uncertainty into the intervals.",
+   "group": "predictive",
+   "requirement": "a whole number >= 1"
+  },
+  "clv_time_unit": {
+   "type": "string",
+   "allowed": [
+    "day",
+    "week"
+   ],
+   "default": "day",
+   "meaning": "Time unit of frequency / recency / T (week = 7 days, fractional); same-day orders merge.",
+   "group": "predictive",
+   "requirement": "one of day, week"
+  },
+  "clv_holdout_days": {
+   "type": "integer",
+   "min": 1,
+   "default": 182,
+   "meaning": "Holdout length in days before the calibration end, unless clv_holdout_split_date is set.",
+   "group": "predictive",
+   "requirement": "a whole number >= 1"
+  },
+  "clv_margin_rate": {
+   "type": "number",
+   "min": 0,
+   "max": 1,
+   "optional": true,
+   "empty": "the observed margin rate of the calibration orders",
+   "default": "",
+   "meaning": "Margin rate of predicted CLV.",
+   "group": "predictive",
+   "requirement": "empty (the observed margin rate of the calibration orders) or a number from 0 to 1"
+  },
+  "clv_min_customers": {
+   "type": "integer",
+   "min": 1,
+   "default": 100,
+   "meaning": "A count-model fit needs at least this many customers (else null parameters with the reason).",
+   "group": "predictive",
+   "requirement": "a whole number >= 1"
+  },
+  "clv_min_repeat_customers": {
+   "type": "integer",
+   "min": 1,
+   "default": 20,
+   "meaning": "A Gamma-Gamma fit needs at least this many repeat customers (else null parameters with the reason).",
+   "group": "predictive",
+   "requirement": "a whole number >= 1"
+  },
+  "clv_penalizer": {
+   "type": "number",
+   "min": 0,
+   "default": 0.0,
+   "meaning": "L2 penalty on the parameters (lifetimes' penalizer_coef); 0 = plain maximum likelihood.",
+   "group": "predictive",
+   "requirement": "a number >= 0"
+  },
+  "rfm_segment_rules": {
+   "type": "list",
+   "items": {
+    "type": "mapping",
+    "keys": [
+     "segment",
+     "r_min",
+     "r_max",
+     "f_min",
+     "f_max",
+     "m_min",
+     "m_max"
+    ],
+    "required_keys": [
+     "segment"
+    ]
+   },
+   "default": [
+    {
+     "segment": "champions",
+     "r_min": 4,
+     "f_min": 4,
+     "m_min": 4
+    },
+    {
+     "segment": "loyal",
+     "r_min": 3,
+     "f_min": 4
+    },
+    {
+     "segment": "new",
+     "r_min": 4,
+     "f_max": 1
+    },
+    {
+     "segment": "potential_loyalists",
+     "r_min": 4,
+     "f_min": 2,
+     "f_max": 3
+    },
+    {
+     "segment": "needs_attention",
+     "r_min": 3,
+     "r_max": 3
+    },
+    {
+     "segment": "at_risk",
+     "r_max": 2,
+     "f_min": 3
+    },
+    {
+     "segment": "hibernating",
+     "r_min": 2,
+     "r_max": 2
+    },
+    {
+     "segment": "lost",
+     "r_max": 1
+    }
+   ],
+   "meaning": "RFM segments on the 1-5 scores: the first rule a customer matches names it (bounds inclusive).",
+   "test_value": [
+    {
+     "segment": "best",
+     "r_min": 4,
+     "f_min": 4
+    },
+    {
+     "segment": "rest"
+    }
+   ],
+   "group": "segments",
+   "requirement": "a list, each item a mapping (keys segment; keys among segment, r_min, r_max, f_min, f_max, m_min, m_max)"
+  },
+  "value_tier_shares": {
+   "type": "mapping",
+   "values": {
+    "type": "number",
+    "above": 0,
+    "max": 1
+   },
+   "default": {
+    "top": 0.1,
+    "high": 0.3,
+    "medium": 0.6,
+    "low": 1.0
+   },
+   "meaning": "Value tiers (realised LTV and predicted CLV) as cumulative shares of the ranked customers, best first.",
+   "test_value": {
+    "top": 0.2,
+    "high": 0.5,
+    "medium": 0.8,
+    "low": 1.0
+   },
+   "group": "segments",
+   "requirement": "a mapping (each value a number > 0 and <= 1)"
+  },
+  "cvm_new_days": {
+   "type": "integer",
+   "min": 0,
+   "default": 60,
+   "meaning": "CVM stage new: first completed order at most this many days ago.",
+   "group": "segments",
+   "requirement": "a whole number >= 0"
+  },
+  "cvm_active_days": {
+   "type": "integer",
+   "min": 0,
+   "default": 90,
+   "meaning": "CVM stage active: last completed order at most this many days ago.",
+   "group": "segments",
+   "requirement": "a whole number >= 0"
+  },
+  "cvm_lapsed_days": {
+   "type": "integer",
+   "min": 1,
+   "default": 180,
+   "meaning": "CVM stage lapsed beyond this many days (at_risk up to it); also the lifetime's churn threshold.",
+   "group": "segments",
+   "requirement": "a whole number >= 1"
+  },
+  "cvm_vip_value_tier": {
+   "type": "string",
+   "default": "top",
+   "meaning": "The value tier (a key of value_tier_shares) whose customers are VIP unless lapsed.",
+   "test_value": "high",
+   "group": "segments",
+   "requirement": "a string"
+  },
+  "cvm_stage_actions": {
+   "type": "mapping",
+   "keys": [
+    "no_purchases",
+    "new",
+    "active",
+    "at_risk",
+    "lapsed",
+    "vip"
+   ],
+   "required_keys": [
+    "no_purchases",
+    "new",
+    "active",
+    "at_risk",
+    "lapsed",
+    "vip"
+   ],
+   "values": {
+    "type": "string"
+   },
+   "default": {
+    "no_purchases": "first-purchase incentive",
+    "new": "welcome series and second-purchase offer",
+    "active": "early access to new products",
+    "at_risk": "reminder and time-limited offer",
+    "lapsed": "win-back discount",
+    "vip": "personal offers and priority service"
+   },
+   "meaning": "Recommended action per CVM stage (business brief).",
+   "test_value": {
+    "no_purchases": "a",
+    "new": "b",
+    "active": "c",
+    "at_risk": "d",
+    "lapsed": "e",
+    "vip": "f"
+   },
+   "group": "segments",
+   "requirement": "a mapping (keys no_purchases, new, active, at_risk, lapsed, vip; each value a string)"
+  },
+  "next_purchase_min_segment_customers": {
+   "type": "integer",
+   "min": 1,
+   "default": 20,
+   "meaning": "One-purchase-day customers borrow their channel x loyalty segment's median interval from this many.",
+   "group": "segments",
+   "requirement": "a whole number >= 1"
+  },
+  "reorder_lead_days": {
+   "type": "integer",
+   "min": 0,
+   "default": 7,
+   "meaning": "A customer is due for a reorder reminder from this many days before the expected date.",
+   "group": "segments",
+   "requirement": "a whole number >= 0"
+  },
+  "reorder_grace_days": {
+   "type": "integer",
+   "min": 0,
+   "default": 30,
+   "meaning": "A customer is past due (win-back territory) this many days after the expected date.",
+   "group": "segments",
+   "requirement": "a whole number >= 0"
+  },
+  "launch_penetration_window_days": {
+   "type": "integer",
+   "min": 1,
+   "default": 60,
+   "meaning": "A launch's penetration window is its first this many days (launch day included).",
+   "group": "segments",
+   "requirement": "a whole number >= 1"
+  },
+  "analysis_top_n": {
+   "type": "integer",
+   "min": 1,
+   "default": 100,
+   "meaning": "Rows of analyses/top_customers_by_predicted_clv.sql.",
+   "group": "analyses",
+   "requirement": "a whole number >= 1"
+  },
+  "reorder_segment_column": {
+   "type": "string",
+   "allowed": [
+    "cvm_stage",
+    "rfm_segment",
+    "value_tier",
+    "region",
+    "age_band",
+    "acquisition_channel",
+    "preferred_category"
+   ],
+   "default": "cvm_stage",
+   "meaning": "The fct_customer_segments column analyses/customers_due_for_reorder_in_segment.sql filters on.",
+   "group": "analyses",
+   "requirement": "one of cvm_stage, rfm_segment, value_tier, region, age_band, acquisition_channel, preferred_category"
+  },
+  "reorder_segment_value": {
+   "type": "string",
+   "default": "active",
+   "meaning": "The value of reorder_segment_column that analysis keeps.",
+   "test_value": "lapsed",
+   "group": "analyses",
+   "requirement": "a string"
+  }
+ }
+}{% endraw %}{%- endset -%}
+{{ return(fromjson(text)) }}
+{%- endmacro %}
