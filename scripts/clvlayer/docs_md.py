@@ -16,6 +16,7 @@ MART_ORDER = ["fct_orders", "dim_customers", "fct_customer_ltv", "fct_ltv_by_seg
               "fct_customer_segments", "fct_segment_comparison", "fct_customer_next_purchase",
               "fct_category_penetration", "fct_launch_penetration", "fct_clv_model_parameters",
               "fct_customer_clv_predictions", "fct_clv_holdout_validation", "fct_channel_predicted_ltv_to_cac",
+              "fct_predicted_clv_by_segment",
               "metricflow_time_spine"]
 
 

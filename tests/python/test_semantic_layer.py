@@ -1,5 +1,6 @@
 """The semantic layer validates, and every metric answered by `mf query` equals the mart that computes it, for every
-segment (fct_ltv_by_segment) or row (the other marts) - one name, one number. README's `mf query` examples run.
+segment (fct_ltv_by_segment, fct_predicted_clv_by_segment) or row (the other marts) - one name, one number. README's
+`mf query` examples run.
 
 The comparison loops over every metric of the semantic manifest and fails when a metric has no mart to be checked
 against: a new metric needs its place here."""
@@ -33,7 +34,10 @@ SEGMENT_GROUP_BY = {
     "value_tier": "customer__value_tier",
     "preferred_category": "customer__preferred_category",
 }
-# metrics that are columns of fct_ltv_by_segment under their own name (customer grain, as of the as-of date)
+# metrics that are columns of fct_ltv_by_segment under their own name (customer grain, as of the as-of date), and the
+# predicted ones, columns of fct_predicted_clv_by_segment (the same segment keys)
+PREDICTED_SEGMENT_METRICS = ["predicted_customers", "average_predicted_clv", "average_p_alive",
+                             "model_expected_lifetime_months"]
 SEGMENT_METRICS = [
     "customers", "buyers", "repeat_buyers", "repeat_customer_rate", "realised_ltv_total", "realised_margin_ltv_total",
     "average_realised_ltv", "orders_to_date", "average_check", "ltv_margin_rate", "lifetime_exposure_months",
@@ -41,7 +45,7 @@ SEGMENT_METRICS = [
     "orders_per_month", "expected_lifetime_months", "discounted_lifetime_months", "ltv_formula_a", "ltv_formula_b",
     "discounted_clv", "tenure_years", "orders_per_year", "average_recency_days", "realised_ltv_6m", "realised_ltv_12m",
     "realised_ltv_24m", "realised_margin_ltv_6m", "realised_margin_ltv_12m", "realised_margin_ltv_24m",
-    "predicted_customers", "average_predicted_clv", "average_p_alive", "model_expected_lifetime_months",
+    *PREDICTED_SEGMENT_METRICS,
 ]
 # order-grain metrics equal a segment column when the period covers every order up to the as-of date (the default)
 ORDER_METRICS_AS_SEGMENT = {"net_revenue": "realised_ltv_total", "orders": "orders_to_date",
@@ -88,7 +92,11 @@ def test_every_metric_equals_its_mart(warehouse: Path) -> None:
     requests, checks = [], []
 
     # 1. customer-grain metrics (and order-grain ones that coincide) by every segment type of fct_ltv_by_segment
-    segments = sql(warehouse, "select * from marts.fct_ltv_by_segment where as_of_snapshot = 'current'")
+    segments = sql(warehouse, f"""
+        select l.*, {', '.join(f'p.{m}' for m in PREDICTED_SEGMENT_METRICS)}
+        from marts.fct_ltv_by_segment as l
+        left join marts.fct_predicted_clv_by_segment as p on l.segment_key = p.segment_key
+        where l.as_of_snapshot = 'current'""")
     for segment_type, group_by in SEGMENT_GROUP_BY.items():
         requests.append((SEGMENT_METRICS + list(ORDER_METRICS_AS_SEGMENT), [group_by] if group_by else [], []))
         checks.append(("segment", segment_type, group_by))
