@@ -196,9 +196,7 @@ paid_cohort_sums as (
     -- mature at h
     select
         {%- for h in cac_horizons %}
-            {%- set gain = 'margin_first_' ~ h ~ 'm' ~ (' - margin_first_' ~ cac_horizons[loop.index0 - 1] ~ 'm'
-                if not loop.first else '') %}
-            sum(case when is_mature_{{ h }}m then {{ gain }} end) as margin_gain_{{ h }}m,
+            sum(case when is_mature_{{ h }}m then {{ ltv_to_cac_margin_gain(h) }} end) as margin_gain_{{ h }}m,
             sum(case when is_mature_{{ h }}m then marketing_spend end) as mature_spend_{{ h }}m,
         {%- endfor %}
         as_of_date,
@@ -210,13 +208,12 @@ paid_cohort_sums as (
 
 ltv_to_cac_rows as (
 
-    -- LTV/CAC at h months as a chain over the horizons (docs block metric_ltv_to_cac_horizon): the first horizon's
-    -- margin / spend over the cohorts mature at it, plus, per later horizon, the margin gained since the previous
-    -- horizon / spend over the cohorts mature at the later one; per channel, and pooled over every paid channel for
-    -- the overall row (what the unsegmented metrics ltv_to_cac_<h>m return)
+    -- LTV/CAC at h months (macro ltv_to_cac, the formula fct_channel_economics uses per cohort) over the sums of
+    -- the paid cohorts: per channel, and pooled over every paid channel for the overall row (what the unsegmented
+    -- metrics ltv_to_cac_<h>m return)
     select
         {%- for h in cac_horizons %}
-            {{ safe_divide('margin_gain_' ~ h ~ 'm', 'mature_spend_' ~ h ~ 'm') }} as ltv_to_cac_gain_{{ h }}m,
+            {{ ltv_to_cac(h, 'margin_gain_{h}m', 'mature_spend_{h}m') }} as ltv_to_cac_{{ h }}m,
         {%- endfor %}
         as_of_date,
         'acquisition_channel' as segment_type,
@@ -225,8 +222,7 @@ ltv_to_cac_rows as (
     union all
     select
         {%- for h in cac_horizons %}
-            {{ safe_divide('sum(margin_gain_' ~ h ~ 'm)', 'sum(mature_spend_' ~ h ~ 'm)') }}
-                as ltv_to_cac_gain_{{ h }}m,
+            {{ ltv_to_cac(h, 'sum(margin_gain_{h}m)', 'sum(mature_spend_{h}m)') }} as ltv_to_cac_{{ h }}m,
         {%- endfor %}
         as_of_date,
         'overall' as segment_type,
@@ -272,11 +268,7 @@ with_costs as (
         cost_rows.marketing_spend,
         cost_rows.cac_new_customers,
         {%- for h in cac_horizons %}
-            {%- set terms = [] %}
-            {%- for earlier in cac_horizons if earlier <= h %}
-                {%- do terms.append('ltv_to_cac_rows.ltv_to_cac_gain_' ~ earlier ~ 'm') %}
-            {%- endfor %}
-            {{ terms | join(' + ') }} as ltv_to_cac_{{ h }}m,
+            ltv_to_cac_rows.ltv_to_cac_{{ h }}m,
         {%- endfor %}
         case
             when results.segment_type not in ('acquisition_channel', 'overall') then 'not_a_channel_segment'

@@ -52,6 +52,11 @@ ORDER_METRICS_AS_SEGMENT = {"net_revenue": "realised_ltv_total", "orders": "orde
                             "gross_margin": "realised_margin_ltv_total", "aov": "average_check",
                             "gross_margin_rate": "ltv_margin_rate"}
 CHANNEL_METRICS = ["cac", "ltv_to_cac_3m", "ltv_to_cac_6m", "ltv_to_cac_12m", "ltv_to_cac_24m"]
+# the terms of ltv_to_cac_<h>m (macro ltv_to_cac): per horizon, the margin gained and the spend of the paid cohorts
+# mature at it
+LTV_TO_CAC_TERMS = ["ltv_to_cac_margin_gain_3m", "ltv_to_cac_margin_gain_6m", "ltv_to_cac_margin_gain_12m",
+                    "ltv_to_cac_margin_gain_24m", "ltv_to_cac_spend_3m", "ltv_to_cac_spend_6m", "ltv_to_cac_spend_12m",
+                    "ltv_to_cac_spend_24m"]
 
 
 @pytest.fixture(scope="module")
@@ -109,7 +114,7 @@ def test_every_metric_equals_its_mart(warehouse: Path) -> None:
     checks.append(("channels_pooled", None, None))
     # 3. the same acquisition metrics per channel x cohort month (fct_channel_economics rows)
     requests.append((CHANNEL_METRICS + ["marketing_spend", "acquired_customers", "blended_cac"]
-                     + [f"cohort_margin_{h}m" for h in (3, 6, 12, 24)],
+                     + [f"cohort_margin_{h}m" for h in (3, 6, 12, 24)] + LTV_TO_CAC_TERMS,
                      ["channel_cohort__channel", "channel_cohort__cohort_month__month"], []))
     checks.append(("channel_cohort", None, None))
     # 4. cohorts: retention by channel x age and by age (fct_cohort_curves), curves at their grain
@@ -198,6 +203,15 @@ def check_channel_cohort(warehouse: Path, frame: pd.DataFrame, *_: object) -> No
     for h in (3, 6, 12, 24):
         assert_equal(frame[f"cohort_margin_{h}m"], mart[f"margin_per_customer_{h}m"] * mart["new_customers"],
                      f"cohort_margin_{h}m")
+    paid, previous = mart["cac_status"] == "ok", None
+    for h in (3, 6, 12, 24):
+        mature = paid & mart[f"is_mature_{h}m"].astype(bool)
+        gain = mart[f"margin_per_customer_{h}m"] - (mart[f"margin_per_customer_{previous}m"] if previous else 0)
+        assert_equal(frame[f"ltv_to_cac_margin_gain_{h}m"], (gain * mart["new_customers"]).where(mature),
+                     f"ltv_to_cac_margin_gain_{h}m")
+        assert_equal(frame[f"ltv_to_cac_spend_{h}m"], mart["marketing_spend"].astype(float).where(mature),
+                     f"ltv_to_cac_spend_{h}m")
+        previous = h
     assert_equal(frame["marketing_spend"], mart["marketing_spend"], "marketing_spend")
     assert_equal(frame["acquired_customers"], mart["new_customers"], "acquired_customers")
     assert_equal(frame["blended_cac"], (mart["marketing_spend"] / mart["new_customers"].replace(0, np.nan)),
