@@ -156,6 +156,28 @@
     {{ safe_divide(prefix ~ ratios[name][0], prefix ~ ratios[name][1]) }}
 {%- endmacro %}
 
+{#- LTV/CAC at `horizon` months (docs block metric_ltv_to_cac_horizon), one formula at every grain: a chain over the
+    horizons of ltv_cac_horizons_months() up to `horizon`, each term the margin gained from the previous horizon
+    to k (macro ltv_to_cac_margin_gain) / the spend, both over the paid cohorts (CAC > 0) mature at k. `margin_gain`
+    and `spend` are the per-horizon expressions with `{h}` where the horizon goes: one cohort's own values in
+    fct_channel_economics (the chain is then its margin per customer to h / its CAC), sums over cohorts in
+    fct_ltv_by_segment (a ratio of sums per term: what MetricFlow's ltv_to_cac_<h>m returns at any grouping). -#}
+{% macro ltv_to_cac(horizon, margin_gain, spend) -%}
+    {%- set terms = [] -%}
+    {%- for h in ltv_cac_horizons_months() | sort if h <= horizon -%}
+        {%- set k = h | string -%}
+        {%- do terms.append(safe_divide(margin_gain | replace('{h}', k), spend | replace('{h}', k))) -%}
+    {%- endfor -%}
+    {{ terms | join(' + ') }}
+{%- endmacro %}
+
+{#- The margin a cohort gains from the previous horizon of ltv_cac_horizons_months() to `horizon` (the first
+    horizon: all of it), from the columns <prefix><h>m (e.g. margin_first_12m - margin_first_6m). -#}
+{% macro ltv_to_cac_margin_gain(horizon, prefix='margin_first_') -%}
+    {%- set earlier = ltv_cac_horizons_months() | sort | select('lt', horizon) | list -%}
+    {{ prefix ~ horizon ~ 'm' }}{{ ' - ' ~ prefix ~ earlier[-1] ~ 'm' if earlier else '' }}
+{%- endmacro %}
+
 {#- The category with the largest amount per key (an order's main category, a customer's preferred category): a
     query over `lines` (columns key_column, category, amount_column) returning key_column, category and
     category_amount = sum(amount_column) of that category; ties go to the first category by name. Extra grouping

@@ -6,22 +6,12 @@
 --   LTV formula B  = average check x orders per month x expected lifetime x margin rate
 --   discounted CLV = monthly margin per customer x discounted expected lifetime
 -- with monthly rates per month of observed lifespan (the exposure the expected lifetime is measured in), realised
--- LTV in the first 6/12/24 months on mature cohorts, predicted CLV (current as-of date only) and, for channel
--- segments, CAC and LTV/CAC. Definitions: docs/metrics.md ("LTV by segment").
+-- LTV in the first 6/12/24 months on mature cohorts and, for channel segments, CAC and LTV/CAC. Descriptive only: it
+-- reads no model fit, so a fit that fails never holds it back; the predicted CLV of the same segments is the
+-- predictive mart fct_predicted_clv_by_segment. Definitions: docs/metrics.md ("LTV by segment").
 {%- set horizons = ltv_realised_horizons_months() %}
 {%- set cac_horizons = ltv_cac_horizons_months() | sort %}
-{%- set segment_types = {
-    'overall': "'all'",
-    'acquisition_channel': 'acquisition_channel',
-    'cohort_month': "coalesce(cast(cohort_month as " ~ dbt.type_string() ~ "), 'no_purchases')",
-    'region': 'region',
-    'age_band': 'age_band',
-    'loyalty': loyalty_segment('is_loyalty_member'),
-    'rfm_segment': 'rfm_segment',
-    'cvm_stage': 'cvm_stage',
-    'value_tier': 'value_tier',
-    'preferred_category': 'preferred_category',
-} %}
+{%- set segment_types = ltv_segment_types() %}
 with
 
 customers as (
@@ -33,12 +23,6 @@ customers as (
 snapshots as (
 
     select * from {{ ref('int_as_of_snapshots') }}
-
-),
-
-predictions as (
-
-    select * from {{ ref('fct_customer_clv_predictions') }}
 
 ),
 
@@ -57,9 +41,7 @@ customers_aged as (
 segment_labels as (
 
     select
-        {%- for segment_type, expression in segment_types.items() %}
-            cast({{ expression }} as {{ dbt.type_string() }}) as segment_{{ segment_type }},
-        {%- endfor %}
+        {{ segment_label_columns() }}
         customers.*
     from customers
 
@@ -69,6 +51,12 @@ customer_values as (
 
     -- per customer: the additive pieces (null when the customer does not count in a sum)
     select
+        {%- for h in horizons %}
+            case when customers.is_cohort_mature_{{ h }}m then customers.revenue_first_{{ h }}m end
+                as mature_revenue_first_{{ h }}m,
+            case when customers.is_cohort_mature_{{ h }}m then customers.margin_first_{{ h }}m end
+                as mature_margin_first_{{ h }}m,
+        {%- endfor %}
         customers.as_of_date,
         customers.customer_id,
         {%- for segment_type in segment_types %}
@@ -85,40 +73,25 @@ customer_values as (
         case when customers.is_frequency_eligible then customers.tenure_years end as frequency_eligible_tenure_years,
         customers.own_expected_lifetime_months,
         customers.own_discounted_lifetime_months,
-        case when customers.has_completed_order then customers.recency_days end as recency_days,
-        {%- for h in horizons %}
-            case when customers.is_cohort_mature_{{ h }}m then customers.revenue_first_{{ h }}m end
-                as mature_revenue_first_{{ h }}m,
-            case when customers.is_cohort_mature_{{ h }}m then customers.margin_first_{{ h }}m end
-                as mature_margin_first_{{ h }}m,
-        {%- endfor %}
-        predictions.predicted_clv,
-        predictions.p_alive,
-        predictions.own_model_expected_lifetime_months,
-        case when predictions.is_predicted then 1 else 0 end as is_predicted,
-        predictions.prediction_status
+        case when customers.has_completed_order then customers.recency_days end as recency_days
     from segment_labels as customers
-    left join predictions
-        on customers.is_current_as_of and customers.customer_id = predictions.customer_id
 
 ),
 
 customer_segments as (
 
-    {%- for segment_type in segment_types %}
-        select
-            '{{ segment_type }}' as segment_type,
-            segment_{{ segment_type }} as segment_value,
-            customer_values.*
-        from customer_values
-        {% if not loop.last %}union all{% endif %}
-    {%- endfor %}
+    {{ segment_rows('customer_values') }}
 
 ),
 
 segment_sums as (
 
     select
+        {%- for h in horizons %}
+            count(mature_revenue_first_{{ h }}m) as mature_buyers_{{ h }}m,
+            {{ mean_of('mature_revenue_first_' ~ h ~ 'm') }} as realised_ltv_{{ h }}m,
+            {{ mean_of('mature_margin_first_' ~ h ~ 'm') }} as realised_margin_ltv_{{ h }}m,
+        {%- endfor %}
         as_of_date,
         segment_type,
         segment_value,
@@ -136,18 +109,7 @@ segment_sums as (
         count(own_expected_lifetime_months) as buyers_with_expected_lifetime,
         sum(own_expected_lifetime_months) as expected_lifetime_months_total,
         sum(own_discounted_lifetime_months) as discounted_lifetime_months_total,
-        avg(recency_days) as average_recency_days,
-        {%- for h in horizons %}
-            count(mature_revenue_first_{{ h }}m) as mature_buyers_{{ h }}m,
-            {{ mean_of('mature_revenue_first_' ~ h ~ 'm') }} as realised_ltv_{{ h }}m,
-            {{ mean_of('mature_margin_first_' ~ h ~ 'm') }} as realised_margin_ltv_{{ h }}m,
-        {%- endfor %}
-        sum(is_predicted) as predicted_customers,
-        avg(case when is_predicted = 1 then predicted_clv end) as average_predicted_clv,
-        avg(case when is_predicted = 1 then p_alive end) as average_p_alive,
-        avg(case when is_predicted = 1 then own_model_expected_lifetime_months end)
-            as model_expected_lifetime_months,
-        max(case when is_buyer = 1 and is_predicted = 0 then prediction_status end) as prediction_failure
+        avg(recency_days) as average_recency_days
     from customer_segments
     group by as_of_date, segment_type, segment_value
 
@@ -234,9 +196,7 @@ paid_cohort_sums as (
     -- mature at h
     select
         {%- for h in cac_horizons %}
-            {%- set gain = 'margin_first_' ~ h ~ 'm' ~ (' - margin_first_' ~ cac_horizons[loop.index0 - 1] ~ 'm'
-                if not loop.first else '') %}
-            sum(case when is_mature_{{ h }}m then {{ gain }} end) as margin_gain_{{ h }}m,
+            sum(case when is_mature_{{ h }}m then {{ ltv_to_cac_margin_gain(h) }} end) as margin_gain_{{ h }}m,
             sum(case when is_mature_{{ h }}m then marketing_spend end) as mature_spend_{{ h }}m,
         {%- endfor %}
         as_of_date,
@@ -248,13 +208,12 @@ paid_cohort_sums as (
 
 ltv_to_cac_rows as (
 
-    -- LTV/CAC at h months as a chain over the horizons (docs block metric_ltv_to_cac_horizon): the first horizon's
-    -- margin / spend over the cohorts mature at it, plus, per later horizon, the margin gained since the previous
-    -- horizon / spend over the cohorts mature at the later one; per channel, and pooled over every paid channel for
-    -- the overall row (what the unsegmented metrics ltv_to_cac_<h>m return)
+    -- LTV/CAC at h months (macro ltv_to_cac, the formula fct_channel_economics uses per cohort) over the sums of
+    -- the paid cohorts: per channel, and pooled over every paid channel for the overall row (what the unsegmented
+    -- metrics ltv_to_cac_<h>m return)
     select
         {%- for h in cac_horizons %}
-            {{ safe_divide('margin_gain_' ~ h ~ 'm', 'mature_spend_' ~ h ~ 'm') }} as ltv_to_cac_gain_{{ h }}m,
+            {{ ltv_to_cac(h, 'margin_gain_{h}m', 'mature_spend_{h}m') }} as ltv_to_cac_{{ h }}m,
         {%- endfor %}
         as_of_date,
         'acquisition_channel' as segment_type,
@@ -263,8 +222,7 @@ ltv_to_cac_rows as (
     union all
     select
         {%- for h in cac_horizons %}
-            {{ safe_divide('sum(margin_gain_' ~ h ~ 'm)', 'sum(mature_spend_' ~ h ~ 'm)') }}
-                as ltv_to_cac_gain_{{ h }}m,
+            {{ ltv_to_cac(h, 'sum(margin_gain_{h}m)', 'sum(mature_spend_{h}m)') }} as ltv_to_cac_{{ h }}m,
         {%- endfor %}
         as_of_date,
         'overall' as segment_type,
@@ -307,15 +265,10 @@ with_costs as (
         results.*,
         snapshots.as_of_snapshot,
         snapshots.months_before_current,
-        snapshots.is_current,
         {{ if_input('marketing_spend', 'cost_rows.marketing_spend') }} as marketing_spend,
         {{ if_input('marketing_spend', 'cost_rows.cac_new_customers') }} as cac_new_customers,
         {%- for h in cac_horizons %}
-            {%- set terms = [] %}
-            {%- for earlier in cac_horizons if earlier <= h %}
-                {%- do terms.append('ltv_to_cac_rows.ltv_to_cac_gain_' ~ earlier ~ 'm') %}
-            {%- endfor %}
-            {{ terms | join(' + ') }} as ltv_to_cac_{{ h }}m,
+            ltv_to_cac_rows.ltv_to_cac_{{ h }}m,
         {%- endfor %}
         case
             when results.segment_type not in ('acquisition_channel', 'overall') then 'not_a_channel_segment'
@@ -392,16 +345,6 @@ final as (
             realised_ltv_{{ h }}m,
             realised_margin_ltv_{{ h }}m,
         {%- endfor %}
-        predicted_customers,
-        average_predicted_clv,
-        average_p_alive,
-        model_expected_lifetime_months,
-        case
-            when not is_current then 'current_as_of_date_only'
-            when predicted_customers > 0 then 'ok'
-            when buyers = 0 then 'no_buyers'
-            else coalesce(prediction_failure, 'no_predictions')
-        end as predicted_clv_status,
         marketing_spend,
         cac_new_customers,
         cac,

@@ -32,10 +32,11 @@ def truth_and_warehouse(raw: Path, warehouse: Path) -> pd.DataFrame:
     truth = pd.read_parquet(raw / "customers_truth.parquet", columns=["customer_id", "channel", "true_lifetime_days"])
     with duckdb.connect(str(warehouse), read_only=True) as con:
         rows = con.execute("""
-            select segment_value, buyers, average_observed_lifespan_months, expected_lifetime_months,
-                   model_expected_lifetime_months
-            from marts.fct_ltv_by_segment
-            where as_of_snapshot = 'current' and segment_type in ('overall', 'acquisition_channel')""").df()
+            select l.segment_value, l.buyers, l.average_observed_lifespan_months, l.expected_lifetime_months,
+                   p.model_expected_lifetime_months
+            from marts.fct_ltv_by_segment as l
+            left join marts.fct_predicted_clv_by_segment as p on l.segment_key = p.segment_key
+            where l.as_of_snapshot = 'current' and l.segment_type in ('overall', 'acquisition_channel')""").df()
         buyers = con.execute("select customer_id, acquisition_channel from marts.fct_customer_ltv "
                              "where has_completed_order").df()
     truth = truth.merge(buyers, on="customer_id")  # the same customers: buyers of the warehouse

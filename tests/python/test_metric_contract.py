@@ -116,8 +116,8 @@ def test_docs_md_is_generated_from_the_docs_blocks(manifests: tuple[dict, dict])
 
 
 def test_data_flows_one_way(manifests: tuple[dict, dict]) -> None:
-    """Intermediate models never read a mart; CAC never waits for the predictive fit (a failed fit holds back only
-    the predictive marts and what reads them)."""
+    """Intermediate models never read a mart; no descriptive mart (CAC, LTV by segment, ...) waits for the predictive
+    fit (a failed fit holds back only the predictive marts)."""
     manifest, _ = manifests
     nodes = manifest["nodes"]
 
@@ -137,5 +137,9 @@ def test_data_flows_one_way(manifests: tuple[dict, dict]) -> None:
     assert reads_marts == []
     predictive = {node_id for node_id, node in nodes.items()
                   if node["resource_type"] == "model" and "predictive" in node["fqn"]}
-    assert predictive & upstream(models["fct_channel_economics"]["unique_id"]) == set()
+    descriptive_marts = [name for name, node in models.items()
+                         if node["schema"] == "marts" and "predictive" not in node["fqn"]]
+    assert "fct_channel_economics" in descriptive_marts and "fct_ltv_by_segment" in descriptive_marts
+    assert [name for name in descriptive_marts if predictive & upstream(models[name]["unique_id"])] == []
     assert models["fct_channel_predicted_ltv_to_cac"]["unique_id"] in predictive
+    assert models["fct_predicted_clv_by_segment"]["unique_id"] in predictive

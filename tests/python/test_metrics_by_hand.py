@@ -98,6 +98,10 @@ BY_HAND: dict[str, float | None] = {
     "blended_cac": 160 / 3,
     "cohort_margin_3m": NONE, "cohort_margin_6m": NONE, "cohort_margin_12m": NONE, "cohort_margin_24m": NONE,
     "ltv_to_cac_3m": NONE, "ltv_to_cac_6m": NONE, "ltv_to_cac_12m": NONE, "ltv_to_cac_24m": NONE,
+    "ltv_to_cac_margin_gain_3m": NONE, "ltv_to_cac_margin_gain_6m": NONE,
+    "ltv_to_cac_margin_gain_12m": NONE, "ltv_to_cac_margin_gain_24m": NONE,
+    "ltv_to_cac_spend_3m": NONE, "ltv_to_cac_spend_6m": NONE,
+    "ltv_to_cac_spend_12m": NONE, "ltv_to_cac_spend_24m": NONE,
     # cohorts (elapsed months only: January months 0 and 1, February month 0)
     "cohort_customers": 3,
     "cohort_active_customers": 3,

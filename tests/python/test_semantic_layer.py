@@ -1,6 +1,6 @@
 """The semantic layer validates, and every metric answered by `mf query` equals the mart that computes it, for every
-segment (fct_ltv_by_segment) or row (the other marts) - one name, one number. The `mf query` examples of README.md
-and docs/ run.
+segment (fct_ltv_by_segment, fct_predicted_clv_by_segment) or row (the other marts) - one name, one number. The
+`mf query` examples of README.md and docs/ run.
 
 The comparison loops over every metric of the semantic manifest and fails when a metric has no mart to be checked
 against: a new metric needs its place here."""
@@ -34,7 +34,10 @@ SEGMENT_GROUP_BY = {
     "value_tier": "customer__value_tier",
     "preferred_category": "customer__preferred_category",
 }
-# metrics that are columns of fct_ltv_by_segment under their own name (customer grain, as of the as-of date)
+# metrics that are columns of fct_ltv_by_segment under their own name (customer grain, as of the as-of date), and the
+# predicted ones, columns of fct_predicted_clv_by_segment (the same segment keys)
+PREDICTED_SEGMENT_METRICS = ["predicted_customers", "average_predicted_clv", "average_p_alive",
+                             "model_expected_lifetime_months"]
 SEGMENT_METRICS = [
     "customers", "buyers", "repeat_buyers", "repeat_customer_rate", "realised_ltv_total", "realised_margin_ltv_total",
     "average_realised_ltv", "orders_to_date", "average_check", "ltv_margin_rate", "lifetime_exposure_months",
@@ -42,13 +45,18 @@ SEGMENT_METRICS = [
     "orders_per_month", "expected_lifetime_months", "discounted_lifetime_months", "ltv_formula_a", "ltv_formula_b",
     "discounted_clv", "tenure_years", "orders_per_year", "average_recency_days", "realised_ltv_6m", "realised_ltv_12m",
     "realised_ltv_24m", "realised_margin_ltv_6m", "realised_margin_ltv_12m", "realised_margin_ltv_24m",
-    "predicted_customers", "average_predicted_clv", "average_p_alive", "model_expected_lifetime_months",
+    *PREDICTED_SEGMENT_METRICS,
 ]
 # order-grain metrics equal a segment column when the period covers every order up to the as-of date (the default)
 ORDER_METRICS_AS_SEGMENT = {"net_revenue": "realised_ltv_total", "orders": "orders_to_date",
                             "gross_margin": "realised_margin_ltv_total", "aov": "average_check",
                             "gross_margin_rate": "ltv_margin_rate"}
 CHANNEL_METRICS = ["cac", "ltv_to_cac_3m", "ltv_to_cac_6m", "ltv_to_cac_12m", "ltv_to_cac_24m"]
+# the terms of ltv_to_cac_<h>m (macro ltv_to_cac): per horizon, the margin gained and the spend of the paid cohorts
+# mature at it
+LTV_TO_CAC_TERMS = ["ltv_to_cac_margin_gain_3m", "ltv_to_cac_margin_gain_6m", "ltv_to_cac_margin_gain_12m",
+                    "ltv_to_cac_margin_gain_24m", "ltv_to_cac_spend_3m", "ltv_to_cac_spend_6m", "ltv_to_cac_spend_12m",
+                    "ltv_to_cac_spend_24m"]
 
 
 @pytest.fixture(scope="module")
@@ -89,7 +97,11 @@ def test_every_metric_equals_its_mart(warehouse: Path) -> None:
     requests, checks = [], []
 
     # 1. customer-grain metrics (and order-grain ones that coincide) by every segment type of fct_ltv_by_segment
-    segments = sql(warehouse, "select * from marts.fct_ltv_by_segment where as_of_snapshot = 'current'")
+    segments = sql(warehouse, f"""
+        select l.*, {', '.join(f'p.{m}' for m in PREDICTED_SEGMENT_METRICS)}
+        from marts.fct_ltv_by_segment as l
+        left join marts.fct_predicted_clv_by_segment as p on l.segment_key = p.segment_key
+        where l.as_of_snapshot = 'current'""")
     for segment_type, group_by in SEGMENT_GROUP_BY.items():
         requests.append((SEGMENT_METRICS + list(ORDER_METRICS_AS_SEGMENT), [group_by] if group_by else [], []))
         checks.append(("segment", segment_type, group_by))
@@ -102,7 +114,7 @@ def test_every_metric_equals_its_mart(warehouse: Path) -> None:
     checks.append(("channels_pooled", None, None))
     # 3. the same acquisition metrics per channel x cohort month (fct_channel_economics rows)
     requests.append((CHANNEL_METRICS + ["marketing_spend", "acquired_customers", "blended_cac"]
-                     + [f"cohort_margin_{h}m" for h in (3, 6, 12, 24)],
+                     + [f"cohort_margin_{h}m" for h in (3, 6, 12, 24)] + LTV_TO_CAC_TERMS,
                      ["channel_cohort__channel", "channel_cohort__cohort_month__month"], []))
     checks.append(("channel_cohort", None, None))
     # 4. cohorts: retention by channel x age and by age (fct_cohort_curves), curves at their grain
@@ -191,6 +203,15 @@ def check_channel_cohort(warehouse: Path, frame: pd.DataFrame, *_: object) -> No
     for h in (3, 6, 12, 24):
         assert_equal(frame[f"cohort_margin_{h}m"], mart[f"margin_per_customer_{h}m"] * mart["new_customers"],
                      f"cohort_margin_{h}m")
+    paid, previous = mart["cac_status"] == "ok", None
+    for h in (3, 6, 12, 24):
+        mature = paid & mart[f"is_mature_{h}m"].astype(bool)
+        gain = mart[f"margin_per_customer_{h}m"] - (mart[f"margin_per_customer_{previous}m"] if previous else 0)
+        assert_equal(frame[f"ltv_to_cac_margin_gain_{h}m"], (gain * mart["new_customers"]).where(mature),
+                     f"ltv_to_cac_margin_gain_{h}m")
+        assert_equal(frame[f"ltv_to_cac_spend_{h}m"], mart["marketing_spend"].astype(float).where(mature),
+                     f"ltv_to_cac_spend_{h}m")
+        previous = h
     assert_equal(frame["marketing_spend"], mart["marketing_spend"], "marketing_spend")
     assert_equal(frame["acquired_customers"], mart["new_customers"], "acquired_customers")
     assert_equal(frame["blended_cac"], (mart["marketing_spend"] / mart["new_customers"].replace(0, np.nan)),

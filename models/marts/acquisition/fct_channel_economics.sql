@@ -139,6 +139,15 @@ per_customer as (
                 when {{ is_cohort_mature('with_cac.cohort_month', h, 'with_cac.as_of_date') }}
                     then {{ safe_divide('aged_margins.margin_first_' ~ h ~ 'm', 'with_cac.new_customers') }}
             end as margin_per_customer_{{ h }}m,
+            -- the cohort's terms of macro ltv_to_cac: its margin gain to h and its spend, when it is paid and mature
+            case
+                when {{ is_cohort_mature('with_cac.cohort_month', h, 'with_cac.as_of_date') }} and with_cac.cac > 0
+                    then {{ ltv_to_cac_margin_gain(h, 'aged_margins.margin_first_') }}
+            end as paid_margin_gain_{{ h }}m,
+            case
+                when {{ is_cohort_mature('with_cac.cohort_month', h, 'with_cac.as_of_date') }} and with_cac.cac > 0
+                    then with_cac.marketing_spend
+            end as paid_spend_{{ h }}m,
         {%- endfor %}
         discounted_values.discounted_clv,
         payback.payback_months
@@ -172,7 +181,7 @@ final as (
         {%- for h in horizons %}
             is_mature_{{ h }}m,
             margin_per_customer_{{ h }}m,
-            {{ safe_divide('margin_per_customer_' ~ h ~ 'm', 'cac') }} as ltv_to_cac_{{ h }}m,
+            {{ ltv_to_cac(h, 'paid_margin_gain_{h}m', 'paid_spend_{h}m') }} as ltv_to_cac_{{ h }}m,
         {%- endfor %}
         discounted_clv,
         {{ safe_divide('discounted_clv', 'cac') }} as discounted_ltv_to_cac,

@@ -278,8 +278,7 @@ def segment_kpis(warehouse: Path, segment_type: str = OVERALL[0], segment_value:
             as_of_snapshot, months_before_current, as_of_date, segment_type, segment_value, customers, buyers,
             repeat_customer_rate, average_check, orders_per_year, average_realised_ltv, realised_ltv_12m,
             mature_buyers_12m, expected_lifetime_months, expected_lifetime_status, ltv_formula_a, ltv_formula_b,
-            discounted_clv, average_predicted_clv, predicted_clv_status, cac, cac_status, ltv_to_cac,
-            ltv_to_cac_12m
+            discounted_clv, cac, cac_status, ltv_to_cac, ltv_to_cac_12m
         from marts.fct_ltv_by_segment
         where segment_type = $segment_type and segment_value = $segment_value
         order by months_before_current
@@ -389,20 +388,21 @@ def channel_economics(warehouse: Path, filters: Filters) -> pd.DataFrame:
 
 # --- segments ---------------------------------------------------------------------------------------------------
 
-@dataset("fct_ltv_by_segment", "fct_segment_comparison")
+@dataset("fct_ltv_by_segment", "fct_segment_comparison", "fct_predicted_clv_by_segment")
 def segment_values(warehouse: Path, filters: Filters, segment_type: str) -> pd.DataFrame:
     """The current rows of one segment type of fct_ltv_by_segment, with the share of customers and the lifts over
-    the rest of the type from fct_segment_comparison. Where the type is a sidebar filter (channel, region, loyalty),
-    only the selected values."""
+    the rest of the type from fct_segment_comparison and the average predicted CLV from fct_predicted_clv_by_segment.
+    Where the type is a sidebar filter (channel, region, loyalty), only the selected values."""
     return _query(warehouse, f"""
         select
             l.segment_type, l.segment_value, l.as_of_date, l.customers, l.buyers, l.average_realised_ltv,
             l.average_check, l.orders_per_year, l.repeat_customer_rate, l.ltv_formula_a, l.ltv_formula_b,
-            l.discounted_clv, l.average_predicted_clv, c.share_of_customers, c.ltv_lift, c.average_check_lift,
+            l.discounted_clv, p.average_predicted_clv, c.share_of_customers, c.ltv_lift, c.average_check_lift,
             c.orders_per_year_lift
         from marts.fct_ltv_by_segment as l
         left join marts.fct_segment_comparison as c
             on l.segment_type = c.segment_type and l.segment_value = c.segment_value
+        left join marts.fct_predicted_clv_by_segment as p on l.segment_key = p.segment_key
         where l.as_of_snapshot = 'current' and l.segment_type = $segment_type and {_segment_value_filter('l')}
         order by l.customers desc, l.segment_value
     """, segment_type=segment_type, values=list(filter_values(filters, segment_type)))

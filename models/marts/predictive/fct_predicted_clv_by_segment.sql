@@ -1,0 +1,103 @@
+-- One row per row of fct_ltv_by_segment (as-of snapshot x segment type x segment value, the same keys): the
+-- predicted CLV of the segment's customers from the published BTYD fit - how many have a prediction, and the means
+-- of their predicted CLV, P(alive) and model expected lifetime. The fit is made at the current as-of date only:
+-- earlier snapshots carry no prediction (status current_as_of_date_only). It lives with the predictive marts, so a
+-- fit that fails holds back only this mart, never fct_ltv_by_segment. Definitions: docs/metrics.md ("Predictive
+-- CLV").
+with
+
+segments as (
+
+    select * from {{ ref('fct_ltv_by_segment') }}
+
+),
+
+customers as (
+
+    select * from {{ ref('int_customers_valued') }}
+
+),
+
+predictions as (
+
+    select * from {{ ref('fct_customer_clv_predictions') }}
+
+),
+
+current_customers as (
+
+    -- the customers as of the current as-of date (the one the models are fitted at), with their segment values
+    select
+        {{ segment_label_columns() }}
+        customers.customer_id,
+        customers.has_completed_order
+    from customers
+    where customers.is_current_as_of
+
+),
+
+customer_predictions as (
+
+    select
+        current_customers.*,
+        predictions.predicted_clv,
+        predictions.p_alive,
+        predictions.own_model_expected_lifetime_months,
+        predictions.prediction_status,
+        case when predictions.is_predicted then 1 else 0 end as is_predicted
+    from current_customers
+    left join predictions on current_customers.customer_id = predictions.customer_id
+
+),
+
+customer_segments as (
+
+    {{ segment_rows('customer_predictions') }}
+
+),
+
+segment_predictions as (
+
+    select
+        segment_type,
+        segment_value,
+        sum(is_predicted) as predicted_customers,
+        avg(case when is_predicted = 1 then predicted_clv end) as average_predicted_clv,
+        avg(case when is_predicted = 1 then p_alive end) as average_p_alive,
+        avg(case when is_predicted = 1 then own_model_expected_lifetime_months end)
+            as model_expected_lifetime_months,
+        max(case when has_completed_order and is_predicted = 0 then prediction_status end) as prediction_failure
+    from customer_segments
+    group by segment_type, segment_value
+
+),
+
+final as (
+
+    select
+        segments.segment_key,
+        segments.as_of_snapshot,
+        segments.months_before_current,
+        segments.as_of_date,
+        segments.segment_type,
+        segments.segment_value,
+        coalesce(segment_predictions.predicted_customers, 0) as predicted_customers,
+        segment_predictions.average_predicted_clv,
+        segment_predictions.average_p_alive,
+        segment_predictions.model_expected_lifetime_months,
+        case
+            when segments.months_before_current <> 0 then 'current_as_of_date_only'
+            when segment_predictions.predicted_customers > 0 then 'ok'
+            when segments.buyers = 0 then 'no_buyers'
+            else coalesce(segment_predictions.prediction_failure, 'no_predictions')
+        end as predicted_clv_status
+    from segments
+    left join segment_predictions
+        on
+            segments.months_before_current = 0
+            and segments.segment_type = segment_predictions.segment_type
+            and segments.segment_value = segment_predictions.segment_value
+
+)
+
+select * from final
