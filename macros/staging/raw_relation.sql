@@ -1,17 +1,28 @@
 {#-
-    The resolved-input manifest written by the CLI's resolver (scripts/clvlayer/inputs.py), passed to dbt as JSON
-    in the environment variable CLV_INPUT_MANIFEST (var input_manifest). None = build the embedded sample (seeds).
-    dbt never searches for files itself: one resolver decides which file is read, how, and how many rows it holds.
+    The resolved-input manifest (scripts/clvlayer/inputs.py), as JSON in the environment variable
+    CLV_INPUT_MANIFEST (var input_manifest). None = build the embedded sample (seeds). dbt never searches for files
+    itself: one resolver decides which file is read, how, and how many rows it holds. The `clv` commands pass the
+    manifest; plain dbt with RAW_DATA_DIR set gets it from the profile's dbt-duckdb plugin (clvlayer.dbt_plugin),
+    which resolves the folder when dbt opens its connection: opened here first when no manifest is there yet.
+    Parsing needs no manifest (raw_relation returns the seed's ref then).
 -#}
 {% macro input_manifest() -%}
+    {%- if not execute -%}
+        {{ return(none) }}
+    {%- endif -%}
     {%- set text = var('input_manifest') | trim -%}
-    {%- if text == '' -%}
-        {%- if (var('raw_data_dir') | trim) != '' -%}
+    {%- if text == '' and (var('raw_data_dir') | trim) != '' -%}
+        {%- do run_query('select 1') -%}
+        {%- set text = var('input_manifest') | trim -%}
+        {%- if text == '' -%}
             {{ exceptions.raise_compiler_error(
                 "RAW_DATA_DIR=" ~ var('raw_data_dir') ~ " is set but no resolved-input manifest was given. Fix: "
-                ~ "build with `clv build` (or run dbt as `clv dbt -- ...`), which checks the folder first; to run dbt "
-                ~ "yourself: export CLV_INPUT_MANIFEST=\"$(clv check-input \"$RAW_DATA_DIR\" --manifest)\".") }}
+                ~ "run dbt with the project's profile (--profiles-dir .dbt after one `clv` command, or "
+                ~ "profiles.example.yml), whose plugin clvlayer.dbt_plugin resolves the folder, or export "
+                ~ "CLV_INPUT_MANIFEST=\"$(clv check-input \"$RAW_DATA_DIR\" --manifest)\".") }}
         {%- endif -%}
+    {%- endif -%}
+    {%- if text == '' -%}
         {{ return(none) }}
     {%- endif -%}
     {{ return(fromjson(text)) }}

@@ -2,8 +2,8 @@
 
 1. lock    - one build per warehouse at a time (clvlayer.publish.warehouse_lock); a run killed earlier is
              reconciled with runs.jsonl and the folders of killed and old failed builds are removed;
-2. resolve - the input folder is checked and described by the one resolver (clvlayer.inputs), whose manifest dbt
-             reads the files through;
+2. resolve - the input vars are checked and the input folder is checked and described by the one resolver
+             (clvlayer.dbt_inputs.prepare_inputs), whose manifest dbt reads the files through;
 3. write   - dbt builds every model into a fresh file next to the warehouse (`.build/<run_id>/<name>.duckdb`); an
              incremental run (clvlayer.incremental) starts instead from a copy of the published file, when that
              was built by the same code and settings, and dbt's incremental models apply only what changed;
@@ -30,9 +30,10 @@ from pathlib import Path
 from typing import Any
 
 from clvlayer.contract import InputError
+from clvlayer.dbt_inputs import prepare_inputs
 from clvlayer.dbt_runner import run_dbt
 from clvlayer.incremental import start_from_published, state_fingerprint
-from clvlayer.inputs import MANIFEST_ENV, check_input_vars, project_vars, resolve_inputs
+from clvlayer.inputs import project_vars
 from clvlayer.publish import (DEFAULT_KEEP_FAILED, DiskFull, append_run_record, clean_build_dirs, is_disk_full,
                               mark_failed, publish_file, reconcile_runs, start_build_dir, verify_read_only,
                               warehouse_lock, write_embedded_record)
@@ -154,34 +155,25 @@ def _build_and_publish(warehouse: Path, raw_data_dir: Path | None, build_dir: Pa
                        dbt_args: list[str] | None, target_path: Path | None, incremental: bool) -> bool:
     """The build itself; returns whether the run record was written (it is, as part of a publish)."""
     build_file = build_dir / warehouse.name
-    extra_env: dict[str, str | None] = {MANIFEST_ENV: None}
-    values = project_vars(dbt_args)
-    check_input_vars(values)
-    record.settings = {"reporting_currency": str(values.get("reporting_currency") or "").upper()}
+    inputs = prepare_inputs(raw_data_dir, dbt_args=dbt_args, work_dir=build_dir / "inputs")
+    record.settings = {"reporting_currency": str(project_vars(dbt_args).get("reporting_currency") or "").upper()}
     record.state_fingerprint = state_fingerprint(dbt_args)
-    if raw_data_dir is not None:
-        record.input = str(raw_data_dir)
-        work_dir = build_dir / "inputs"
-        work_dir.mkdir()
-        manifest = resolve_inputs(raw_data_dir, dbt_args=dbt_args, work_dir=work_dir)
-        manifest.write(build_dir / "inputs.json")
+    if inputs.manifest is not None:
+        record.input = str(inputs.folder)
+        inputs.manifest.write(build_dir / "inputs.json")
         record.inputs = {name: {"path": t.path, "format": t.format, "source_rows": t.source_rows,
                                 "count_method": t.count_method, "notes": t.notes}
-                         for name, t in manifest.tables.items()}
-        extra_env[MANIFEST_ENV] = manifest.to_json()
+                         for name, t in inputs.manifest.tables.items()}
     if incremental:
         start = start_from_published(warehouse, build_file, record.state_fingerprint)
         record.notes.append(start.note)
         if start.copied:
             record.mode, record.incremental_from = "incremental", start.from_run
             record.copy_seconds = start.copy_seconds
-    args = ["build", *(dbt_args or [])]
-    if raw_data_dir is not None:
-        args += ["--exclude", "resource_type:seed"]
+    args = ["build", *(dbt_args or []), *inputs.build_args()]
     if target_path is not None:
         args += ["--target-path", str(target_path)]
-    outcome = run_dbt(args, duckdb_path=build_file, raw_data_dir=raw_data_dir, extra_env=extra_env,
-                      pid_file=build_dir / "dbt.pid")
+    outcome = run_dbt(args, duckdb_path=build_file, inputs=inputs, pid_file=build_dir / "dbt.pid")
     record.tests_passed = outcome.passed
     record.failures = outcome.failures
     if not outcome.success:

@@ -31,7 +31,7 @@ from rich.console import Console
 from rich.table import Table
 
 from clvlayer.contract import InputError
-from clvlayer.project import PROJECT_ROOT, Settings
+from clvlayer.project import PROJECT_ROOT, Settings, raw_folder
 
 console = Console(stderr=True)
 
@@ -43,7 +43,7 @@ def _cmd_build(args: argparse.Namespace) -> int:
 
     settings = Settings.from_env()
     warehouse = Path(args.warehouse).resolve() if args.warehouse else settings.warehouse
-    raw_dir = Path(args.raw_dir).absolute() if args.raw_dir else settings.raw_data_dir
+    raw_dir = raw_folder(args.raw_dir) or settings.raw_data_dir
     if args.target == "spark":
         return _build_spark(raw_dir, args.dbt_args)
     lock_timeout = args.lock_timeout if args.lock_timeout is not None else _env_float("CLV_LOCK_TIMEOUT")
@@ -180,23 +180,20 @@ def _cmd_sample(args: argparse.Namespace) -> int:
 
 
 def _cmd_check_input(args: argparse.Namespace) -> int:
-    import json
-
-    from clvlayer.inputs import resolve_inputs
+    from clvlayer.dbt_inputs import INPUTS_WORK_DIR, prepare_inputs
     from clvlayer.preview import preview_warnings
 
     dbt_args = ["--vars", args.vars] if args.vars else []
-    folder = Path(args.folder).absolute()
-    work_dir = PROJECT_ROOT / "target" / "clv_inputs" if args.manifest else None
-    if work_dir is not None:
-        work_dir.mkdir(parents=True, exist_ok=True)
     try:
-        manifest = resolve_inputs(folder, dbt_args=dbt_args, work_dir=work_dir)
+        inputs = prepare_inputs(args.folder or ".", dbt_args=dbt_args,
+                                work_dir=INPUTS_WORK_DIR if args.manifest else None)
     except InputError as error:
         console.print(f"[red]{error}[/red]")
         return 2
+    manifest = inputs.manifest
+    assert manifest is not None  # a folder always resolves to a manifest
     if args.manifest:
-        print(manifest.to_json())
+        print(inputs.manifest_json)
         return 0
     for name, entry in manifest.tables.items():
         notes = f" ({'; '.join(entry.notes)})" if entry.notes else ""
@@ -204,7 +201,7 @@ def _cmd_check_input(args: argparse.Namespace) -> int:
                       highlight=False)
     if args.no_preview:
         return 0
-    warnings = preview_warnings(manifest, sample_rows=args.sample_rows, dbt_args=dbt_args)
+    warnings = preview_warnings(inputs, sample_rows=args.sample_rows, dbt_args=dbt_args)
     for warning in warnings:
         console.print(f"[yellow]warning[/yellow] {warning}", highlight=False, soft_wrap=True)
     if not warnings:
@@ -213,24 +210,17 @@ def _cmd_check_input(args: argparse.Namespace) -> int:
 
 
 def _cmd_dbt(args: argparse.Namespace) -> int:
+    from clvlayer.dbt_inputs import INPUTS_WORK_DIR, prepare_inputs
     from clvlayer.dbt_runner import run_dbt
-
-    from clvlayer.inputs import MANIFEST_ENV, resolve_inputs
 
     settings = Settings.from_env()
     dbt_args = [a for a in args.dbt_args if a != "--"]
-    extra_env: dict[str, str | None] = {}
-    if settings.raw_data_dir is not None:  # dbt reads files only through the resolver's manifest
-        work_dir = PROJECT_ROOT / "target" / "clv_inputs"
-        work_dir.mkdir(parents=True, exist_ok=True)
-        try:
-            manifest = resolve_inputs(settings.raw_data_dir, dbt_args=dbt_args, work_dir=work_dir)
-        except InputError as error:
-            console.print(f"[red]{error}[/red]")
-            return 2
-        extra_env[MANIFEST_ENV] = manifest.to_json()
-    outcome = run_dbt(dbt_args, duckdb_path=settings.warehouse, raw_data_dir=settings.raw_data_dir,
-                      extra_env=extra_env)
+    try:
+        inputs = prepare_inputs(settings.raw_data_dir, dbt_args=dbt_args, work_dir=INPUTS_WORK_DIR)
+    except InputError as error:
+        console.print(f"[red]{error}[/red]")
+        return 2
+    outcome = run_dbt(dbt_args, duckdb_path=settings.warehouse, inputs=inputs)
     return 0 if outcome.success else 1
 
 

@@ -1,9 +1,9 @@
-"""The raw input contract (read from models/staging/_sources.yml) and the pre-flight check of a user's folder.
+"""The raw input contract (read from models/staging/_sources.yml) and the error a folder that breaks it raises.
 
-The pre-flight runs before dbt, so structural problems (missing folder, missing required file or column, a file of
-the wrong type, an empty or unreadable file) fail fast with a message that names the file, the column and the fix.
-Row-level problems (bad values) are not errors: staging quarantines those rows with a reason. Finding and
-inspecting the files is clvlayer.inputs (one resolver for the pre-flight and the build).
+The check itself is clvlayer.inputs (one resolver for the pre-flight, the build and plain dbt): structural
+problems (missing folder, missing required file or column, a file of the wrong type, an empty or unreadable file)
+fail before dbt with a message that names the file, the column and the fix. Row-level problems (bad values) are not
+errors: staging quarantines those rows with a reason.
 """
 
 from __future__ import annotations
@@ -43,14 +43,3 @@ def load_contract(path: Path = SOURCES_YML) -> dict[str, TableContract]:
         )
     return contract
 
-
-def check_input_folder(folder: Path, dbt_args: list[str] | None = None) -> dict[str, Path]:
-    """Validate a RAW_DATA_DIR folder against the contract; return the file found for each present table.
-
-    The resolver in clvlayer.inputs does the work (the same one the build uses). Raises InputError listing every
-    structural problem found (not only the first).
-    """
-    from clvlayer.inputs import resolve_inputs
-
-    manifest = resolve_inputs(folder, dbt_args=dbt_args)
-    return {name: Path(table.given_path) for name, table in manifest.tables.items()}

@@ -34,8 +34,12 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from clvlayer.project import PROJECT_ROOT, ensure_profiles_dir
+
+if TYPE_CHECKING:
+    from clvlayer.dbt_inputs import DbtInputs
 
 
 @dataclass
@@ -87,10 +91,10 @@ PARSE_CACHE = PROJECT_ROOT / "target" / "partial_parse"
 CWD_PATH_OPTIONS = ("--state", "--defer-state", "--log-path", "--output", "-o", "--record-timing-info")
 
 
-def run_dbt(args: list[str], *, duckdb_path: Path, raw_data_dir: Path | None = None,
-            extra_env: Mapping[str, str | None] | None = None, quiet: bool = False,
-            pid_file: Path | None = None) -> DbtOutcome:
-    """Invoke `dbt <args>` against the project with the given warehouse file and input folder."""
+def run_dbt(args: list[str], *, duckdb_path: Path, inputs: DbtInputs | None = None,
+            quiet: bool = False, pid_file: Path | None = None) -> DbtOutcome:
+    """Invoke `dbt <args>` against the project with the given warehouse file and input (clvlayer.dbt_inputs;
+    None: the embedded sample, whatever RAW_DATA_DIR the caller's environment holds)."""
     profiles_dir = ensure_profiles_dir()
     duckdb_path = Path(os.path.abspath(duckdb_path))
     duckdb_path.parent.mkdir(parents=True, exist_ok=True)
@@ -105,15 +109,9 @@ def run_dbt(args: list[str], *, duckdb_path: Path, raw_data_dir: Path | None = N
     # environment): their linear algebra is small per call and, on two cores shared with DuckDB's threads, BLAS
     # worker threads cost more than they compute (the 10M-order fits: 17 s CPU with them, 14 s without)
     env.setdefault("OPENBLAS_NUM_THREADS", "1")
-    env.pop("RAW_DATA_DIR", None)
-    env.pop("CLV_INPUT_MANIFEST", None)
-    if raw_data_dir is not None:
-        env["RAW_DATA_DIR"] = str(raw_data_dir)
-    for key, value in (extra_env or {}).items():
-        if value is None:
-            env.pop(key, None)
-        else:
-            env[key] = value
+    from clvlayer.dbt_inputs import SAMPLE  # not at the top: the dbt child process does not need the resolver
+
+    (inputs or SAMPLE).apply_to(env)
     with tempfile.NamedTemporaryFile(suffix=".json", delete=False) as handle:
         report = Path(handle.name)
     target = _target_path(args, env)

@@ -1,11 +1,12 @@
 """The one resolver of raw input files: finds each contract table in the user's folder, inspects it and says how to
-read it. `clv check-input`, `clv build` and `clv dbt` all call it; dbt never looks for files itself.
+read it. Every command reaches it through clvlayer.dbt_inputs.prepare_inputs, and plain `dbt build` through the
+profile's dbt-duckdb plugin (clvlayer.dbt_plugin); the staging macros never look for files themselves.
 
 Its output is a resolved-input manifest (JSON): per table the real path, the format, the exact DuckDB reader call
 (path escaped, CSV options fixed), the contract columns present and the number of data rows counted from the
-source itself (CSV records by a byte scan, Parquet row counts from the file metadata). The CLI passes the manifest
-to dbt in the environment variable CLV_INPUT_MANIFEST; the staging macro `raw_relation` reads the tables through
-it and the audit compares its counts with what staging produced, so no reader loss can go unnoticed.
+source itself (CSV records by a byte scan, Parquet row counts from the file metadata). dbt gets the manifest in the
+environment variable CLV_INPUT_MANIFEST; the staging macro `raw_relation` reads the tables through it and the
+audit compares its counts with what staging produced, so no reader loss can go unnoticed.
 
 Why Python and not a dbt macro: the checks that must happen before dbt (symlinks, directories, permissions,
 encodings, line endings, a record count that is independent of DuckDB's CSV reader) are file-system work Jinja

@@ -10,12 +10,12 @@ table is read) and parsed with sqlfluff's sparksql dialect. The local Spark sess
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 import tempfile
 from pathlib import Path
 
+from clvlayer.dbt_inputs import SAMPLE
 from clvlayer.project import PROJECT_ROOT, ensure_profiles_dir
 
 
@@ -37,28 +37,26 @@ def _sqlfluff(args: list[str]) -> int:
 
 
 def main(argv: list[str]) -> int:
-    if argv and argv[0] == "--sparksql":
+    if not argv or argv[0] in ("-h", "--help"):
+        print(__doc__.strip())
+        return 0 if argv else 2
+    if argv[0] == "--sparksql":
         return lint_sparksql(argv[1:])
     database, profiles_dir, *extra = argv
     os.environ["DUCKDB_PATH"] = database
     os.environ["DBT_PROFILES_DIR"] = profiles_dir
-    os.environ.pop("RAW_DATA_DIR", None)
-    os.environ.pop("CLV_INPUT_MANIFEST", None)
+    SAMPLE.apply_to(os.environ)  # sqlfluff runs dbt in this process
     os.chdir(PROJECT_ROOT)
     return _sqlfluff(["models", "analyses", *extra])
 
 
 def lint_sparksql(extra: list[str]) -> int:
-    from clvlayer.inputs import MANIFEST_ENV, resolve_inputs
-    from clvlayer.spark import sample_folder, spark_manifest
+    from clvlayer.spark import sample_folder, spark_inputs
 
     work = Path(tempfile.mkdtemp(prefix="clv_lint_spark_"))
-    folder = sample_folder(work / "sample")
-    (work / "inputs").mkdir()
-    manifest = spark_manifest(resolve_inputs(folder, work_dir=work / "inputs"), work / "inputs")
+    spark_inputs(sample_folder(work / "sample"), dbt_args=None, work_dir=work / "inputs").apply_to(os.environ)
     profiles_dir = ensure_profiles_dir()
-    os.environ.update({MANIFEST_ENV: json.dumps(manifest), "RAW_DATA_DIR": str(folder),
-                       "DBT_PROFILES_DIR": str(profiles_dir), "SPARK_SCHEMA": "lint"})
+    os.environ.update({"DBT_PROFILES_DIR": str(profiles_dir), "SPARK_SCHEMA": "lint"})
     config = work / "sparksql.cfg"
     config.write_text("[sqlfluff]\ndialect = sparksql\ntemplater = dbt\n\n[sqlfluff:templater:dbt]\ntarget = spark\n"
                       f"project_dir = {PROJECT_ROOT}\nprofiles_dir = {profiles_dir}\n")

@@ -11,8 +11,9 @@ import json
 import tempfile
 from pathlib import Path
 
+from clvlayer.dbt_inputs import DbtInputs
 from clvlayer.dbt_runner import run_dbt
-from clvlayer.inputs import MANIFEST_ENV, InputManifest
+from clvlayer.inputs import InputManifest
 
 MOSTLY = 0.5  # warn when fewer than this share of a column's sampled values parse
 
@@ -28,12 +29,16 @@ FIXES = {
 }
 
 
-def preview_warnings(manifest: InputManifest, *, sample_rows: int, dbt_args: list[str] | None = None) -> list[str]:
-    """Warnings for required columns that are mostly empty or mostly unparseable in the sample."""
+def preview_warnings(inputs: DbtInputs, *, sample_rows: int, dbt_args: list[str] | None = None) -> list[str]:
+    """Warnings for required columns that are mostly empty or mostly unparseable in the sample of a resolved
+    folder (clvlayer.dbt_inputs.prepare_inputs)."""
+    manifest = inputs.manifest
+    if manifest is None:
+        return []
     with tempfile.TemporaryDirectory(prefix="clv-preview-") as tmp:
         outcome = run_dbt(["--quiet", "run-operation", "preview_inputs", "--args",
                            json.dumps({"sample_rows": sample_rows}), *(dbt_args or [])],
-                          duckdb_path=Path(tmp) / "preview.duckdb", extra_env={MANIFEST_ENV: manifest.to_json()})
+                          duckdb_path=Path(tmp) / "preview.duckdb", inputs=inputs)
     if not outcome.success:
         return ["the value preview did not run: " + "; ".join(outcome.failures)]
     warnings: list[str] = []

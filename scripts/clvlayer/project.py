@@ -12,6 +12,15 @@ PROFILE_TEMPLATE = PROJECT_ROOT / "profiles.example.yml"
 PROFILES_DIR = PROJECT_ROOT / ".dbt"
 DEFAULT_WAREHOUSE = PROJECT_ROOT / "warehouse" / "customer_value.duckdb"
 SOURCES_YML = PROJECT_ROOT / "models" / "staging" / "_sources.yml"
+RAW_DIR_ENV = "RAW_DATA_DIR"
+
+
+def raw_folder(value: str | os.PathLike[str] | None) -> Path | None:
+    """The one normalisation of a raw input folder (--raw-dir, RAW_DATA_DIR, `clv check-input FOLDER`, the dbt
+    plugin): absolute against the working directory, symbolic links kept, so a message names the path the user
+    gave (the resolver follows the links itself); empty or unset = None, the embedded sample."""
+    text = os.fspath(value).strip() if value is not None else ""
+    return Path(os.path.abspath(os.path.expanduser(text))) if text else None
 
 
 @dataclass(frozen=True)
@@ -26,8 +35,7 @@ class Settings:
         warehouse = Path(os.environ.get("DUCKDB_PATH", str(DEFAULT_WAREHOUSE)))
         if not warehouse.is_absolute():
             warehouse = PROJECT_ROOT / warehouse
-        raw = os.environ.get("RAW_DATA_DIR", "").strip()
-        return cls(warehouse=warehouse, raw_data_dir=Path(raw).resolve() if raw else None)
+        return cls(warehouse=warehouse, raw_data_dir=raw_folder(os.environ.get(RAW_DIR_ENV)))
 
 
 def ensure_profiles_dir() -> Path:

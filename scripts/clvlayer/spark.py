@@ -41,7 +41,8 @@ from typing import Any
 
 from clvlayer.contract import load_contract
 from clvlayer.dbt_runner import node_outcomes, run_child
-from clvlayer.inputs import MANIFEST_ENV, InputManifest, _transcode, resolve_inputs
+from clvlayer.dbt_inputs import DbtInputs, prepare_inputs
+from clvlayer.inputs import InputManifest, _transcode
 from clvlayer.project import PROJECT_ROOT, ensure_profiles_dir
 
 PREDICTIVE_INPUTS = ("int_customers_rfm_summarised", "int_customers_rfm_calibrated", "int_clv_settings_resolved")
@@ -87,6 +88,13 @@ def sample_folder(folder: Path) -> Path:
     return folder
 
 
+def spark_inputs(folder: Path, *, dbt_args: list[str] | None, work_dir: Path) -> DbtInputs:
+    """The one input path (clvlayer.dbt_inputs.prepare_inputs) with the manifest dbt reads on Spark."""
+    inputs = prepare_inputs(folder, dbt_args=dbt_args, work_dir=work_dir)
+    assert inputs.manifest is not None  # a folder always resolves to a manifest
+    return inputs.with_manifest(spark_manifest(inputs.manifest, work_dir))
+
+
 def spark_manifest(manifest: InputManifest, work_dir: Path) -> dict[str, Any]:
     """The resolver's manifest plus, per CSV table, the UTF-8 file Spark reads (spark_path): the resolver's own
     UTF-8 copy, else a copy made here for encodings DuckDB reads natively (UTF-16, Latin-1), and without Excel's
@@ -124,18 +132,15 @@ def build_spark(raw_data_dir: Path | None, *, dbt_args: list[str] | None = None,
     started = time.monotonic()
     try:
         folder = raw_data_dir if raw_data_dir is not None else sample_folder(build_dir / "sample")
+        inputs = spark_inputs(folder, dbt_args=dbt_args, work_dir=build_dir / "inputs")
         if raw_data_dir is not None:
-            run.input = str(raw_data_dir)
-        (build_dir / "inputs").mkdir()
-        manifest = spark_manifest(resolve_inputs(folder, dbt_args=dbt_args, work_dir=build_dir / "inputs"),
-                                  build_dir / "inputs")
+            run.input = str(inputs.folder)
         run.seconds["inputs"] = round(time.monotonic() - started, 1)
         config = {"run": asdict(run), "dbt_args": list(dbt_args or []), "publish": publish,
                   "target_path": str(home / "target"), "profiles_dir": str(ensure_profiles_dir())}
-        env = dict(os.environ)
-        env.update({MANIFEST_ENV: json.dumps(manifest), "RAW_DATA_DIR": str(folder),
-                    "SPARK_SCHEMA": run.build_schema, "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
-                    "PYSPARK_PYTHON": sys.executable})
+        env = dict(os.environ, SPARK_SCHEMA=run.build_schema, DBT_SEND_ANONYMOUS_USAGE_STATS="false",
+                   PYSPARK_PYTHON=sys.executable)
+        inputs.apply_to(env)
         with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as handle:
             json.dump(config, handle)
             config_file = Path(handle.name)

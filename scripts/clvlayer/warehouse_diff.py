@@ -13,8 +13,6 @@ For each table or view in the schemas, in both files or only one:
 
 from __future__ import annotations
 
-import argparse
-import sys
 from dataclasses import dataclass
 
 import duckdb

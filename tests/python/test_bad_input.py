@@ -192,7 +192,7 @@ def test_a_reader_that_loses_rows_fails_the_audit(tmp_path: Path) -> None:
     rows at all, silently) leaves every row unaccounted and the build is refused."""
     import json
 
-    from clvlayer.inputs import MANIFEST_ENV
+    from clvlayer.dbt_inputs import DbtInputs
     from clvlayer.dbt_runner import run_dbt
 
     folder = tmp_path / "raw"
@@ -203,8 +203,7 @@ def test_a_reader_that_loses_rows_fails_the_audit(tmp_path: Path) -> None:
                                                                 "new_line = '\\r\\n'")
     outcome = run_dbt(["build", *STAGING_ONLY, "--exclude", "resource_type:seed", "--target-path",
                        str(tmp_path / "target")],
-                      duckdb_path=tmp_path / "lossy.duckdb", raw_data_dir=folder,
-                      extra_env={MANIFEST_ENV: json.dumps(manifest)})
+                      duckdb_path=tmp_path / "lossy.duckdb", inputs=DbtInputs(folder, None, json.dumps(manifest)))
     assert not outcome.success
     assert any("unaccounted_rows" in failure for failure in outcome.failures)
     with duckdb.connect(str(tmp_path / "lossy.duckdb"), read_only=True) as connection:
