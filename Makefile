@@ -25,7 +25,7 @@ build: $(STAMP)
 test: $(STAMP)
 	$(BIN)/clv test
 
-# Spark target (README "Scaling out"); not part of build/test. Java 17 is installed when `java` is missing (needs root).
+# Spark target (docs/scaling.md); not part of build/test. Java 17 is installed when `java` is missing (needs root).
 $(SPARK_STAMP): $(STAMP) requirements-spark.txt
 	@command -v java >/dev/null || { \
 		echo "Java is missing: installing openjdk-17-jre-headless (apt-get, needs root)"; \

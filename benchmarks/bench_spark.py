@@ -1,4 +1,4 @@
-"""Benchmark: the same build on DuckDB and on Spark (README "Scaling out"). Not a test; prints a markdown table.
+"""Benchmark: the same build on DuckDB and on Spark (docs/scaling.md). Not a test; prints a markdown table.
 
 For each input (the embedded sample, and every --raw-dir folder) it runs, each as its own process into a fresh
 temporary warehouse / Spark home, `clv build` (DuckDB) and `clv build --target spark` (a local Spark session,

@@ -74,7 +74,7 @@
    "default": "",
    "env": "CLV_INPUT_MANIFEST",
    "cli_only": true,
-   "meaning": "The resolved-input manifest (JSON) the clv CLI writes for the folder; dbt reads files only through it.",
+   "meaning": "The resolved-input manifest (JSON) for the folder: passed by the clv CLI, else made by the profile's plugin (clvlayer.dbt_plugin) for plain dbt; dbt reads files only through it.",
    "group": "input",
    "requirement": "a string"
   },

@@ -1,9 +1,9 @@
 -- One row per clean order: gross, refunded and net revenue, completion, basket and margin, and the order's place in
 -- its customer's history (published as fct_orders). Definitions: docs/metrics.md ("Orders") and the decision log.
 --
--- Incremental (`clv build --incremental`, README "Incremental runs"): a run recomputes every order of each customer
--- whose inputs changed since the last build - an order new, changed, moved to another customer or gone (status,
--- amount, updated_at, refunds, items: the input fingerprint differs) - and replaces that customer's rows; the
+-- Incremental (`clv build --incremental`, docs/operations.md "Incremental runs"): a run recomputes every order of
+-- each customer whose inputs changed since the last build - an order new, changed, moved to another customer or gone
+-- (status, amount, updated_at, refunds, items: the input fingerprint differs) - and replaces that customer's rows; the
 -- post-hook removes the rows of orders that left the clean orders altogether. Change is found by comparing content,
 -- not by a time window, so a late refund or a change without a new updated_at is never missed. A full build (a new
 -- warehouse, or changed code or settings) computes every order. Incremental on DuckDB only (on Spark it needs Delta

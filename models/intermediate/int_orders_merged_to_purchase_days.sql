@@ -3,7 +3,7 @@
 -- a customer's completed orders on the same calendar day merge into one purchase whose spend is the day's net
 -- revenue (refunds netted, cancelled and fully refunded orders excluded: fct_orders). Not filtered by the as-of
 -- date: each reader applies its own.
--- Incremental (README "Incremental runs"): a run recomputes the purchase days of the customers whose orders
+-- Incremental (docs/operations.md "Incremental runs"): a run recomputes the purchase days of the customers whose orders
 -- int_orders_enriched rewrote in this run and replaces their rows; the post-hook removes customers left without a
 -- completed order.
 {{ config(

@@ -375,14 +375,15 @@ def build_parser() -> argparse.ArgumentParser:
     build.add_argument("--raw-dir", help="folder of raw files (default: $RAW_DATA_DIR, else the embedded sample)")
     build.add_argument("--warehouse", help="published DuckDB file (default: $DUCKDB_PATH or warehouse/)")
     build.add_argument("--target", choices=["dev", "spark"], default="dev",
-                       help="dev: DuckDB (default); spark: Apache Spark via dbt-spark (README \"Scaling out\"; "
+                       help="dev: DuckDB (default); spark: Apache Spark via dbt-spark (docs/scaling.md; "
                             "`make spark-install` first)")
     build.add_argument("--lock-timeout", type=float, default=None,
                        help="seconds to wait for another build of the same warehouse (default: $CLV_LOCK_TIMEOUT, "
                             "else no limit; 0 = exit at once)")
     build.add_argument("--incremental", action="store_true",
                        help="start from a copy of the published warehouse and apply only what changed in the input "
-                            "(README 'Incremental runs'); in full when there is none or code/settings changed")
+                            "(docs/operations.md 'Incremental runs'); in full when there is none or code/settings "
+                            "changed")
     build.add_argument("--keep-failed", type=int, default=None,
                        help="failed builds kept in .build/ (default: $CLV_KEEP_FAILED_BUILDS, else 3)")
     build.add_argument("dbt_args", nargs=argparse.REMAINDER, help="extra dbt build arguments after --")

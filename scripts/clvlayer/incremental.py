@@ -1,5 +1,5 @@
 """Incremental runs (`clv build --incremental`): whether the published warehouse can be the start of the run, and
-the copy the run starts from (README "Incremental runs").
+the copy the run starts from (docs/operations.md, "Incremental runs").
 
 Write-audit-publish holds: the run copies the last good warehouse into its own build folder, dbt applies the change
 to the copy (the incremental models replace the rows of what changed, every other model is rebuilt), the tests run

@@ -1,6 +1,6 @@
 """Publishing a built warehouse file safely: one build at a time, a record for every live file, nothing left over.
 
-Guarantees (README "Publishing"):
+Guarantees (docs/operations.md, "Publishing"):
   * one build per warehouse at a time: an exclusive lock (fcntl.flock on `.<name>.lock` beside the warehouse).
     A second build waits, printing who holds the lock, for at most `lock_timeout` seconds (None = as long as it
     takes), then exits clearly. The kernel releases the lock when its holder dies, even by kill -9;

@@ -1,5 +1,5 @@
-"""Incremental runs (`clv build --incremental`, README "Incremental runs") publish what a full rebuild of the same
-input publishes.
+"""Incremental runs (`clv build --incremental`, docs/operations.md "Incremental runs") publish what a full rebuild of
+the same input publishes.
 
 The embedded sample is the final state of a source that changed between nightly loads. Its earlier states are made
 from it: the base lacks the newest orders (with their items and refunds) and some late refunds of old orders, shows

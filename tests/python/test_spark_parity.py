@@ -1,4 +1,4 @@
-"""The Spark build of the embedded sample equals the DuckDB build (README "Scaling out").
+"""The Spark build of the embedded sample equals the DuckDB build (docs/scaling.md).
 
 `make test-spark` (pytest -m spark; excluded from `make test`: the Spark build of the sample takes minutes on
 two cores). Both engines build the sample from the same input folder (links to seeds/raw_<table>.csv, read by each
