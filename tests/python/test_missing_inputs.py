@@ -68,6 +68,7 @@ DEPENDS: dict[str, list[Reads]] = {
         Reads("fct_channel_economics", "channel", "unknown", "new_customers > 0"),
         Reads("fct_channel_predicted_ltv_to_cac", "channel", "unknown", "new_customers > 0"),
         *_segments("fct_ltv_by_segment", ["acquisition_channel", "region", "age_band", "loyalty"]),
+        *_segments("fct_predicted_clv_by_segment", ["acquisition_channel", "region", "age_band", "loyalty"]),
         *_segments("fct_segment_comparison", ["region", "age_band", "loyalty"]),
         *[Reads("fct_launch_penetration", c)
           for c in ["active_loyalty_members", "loyalty_member_buyers", "loyalty_member_launch_penetration"]],
@@ -80,6 +81,7 @@ DEPENDS: dict[str, list[Reads]] = {
         Reads("fct_customer_segments", "preferred_category_spend", where=BUYERS, status=NO_ITEMS),
         Reads("fct_customer_ltv", "preferred_category", "unknown", BUYERS),
         *_segments("fct_ltv_by_segment", ["preferred_category"], where="buyers > 0"),
+        *_segments("fct_predicted_clv_by_segment", ["preferred_category"], where="segment_value <> 'no_purchases'"),
         *_segments("fct_segment_comparison", ["preferred_category"], where="buyers > 0"),
         *[Reads("fct_launch_penetration", c) for c in ["launch_buyers", "launch_penetration", "loyalty_member_buyers",
                                                        "loyalty_member_launch_penetration"]],
@@ -97,7 +99,7 @@ DEPENDS: dict[str, list[Reads]] = {
         Reads("fct_customer_segments", "preferred_category", "unknown", "preferred_category_source = 'item_spend'"),
         Reads("fct_customer_ltv", "preferred_category", "unknown", "preferred_category not in "
               "('no_purchases', 'no_item_data')"),
-        *[segment for model in ["fct_ltv_by_segment", "fct_segment_comparison"]
+        *[segment for model in ["fct_ltv_by_segment", "fct_predicted_clv_by_segment", "fct_segment_comparison"]
           for segment in _segments(model, ["preferred_category"],
                                    where="segment_value not in ('no_purchases', 'no_item_data')")],
         Reads("fct_category_penetration", "category", "unknown"),
@@ -157,9 +159,10 @@ UNAFFECTED: dict[str, dict[str, str]] = {
         "fct_clv_holdout_validation", "fct_clv_model_parameters", "fct_cohort_curves", "fct_cohort_retention",
         "fct_cohort_retention_by_channel", "fct_customer_clv_predictions", "fct_customer_ltv",
         "fct_customer_next_purchase", "fct_customer_segments", "fct_launch_penetration", "fct_ltv_by_segment",
-        "fct_segment_comparison"]},
+        "fct_predicted_clv_by_segment", "fct_segment_comparison"]},
     "marketing_spend": {
         "fct_segment_comparison": "compares segment types other than channels: no spend or CAC column",
+        "fct_predicted_clv_by_segment": "predicted CLV and P(alive) per segment: no spend or CAC column",
     },
 }
 
