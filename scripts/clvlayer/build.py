@@ -7,7 +7,9 @@
 3. write   - dbt builds every model into a fresh file next to the warehouse (`.build/<run_id>/<name>.duckdb`); an
              incremental run (clvlayer.incremental) starts instead from a copy of the published file, when that
              was built by the same code and settings, and dbt's incremental models apply only what changed;
-4. audit   - the same `dbt build` runs every data test and unit test; any failure stops here;
+4. audit   - the same `dbt build` runs every data test and unit test; any failure stops here; then the saved
+             queries are materialized as tables of schema `exports` (clvlayer.exports; one that fails to plan
+             fails the build);
 5. publish - the run record is written into the file and appended to runs.jsonl, the file is checked read-only
              and atomically renamed over the published warehouse, then checked read-only again.
 
@@ -31,7 +33,8 @@ from typing import Any
 
 from clvlayer.contract import InputError
 from clvlayer.dbt_inputs import prepare_inputs
-from clvlayer.dbt_runner import run_dbt
+from clvlayer.dbt_runner import _target_path, run_dbt
+from clvlayer.exports import ExportError, export_saved_queries
 from clvlayer.incremental import start_from_published, state_fingerprint
 from clvlayer.inputs import project_vars
 from clvlayer.publish import (DEFAULT_KEEP_FAILED, DiskFull, append_run_record, clean_build_dirs, is_disk_full,
@@ -55,7 +58,7 @@ class RunRecord:
     published_at: str = ""
     tests_passed: int = 0
     failures: list[str] = field(default_factory=list)
-    error_kind: str = ""  # input | tests | disk_full | error
+    error_kind: str = ""  # input | tests | exports | disk_full | error
     input_rows: dict[str, int] = field(default_factory=dict)
     output_rows: dict[str, int] = field(default_factory=dict)
     inputs: dict[str, Any] = field(default_factory=dict)
@@ -65,6 +68,7 @@ class RunRecord:
     copy_seconds: float = 0.0
     state_fingerprint: str = ""
     settings: dict[str, Any] = field(default_factory=dict)  # vars readers label the data with (reporting_currency)
+    exports: dict[str, int] = field(default_factory=dict)  # rows per saved-query export table (clvlayer.exports)
 
 
 def _now() -> str:
@@ -182,6 +186,8 @@ def _build_and_publish(warehouse: Path, raw_data_dir: Path | None, build_dir: Pa
         record.error_kind = "tests"
         mark_failed(build_dir, "; ".join(outcome.failures))
         return False
+    if not _export_saved_queries(build_file, record, _target_path(args, os.environ)):
+        return False
     record.input_rows = _input_rows(build_file)
     record.output_rows = _row_counts(build_file, ("marts",))
     if warehouse.with_name(warehouse.name + ".wal").exists():  # publish_file removes it (see there)
@@ -201,6 +207,21 @@ def _build_and_publish(warehouse: Path, raw_data_dir: Path | None, build_dir: Pa
     record.published, record.published_to, record.published_at = True, str(warehouse), published_at
     record.finished_at = published_at
     shutil.rmtree(build_dir, ignore_errors=True)
+    return True
+
+
+def _export_saved_queries(build_file: Path, record: RunRecord, target: Path) -> bool:
+    """Materialize the saved queries as tables of the audited build file, before it is published (False: one
+    failed to plan; the build is kept as failed, like a failed test)."""
+    try:
+        done = export_saved_queries(build_file, target / "semantic_manifest.json")
+    except ExportError as error:
+        record.error_kind, record.failures = "exports", [str(error)]
+        mark_failed(build_file.parent, str(error))
+        return False
+    record.exports = done.rows
+    record.notes.append(f"exported {len(done.rows)} saved-query tables in {done.seconds:.1f}s")
+    record.notes += [f"export {name} skipped: {why}" for name, why in done.skipped.items()]
     return True
 
 
