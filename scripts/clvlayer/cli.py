@@ -284,6 +284,19 @@ def _cmd_mf(args: argparse.Namespace) -> int:
     return run_metricflow([a for a in args.dbt_args if a != "--"], Settings.from_env().warehouse)
 
 
+def _cmd_export(args: argparse.Namespace) -> int:
+    from clvlayer.exports import ExportError, write_export_file
+
+    out = Path(args.out or f"{args.name.rpartition('.')[2]}.{args.format}").resolve()
+    try:
+        rows = write_export_file(_warehouse_arg(args), args.name, args.format, out)
+    except ExportError as error:
+        console.print(f"[red]{error}[/red]")
+        return 2
+    console.print(f"wrote {rows:,} rows of exports.{args.name.rpartition('.')[2]} to {out}")
+    return 0
+
+
 def _warehouse_arg(args: argparse.Namespace) -> Path:
     return Path(args.warehouse).resolve() if args.warehouse else Settings.from_env().warehouse
 
@@ -434,6 +447,13 @@ def build_parser() -> argparse.ArgumentParser:
     mf = commands.add_parser("mf", help="run MetricFlow on the published warehouse: clv mf -- <mf args>")
     mf.add_argument("dbt_args", nargs=argparse.REMAINDER)
     mf.set_defaults(func=_cmd_mf)
+
+    export = commands.add_parser("export", help="write a saved query's export table (schema exports) as CSV/Parquet")
+    export.add_argument("name", help="the export's table name, e.g. monthly_net_revenue")
+    export.add_argument("--format", choices=["csv", "parquet"], default="csv")
+    export.add_argument("--out", help="file to write (default: <name>.<format> here)")
+    export.add_argument("--warehouse", help="published DuckDB file (default: $DUCKDB_PATH or warehouse/)")
+    export.set_defaults(func=_cmd_export)
 
     # the metrics service (clvlayer.serve) and its thin client (clvlayer.query_client; `clv query` skips this module)
     from clvlayer import query_client, serve as metrics_service
