@@ -19,7 +19,7 @@ import pandas as pd
 from clvlayer.dbt_runner import run_dbt
 from clvlayer.project import PROJECT_ROOT, ensure_profiles_dir
 
-Request = tuple[list[str], list[str], list[str]]  # metrics, group_by, where
+Request = tuple[list[str], list[str], list[str]] | str  # metrics, group_by, where; or a saved query's name
 
 
 def query_many(warehouse: Path, requests: list[Request]) -> list[pd.DataFrame]:
@@ -45,9 +45,13 @@ def _child(spec_path: str) -> None:
     spec = json.loads(Path(spec_path).read_text())
     cfg = CLIConfiguration()
     cfg.setup(configure_file_logging=False)
-    for i, (metrics, group_by, where) in enumerate(spec["requests"]):
-        request = MetricFlowQueryRequest.create(metric_names=metrics, group_by_names=group_by or None,
-                                                where_constraints=where or None)
+    for i, asked in enumerate(spec["requests"]):
+        if isinstance(asked, str):  # `mf query --saved-query NAME`
+            request = MetricFlowQueryRequest.create(saved_query_name=asked)
+        else:
+            metrics, group_by, where = asked
+            request = MetricFlowQueryRequest.create(metric_names=metrics, group_by_names=group_by or None,
+                                                    where_constraints=where or None)
         frame = cfg.mf.query(mf_request=request).result_df
         with open(Path(spec["out"]) / f"{i}.csv", "w", newline="") as handle:
             writer = csv.writer(handle)

@@ -260,7 +260,7 @@ SAVED = {"name": "revenue_by_region", "description": "Net revenue and orders by 
 
 
 def test_a_saved_query_answers_as_its_metrics_group_by_and_filter(sample_warehouse: Path, tmp_path: Path) -> None:
-    manifest = json.loads(manifest_of(sample_warehouse).read_text())  # the project has none yet: add one
+    manifest = json.loads(manifest_of(sample_warehouse).read_text())  # add one beside the project's own
     manifest["saved_queries"] = [*manifest.get("saved_queries", []), SAVED]
     (tmp_path / "semantic_manifest.json").write_text(json.dumps(manifest))
     with serving(sample_warehouse, manifest=tmp_path / "semantic_manifest.json") as base:
@@ -272,8 +272,8 @@ def test_a_saved_query_answers_as_its_metrics_group_by_and_filter(sample_warehou
         assert saved["rows"] == direct["rows"] and saved["row_count"] > 1
         assert set(saved["metrics"]) == {"net_revenue", "orders"}
         refused(base, {"saved_query": "revenue_by_region", "metrics": "aov"}, 400, "bad_request")
-        assert refused(base, {"saved_query": "revenue_by_regio"}, 400, "unknown_saved_query")[
-            "valid_saved_queries"] == ["revenue_by_region"]
+        assert "revenue_by_region" in refused(base, {"saved_query": "revenue_by_regio"}, 400,
+                                              "unknown_saved_query")["valid_saved_queries"]
 
 
 # --- timeout and token ----------------------------------------------------------------------------------------------

@@ -1,0 +1,107 @@
+"""Saved queries exported at build time (clvlayer.exports): every saved query is a table of schema `exports` in the
+published warehouse, row for row what `mf query --saved-query` answers; the run record counts them; a saved query
+that does not plan fails the build naming it; `clv export` writes a table as CSV or Parquet."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from clvlayer.build import RunRecord, _export_saved_queries
+from clvlayer.exports import EXPORT_SCHEMA, Export, ExportError, materialize, plan_exports, write_export_file
+from clvlayer.publish import FAILED_FILE, embedded_record
+from mf_batch import query_many
+from test_metrics_service import _norm, manifest_of
+
+EXPECTED = {"monthly_net_revenue", "ltv_by_acquisition_channel", "cac_by_acquisition_channel",
+            "retention_by_cohort_month", "predicted_clv_by_tier"}
+
+
+def _rows(database: Path, sql: str) -> tuple[list[tuple], list[str]]:
+    with duckdb.connect(str(database), read_only=True) as connection:
+        result = connection.execute(sql)
+        return [tuple(_norm(v) for v in row) for row in result.fetchall()], [d[0] for d in result.description]
+
+
+def _saved_queries(warehouse: Path) -> dict[str, dict]:
+    return {q["name"]: q for q in json.loads(manifest_of(warehouse).read_text())["saved_queries"]}
+
+
+def test_every_saved_query_is_exported_and_counted(sample_warehouse: Path) -> None:
+    saved = _saved_queries(sample_warehouse)
+    assert set(saved) == EXPECTED
+    record = embedded_record(sample_warehouse)
+    assert set(record["exports"]) == {f"{EXPORT_SCHEMA}.{name}" for name in EXPECTED}
+    assert all(rows > 0 for rows in record["exports"].values()), record["exports"]
+    assert any(note.startswith("exported 5 saved-query tables") for note in record["notes"]), record["notes"]
+    for table, count in record["exports"].items():
+        assert _rows(sample_warehouse, f"select count(*) from {table}")[0] == [(count,)]
+
+
+def test_exports_are_mf_query_saved_query_row_for_row(sample_warehouse: Path, tmp_path: Path) -> None:
+    copy = tmp_path / sample_warehouse.name  # the mf CLI opens its file read-write
+    shutil.copyfile(sample_warehouse, copy)
+    names = sorted(EXPECTED)
+    for name, frame in zip(names, query_many(copy, names)):
+        rows, columns = _rows(sample_warehouse, f"select * from {EXPORT_SCHEMA}.{name}")
+        assert [c.lower() for c in columns] == [c.lower() for c in frame.columns], name
+        want = sorted((tuple(_norm(v) for v in row) for row in frame.itertuples(index=False)), key=repr)
+        assert sorted(rows, key=repr) == want, name
+        assert len(rows) == len(frame) > 0, name
+
+
+def test_a_saved_query_that_does_not_plan_fails_the_build_naming_it(sample_warehouse: Path, tmp_path: Path) -> None:
+    manifest = json.loads(manifest_of(sample_warehouse).read_text())
+    broken = {**manifest["saved_queries"][0], "name": "broken_revenue"}
+    broken["query_params"] = {**broken["query_params"], "metrics": ["no_such_metric"]}
+    broken["exports"] = [{"name": "broken_revenue", "config": {"export_as": "table", "schema_name": "exports"}}]
+    manifest["saved_queries"].append(broken)
+    target = tmp_path / "target"
+    target.mkdir()
+    (target / "semantic_manifest.json").write_text(json.dumps(manifest))
+    build_file = tmp_path / sample_warehouse.name
+    shutil.copyfile(sample_warehouse, build_file)
+
+    record = RunRecord(run_id="test", started_at="")
+    assert _export_saved_queries(build_file, record, target) is False
+    assert record.error_kind == "exports"
+    assert "saved query 'broken_revenue'" in record.failures[0] and "no_such_metric" in record.failures[0]
+    assert "Fix:" in record.failures[0]
+    assert "broken_revenue" in (tmp_path / FAILED_FILE).read_text()
+    with pytest.raises(ExportError, match="broken_revenue"):
+        plan_exports(json.dumps(manifest))
+
+
+def test_stale_exports_are_dropped_and_unbuilt_models_skipped(sample_warehouse: Path, tmp_path: Path) -> None:
+    database = tmp_path / sample_warehouse.name
+    shutil.copyfile(sample_warehouse, database)
+    kept = Export("monthly_net_revenue", EXPORT_SCHEMA, "monthly_net_revenue", "select 1 as x union all select 2")
+    missing = Export("gone", EXPORT_SCHEMA, "gone", "select * from marts.no_such_model")
+    done = materialize(database, [kept, missing])
+    assert done.rows == {"exports.monthly_net_revenue": 2}
+    assert list(done.skipped) == ["exports.gone"] and "no_such_model" in done.skipped["exports.gone"]
+    tables, _ = _rows(database, "select table_name from information_schema.tables where table_schema = 'exports'")
+    assert tables == [("monthly_net_revenue",)]
+
+
+@pytest.mark.parametrize("fmt", ["csv", "parquet"])
+def test_export_files_carry_the_published_table(sample_warehouse: Path, tmp_path: Path, fmt: str) -> None:
+    out = tmp_path / f"retention.{fmt}"
+    count = write_export_file(sample_warehouse, "retention_by_cohort_month", fmt, out)
+    table, _ = _rows(sample_warehouse, f"select * from {EXPORT_SCHEMA}.retention_by_cohort_month order by all")
+    with duckdb.connect() as connection:
+        written = [tuple(_norm(v) for v in row) for row in connection.execute(
+            f"select * from read_{fmt}('{out}') order by all").fetchall()]
+    assert count == len(table) == len(written) > 0
+    assert written == table
+
+
+def test_export_of_an_unknown_table_names_the_exports(sample_warehouse: Path, tmp_path: Path) -> None:
+    with pytest.raises(ExportError, match="exports.monthly_net_revenue"):
+        write_export_file(sample_warehouse, "no_such_export", "csv", tmp_path / "x.csv")
+    with pytest.raises(ExportError, match="unknown format"):
+        write_export_file(sample_warehouse, "monthly_net_revenue", "xlsx", tmp_path / "x.xlsx")
