@@ -186,7 +186,7 @@ def _build_and_publish(warehouse: Path, raw_data_dir: Path | None, build_dir: Pa
         record.error_kind = "tests"
         mark_failed(build_dir, "; ".join(outcome.failures))
         return False
-    if not _export_saved_queries(build_file, record, _target_path(args, os.environ)):
+    if not _export_saved_queries(build_file, record, _target_path(args, os.environ), _selects(dbt_args)):
         return False
     record.input_rows = _input_rows(build_file)
     record.output_rows = _row_counts(build_file, ("marts",))
@@ -210,11 +210,19 @@ def _build_and_publish(warehouse: Path, raw_data_dir: Path | None, build_dir: Pa
     return True
 
 
-def _export_saved_queries(build_file: Path, record: RunRecord, target: Path) -> bool:
+def _selects(dbt_args: list[str] | None) -> bool:
+    return any(arg.split("=")[0] in ("-s", "--select", "--selector", "--exclude") for arg in dbt_args or [])
+
+
+def _export_saved_queries(build_file: Path, record: RunRecord, target: Path, selected: bool = False) -> bool:
     """Materialize the saved queries as tables of the audited build file, before it is published (False: one
-    failed to plan; the build is kept as failed, like a failed test)."""
+    failed to plan, or, in a build that selected no subset, lacks a table; the build is kept as failed, like a
+    failed test). A build of selected models skips the exports whose models it did not build, with a note."""
     try:
         done = export_saved_queries(build_file, target / "semantic_manifest.json")
+        if done.skipped and not selected:
+            raise ExportError("saved-query export(s) could not be created in a full build: " + "; ".join(
+                f"{name}: {why}" for name, why in done.skipped.items()))
     except ExportError as error:
         record.error_kind, record.failures = "exports", [str(error)]
         mark_failed(build_file.parent, str(error))

@@ -12,6 +12,7 @@ import duckdb
 import pytest
 
 from clvlayer.build import RunRecord, _export_saved_queries
+from clvlayer.cli import main
 from clvlayer.exports import EXPORT_SCHEMA, Export, ExportError, materialize, plan_exports, write_export_file
 from clvlayer.publish import FAILED_FILE, embedded_record
 from mf_batch import query_many
@@ -88,6 +89,22 @@ def test_stale_exports_are_dropped_and_unbuilt_models_skipped(sample_warehouse: 
     assert tables == [("monthly_net_revenue",)]
 
 
+@pytest.mark.parametrize("selected", [False, True])
+def test_a_missing_model_fails_a_full_build_and_is_skipped_in_a_selected_one(sample_warehouse: Path, tmp_path: Path,
+                                                                            selected: bool) -> None:
+    build_file = tmp_path / sample_warehouse.name
+    shutil.copyfile(sample_warehouse, build_file)
+    with duckdb.connect(str(build_file)) as connection:
+        connection.execute("drop table marts.fct_customer_clv_predictions cascade")
+    record = RunRecord(run_id="test", started_at="")
+    assert _export_saved_queries(build_file, record, manifest_of(sample_warehouse).parent, selected) is selected
+    if selected:
+        assert set(record.exports) == {f"{EXPORT_SCHEMA}.{name}" for name in EXPECTED - {"predicted_clv_by_tier"}}
+        assert any(note.startswith("export exports.predicted_clv_by_tier skipped") for note in record.notes)
+    else:
+        assert record.error_kind == "exports" and "exports.predicted_clv_by_tier" in record.failures[0]
+
+
 @pytest.mark.parametrize("fmt", ["csv", "parquet"])
 def test_export_files_carry_the_published_table(sample_warehouse: Path, tmp_path: Path, fmt: str) -> None:
     out = tmp_path / f"retention.{fmt}"
@@ -98,6 +115,13 @@ def test_export_files_carry_the_published_table(sample_warehouse: Path, tmp_path
             f"select * from read_{fmt}('{out}') order by all").fetchall()]
     assert count == len(table) == len(written) > 0
     assert written == table
+
+
+def test_clv_export_writes_the_file(sample_warehouse: Path, tmp_path: Path) -> None:
+    out = tmp_path / "revenue.csv"
+    assert main(["export", "monthly_net_revenue", "--warehouse", str(sample_warehouse), "--out", str(out)]) == 0
+    assert out.read_text().splitlines()[0] == "metric_time__month,net_revenue,orders"
+    assert main(["export", "no_such_export", "--warehouse", str(sample_warehouse), "--out", str(out)]) == 2
 
 
 def test_export_of_an_unknown_table_names_the_exports(sample_warehouse: Path, tmp_path: Path) -> None:
