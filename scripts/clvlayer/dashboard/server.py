@@ -77,7 +77,8 @@ def run_foreground(warehouse: Path, port: int, host: str) -> int:
     except KeyboardInterrupt:
         process.send_signal(signal.SIGINT)
         return process.wait()
-    finally:
+    finally:  # also on SIGTERM (clv turns it into SystemExit): neither child outlives the command
+        stop(process)
         stop(service)
 
 

@@ -26,7 +26,7 @@ ARROW = "application/vnd.apache.arrow.stream"
 #: unsegmented value is the overall row of fct_ltv_by_segment (tests/python/test_dashboard_service.py checks it)
 SERVICE_TILE_METRICS: tuple[str, ...] = (
     "customers", "buyers", "repeat_customer_rate", "average_check", "orders_per_year", "average_realised_ltv",
-    "expected_lifetime_months", "ltv_formula_a", "ltv_formula_b")
+    "realised_ltv_12m", "expected_lifetime_months", "ltv_formula_a", "ltv_formula_b")
 
 
 class ServiceUnavailable(RuntimeError):
