@@ -120,3 +120,19 @@ def test_clv_dashboard_uses_a_configured_service_and_starts_none(monkeypatch: py
     assert server.streamlit_env(tmp_path / "w.duckdb", "http://x:1")[service.URL_ENV] == "http://x:1"
     command = server.service_command(tmp_path / "w.duckdb", 1234)
     assert command[1:3] == ["-m", "clvlayer.serve"] and "127.0.0.1" in command and "1234" in command
+
+
+def test_a_service_clv_dashboard_has_just_started_is_waited_for_until_its_deadline(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    import time
+
+    url = f"http://127.0.0.1:{server.free_port()}"  # refuses connections
+    started = time.monotonic()
+    with pytest.raises(service.ServiceUnavailable, match="cannot be reached"):
+        service.health(url)
+    assert time.monotonic() - started < 1  # no deadline: said at once
+    monkeypatch.setenv(service.WAIT_ENV, str(time.time() + 1.5))
+    started = time.monotonic()
+    with pytest.raises(service.ServiceUnavailable, match="cannot be reached"):
+        service.health(url)
+    assert time.monotonic() - started >= 1.4  # retried until the deadline, then said

@@ -16,7 +16,9 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from clvlayer.dashboard import APP_SCRIPT
-from clvlayer.dashboard.service import URL_ENV
+from clvlayer.dashboard.service import URL_ENV, WAIT_ENV
+
+SERVICE_STARTUP_SECONDS = 120
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -71,7 +73,10 @@ def stop(process: subprocess.Popen | None) -> None:
 def run_foreground(warehouse: Path, port: int, host: str) -> int:
     """Serve the app and its metrics service until interrupted (Ctrl-C); one command for the user."""
     service, url = start_service(warehouse)
-    process = subprocess.Popen(streamlit_command(port, host), env=streamlit_env(warehouse, url))
+    env = streamlit_env(warehouse, url)
+    if service is not None:  # pages opened while it loads MetricFlow wait for it instead of saying it is down
+        env[WAIT_ENV] = str(time.time() + SERVICE_STARTUP_SECONDS)
+    process = subprocess.Popen(streamlit_command(port, host), env=env)
     try:
         return process.wait()
     except KeyboardInterrupt:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import time
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -20,6 +21,8 @@ import pandas as pd
 
 URL_ENV = "CLV_SERVICE_URL"
 TOKEN_ENV = "CLV_SERVICE_TOKEN"
+#: set by `clv dashboard` when it starts the service: until this epoch time a refused connection is waited out
+WAIT_ENV = "CLV_SERVICE_STARTING_UNTIL"
 ARROW = "application/vnd.apache.arrow.stream"
 
 #: the overview's customer-value tiles (kpis.VALUE_TILES columns) that are MetricFlow metrics of the same name whose
@@ -47,7 +50,25 @@ def service_url() -> str | None:
     return url or None
 
 
+def _starting() -> bool:
+    """`clv dashboard` has just started the service: wait for it rather than say it is unreachable."""
+    try:
+        return time.time() < float(os.environ.get(WAIT_ENV, "0"))
+    except ValueError:
+        return False
+
+
 def _get(url: str, path: str, params: dict[str, str], accept: str, timeout: float) -> tuple[bytes, str]:
+    while True:
+        try:
+            return _get_once(url, path, params, accept, timeout)
+        except ServiceUnavailable as error:
+            if not (isinstance(error.__cause__, ConnectionRefusedError) and _starting()):
+                raise
+        time.sleep(0.5)
+
+
+def _get_once(url: str, path: str, params: dict[str, str], accept: str, timeout: float) -> tuple[bytes, str]:
     request = urllib.request.Request(f"{url}{path}?{urllib.parse.urlencode(params)}", headers={"Accept": accept})
     token = os.environ.get(TOKEN_ENV)
     if token:
@@ -64,10 +85,11 @@ def _get(url: str, path: str, params: dict[str, str], accept: str, timeout: floa
                                  f"{message or error.reason}).") from None
     except (OSError, urllib.error.URLError) as error:
         reason = getattr(error, "reason", error)
-        raise ServiceUnavailable(
+        unavailable = ServiceUnavailable(
             f"The metrics service at {url} cannot be reached ({reason}). If `clv dashboard` has just started it "
             f"may still be loading MetricFlow: reload in a few seconds; else start it with `clv serve` or unset "
-            f"${URL_ENV} to read the marts directly.") from None
+            f"${URL_ENV} to read the marts directly.")
+        raise unavailable from (reason if isinstance(reason, ConnectionRefusedError) else None)
 
 
 def health(url: str, timeout: float = 5) -> dict:
