@@ -11,6 +11,7 @@ import streamlit as st
 
 from clvlayer.dashboard import APP_DIR, PAGES, ui
 from clvlayer.dashboard.data import LOYALTY_CHOICES, Coverage, Filters
+from clvlayer.dashboard.service import service_url
 from clvlayer.project import PROJECT_ROOT
 
 st.set_page_config(page_title="Customer value", page_icon=":material/insights:", layout="wide")
@@ -55,6 +56,11 @@ def sidebar(warehouse, coverage: Coverage) -> Filters:
     st.sidebar.divider()
     shown = warehouse.relative_to(PROJECT_ROOT) if warehouse.is_relative_to(PROJECT_ROOT) else warehouse
     st.sidebar.caption(f"Warehouse: `{shown}`  \nAs of {coverage.as_of_date or '–'} (read-only)")
+    url = service_url()
+    if url:
+        run_id = ui.service_run(url)
+        if run_id:
+            st.sidebar.caption(f"Metrics service: `{url}`  \nServing run `{run_id}`")
     return Filters(date_from=start, date_to=end, channels=tuple(channels), regions=tuple(regions),
                    loyalty=loyalty or "all")
 

@@ -10,6 +10,11 @@ Rules (tests/python/test_dashboard_data.py enforces the first two, with no excep
 - The warehouse is opened read-only, once per query, and closed straight away: no lock is held between queries,
   and `clv build`'s atomic rename of a new warehouse over the file is never blocked (readers keep the old file
   until they reopen).
+- What stays here and what does not: the overview's all-customer value tiles that are MetricFlow metrics
+  (service.SERVICE_TILE_METRICS) are read through the metrics service when one is configured (dashboard/service.py,
+  the call `clv query` makes). Everything else is SQL on marts here: per-customer lists (reorder, at-risk),
+  tables, segment and snapshot rows of fct_ltv_by_segment, the period flows (sums over the sidebar filters) and
+  the charts' data.
 """
 
 from __future__ import annotations

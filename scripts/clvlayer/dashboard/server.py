@@ -1,4 +1,6 @@
-"""Start the Streamlit app on a warehouse (`clv dashboard`), in the foreground or as a managed child process."""
+"""Start the Streamlit app on a warehouse (`clv dashboard`), in the foreground or as a managed child process; in the
+foreground, with the metrics service (`clv serve`) it reads metrics through as a child process on a free loopback
+port (or the one $CLV_SERVICE_URL names)."""
 
 from __future__ import annotations
 
@@ -14,6 +16,9 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from clvlayer.dashboard import APP_SCRIPT
+from clvlayer.dashboard.service import URL_ENV, WAIT_ENV
+
+SERVICE_STARTUP_SECONDS = 120
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -30,18 +35,56 @@ def streamlit_command(port: int, host: str) -> list[str]:
             "--theme.base", "light", "--client.toolbarMode", "viewer"]
 
 
-def streamlit_env(warehouse: Path) -> dict[str, str]:
-    return dict(os.environ, DUCKDB_PATH=str(warehouse.resolve()), STREAMLIT_BROWSER_GATHER_USAGE_STATS="false")
+def streamlit_env(warehouse: Path, service_url: str | None = None) -> dict[str, str]:
+    env = dict(os.environ, DUCKDB_PATH=str(warehouse.resolve()), STREAMLIT_BROWSER_GATHER_USAGE_STATS="false")
+    if service_url:
+        env[URL_ENV] = service_url
+    return env
+
+
+def service_command(warehouse: Path, port: int) -> list[str]:
+    """`clv serve` on the same warehouse, loopback only: the metrics service the dashboard's tiles read."""
+    return [sys.executable, "-m", "clvlayer.serve", "--warehouse", str(warehouse.resolve()), "--host", "127.0.0.1",
+            "--port", str(port)]
+
+
+def start_service(warehouse: Path) -> tuple[subprocess.Popen | None, str | None]:
+    """The metrics service the dashboard reads metrics through: $CLV_SERVICE_URL when set (nothing started), else a
+    `clv serve` child process on a free loopback port (it loads MetricFlow while Streamlit starts)."""
+    configured = os.environ.get(URL_ENV, "").strip()
+    if configured:
+        return None, configured
+    port = free_port()
+    process = subprocess.Popen(service_command(warehouse, port), start_new_session=True)
+    return process, f"http://127.0.0.1:{port}"
+
+
+def stop(process: subprocess.Popen | None) -> None:
+    if process is None or process.poll() is not None:
+        return
+    process.terminate()
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
 
 
 def run_foreground(warehouse: Path, port: int, host: str) -> int:
-    """Serve until interrupted (Ctrl-C)."""
-    process = subprocess.Popen(streamlit_command(port, host), env=streamlit_env(warehouse))
+    """Serve the app and its metrics service until interrupted (Ctrl-C); one command for the user."""
+    service, url = start_service(warehouse)
+    env = streamlit_env(warehouse, url)
+    if service is not None:  # pages opened while it loads MetricFlow wait for it instead of saying it is down
+        env[WAIT_ENV] = str(time.time() + SERVICE_STARTUP_SECONDS)
+    process = subprocess.Popen(streamlit_command(port, host), env=env)
     try:
         return process.wait()
     except KeyboardInterrupt:
         process.send_signal(signal.SIGINT)
         return process.wait()
+    finally:  # also on SIGTERM (clv turns it into SystemExit): neither child outlives the command
+        stop(process)
+        stop(service)
 
 
 def wait_until_healthy(base_url: str, process: subprocess.Popen, timeout: float = 60) -> None:

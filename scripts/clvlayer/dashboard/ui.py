@@ -10,7 +10,7 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
-from clvlayer.dashboard import FOOTER, charts, data
+from clvlayer.dashboard import FOOTER, charts, data, service
 from clvlayer.dashboard.currency import is_money, is_rate, money_title
 from clvlayer.dashboard.data import Coverage, Filters, WarehouseUnavailable
 from clvlayer.project import Settings
@@ -58,6 +58,39 @@ def load(loader: str, warehouse: Path, *args: Any, **kwargs: Any) -> pd.DataFram
     except (WarehouseUnavailable, FileNotFoundError) as error:
         _stop_with(WarehouseUnavailable(str(error)))
         raise  # unreachable: st.stop() raises
+
+
+@st.cache_data(ttl=600, show_spinner=False)
+def _service_tiles(url: str, version: tuple[int, int, int]) -> service.MetricValues:
+    return service.overall_tile_values(url)
+
+
+def service_run(url: str) -> str | None:
+    """The run the metrics service serves (its /health), or None after showing why it cannot be reached."""
+    try:
+        return str(service.health(url)["run_id"])
+    except service.ServiceUnavailable as error:
+        st.sidebar.error(str(error), icon=":material/cloud_off:")
+        return None
+
+
+def with_service_values(rows: pd.DataFrame, warehouse: Path) -> tuple[pd.DataFrame, str]:
+    """segment_kpis' overall rows with the current values of service.SERVICE_TILE_METRICS replaced by the metrics
+    service's answer (when one is configured); and a sentence saying where the current values come from."""
+    url = service.service_url()
+    if url is None:
+        return rows, "fct_ltv_by_segment (no metrics service configured: $CLV_SERVICE_URL)"
+    try:
+        answer = _service_tiles(url, warehouse_version(warehouse))
+    except service.ServiceUnavailable as error:
+        st.error(f"{error} The tiles below show the marts' values instead.", icon=":material/cloud_off:")
+        return rows, "fct_ltv_by_segment (the metrics service could not be reached)"
+    current = rows["as_of_snapshot"] == "current"
+    rows = rows.astype({name: "float64" for name in service.SERVICE_TILE_METRICS})
+    for name in service.SERVICE_TILE_METRICS:
+        rows.loc[current, name] = float(answer.frame[name].iloc[0])
+    return rows, (f"the metrics service, run `{answer.run_id}` (`clv query --metrics "
+                  f"{','.join(service.SERVICE_TILE_METRICS)}`); earlier snapshots: fct_ltv_by_segment")
 
 
 def read_coverage(warehouse: Path) -> Coverage:

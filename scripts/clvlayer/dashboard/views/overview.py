@@ -64,8 +64,11 @@ def value_section(ctx: ui.Context) -> tuple[tuple[str, str], Snapshot | None]:
     ui.filter_scope(ctx, {"channel": choose, "region": choose, "loyalty": choose},
                     "the mart is computed at the as-of date and at each earlier snapshot "
                     "(var ltv_previous_periods_months)")
-    st.caption(f"fct_ltv_by_segment, {segment_label(segment)}; {change}.")
     rows = ui.load("segment_kpis", ctx.warehouse, *segment)
+    source = "fct_ltv_by_segment"
+    if segment == OVERALL:
+        rows, source = ui.with_service_values(rows, ctx.warehouse)
+    st.caption(f"{segment_label(segment)}: current values from {source}; {change}.")
     tiles = kpis.value_tiles(rows, previous, currency=ctx.coverage.currency)
     if not tiles:
         ui.empty_state(f"No row for {segment_label(segment)} in fct_ltv_by_segment (nobody in this segment).")
