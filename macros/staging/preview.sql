@@ -1,5 +1,5 @@
 {#-
-    preview_inputs(sample_rows): run by `clv check-input` (dbt run-operation) before any build. For each table of
+    preview_inputs(sample_rows): run by `clv check-input` (through check_input_report). For each table of
     the resolved-input manifest and each required column, it parses the first `sample_rows` rows with the same
     macros staging uses (by the column's meta.type in _sources.yml) and logs one JSON line per table:
     {"table", "rows", "columns": {name: {"type", "values", "parsed", "examples"}}}. The CLI warns when most of a
@@ -56,5 +56,36 @@
         {%- endfor -%}
         {{ log('CLV_PREVIEW ' ~ tojson({'table': table_name, 'rows': row['sampled_rows'], 'columns': columns}),
             info=True) }}
+    {%- endfor -%}
+{%- endmacro %}
+
+{#-
+    check_input_report(sample_rows): the dbt run-operation of `clv check-input`, run in the scratch file into which it
+    built the folder's staging and audit nodes: the preview of the first rows, then the verdict.
+-#}
+{% macro check_input_report(sample_rows=10000) -%}
+    {%- do preview_inputs(sample_rows) -%}
+    {%- do quarantine_verdict() -%}
+{%- endmacro %}
+
+{#-
+    quarantine_verdict(): logs one JSON line per raw table (CLV_VERDICT) with the audit's own figures and the threshold the
+    build's audit test applies (the vars max_quarantined_share and quarantine_threshold_severity that
+    audit_row_accounting.yml reads). The reasons, examples and fixes are read from audit_quarantine_summary.
+-#}
+{% macro quarantine_verdict() -%}
+    {%- if load_relation(ref('audit_row_accounting')) is none -%}
+        {{ return('') }}
+    {%- endif -%}
+    {%- set accounting = run_query(
+        "select source_table, raw_rows, quarantined_rows, unaccounted_rows, quarantined_share "
+        ~ "from " ~ ref('audit_row_accounting') ~ " order by source_table") -%}
+    {%- for row in accounting.rows -%}
+        {{ log('CLV_VERDICT ' ~ tojson({
+            'table': row['source_table'], 'raw_rows': row['raw_rows'], 'quarantined_rows': row['quarantined_rows'],
+            'unaccounted_rows': row['unaccounted_rows'],
+            'share': (row['quarantined_share'] | float) if row['quarantined_share'] is not none else none,
+            'max_share': var('max_quarantined_share') | float,
+            'severity': var('quarantine_threshold_severity')}), info=True) }}
     {%- endfor -%}
 {%- endmacro %}

@@ -2,6 +2,9 @@
 -- quarantine_shop__<table>, with a reason). raw_rows is counted from the source itself, independently of the
 -- reader (CSV records by a byte scan, Parquet file metadata, the seed table for the sample: source_row_count), so
 -- a reader that drops or merges lines leaves unaccounted rows and the test in audit_row_accounting.yml fails the build.
+-- Built after audit_quarantine_summary, so a build stopped by this model's tests (clv build fails fast) keeps the
+-- report that explains it.
+-- depends_on: {{ ref('audit_quarantine_summary') }}
 {%- set tables = raw_tables() %}
 
 with

@@ -7,8 +7,9 @@
 3. write   - dbt builds every model into a fresh file next to the warehouse (`.build/<run_id>/<name>.duckdb`); an
              incremental run (clvlayer.incremental) starts instead from a copy of the published file, when that
              was built by the same code and settings, and dbt's incremental models apply only what changed;
-4. audit   - the same `dbt build` runs every data test and unit test; any failure stops here; then the saved
-             queries are materialized as tables of schema `exports` (clvlayer.exports; one that fails to plan
+4. audit   - the same `dbt build` runs every data test and unit test; the first failure stops dbt at once
+             (--fail-fast) and the build here, with the failed test and what it checks in the run record; then the
+             saved queries are materialized as tables of schema `exports` (clvlayer.exports; one that fails to plan
              fails the build);
 5. publish - the run record is written into the file and appended to runs.jsonl, the file is checked read-only
              and atomically renamed over the published warehouse, then checked read-only again.
@@ -58,6 +59,7 @@ class RunRecord:
     published_at: str = ""
     tests_passed: int = 0
     failures: list[str] = field(default_factory=list)
+    failed_checks: list[str] = field(default_factory=list)  # what each failed test checks (its YAML description)
     error_kind: str = ""  # input | tests | exports | disk_full | error
     input_rows: dict[str, int] = field(default_factory=dict)
     output_rows: dict[str, int] = field(default_factory=dict)
@@ -174,7 +176,7 @@ def _build_and_publish(warehouse: Path, raw_data_dir: Path | None, build_dir: Pa
         if start.copied:
             record.mode, record.incremental_from = "incremental", start.from_run
             record.copy_seconds = start.copy_seconds
-    args = ["build", *(dbt_args or []), *inputs.build_args()]
+    args = ["build", "--fail-fast", *(dbt_args or []), *inputs.build_args()]  # stop at the first failure
     if target_path is not None:
         args += ["--target-path", str(target_path)]
     outcome = run_dbt(args, duckdb_path=build_file, inputs=inputs, pid_file=build_dir / "dbt.pid")
@@ -184,6 +186,7 @@ def _build_and_publish(warehouse: Path, raw_data_dir: Path | None, build_dir: Pa
         if any(is_disk_full(failure) for failure in outcome.failures):
             raise OSError(28, "No space left on device: " + "; ".join(outcome.failures)[:500])
         record.error_kind = "tests"
+        record.failed_checks = failed_checks(outcome.failures, _target_path(args, os.environ))
         mark_failed(build_dir, "; ".join(outcome.failures))
         return False
     if not _export_saved_queries(build_file, record, _target_path(args, os.environ), _selects(dbt_args)):
@@ -231,6 +234,29 @@ def _export_saved_queries(build_file: Path, record: RunRecord, target: Path, sel
     record.notes.append(f"exported {len(done.rows)} saved-query tables in {done.seconds:.1f}s")
     record.notes += [f"export {name} skipped: {why}" for name, why in done.skipped.items()]
     return True
+
+
+def failed_checks(failures: list[str], target: Path) -> list[str]:
+    """What each failed test checks, from dbt's manifest: '<test> on <model>.<column>: <description>' (the test's
+    description, else the tested column's)."""
+    import json
+
+    try:
+        nodes = json.loads((target / "manifest.json").read_text())["nodes"]
+    except (OSError, ValueError, KeyError):
+        return []
+    checks = []
+    for failure in failures:
+        test = nodes.get(failure.split(":", 1)[0])
+        if test is None or test.get("resource_type") != "test":
+            continue
+        model = nodes.get(test.get("attached_node") or "", {})
+        column = test.get("column_name") or ""
+        about = test.get("description") or model.get("columns", {}).get(column, {}).get("description", "")
+        kind = (test.get("test_metadata") or {}).get("name") or test["name"]
+        where = ".".join(part for part in (model.get("name", ""), column) if part)
+        checks.append(f"{kind} on {where}: {' '.join(about.split())}" if about else f"{kind} on {where}")
+    return checks
 
 
 def _append_quietly(warehouse: Path, record: RunRecord) -> None:

@@ -26,12 +26,16 @@ import tempfile
 import time
 from datetime import date
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from rich.console import Console
 from rich.table import Table
 
 from clvlayer.contract import InputError
 from clvlayer.project import PROJECT_ROOT, Settings, raw_folder
+
+if TYPE_CHECKING:
+    from clvlayer.preview import Verdict
 
 console = Console(stderr=True)
 
@@ -66,6 +70,8 @@ def _cmd_build(args: argparse.Namespace) -> int:
         console.print(f"Failed build kept for inspection: {record.build_file}")
         for failure in record.failures:
             console.print(f"  - {failure}", markup=False, soft_wrap=True)
+        for check in record.failed_checks:
+            console.print(f"  It checks: {check}", markup=False, highlight=False, soft_wrap=True)
         build_file = Path(record.build_file)
         if build_file.exists():
             lines = render(explain(build_file))
@@ -181,7 +187,7 @@ def _cmd_sample(args: argparse.Namespace) -> int:
 
 def _cmd_check_input(args: argparse.Namespace) -> int:
     from clvlayer.dbt_inputs import INPUTS_WORK_DIR, prepare_inputs
-    from clvlayer.preview import preview_warnings
+    from clvlayer.preview import check_folder
 
     dbt_args = ["--vars", args.vars] if args.vars else []
     try:
@@ -201,11 +207,35 @@ def _cmd_check_input(args: argparse.Namespace) -> int:
                       highlight=False)
     if args.no_preview:
         return 0
-    warnings = preview_warnings(inputs, sample_rows=args.sample_rows, dbt_args=dbt_args)
-    for warning in warnings:
+    return _print_verdict(check_folder(inputs, sample_rows=args.sample_rows, dbt_args=dbt_args), args.sample_rows)
+
+
+def _print_verdict(verdict: Verdict, sample_rows: int) -> int:
+    """The preview and the build's verdict on every row (clvlayer.preview.check_folder): 1 where the build would
+    refuse."""
+    for warning in verdict.warnings:
         console.print(f"[yellow]warning[/yellow] {warning}", highlight=False, soft_wrap=True)
-    if not warnings:
-        console.print(f"Every required column parses in the first {args.sample_rows:,} rows of each table.")
+    if not verdict.warnings:
+        console.print(f"Every required column parses in the first {sample_rows:,} rows of each table.")
+    for share in verdict.over_threshold():
+        word = "refuses" if share["severity"] == "error" else "warns about"
+        console.print(f"{share['table']}: {share['quarantined_rows']:,} of {share['raw_rows']:,} rows quarantined "
+                      f"({share['share']:.1%}), above the threshold max_quarantined_share = {share['max_share']:.1%}"
+                      f": the build {word} this (quarantine_threshold_severity: {share['severity']}).",
+                      highlight=False, soft_wrap=True)
+    if verdict.refused:
+        console.print("[red]refused[/red]: the build would not publish this folder; its audit fails:")
+        for failure in verdict.failures:
+            console.print(f"  - {failure}", markup=False, soft_wrap=True)
+    if verdict.report:
+        console.print("[bold]What the input does[/bold] (audit.audit_quarantine_summary, on every row):")
+        for line in verdict.report:
+            console.print("  " + line, markup=False, highlight=False, soft_wrap=True)
+    if verdict.refused:
+        console.print("Fix the rows above (or, knowingly, raise var max_quarantined_share or set "
+                      "quarantine_threshold_severity: warn) and check again.", highlight=False)
+        return 1
+    console.print("[green]ok[/green]: the build's checks and thresholds pass on every row.", highlight=False)
     return 0
 
 
@@ -432,7 +462,8 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("folder")
     check.add_argument("--vars", help="dbt vars (YAML), as for dbt, e.g. '{input_encoding: latin-1}'")
     check.add_argument("--sample-rows", type=int, default=10000, help="rows per table the preview parses")
-    check.add_argument("--no-preview", action="store_true", help="structure only (no dbt)")
+    check.add_argument("--no-preview", action="store_true",
+                       help="structure only (no dbt: neither the preview nor the build's verdict)")
     check.add_argument("--manifest", action="store_true",
                        help="print the resolved-input manifest (JSON) for CLV_INPUT_MANIFEST, to run dbt yourself")
     check.set_defaults(func=_cmd_check_input)

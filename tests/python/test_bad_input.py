@@ -213,7 +213,7 @@ def test_a_reader_that_loses_rows_fails_the_audit(tmp_path: Path) -> None:
 
 # --- say why (a refused build: tests/python/test_publish.py) ------------------------------------------------------
 
-def test_check_input_warns_about_columns_that_will_not_parse(tmp_path: Path) -> None:
+def test_check_input_warns_about_columns_that_will_not_parse_and_refuses(tmp_path: Path) -> None:
     folder = tmp_path / "raw"
     folder.mkdir()
     (folder / "orders.csv").write_text("order_id;customer_id;ordered_at;amount\n"
@@ -221,7 +221,8 @@ def test_check_input_warns_about_columns_that_will_not_parse(tmp_path: Path) -> 
     completed = subprocess.run([sys.executable, "-m", "clvlayer.cli", "check-input", str(folder)],
                                cwd=PROJECT_ROOT, capture_output=True, text=True, check=False)
     said = " ".join(completed.stderr.split())
-    assert completed.returncode == 0, said
+    assert completed.returncode == 1, said  # every row quarantined: the build would refuse the folder
+    assert "orders: 10 of 10 rows quarantined (100.0%), above the threshold max_quarantined_share" in said
     assert "delimiter ';' (the header names the contract columns with it)" in said
     assert ("column 'customer_id' is empty or a null token in 10 of the first 10 rows (e.g. 'null'); those rows "
             "will be quarantined") in said

@@ -1,0 +1,61 @@
+"""One verdict: `clv check-input` refuses exactly what the build refuses (the same staging and audit nodes, tests
+and threshold vars), and a refused build stops at the first failed audit test with what it checks."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+from clvlayer.build import build_warehouse
+from clvlayer.project import PROJECT_ROOT
+from conftest import HANDMADE
+
+STAGING_ONLY = ["--select", "+audit_row_accounting", "+audit_quarantine_summary", "--indirect-selection", "cautious",
+                "--exclude", "resource_type:unit_test"]
+THRESHOLD_TEST = "accepted_range_audit_row_accounting_quarantined_share"
+
+
+def _folder(tmp_path: Path, name: str, bad: int) -> Path:
+    """The hand-made folder with orders grown to 100 rows, `bad` of them with an amount in decimal commas (with the
+    default decimal_separator '.', unparseable: quarantined)."""
+    folder = tmp_path / name
+    shutil.copytree(HANDMADE, folder)
+    orders = folder / "orders.csv"
+    clean = 100 - bad - (len(orders.read_text().splitlines()) - 1)
+    with orders.open("a") as handle:
+        handle.write("".join(f"c{i},A,2024-03-01 10:00:00,20.00,completed,USD,\n" for i in range(clean)))
+        handle.write("".join(f'x{i},A,2024-03-02 10:00:00,"{i},50",completed,USD,\n' for i in range(bad)))
+    return folder
+
+
+def _check_input(folder: Path) -> tuple[int, str]:
+    completed = subprocess.run([sys.executable, "-m", "clvlayer.cli", "check-input", str(folder)],
+                               cwd=PROJECT_ROOT, capture_output=True, text=True, check=False)
+    return completed.returncode, " ".join(completed.stderr.split())
+
+
+def test_check_input_refuses_what_the_build_refuses(tmp_path: Path) -> None:
+    folder = _folder(tmp_path, "ten_percent", bad=10)
+    code, said = _check_input(folder)
+    assert code == 1, said
+    assert ("orders: 10 of 100 rows quarantined (10.0%), above the threshold max_quarantined_share = 5.0%: the "
+            "build refuses this (quarantine_threshold_severity: error)") in said
+    assert "refused: the build would not publish this folder" in said and THRESHOLD_TEST in said
+    assert "unparseable_amount: 10 rows. Fix: Not a plain number" in said and '"amount":"0,50"' in said
+
+    warehouse = tmp_path / "warehouse" / "w.duckdb"
+    record = build_warehouse(warehouse, folder, dbt_args=STAGING_ONLY, target_path=tmp_path / "target")
+    assert not record.published and record.error_kind == "tests" and not warehouse.exists()
+    assert [failure.split(":")[0].split(".")[2][:len(THRESHOLD_TEST)] for failure in record.failures] \
+        == [THRESHOLD_TEST]  # fail-fast: the first failed test alone
+    assert record.failed_checks[0].startswith("accepted_range on audit_row_accounting.quarantined_share: "
+                                              "quarantined_rows / raw_rows. Above var('max_quarantined_share')")
+
+
+def test_check_input_passes_a_folder_within_the_threshold(tmp_path: Path) -> None:
+    code, said = _check_input(_folder(tmp_path, "two_percent", bad=2))
+    assert code == 0, said
+    assert "orders: 2 rows quarantined (2.0% of 100 rows)" in said
+    assert "ok: the build's checks and thresholds pass on every row." in said
