@@ -330,7 +330,8 @@ def readme_mf_examples() -> list[list[str]]:
     text = "\n".join(page.read_text() for page in pages)
     lines = re.findall(r"^\.venv/bin/clv mf -- (query [^#\n]*?)\s*(?:#.*)?$", text, flags=re.MULTILINE)
     inline = re.findall(r"`(?:\.venv/bin/)?clv mf -- (query [^`]*)`", text)
-    return [line.split() for line in lines + inline]
+    # saved-query examples name a placeholder (<name>); the exports test runs every saved query
+    return [line.split() for line in lines + inline if "--saved-query" not in line]
 
 
 def test_readme_mf_examples_run(warehouse: Path) -> None:
