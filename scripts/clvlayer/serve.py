@@ -47,8 +47,9 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from clvlayer.query_client import TOKEN_ENV
+
 DEFAULT_PORT = 8765
-TOKEN_ENV = "CLV_SERVICE_TOKEN"
 LOCAL_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
 FORMATS = {"json": "application/json", "csv": "text/csv; charset=utf-8",
            "arrow": "application/vnd.apache.arrow.stream"}

@@ -17,6 +17,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from clvlayer.dashboard import APP_SCRIPT, data, kpis, server, service
+from clvlayer.serve import FORMATS
 from test_metrics_service import serving
 
 FAKE = {name: 1000.0 + index for index, name in enumerate(service.SERVICE_TILE_METRICS)}
@@ -56,7 +57,7 @@ class _Fake(BaseHTTPRequestHandler):
             sink = io.BytesIO()
             with pa.ipc.new_stream(sink, table.schema) as writer:
                 writer.write_table(table)
-            body, kind = sink.getvalue(), service.ARROW
+            body, kind = sink.getvalue(), FORMATS["arrow"]
         self.send_response(200)
         self.send_header("Content-Type", kind)
         self.send_header("Content-Length", str(len(body)))

@@ -12,18 +12,14 @@ import io
 import json
 import os
 import time
-import urllib.error
-import urllib.parse
-import urllib.request
 from dataclasses import dataclass
 
 import pandas as pd
 
-URL_ENV = "CLV_SERVICE_URL"
-TOKEN_ENV = "CLV_SERVICE_TOKEN"
+from clvlayer.query_client import URL_ENV, fetch
+
 #: set by `clv dashboard` when it starts the service: until this epoch time a refused connection is waited out
 WAIT_ENV = "CLV_SERVICE_STARTING_UNTIL"
-ARROW = "application/vnd.apache.arrow.stream"
 
 #: the overview's customer-value tiles (kpis.VALUE_TILES columns) that are MetricFlow metrics of the same name whose
 #: unsegmented value is the overall row of fct_ltv_by_segment (tests/python/test_dashboard_service.py checks it)
@@ -58,44 +54,40 @@ def _starting() -> bool:
         return False
 
 
-def _get(url: str, path: str, params: dict[str, str], accept: str, timeout: float) -> tuple[bytes, str]:
+def _get(url: str, path: str, params: dict[str, str], timeout: float) -> bytes:
     while True:
         try:
-            return _get_once(url, path, params, accept, timeout)
+            return _get_once(url, path, params, timeout)
         except ServiceUnavailable as error:
             if not (isinstance(error.__cause__, ConnectionRefusedError) and _starting()):
                 raise
         time.sleep(0.5)
 
 
-def _get_once(url: str, path: str, params: dict[str, str], accept: str, timeout: float) -> tuple[bytes, str]:
-    request = urllib.request.Request(f"{url}{path}?{urllib.parse.urlencode(params)}", headers={"Accept": accept})
-    token = os.environ.get(TOKEN_ENV)
-    if token:
-        request.add_header("Authorization", f"Bearer {token}")
+def _get_once(url: str, path: str, params: dict[str, str], timeout: float) -> bytes:
+    """One GET through `clv query`'s own request (query_client.fetch: the token, the URL rules)."""
     try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:
-            return response.read(), response.headers.get("X-CLV-Run-Id") or ""
-    except urllib.error.HTTPError as error:
-        try:
-            message = json.loads(error.read()).get("message", "")
-        except ValueError:
-            message = ""
-        raise ServiceUnavailable(f"The metrics service at {url} refused {path} (HTTP {error.code}: "
-                                 f"{message or error.reason}).") from None
-    except (OSError, urllib.error.URLError) as error:
+        status, body = fetch(url, path, list(params.items()), timeout)
+    except OSError as error:  # urllib's URLError is an OSError too
         reason = getattr(error, "reason", error)
         unavailable = ServiceUnavailable(
             f"The metrics service at {url} cannot be reached ({reason}). If `clv dashboard` has just started it "
             f"may still be loading MetricFlow: reload in a few seconds; else start it with `clv serve` or unset "
             f"${URL_ENV} to read the marts directly.")
         raise unavailable from (reason if isinstance(reason, ConnectionRefusedError) else None)
+    if status != 200:
+        try:
+            message = json.loads(body).get("message", "")
+        except ValueError:
+            message = ""
+        raise ServiceUnavailable(f"The metrics service at {url} refused {path} (HTTP {status}"
+                                 f"{': ' + message if message else ''}).")
+    return body
 
 
 def health(url: str, timeout: float = 5) -> dict:
     """The service's /health answer (status, run_id, warehouse, ...)."""
-    body, _ = _get(url, "/health", {}, "application/json", timeout)
-    return json.loads(body)
+    return json.loads(_get(url, "/health", {}, timeout))
 
 
 def query(url: str, metrics: tuple[str, ...], group_by: tuple[str, ...] = (), timeout: float = 60) -> MetricValues:
@@ -105,11 +97,8 @@ def query(url: str, metrics: tuple[str, ...], group_by: tuple[str, ...] = (), ti
     params = {"metrics": ",".join(metrics), "format": "arrow"}
     if group_by:
         params["group_by"] = ",".join(group_by)
-    body, run_id = _get(url, "/query", params, ARROW, timeout)
-    table = pa.ipc.open_stream(io.BytesIO(body)).read_all()
-    metadata = table.schema.metadata or {}
-    run_id = metadata.get(b"run_id", run_id.encode()).decode()
-    return MetricValues(table.to_pandas(), run_id)
+    table = pa.ipc.open_stream(io.BytesIO(_get(url, "/query", params, timeout))).read_all()
+    return MetricValues(table.to_pandas(), (table.schema.metadata or {}).get(b"run_id", b"").decode())
 
 
 def overall_tile_values(url: str) -> MetricValues:
