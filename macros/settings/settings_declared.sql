@@ -55,6 +55,8 @@
   "reorder_lead_days",
   "reorder_grace_days",
   "launch_penetration_window_days",
+  "first_product_top_n",
+  "first_order_value_bands",
   "analysis_top_n",
   "reorder_segment_column",
   "reorder_segment_value"
@@ -681,6 +683,34 @@
    "meaning": "A launch's penetration window is its first this many days (launch day included).",
    "group": "segments",
    "requirement": "a whole number >= 1"
+  },
+  "first_product_top_n": {
+   "type": "integer",
+   "min": 1,
+   "default": 10,
+   "meaning": "Segment type first_product: the N products most often leading a first order keep their id; the rest read other.",
+   "group": "segments",
+   "requirement": "a whole number >= 1"
+  },
+  "first_order_value_bands": {
+   "type": "list",
+   "items": {
+    "type": "number",
+    "above": 0
+   },
+   "default": [
+    25,
+    50,
+    100,
+    250
+   ],
+   "meaning": "Segment type first_order_value_band: ascending bounds (reporting currency) of the first order's gross revenue.",
+   "test_value": [
+    40,
+    400
+   ],
+   "group": "segments",
+   "requirement": "a list, each item a number > 0"
   },
   "analysis_top_n": {
    "type": "integer",
