@@ -45,11 +45,11 @@ sized as (
     select
         audience,
         count(*) as customers,
-        sum(case when is_held_out then 1 else 0 end) as held_out_customers,
-        sum(case when not is_held_out then 1 else 0 end) as treated_customers,
+        cast(sum(case when is_held_out then 1 else 0 end) as bigint) as held_out_customers,
+        cast(sum(case when not is_held_out then 1 else 0 end) as bigint) as treated_customers,
         sum(expected_value) as expected_value_total,
         avg(p_alive) as mean_p_alive,
-        sum(case when due_on is not null then 1 else 0 end) as customers_with_due_date
+        cast(sum(case when due_on is not null then 1 else 0 end) as bigint) as customers_with_due_date
     from members
     group by audience
 

@@ -94,7 +94,7 @@ final as (
         wave_label as wave,
         contacted_at_utc as contacted_at,
         coalesce(channel_label, 'unknown') as channel,
-        assignment_label as assignment,
+        assignment_label as assignment,  -- noqa: RF04
         raw_customer_id,
         raw_audience,
         raw_wave,

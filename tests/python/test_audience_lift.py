@@ -1,0 +1,153 @@
+"""The CVM loop (issue 25): audiences publish with a deterministic stratified holdout, and fct_audience_lift recovers
+a known campaign effect.
+
+Simulated campaigns (clvlayer.generate_campaigns.simulate: 100 waves of 400 customers with a true effect, 100
+without) are built once, through the SQL marts themselves (`+fct_audience_lift` only, about 30 s): each metric's
+95% interval must hold the true lift in at least 90 of the 100 waves, and 0 in at least 90 of the 100 waves without
+an effect; the interval must be the Welch one computed from the raw rows. The sample's audiences are checked on the
+shared sample warehouse (conftest.sample_warehouse), the absent-input status on conftest.orders_only_warehouse.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import duckdb
+import numpy as np
+import pandas as pd
+import pytest
+
+from clvlayer import settings
+from clvlayer.generate_campaigns import simulate
+from conftest import build, built_once
+
+METRICS = ["repurchase_rate", "orders_per_customer", "revenue_per_customer", "margin_per_customer"]
+CAMPAIGNS = 100
+MIN_COVERED = 90
+Z95 = 1.959964
+
+
+def _frame(warehouse: Path, sql: str) -> pd.DataFrame:
+    with duckdb.connect(str(warehouse), read_only=True) as connection:
+        return connection.execute(sql).df()
+
+
+@pytest.fixture(scope="module")
+def campaigns(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict]:
+    def make(tmp: Path) -> None:
+        simulate(tmp / "raw", campaigns=CAMPAIGNS)
+        build(tmp, tmp / "raw", ["--select", "+fct_audience_lift"])
+
+    folder = built_once(tmp_path_factory, "campaigns", make)
+    return folder, json.loads((folder / "raw" / "campaign_truth.json").read_text())
+
+
+def _lift(campaigns: tuple[Path, dict], audience: str) -> pd.DataFrame:
+    folder, _ = campaigns
+    rows = _frame(folder / "warehouse.duckdb", f"select * from marts.fct_audience_lift where audience = '{audience}'")
+    assert len(rows) == CAMPAIGNS and set(rows["lift_status"]) == {"ok"}, rows[["wave", "lift_status"]]
+    return rows
+
+
+def _covered(rows: pd.DataFrame, metric: str, truth: float | pd.Series) -> int:
+    return int(((rows[f"{metric}_lift_lower"] <= truth) & (truth <= rows[f"{metric}_lift_upper"])).sum())
+
+
+@pytest.mark.parametrize("metric", METRICS)
+def test_interval_holds_the_true_effect(campaigns: tuple[Path, dict], metric: str) -> None:
+    rows, truth = _lift(campaigns, "sim_effect"), campaigns[1]["true_lift"]["sim_effect"][metric]
+    assert truth > 0
+    assert _covered(rows, metric, truth) >= MIN_COVERED, (metric, truth, _covered(rows, metric, truth))
+    # unbiased: the mean of 100 independent estimates is within 4 standard errors of the truth
+    assert abs(rows[f"{metric}_lift"].mean() - truth) < 4 * rows[f"{metric}_lift"].std() / np.sqrt(CAMPAIGNS)
+
+
+def test_incremental_revenue_holds_the_true_effect(campaigns: tuple[Path, dict]) -> None:
+    rows = _lift(campaigns, "sim_effect")
+    truth = campaigns[1]["true_lift"]["sim_effect"]["revenue_per_customer"] * rows["treated_customers"]
+    covered = ((rows["incremental_revenue_lower"] <= truth) & (truth <= rows["incremental_revenue_upper"])).sum()
+    assert covered >= MIN_COVERED
+
+
+@pytest.mark.parametrize("metric", METRICS)
+def test_no_effect_when_there_is_none(campaigns: tuple[Path, dict], metric: str) -> None:
+    rows = _lift(campaigns, "sim_null")
+    assert campaigns[1]["true_lift"]["sim_null"][metric] == 0
+    assert _covered(rows, metric, 0.0) >= MIN_COVERED, _covered(rows, metric, 0.0)
+
+
+def test_interval_is_welch_on_the_window(campaigns: tuple[Path, dict]) -> None:
+    """An oracle from the raw files: net revenue of each contact's orders in (contacted_at, + window], difference
+    in means and its Welch interval, for every wave of both audiences."""
+    folder, truth = campaigns
+    orders = pd.read_csv(folder / "raw" / "orders.csv", parse_dates=["ordered_at"])
+    contacts = pd.read_csv(folder / "raw" / "campaign_contacts.csv", parse_dates=["contacted_at"])
+    joined = contacts.merge(orders, on="customer_id", how="left")
+    window = pd.Timedelta(days=truth["window_days"])
+    inside = (joined["ordered_at"] > joined["contacted_at"]) & (joined["ordered_at"] <= joined["contacted_at"] + window)
+    joined["revenue"] = joined["amount"].where(inside, 0.0)
+    per_customer = joined.groupby(["audience", "wave", "customer_id", "assignment"], as_index=False)["revenue"].sum()
+    stats = per_customer.groupby(["audience", "wave", "assignment"])["revenue"].agg(["mean", "var", "count"]).unstack()
+    diff = stats[("mean", "treated")] - stats[("mean", "held_out")]
+    se = np.sqrt(stats[("var", "treated")] / stats[("count", "treated")]
+                 + stats[("var", "held_out")] / stats[("count", "held_out")])
+    mart = _frame(folder / "warehouse.duckdb", "select * from marts.fct_audience_lift where wave is not null")
+    mart = mart.set_index(["audience", "wave"]).loc[diff.index]
+    np.testing.assert_allclose(mart["revenue_per_customer_lift"], diff, rtol=1e-9, atol=1e-9)
+    np.testing.assert_allclose(mart["revenue_per_customer_lift_lower"], diff - Z95 * se, rtol=1e-9, atol=1e-9)
+    np.testing.assert_allclose(mart["revenue_per_customer_lift_upper"], diff + Z95 * se, rtol=1e-9, atol=1e-9)
+
+
+def test_declared_audiences_without_contacts_say_so(campaigns: tuple[Path, dict]) -> None:
+    folder, _ = campaigns
+    rows = _frame(folder / "warehouse.duckdb", "select * from marts.fct_audience_lift where is_declared")
+    declared = [a["name"] for a in settings.default("audiences")]
+    assert sorted(rows["audience"]) == sorted(declared)
+    assert set(rows["lift_status"]) == {"not_contacted"} and rows["wave"].isna().all()
+
+
+# --- the embedded sample ---------------------------------------------------------------------------------------
+
+def test_sample_audiences_publish_with_their_holdout(sample_warehouse: Path) -> None:
+    audiences = _frame(sample_warehouse, "select * from marts.fct_audiences order by audience_order")
+    assert list(audiences["audience"]) == [a["name"] for a in settings.default("audiences")]
+    assert (audiences["customers"] > 0).all(), audiences[["audience", "customers"]]
+    members = _frame(sample_warehouse, "select * from marts.fct_audience_members")
+    share = float(settings.default("audience_holdout_share"))
+    strata = members.groupby(["audience", "holdout_stratum"])["is_held_out"].agg(["sum", "count"])
+    assert (strata["sum"] == np.floor(strata["count"] * share + 0.5)).all(), strata
+    # the rule, recomputed: within audience x stratum, the first by md5(customer | audience | wave) are held out
+    members["draw"] = [int(hashlib.md5(f"{c}|{a}|{w}".encode()).hexdigest()[:15], 16)
+                       for c, a, w in zip(members["customer_id"], members["audience"], members["wave"])]
+    stratum = members.sort_values(["draw", "customer_id"]).groupby(["audience", "holdout_stratum"])
+    members["rank"] = stratum.cumcount() + 1
+    expected = members["rank"] <= np.floor(stratum["draw"].transform("size").reindex(members.index) * share + 0.5)
+    assert (members["is_held_out"] == expected).all()
+    due = members[members["audience"] == "due_for_reorder"]
+    assert due["due_on"].notna().all() and due["reason"].str.startswith("next purchase due").all()
+
+
+def test_sample_lift_of_the_seeded_wave(sample_warehouse: Path) -> None:
+    """The sample's campaign_contacts (seeds/raw_campaign_contacts.csv: the audiences of a build as of 2025-03-01,
+    contacted the next day) are measured: every audience has its wave's lift with a complete window."""
+    rows = _frame(sample_warehouse, "select * from marts.fct_audience_lift order by audience")
+    assert set(rows["lift_status"]) == {"ok"} and set(rows["wave"]) == {"2025-03-01"}, rows
+    for metric in METRICS:
+        assert (rows[f"{metric}_lift_lower"] <= rows[f"{metric}_lift_upper"]).all()
+
+
+def test_an_audience_exports_as_a_file(sample_warehouse: Path, tmp_path: Path) -> None:
+    from clvlayer.exports import write_export_file
+
+    out = tmp_path / "vip.parquet"
+    rows = write_export_file(sample_warehouse, "audiences.vip", "parquet", out)
+    [(size,)] = _frame(sample_warehouse, "select customers from marts.fct_audiences where audience = 'vip'").values
+    assert rows == size == len(pd.read_parquet(out))
+
+
+def test_absent_contacts_table_says_so(orders_only_warehouse: Path) -> None:
+    rows = _frame(orders_only_warehouse, "select * from marts.fct_audience_lift")
+    assert len(rows) == len(settings.default("audiences"))
+    assert set(rows["lift_status"]) == {"no_campaign_contacts_table"}
