@@ -38,7 +38,7 @@ def _frame(warehouse: Path, sql: str) -> pd.DataFrame:
 def campaigns(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict]:
     def make(tmp: Path) -> None:
         simulate(tmp / "raw", campaigns=CAMPAIGNS)
-        build(tmp, tmp / "raw", ["--select", "+fct_audience_lift"])
+        build(tmp, tmp / "raw", ["--select", "+fct_audience_lift", "--indirect-selection", "cautious"])
 
     folder = built_once(tmp_path_factory, "campaigns", make)
     return folder, json.loads((folder / "raw" / "campaign_truth.json").read_text())
