@@ -113,7 +113,7 @@ def test_declared_audiences_without_contacts_say_so(campaigns: tuple[Path, dict]
 def test_sample_audiences_publish_with_their_holdout(sample_warehouse: Path) -> None:
     audiences = _frame(sample_warehouse, "select * from marts.fct_audiences order by audience_order")
     assert list(audiences["audience"]) == [a["name"] for a in settings.default("audiences")]
-    assert (audiences["customers"] > 0).all(), audiences[["audience", "customers"]]
+    assert (audiences["members"] > 0).all(), audiences[["audience", "members"]]
     members = _frame(sample_warehouse, "select * from marts.fct_audience_members")
     share = float(settings.default("audience_holdout_share"))
     strata = members.groupby(["audience", "holdout_stratum"])["is_held_out"].agg(["sum", "count"])
@@ -143,7 +143,7 @@ def test_an_audience_exports_as_a_file(sample_warehouse: Path, tmp_path: Path) -
 
     out = tmp_path / "vip.parquet"
     rows = write_export_file(sample_warehouse, "audiences.vip", "parquet", out)
-    [(size,)] = _frame(sample_warehouse, "select customers from marts.fct_audiences where audience = 'vip'").values
+    [(size,)] = _frame(sample_warehouse, "select members from marts.fct_audiences where audience = 'vip'").values
     assert rows == size == len(pd.read_parquet(out))
 
 

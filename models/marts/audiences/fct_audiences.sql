@@ -44,7 +44,7 @@ sized as (
 
     select
         audience,
-        count(*) as customers,
+        count(*) as members,
         cast(sum(case when is_held_out then 1 else 0 end) as bigint) as held_out_customers,
         cast(sum(case when not is_held_out then 1 else 0 end) as bigint) as treated_customers,
         sum(expected_value) as expected_value_total,
@@ -66,10 +66,10 @@ final as (
         declared.definition,
         declared.due_date_column,
         declared.is_custom,
-        coalesce(sized.customers, 0) as customers,
+        coalesce(sized.members, 0) as members,
         coalesce(sized.treated_customers, 0) as treated_customers,
         coalesce(sized.held_out_customers, 0) as held_out_customers,
-        {{ safe_divide('sized.held_out_customers', 'sized.customers') }} as held_out_share,
+        {{ safe_divide('sized.held_out_customers', 'sized.members') }} as held_out_share,
         {{ var('audience_holdout_share') }} as holdout_share_setting,
         sized.expected_value_total,
         sized.mean_p_alive,

@@ -560,7 +560,7 @@ def audiences(warehouse: Path) -> pd.DataFrame:
     """The declared audiences of the build's wave: size, holdout and value (fct_audiences)."""
     return _query(warehouse, """
         select
-            audience, wave, audience_reason, customers, treated_customers, held_out_customers, held_out_share,
+            audience, wave, audience_reason, members, treated_customers, held_out_customers, held_out_share,
             expected_value_total, mean_p_alive, customers_with_due_date, definition, is_custom
         from marts.fct_audiences
         order by audience_order

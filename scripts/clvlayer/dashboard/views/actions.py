@@ -3,7 +3,6 @@ reminders and the at-risk high-value list, downloadable as CSV."""
 
 from __future__ import annotations
 
-import altair as alt
 import pandas as pd
 import streamlit as st
 
@@ -80,27 +79,13 @@ def lift_long(rows: pd.DataFrame) -> pd.DataFrame:
     return pd.concat(parts, ignore_index=True)
 
 
-def lift_chart(measured: pd.DataFrame, currency: str) -> alt.LayerChart:
-    base = alt.Chart(measured).encode(y=alt.Y("label:N", title=None))
-    bars = base.mark_rule(strokeWidth=2).encode(
-        x=alt.X("revenue_per_customer_lift_lower:Q", title=f"net revenue lift per customer ({currency}), 95% CI"),
-        x2="revenue_per_customer_lift_upper:Q")
-    points = base.mark_point(filled=True, size=60).encode(
-        x="revenue_per_customer_lift:Q",
-        tooltip=["audience", "wave", "treated_customers", "held_out_customers",
-                 alt.Tooltip("revenue_per_customer_lift:Q", format=",.2f"),
-                 alt.Tooltip("incremental_revenue:Q", format=",.0f")])
-    zero = alt.Chart(pd.DataFrame({"x": [0]})).mark_rule(strokeDash=[4, 4]).encode(x="x:Q")
-    return alt.layer(bars, points, zero)
-
-
 def lift_section(ctx: ui.Context) -> None:
     st.subheader("Measured lift (treated vs held out)")
     rows = ui.load("audience_lift", ctx.warehouse)
     st.caption("fct_audience_lift: customers of the input campaign_contacts followed for `lift_window_days` after "
                "their contact; difference in means with its 95% interval (Welch). An interval that excludes 0 is a "
                "measured effect; incremental revenue = revenue lift x treated customers.")
-    measured = rows[rows["wave"].notna()].copy()
+    measured = rows[rows["wave"].notna()]
     waiting = rows[rows["lift_status"] != "ok"]
     if not waiting.empty:
         st.caption("Not measured: " + "; ".join(
@@ -109,8 +94,6 @@ def lift_section(ctx: ui.Context) -> None:
         ui.empty_state("No campaign contacts to measure: record who was contacted and who was held out in "
                        "campaign_contacts (docs/input_contract.md) and rebuild.")
         return
-    measured["label"] = measured["audience"] + " / " + measured["wave"]
-    st.altair_chart(lift_chart(measured, ctx.coverage.currency), width="stretch")
     totals = measured[["audience", "wave", "lift_status", "treated_customers", "held_out_customers",
                        "held_out_share", "incremental_revenue", "incremental_revenue_lower",
                        "incremental_revenue_upper"]]
