@@ -8,7 +8,8 @@
     {%- for audience in definitions -%}
         {%- if not modules.re.match('^[a-z][a-z0-9_]{0,62}$', audience.name | string) -%}
             {{ exceptions.raise_compiler_error("audience name '" ~ audience.name ~ "' (vars audiences / "
-                ~ "custom_audiences) is not a lower-case identifier: use letters, digits and _, starting with a letter") }}
+                ~ "custom_audiences) is not a lower-case identifier: use letters, digits and _, "
+                ~ "starting with a letter") }}
         {%- endif -%}
         {%- if audience.name in seen -%}
             {{ exceptions.raise_compiler_error("audience '" ~ audience.name ~ "' is declared twice (vars audiences / "
@@ -49,7 +50,8 @@
 {% macro lift_interval(metric) -%}
     {%- set ok = 'treated_customers >= 2 and held_out_customers >= 2' -%}
     {%- set diff = metric ~ '_treated - ' ~ metric ~ '_held_out' -%}
-    {%- set se = 'sqrt(' ~ metric ~ '_var_treated / treated_customers + ' ~ metric ~ '_var_held_out / held_out_customers)' -%}
+    {%- set se = 'sqrt(' ~ metric ~ '_var_treated / treated_customers + '
+        ~ metric ~ '_var_held_out / held_out_customers)' -%}
     case when {{ ok }} then {{ diff }} end as {{ metric }}_lift,
     case when {{ ok }} then {{ diff }} - 1.959964 * {{ se }} end as {{ metric }}_lift_lower,
     case when {{ ok }} then {{ diff }} + 1.959964 * {{ se }} end as {{ metric }}_lift_upper

@@ -338,7 +338,7 @@ def _cmd_export(args: argparse.Namespace) -> int:
     except ExportError as error:
         console.print(f"[red]{error}[/red]")
         return 2
-    console.print(f"wrote {rows:,} rows of exports.{args.name.rpartition('.')[2]} to {out}")
+    console.print(f"wrote {rows:,} rows of {args.name if '.' in args.name else 'exports.' + args.name} to {out}")
     return 0
 
 

@@ -68,7 +68,8 @@ def _wave_rows(rng: np.random.Generator, audience: str, wave: int, customers: in
         for number in range(1, extra[index] + 1):
             # strictly inside (contacted_at, contacted_at + window]: an hour after the contact at the earliest
             when = contacted + timedelta(hours=float(rng.uniform(1, window_days * 24 - 1)))
-            orders.append([f"{customer}_{number}", customer, _stamp(when), f"{rng.lognormal(mu, ORDER_VALUE_SIGMA):.2f}"])
+            value = rng.lognormal(mu, ORDER_VALUE_SIGMA)
+            orders.append([f"{customer}_{number}", customer, _stamp(when), f"{value:.2f}"])
         contacts.append([customer, audience, f"w{wave:03d}", _stamp(contacted), "email",
                          "held_out" if held[index] else "treated"])
     return orders, contacts

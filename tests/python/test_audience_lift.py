@@ -151,3 +151,32 @@ def test_absent_contacts_table_says_so(orders_only_warehouse: Path) -> None:
     rows = _frame(orders_only_warehouse, "select * from marts.fct_audience_lift")
     assert len(rows) == len(settings.default("audiences"))
     assert set(rows["lift_status"]) == {"no_campaign_contacts_table"}
+
+
+def test_bad_contacts_are_quarantined_with_their_reason(tmp_path: Path) -> None:
+    """One row per customer x audience x wave: a conflicting pair (treated and held out) is quarantined whole, an exact
+    copy as exact_duplicate; an unknown assignment, a missing wave and an unreadable time each with their reason."""
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    (raw / "orders.csv").write_text("order_id,customer_id,ordered_at,amount\no1,c1,2024-01-05,10.00\n")
+    (raw / "campaign_contacts.csv").write_text(
+        "customer_id,audience,wave,contacted_at,channel,assignment\n"
+        "c1,VIP,w1,2024-01-02 10:00,email,treated\n"
+        "c1,vip,w1,2024-01-02 10:00,email,held_out\n"
+        "c2,vip,w1,2024-01-02 10:00,,treated\n"
+        "c2,vip,w1,2024-01-02 10:00,,treated\n"
+        "c3,vip,w1,2024-01-02 10:00,sms,control\n"
+        "c4,vip,,2024-01-02 10:00,sms,treated\n"
+        "c5,vip,w1,not a time,sms,treated\n"
+        "c6,vip,w1,2024-01-02T10:00:00Z,sms,Held_Out\n")
+    warehouse = build(tmp_path, raw, ["--select", "+stg_shop__campaign_contacts", "+quarantine_shop__campaign_contacts",
+                                      "--indirect-selection", "cautious"])
+    reasons = _frame(warehouse, "select raw_customer_id, quarantine_reason "
+                                "from quarantine.quarantine_shop__campaign_contacts")
+    assert sorted(map(tuple, reasons.values)) == [
+        ("c1", "conflicting_duplicate_contact"), ("c1", "conflicting_duplicate_contact"), ("c2", "exact_duplicate"),
+        ("c3", "unknown_assignment"), ("c4", "missing_wave"), ("c5", "unparseable_contacted_at")]
+    clean = _frame(warehouse, "select customer_id, audience, channel, assignment, is_held_out "
+                              "from staging.stg_shop__campaign_contacts order by customer_id")
+    assert list(map(tuple, clean.values)) == [("c2", "vip", "unknown", "treated", False),
+                                              ("c6", "vip", "sms", "held_out", True)]
