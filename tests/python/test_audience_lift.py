@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import shutil
 from pathlib import Path
 
 import duckdb
@@ -180,3 +181,27 @@ def test_bad_contacts_are_quarantined_with_their_reason(tmp_path: Path) -> None:
                               "from staging.stg_shop__campaign_contacts order by customer_id")
     assert list(map(tuple, clean.values)) == [("c2", "vip", "unknown", "treated", False),
                                               ("c6", "vip", "sms", "held_out", True)]
+
+
+def test_a_custom_audience_publishes_beside_the_built_in_ones(sample_warehouse: Path, tmp_path: Path) -> None:
+    """custom_audiences (--vars) adds an audience with its own table; a name declared twice stops the build."""
+    from clvlayer.dbt_runner import run_dbt
+
+    warehouse = tmp_path / "warehouse.duckdb"
+    shutil.copyfile(sample_warehouse, warehouse)
+    custom = {"custom_audiences": [{"name": "north_buyers", "where": "region = 'north' and has_completed_order",
+                                    "reason": "buyer in the north"}]}
+    select = ["--select", "fct_audience_members", "fct_audiences", "--exclude", "resource_type:unit_test"]
+    outcome = run_dbt(["build", *select, "--vars", json.dumps(custom), "--target-path", str(tmp_path / "t1")],
+                      duckdb_path=warehouse, quiet=True)
+    assert outcome.success, outcome.failures
+    [(members, is_custom)] = _frame(warehouse, "select members, is_custom from marts.fct_audiences "
+                                               "where audience = 'north_buyers'").values
+    [(north,)] = _frame(warehouse, "select count(*) from marts.fct_customer_segments "
+                                   "where region = 'north' and has_completed_order").values
+    assert is_custom and members == north == len(_frame(warehouse, "select * from audiences.north_buyers")) > 0
+    twice = {"custom_audiences": [{"name": "vip", "where": "true", "reason": "again"}]}
+    refused = run_dbt(["build", *select, "--vars", json.dumps(twice), "--target-path", str(tmp_path / "t2")],
+                      duckdb_path=warehouse, quiet=True)
+    assert not refused.success
+    assert any("audience 'vip' is declared twice" in failure for failure in refused.failures), refused.failures
