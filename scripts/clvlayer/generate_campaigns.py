@@ -103,7 +103,7 @@ def simulate(folder: Path, *, campaigns: int = 100, customers: int = 400, held_o
 
 def _write(path: Path, header: list[str], rows: list[list[str]]) -> None:
     with path.open("w", newline="") as handle:
-        writer = csv.writer(handle)
+        writer = csv.writer(handle, lineterminator="\n")
         writer.writerow(header)
         writer.writerows(rows)
 

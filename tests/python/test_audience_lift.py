@@ -35,11 +35,29 @@ def _frame(warehouse: Path, sql: str) -> pd.DataFrame:
         return connection.execute(sql).df()
 
 
+# rows that break the contract, appended to the simulated contacts (audience probe, not declared): one row per
+# customer x audience x wave, so a conflicting pair (treated and held out) is quarantined whole and an exact copy as
+# exact_duplicate; an unknown assignment, a missing wave and an unreadable time each with their reason
+BAD_CONTACTS = """\
+p1,PROBE,w1,2024-03-01 10:00,email,treated
+p1,probe,w1,2024-03-01 10:00,email,held_out
+p2,probe,w1,2024-03-01 10:00,,treated
+p2,probe,w1,2024-03-01 10:00,,treated
+p3,probe,w1,2024-03-01 10:00,sms,control
+p4,probe,,2024-03-01 10:00,sms,treated
+p5,probe,w1,not a time,sms,treated
+p6,probe,w1,2024-03-01T10:00:00Z,sms,Held_Out
+"""
+
+
 @pytest.fixture(scope="module")
 def campaigns(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict]:
     def make(tmp: Path) -> None:
         simulate(tmp / "raw", campaigns=CAMPAIGNS)
-        build(tmp, tmp / "raw", ["--select", "+fct_audience_lift", "--indirect-selection", "cautious"])
+        with (tmp / "raw" / "campaign_contacts.csv").open("a") as contacts:
+            contacts.write(BAD_CONTACTS)
+        build(tmp, tmp / "raw", ["--select", "+fct_audience_lift", "+quarantine_shop__campaign_contacts",
+                                 "--indirect-selection", "cautious"])
 
     folder = built_once(tmp_path_factory, "campaigns", make)
     return folder, json.loads((folder / "raw" / "campaign_truth.json").read_text())
@@ -84,7 +102,8 @@ def test_interval_is_welch_on_the_window(campaigns: tuple[Path, dict]) -> None:
     in means and its Welch interval, for every wave of both audiences."""
     folder, truth = campaigns
     orders = pd.read_csv(folder / "raw" / "orders.csv", parse_dates=["ordered_at"])
-    contacts = pd.read_csv(folder / "raw" / "campaign_contacts.csv", parse_dates=["contacted_at"])
+    simulated = 2 * CAMPAIGNS * truth["customers_per_campaign"]  # the rows before BAD_CONTACTS
+    contacts = pd.read_csv(folder / "raw" / "campaign_contacts.csv", parse_dates=["contacted_at"], nrows=simulated)
     joined = contacts.merge(orders, on="customer_id", how="left")
     window = pd.Timedelta(days=truth["window_days"])
     inside = (joined["ordered_at"] > joined["contacted_at"]) & (joined["ordered_at"] <= joined["contacted_at"] + window)
@@ -94,7 +113,7 @@ def test_interval_is_welch_on_the_window(campaigns: tuple[Path, dict]) -> None:
     diff = stats[("mean", "treated")] - stats[("mean", "held_out")]
     se = np.sqrt(stats[("var", "treated")] / stats[("count", "treated")]
                  + stats[("var", "held_out")] / stats[("count", "held_out")])
-    mart = _frame(folder / "warehouse.duckdb", "select * from marts.fct_audience_lift where wave is not null")
+    mart = _frame(folder / "warehouse.duckdb", "select * from marts.fct_audience_lift where audience like 'sim_%'")
     mart = mart.set_index(["audience", "wave"]).loc[diff.index]
     np.testing.assert_allclose(mart["revenue_per_customer_lift"], diff, rtol=1e-9, atol=1e-9)
     np.testing.assert_allclose(mart["revenue_per_customer_lift_lower"], diff - Z95 * se, rtol=1e-9, atol=1e-9)
@@ -154,33 +173,19 @@ def test_absent_contacts_table_says_so(orders_only_warehouse: Path) -> None:
     assert set(rows["lift_status"]) == {"no_campaign_contacts_table"}
 
 
-def test_bad_contacts_are_quarantined_with_their_reason(tmp_path: Path) -> None:
-    """One row per customer x audience x wave: a conflicting pair (treated and held out) is quarantined whole, an exact
-    copy as exact_duplicate; an unknown assignment, a missing wave and an unreadable time each with their reason."""
-    raw = tmp_path / "raw"
-    raw.mkdir()
-    (raw / "orders.csv").write_text("order_id,customer_id,ordered_at,amount\no1,c1,2024-01-05,10.00\n")
-    (raw / "campaign_contacts.csv").write_text(
-        "customer_id,audience,wave,contacted_at,channel,assignment\n"
-        "c1,VIP,w1,2024-01-02 10:00,email,treated\n"
-        "c1,vip,w1,2024-01-02 10:00,email,held_out\n"
-        "c2,vip,w1,2024-01-02 10:00,,treated\n"
-        "c2,vip,w1,2024-01-02 10:00,,treated\n"
-        "c3,vip,w1,2024-01-02 10:00,sms,control\n"
-        "c4,vip,,2024-01-02 10:00,sms,treated\n"
-        "c5,vip,w1,not a time,sms,treated\n"
-        "c6,vip,w1,2024-01-02T10:00:00Z,sms,Held_Out\n")
-    warehouse = build(tmp_path, raw, ["--select", "+stg_shop__campaign_contacts", "+quarantine_shop__campaign_contacts",
-                                      "--indirect-selection", "cautious"])
+def test_bad_contacts_are_quarantined_with_their_reason(campaigns: tuple[Path, dict]) -> None:
+    warehouse = campaigns[0] / "warehouse.duckdb"
     reasons = _frame(warehouse, "select raw_customer_id, quarantine_reason "
                                 "from quarantine.quarantine_shop__campaign_contacts")
     assert sorted(map(tuple, reasons.values)) == [
-        ("c1", "conflicting_duplicate_contact"), ("c1", "conflicting_duplicate_contact"), ("c2", "exact_duplicate"),
-        ("c3", "unknown_assignment"), ("c4", "missing_wave"), ("c5", "unparseable_contacted_at")]
+        ("p1", "conflicting_duplicate_contact"), ("p1", "conflicting_duplicate_contact"), ("p2", "exact_duplicate"),
+        ("p3", "unknown_assignment"), ("p4", "missing_wave"), ("p5", "unparseable_contacted_at")]
     clean = _frame(warehouse, "select customer_id, audience, channel, assignment, is_held_out "
-                              "from staging.stg_shop__campaign_contacts order by customer_id")
-    assert list(map(tuple, clean.values)) == [("c2", "vip", "unknown", "treated", False),
-                                              ("c6", "vip", "sms", "held_out", True)]
+                              "from staging.stg_shop__campaign_contacts where audience = 'probe' order by customer_id")
+    assert list(map(tuple, clean.values)) == [("p2", "probe", "unknown", "treated", False),
+                                              ("p6", "probe", "sms", "held_out", True)]
+    [(status,)] = _frame(warehouse, "select lift_status from marts.fct_audience_lift where audience = 'probe'").values
+    assert status == "too_few_treated"  # one treated, one held out: no interval
 
 
 def test_a_custom_audience_publishes_beside_the_built_in_ones(sample_warehouse: Path, tmp_path: Path) -> None:
