@@ -4,8 +4,10 @@ a known campaign effect.
 Simulated campaigns (clvlayer.generate_campaigns.simulate: 100 waves of 400 customers with a true effect, 100
 without) are built once, through the SQL marts themselves (`+fct_audience_lift` only, about 30 s): each metric's
 95% interval must hold the true lift in at least 90 of the 100 waves, and 0 in at least 90 of the 100 waves without
-an effect; the interval must be the Welch one computed from the raw rows. The sample's audiences are checked on the
-shared sample warehouse (conftest.sample_warehouse), the absent-input status on conftest.orders_only_warehouse.
+an effect; the interval must be the Welch one computed from the raw rows. The same build carries contract-breaking
+contact rows (quarantined with their reason). The sample's audiences are checked on the shared sample warehouse
+(conftest.sample_warehouse; a custom audience on a copy of it), the absent-input status on
+conftest.orders_only_warehouse.
 """
 
 from __future__ import annotations
