@@ -635,6 +635,41 @@ def at_risk_high_value(warehouse: Path, filters: Filters, max_p_alive: float = 0
     """, max_p_alive=max_p_alive, tiers=list(tiers), **_filter_params(filters))
 
 
+
+@dataset("fct_audiences")
+def audiences(warehouse: Path) -> pd.DataFrame:
+    """The declared audiences of the build's wave: size, holdout and value (fct_audiences)."""
+    return _query(warehouse, """
+        select
+            audience, wave, audience_reason, members, treated_customers, held_out_customers, held_out_share,
+            expected_value_total, mean_p_alive, customers_with_due_date, definition, is_custom
+        from marts.fct_audiences
+        order by audience_order
+    """)
+
+
+@dataset("fct_audience_members")
+def audience_members(warehouse: Path, audience: str = "") -> pd.DataFrame:
+    """The members of one audience ("" = all) with why, value, P(alive), due date and assignment."""
+    return _query(warehouse, """
+        select
+            audience, wave, customer_id, assignment, reason, expected_value, p_alive, due_on, value_tier, cvm_stage,
+            realised_ltv
+        from marts.fct_audience_members
+        where $audience = '' or audience = $audience
+        order by audience, assignment desc, expected_value desc nulls last, customer_id
+    """, audience=audience)
+
+
+@dataset("fct_audience_lift")
+def audience_lift(warehouse: Path) -> pd.DataFrame:
+    """Measured lift per audience and wave with 95% intervals (fct_audience_lift)."""
+    return _query(warehouse, """
+        select *
+        from marts.fct_audience_lift
+        order by audience, wave
+    """)
+
 @dataclass(frozen=True)
 class Snapshot:
     """An as-of snapshot of fct_ltv_by_segment (`as_of_snapshot`): current, or n months earlier."""
