@@ -34,3 +34,18 @@
         true
     {%- endif -%}
 {%- endmacro %}
+
+{#- Post-hook of an incremental model keyed by as-of snapshot (int_customers_aggregated_to_snapshots): sets every
+    row's as_of_date to its snapshot's date in this run (`snapshots`: int_as_of_snapshots). A row not recomputed by
+    the run is valid at the new date (no order of its customer lies between the old and the new date), and the next
+    run reads the date the state was computed at from it. -#}
+{% macro restamp_snapshot_dates(snapshots) -%}
+    {%- if is_incremental() -%}
+        update {{ this }}
+        set as_of_date = current_snapshots.as_of_date
+        from {{ snapshots }} as current_snapshots
+        where
+            {{ this.identifier }}.as_of_snapshot = current_snapshots.as_of_snapshot
+            and {{ this.identifier }}.as_of_date <> current_snapshots.as_of_date
+    {%- endif -%}
+{%- endmacro %}
