@@ -129,3 +129,13 @@ def test_only_changed_and_boundary_customers_were_recomputed(runs, query) -> Non
     (d_before,), = query(incremental, f"""
         select orders_placed from {STATE} where customer_id = 'D' and as_of_snapshot = 'previous_3m'""")
     assert d_before == 1  # 0 in the base run: its order is after 2024-02-20
+
+
+def test_row_level_tests_check_the_rewritten_rows_and_grain_tests_the_whole(runs) -> None:
+    """Tests sized to the change (macros/incremental.sql, default__get_where_subquery): a row-level test configured
+    with where __rewritten_rows__ reads only the rows this run wrote; a grain test is not scoped."""
+    target = runs["next_day"][0].parent / "target_incremental_next_day" / "run"
+    scoped = next(target.rglob("not_null_int_orders_enriched_order_id.sql")).read_text()
+    whole = next(target.rglob("unique_int_orders_enriched_order_id.sql")).read_text()
+    assert "where batch_loaded_at = cast('" in scoped and "__rewritten_rows__" not in scoped
+    assert "batch_loaded_at" not in whole
