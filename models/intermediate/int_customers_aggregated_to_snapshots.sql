@@ -1,7 +1,7 @@
 -- One row per as-of snapshot (int_as_of_snapshots) x customer with any clean order: the customer's order facts up to
 -- the snapshot's date (counts, sums, first and last completed order, active months, margin source; orders_placed
--- 0 and null facts when every order of the customer is later). The additive state int_customers_enriched derives the as-of dependent
--- columns from, in one pass per customer.
+-- 0 and null facts when every order of the customer is later). The additive state int_customers_enriched derives
+-- the as-of dependent columns from, in one pass per customer.
 --
 -- Incremental (docs/operations.md "Incremental runs", DECISIONLOG "Customers as additive state"): a run recomputes
 -- every snapshot of each customer whose orders int_orders_enriched rewrote in this run (new, changed, refunded,
