@@ -139,3 +139,17 @@ def test_row_level_tests_check_the_rewritten_rows_and_grain_tests_the_whole(runs
     whole = next(target.rglob("unique_int_orders_enriched_order_id.sql")).read_text()
     assert "where batch_loaded_at = cast('" in scoped and "__rewritten_rows__" not in scoped
     assert "batch_loaded_at" not in whole
+
+
+def test_full_tests_check_every_row(runs, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`clv build --full-tests` (CLV_FULL_TESTS=1): the scoped tests read every row."""
+    from clvlayer.dbt_runner import run_dbt
+
+    monkeypatch.setenv("CLV_FULL_TESTS", "1")
+    warehouse = tmp_path / "warehouse.duckdb"
+    warehouse.write_bytes(runs["later"][0].read_bytes())
+    outcome = run_dbt(["compile", "--select", "not_null_int_orders_enriched_order_id", "--target-path",
+                       str(tmp_path / "target")], duckdb_path=warehouse)
+    assert outcome.success, outcome.failures
+    compiled = next((tmp_path / "target" / "compiled").rglob("not_null_int_orders_enriched_order_id.sql")).read_text()
+    assert "where 1 = 1" in compiled and "batch_loaded_at" not in compiled
