@@ -2,18 +2,13 @@
 -- signup up to the date, or with an order up to it; every customer at the current as-of date): order facts up to
 -- the date, the observed lifespan, tenure, recency and whether the customer is lapsed, frequency with its minimum
 -- tenure, and the age band at the date. dim_customers is its current snapshot. Definitions: docs/metrics.md
--- ("Customers").
+-- ("Customers"). The order facts come from the additive per-customer state int_customers_aggregated_to_snapshots
+-- (incremental); everything as-of dependent is derived here in one pass per customer and snapshot.
 with
 
 customers as (
 
     select * from {{ ref('stg_shop__customers') }}
-
-),
-
-orders as (
-
-    select * from {{ ref('int_orders_enriched') }}
 
 ),
 
@@ -23,129 +18,17 @@ snapshots as (
 
 ),
 
+order_facts as (
+
+    select * from {{ ref('int_customers_aggregated_to_snapshots') }}
+
+),
+
 customer_ids as (
 
     select customer_id from customers
     union
-    select customer_id from orders
-
-),
-
--- The order facts up to each snapshot's date, without joining every order to every snapshot (that doubled the
--- orders and dominated the model): each order day falls into one bucket, the earliest snapshot on or after it
--- (later days into none); orders are aggregated once per customer and bucket, and a snapshot sums the buckets up
--- to its date. Every fact adds up across buckets (counts and sums; min and max combine), except active months,
--- which count each customer's month once, in the bucket of its first completed order.
-order_day_buckets as (
-
-    select
-        order_days.ordered_on,
-        min(snapshots.as_of_date) as bucket_date
-    from (select distinct ordered_on from orders) as order_days
-    inner join snapshots on order_days.ordered_on <= snapshots.as_of_date
-    group by order_days.ordered_on
-
-),
-
-bucketed_orders as (
-
-    select
-        order_day_buckets.bucket_date,
-        orders.customer_id,
-        orders.ordered_at,
-        orders.order_month,
-        orders.is_completed,
-        orders.is_cancelled,
-        orders.is_fully_refunded,
-        orders.gross_revenue,
-        orders.refunded_amount,
-        orders.net_revenue,
-        orders.gross_margin,
-        orders.item_units,
-        orders.has_items,
-        orders.margin_source
-    from orders
-    inner join order_day_buckets on orders.ordered_on = order_day_buckets.ordered_on
-
-),
-
-bucket_facts as (
-
-    select
-        bucket_date,
-        customer_id,
-        count(*) as orders_placed,
-        sum(case when is_completed then 1 else 0 end) as completed_orders,
-        sum(case when is_cancelled then 1 else 0 end) as cancelled_orders,
-        sum(case when is_fully_refunded then 1 else 0 end) as fully_refunded_orders,
-        min(case when is_completed then ordered_at end) as first_order_at,
-        max(case when is_completed then ordered_at end) as last_order_at,
-        sum(gross_revenue) as gross_revenue,
-        sum(refunded_amount) as refunded_amount,
-        sum(net_revenue) as net_revenue,
-        sum(gross_margin) as gross_margin,
-        sum(case when is_completed then item_units end) as completed_item_units,
-        sum(case when is_completed and has_items then 1 else 0 end) as completed_orders_with_items,
-        min(margin_source) as min_margin_source,
-        max(margin_source) as max_margin_source
-    from bucketed_orders
-    group by bucket_date, customer_id
-
-),
-
-active_month_buckets as (
-
-    -- each customer's active month, in the bucket of its first completed order
-    select
-        customer_id,
-        min(bucket_date) as bucket_date
-    from bucketed_orders
-    where is_completed
-    group by customer_id, order_month
-
-),
-
-active_month_counts as (
-
-    select
-        bucket_date,
-        customer_id,
-        count(*) as active_months
-    from active_month_buckets
-    group by bucket_date, customer_id
-
-),
-
-order_facts as (
-
-    select
-        snapshots.as_of_date,
-        bucket_facts.customer_id,
-        cast(sum(bucket_facts.orders_placed) as bigint) as orders_placed,
-        sum(bucket_facts.completed_orders) as completed_orders,
-        sum(bucket_facts.cancelled_orders) as cancelled_orders,
-        sum(bucket_facts.fully_refunded_orders) as fully_refunded_orders,
-        min(bucket_facts.first_order_at) as first_order_at,
-        max(bucket_facts.last_order_at) as last_order_at,
-        sum(bucket_facts.gross_revenue) as gross_revenue,
-        sum(bucket_facts.refunded_amount) as refunded_amount,
-        sum(bucket_facts.net_revenue) as net_revenue,
-        sum(bucket_facts.gross_margin) as gross_margin,
-        sum(bucket_facts.completed_item_units) as completed_item_units,
-        sum(bucket_facts.completed_orders_with_items) as completed_orders_with_items,
-        cast(coalesce(sum(active_month_counts.active_months), 0) as bigint) as active_months,
-        case
-            when min(bucket_facts.min_margin_source) = max(bucket_facts.max_margin_source)
-                then min(bucket_facts.min_margin_source)
-            else 'mixed'
-        end as margin_source
-    from bucket_facts
-    inner join snapshots on bucket_facts.bucket_date <= snapshots.as_of_date
-    left join active_month_counts
-        on
-            bucket_facts.customer_id = active_month_counts.customer_id
-            and bucket_facts.bucket_date = active_month_counts.bucket_date
-    group by snapshots.as_of_date, bucket_facts.customer_id
+    select customer_id from order_facts
 
 ),
 
@@ -184,11 +67,11 @@ joined as (
     left join order_facts
         on
             customer_ids.customer_id = order_facts.customer_id
-            and snapshots.as_of_date = order_facts.as_of_date
+            and snapshots.as_of_snapshot = order_facts.as_of_snapshot
     -- an earlier snapshot holds the customers that existed then: signed up, or ordered, by its date
     where
         snapshots.is_current
-        or order_facts.customer_id is not null
+        or order_facts.orders_placed > 0
         or cast(customers.created_at as date) <= snapshots.as_of_date
 
 ),

@@ -58,7 +58,9 @@ final as (
         row_number() over (partition by customer_id order by purchased_on) as purchase_number,
         -- the gap to the customer's previous purchase day (null on the first): the next-purchase intervals
         {{ days_between('lag(purchased_on) over (partition by customer_id order by purchased_on)', 'purchased_on') }}
-            as days_since_previous_purchase
+            as days_since_previous_purchase,
+        -- when the row was (re)computed: the incremental run that wrote it, or the full build
+        {{ this_run_loaded_at() }} as batch_loaded_at
     from merged
 
 )

@@ -52,6 +52,10 @@ def _cmd_build(args: argparse.Namespace) -> int:
     if args.target == "spark":
         return _build_spark(raw_dir, args.dbt_args)
     lock_timeout = args.lock_timeout if args.lock_timeout is not None else _env_float("CLV_LOCK_TIMEOUT")
+    if args.full_tests:  # read by the dbt child (macros/incremental.sql, rewritten_rows_filter)
+        import os
+
+        os.environ["CLV_FULL_TESTS"] = "1"
     try:
         record = build_warehouse(warehouse, raw_dir, dbt_args=args.dbt_args, lock_timeout=lock_timeout,
                                  keep_failed=args.keep_failed, incremental=args.incremental)
@@ -442,6 +446,9 @@ def build_parser() -> argparse.ArgumentParser:
                        help="start from a copy of the published warehouse and apply only what changed in the input "
                             "(docs/operations.md 'Incremental runs'); in full when there is none or code/settings "
                             "changed")
+    build.add_argument("--full-tests", action="store_true",
+                       help="run every data test over every row (an incremental run checks the row-level tests of "
+                            "its incremental models on the rows it rewrote only)")
     build.add_argument("--keep-failed", type=int, default=None,
                        help="failed builds kept in .build/ (default: $CLV_KEEP_FAILED_BUILDS, else 3)")
     build.add_argument("dbt_args", nargs=argparse.REMAINDER, help="extra dbt build arguments after --")
