@@ -515,6 +515,7 @@
    "default": "false",
    "env": "CLV_REFIT",
    "meaning": "true = refit on this run whatever the cadence (clv build --refit sets it; the environment variable keeps an incremental run incremental).",
+   "test_value": "true",
    "group": "predictive",
    "requirement": "a string"
   },
@@ -524,6 +525,7 @@
    "empty": "fitted (or reused) in the warehouse",
    "default": "",
    "meaning": "A parquet or CSV file of int_clv_models_fitted rows to score with instead of fitting (a full build given the parameters a reusing run used).",
+   "test_value": "parameters.parquet",
    "group": "predictive",
    "requirement": "empty (fitted (or reused) in the warehouse) or a string"
   },

@@ -20,6 +20,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import subprocess
 import sys
 import tempfile
@@ -51,6 +52,8 @@ def _cmd_build(args: argparse.Namespace) -> int:
     if args.target == "spark":
         return _build_spark(raw_dir, args.dbt_args)
     lock_timeout = args.lock_timeout if args.lock_timeout is not None else _env_float("CLV_LOCK_TIMEOUT")
+    if args.refit:  # var clv_refit's default reads CLV_REFIT: an incremental run stays incremental
+        os.environ["CLV_REFIT"] = "true"
     try:
         record = build_warehouse(warehouse, raw_dir, dbt_args=args.dbt_args, lock_timeout=lock_timeout,
                                  keep_failed=args.keep_failed, incremental=args.incremental)
@@ -427,6 +430,8 @@ def build_parser() -> argparse.ArgumentParser:
                        help="start from a copy of the published warehouse and apply only what changed in the input "
                             "(docs/operations.md 'Incremental runs'); in full when there is none or code/settings "
                             "changed")
+    build.add_argument("--refit", action="store_true",
+                       help="refit the predictive models on this run whatever their cadence (docs/predictive.md)")
     build.add_argument("--keep-failed", type=int, default=None,
                        help="failed builds kept in .build/ (default: $CLV_KEEP_FAILED_BUILDS, else 3)")
     build.add_argument("dbt_args", nargs=argparse.REMAINDER, help="extra dbt build arguments after --")

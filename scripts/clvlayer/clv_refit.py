@@ -110,8 +110,10 @@ def decide(previous: pd.DataFrame | None, settings: pd.DataFrame, summary: pd.Da
            error_now: Callable[[], float]) -> Decision:
     """Refit or reuse (module docstring); ``error_now`` measures the stored fits' holdout error on this run's data
     (called only when the earlier rules do not already refit)."""
-    if previous is None or previous.empty or previous["fitted_as_of_date"].isna().all():
-        return Decision(True, "first_fit", "no stored fit")
+    if previous is None or previous.empty or not set(RUN_COLUMNS) <= set(previous.columns) \
+            or previous["fitted_as_of_date"].isna().all():
+        return Decision(True, "first_fit", "no stored fit" if previous is None or previous.empty
+                        else "the stored parameters do not say when they were fitted")
     fitted_on = _day(previous["fitted_as_of_date"].dropna().iloc[0])
     as_of = _day(_setting(settings, "as_of_date"))
     if refit_requested(settings):

@@ -28,7 +28,9 @@ SEEDS = PROJECT_ROOT / "seeds"
 TABLES = ("orders", "customers", "order_items", "products", "refunds", "marketing_spend")
 LAST_DAY = date(2025, 6, 30)  # the sample's last order day
 FIRST = LAST_DAY - timedelta(days=10)
-PREDICTIVE = ["--select", "+fct_customer_clv_predictions", "+fct_clv_model_parameters", "+fct_clv_holdout_validation",
+# the predictive nodes and their parents only (fct_customer_clv_predictions is int_customers_clv_predicted joined to
+# dim_customers, whose parents would double the build)
+PREDICTIVE = ["--select", "+int_customers_clv_predicted", "+fct_clv_model_parameters", "+fct_clv_holdout_validation",
               "--exclude", "resource_type:unit_test", "resource_type:test"]
 # what says which run made or reused the fit: differs between a reusing/refitting run and its full-build twin
 RUN_COLUMNS = ["fit_seconds", "fit_reason", "reused_this_run", "decision_detail", "batch_loaded_at",
@@ -62,8 +64,11 @@ def run(warehouse: Path, raw: Path, tmp: Path, *, incremental: bool, args: list[
 
 def fits(warehouse: Path) -> pd.DataFrame:
     with duckdb.connect(str(warehouse), read_only=True) as con:
-        return con.sql("select distinct fit_reason, reused_this_run, fitted_as_of_date, scored_as_of_date, "
-                       "decision_detail from marts.fct_clv_model_parameters").df()
+        frame = con.sql("select distinct fit_reason, reused_this_run, fitted_as_of_date, scored_as_of_date, "
+                        "decision_detail from marts.fct_clv_model_parameters").df()
+    for column in ("fitted_as_of_date", "scored_as_of_date"):
+        frame[column] = pd.to_datetime(frame[column]).dt.date
+    return frame
 
 
 def one(frame: pd.DataFrame) -> pd.Series:
@@ -73,11 +78,12 @@ def one(frame: pd.DataFrame) -> pd.Series:
 
 def scalar(warehouse: Path, sql: str):
     with duckdb.connect(str(warehouse), read_only=True) as con:
-        return con.sql(sql).fetchone()[0]
+        return con.execute(sql).fetchone()[0]
 
 
 def same_marts(a: Path, b: Path, relations: list[str]) -> list[str]:
-    outcomes = compare(str(a), str(b), ["marts"], REL_TOL, RUN_COLUMNS)
+    """Differences of ``relations`` (marts and intermediate) between two warehouses, run columns ignored."""
+    outcomes = compare(str(a), str(b), ["marts", "intermediate"], REL_TOL, RUN_COLUMNS)
     picked = [o for o in outcomes if o.relation.split(".")[-1] in relations]
     assert len(picked) == len(relations), [o.relation for o in outcomes]
     return [f"{o.relation}: {o.detail}" for o in picked if not o.ok]
@@ -104,16 +110,18 @@ def nightly(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 def test_first_build_fits(nightly) -> None:
     fit = one(fits(nightly["day0"]))
     assert (fit.fit_reason, bool(fit.reused_this_run)) == ("first_fit", False)
-    assert fit.fitted_as_of_date.date() == fit.scored_as_of_date == FIRST
+    assert fit.fitted_as_of_date == fit.scored_as_of_date == FIRST
 
 
 def test_next_day_reuses_the_fit_and_scores_as_of_the_new_day(nightly) -> None:
     fit = one(fits(nightly["day1"]))
     assert (fit.fit_reason, bool(fit.reused_this_run)) == ("first_fit", True)
-    assert fit.fitted_as_of_date.date() == FIRST and fit.scored_as_of_date == FIRST + timedelta(days=1)
+    assert fit.fitted_as_of_date == FIRST and fit.scored_as_of_date == FIRST + timedelta(days=1)
     assert "1 days since the fit" in fit.decision_detail
-    assert scalar(nightly["day1"], "select max(as_of_date) from marts.fct_customer_clv_predictions") == \
+    assert scalar(nightly["day1"], "select max(as_of_date) from intermediate.int_clv_settings_resolved") == \
         FIRST + timedelta(days=1)
+    assert scalar(nightly["day1"], "select count(*) from intermediate.int_customers_clv_predicted") > \
+        scalar(nightly["day0"], "select count(*) from intermediate.int_customers_clv_predicted")
     # the holdout rows and the model choice are those of the fit, not recomputed
     assert same_marts(nightly["day0"], nightly["day1"], ["fct_clv_holdout_validation"]) == []
 
@@ -121,7 +129,7 @@ def test_next_day_reuses_the_fit_and_scores_as_of_the_new_day(nightly) -> None:
 def test_refit_after_the_interval(nightly) -> None:
     fit = one(fits(nightly["day9"]))
     assert (fit.fit_reason, bool(fit.reused_this_run)) == ("interval_passed", False)
-    assert fit.fitted_as_of_date.date() == fit.scored_as_of_date == FIRST + timedelta(days=9)
+    assert fit.fitted_as_of_date == fit.scored_as_of_date == FIRST + timedelta(days=9)
 
 
 def test_reusing_run_equals_a_full_build_given_the_same_parameters(nightly, tmp_path: Path) -> None:
@@ -130,20 +138,19 @@ def test_reusing_run_equals_a_full_build_given_the_same_parameters(nightly, tmp_
     parameters = tmp_path / "parameters.parquet"
     with duckdb.connect(str(nightly["day0"]), read_only=True) as con:
         con.execute(f"copy intermediate.int_clv_models_fitted to '{parameters}' (format parquet)")
-        chosen = con.sql("select chosen_model from intermediate.int_clv_model_selected").fetchone()[0]
+        chosen = con.execute("select chosen_model from intermediate.int_clv_model_selected").fetchone()[0]
     given = tmp_path / "given" / "warehouse.duckdb"
     run(given, nightly["exports"] / "export_1", tmp_path, incremental=False,
         args=["--vars", f"{{clv_parameters_from: '{parameters}', clv_model: {chosen}}}"])
     assert one(fits(given)).fit_reason == "given_parameters"
-    assert same_marts(nightly["day1"], given, ["fct_customer_clv_predictions", "fct_channel_predicted_ltv_to_cac"]) \
-        == []
+    assert same_marts(nightly["day1"], given, ["int_customers_clv_predicted"]) == []
 
 
 def test_refitting_run_equals_a_full_build(nightly, tmp_path: Path) -> None:
     full = tmp_path / "full" / "warehouse.duckdb"
     run(full, nightly["exports"] / "export_9", tmp_path, incremental=False)
-    assert same_marts(nightly["day9"], full, ["fct_customer_clv_predictions", "fct_clv_holdout_validation",
-                                              "fct_clv_model_parameters", "fct_channel_predicted_ltv_to_cac"]) == []
+    assert same_marts(nightly["day9"], full, ["int_customers_clv_predicted", "int_clv_model_selected",
+                                              "fct_clv_holdout_validation", "fct_clv_model_parameters"]) == []
 
 
 def test_refit_on_demand(nightly, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -154,7 +161,7 @@ def test_refit_on_demand(nightly, tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     assert record.mode == "incremental"
     fit = one(fits(warehouse))
     assert (fit.fit_reason, bool(fit.reused_this_run)) == ("on_demand", False)
-    assert fit.fitted_as_of_date.date() == FIRST + timedelta(days=1)
+    assert fit.fitted_as_of_date == FIRST + timedelta(days=1)
 
 
 def test_refit_when_the_share_of_new_customers_passes_the_threshold(nightly, tmp_path: Path) -> None:
