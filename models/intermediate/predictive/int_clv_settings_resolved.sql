@@ -88,7 +88,9 @@ final as (
         cast({{ var('clv_refit_new_customer_share') }} as double) as refit_new_customer_share,
         cast({{ var('clv_refit_holdout_error_increase') }} as double) as refit_holdout_error_increase,
         lower('{{ var("clv_refit") }}') = 'true' as refit_requested,
-        cast(nullif('{{ var("clv_parameters_from") }}', '') as {{ dbt.type_string() }}) as parameters_from
+        cast(
+            nullif('{{ var("clv_parameters_from") }}', '') as {{ dbt.type_string() }}
+        ) as parameters_from
     from split
     cross join observed_margin
 
