@@ -46,6 +46,8 @@ RUN_COLUMNS: dict[str, str] = {
     "reused_this_run": "boolean",
     "decision_detail": "str",
 }
+#: what the rule reads of the stored fit
+STORED = ("fitted_as_of_date", "fit_settings", "holdout_error_at_fit")
 
 
 @dataclass(frozen=True)
@@ -110,7 +112,7 @@ def decide(previous: pd.DataFrame | None, settings: pd.DataFrame, summary: pd.Da
            error_now: Callable[[], float]) -> Decision:
     """Refit or reuse (module docstring); ``error_now`` measures the stored fits' holdout error on this run's data
     (called only when the earlier rules do not already refit)."""
-    if previous is None or previous.empty or not set(RUN_COLUMNS) <= set(previous.columns) \
+    if previous is None or previous.empty or not set(STORED) <= set(previous.columns) \
             or previous["fitted_as_of_date"].isna().all():
         return Decision(True, "first_fit", "no stored fit" if previous is None or previous.empty
                         else "the stored parameters do not say when they were fitted")

@@ -200,6 +200,7 @@ OLD = customers(["2024-01-01"] * 99 + ["2025-06-09"])  # 1% new since the fit
 
 @pytest.mark.parametrize(("previous", "run_settings", "summary", "error", "reason"), [
     (None, settings(), OLD, 0.1, "first_fit"),
+    (pd.DataFrame([{"estimate": 1.0}]), settings(), OLD, 0.1, "first_fit"),  # a table of older code: no dates
     (stored(), settings(refit_requested=True), OLD, 0.1, "on_demand"),
     (stored(penalizer=0.1), settings(), OLD, 0.1, "settings_changed"),
     (stored(fitted_on="2025-06-11"), settings(), OLD, 0.1, "settings_changed"),  # as-of date moved back
