@@ -44,6 +44,11 @@
   "clv_min_customers",
   "clv_min_repeat_customers",
   "clv_penalizer",
+  "clv_refit_every_days",
+  "clv_refit_new_customer_share",
+  "clv_refit_holdout_error_increase",
+  "clv_refit",
+  "clv_parameters_from",
   "rfm_segment_rules",
   "value_tier_shares",
   "cvm_new_days",
@@ -486,6 +491,50 @@
    "meaning": "L2 penalty on the parameters (lifetimes' penalizer_coef); 0 = plain maximum likelihood.",
    "group": "predictive",
    "requirement": "a number >= 0"
+  },
+  "clv_refit_every_days": {
+   "type": "integer",
+   "min": 0,
+   "default": 7,
+   "meaning": "Refit the models when this many days passed since the stored fit's as-of date (0 = every run); between refits each run scores with the stored parameters (docs/predictive.md).",
+   "group": "predictive",
+   "requirement": "a whole number >= 0"
+  },
+  "clv_refit_new_customer_share": {
+   "type": "number",
+   "min": 0,
+   "max": 1,
+   "default": 0.05,
+   "meaning": "Refit when more than this share of the customers first bought after the stored fit's as-of date.",
+   "group": "predictive",
+   "requirement": "a number from 0 to 1"
+  },
+  "clv_refit_holdout_error_increase": {
+   "type": "number",
+   "min": 0,
+   "default": 0.05,
+   "meaning": "Refit when the stored calibration fits' |relative error| on this run's holdout window grew by more than this (0.05 = 5 points) since the fit (best count model).",
+   "group": "predictive",
+   "requirement": "a number >= 0"
+  },
+  "clv_refit": {
+   "type": "string",
+   "default": "false",
+   "env": "CLV_REFIT",
+   "meaning": "true = refit on this run whatever the cadence (clv build --refit sets it; the environment variable keeps an incremental run incremental).",
+   "test_value": "true",
+   "group": "predictive",
+   "requirement": "a string"
+  },
+  "clv_parameters_from": {
+   "type": "string",
+   "optional": true,
+   "empty": "fitted (or reused) in the warehouse",
+   "default": "",
+   "meaning": "A parquet or CSV file of int_clv_models_fitted rows to score with instead of fitting (a full build given the parameters a reusing run used).",
+   "test_value": "parameters.parquet",
+   "group": "predictive",
+   "requirement": "empty (fitted (or reused) in the warehouse) or a string"
   },
   "rfm_segment_rules": {
    "type": "list",

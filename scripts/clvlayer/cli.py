@@ -21,6 +21,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import subprocess
 import sys
 import tempfile
@@ -53,9 +54,9 @@ def _cmd_build(args: argparse.Namespace) -> int:
         return _build_spark(raw_dir, args.dbt_args)
     lock_timeout = args.lock_timeout if args.lock_timeout is not None else _env_float("CLV_LOCK_TIMEOUT")
     if args.full_tests:  # read by the dbt child (macros/incremental.sql, rewritten_rows_filter)
-        import os
-
         os.environ["CLV_FULL_TESTS"] = "1"
+    if args.refit:  # var clv_refit's default reads CLV_REFIT: an incremental run stays incremental
+        os.environ["CLV_REFIT"] = "true"
     try:
         record = build_warehouse(warehouse, raw_dir, dbt_args=args.dbt_args, lock_timeout=lock_timeout,
                                  keep_failed=args.keep_failed, incremental=args.incremental)
@@ -449,6 +450,8 @@ def build_parser() -> argparse.ArgumentParser:
     build.add_argument("--full-tests", action="store_true",
                        help="run every data test over every row (an incremental run checks the row-level tests of "
                             "its incremental models on the rows it rewrote only)")
+    build.add_argument("--refit", action="store_true",
+                       help="refit the predictive models on this run whatever their cadence (docs/predictive.md)")
     build.add_argument("--keep-failed", type=int, default=None,
                        help="failed builds kept in .build/ (default: $CLV_KEEP_FAILED_BUILDS, else 3)")
     build.add_argument("dbt_args", nargs=argparse.REMAINDER, help="extra dbt build arguments after --")

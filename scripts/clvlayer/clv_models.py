@@ -48,6 +48,7 @@ from clvlayer.btyd import (
     purchase_intervals,
 )
 from clvlayer.btyd.gammagamma import PARAMETERS as GAMMA_GAMMA_PARAMETERS
+from clvlayer.clv_refit import RUN_COLUMNS, best_error, decide, given, holdout_errors, reused, with_run_columns
 
 COUNT_MODELS: tuple[str, ...] = tuple(MODELS)  # bgnbd, mbgnbd, paretonbd (registry order = tie-break order)
 STATUS_OK = "ok"
@@ -74,6 +75,9 @@ FIT_COLUMNS: dict[str, str] = {
     "log_covariance": "str",
 }
 
+#: int_clv_models_fitted: the fit rows and when, on what and why each fit was made (clvlayer.clv_refit)
+FITTED_COLUMNS: dict[str, str] = {**FIT_COLUMNS, **RUN_COLUMNS}
+
 PREDICTION_COLUMNS: dict[str, str] = {
     "customer_id": "str",
     "model": "str",
@@ -92,6 +96,9 @@ PREDICTION_COLUMNS: dict[str, str] = {
 HOLDOUT_COLUMNS: dict[str, str] = {
     "customer_id": "str",
     "model": "str",
+    # the calibration summary the predictions were made on (kept with them: they change only with a refit)
+    "frequency": "Int64",
+    "holdout_purchases": "Int64",
     "predicted_holdout_purchases": "Float64",
     "holdout_log_likelihood": "Float64",
     "holdout_purchases_lower": "Int64",
@@ -111,6 +118,11 @@ def _frame(rows: list[dict[str, Any]] | pd.DataFrame, columns: Mapping[str, str]
     """A DataFrame with exactly ``columns`` and nullable dtypes (pd.NA -> SQL NULL, even when empty)."""
     frame = rows if isinstance(rows, pd.DataFrame) else pd.DataFrame(rows, columns=list(columns))
     return frame[list(columns)].astype(dict(columns))
+
+
+def empty_frame(columns: Mapping[str, str]) -> pd.DataFrame:
+    """No rows, the columns and dtypes of ``columns`` (an incremental model's "nothing changed")."""
+    return _frame([], columns)
 
 
 def _nulls(n: int, dtype: str) -> pd.api.extensions.ExtensionArray:
@@ -199,10 +211,11 @@ def _model_rows(
 
 def _in_customer_order(frame: pd.DataFrame) -> pd.DataFrame:
     """Lower-case column names, rows by customer_id: the fits' float sums, and so the estimates to the last bit,
-    must not depend on the order an engine returns the rows in (DuckDB after an incremental run, Spark)."""
+    must not depend on the order an engine returns the rows in (DuckDB after an incremental run, Spark). Rows read
+    already ordered (the dbt models ask DuckDB to order them) are not sorted again."""
     frame = frame.rename(columns=str.lower)
-    if "customer_id" not in frame.columns:
-        return frame
+    if "customer_id" not in frame.columns or frame["customer_id"].is_monotonic_increasing:
+        return frame.reset_index(drop=True)
     return frame.sort_values("customer_id", kind="stable", ignore_index=True)
 
 
@@ -244,6 +257,30 @@ def fit_models(summary: pd.DataFrame, settings: pd.DataFrame, fit_name: str) -> 
         lambda: fit_gamma_gamma(frequency, monetary, penalizer=penalizer, min_repeat_customers=min_repeat),
     )
     return _frame(rows, FIT_COLUMNS)
+
+
+def fit_or_reuse(full: pd.DataFrame, calibration: pd.DataFrame, settings: pd.DataFrame,
+                 previous: pd.DataFrame | None = None,
+                 read_parameters: Callable[[str], pd.DataFrame] | None = None) -> pd.DataFrame:
+    """int_clv_models_fitted: refit ('full' on ``full``, 'calibration' on ``calibration``) when the refit rule of
+    :mod:`clvlayer.clv_refit` says so, else the ``previous`` rows (the stored table) marked reused; with var
+    clv_parameters_from (``parameters_from`` setting) the rows of that file, read by ``read_parameters``."""
+    source = _setting(settings, "parameters_from") if "parameters_from" in settings.columns else None
+    if source is not None and not pd.isna(source) and str(source) != "":
+        if read_parameters is None:
+            raise ClvFitError("var clv_parameters_from needs a reader of the parameters file")
+        return _frame(given(str(source), read_parameters), FITTED_COLUMNS)
+    full, calibration = _in_customer_order(full), _in_customer_order(calibration)
+
+    def errors(parameters: pd.DataFrame) -> dict[str, float]:
+        return holdout_errors(parameters, calibration, settings, _fitted)
+
+    decision = decide(previous, settings, full, lambda: best_error(errors(previous)))
+    if not decision.refit:
+        return _frame(reused(previous, decision), FITTED_COLUMNS)
+    fits = pd.concat([fit_models(full, settings, "full"), fit_models(calibration, settings, "calibration")],
+                     ignore_index=True)
+    return _frame(with_run_columns(fits, settings, decision, errors(fits)), FITTED_COLUMNS)
 
 
 def _fitted(parameters: pd.DataFrame, fit_name: str, model: str) -> tuple[Any, str]:
@@ -378,7 +415,9 @@ def _holdout_model(
     calibrated: pd.DataFrame, parameters: pd.DataFrame, settings: pd.DataFrame, model: str
 ) -> pd.DataFrame:
     n = len(calibrated)
-    out = pd.DataFrame({"customer_id": calibrated["customer_id"].astype(str).to_numpy(), "model": model})
+    out = pd.DataFrame({"customer_id": calibrated["customer_id"].astype(str).to_numpy(), "model": model,
+                        "frequency": calibrated["frequency"].to_numpy(), "holdout_purchases":
+                        calibrated["holdout_purchases"].to_numpy()})
     for column, dtype in HOLDOUT_COLUMNS.items():
         if column not in out:
             out[column] = _nulls(n, dtype)
@@ -406,22 +445,43 @@ def select_model(holdout: pd.DataFrame, settings: pd.DataFrame) -> pd.DataFrame:
     """One row: the model the marts publish (docs block predictive_model_choice). var clv_model forces one;
     otherwise the usable model with the highest holdout log-likelihood per customer
     (:func:`clvlayer.btyd.selection.choose_model`). No usable model: chosen_model null with the reason."""
-    forced = _forced_model(settings)
     holdout = holdout.rename(columns=str.lower)
-    scores = pd.DataFrame({"model": list(COUNT_MODELS)})
     by_model = holdout.groupby("model").agg(
         usable=("prediction_status", lambda s: bool(len(s)) and bool((s == STATUS_OK).all())),
         holdout_log_likelihood=("holdout_log_likelihood", "sum"),
         holdout_log_likelihood_per_customer=("holdout_log_likelihood", "mean"),
     )
-    scores = scores.join(by_model, on="model")
+    reasons = sorted(set(holdout.loc[holdout["prediction_status"] != STATUS_OK, "prediction_status"].dropna()))
+    return select_from_scores(by_model, reasons, settings)
+
+
+#: select_model's per-model scores, aggregated in SQL by the dbt model over int_customers_holdout_predicted
+HOLDOUT_SCORES_SQL = """
+select
+    model,
+    count(*) > 0 and bool_and(prediction_status = 'ok') as usable,
+    sum(holdout_log_likelihood) as holdout_log_likelihood,
+    avg(holdout_log_likelihood) as holdout_log_likelihood_per_customer,
+    coalesce(list_sort(list(distinct prediction_status) filter (where prediction_status <> 'ok')), [])
+        as reasons
+from holdout
+group by model
+"""
+
+
+def select_from_scores(by_model: pd.DataFrame, reasons: list[str], settings: pd.DataFrame) -> pd.DataFrame:
+    """:func:`select_model` from per-model scores (index model; usable, holdout_log_likelihood,
+    holdout_log_likelihood_per_customer) and the sorted reasons of the unusable predictions."""
+    forced = _forced_model(settings)
+    scores = pd.DataFrame({"model": list(COUNT_MODELS)})
+    scores = scores.join(by_model[["usable", "holdout_log_likelihood", "holdout_log_likelihood_per_customer"]],
+                         on="model")
     scores["usable"] = scores["usable"].astype("boolean").fillna(False).astype(bool)
     scores["holdout_log_likelihood_per_customer"] = scores["holdout_log_likelihood_per_customer"].astype(float)
     rule = "forced by var clv_model" if forced else "highest holdout log-likelihood per customer"
     try:
         chosen, status = choose_model(scores, forced), STATUS_OK
     except ClvFitError as exc:
-        reasons = sorted(set(holdout.loc[holdout["prediction_status"] != STATUS_OK, "prediction_status"].dropna()))
         why = "; ".join(reasons) if reasons else "no customer bought on or before the holdout split date"
         chosen, status = pd.NA, f"no model chosen ({exc}): {why}"
     return _frame([{"chosen_model": chosen, "selection_rule": rule, "selection_status": status}], SELECTION_COLUMNS)

@@ -219,15 +219,12 @@ def _write(spark: Any, frame: Any, relation: str) -> None:
 def predictive_step(spark: Any, manifest: dict[str, Any]) -> dict[str, int]:
     """The DuckDB Python models' chain (models/intermediate/predictive/*.py) on frames read through Spark: the same
     clvlayer.clv_models calls in the same order, each result written next to its model as <model>__predictive_step."""
-    import pandas as pd
-
-    from clvlayer.clv_models import assert_finite, fit_models, predict_holdout, score_customers, select_model
+    from clvlayer.clv_models import assert_finite, fit_or_reuse, predict_holdout, score_customers, select_model
 
     settings = _read(spark, _relation(manifest, "int_clv_settings_resolved"))
     full = _read(spark, _relation(manifest, "int_customers_rfm_summarised"))
     calibration = _read(spark, _relation(manifest, "int_customers_rfm_calibrated"))
-    fitted = pd.concat([fit_models(full, settings, "full"), fit_models(calibration, settings, "calibration")],
-                       ignore_index=True)
+    fitted = fit_or_reuse(full, calibration, settings)  # Spark builds in full: always a first fit
     holdout = predict_holdout(calibration, fitted, settings)
     assert_finite(holdout, ["predicted_holdout_purchases", "holdout_log_likelihood", "holdout_interval_coverage"])
     selected = select_model(holdout, settings)

@@ -3,21 +3,26 @@ the RFM summary as of the as-of date (fit_name = 'full', used for predictions) a
 split date (fit_name = 'calibration', used for holdout validation and the model choice). One row per
 fit x model x parameter, with standard errors and the log-parameter covariance the intervals draw from.
 
-A dbt Python model: dbt-duckdb runs it in the dbt process, so numpy/scipy and the clvlayer package come from the
-project's environment (requirements.txt + `pip install -e .`). Logic: scripts/clvlayer/clv_models.py (fit_models).
-"""
+Incremental: the table keeps the last fit, and a run refits only when the refit rule says so (first fit, on demand,
+settings changed, clv_refit_every_days passed, too many new customers, holdout error grown; clvlayer.clv_refit),
+else it keeps the stored parameters and marks them reused_this_run. Every run writes every row (the key set is the
+registry's fits x models x parameters). var clv_parameters_from loads the parameters from a file instead.
 
-import pandas as pd
+A dbt Python model: dbt-duckdb runs it in the dbt process, so numpy/scipy and the clvlayer package come from the
+project's environment (requirements.txt + `pip install -e .`). Logic: scripts/clvlayer/clv_models.py (fit_or_reuse).
+"""
 
 
 def model(dbt, session):
-    dbt.config(materialized="table")
-    from clvlayer.clv_models import fit_models
+    dbt.config(materialized="incremental", incremental_strategy="delete+insert",
+               unique_key=["fit_name", "model", "parameter"], on_schema_change="sync_all_columns")
+    from clvlayer.clv_models import fit_or_reuse
 
-    settings = dbt.ref("int_clv_settings_resolved").df()
-    full = dbt.ref("int_customers_rfm_summarised").df()
-    calibration = dbt.ref("int_customers_rfm_calibrated").df()
-    return pd.concat(
-        [fit_models(full, settings, "full"), fit_models(calibration, settings, "calibration")],
-        ignore_index=True,
+    previous = session.sql(f"select * from {dbt.this}").df() if dbt.is_incremental else None
+    return fit_or_reuse(
+        dbt.ref("int_customers_rfm_summarised").order("customer_id").df(),
+        dbt.ref("int_customers_rfm_calibrated").order("customer_id").df(),
+        dbt.ref("int_clv_settings_resolved").df(),
+        previous,
+        lambda path: session.sql("select * from " + "'" + path.replace("'", "''") + "'").df(),
     )

@@ -4,6 +4,8 @@
 --   holdout_split_date  var clv_holdout_split_date, else as_of_date - clv_holdout_days
 --   margin_rate         var clv_margin_rate, else gross margin / net revenue of purchases up to as_of_date
 --   forced_model        var clv_model (empty = the holdout rule chooses, docs block predictive_model_choice)
+--   refit_*             when int_clv_models_fitted refits instead of reusing the stored fit (clvlayer.clv_refit)
+--   parameters_from     var clv_parameters_from: a file of parameters to score with instead of fitting
 {{- check_settings(['clv_time_unit', 'clv_model', 'clv_interval_level', 'clv_interval_draws']) -}}
 {%- set time_unit = var('clv_time_unit') -%}
 {%- set as_of_date = "cast('" ~ var('clv_as_of_date') ~ "' as date)" if var('clv_as_of_date') else 'as_of_date' -%}
@@ -81,7 +83,14 @@ final as (
         cast({{ var('clv_penalizer') }} as double) as penalizer,
         cast({{ interval_level }} as double) as interval_level,
         cast({{ interval_draws }} as integer) as interval_draws,
-        cast(nullif('{{ forced_model }}', '') as {{ dbt.type_string() }}) as forced_model
+        cast(nullif('{{ forced_model }}', '') as {{ dbt.type_string() }}) as forced_model,
+        cast({{ var('clv_refit_every_days') }} as integer) as refit_every_days,
+        cast({{ var('clv_refit_new_customer_share') }} as double) as refit_new_customer_share,
+        cast({{ var('clv_refit_holdout_error_increase') }} as double) as refit_holdout_error_increase,
+        lower('{{ var("clv_refit") }}') = 'true' as refit_requested,
+        cast(
+            nullif('{{ var("clv_parameters_from") }}', '') as {{ dbt.type_string() }}
+        ) as parameters_from
     from split
     cross join observed_margin
 

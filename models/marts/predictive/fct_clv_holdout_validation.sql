@@ -2,7 +2,8 @@
 -- to the holdout split date ('calibration' fits), its expected purchases in the holdout period (split date, as-of
 -- date] against the purchase days customers actually made there, its holdout log-likelihood (the score the model
 -- choice uses) and the coverage of its per-customer intervals. One row per model x calibration-frequency bucket
--- ('0' .. '6', '7+') plus 'total'; is_chosen_model marks the model fct_customer_clv_predictions publishes.
+-- ('0' .. '6', '7+') plus 'total'; is_chosen_model marks the model fct_customer_clv_predictions publishes. The holdout
+-- rows change only when the models are refitted: the split and as-of dates are those of the last fit.
 {%- set holdout_aggregates %}
         count(customer_id) as customers,
         coalesce(sum(actual_purchases), 0) as actual_purchases,
@@ -20,12 +21,6 @@
         max(prediction_status) as prediction_status
 {%- endset %}
 with
-
-calibrated as (
-
-    select * from {{ ref('int_customers_rfm_calibrated') }}
-
-),
 
 predictions as (
 
@@ -45,6 +40,16 @@ settings as (
 
 ),
 
+last_fit as (
+
+    select
+        cast(max(fitted_holdout_split_date) as date) as holdout_split_date,
+        cast(max(fitted_as_of_date) as date) as as_of_date
+    from {{ ref('int_clv_models_fitted') }}
+    where fit_name = 'calibration'
+
+),
+
 models as (
 
     select registered.model from (values ('bgnbd'), ('mbgnbd'), ('paretonbd')) as registered (model)
@@ -55,19 +60,19 @@ customers as (
 
     select
         predictions.model,
-        calibrated.customer_id,
-        case when calibrated.frequency >= 7 then '7+' else cast(calibrated.frequency as {{ dbt.type_string() }}) end
-            as frequency_bucket,
-        least(calibrated.frequency, 7) as bucket_order,
-        cast(calibrated.holdout_purchases as double) as actual_purchases,
+        predictions.customer_id,
+        case
+            when predictions.frequency >= 7 then '7+' else cast(predictions.frequency as {{ dbt.type_string() }})
+        end as frequency_bucket,
+        least(predictions.frequency, 7) as bucket_order,
+        cast(predictions.holdout_purchases as double) as actual_purchases,
         predictions.predicted_holdout_purchases as predicted_purchases,
         predictions.holdout_log_likelihood,
         predictions.holdout_purchases_lower,
         predictions.holdout_purchases_upper,
         predictions.holdout_interval_coverage,
         predictions.prediction_status
-    from calibrated
-    inner join predictions on calibrated.customer_id = predictions.customer_id
+    from predictions
 
 ),
 
@@ -113,10 +118,11 @@ final as (
         coalesce(bucketed.model = selection.chosen_model, false) as is_chosen_model,
         bucketed.frequency_bucket,
         bucketed.bucket_order,
-        settings.holdout_split_date,
-        settings.as_of_date,
+        last_fit.holdout_split_date,
+        last_fit.as_of_date,
         settings.time_unit,
-        settings.holdout_length,
+        cast({{ days_between('last_fit.holdout_split_date', 'last_fit.as_of_date') }} as double)
+        / settings.days_per_time_unit as holdout_length,
         bucketed.customers,
         bucketed.actual_purchases,
         bucketed.predicted_purchases,
@@ -136,6 +142,7 @@ final as (
     from bucketed
     cross join settings
     cross join selection
+    cross join last_fit
 
 )
 

@@ -2,7 +2,9 @@
 -- and Gamma-Gamma (p, q, v) parameters with standard errors and the fit's log-likelihood, size, convergence, time and
 -- status. fit_name 'full' is fitted on purchases up to as_of_date and scores fct_customer_clv_predictions;
 -- 'calibration' on purchases up to the holdout split date and feeds fct_clv_holdout_validation and the model choice
--- (is_chosen_model). Null estimates with status_reason when a fit could not run.
+-- (is_chosen_model). Null estimates with status_reason when a fit could not run. The fits are refitted on a cadence
+-- (clvlayer.clv_refit): fitted_as_of_date, fit_reason and n_customers say when, why and on what each was made,
+-- reused_this_run whether this run scored with the stored fit, decision_detail the figures the rule measured.
 with
 
 fits as (
@@ -45,8 +47,14 @@ final as (
         fits.freq_monetary_correlation,
         fits.penalizer,
         case
-            when fits.fit_name = 'calibration' then settings.holdout_split_date else settings.as_of_date
+            when fits.fit_name = 'calibration' then cast(fits.fitted_holdout_split_date as date)
+            else cast(fits.fitted_as_of_date as date)
         end as fitted_through_date,
+        cast(fits.fitted_as_of_date as date) as fitted_as_of_date,
+        fits.fit_reason,
+        fits.reused_this_run,
+        settings.as_of_date as scored_as_of_date,
+        fits.decision_detail,
         settings.time_unit
     from fits
     cross join settings

@@ -16,11 +16,16 @@ Input definitions (identical to ``lifetimes.utils.summary_data_from_transaction_
 from __future__ import annotations
 
 import math
-from typing import Literal, Sequence
+import os
+from concurrent.futures import ThreadPoolExecutor
+from typing import Callable, Literal, Sequence, TypeVar
 
 import numpy as np
 import pandas as pd
 from numpy.typing import ArrayLike, NDArray
+
+_T = TypeVar("_T")
+_R = TypeVar("_R")
 
 FloatArray = NDArray[np.float64]
 TimeUnit = Literal["day", "week"]
@@ -165,3 +170,23 @@ def horizon(t: ArrayLike, n: int) -> FloatArray:
     if (~np.isfinite(t_b)).any() or (t_b < 0).any():
         raise ClvFitError("t must be finite and >= 0")
     return t_b
+
+
+#: threads over parameter draws (env CLV_THREADS, default 2: the machine the project targets has 2 cores). The draws'
+#: work is numpy/scipy loops that release the GIL; every result is computed by the same code on the same inputs and
+#: combined in draw order, so the numbers do not depend on the thread count.
+THREADS = max(1, int(os.environ.get("CLV_THREADS", "2") or 2))
+
+
+def map_draws(function: Callable[[_T], _R], items: Sequence[_T]) -> list[_R]:
+    """``[function(item) for item in items]``, on THREADS threads when there are several items."""
+    if THREADS == 1 or len(items) < 2:
+        return [function(item) for item in items]
+    with ThreadPoolExecutor(max_workers=min(THREADS, len(items))) as pool:
+        return list(pool.map(function, items))
+
+
+def halves(n: int) -> list[slice]:
+    """THREADS contiguous slices covering range(n) (one per thread, for work split by draws)."""
+    cuts = np.linspace(0, n, min(THREADS, max(n, 1)) + 1).round().astype(int)
+    return [slice(int(lo), int(hi)) for lo, hi in zip(cuts[:-1], cuts[1:]) if hi > lo]

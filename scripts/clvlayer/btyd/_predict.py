@@ -15,7 +15,7 @@ from typing import Any, Callable
 import numpy as np
 from scipy.special import gammainccinv, gammaln, roots_legendre
 
-from clvlayer.btyd._core import ClvFitError, FloatArray, aggregate_rfm
+from clvlayer.btyd._core import ClvFitError, FloatArray, aggregate_rfm, halves, map_draws
 
 
 def nbd_log_pmf(r: FloatArray, alpha: FloatArray, t: FloatArray, k: FloatArray) -> FloatArray:
@@ -308,12 +308,18 @@ def beta_alive_moments_draws(
     d = np.array([check(row) for row in np.atleast_2d(np.asarray(draws, dtype=np.float64))])
     x, tt = np.asarray(frequency, dtype=np.float64), np.asarray(T, dtype=np.float64)
     tb = np.broadcast_to(np.asarray(t, dtype=np.float64), x.shape)
-    mean = np.stack([alive_mean(row, tb, x, tt) for row in d])
-    r, alpha, a, b = (d[:, i][:, None] for i in range(4))
-    shape = (len(d), len(x))
-    flat = [np.broadcast_to(v, shape).ravel() for v in (r + x, alpha + tt, a, b + x + b_shift, tb)]
-    q0, m1, m2 = beta_alive_moments(*flat, mean.ravel())
-    return q0.reshape(shape), m1.reshape(shape), m2.reshape(shape)
+
+    def moments(rows: slice) -> tuple[FloatArray, FloatArray, FloatArray]:  # row by row: any split gives the same
+        part = d[rows]
+        mean = np.stack([alive_mean(row, tb, x, tt) for row in part])
+        r, alpha, a, b = (part[:, i][:, None] for i in range(4))
+        shape = (len(part), len(x))
+        flat = [np.broadcast_to(v, shape).ravel() for v in (r + x, alpha + tt, a, b + x + b_shift, tb)]
+        q0, m1, m2 = beta_alive_moments(*flat, mean.ravel())
+        return q0.reshape(shape), m1.reshape(shape), m2.reshape(shape)
+
+    parts = map_draws(moments, halves(len(d)))  # threads over halves of the draws
+    return tuple(np.concatenate([p[i] for p in parts]) for i in range(3))  # type: ignore[return-value]
 
 
 def discounted_sum(

@@ -52,7 +52,7 @@ import pandas as pd
 from numpy.typing import ArrayLike
 from scipy.special import gammainc, gammaincinv, ndtr, ndtri
 
-from clvlayer.btyd._core import ClvFitError, FloatArray, _as_1d_float, validate_rfm, aggregate_rfm
+from clvlayer.btyd._core import ClvFitError, FloatArray, _as_1d_float, aggregate_rfm, map_draws, validate_rfm
 from clvlayer.btyd._predict import discounted_sum, nbd_upper
 from clvlayer.btyd.gammagamma import GammaGammaFit
 from clvlayer.btyd.registry import ModelSpec, get_model
@@ -186,7 +186,7 @@ def purchase_intervals(
         raise ClvFitError("actual must hold one whole, non-negative purchase count per customer")
     pa = spec.p_alive_draws(draws, lay.px, lay.ptx, lay.pT)  # J x P
     if segments is None:  # E[Y | alive] only (closed form)
-        m1 = np.stack([spec.alive_expected_purchases(d, t, lay.gx, lay.gT) for d in draws])
+        m1 = np.stack(map_draws(lambda d: spec.alive_expected_purchases(d, t, lay.gx, lay.gT), list(draws)))
         second = None
     else:  # and E[Y^2 | alive] for the segment variances; closed forms / quadrature, no truncation; J x G
         _, m1, second = spec.alive_moments_draws(draws, t, lay.gx, lay.gT)
@@ -300,9 +300,12 @@ class _CountTables:
             pats = ordered[lo:hi]
             groups = np.unique(lay.pat_to_grp[pats])
             cdf = np.empty((len(groups), J, int(kb) + 1))  # group x draw x k: one group's table is contiguous
-            for j, d in enumerate(self.draws):
-                cdf[:, j, :] = np.cumsum(self.spec.alive_count_pmf(d, self.t, lay.gx[groups], lay.gT[groups], int(kb)),
-                                         axis=1)
+
+            def fill(j: int, groups: np.ndarray = groups, cdf: FloatArray = cdf, kb: int = int(kb)) -> None:
+                pmf = self.spec.alive_count_pmf(self.draws[j], self.t, lay.gx[groups], lay.gT[groups], kb)
+                cdf[:, j, :] = np.cumsum(pmf, axis=1)
+
+            map_draws(fill, list(range(J)))  # threads over the draws, each writing its own slice
             local = np.full(len(lay.gx), -1)
             local[groups] = np.arange(len(groups))
             step = max(1, _CELLS // (J * (kb + 1)))
@@ -455,9 +458,12 @@ def _count_draws(spec: ModelSpec, draws: FloatArray, lay: _Layout, months: int, 
     p0, sec, fc2 = (np.zeros((rows, P)) for _ in range(3))
     g = lay.pat_to_grp
     q0_d, m1_d, m2_d = spec.alive_moments_draws(draws, horizon_t, lay.gx, lay.gT)
-    for j, d in enumerate(draws):
-        g_disc = discounted_sum(lambda tm: spec.alive_expected_purchases(d, tm, lay.gx, lay.gT), months,
-                                periods_per_month, monthly_discount_rate)
+
+    def discounted(d: FloatArray) -> FloatArray:
+        return discounted_sum(lambda tm: spec.alive_expected_purchases(d, tm, lay.gx, lay.gT), months,
+                              periods_per_month, monthly_discount_rate)
+
+    for j, g_disc in enumerate(map_draws(discounted, list(draws))):  # threads over the draws, summed in order
         q0, m1, m2 = q0_d[j], m1_d[j], m2_d[j]
         c2 = np.where(m1 > 0, g_disc / np.where(m1 > 0, m1, 1.0), 1.0) ** 2
         row = j if keep_draws else 0
