@@ -199,3 +199,72 @@
         select 'staged incrementally' as load_mode
     {%- endif -%}
 {%- endmacro %}
+
+{#- The body of an incremental staging model's date_orders CTE: the day/month order of each date column, decided
+    over `relation` (a full build or rebuild), or the stored decisions the plan checked (incremental). -#}
+{% macro staged_date_orders(plan, date_columns, relation) -%}
+    {%- if plan.incremental -%}
+        select
+        {%- for column in date_columns %}
+            '{{ plan.date_orders[column] }}' as {{ column }}__date_order{{ ',' if not loop.last }}
+        {%- endfor %}
+    {%- else -%}
+        select {{ timestamp_date_orders(date_columns) }}
+        from {{ relation }}
+    {%- endif -%}
+{%- endmacro %}
+
+{#- The load ledger (models/audit/audit_load_ledger.sql): the day/month orders a row was typed under, as one text
+    ('ordered_at=DMY updated_at=ambiguous'). -#}
+{% macro date_orders_label(date_columns) -%}
+    {%- set parts = [] -%}
+    {%- for column in date_columns -%}
+        {%- do parts.append("'" ~ column ~ "=' || " ~ column ~ "__date_order") -%}
+    {%- endfor -%}
+    {{ parts | join(" || ' ' || ") }}
+{%- endmacro %}
+
+{#- The load ledger: the files delivered for a table (name, bytes, checksum, rows counted at the source), from the
+    resolved-input manifest; the embedded sample is one seed, counted from its table, without a checksum. -#}
+{% macro delivered_files(table_name, files, read_relation) -%}
+    {%- if files -%}
+        select * from (
+            values
+            {%- for file in files %}
+                ('{{ file.file_name | replace("'", "''") }}', cast({{ file.size }} as bigint), '{{ file.sha256 }}',
+                    cast({{ file.source_rows }} as bigint)){{ ',' if not loop.last }}
+            {%- endfor %}
+        ) as delivered_file (batch_file, file_bytes, checksum, raw_rows)
+    {%- else -%}
+        select
+            batch_file,
+            cast(null as bigint) as file_bytes,
+            cast(null as {{ dbt.type_string() }}) as checksum,
+            cast({{ source_row_count(table_name) }} as bigint) as raw_rows
+        from {{ read_relation }}
+    {%- endif -%}
+{%- endmacro %}
+
+{#- The load ledger: why this run staged the table in full (null for an incremental load or a first build): the
+    file part of the plan, recomputed against the ledger before this run's rows are added, else the day/month order
+    that the new rows changed (the ledger's last load against this one). -#}
+{% macro ledger_load_note(table_name, load_mode, read_relation) -%}
+    {%- if not is_incremental() -%}
+        cast(null as {{ dbt.type_string() }})
+    {%- else -%}
+        {%- set plan = file_load_plan(table_name, this) -%}
+        {%- set last_load = "(select max(date_orders) from " ~ this ~ " where source_table = '" ~ table_name
+            ~ "' and loaded_at = (select max(loaded_at) from " ~ this ~ " where source_table = '" ~ table_name
+            ~ "'))" -%}
+        case
+            when {{ load_mode }} = 'incremental' then null
+            {%- if plan.rebuild %}
+            else '{{ plan.note | replace("'", "''") }}'
+            {%- else %}
+            else '{{ table_name }}: the new rows change the day/month order of a date column ('
+                || coalesce({{ last_load }}, '?') || ' -> '
+                || (select min(date_orders) from {{ read_relation }}) || '): rebuilt in full'
+            {%- endif %}
+        end
+    {%- endif -%}
+{%- endmacro %}

@@ -3,7 +3,8 @@
 -- that loaded it and why the table was rebuilt when it was. Incremental runs compare the files delivered with the
 -- ledger (macros/staging/load_state.sql): a file it lists is not read again; one that changed (checksum) or vanished
 -- rebuilds its table in full. Append-only: the files loaded are those of the table's last full load and the
--- incremental loads after it. Tables whose staging keeps its decisions as state: orders (macros/staging/load_state.sql).
+-- incremental loads after it. Tables whose staging keeps its decisions as state: orders
+-- (macros/staging/load_state.sql).
 -- A killed or failed run leaves it as it was (the run works on a copy of the warehouse: write-audit-publish).
 {{ config(
     materialized=('incremental' if target.type == 'duckdb' else 'table'),
@@ -30,8 +31,7 @@ read_this_run as (
         count(*) as read_rows,
         count(*) filter (where quarantine_reason is null) as clean_rows,
         count(*) filter (where quarantine_reason is not null) as quarantined_rows,
-        min({% for column in date_columns %}'{{ column }}=' || {{ column }}__date_order{{ " || ' ' || " if not loop.last }}{% endfor %})
-            as date_orders
+        min({{ date_orders_label(date_columns) }}) as date_orders
     from staged
     where batch_read_at = {{ this_run }}
     group by batch_file
@@ -40,23 +40,7 @@ read_this_run as (
 
 delivered as (
 
-    {%- if files %}
-    select * from (
-        values
-        {%- for file in files %}
-        ('{{ file.file_name | replace("'", "''") }}', cast({{ file.size }} as bigint), '{{ file.sha256 }}',
-            cast({{ file.source_rows }} as bigint)){{ ',' if not loop.last }}
-        {%- endfor %}
-    ) as files (batch_file, file_bytes, checksum, raw_rows)
-    {%- else %}
-    {#- the embedded sample: one seed, counted from the seed table, no checksum -#}
-    select
-        batch_file,
-        cast(null as bigint) as file_bytes,
-        cast(null as {{ dbt.type_string() }}) as checksum,
-        cast({{ source_row_count(table_name) }} as bigint) as raw_rows
-    from read_this_run
-    {%- endif %}
+    {{ delivered_files(table_name, files, 'read_this_run') }}
 
 ),
 
@@ -68,43 +52,13 @@ load_mode as (
         end as load_mode
 
 ),
-{%- if is_incremental() %}
-{%- set plan = file_load_plan(table_name, this) %}
-
-previous_load as (
-
-    select max(date_orders) as date_orders
-    from {{ this }}
-    where
-        source_table = '{{ table_name }}'
-        and loaded_at = (select max(loaded_at) from {{ this }} where source_table = '{{ table_name }}')
-
-),
 
 load_note as (
 
-    select
-        case
-            when load_mode.load_mode = 'incremental' then null
-            {%- if plan.rebuild %}
-            when true then '{{ plan.note | replace("'", "''") }}'
-            {%- endif %}
-            else '{{ table_name }}: the new rows change the day/month order of a date column ('
-                || coalesce(previous_load.date_orders, '?') || ' -> '
-                || (select min(date_orders) from read_this_run) || '): rebuilt in full'
-        end as load_note
+    select {{ ledger_load_note(table_name, 'load_mode.load_mode', 'read_this_run') }} as load_note
     from load_mode
-    left join previous_load on true
 
 ),
-{%- else %}
-
-load_note as (
-
-    select cast(null as {{ dbt.type_string() }}) as load_note
-
-),
-{%- endif %}
 
 final as (
 

@@ -62,17 +62,8 @@ parsed as (
 ),
 
 date_orders as (
-    {%- if plan.incremental %}
 
-    select
-    {%- for column in date_columns %}
-        '{{ plan.date_orders[column] }}' as {{ column }}__date_order{{ ',' if not loop.last }}
-    {%- endfor %}
-    {%- else %}
-
-    select {{ timestamp_date_orders(date_columns) }}
-    from parsed
-    {%- endif %}
+    {{ staged_date_orders(plan, date_columns, 'parsed') }}
 
 ),
 
@@ -94,9 +85,9 @@ typed as (
         parsed.batch_row_id as row_id,
         {{ this_run_loaded_at() }} as batch_read_at,
         {%- for column in date_columns %}
-        date_orders.{{ column }}__date_order,
-        {{ timestamp_reads(column, 'dmy') }} as {{ column }}__reads_dmy,
-        {{ timestamp_reads(column, 'mdy') }} as {{ column }}__reads_mdy,
+            date_orders.{{ column }}__date_order,
+            {{ timestamp_reads(column, 'dmy') }} as {{ column }}__reads_dmy,
+            {{ timestamp_reads(column, 'mdy') }} as {{ column }}__reads_mdy,
         {%- endfor %}
         parsed.amount as amount_text,
         parsed.ordered_at as ordered_at_text,
@@ -118,78 +109,78 @@ read_rows as (
 ),
 {%- if plan.incremental %}
 
-stored as (
+    stored as (
 
-    select * from {{ this }}
+        select * from {{ this }}
 
-),
+    ),
 
-touched_keys as (
+    touched_keys as (
 
-    select order_key from read_rows
-    where order_key is not null
-    union
-    select stored.order_id
-    from stored
-    cross join customers_present
-    left join customer_ids on stored.customer_id = customer_ids.customer_id
-    where
-        stored.order_id is not null
-        and (
-            stored.has_customers <> customers_present.has_customers
-            or stored.is_known_customer <> (customer_ids.customer_id is not null)
-            or stored.quarantine_reason in ('ordered_at_in_future', 'updated_at_in_future')
-        )
+        select order_key from read_rows
+        where order_key is not null
+        union
+        select stored.order_id
+        from stored
+        cross join customers_present
+        left join customer_ids on stored.customer_id = customer_ids.customer_id
+        where
+            stored.order_id is not null
+            and (
+                stored.has_customers <> customers_present.has_customers
+                or stored.is_known_customer <> (customer_ids.customer_id is not null)
+                or stored.quarantine_reason in ('ordered_at_in_future', 'updated_at_in_future')
+            )
 
-),
+    ),
 
-stored_rows as (
+    stored_rows as (
 
-    {#- the stored rows of the touched ids, with the columns the classification reads: the clean text is cleaned
-        again from the raw value (the same rule), the rest was stored -#}
-    select
-        stored.order_id as order_key,
-        stored.customer_id as customer_key,
-        stored.ordered_at as ordered_at_utc,
-        stored.ordered_at__ambiguous,
-        stored.updated_at as updated_at_utc,
-        stored.updated_at__ambiguous,
-        stored.status as normalized_status,
-        stored.original_currency,
-        stored.original_amount,
-        {{ parse_number(clean_text('stored.raw_amount')) }} as amount_number,
-        {{ raw_columns('orders') }},
-        stored.batch_file,
-        stored.row_id,
-        stored.batch_read_at,
-        {%- for column in date_columns %}
-        stored.{{ column }}__date_order,
-        stored.{{ column }}__reads_dmy,
-        stored.{{ column }}__reads_mdy,
-        {%- endfor %}
-        {{ clean_text('stored.raw_amount') }} as amount_text,
-        {{ clean_text('stored.raw_ordered_at') }} as ordered_at_text,
-        {{ clean_text('stored.raw_updated_at') }} as updated_at_text,
-        stored.row_fingerprint
-    from stored
-    inner join touched_keys on stored.order_id = touched_keys.order_key
+        {#- the stored rows of the touched ids, with the columns the classification reads: the clean text is cleaned
+            again from the raw value (the same rule), the rest was stored -#}
+        select
+            stored.order_id as order_key,
+            stored.customer_id as customer_key,
+            stored.ordered_at as ordered_at_utc,
+            stored.ordered_at__ambiguous,
+            stored.updated_at as updated_at_utc,
+            stored.updated_at__ambiguous,
+            stored.status as normalized_status,
+            stored.original_currency,
+            stored.original_amount,
+            {{ parse_number(clean_text('stored.raw_amount')) }} as amount_number,
+            {{ raw_columns('orders') }},
+            stored.batch_file,
+            stored.row_id,
+            stored.batch_read_at,
+            {%- for column in date_columns %}
+                stored.{{ column }}__date_order,
+                stored.{{ column }}__reads_dmy,
+                stored.{{ column }}__reads_mdy,
+            {%- endfor %}
+            {{ clean_text('stored.raw_amount') }} as amount_text,
+            {{ clean_text('stored.raw_ordered_at') }} as ordered_at_text,
+            {{ clean_text('stored.raw_updated_at') }} as updated_at_text,
+            stored.row_fingerprint
+        from stored
+        inner join touched_keys on stored.order_id = touched_keys.order_key
 
-),
+    ),
 
-fingerprinted as (
+    fingerprinted as (
 
-    select * from read_rows
-    union all by name
-    select * from stored_rows
+        select * from read_rows
+        union all by name
+        select * from stored_rows
 
-),
+    ),
 {%- else %}
 
-fingerprinted as (
+    fingerprinted as (
 
-    select * from read_rows
+        select * from read_rows
 
-),
+    ),
 {%- endif %}
 
 classified as (
@@ -253,10 +244,10 @@ final as (
         row_id,
         row_fingerprint,
         {%- for column in date_columns %}
-        {{ column }}__date_order,
-        {{ column }}__reads_dmy,
-        {{ column }}__reads_mdy,
-        {{ column }}__ambiguous,
+            {{ column }}__date_order,
+            {{ column }}__reads_dmy,
+            {{ column }}__reads_mdy,
+            {{ column }}__ambiguous,
         {%- endfor %}
         is_known_customer,
         has_customers
