@@ -17,8 +17,7 @@ final as (
         order_amount,
         original_currency,
         original_amount,
-        coalesce(updated_at, ordered_at) as updated_at,
-        batch_loaded_at
+        coalesce(updated_at, ordered_at) as updated_at
     from base
     where quarantine_reason is null
 
