@@ -11,6 +11,8 @@ One chain of runs over a hand-made folder (the hand-made fixture's tables, its o
   changed   2024-01-01.csv rewritten (an amount corrected)  -> rebuilt in full, said
   vanished  2024-01-02.csv removed  -> rebuilt in full, said
   after     + 2024-01-05.csv: a day-first date (no change of order), a newer version of an order  -> incremental
+  unchanged the same folder again  -> nothing read, no row rewritten
+  early     + 2023-12-31.csv, which sorts before the files loaded  -> rebuilt in full, said
 After `new` and after `after`, the staging, quarantine, audit and order marts equal a full build of the same folder
 (the load ledger and the run bookkeeping columns excepted). A run killed while it loads leaves the published
 warehouse and its ledger as they were.
@@ -76,8 +78,9 @@ def states() -> list[tuple[str, dict[str, list[str]]]]:
     changed = {**dates, "2024-01-01.csv": CHANGED_FIRST}
     vanished = {name: lines for name, lines in changed.items() if name != "2024-01-02.csv"}
     after = {**vanished, "2024-01-05.csv": BATCHES["2024-01-05.csv"]}
+    early = {**after, "2023-12-31.csv": ["12,B,2023-12-31 10:00:00,10.00,completed,USD,"]}
     return [("full", first_two), ("new", new), ("dates", dates), ("changed", changed), ("vanished", vanished),
-            ("after", after)]
+            ("after", after), ("unchanged", after), ("early", early)]
 
 
 def build(warehouse: Path, raw: Path, target: Path, incremental: bool) -> RunRecord:
@@ -92,6 +95,7 @@ def chain(tmp_path_factory: pytest.TempPathFactory) -> dict:
     warehouse = tmp / "daily" / "warehouse.duckdb"
     runs: dict[str, RunRecord] = {}
     ledgers: dict[str, list[tuple]] = {}
+    latest: dict[str, tuple] = {}
     full: dict[str, Path] = {}
     for step, (name, batches) in enumerate(states()):
         raw = write_folder(tmp / "raw" / name, batches)
@@ -101,11 +105,15 @@ def chain(tmp_path_factory: pytest.TempPathFactory) -> dict:
                 "select batch_file, raw_rows, read_rows, clean_rows, quarantined_rows, load_mode, load_note "
                 "from audit.audit_load_ledger where clv_run_id = ? order by batch_file", [runs[name].run_id]
             ).fetchall()
+            latest[name] = connection.execute(  # when rows were last written, and how many then
+                "select batch_loaded_at, count(*) from staging.base_shop__orders group by all order by 1 desc "
+                "limit 1").fetchone()
         if name in ("new", "after"):
             shutil.copy(warehouse, tmp / f"daily_{name}.duckdb")
             full[name] = tmp / f"full_{name}" / "warehouse.duckdb"
             build(full[name], raw, tmp / "target_full", incremental=False)
-    return {"tmp": tmp, "warehouse": warehouse, "runs": runs, "ledgers": ledgers, "full": full}
+    return {"tmp": tmp, "warehouse": warehouse, "runs": runs, "ledgers": ledgers, "latest": latest,
+            "full": full}
 
 
 def _differences(daily: Path, full: Path) -> list[str]:
@@ -121,7 +129,7 @@ def test_day_by_day_equals_a_full_build_of_the_same_folder(chain: dict, state: s
 
 
 def test_a_new_file_is_read_alone_and_accounted_per_batch(chain: dict) -> None:
-    assert [r.mode for r in chain["runs"].values()] == ["full"] + ["incremental"] * 5
+    assert [r.mode for r in chain["runs"].values()] == ["full"] + ["incremental"] * 7
     assert chain["ledgers"]["full"] == [("2024-01-01.csv", 4, 4, 4, 0, "full", None),
                                         ("2024-01-02.csv", 4, 4, 4, 0, "full", None)]
     # the exact copy of order 6 is quarantined; the older version of order 2 (an earlier file) is superseded
@@ -149,6 +157,8 @@ def test_the_new_rows_reclassify_the_rows_of_the_ids_they_touch(chain: dict) -> 
               "updated_at=ambiguous -> ordered_at=DMY updated_at=ambiguous): rebuilt in full"),
     ("changed", "orders: loaded file(s) changed since they were loaded (checksum: 2024-01-01.csv): rebuilt in full"),
     ("vanished", "orders: loaded file(s) no longer delivered (2024-01-02.csv): rebuilt in full without them"),
+    ("early", "orders: new file(s) 2023-12-31.csv sort before the loaded 2024-01-05.csv (rows are read in file-name "
+              "order): rebuilt in full"),
 ])
 def test_a_contradicting_changed_or_vanished_file_rebuilds_the_table_and_says_why(chain: dict, state: str,
                                                                                    said: str) -> None:
@@ -157,6 +167,13 @@ def test_a_contradicting_changed_or_vanished_file_rebuilds_the_table_and_says_wh
     assert sorted(row[0] for row in ledger) == sorted(dict(states())[state])  # every file read again
     assert any(said in note for note in chain["runs"][state].notes)
     assert all(raw == clean + quarantined for _, raw, _, clean, quarantined, *_ in ledger)
+
+
+def test_a_run_without_new_files_reads_and_rewrites_nothing(chain: dict) -> None:
+    assert chain["ledgers"]["unchanged"] == []
+    assert not any(note.startswith("load orders") for note in chain["runs"]["unchanged"].notes)
+    assert chain["latest"]["unchanged"] == chain["latest"]["after"]  # no row written since the run before
+    assert chain["latest"]["after"][1] == 3  # its 2 new rows and the stored row of order 9, which one touched
 
 
 def test_the_day_first_date_is_typed_as_a_full_build_types_it(chain: dict) -> None:
@@ -174,7 +191,7 @@ def _sha(path: Path) -> str:
 def test_a_killed_incremental_run_leaves_the_warehouse_and_its_ledger(chain: dict) -> None:
     warehouse, tmp = chain["warehouse"], chain["tmp"]
     before = _sha(warehouse)
-    raw = write_folder(tmp / "raw" / "killed", {**dict(states())["after"],
+    raw = write_folder(tmp / "raw" / "killed", {**states()[-1][1],
                                                 "2024-01-06.csv": ["12,A,2024-03-20 10:00:00,5.00,completed,USD,"]})
     env = dict(os.environ, DUCKDB_PATH=str(warehouse))
     command = [sys.executable, "-m", "clvlayer.cli", "build", "--incremental", "--raw-dir", str(raw), "--",
