@@ -45,9 +45,10 @@
     typed (typed Parquet or seed columns: timestamps, dates, decimals, integers, booleans; raw_column_kinds) is typed
     once: its text is exactly what clean_text would return (no quotes, no surrounding whitespace, never a null
     token), so stripping is skipped, and the typed value is kept as <name>__typed for the parsers
-    (timestamp_candidates) instead of being parsed back from its text.
+    (timestamp_candidates) instead of being parsed back from its text. `carry`: columns of the relation passed
+    through as they are (batch_file, batch_row_id).
 -#}
-{% macro cleaned_rows(table_name, relation) -%}
+{% macro cleaned_rows(table_name, relation, carry=[]) -%}
     {%- set kinds = raw_column_kinds(table_name) -%}
     {%- set columns = contract_columns(table_name) -%}
     {%- set typed = [] -%}
@@ -62,10 +63,13 @@
         (case when {{ is_null_token(column ~ '__stripped') }} then null else {{ column }}__stripped end)
             as {{ column }},
         {%- endif %}
-        raw_{{ column }}{{ ',' if not loop.last or typed }}
+        raw_{{ column }}{{ ',' if not loop.last or typed or carry }}
     {%- endfor %}
     {%- for column in typed %}
-        {{ column }}__typed{{ ',' if not loop.last }}
+        {{ column }}__typed{{ ',' if not loop.last or carry }}
+    {%- endfor %}
+    {%- for column in carry %}
+        {{ column }}{{ ',' if not loop.last }}
     {%- endfor %}
     from (
         select
@@ -76,10 +80,13 @@
         from (
             select
             {%- for column in columns %}
-                cast({{ column }} as {{ text_type() }}) as raw_{{ column }}{{ ',' if not loop.last or typed }}
+                cast({{ column }} as {{ text_type() }}) as raw_{{ column }}{{ ',' if not loop.last or typed or carry }}
             {%- endfor %}
             {%- for column in typed %}
-                {{ column }} as {{ column }}__typed{{ ',' if not loop.last }}
+                {{ column }} as {{ column }}__typed{{ ',' if not loop.last or carry }}
+            {%- endfor %}
+            {%- for column in carry %}
+                {{ column }}{{ ',' if not loop.last }}
             {%- endfor %}
             from {{ relation }}
         ) as raw_text
@@ -319,18 +326,31 @@
     its values: DMY, MDY or ambiguous. -#}
 {% macro timestamp_date_orders(columns) -%}
     {%- for column in columns %}
-        case
-            when count(case when {{ column }}__unambiguous is null then {{ column }}__dmy end)
-                > count(case when {{ column }}__unambiguous is null then {{ column }}__mdy end) then 'DMY'
-            when count(case when {{ column }}__unambiguous is null then {{ column }}__dmy end)
-                < count(case when {{ column }}__unambiguous is null then {{ column }}__mdy end) then 'MDY'
-            {%- if var('date_order') | upper in ('DMY', 'MDY') %}
-                else '{{ var("date_order") | upper }}'
-            {%- else %}
-                else 'ambiguous'
-            {%- endif %}
-        end as {{ column }}__date_order{{ ',' if not loop.last }}
+        {{ date_order_decision(
+            'count(case when ' ~ column ~ '__unambiguous is null then ' ~ column ~ '__dmy end)',
+            'count(case when ' ~ column ~ '__unambiguous is null then ' ~ column ~ '__mdy end)') }}
+            as {{ column }}__date_order{{ ',' if not loop.last }}
     {%- endfor %}
+{%- endmacro %}
+
+{#- The rule of step 2, from the number of a column's non-ISO values that read day-first and month-first (also used
+    by the incremental staging models, macros/staging/load_state.sql, with the counts kept as state). -#}
+{% macro date_order_decision(dmy_count, mdy_count) -%}
+    case
+        when {{ dmy_count }} > {{ mdy_count }} then 'DMY'
+        when {{ dmy_count }} < {{ mdy_count }} then 'MDY'
+        {%- if var('date_order') | upper in ('DMY', 'MDY') %}
+        else '{{ var("date_order") | upper }}'
+        {%- else %}
+        else 'ambiguous'
+        {%- endif %}
+    end
+{%- endmacro %}
+
+{#- Whether a value counts toward its column's day-first (order 'dmy') or month-first ('mdy') reading in step 2:
+    kept per row by the incremental staging models, so the decision is updated from the new rows alone. -#}
+{% macro timestamp_reads(column, order) -%}
+    ({{ column }}__unambiguous is null and {{ column }}__{{ order }} is not null)
 {%- endmacro %}
 
 {#- Step 3: whether the value is quarantined as ambiguous (its column's order is a tie that var date_order leaves

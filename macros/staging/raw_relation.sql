@@ -29,58 +29,85 @@
 {%- endmacro %}
 
 {#-
-    raw_relation(table_name)
+    raw_relation(table_name, batches=none, with_batch=false)
 
     A subquery exposing exactly the contract columns of a raw table (models/staging/_sources.yml):
       * no manifest: the embedded sample, i.e. the source (seeds loaded into schema `raw`);
       * a manifest: the reader call it holds for the table (read_csv with fixed options and the path escaped, or
-        read_parquet). A table the manifest does not list is an absent optional table: an empty relation with the
-        contract's columns, so everything downstream still builds.
+        read_parquet); a table delivered as a folder of batch files (docs/input_contract.md) is the union of its
+        batches' readers, in name order. A table the manifest does not list is an absent optional table: an empty
+        relation with the contract's columns, so everything downstream still builds.
     Optional columns missing from the input come back as nulls. Amounts stored as numbers (Parquet) are written
     with var decimal_separator, so they read like the CSV text the parsing rules expect.
+    batches: the names of the batch files to read (none = all; a single export is one batch, named by its file).
+    with_batch: add batch_file (the file's name) and batch_row_id (increasing in read order over all the table's
+    batches: the n-th batch's rows from n * 2^40, so rows of a batch read in a later run sort as in a full read).
 -#}
-{% macro raw_relation(table_name) -%}
+{% macro raw_relation(table_name, batches=none, with_batch=false) -%}
     {#- the source documents lineage; the ref to the seed orders the DAG (seeds load before staging reads them) -#}
     {%- set declared = source('shop', table_name) -%}
     {%- set src = ref('raw_' ~ table_name) -%}
     {%- if not execute -%}
         {{ return(src) }}
     {%- endif -%}
-    {%- set columns = contract_columns(table_name) -%}
-    {%- set source_id = 'source.' ~ project_name ~ '.shop.' ~ table_name -%}
     {%- set manifest = input_manifest() -%}
-    {%- set numeric = [] -%}
+    {%- set parts = [] -%}
     {%- if manifest is none -%}
         {%- set available = adapter.get_columns_in_relation(src) | map(attribute='name') | map('lower') | list -%}
         {%- set mapping = {} -%}
-        {%- for column in columns if column in available -%}
+        {%- for column in contract_columns(table_name) if column in available -%}
             {%- do mapping.update({column: column}) -%}
         {%- endfor -%}
-        {%- set reader = src -%}
+        {%- if batches is none or src.identifier in batches -%}
+            {%- do parts.append(raw_batch_select(table_name, mapping, [], src, false,
+                [src.identifier, 0] if with_batch else none)) -%}
+        {%- endif -%}
     {%- elif table_name in manifest.tables -%}
-        {%- set mapping = manifest.tables[table_name].columns -%}
-        {%- set reader = input_reader(table_name, manifest.tables[table_name]) -%}
-        {%- set numeric = manifest.tables[table_name].get('numeric_columns', []) -%}
-    {%- else -%}
-        {%- set mapping = {} -%}
-        {%- set reader = none -%}
+        {%- set entry = manifest.tables[table_name] -%}
+        {%- if entry.get('batches') and target.type != 'duckdb' -%}
+            {{ exceptions.raise_compiler_error("table " ~ table_name ~ " is a folder of batch files, which is read "
+                ~ "on DuckDB only. Fix: deliver one file per table for this target.") }}
+        {%- endif -%}
+        {%- for batch in (entry.get('batches') or [entry]) -%}
+            {%- if batches is none or batch.file_name in batches -%}
+                {%- do parts.append(raw_batch_select(table_name, batch.columns, batch.get('numeric_columns', []),
+                    input_reader(table_name, batch), batch.format == 'csv',
+                    [batch.file_name, loop.index0] if with_batch else none, entry.get('column_types') or {})) -%}
+            {%- endif -%}
+        {%- endfor -%}
     {%- endif -%}
+    {%- if parts | length == 0 -%}
+        {%- do parts.append(raw_batch_select(table_name, {}, [], none, false, ['', 0] if with_batch else none)) -%}
+    {%- endif -%}
+    {{ return(parts[0] if parts | length == 1 else '(' ~ parts | join('\n    union all\n    ') ~ ')') }}
+{%- endmacro %}
+
+{#- One file's rows as the contract's columns (raw_relation). reader none: no rows. batch: [file name, ordinal] adds
+    batch_file and batch_row_id. shared_types: the columns typed alike in every batch of a folder; another typed
+    column of a batch is read as text (so the batches union into one relation). -#}
+{% macro raw_batch_select(table_name, mapping, numeric, reader, csv_input, batch=none, shared_types=none) -%}
+    {%- set source_id = 'source.' ~ project_name ~ '.shop.' ~ table_name -%}
     (select
-    {%- for column in columns %}
+    {%- for column in contract_columns(table_name) %}
         {% if column in mapping and column in numeric and var('decimal_separator') == ','
             and graph.sources[source_id].columns[column].meta.get('type') == 'amount' -%}
             replace(cast({{ quoted_identifier(mapping[column]) }} as {{ text_type() }}), '.', ',')
+        {%- elif column in mapping and shared_types is not none and column not in shared_types -%}
+            cast({{ quoted_identifier(mapping[column]) }} as {{ text_type() }})
         {%- elif column in mapping -%}
             {{ quoted_identifier(mapping[column]) }}
         {%- else -%}
             cast(null as {{ text_type() }})
-        {%- endif %} as {{ column }}{{ ',' if not loop.last }}
+        {%- endif %} as {{ column }}{{ ',' if not loop.last or batch is not none }}
     {%- endfor %}
+    {%- if batch is not none %}
+        cast('{{ batch[0] | replace("'", "''") }}' as {{ text_type() }}) as batch_file,
+        cast({{ batch[1] }} as bigint) * 1099511627776 + {{ scan_row_id() }} as batch_row_id
+    {%- endif %}
     {%- if reader is none %}
     where 1 = 0)
     {%- else %}
-    from {{ reader }}{{ input_reader_filter(manifest is not none
-        and manifest.tables[table_name].format == 'csv') }})
+    from {{ reader }}{{ input_reader_filter(csv_input) }})
     {%- endif %}
 {%- endmacro %}
 
@@ -193,13 +220,13 @@
     quarantined with their raw text and line number. The reader stores them in a temporary reject table of the
     same connection (store_rejects), so nothing it skips is lost.
 -#}
-{% macro insert_rejected_lines(table_name) -%}
-    {{- adapter.dispatch('insert_rejected_lines', 'customer_value')(table_name) -}}
+{% macro insert_rejected_lines(table_name, with_batch=false, extra={}) -%}
+    {{- adapter.dispatch('insert_rejected_lines', 'customer_value')(table_name, with_batch, extra) -}}
 {%- endmacro %}
 
 {#- Spark: the lines its CSV reader kept as _corrupt_record (wrong number of fields, a broken quote), quarantined
     as malformed_line with their raw text. Spark's reader does not report line numbers: source_line is null. -#}
-{% macro spark__insert_rejected_lines(table_name) -%}
+{% macro spark__insert_rejected_lines(table_name, with_batch=false, extra={}) -%}
     {%- set manifest = input_manifest() -%}
     {%- set entry = manifest.tables.get(table_name) if manifest is not none else none -%}
     {%- if entry is none or entry.format != 'csv' -%}
@@ -214,29 +241,45 @@
     {%- endif -%}
 {%- endmacro %}
 
-{% macro duckdb__insert_rejected_lines(table_name) -%}
+{% macro duckdb__insert_rejected_lines(table_name, with_batch=false, extra={}) -%}
     {%- set manifest = input_manifest() -%}
     {%- set entry = manifest.tables.get(table_name) if manifest is not none else none -%}
-    {%- set rejects = entry.rejects_table if entry is not none and execute else none -%}
-    {%- if rejects -%}
-        {%- set exists = run_query("select count(*) from duckdb_tables() where table_name = '" ~ rejects ~ "'") -%}
-        {%- set rejects = rejects if exists.columns[0].values()[0] > 0 else none -%}
+    {%- set selects = [] -%}
+    {%- if entry is not none and execute -%}
+        {%- for batch in (entry.get('batches') or [entry]) if batch.rejects_table -%}
+            {%- set rejects = batch.rejects_table -%}
+            {%- set exists = run_query("select count(*) from duckdb_tables() where table_name = '" ~ rejects ~ "'") -%}
+            {%- if exists.columns[0].values()[0] > 0 -%}
+                {%- set select -%}
+                    select
+                        case
+                            when bool_or(error_type = 'INVALID ENCODING') then 'undecodable_line'
+                            when bool_or(error_type = 'LINE SIZE OVER MAXIMUM') then 'line_too_long'
+                            else 'malformed_line'
+                        end,
+                        min(csv_line),
+                        line
+                        {%- if with_batch %},
+                        '{{ batch.file_name | replace("'", "''") }}'
+                        {%- endif %}
+                        {%- for value in extra.values() %},
+                        {{ value }}
+                        {%- endfor %}
+                    from {{ rejects }}
+                    where scan_id = (select max(scan_id) from {{ rejects }})
+                    group by line
+                {%- endset -%}
+                {%- do selects.append(select) -%}
+            {%- endif -%}
+        {%- endfor -%}
     {%- endif -%}
-    {%- if not rejects -%}
+    {%- if selects | length == 0 -%}
         select 'no rejected lines' as rejected_lines
     {%- else -%}
-        insert into {{ this }} (quarantine_reason, raw_row, source_line)
-        select
-            case
-                when bool_or(error_type = 'INVALID ENCODING') then 'undecodable_line'
-                when bool_or(error_type = 'LINE SIZE OVER MAXIMUM') then 'line_too_long'
-                else 'malformed_line'
-            end,
-            min(csv_line),
-            line
-        from {{ rejects }}
-        where scan_id = (select max(scan_id) from {{ rejects }})
-        group by line
+        insert into {{ this }} (quarantine_reason, raw_row, source_line
+            {%- if with_batch %}, batch_file{% endif %}
+            {%- for column in extra.keys() %}, {{ column }}{% endfor %})
+        {{ selects | join('\nunion all\n') }}
     {%- endif -%}
 {%- endmacro %}
 

@@ -45,6 +45,7 @@ from clvlayer.publish import (DEFAULT_KEEP_FAILED, DiskFull, append_run_record, 
 # Test hook: CLV_FAULT_PAUSE=point[,point...] stops the process (SIGSTOP) at those named steps of the publish, so a
 # test sees exactly what a kill -9 there would leave, then kills it or lets it go on (SIGCONT).
 PAUSE_ENV = "CLV_FAULT_PAUSE"
+RUN_ID_ENV = "CLV_RUN_ID"
 
 
 @dataclass
@@ -101,6 +102,27 @@ def _input_rows(database: Path) -> dict[str, int]:
         except duckdb.CatalogException:
             return {}
     return {table: count for table, count in rows}
+
+
+def load_notes(database: Path, run_id: str) -> list[str]:
+    """What this run loaded, from the load ledger (audit.audit_load_ledger): per table the files read, full or
+    incremental, and why a table was rebuilt in full (empty when the build selected no ledger)."""
+    import duckdb
+
+    with duckdb.connect(str(database), read_only=True) as connection:
+        try:
+            rows = connection.execute(
+                "select source_table, any_value(load_mode), count(*), sum(raw_rows), any_value(load_note), "
+                "string_agg(batch_file, ', ' order by batch_file) from audit.audit_load_ledger "
+                "where clv_run_id = ? group by source_table order by source_table", [run_id]).fetchall()
+        except duckdb.CatalogException:
+            return []
+    notes = []
+    for table, mode, files, raw_rows, note, names in rows:
+        shown = names if files <= 5 else f"{names.split(', ')[0]} ... {names.split(', ')[-1]}"
+        notes.append(f"load {table}: {mode}, {files} file(s) read ({shown}; {raw_rows:,} rows)"
+                     + (f" - {note}" if note else ""))
+    return notes
 
 
 def _pause(point: str) -> None:
@@ -182,7 +204,11 @@ def _build_and_publish(warehouse: Path, raw_data_dir: Path | None, build_dir: Pa
         args += ["--exclude-resource-type", "unit_test"]
     if target_path is not None:
         args += ["--target-path", str(target_path)]
-    outcome = run_dbt(args, duckdb_path=build_file, inputs=inputs, pid_file=build_dir / "dbt.pid")
+    os.environ[RUN_ID_ENV] = record.run_id  # the load ledger names the run (audit_load_ledger.clv_run_id)
+    try:
+        outcome = run_dbt(args, duckdb_path=build_file, inputs=inputs, pid_file=build_dir / "dbt.pid")
+    finally:
+        os.environ.pop(RUN_ID_ENV, None)
     record.tests_passed = outcome.passed
     record.failures = outcome.failures
     if not outcome.success:
@@ -195,6 +221,7 @@ def _build_and_publish(warehouse: Path, raw_data_dir: Path | None, build_dir: Pa
     if not _export_saved_queries(build_file, record, _target_path(args, os.environ), _selects(dbt_args)):
         return False
     record.input_rows = _input_rows(build_file)
+    record.notes += load_notes(build_file, record.run_id)
     record.output_rows = _row_counts(build_file, ("marts",))
     if warehouse.with_name(warehouse.name + ".wal").exists():  # publish_file removes it (see there)
         record.notes.append(f"removed a stale {warehouse.name}.wal before publishing")

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import codecs
 import csv
+import hashlib
 import io
 import json
 import os
@@ -75,6 +76,12 @@ class TableInput:
     read_path: str | None = None  # CSV: the file the reader reads (a UTF-8 copy when the encoding needs one)
     header_lines: int = 1  # CSV: lines before the data (2 with Excel's sep= line)
     notes: list[str] = field(default_factory=list)
+    size: int = 0  # bytes of the file (a batch folder: of all its files)
+    sha256: str = ""  # the file's checksum (the load ledger compares it run to run); "" for a batch folder
+    file_name: str = ""  # the file's name as given (a batch: its name inside the table's folder)
+    # a table delivered as a folder of batch files: one entry per file, in name order (each read and counted like
+    # a single file; the table's reader_sql is then empty and raw_relation reads the batches)
+    batches: list["TableInput"] = field(default_factory=list)
 
 
 @dataclass
@@ -134,10 +141,9 @@ def _entries(folder: Path) -> dict[str, list[os.DirEntry]]:
     return by_stem
 
 
-def _check_entry(entry: os.DirEntry, table: TableContract) -> tuple[Path | None, str | None]:
+def _check_entry_path(given: Path, table: TableContract) -> tuple[Path | None, str | None]:
     """The real file behind a folder entry, or the reason it cannot be read."""
-    given = Path(entry.path)
-    if entry.is_symlink() and not given.exists():
+    if given.is_symlink() and not given.exists():
         target = os.readlink(given)
         return None, (f"{given}: a symbolic link to {target}, which does not exist. Fix: point the link at the "
                       f"{table.name} export or remove it.")
@@ -148,7 +154,7 @@ def _check_entry(entry: os.DirEntry, table: TableContract) -> tuple[Path | None,
         return None, f"{given}: cannot be inspected ({error.strerror}). Fix: check the path and its permissions."
     if stat.S_ISDIR(mode):
         return None, (f"{given}: a directory, where the {table.name} table's file was expected. Fix: put the "
-                      f"export itself at {given.name} (one file per table; a folder of parts is not read).")
+                      f"export itself at {given.name}, or batch files in a folder named {table.name}/ (no suffix).")
     if not stat.S_ISREG(mode):
         return None, f"{given}: not a regular file (a pipe or device). Fix: export the table to a file."
     if not os.access(real, os.R_OK):
@@ -296,6 +302,7 @@ def _choose_delimiter(header: str, table: TableContract, settings: InputSettings
 
 def _csv_reader_sql(path: Path, table: str, names: list[str], delimiter: str, settings: InputSettings,
                     encoding: str, skip: int = 0) -> str:
+    """`table` names the reject tables: the table, or `<table>_<n>` for batch n of a batch folder."""
     columns = ", ".join(f"{sql_string(name)}: 'VARCHAR'" for name in names)
     return (f"read_csv({sql_file_literal(path)}, auto_detect = false, skip = {skip}, header = true, "
             f"delim = {sql_string(delimiter)}, quote = {sql_string(settings.quote)}, "
@@ -305,8 +312,10 @@ def _csv_reader_sql(path: Path, table: str, names: list[str], delimiter: str, se
 
 
 def inspect_csv(given: Path, real: Path, table: TableContract, settings: InputSettings,
-                work_dir: Path | None) -> TableInput:
-    """Decide how to read one CSV file (encoding, delimiter, columns) and count its records."""
+                work_dir: Path | None, label: str | None = None, batch: bool = False) -> TableInput:
+    """Decide how to read one CSV file (encoding, delimiter, columns) and count its records. `label` names its
+    helper files and reject tables (default the table); a `batch` of a folder may hold no rows."""
+    label = label or table.name
     notes: list[str] = []
     encoding, bom_length, encoding_notes = _choose_encoding(real, settings.encoding)
     notes += encoding_notes
@@ -325,22 +334,22 @@ def inspect_csv(given: Path, real: Path, table: TableContract, settings: InputSe
         duckdb_encoding = None
     read_path = real
     if duckdb_encoding is None and work_dir is not None:
-        read_path = work_dir / f"{table.name}.utf8.csv"
+        read_path = work_dir / f"{label}.utf8.csv"
         _transcode(real, encoding, read_path)
         notes.append(f"read through a UTF-8 copy ({read_path.name}): DuckDB reads UTF-8, UTF-16 and Latin-1 only")
     scan = scan_csv(real, delimiter=delimiter, quote=settings.quote, escape=settings.escape,
                     encoding=encoding if encoding.startswith("utf-16") else "utf-8", bom_bytes=bom_length)
     if excel:  # the sep= line is a record of the scan, not data
         scan.data_records = max(scan.data_records - 1, 0)
-    _check_structure(given, table, scan)
+    _check_structure(given, table, scan, batch)
     positional = [name if name in table.columns and name not in names[:i] else f"column_{i + 1}"
                   for i, name in enumerate(names)]
     return TableInput(
         table=table.name, path=str(real), given_path=str(given), format="csv",
-        reader_sql=_csv_reader_sql(read_path, table.name, positional, delimiter, settings, duckdb_encoding or "utf-8",
+        reader_sql=_csv_reader_sql(read_path, label, positional, delimiter, settings, duckdb_encoding or "utf-8",
                                    skip=1 if excel else 0),
         columns={c: c for c in table.columns if c in positional}, source_rows=scan.data_records,
-        count_method="csv records (byte scan)", rejects_table=f"clv_rejects_{table.name}",
+        count_method="csv records (byte scan)", rejects_table=f"clv_rejects_{label}",
         encoding=encoding, delimiter=delimiter, notes=notes, header_columns=positional, read_path=str(read_path),
         header_lines=2 if excel else 1)
 
@@ -358,7 +367,7 @@ def _check_header(given: Path, table: TableContract, names: list[str]) -> None:
                          f"{', '.join(names)}. Fix: rename or add the column (contract: models/staging/_sources.yml).")
 
 
-def _check_structure(given: Path, table: TableContract, scan: Any) -> None:
+def _check_structure(given: Path, table: TableContract, scan: Any, batch: bool = False) -> None:
     if scan.unterminated_quote_line is not None:
         raise InputError(f"{given}: a quoted field opened on line {scan.unterminated_quote_line} never closes, so "
                          "every later line would be read as part of it. Fix: close or escape (\"\") the quote on "
@@ -368,14 +377,14 @@ def _check_structure(given: Path, table: TableContract, scan: Any) -> None:
             "CRLF", scan.crlf_terminators), ("CR", scan.cr_terminators)) if count)
         raise InputError(f"{given}: mixed line endings ({styles}); DuckDB's CSV reader needs one kind. Fix: convert "
                          "the file to one line ending (e.g. dos2unix) or re-export it.")
-    if table.required and scan.data_records == 0:
+    if table.required and scan.data_records == 0 and not batch:
         raise InputError(f"{given}: the required table '{table.name}' has a header but no rows. Fix: export the "
                          "data again.")
 
 
 # --- Parquet -------------------------------------------------------------------------------------------------------
 
-def inspect_parquet(given: Path, real: Path, table: TableContract) -> TableInput:
+def inspect_parquet(given: Path, real: Path, table: TableContract, batch: bool = False) -> TableInput:
     import duckdb
 
     literal = sql_file_literal(real)
@@ -400,7 +409,7 @@ def inspect_parquet(given: Path, real: Path, table: TableContract) -> TableInput
                          f"{', '.join(n for n, *_ in described)}. Fix: rename or add the column (contract: "
                          "models/staging/_sources.yml).")
     source_rows = int(rows[0] or 0) if rows else 0
-    if table.required and source_rows == 0:
+    if table.required and source_rows == 0 and not batch:
         raise InputError(f"{given}: the required table '{table.name}' has no rows. Fix: export the data again.")
     return TableInput(table=table.name, path=str(real), given_path=str(given), format="parquet",
                       reader_sql=f"read_parquet({literal})",
@@ -413,6 +422,79 @@ def inspect_parquet(given: Path, real: Path, table: TableContract) -> TableInput
 def _is_numeric(kind: str) -> bool:
     return kind.startswith(("DECIMAL", "DOUBLE", "FLOAT", "REAL", "HUGEINT", "UHUGEINT")) or kind in {
         "TINYINT", "SMALLINT", "INTEGER", "BIGINT", "UTINYINT", "USMALLINT", "UINTEGER", "UBIGINT"}
+
+
+# --- one file, and a folder of batch files ------------------------------------------------------------------------
+
+def _inspect_file(given: Path, table: TableContract, settings: InputSettings, work_dir: Path | None,
+                  label: str | None = None, batch: bool = False) -> TableInput:
+    """Check and describe one file of a table (its whole export, or one batch of a batch folder)."""
+    real, problem = _check_entry_path(given, table)
+    if problem or real is None:
+        raise InputError(problem or f"{given}: unreadable")
+    if real.stat().st_size == 0:
+        raise InputError(f"{given}: the file is empty. Fix: export the table again (a header row at least), or "
+                         f"remove the file{' (the table is required)' if table.required and not batch else ''}.")
+    if real.suffix.lower() == ".parquet" or given.suffix.lower() == ".parquet":
+        found = inspect_parquet(given, real, table, batch)
+    else:
+        found = inspect_csv(given, real, table, settings, work_dir, label, batch)
+    found.size, found.sha256, found.file_name = real.stat().st_size, file_sha256(real), given.name
+    return found
+
+
+def file_sha256(path: Path) -> str:
+    """The file's sha256 (the load ledger's checksum: a batch file rewritten after it was loaded is found by it)."""
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(8 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _batch_folders(folder: Path) -> dict[str, os.DirEntry]:
+    """Sub-folders named like a table (`orders/`, any letter case): tables delivered as batch files."""
+    with os.scandir(folder) as listing:
+        return {entry.name.lower(): entry for entry in listing if "." not in entry.name and entry.is_dir()}
+
+
+def inspect_batch_folder(directory: Path, table: TableContract, files: list[os.DirEntry], settings: InputSettings,
+                         work_dir: Path | None) -> TableInput:
+    """A table delivered as a folder of batch files (`orders/2025-12-01.parquet`, ...): every file follows the same
+    contract as a single export and is inspected, counted and checksummed on its own; the batches are read in name
+    order (name them so that it is delivery order: dates, sequence numbers). Hidden files (`.name`, an extractor's
+    partial download) are skipped."""
+    if files:
+        raise InputError(f"{directory.parent}: {files[0].name} and the folder {directory.name}/ both hold table "
+                         f"'{table.name}'. Fix: keep one of them.")
+    with os.scandir(directory) as listing:
+        names = sorted(entry.name for entry in listing if not entry.name.startswith("."))
+    unsupported = [n for n in names if Path(n).suffix.lower() not in READABLE_SUFFIXES]
+    if unsupported:
+        raise InputError(f"{directory / unsupported[0]}: not a batch file of table '{table.name}' (a batch folder "
+                         "holds only .parquet or .csv files). Fix: move it out of the folder.")
+    kinds = {Path(n).suffix.lower() for n in names}
+    if len(kinds) > 1:
+        raise InputError(f"{directory}: mixes .csv and .parquet batch files. Fix: deliver one format per table.")
+    if not names:
+        raise InputError(f"{directory}: a batch folder with no batch files. Fix: add them, or remove the folder"
+                         f"{' (the table is required)' if table.required else ''}.")
+    batches = [_inspect_file(directory / name, table, settings, work_dir, f"{table.name}_{index}", batch=True)
+               for index, name in enumerate(names)]
+    total = sum(b.source_rows for b in batches)
+    if table.required and total == 0:
+        raise InputError(f"{directory}: the required table '{table.name}' has no rows in any batch file. Fix: "
+                         "export the data again.")
+    first = batches[0]
+    shared_types = {c: t for c, t in first.column_types.items()
+                    if all(b.column_types.get(c) == t for b in batches)}  # typed once only when typed alike
+    return TableInput(
+        table=table.name, path=str(directory.resolve()), given_path=str(directory), format=first.format,
+        reader_sql="", columns={c: c for c in table.columns if any(c in b.columns for b in batches)},
+        source_rows=total, count_method=f"{len(batches)} batch files: {first.count_method}",
+        numeric_columns=sorted({c for b in batches for c in b.numeric_columns}), column_types=shared_types,
+        size=sum(b.size for b in batches), file_name=directory.name, batches=batches,
+        notes=[f"batch folder: {len(batches)} files"])
 
 
 # --- the resolver --------------------------------------------------------------------------------------------------
@@ -438,25 +520,21 @@ def resolve_inputs(folder: Path, *, dbt_args: list[str] | None = None, work_dir:
     problems: list[str] = []
     tables: dict[str, TableInput] = {}
     entries = _entries(folder)
+    batch_folders = _batch_folders(folder)
     for table in load_contract().values():
+        if table.name.lower() in batch_folders:
+            try:
+                tables[table.name] = inspect_batch_folder(Path(batch_folders[table.name.lower()].path), table,
+                                                          entries.get(table.name.lower(), []), settings, work_dir)
+            except InputError as error:
+                problems.append(str(error))
+            continue
         entry, found_problems = find_table_file(folder, table, entries)
         problems += found_problems
         if entry is None:
             continue
-        real, problem = _check_entry(entry, table)
-        if problem or real is None:
-            problems.append(problem or f"{entry.path}: unreadable")
-            continue
-        given = Path(entry.path)
-        if real.stat().st_size == 0:
-            problems.append(f"{given}: the file is empty. Fix: export the table again (a header row at least), or "
-                            f"remove the file{' (the table is required)' if table.required else ''}.")
-            continue
         try:
-            if real.suffix.lower() == ".parquet" or given.suffix.lower() == ".parquet":
-                tables[table.name] = inspect_parquet(given, real, table)
-            else:
-                tables[table.name] = inspect_csv(given, real, table, settings, work_dir)
+            tables[table.name] = _inspect_file(Path(entry.path), table, settings, work_dir)
         except InputError as error:
             problems.append(str(error))
     if problems:

@@ -3,6 +3,7 @@ No dbt runs here; the builds through it are in test_bad_input.py, test_publish.p
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from pathlib import Path
@@ -51,3 +52,47 @@ def test_the_spark_inputs_name_the_file_spark_reads(tmp_path: Path) -> None:
                                        "marketing_spend"}
     assert all(os.path.exists(entry["spark_path"]) for entry in document["tables"].values())
     assert inputs.manifest is not None and inputs.env()["RAW_DATA_DIR"] == str(tmp_path / "sample")
+
+
+def _batch_folder(root: Path, batches: dict[str, str]) -> Path:
+    root.mkdir(parents=True)
+    for table in HANDMADE.glob("*.csv"):
+        if table.name != "orders.csv":
+            (root / table.name).write_bytes(table.read_bytes())
+    (root / "orders").mkdir(parents=True)
+    for name, text in batches.items():
+        (root / "orders" / name).write_text(text)
+    return root
+
+
+def test_a_folder_of_batch_files_is_resolved_file_by_file(tmp_path: Path) -> None:
+    header, *rows = (HANDMADE / "orders.csv").read_text().splitlines()
+    first, second = "\n".join([header, *rows[:5]]) + "\n", "\n".join([header, *rows[5:]]) + "\n"
+    folder = _batch_folder(tmp_path / "raw", {"2024-01-02.csv": second, "2024-01-01.csv": first,
+                                              ".2024-01-03.csv.part": "partial download"})
+    entry = prepare_inputs(str(folder), work_dir=tmp_path / "work").manifest.tables["orders"]
+    assert [b.file_name for b in entry.batches] == ["2024-01-01.csv", "2024-01-02.csv"]  # name order, hidden skipped
+    assert [b.source_rows for b in entry.batches] == [5, 3] and entry.source_rows == 8
+    assert [b.size for b in entry.batches] == [len(first), len(second)] and entry.size == len(first + second)
+    assert entry.batches[0].sha256 == hashlib.sha256(first.encode()).hexdigest()
+    assert len({b.rejects_table for b in entry.batches}) == 2  # each batch's unreadable lines kept apart
+    single = prepare_inputs(str(HANDMADE)).manifest.tables["orders"]
+    assert single.batches == [] and single.file_name == "orders.csv"
+    assert single.sha256 == hashlib.sha256((HANDMADE / "orders.csv").read_bytes()).hexdigest()
+
+
+@pytest.mark.parametrize(("batches", "also", "error"), [
+    ({"a.csv": "x", "b.parquet": "y"}, None, "mixes .csv and .parquet batch files"),
+    ({"a.csv": "order_id\n", "notes.txt": "x"}, None, r"notes\.txt: not a batch file of table 'orders'"),
+    ({}, None, "a batch folder with no batch files"),
+    ({"a.csv": "order_id,customer_id,ordered_at,amount\n"}, None, "has no rows in any batch file"),
+    ({"a.csv": "order_id,customer_id,ordered_at,amount\n1,A,2024-01-01,1\n"}, "orders.csv",
+     "orders.csv and the folder orders/ both hold table 'orders'"),
+])
+def test_a_batch_folder_that_cannot_be_read_is_refused(tmp_path: Path, batches: dict[str, str], also: str | None,
+                                                       error: str) -> None:
+    folder = _batch_folder(tmp_path / "raw", batches)
+    if also:
+        (folder / also).write_bytes((HANDMADE / "orders.csv").read_bytes())
+    with pytest.raises(InputError, match=error):
+        prepare_inputs(str(folder), work_dir=tmp_path / "work")

@@ -1,12 +1,29 @@
 -- Every raw order row, typed, with the reason it is quarantined (null = clean). 1:1 with the raw input: the
 -- post-hook adds the CSV lines the reader could not parse, quarantined with their raw text.
-{{ config(post_hook="{{ insert_rejected_lines('orders') }}") }}
+--
+-- Incremental (docs/operations.md "Incremental runs"): the decisions are kept as state. A run reads only the batch
+-- files the load ledger has not loaded (macros/staging/load_state.sql, staging_load_plan), types them under the
+-- stored day/month order of each date column, and re-classifies duplicates and versions only for the order ids
+-- the new rows touch, reading those ids' stored rows back (plus the rows whose customer became known or unknown, and
+-- those quarantined as in the future, whose verdict moves with the reference date). A changed or vanished loaded
+-- file, or new rows that change a date column's day/month order, rebuild the table in full (the ledger says why).
+-- Rows (re)written by a run carry its time in batch_loaded_at (macros/incremental.sql, this_run_loaded_at).
+{%- set date_columns = ['ordered_at', 'updated_at'] %}
+{%- set plan = staging_load_plan('orders', date_columns) %}
+{{ config(
+    materialized=('incremental' if target.type == 'duckdb' else 'table'),
+    incremental_strategy='delete+insert',
+    unique_key='order_id',
+    pre_hook="{{ staging_rebuild_delete('orders', ['ordered_at', 'updated_at']) }}",
+    post_hook="{{ insert_rejected_lines('orders', with_batch=true, extra={'batch_read_at': this_run_loaded_at(),
+        'batch_loaded_at': this_run_loaded_at()}) }}"
+) }}
 
 with
 
 source as (
 
-    select * from {{ raw_relation('orders') }}
+    select * from {{ raw_relation('orders', batches=plan.read, with_batch=true) }}
 
 ),
 
@@ -25,7 +42,7 @@ customers_present as (
 
 cleaned as (
 
-    {{ cleaned_rows('orders', 'source') }}
+    {{ cleaned_rows('orders', 'source', carry=['batch_file', 'batch_row_id']) }}
 
 ),
 
@@ -46,8 +63,7 @@ parsed as (
 
 date_orders as (
 
-    select {{ timestamp_date_orders(['ordered_at', 'updated_at']) }}
-    from parsed
+    {{ staged_date_orders(plan, date_columns, 'parsed') }}
 
 ),
 
@@ -56,9 +72,6 @@ typed as (
     select
         parsed.order_key,
         parsed.customer_key,
-        parsed.ordered_at,
-        parsed.amount,
-        parsed.updated_at,
         parsed.amount_number,
         parsed.original_currency,
         parsed.normalized_status,
@@ -67,23 +80,108 @@ typed as (
         {{ timestamp_value('updated_at') }} as updated_at_utc,
         {{ timestamp_is_ambiguous('updated_at') }} as updated_at__ambiguous,
         {{ amount_value('amount', 'amount_number') }} as original_amount,
-        {{ raw_columns('orders') }}
+        {{ raw_columns('orders') }},
+        parsed.batch_file,
+        parsed.batch_row_id as row_id,
+        {{ this_run_loaded_at() }} as batch_read_at,
+        {%- for column in date_columns %}
+            date_orders.{{ column }}__date_order,
+            {{ timestamp_reads(column, 'dmy') }} as {{ column }}__reads_dmy,
+            {{ timestamp_reads(column, 'mdy') }} as {{ column }}__reads_mdy,
+        {%- endfor %}
+        parsed.amount as amount_text,
+        parsed.ordered_at as ordered_at_text,
+        parsed.updated_at as updated_at_text
     from parsed
     cross join date_orders
 
 ),
 
-fingerprinted as (
+read_rows as (
 
     select
         *,
-        {{ scan_row_id() }} as row_id,
-        {{ row_fingerprint(['order_key', 'customer_key', ['ordered_at_utc', 'ordered_at'],
-            ['original_amount', 'amount'], 'normalized_status', 'original_currency',
-            ['updated_at_utc', 'updated_at']]) }} as row_fingerprint
+        {{ row_fingerprint(['order_key', 'customer_key', ['ordered_at_utc', 'ordered_at_text'],
+            ['original_amount', 'amount_text'], 'normalized_status', 'original_currency',
+            ['updated_at_utc', 'updated_at_text']]) }} as row_fingerprint
     from typed
 
 ),
+{%- if plan.incremental %}
+
+    stored as (
+
+        select * from {{ this }}
+
+    ),
+
+    touched_keys as (
+
+        select order_key from read_rows
+        where order_key is not null
+        union
+        select stored.order_id
+        from stored
+        cross join customers_present
+        left join customer_ids on stored.customer_id = customer_ids.customer_id
+        where
+            stored.order_id is not null
+            and (
+                stored.has_customers <> customers_present.has_customers
+                or stored.is_known_customer <> (customer_ids.customer_id is not null)
+                or stored.quarantine_reason in ('ordered_at_in_future', 'updated_at_in_future')
+            )
+
+    ),
+
+    stored_rows as (
+
+        {#- the stored rows of the touched ids, with the columns the classification reads: the clean text is cleaned
+            again from the raw value (the same rule), the rest was stored -#}
+        select
+            stored.order_id as order_key,
+            stored.customer_id as customer_key,
+            stored.ordered_at as ordered_at_utc,
+            stored.ordered_at__ambiguous,
+            stored.updated_at as updated_at_utc,
+            stored.updated_at__ambiguous,
+            stored.status as normalized_status,
+            stored.original_currency,
+            stored.original_amount,
+            {{ parse_number(clean_text('stored.raw_amount')) }} as amount_number,
+            {{ raw_columns('orders') }},
+            stored.batch_file,
+            stored.row_id,
+            stored.batch_read_at,
+            {%- for column in date_columns %}
+                stored.{{ column }}__date_order,
+                stored.{{ column }}__reads_dmy,
+                stored.{{ column }}__reads_mdy,
+            {%- endfor %}
+            {{ clean_text('stored.raw_amount') }} as amount_text,
+            {{ clean_text('stored.raw_ordered_at') }} as ordered_at_text,
+            {{ clean_text('stored.raw_updated_at') }} as updated_at_text,
+            stored.row_fingerprint
+        from stored
+        inner join touched_keys on stored.order_id = touched_keys.order_key
+
+    ),
+
+    fingerprinted as (
+
+        select * from read_rows
+        union all by name
+        select * from stored_rows
+
+    ),
+{%- else %}
+
+    fingerprinted as (
+
+        select * from read_rows
+
+    ),
+{%- endif %}
 
 classified as (
 
@@ -108,11 +206,11 @@ reasoned as (
              ['is_superseded', 'superseded_by_newer_version'],
              ['is_conflicting_duplicate', 'conflicting_duplicate_order_id'],
              ['customer_key is null', 'missing_customer_id']]
-            + timestamp_checks('ordered_at', 'ordered_at', 'ordered_at_utc', required=true)
-            + amount_checks('amount', 'amount', 'amount_number')
+            + timestamp_checks('ordered_at', 'ordered_at_text', 'ordered_at_utc', required=true)
+            + amount_checks('amount', 'amount_text', 'amount_number')
             + [['normalized_status is null', 'unknown_status'],
                ['rate_to_reporting is null', 'unknown_currency']]
-            + timestamp_checks('updated_at', 'updated_at', 'updated_at_utc')
+            + timestamp_checks('updated_at', 'updated_at_text', 'updated_at_utc')
             + [['has_customers and not is_known_customer', 'unknown_customer']]
         ) }} as quarantine_reason
     from classified
@@ -139,7 +237,20 @@ final as (
         raw_updated_at,
         quarantine_reason,
         case when quarantine_reason is not null then {{ raw_row_json('orders') }} end as raw_row,
-        cast(null as bigint) as source_line
+        cast(null as bigint) as source_line,
+        batch_file,
+        batch_read_at,
+        {{ this_run_loaded_at() }} as batch_loaded_at,
+        row_id,
+        row_fingerprint,
+        {%- for column in date_columns %}
+            {{ column }}__date_order,
+            {{ column }}__reads_dmy,
+            {{ column }}__reads_mdy,
+            {{ column }}__ambiguous,
+        {%- endfor %}
+        is_known_customer,
+        has_customers
     from reasoned
 
 )
