@@ -76,7 +76,7 @@ def test_churn_threshold_sensitivity(lifetime_data: tuple[Path, Path], orders: p
     for threshold in (90, 180, 270, 365):
         params = Params(lapsed_days=threshold)
         customers = customers_as_of(orders, attributes, as_of, True, params)
-        expected = lifetimes(customers, params)["expected"].mean()
+        expected = lifetimes(customers, params, orders)["expected"].mean()
         rows.append((threshold, expected, expected / truth - 1))
     table = pd.DataFrame(rows, columns=["lapse_threshold_days", "expected_lifetime_months", "vs_truth"])
     print(f"\nchurn threshold sensitivity (truth {truth:.2f} months):\n" + table.round(3).to_string(index=False))
