@@ -35,6 +35,9 @@
   "lifetime_min_at_risk",
   "lifetime_tail_fit_months",
   "lifetime_min_curve_buyers",
+  "lifetime_return_recency_bucket_days",
+  "lifetime_return_max_order_bucket",
+  "ltv_young_tenure_months",
   "clv_model",
   "clv_interval_level",
   "clv_interval_draws",
@@ -404,6 +407,30 @@
    "min": 1,
    "default": 200,
    "meaning": "An acquisition channel with fewer buyers than this uses the all-channel survival curve.",
+   "group": "lifetime",
+   "requirement": "a whole number >= 1"
+  },
+  "lifetime_return_recency_bucket_days": {
+   "type": "integer",
+   "min": 1,
+   "default": 30,
+   "meaning": "Width in days of the recency buckets of the return probability (int_return_rates_estimated).",
+   "group": "lifetime",
+   "requirement": "a whole number >= 1"
+  },
+  "lifetime_return_max_order_bucket": {
+   "type": "integer",
+   "min": 1,
+   "default": 3,
+   "meaning": "Orders so far above this share one bucket of the return probability (int_return_rates_estimated).",
+   "group": "lifetime",
+   "requirement": "a whole number >= 1"
+  },
+  "ltv_young_tenure_months": {
+   "type": "integer",
+   "min": 1,
+   "default": 6,
+   "meaning": "A segment most of whose buyers have less tenure than this is published as too young to compare.",
    "group": "lifetime",
    "requirement": "a whole number >= 1"
   },

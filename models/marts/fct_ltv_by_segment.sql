@@ -69,6 +69,12 @@ customer_values as (
         case when customers.has_completed_order then customers.completed_orders end as orders_to_date,
         customers.observed_lifespan_months,
         case when customers.has_completed_order then customers.tenure_years end as tenure_years,
+        -- a buyer younger than var ltv_young_tenure_months (tenure years x 12 = months of days_per_month)
+        case
+            when customers.has_completed_order and customers.tenure_years * 12 < {{ var('ltv_young_tenure_months') }}
+                then 1
+            else 0
+        end as is_young_buyer,
         case when customers.is_frequency_eligible then customers.completed_orders end as frequency_eligible_orders,
         case when customers.is_frequency_eligible then customers.tenure_years end as frequency_eligible_tenure_years,
         customers.own_expected_lifetime_months,
@@ -103,6 +109,7 @@ segment_sums as (
         sum(orders_to_date) as orders_to_date,
         sum(observed_lifespan_months) as lifetime_exposure_months,
         sum(tenure_years) as tenure_years,
+        sum(is_young_buyer) as young_buyers,
         count(frequency_eligible_orders) as frequency_eligible_buyers,
         sum(frequency_eligible_orders) as frequency_eligible_orders,
         sum(frequency_eligible_tenure_years) as frequency_eligible_tenure_years,
@@ -331,6 +338,14 @@ final as (
         end as expected_lifetime_status,
         expected_lifetime_months,
         discounted_lifetime_months,
+        young_buyers,
+        -- formulas A/B and discounted CLV of a segment most of whose buyers are young: monthly rates of a short
+        -- observed span and projected lifetimes, not comparable with mature segments (issue 23)
+        case
+            when buyers = 0 then 'no_buyers'
+            when young_buyers * 2 > buyers then 'too_young_to_compare'
+            else 'comparable'
+        end as maturity_status,
         ltv_formula_a,
         ltv_formula_b,
         discounted_clv,

@@ -3,6 +3,7 @@
     clv build                 write-audit-publish the warehouse (sample, or RAW_DATA_DIR / --raw-dir files)
     clv test                  sqlfluff lint + dbt build with every test (temporary warehouse) + pytest -n 2
     clv generate ...          generate synthetic data with known ground truth (Parquet or CSV)
+    clv scenario NAME --out D generate a scenario shop (growing, shrinking, ...) with its ground truth (issue 23)
     clv sample                regenerate the embedded sample in seeds/
     clv campaigns ...         simulated campaigns with a known lift, or the published audiences as campaign contacts
     clv check-input DIR       pre-flight check of a folder of raw files against the input contract
@@ -161,6 +162,17 @@ def _cmd_test(args: argparse.Namespace) -> int:
     from clvlayer.suite import run_suite
 
     return run_suite(skip_lint=args.skip_lint, skip_pytest=args.skip_pytest, pytest_args=args.pytest_args)
+
+
+def _cmd_scenario(args: argparse.Namespace) -> int:
+    from clvlayer.generate_scenarios import SCENARIOS, TRUTH_FILE, generate_scenario
+
+    if args.name not in SCENARIOS:
+        console.print(f"[red]unknown scenario {args.name!r}: one of {', '.join(SCENARIOS)}[/red]")
+        return 2
+    truth = generate_scenario(Path(args.out), args.name, customers=args.customers, seed=args.seed)
+    console.print(f"{SCENARIOS[args.name].description}: {len(truth):,} buyers, truth in {Path(args.out) / TRUTH_FILE}")
+    return 0
 
 
 def _cmd_generate(args: argparse.Namespace) -> int:
@@ -490,6 +502,14 @@ def build_parser() -> argparse.ArgumentParser:
     campaigns.add_argument("--effect", type=float, default=0.10, help="true lift of the purchase probability")
     campaigns.add_argument("--seed", type=int, default=25)
     campaigns.set_defaults(func=_cmd_campaigns)
+
+    scenario = commands.add_parser("scenario", help="generate a scenario shop with its truth (issue 23; CSV)")
+    scenario.add_argument("name", help="steady, growing, shrinking, seasonal, short_history, one_time_buyers, "
+                                       "channel_lifetimes_2x (clvlayer.generate_scenarios)")
+    scenario.add_argument("--customers", type=int, default=8_000)
+    scenario.add_argument("--seed", type=int, default=7)
+    scenario.add_argument("--out", required=True)
+    scenario.set_defaults(func=_cmd_scenario)
 
     sample = commands.add_parser("sample", help="regenerate the embedded sample (seeds/)")
     sample.set_defaults(func=_cmd_sample)

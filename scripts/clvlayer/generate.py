@@ -118,6 +118,7 @@ LOYALTY_JOIN_MAX_DAYS = 45.0
 NEVER_ORDER_SHARE = 0.05
 BIRTH_YEAR_NULL_SHARE = 0.03
 ACQUISITION_GROWTH = 1.6  # acquisition intensity on the last day relative to the first day
+ACQUISITION_MONTH_WEIGHTS: dict[int, float] = {11: 1.25, 12: 1.35}  # calendar month -> acquisition multiplier
 
 
 @dataclass(frozen=True)
@@ -293,7 +294,7 @@ def _acquisition_days(rng: np.random.Generator, win: _Window, size: int) -> np.n
     months = (dates.astype("datetime64[M]").astype(np.int64) % 12) + 1
     weekday = (dates.astype(np.int64) + 3) % 7  # 0 = Monday
     weights = np.exp(math.log(ACQUISITION_GROWTH) * d / max(win.n_days - 1, 1))
-    weights *= np.where(months == 11, 1.25, 1.0) * np.where(months == 12, 1.35, 1.0)
+    weights *= np.array([ACQUISITION_MONTH_WEIGHTS.get(m, 1.0) for m in range(13)])[months]
     weights *= np.where(weekday >= 5, 0.9, 1.0) * np.where(weekday == 0, 1.08, 1.0)
     day = _choice(rng, weights, size)
     hour_w = np.array([2, 1, 1, 1, 1, 2, 4, 6, 7, 7, 7, 7, 8, 8, 7, 7, 7, 8, 9, 10, 10, 9, 7, 4], float)
@@ -871,7 +872,17 @@ def _truth_table(win: _Window, cust: _Customers, buys: _Purchases, lifetime_days
         # true BG/NBD dropout (right after the last repeat purchase), simulated on past the window when needed
         "true_dropout_at": _timestamps(dropout_sec, mask=cust.never),
         "true_lifetime_days": pa.array(lifetime_days),
+        # repeat purchases still to come after the window (the last of them at true_dropout_at; 0 when dropped out)
+        "repeats_after_end": pa.array(_repeats_after_end(cust, buys)),
     })
+
+
+def _repeats_after_end(cust: _Customers, buys: _Purchases) -> np.ndarray:
+    """Per customer: K - the repeat purchases made inside the window, for buyers still alive (else 0)."""
+    remaining = np.zeros(cust.n, dtype=np.int64)
+    made = buys.per_customer[buys.buyers] - 1
+    remaining[buys.buyers] = np.where(buys.alive[buys.buyers], buys.repeats_until_dropout - made, 0)
+    return remaining
 
 
 def _realized_category_margins(cat: _Catalog, items: _Items) -> dict[str, float]:

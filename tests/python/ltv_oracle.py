@@ -19,6 +19,8 @@ TAIL_FIT_MONTHS = 6
 MIN_CURVE_BUYERS = 200
 MONTHLY_DISCOUNT = 0.01
 MIN_TENURE_DAYS = 90
+RETURN_BUCKET_DAYS = 30
+RETURN_MAX_ORDER_BUCKET = 3
 REALISED_HORIZONS = (6, 12, 24)
 CAC_HORIZONS = (3, 6, 12, 24)
 
@@ -52,8 +54,12 @@ def survival(span: np.ndarray, lapsed: np.ndarray, tenure: np.ndarray, p: Params
     last = int(math.floor(p.span_cap))
     days = np.arange(last + 1)
     span = np.asarray(span, int)
-    leaving = np.bincount(np.minimum(span, last + 1), minlength=last + 2)
-    at_risk = (len(span) - np.concatenate(([0], np.cumsum(leaving)[:-1])))[: last + 1].astype(float)
+    tenure = np.asarray(tenure, int)
+    # at risk up to the lifespan when lapsed (churned there), else up to the last day whose churn is observable
+    until = np.where(np.asarray(lapsed, bool), span, tenure - p.lapsed_days - 1)
+    until = until[until >= 0]
+    leaving = np.bincount(np.minimum(until, last + 1), minlength=last + 2)
+    at_risk = (len(until) - np.concatenate(([0], np.cumsum(leaving)[:-1])))[: last + 1].astype(float)
     churned = np.bincount(span[np.asarray(lapsed, bool) & (span <= last)], minlength=last + 1)[: last + 1].astype(float)
     factor = np.where(at_risk > 0, 1 - churned / np.where(at_risk > 0, at_risk, 1), 1.0)
     s = np.cumprod(factor)
@@ -76,9 +82,35 @@ def survival(span: np.ndarray, lapsed: np.ndarray, tenure: np.ndarray, p: Params
     return s, "estimated"
 
 
-def project(span: np.ndarray, lapsed: np.ndarray, s: np.ndarray, p: Params) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def return_rates(orders: pd.DataFrame, as_of: pd.Timestamp, p: Params) -> dict[tuple[int, int], float]:
+    """P(another completed order | silent r days after the n-th), per (order bucket, recency bucket start), from the
+    completed orders placed more than the lapse threshold before the date; cells with fewer than min_at_risk silent
+    orders pool the order buckets, then 1."""
+    done = orders[orders["completed"] & (orders["day"] <= as_of)].reset_index().sort_values(
+        ["customer_id", "ordered_at", "order_id"])
+    bucket = np.minimum(done.groupby("customer_id").cumcount() + 1, RETURN_MAX_ORDER_BUCKET)
+    gap = (done.groupby("customer_id")["day"].shift(-1) - done["day"]).dt.days
+    resolved = (as_of - done["day"]).dt.days > p.lapsed_days
+    bucket, gap = bucket[resolved].to_numpy(), gap[resolved].to_numpy(float)
+    rates = {}
+    for r0 in range(0, p.lapsed_days // RETURN_BUCKET_DAYS * RETURN_BUCKET_DAYS + 1, RETURN_BUCKET_DAYS):
+        silent = ~(gap <= r0)
+        returned = silent & ~np.isnan(gap)
+        for b in range(1, RETURN_MAX_ORDER_BUCKET + 1):
+            if (silent & (bucket == b)).sum() >= p.min_at_risk:
+                rates[(b, r0)] = (returned & (bucket == b)).sum() / (silent & (bucket == b)).sum()
+            elif silent.sum() >= p.min_at_risk:
+                rates[(b, r0)] = returned.sum() / silent.sum()
+            else:
+                rates[(b, r0)] = 1.0
+    return rates
+
+
+def project(span: np.ndarray, lapsed: np.ndarray, s: np.ndarray, p: Params,
+            q: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(expected lifetime months, discounted lifetime months, status) of buyers on curve s: lapsed buyers keep their
-    observed lifetime; a censored buyer at lifespan d expects d + Σ_{k >= d} S(k) / S(d) days of lifespan."""
+    observed lifetime; a censored buyer at lifespan d with return probability q expects d + q Σ_{k >= d} S(k) / S(d)
+    days of lifespan."""
     cap, last, month = p.span_cap, int(math.floor(p.span_cap)), DAYS_PER_MONTH
     weight = np.ones(last + 1)
     weight[last] = cap - last
@@ -90,11 +122,11 @@ def project(span: np.ndarray, lapsed: np.ndarray, s: np.ndarray, p: Params) -> t
     at_horizon = ~lapsed & (span >= cap)
     projected = ~lapsed & ~at_horizon
     d = np.minimum(span, last)
-    expected = np.where(lapsed, np.minimum(span, cap), np.where(at_horizon, cap, span + suffix[d] / s[d]))
+    expected = np.where(lapsed, np.minimum(span, cap), np.where(at_horizon, cap, span + q * suffix[d] / s[d]))
     discounted = np.where(
         lapsed, present_value(month + np.minimum(span, cap), p.delta),
         np.where(at_horizon, present_value(month + cap, p.delta),
-                 present_value(month + span, p.delta) + math.exp(-p.delta * month) * discounted_suffix[d] / s[d]))
+                 present_value(month + span, p.delta) + q * math.exp(-p.delta * month) * discounted_suffix[d] / s[d]))
     status = np.where(lapsed, "churned", np.where(at_horizon, "at_horizon", "projected"))
     assert (projected == (status == "projected")).all()
     return (month + expected) / month, discounted / month, status
@@ -133,9 +165,14 @@ def customers_as_of(orders: pd.DataFrame, attributes: pd.DataFrame, as_of: pd.Ti
     return c
 
 
-def lifetimes(c: pd.DataFrame, p: Params) -> pd.DataFrame:
+def lifetimes(c: pd.DataFrame, p: Params, orders: pd.DataFrame) -> pd.DataFrame:
     """Each buyer's expected and discounted lifetime on their channel's curve (all channels when too small)."""
     buyers = c[c["buyer"]]
+    rates = return_rates(orders, (c["first"] + pd.to_timedelta(c["tenure"], unit="D")).max(), p)
+    top = p.lapsed_days // RETURN_BUCKET_DAYS * RETURN_BUCKET_DAYS
+    recency = np.minimum(buyers["recency"] // RETURN_BUCKET_DAYS * RETURN_BUCKET_DAYS, top).astype(int)
+    order_bucket = np.minimum(buyers["completed"], RETURN_MAX_ORDER_BUCKET)
+    q_all = pd.Series([rates[(b, r)] for b, r in zip(order_bucket, recency)], index=buyers.index, dtype=float)
     curves: dict[str, tuple[np.ndarray | None, str]] = {
         "all_channels": survival(buyers["span"].to_numpy(), buyers["lapsed"].to_numpy(), buyers["tenure"].to_numpy(), p)}
     for channel, part in buyers.groupby("channel"):
@@ -150,7 +187,8 @@ def lifetimes(c: pd.DataFrame, p: Params) -> pd.DataFrame:
         if s is None:
             out["expected"], out["discounted"], out["status"] = np.nan, np.nan, "curve_not_estimable"
         else:
-            out["expected"], out["discounted"], out["status"] = project(part["span"], part["lapsed"], s, p)
+            out["expected"], out["discounted"], out["status"] = project(part["span"], part["lapsed"], s, p,
+                                                                      q_all.loc[part.index].to_numpy())
         parts.append(out)
     out = pd.concat(parts) if parts else pd.DataFrame(columns=["curve", "expected", "discounted", "status"])
     out.attrs["curves"] = curves
@@ -177,7 +215,7 @@ def segment_rows(orders: pd.DataFrame, attributes: pd.DataFrame, spend: pd.DataF
     age band, loyalty."""
     placed = orders[orders["day"] <= as_of]
     c = customers_as_of(orders, attributes, as_of, current, p)
-    life = lifetimes(c, p)
+    life = lifetimes(c, p, placed)
     c = c.join(life)
     for h in REALISED_HORIZONS:
         mature = cohort_mature(c["cohort"], h, as_of) & c["buyer"]

@@ -2,10 +2,12 @@
 customers (fixture lifetime_data).
 
 The generator draws every customer's BG/NBD dropout and simulates customers still alive at the end of the data on to
-it (customers_truth.parquet, true_lifetime_days). The warehouse's expected lifetime, restricted to the 36-month
-horizon, must be within 15% of the true restricted mean lifetime - E[min(1 month + L, 36 months)], the same measure -
-overall and per channel, while the observed lifespan is far below it. The table printed by
-test_expected_lifetime_is_close_to_the_truth is the one quoted in the report and the docs."""
+it (customers_truth.parquet, true_lifetime_days). Since issue 23 the expected lifetime weighs a buyer's remaining
+lifespan by their return probability and censors at the last day whose churn is observable: formula A is within 15%
+of the true revenue, while the lifetime reads under the true restricted mean lifetime - E[min(1 month + L, 36
+months)] - because slow buyers silent for longer than the lapse threshold count as churned (DECISIONLOG "Lifetime of
+the recently acquired"). The band below pins that, so a change in either direction shows. The table printed by
+test_expected_lifetime_is_close_to_the_truth is the one quoted in the docs."""
 
 from __future__ import annotations
 
@@ -21,6 +23,8 @@ from test_oracle import assert_ltv_layer_matches_oracle, oracle
 
 CAP_MONTHS = 36
 TOLERANCE = 0.15
+# the lapse-based expected lifetime vs the BG/NBD lifetime (issue 23): under it by the slow buyers' silences
+LIFETIME_BAND = (-0.40, -0.10)
 
 
 @pytest.fixture(scope="module")
@@ -55,7 +59,7 @@ def test_expected_lifetime_is_close_to_the_truth(lifetime_data: tuple[Path, Path
     print("\nexpected lifetime vs truth (months, restricted to 36):\n" + table.round(3).to_string())
     assert set(table.index) == {"all", "organic", "paid_search", "paid_social", "email", "referral", "affiliate"}
     for segment, row in table.iterrows():
-        assert abs(row["relative_error"]) < TOLERANCE, (segment, row.to_dict())
+        assert LIFETIME_BAND[0] < row["relative_error"] < LIFETIME_BAND[1], (segment, row.to_dict())
         # the observed span is far below the lifetime customers actually reach
         assert row["average_observed_lifespan_months"] < 0.6 * row["true_restricted_mean"], segment
         # the model's own expected lifetime is in the same range (a pooled fit: channel differences shrink)
@@ -66,8 +70,7 @@ def test_expected_lifetime_is_close_to_the_truth(lifetime_data: tuple[Path, Path
 
 def test_churn_threshold_sensitivity(lifetime_data: tuple[Path, Path], orders: pd.DataFrame) -> None:
     """The expected lifetime depends on the lapse threshold (a business definition). Measured with the oracle (the
-    same estimator as the warehouse) on the same data: the table is printed for the docs; the default threshold is
-    the one within tolerance."""
+    same estimator as the warehouse) on the same data: the table is printed for the docs."""
     raw, warehouse = lifetime_data
     attributes, _ = read_raw(raw)
     as_of = orders["day"].max()
@@ -76,12 +79,12 @@ def test_churn_threshold_sensitivity(lifetime_data: tuple[Path, Path], orders: p
     for threshold in (90, 180, 270, 365):
         params = Params(lapsed_days=threshold)
         customers = customers_as_of(orders, attributes, as_of, True, params)
-        expected = lifetimes(customers, params)["expected"].mean()
+        expected = lifetimes(customers, params, orders)["expected"].mean()
         rows.append((threshold, expected, expected / truth - 1))
     table = pd.DataFrame(rows, columns=["lapse_threshold_days", "expected_lifetime_months", "vs_truth"])
     print(f"\nchurn threshold sensitivity (truth {truth:.2f} months):\n" + table.round(3).to_string(index=False))
     errors = dict(zip(table["lapse_threshold_days"], table["vs_truth"]))
-    assert abs(errors[180]) < TOLERANCE
+    assert LIFETIME_BAND[0] < errors[180] < LIFETIME_BAND[1]
     assert errors[90] < errors[180] < errors[270] < errors[365]  # a longer threshold counts fewer customers churned
 
 
@@ -95,11 +98,10 @@ def test_ltv_layer_matches_oracle_with_channel_curves(lifetime_data: tuple[Path,
     assert_ltv_layer_matches_oracle(raw, warehouse, orders)
 
 
-def test_segment_lifetime_is_the_area_under_its_curve(lifetime_data: tuple[Path, Path]) -> None:
-    """Kaplan-Meier self-consistency, checked independently of the imputation: for a channel (which is its own
-    curve) the mean of the buyers' expected lifetimes is 1 month + the area under the channel's survival curve. Not
-    to the last digit: customers already older than where the data stops are conditioned on their own age, while
-    the curve's tail starts at that point."""
+def test_segment_lifetime_is_at_most_the_area_under_its_curve(lifetime_data: tuple[Path, Path]) -> None:
+    """For a channel (its own curve), 1 month + the area under the curve is the mean lifetime if every censored buyer
+    were certainly alive; weighing each by their return probability (issue 23) puts the mean of the buyers' expected
+    lifetimes below it, and above the mean observed lifespan (checked independently of the imputation)."""
     _, warehouse = lifetime_data
     with duckdb.connect(str(warehouse), read_only=True) as con:
         areas = dict(con.execute("""
@@ -107,20 +109,20 @@ def test_segment_lifetime_is_the_area_under_its_curve(lifetime_data: tuple[Path,
             from intermediate.int_lifetime_curves_estimated c
             where as_of_date = (select as_of_date from intermediate.int_as_of_dates)
             group by curve""").fetchall())
-        means = dict(con.execute("""
-            select segment_value, expected_lifetime_months from marts.fct_ltv_by_segment
-            where as_of_snapshot = 'current' and segment_type = 'acquisition_channel'""").fetchall())
-    for channel, mean in means.items():
-        assert mean == pytest.approx(areas[channel], rel=5e-3), channel
+        rows = con.execute("""
+            select segment_value, expected_lifetime_months, average_observed_lifespan_months
+            from marts.fct_ltv_by_segment
+            where as_of_snapshot = 'current' and segment_type = 'acquisition_channel'""").fetchall()
+    for channel, mean, observed in rows:
+        assert observed < mean < areas[channel], channel
 
 
 def test_formula_a_against_the_true_revenue(lifetime_data: tuple[Path, Path]) -> None:
     """What formula A is and is not. The generator's true expected gross revenue of a customer in their first 36
     months is (p / nu) x (1 + lambda E[min(L, 36 months)]), E[min(L, c)] = (1 - exp(-lambda p c)) / (lambda p) (a
     Geometric(p) number of Exponential(lambda) gaps). Formula A (monthly revenue per month of observed lifespan x the
-    expected lifetime) overstates it on this data: customers who buy fast also leave sooner (dropout is per purchase),
-    so revenue per month and lifetime are negatively correlated, and a lifespan still running ends at a purchase.
-    The measured gap is printed and bounded here and stated in the docs ("Limits"); the predictive model handles both."""
+    expected lifetime) overstated it by about 30% before issue 23 (every buyer not lapsed projected as certainly
+    alive); with the return probability it is within 15% on every channel. The table is printed for the docs."""
     raw, warehouse = lifetime_data
     latent = pd.read_parquet(raw / "customers_truth.parquet", columns=["customer_id", "lambda", "p_dropout", "nu"])
     with duckdb.connect(str(warehouse), read_only=True) as con:
@@ -138,4 +140,4 @@ def test_formula_a_against_the_true_revenue(lifetime_data: tuple[Path, Path]) ->
     table = pd.DataFrame({"ltv_formula_a": pd.Series(formula), "true_36m_gross_revenue": truth})
     table["ratio"] = table["ltv_formula_a"] / table["true_36m_gross_revenue"]
     print("\nformula A vs the true 36-month gross revenue per buyer:\n" + table.round(2).to_string())
-    assert (table["ratio"] > 1.0).all() and (table["ratio"] < 1.6).all()
+    assert (table["ratio"] > 1 - TOLERANCE).all() and (table["ratio"] < 1 + TOLERANCE).all()

@@ -7,12 +7,15 @@ January and 50 in February, email 10 in January; A (January) and D (March) came 
 email.
 
 To make the expected lifetime computable on five customers the build uses a 20-day lapse threshold and one buyer at
-risk: C (38 days without an order) churned at its only purchase day, A (last order today) and D (9 days ago) are
-censored at their lifespans 60 and 0. Churn is observable up to 60 - 20 - 1 = 39 days; the survival curve is
-S(0) = 1 - 1/3 = 2/3 and stays 2/3 (nobody else churns up to day 39, and the tail continues the flat hazard of days
-0..39). So A and D expect the whole 36-month horizon (1 month + 35 months of lifespan) and C lived 1 month: expected
-lifetime (1 + 36 + 36) / 3. Discounted at 1% a month: C's month is worth (1 - 1/1.01) / ln 1.01 months, A's and D's
-36 months (1 - 1.01^-36) / ln 1.01.
+risk: C (38 days without an order) churned at its only purchase day; A (last order today) is censored at the last
+day whose churn is observable, 60 - 20 - 1 = 39, D (9 days old) is not at risk yet. The survival curve is
+S(0) = 1 - 1/2 = 1/2 and stays 1/2 (nobody else churns up to day 39, and the tail continues the flat hazard of days
+0..39). Return probabilities (issue 23) from the resolved orders (more than 20 days old: A's 01-10 and 02-10, C's
+two of 02-01), in one recency bucket: a first order followed by another on a later day 1/1 (A's; C's first is
+followed the same day, never silent), a second 1/2 (A's yes, C's no), three or more pooled 2/3. So D (one order)
+expects the whole 36-month horizon, A (three) 1 month + 60 days + 2/3 of the rest of the horizon, and C lived 1
+month. Discounted at 1% a month: C's month is worth (1 - 1/1.01) / ln 1.01 months, D's 36 months
+(1 - 1.01^-36) / ln 1.01, A's its first 1 + 60 days fully and 2/3 of the rest.
 """
 
 from __future__ import annotations
@@ -30,10 +33,12 @@ from conftest import HANDMADE, build
 
 DAYS_PER_MONTH = 30.4375
 EXPOSURE = 60 / DAYS_PER_MONTH + 1 + 1 + 1  # months of observed lifespan of A, C, D
-EXPECTED_LIFETIME = (1 + 36 + 36) / 3
+A_LIVED = 1 + 60 / DAYS_PER_MONTH  # months up to A's last order (the first month included)
+EXPECTED_LIFETIME = (1 + 36 + A_LIVED + 2 / 3 * (36 - A_LIVED)) / 3
 PV_ONE_MONTH = (1 - 1 / 1.01) / math.log(1.01)
 PV_HORIZON = (1 - 1.01 ** -36) / math.log(1.01)
-DISCOUNTED_LIFETIME = (PV_ONE_MONTH + 2 * PV_HORIZON) / 3
+PV_A_LIVED = (1 - 1.01 ** -A_LIVED) / math.log(1.01)
+DISCOUNTED_LIFETIME = (PV_ONE_MONTH + PV_HORIZON + PV_A_LIVED + 2 / 3 * (PV_HORIZON - PV_A_LIVED)) / 3
 NONE = None  # null: nothing to compute (no mature cohort, no eligible buyer, no fit, no launch)
 
 BY_HAND: dict[str, float | None] = {

@@ -146,7 +146,7 @@ def assert_ltv_layer_matches_oracle(raw: Path, warehouse: Path, orders: pd.DataF
     as_of = pd.Timestamp(snapshots["current"])
     params = Params()
     customers = customers_as_of(orders, attributes, as_of, True, params)
-    expected_own = lifetimes(customers, params).loc[own.index]
+    expected_own = lifetimes(customers, params, orders).loc[own.index]
     assert (own["lifetime_status"] == expected_own["status"]).all()
     assert (own["lifetime_curve"] == expected_own["curve"]).all()
     for sql_column, oracle_column in [("own_expected_lifetime_months", "expected"),

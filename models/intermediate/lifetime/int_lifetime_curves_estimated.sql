@@ -4,7 +4,11 @@
 -- var('lifetime_min_curve_buyers') buyers.
 --   event     a lapsed buyer (no completed order for more than var cvm_lapsed_days) churned at their last order:
 --             lifespan observed
---   censored  any other buyer: their lifespan is at least their current one (they may still buy)
+--   censored  any other buyer, at the last lifespan day whose churn is observable (tenure - the lapse threshold
+--             - 1; they survived it: their lifespan is longer). Not at their current lifespan: a buyer who stopped
+--             at it is not lapsed yet, so counting the days up to it as survived counts the survivors of those days
+--             and not yet their churners (young customers of a growing shop read as long-lived). A buyer younger
+--             than the lapse threshold tells nothing yet and is not at risk
 --   survival  S(d) = P(lifespan > d) = product over days k <= d of (1 - churned_k / at_risk_k)
 --   observed  up to the last day at which churn is observable (the oldest buyer's tenure minus the lapse
 --             threshold) and at least var('lifetime_min_at_risk') buyers are at risk; later days continue S with the
@@ -47,6 +51,18 @@ channel_sizes as (
 
 ),
 
+observable_buyers as (
+
+    -- the last lifespan day each buyer is at risk on: a lapsed buyer's lifespan (their churn), else censored
+    select
+        *,
+        case
+            when is_lapsed then lifespan_days else tenure_days - {{ var('cvm_lapsed_days') }} - 1
+        end as at_risk_until_day
+    from buyers
+
+),
+
 curve_buyers as (
 
     select
@@ -54,8 +70,9 @@ curve_buyers as (
         'all_channels' as curve,
         lifespan_days,
         tenure_days,
-        is_lapsed
-    from buyers
+        is_lapsed,
+        at_risk_until_day
+    from observable_buyers
 
     union all
 
@@ -64,8 +81,9 @@ curve_buyers as (
         buyers.acquisition_channel as curve,
         buyers.lifespan_days,
         buyers.tenure_days,
-        buyers.is_lapsed
-    from buyers
+        buyers.is_lapsed,
+        buyers.at_risk_until_day
+    from observable_buyers as buyers
     inner join channel_sizes
         on
             buyers.as_of_date = channel_sizes.as_of_date
@@ -80,6 +98,7 @@ curves as (
         as_of_date,
         curve,
         count(*) as curve_buyers,
+        sum(case when at_risk_until_day >= 0 then 1 else 0 end) as observable_buyers,
         -- churn at lifespan d is observable only for buyers with tenure > d + the lapse threshold
         max(tenure_days) - {{ var('cvm_lapsed_days') }} - 1 as churn_observable_until_day
     from curve_buyers
@@ -89,15 +108,16 @@ curves as (
 
 lifespans as (
 
-    -- buyers leaving the risk set at each lifespan day (spans past the grid leave after its last day)
+    -- buyers leaving the risk set after each lifespan day (spans past the grid leave after its last day)
     select
         as_of_date,
         curve,
-        least(lifespan_days, {{ last_day + 1 }}) as lifespan_day,
+        least(at_risk_until_day, {{ last_day + 1 }}) as lifespan_day,
         count(*) as leaving,
         sum(case when is_lapsed and lifespan_days <= {{ last_day }} then 1 else 0 end) as churned
     from curve_buyers
-    group by as_of_date, curve, least(lifespan_days, {{ last_day + 1 }})
+    where at_risk_until_day >= 0
+    group by as_of_date, curve, least(at_risk_until_day, {{ last_day + 1 }})
 
 ),
 
@@ -107,6 +127,7 @@ grid as (
         curves.as_of_date,
         curves.curve,
         curves.curve_buyers,
+        curves.observable_buyers,
         curves.churn_observable_until_day,
         day_offsets.n as lifespan_day,
         coalesce(lifespans.leaving, 0) as leaving,
@@ -125,7 +146,7 @@ at_risk as (
 
     select
         *,
-        curve_buyers - coalesce(sum(leaving) over (
+        observable_buyers - coalesce(sum(leaving) over (
             partition by as_of_date, curve order by lifespan_day rows between unbounded preceding and 1 preceding
         ), 0) as at_risk
     from grid
