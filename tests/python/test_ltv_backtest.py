@@ -67,7 +67,7 @@ def test_a_bias_and_error_cell_by_hand(sample_warehouse: Path) -> None:
             assert row.relative_absolute_error == pytest.approx(abs(estimate - actual) / abs(actual), rel=1e-9)
 
 
-@pytest.mark.parametrize("fixture", ["sample_warehouse", "handmade_warehouse"])
+@pytest.mark.parametrize("fixture", ["sample_warehouse", "handmade_warehouse", "orders_only_warehouse"])
 def test_horizons_past_the_data_end_are_null_with_status(fixture: str, request: pytest.FixtureRequest) -> None:
     warehouse = request.getfixturevalue(fixture)
     [[data_end]] = frame(warehouse, "select as_of_date from intermediate.int_as_of_dates").to_numpy()

@@ -31,22 +31,22 @@ cells as (
         'compare_channels' as question,
         backtest.*
     from backtest
-    where segment_type = 'acquisition_channel'
+    where backtest.segment_type = 'acquisition_channel'
     union all
     select
         'forecast_cohort' as question,
         backtest.*
     from backtest
-    where segment_type = 'cohort_month'
+    where backtest.segment_type = 'cohort_month'
     union all
     select
         'cac_ceiling' as question,
         backtest.*
     from backtest
     where
-        segment_type = 'acquisition_channel'
-        and compared_with = 'margin'
-        and horizon_months = (select longest_channel_horizon.horizon_months from longest_channel_horizon)
+        backtest.segment_type = 'acquisition_channel'
+        and backtest.compared_with = 'margin'
+        and backtest.horizon_months = (select longest_channel_horizon.horizon_months from longest_channel_horizon)
     union all
     select
         'forward_value' as question,
@@ -97,21 +97,25 @@ scores as (
 
 ),
 
+mean_rank_correlations as (
+
+    select
+        question,
+        estimator,
+        avg(rank_correlation) as rank_correlation
+    from rank_correlations
+    group by question, estimator
+
+),
+
 with_correlations as (
 
     select
         scores.*,
-        correlations.rank_correlation
+        mean_rank_correlations.rank_correlation
     from scores
-    left join (
-        select
-            question,
-            estimator,
-            avg(rank_correlation) as rank_correlation
-        from rank_correlations
-        group by question, estimator
-    ) as correlations
-        on scores.question = correlations.question and scores.estimator = correlations.estimator
+    left join mean_rank_correlations
+        on scores.question = mean_rank_correlations.question and scores.estimator = mean_rank_correlations.estimator
 
 ),
 
