@@ -148,7 +148,7 @@ def test_every_metric_equals_its_mart(warehouse: Path) -> None:
                       "expected_purchases_per_customer", "predicted_clv_total"], [], []))
     checks.append(("totals", None, None))
     requests.append((["predicted_clv_segment_lower", "predicted_clv_segment_upper"],
-                     ["predicted_clv_segment__segment_key"], []))
+                     ["predicted_clv_segment"], []))
     checks.append(("predicted_clv_segments", None, None))
 
     asked = {metric for metrics, _, _ in requests for metric in metrics}
@@ -322,7 +322,7 @@ def check_totals(warehouse: Path, frame: pd.DataFrame, *_: object) -> None:
 def check_predicted_clv_segments(warehouse: Path, frame: pd.DataFrame, *_: object) -> None:
     mart = sql(warehouse, "select segment_key, predicted_clv_lower, predicted_clv_upper "
                           "from marts.fct_predicted_clv_by_segment").set_index("segment_key")
-    frame = frame.set_index("predicted_clv_segment__segment_key").loc[mart.index]
+    frame = frame.set_index("predicted_clv_segment").loc[mart.index]
     assert_equal(frame["predicted_clv_segment_lower"], mart["predicted_clv_lower"], "predicted_clv_segment_lower")
     assert_equal(frame["predicted_clv_segment_upper"], mart["predicted_clv_upper"], "predicted_clv_segment_upper")
 
