@@ -23,6 +23,10 @@
         'cvm_stage': 'cvm_stage',
         'value_tier': 'value_tier',
         'preferred_category': 'preferred_category',
+        'first_category': 'first_category',
+        'first_product': 'first_product',
+        'first_order_discount': 'first_order_discount',
+        'first_order_value_band': 'first_order_value_band',
     }) }}
 {%- endmacro %}
 

@@ -55,11 +55,18 @@
   "reorder_lead_days",
   "reorder_grace_days",
   "launch_penetration_window_days",
+  "first_product_top_n",
+  "first_order_value_bands",
   "analysis_top_n",
   "reorder_segment_column",
   "reorder_segment_value",
   "ltv_backtest_months_before",
-  "ltv_backtest_horizons_months"
+  "ltv_backtest_horizons_months",
+  "audiences",
+  "custom_audiences",
+  "audience_holdout_share",
+  "audience_wave",
+  "lift_window_days"
  ],
  "vars": {
   "raw_data_dir": {
@@ -684,6 +691,34 @@
    "group": "segments",
    "requirement": "a whole number >= 1"
   },
+  "first_product_top_n": {
+   "type": "integer",
+   "min": 1,
+   "default": 10,
+   "meaning": "Segment type first_product: the N products most often leading a first order keep their id; the rest read other.",
+   "group": "segments",
+   "requirement": "a whole number >= 1"
+  },
+  "first_order_value_bands": {
+   "type": "list",
+   "items": {
+    "type": "number",
+    "above": 0
+   },
+   "default": [
+    25,
+    50,
+    100,
+    250
+   ],
+   "meaning": "Segment type first_order_value_band: ascending bounds (reporting currency) of the first order's gross revenue.",
+   "test_value": [
+    40,
+    400
+   ],
+   "group": "segments",
+   "requirement": "a list, each item a number > 0"
+  },
   "analysis_top_n": {
    "type": "integer",
    "min": 1,
@@ -752,6 +787,117 @@
    ],
    "group": "backtest",
    "requirement": "a list, each item a whole number from 1 to 36"
+  },
+  "audiences": {
+   "type": "list",
+   "items": {
+    "type": "mapping",
+    "keys": [
+     "name",
+     "where",
+     "reason",
+     "due_date"
+    ],
+    "required_keys": [
+     "name",
+     "where",
+     "reason"
+    ]
+   },
+   "default": [
+    {
+     "name": "win_back_high_value",
+     "where": "cvm_stage = 'lapsed' and value_tier in ('top', 'high')",
+     "reason": "lapsed high-value customer (win-back discount)"
+    },
+    {
+     "name": "due_for_reorder",
+     "where": "due_for_reorder",
+     "reason": "next purchase due (reminder before the regular purchase)",
+     "due_date": "expected_next_purchase_on"
+    },
+    {
+     "name": "vip",
+     "where": "cvm_stage = 'vip'",
+     "reason": "VIP (personal offers and priority service)"
+    },
+    {
+     "name": "loyal_early_access",
+     "where": "rfm_segment in ('champions', 'loyal') and cvm_stage in ('active', 'vip')",
+     "reason": "loyal buyer (early access to a new line)"
+    },
+    {
+     "name": "second_order",
+     "where": "completed_orders = 1 and cvm_stage in ('new', 'active', 'at_risk')",
+     "reason": "one-time buyer not yet lapsed (second-order offer)",
+     "due_date": "expected_next_purchase_on"
+    }
+   ],
+   "meaning": "The built-in audiences: name, where (SQL over the customer marts), reason, optional due_date column.",
+   "test_value": [
+    {
+     "name": "everyone",
+     "where": "has_completed_order",
+     "reason": "every buyer"
+    }
+   ],
+   "group": "audiences",
+   "requirement": "a list, each item a mapping (keys name, where, reason; keys among name, where, reason, due_date)"
+  },
+  "custom_audiences": {
+   "type": "list",
+   "items": {
+    "type": "mapping",
+    "keys": [
+     "name",
+     "where",
+     "reason",
+     "due_date"
+    ],
+    "required_keys": [
+     "name",
+     "where",
+     "reason"
+    ]
+   },
+   "default": [],
+   "meaning": "Your own audiences, published beside the built-in ones (same keys as audiences).",
+   "test_value": [
+    {
+     "name": "north_buyers",
+     "where": "region = 'north'",
+     "reason": "buyer in the north region"
+    }
+   ],
+   "group": "audiences",
+   "requirement": "a list, each item a mapping (keys name, where, reason; keys among name, where, reason, due_date)"
+  },
+  "audience_holdout_share": {
+   "type": "number",
+   "min": 0,
+   "below": 1,
+   "default": 0.1,
+   "meaning": "Share of each audience held out (no contact), per value tier, chosen by a hash of customer, audience and wave.",
+   "group": "audiences",
+   "requirement": "a number >= 0 and < 1"
+  },
+  "audience_wave": {
+   "type": "string",
+   "optional": true,
+   "empty": "the as-of date (YYYY-MM-DD)",
+   "default": "",
+   "meaning": "The campaign wave the audiences are published for: with the audience and customer it fixes the holdout.",
+   "test_value": "2024-q3",
+   "group": "audiences",
+   "requirement": "empty (the as-of date (YYYY-MM-DD)) or a string"
+  },
+  "lift_window_days": {
+   "type": "integer",
+   "min": 1,
+   "default": 90,
+   "meaning": "fct_audience_lift counts a contacted customer's orders in this many days after the contact.",
+   "group": "audiences",
+   "requirement": "a whole number >= 1"
   }
  }
 }{% endraw %}{%- endset -%}

@@ -242,7 +242,7 @@
 
 {#- The raw tables of the input contract, in dependency order (orders first). -#}
 {% macro raw_tables() -%}
-    {{ return(['orders', 'customers', 'order_items', 'products', 'refunds', 'marketing_spend']) }}
+    {{ return(['orders', 'customers', 'order_items', 'products', 'refunds', 'marketing_spend', 'campaign_contacts']) }}
 {%- endmacro %}
 
 {#-

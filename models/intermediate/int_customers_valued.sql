@@ -30,6 +30,12 @@ aged as (
 
 ),
 
+first_purchases as (
+
+    select * from {{ ref('int_customers_first_purchases') }}
+
+),
+
 joined as (
 
     select
@@ -53,6 +59,13 @@ joined as (
                 else segments.preferred_category_source
             end
         ) as preferred_category,
+        -- what the first completed order was (a customer without one as of the snapshot: no_purchases)
+        {%- for column in ['first_category', 'first_product', 'first_order_discount', 'first_order_value_band'] %}
+            case
+                when customers.has_completed_order then coalesce(first_purchases.{{ column }}, 'unknown')
+                else 'no_purchases'
+            end as {{ column }},
+        {%- endfor %}
         customers.has_completed_order,
         customers.is_repeat_customer,
         customers.is_lapsed,
@@ -84,6 +97,7 @@ joined as (
         on customers.as_of_date = lifetimes.as_of_date and customers.customer_id = lifetimes.customer_id
     left join aged
         on customers.as_of_date = aged.as_of_date and customers.customer_id = aged.customer_id
+    left join first_purchases on customers.customer_id = first_purchases.customer_id
 
 ),
 

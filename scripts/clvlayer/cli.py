@@ -4,6 +4,7 @@
     clv test                  sqlfluff lint + dbt build with every test (temporary warehouse) + pytest -n 2
     clv generate ...          generate synthetic data with known ground truth (Parquet or CSV)
     clv sample                regenerate the embedded sample in seeds/
+    clv campaigns ...         simulated campaigns with a known lift, or the published audiences as campaign contacts
     clv check-input DIR       pre-flight check of a folder of raw files against the input contract
     clv status                the live warehouse's run and whether runs.jsonl agrees
     clv dbt -- ARGS           run any dbt command with the project's profile (e.g. clv dbt -- docs generate)
@@ -176,6 +177,20 @@ def _cmd_generate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_campaigns(args: argparse.Namespace) -> int:
+    from clvlayer import generate_campaigns
+
+    out = Path(args.out).resolve()
+    if args.from_warehouse:
+        rows = generate_campaigns.contacts_from_warehouse(_warehouse_arg(args), out)
+        console.print(f"wrote {rows:,} campaign contacts (the published audiences, as delivered) to {out}")
+        return 0
+    truth = generate_campaigns.simulate(out, campaigns=args.campaigns, customers=args.customers,
+                                        effect=args.effect, seed=args.seed)
+    console.print(f"wrote orders.csv, campaign_contacts.csv and campaign_truth.json to {out}: {truth['true_lift']}")
+    return 0
+
+
 def _cmd_sample(args: argparse.Namespace) -> int:
     from clvlayer.generate import write_sample_seeds
 
@@ -323,7 +338,7 @@ def _cmd_export(args: argparse.Namespace) -> int:
     except ExportError as error:
         console.print(f"[red]{error}[/red]")
         return 2
-    console.print(f"wrote {rows:,} rows of exports.{args.name.rpartition('.')[2]} to {out}")
+    console.print(f"wrote {rows:,} rows of {args.name if '.' in args.name else 'exports.' + args.name} to {out}")
     return 0
 
 
@@ -454,6 +469,17 @@ def build_parser() -> argparse.ArgumentParser:
                           "bounded by one chunk, ~3 GB per million customers; same distribution, other draws); "
                           "needed beyond ~5M customers on 24 GB")
     gen.set_defaults(func=_cmd_generate)
+
+    campaigns = commands.add_parser("campaigns", help="simulated campaigns with a known lift (a folder to build), or "
+                                    "--from-warehouse: the published audiences as a campaign_contacts file")
+    campaigns.add_argument("--out", required=True, help="folder (simulation) or CSV file (--from-warehouse)")
+    campaigns.add_argument("--from-warehouse", action="store_true")
+    campaigns.add_argument("--warehouse", help="published DuckDB file (default: $DUCKDB_PATH or warehouse/)")
+    campaigns.add_argument("--campaigns", type=int, default=100, help="waves per simulated audience")
+    campaigns.add_argument("--customers", type=int, default=400, help="customers per wave")
+    campaigns.add_argument("--effect", type=float, default=0.10, help="true lift of the purchase probability")
+    campaigns.add_argument("--seed", type=int, default=25)
+    campaigns.set_defaults(func=_cmd_campaigns)
 
     sample = commands.add_parser("sample", help="regenerate the embedded sample (seeds/)")
     sample.set_defaults(func=_cmd_sample)

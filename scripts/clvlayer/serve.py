@@ -25,6 +25,7 @@ import argparse
 import contextlib
 import csv
 import hmac
+import inspect
 import io
 import json
 import logging
@@ -55,6 +56,7 @@ FORMATS = {"json": "application/json", "csv": "text/csv; charset=utf-8",
            "arrow": "application/vnd.apache.arrow.stream"}
 LIST_KEYS = ("metrics", "group_by", "order_by")
 PARAMETERS = (*LIST_KEYS, "where", "limit", "saved_query", "start_time", "end_time", "format")
+DATASET_PARAMETERS = ("name", "args", "format")  # GET /dataset: a dashboard loader by name and its JSON arguments
 
 log = logging.getLogger("clvlayer.serve")
 
@@ -364,6 +366,7 @@ class Snapshot:
     connection: Any
     run_id: str
     identity: tuple[int, int, int]  # device, inode, mtime_ns of the published file when opened
+    currency: str | None = None  # the run record's reporting_currency (the dashboard labels money with it)
     opened_at: float = field(default_factory=time.time)
     users: int = 0
     retired: bool = False
@@ -418,7 +421,7 @@ class Warehouse:
         run_id = _run_id(connection, self.path)
         connection.execute("set enable_external_access = false")  # no file or network access from a query
         connection.execute("set lock_configuration = true")
-        return Snapshot(connection, run_id, (stat.st_dev, stat.st_ino, stat.st_mtime_ns))
+        return Snapshot(connection, run_id, (stat.st_dev, stat.st_ino, stat.st_mtime_ns), _currency(connection))
 
     @contextlib.contextmanager
     def use(self) -> Iterator[Snapshot]:
@@ -465,6 +468,18 @@ def _identity(path: Path) -> tuple[int, int, int] | None:
     except FileNotFoundError:
         return None
     return (stat.st_dev, stat.st_ino, stat.st_mtime_ns)
+
+
+def _currency(connection: Any) -> str | None:
+    """The reporting currency the file's run record names (clvlayer.dashboard.currency), None when it names none."""
+    import duckdb
+
+    from clvlayer.dashboard.currency import _recorded
+
+    with contextlib.suppress(duckdb.Error, ValueError, TypeError):
+        row = connection.execute("select record from audit.build_run").fetchone()
+        return _recorded(json.loads(row[0])) if row else None
+    return None
 
 
 def _run_id(connection: Any, path: Path) -> str:
@@ -533,6 +548,61 @@ class MetricsService:
             cursor.close()
 
 
+    def dataset(self, params: dict[str, list[str]]) -> Answer:
+        """A dashboard loader (clvlayer.dashboard.data.LOADERS) by name, run on the current snapshot: the SQL is the
+        loader's own, never the request's; the request names the loader and its arguments (JSON)."""
+        import pyarrow as pa
+
+        from clvlayer.dashboard import data
+
+        started = time.perf_counter()
+        unknown = sorted(set(params) - set(DATASET_PARAMETERS))
+        if unknown:
+            raise RequestError(400, "unknown_parameter", f"unknown parameter(s): {', '.join(unknown)}",
+                               valid_parameters=list(DATASET_PARAMETERS))
+        name = (params.get("name") or [""])[-1]
+        loader = data.LOADERS.get(name)
+        if loader is None:
+            raise RequestError(404, "unknown_dataset", f"no dataset {name!r}", valid_datasets=sorted(data.LOADERS))
+        signature = inspect.signature(loader)
+        try:
+            args, kwargs = data.decode_arguments((params.get("args") or [""])[-1])
+            signature.bind(None, *args, **kwargs)
+        except (ValueError, TypeError) as error:
+            raise RequestError(400, "bad_arguments", f"{name}{signature}: {error}") from None
+        with self.warehouse.use() as snapshot:
+            frame = loader(SnapshotReader(snapshot, self.warehouse.catalog, self.timeout), *args, **kwargs)
+        return Answer(snapshot.run_id, pa.Table.from_pandas(frame, preserve_index=False), {},
+                      time.perf_counter() - started)
+
+
+class SnapshotReader:
+    """A dashboard loader's SQL run on a snapshot's cursor, with the service's timeout (clvlayer.dashboard.data.Reader)."""
+
+    def __init__(self, snapshot: Snapshot, catalog: str, timeout: float) -> None:
+        self.snapshot, self.catalog, self.timeout = snapshot, catalog, timeout
+
+    def frame(self, sql: str, params: dict[str, Any]) -> Any:
+        import duckdb
+
+        cursor = self.snapshot.connection.cursor()
+        cursor.execute(f'use "{self.catalog}"')  # a cursor starts in the in-memory catalog; loaders name schema.table
+        done = threading.Event()
+        threading.Thread(target=_interrupt_after, args=(cursor, self.timeout, done), daemon=True).start()
+        try:
+            return cursor.execute(sql, params).df()
+        except duckdb.InterruptException:
+            raise RequestError(504, "timeout", f"the dataset ran past the service's timeout of {self.timeout:g} s",
+                               timeout_seconds=self.timeout) from None
+        except (duckdb.CatalogException, duckdb.BinderException) as error:
+            raise RequestError(503, "warehouse_outdated", "the served warehouse lacks a mart or column this dataset "
+                               f"reads ({_first_lines(str(error), 1)}): rebuild it with `clv build` from this "
+                               "checkout") from None
+        finally:
+            done.set()
+            cursor.close()
+
+
 def _interrupt_after(cursor: Any, seconds: float, done: threading.Event) -> None:
     """Interrupt the cursor's query once `seconds` have passed, and again every 10 ms until it stops (an interrupt
     that lands before DuckDB has started the query is lost)."""
@@ -558,7 +628,8 @@ def render(answer: Answer, fmt: str) -> bytes:
         import pyarrow as pa
 
         sink = io.BytesIO()
-        schema = table.schema.with_metadata({"run_id": answer.run_id, "metrics": json.dumps(answer.metrics)})
+        schema = table.schema.with_metadata({**(table.schema.metadata or {}), b"run_id": answer.run_id.encode(),
+                                             b"metrics": json.dumps(answer.metrics).encode()})
         with pa.ipc.new_stream(sink, schema) as writer:
             writer.write_table(table.replace_schema_metadata(schema.metadata))
         return sink.getvalue()
@@ -606,17 +677,18 @@ class Handler(BaseHTTPRequestHandler):
         try:
             self._authorize()
             route = urlsplit(self.path).path.rstrip("/") or "/"
-            if route == "/query":
+            if route in ("/query", "/dataset"):
                 fmt = (params.get("format") or [self._accepted_format()])[-1]
                 if fmt not in FORMATS:
                     raise RequestError(400, "bad_format", f"unknown format {fmt!r}", valid_formats=list(FORMATS))
-                answer = service.answer(parse_query(params, service.max_rows))
+                answer = service.dataset(params) if route == "/dataset" else \
+                    service.answer(parse_query(params, service.max_rows))
                 self._send(200, render(answer, fmt), FORMATS[fmt], answer.run_id)
             elif route in ROUTES:
                 self._send_json(200, ROUTES[route](service, params))
             else:
                 raise RequestError(404, "not_found", f"no endpoint {route}", valid_endpoints=sorted(
-                    [*ROUTES, "/query"]))
+                    [*ROUTES, "/query", "/dataset"]))
         except RequestError as error:
             self._send_json(error.status, error.body())
         except Exception:  # noqa: BLE001 - the client gets no trace; the log gets it
@@ -658,6 +730,7 @@ def _health(service: MetricsService, params: dict[str, list[str]]) -> dict[str, 
         return {"status": "ok", "run_id": snapshot.run_id, "warehouse": str(service.warehouse.path),
                 "serving_since": datetime.fromtimestamp(snapshot.opened_at).isoformat(timespec="seconds"),
                 "swaps": service.warehouse.swaps, "timeout_seconds": service.timeout,
+                "reporting_currency": snapshot.currency,
                 "max_rows": service.max_rows}
 
 

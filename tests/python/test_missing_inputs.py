@@ -127,8 +127,12 @@ DEFAULT_MARGIN = ("margins from the documented default rate, labelled margin_sou
                   "fct_orders and dim_customers); nothing else depends on it")
 NET_REVENUE = ("revenue as the shop's amounts give it: no refund rows is zero refunds recorded (checked on "
                "fct_orders); statuses still refund")
+AUDIENCES = {mart: "audiences filter the customer marts (their columns checked there) and the lift compares the "
+                   "contacts' orders: no column of their own reads the table"
+             for mart in ["fct_audiences", "fct_audience_members", "fct_audience_lift"]}
 UNAFFECTED: dict[str, dict[str, str]] = {
     "customers": {
+        **AUDIENCES,
         "fct_orders": "orders only; customers join no order column",
         "fct_cohort_retention": "cohorts of all customers, no attribute",
         "fct_category_penetration": "active customers and buyers counted from orders and items, no attribute",
@@ -137,6 +141,8 @@ UNAFFECTED: dict[str, dict[str, str]] = {
         "metricflow_time_spine": "a calendar",
     },
     "order_items": {
+        **AUDIENCES,
+        "fct_audience_lift": DEFAULT_MARGIN,
         "fct_channel_economics": DEFAULT_MARGIN,
         "fct_channel_predicted_ltv_to_cac": DEFAULT_MARGIN,
         "fct_cohort_curves": DEFAULT_MARGIN,
@@ -148,6 +154,8 @@ UNAFFECTED: dict[str, dict[str, str]] = {
         "fct_clv_holdout_validation": DEFAULT_MARGIN,
     },
     "products": {
+        **AUDIENCES,
+        "fct_audience_lift": DEFAULT_MARGIN,
         **{mart: DEFAULT_MARGIN for mart in [
             "fct_channel_economics", "fct_channel_predicted_ltv_to_cac", "fct_cohort_curves", "fct_cohort_retention",
             "fct_cohort_retention_by_channel", "fct_customer_clv_predictions", "fct_customer_next_purchase",
@@ -159,7 +167,7 @@ UNAFFECTED: dict[str, dict[str, str]] = {
         "fct_clv_holdout_validation", "fct_clv_model_parameters", "fct_cohort_curves", "fct_cohort_retention",
         "fct_cohort_retention_by_channel", "fct_customer_clv_predictions", "fct_customer_ltv",
         "fct_customer_next_purchase", "fct_customer_segments", "fct_launch_penetration", "fct_ltv_by_segment",
-        "fct_predicted_clv_by_segment", "fct_segment_comparison"]},
+        "fct_predicted_clv_by_segment", "fct_segment_comparison", *AUDIENCES]},
     "marketing_spend": {
         "fct_segment_comparison": "compares segment types other than channels: no spend or CAC column",
         "fct_predicted_clv_by_segment": "predicted CLV and P(alive) per segment: no spend or CAC column",

@@ -31,7 +31,11 @@ WIDTH = 640
 TIER_ORDER = ["top", "high", "medium", "low"]
 TIER_COLORS = ["#1b7837", "#7fbf7b", "#f1a340", "#b2182b"]
 SEGMENT_TYPE_LABELS = {"rfm_segment": "RFM segment", "cvm_stage": "CVM stage", "age_band": "age band",
-                       "preferred_category": "preferred category", "value_tier": "value tier"}
+                       "preferred_category": "preferred category", "value_tier": "value tier",
+                       "first_category": "first order's category", "first_product": "first order's product",
+                       "first_order_discount": "first order discounted", "first_order_value_band": "first order value"}
+#: the first-purchase segment types of fct_ltv_by_segment (int_customers_first_purchases), each a chart
+FIRST_PURCHASE_TYPES = ("first_category", "first_product", "first_order_discount", "first_order_value_band")
 Draw = Callable[..., alt.TopLevelMixin]  # (frame) or, for a chart of money, (frame, currency)
 EmptyReason = Callable[[pd.DataFrame, Coverage], str | None]
 
@@ -544,6 +548,10 @@ CHARTS: dict[str, ChartSpec] = {spec.key: spec for spec in [
               _segment_missing("birth year", "customers.birth_year")),
     _segments("preferred_category_values", "By preferred category", "preferred_category", segment_values,
               _segment_missing("order items", "order_items and products")),
+    *(_segments(f"{segment_type}_values", f"By {SEGMENT_TYPE_LABELS[segment_type]}", segment_type, segment_values,
+                _segment_missing("order items", "order_items and products") if segment_type != "first_order_value_band"
+                else _segment_missing("buyers", "no completed orders"))
+      for segment_type in FIRST_PURCHASE_TYPES),
     ChartSpec("category_penetration", "segments", "Category penetration", "category_penetration",
               category_penetration, _items_missing("category penetration")),
     ChartSpec("launch_penetration", "segments", "Launch penetration", "launch_penetration", launch_penetration,

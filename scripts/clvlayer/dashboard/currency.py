@@ -1,8 +1,10 @@
 """The reporting currency a warehouse's money is in (var `reporting_currency`), to label every money value of the
 dashboard and the report.
 
-Read from the warehouse's run record (audit.build_run) when the build recorded its settings there, else from the
-project's vars (dbt_project.yml), which is what a build without `--vars reporting_currency` used."""
+Read from the warehouse's run record (audit.build_run) when the build recorded its settings there - through the
+metrics service when one is configured (its /health names the currency of the run it serves), else from the file -
+and otherwise from the project's vars (dbt_project.yml), which is what a build without `--vars reporting_currency`
+used."""
 
 from __future__ import annotations
 
@@ -15,10 +17,15 @@ VAR = "reporting_currency"
 
 def reporting_currency(warehouse: Path) -> str:
     """The ISO 4217 code of the warehouse's money, upper case (as the staging macros compare it)."""
+    from clvlayer.dashboard import service
     from clvlayer.inputs import project_vars
     from clvlayer.publish import embedded_record
 
-    recorded = _recorded(embedded_record(warehouse) if warehouse.exists() else None)
+    url = service.service_url()
+    if url is not None:
+        recorded = service.health(url).get(VAR)
+    else:
+        recorded = _recorded(embedded_record(warehouse) if warehouse.exists() else None)
     return (recorded or str(project_vars().get(VAR) or "USD")).strip().upper()
 
 

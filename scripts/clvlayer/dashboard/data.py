@@ -10,29 +10,41 @@ Rules (tests/python/test_dashboard_data.py enforces the first two, with no excep
 - The warehouse is opened read-only, once per query, and closed straight away: no lock is held between queries,
   and `clv build`'s atomic rename of a new warehouse over the file is never blocked (readers keep the old file
   until they reopen).
-- What stays here and what does not: the overview's all-customer value tiles that are MetricFlow metrics
-  (service.SERVICE_TILE_METRICS) are read through the metrics service when one is configured (dashboard/service.py,
-  the call `clv query` makes). Everything else is SQL on marts here: per-customer lists (reorder, at-risk),
-  tables, segment and snapshot rows of fct_ltv_by_segment, the period flows (sums over the sidebar filters) and
-  the charts' data.
+- Through the metrics service: when one is configured ($CLV_SERVICE_URL; `clv dashboard` starts one), every
+  loader is answered by it - the overview's value tiles as MetricFlow metrics (service.SERVICE_TILE_METRICS, the
+  call `clv query` makes), everything else as a named dataset (GET /dataset?name=<loader>&args=<JSON>: the service
+  runs this module's loader on its read-only snapshot, so the SQL below runs in the service and never travels over
+  HTTP). The page then never opens the warehouse file itself. Without a service each loader opens the file.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import functools
+import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import duckdb
 import pandas as pd
 
+from clvlayer.dashboard import service
 from clvlayer.dashboard.currency import reporting_currency
 
 Loader = Callable[..., pd.DataFrame]
 DATASETS: dict[str, tuple[str, ...]] = {}
+#: the loaders as written (what the service runs), by name; data.<name> is the routed loader the pages call
+LOADERS: dict[str, Loader] = {}
+
+
+class Reader(Protocol):
+    """Where a loader's SQL runs other than the published file: the metrics service's read-only snapshot."""
+
+    def frame(self, sql: str, params: dict[str, Any]) -> pd.DataFrame: ...
 LOYALTY_CHOICES = ("all", "members", "non_members")
 
 
@@ -82,10 +94,77 @@ def dataset(*marts: str) -> Callable[[Loader], Loader]:
     """Register a loader with the marts it reads (tests compare this with its SQL and with the exposures)."""
 
     def register(function: Loader) -> Loader:
-        DATASETS[function.__name__] = tuple(sorted(marts))
-        return function
+        name = function.__name__
+        DATASETS[name], LOADERS[name] = tuple(sorted(marts)), function
+
+        @functools.wraps(function)
+        def routed(warehouse: Path | Reader, *args: Any, **kwargs: Any) -> pd.DataFrame:
+            url = service.service_url() if isinstance(warehouse, Path) else None
+            if url is None:
+                return function(warehouse, *args, **kwargs)
+            try:
+                return service.dataset(url, name, encode_arguments(args, kwargs)).frame
+            except service.ServiceUnavailable as error:
+                raise WarehouseUnavailable(str(error)) from error
+
+        return routed
 
     return register
+
+
+def _currency(warehouse: Path) -> str:
+    try:
+        return reporting_currency(warehouse)
+    except service.ServiceUnavailable as error:
+        raise WarehouseUnavailable(str(error)) from error
+
+
+# --- a loader's arguments as JSON (the service's /dataset request) ------------------------------------------------
+
+_ARGUMENT_TYPES = {"Filters": Filters, "Period": Period}
+
+
+def _encoded(value: Any) -> Any:
+    if isinstance(value, (Filters, Period)):
+        return {type(value).__name__: {f.name: _encoded(getattr(value, f.name)) for f in dataclasses.fields(value)}}
+    if isinstance(value, date):
+        return {"date": value.isoformat()}
+    if isinstance(value, (list, tuple)):
+        return [_encoded(item) for item in value]
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    raise TypeError(f"a loader argument of type {type(value).__name__} cannot be sent to the service")
+
+
+def _decoded(value: Any) -> Any:
+    if isinstance(value, list):
+        return tuple(_decoded(item) for item in value)
+    if not isinstance(value, dict):
+        return value
+    if len(value) != 1:
+        raise ValueError(f"a tagged argument has one key (date, {', '.join(_ARGUMENT_TYPES)}), not {sorted(value)}")
+    (kind, body), = value.items()
+    if kind == "date" and isinstance(body, str):
+        return date.fromisoformat(body)
+    if kind in _ARGUMENT_TYPES and isinstance(body, dict):
+        return _ARGUMENT_TYPES[kind](**{key: _decoded(item) for key, item in body.items()})
+    raise ValueError(f"unknown argument tag {kind!r} (known: date, {', '.join(_ARGUMENT_TYPES)})")
+
+
+def encode_arguments(args: tuple[Any, ...], kwargs: dict[str, Any]) -> str:
+    """A loader call's arguments (after the warehouse) as the JSON the service's /dataset reads."""
+    return json.dumps({"args": _encoded(list(args)), "kwargs": {k: _encoded(v) for k, v in kwargs.items()}})
+
+
+def decode_arguments(text: str) -> tuple[tuple[Any, ...], dict[str, Any]]:
+    """The inverse of encode_arguments; raises ValueError/TypeError on anything else."""
+    document = json.loads(text or "{}")
+    if not isinstance(document, dict) or set(document) - {"args", "kwargs"}:
+        raise ValueError('send {"args": [...], "kwargs": {...}}')
+    args, kwargs = document.get("args", []), document.get("kwargs", {})
+    if not isinstance(args, list) or not isinstance(kwargs, dict):
+        raise ValueError('"args" is a list and "kwargs" an object')
+    return _decoded(args), {key: _decoded(value) for key, value in kwargs.items()}
 
 
 def marts_read(functions: list[str] | None = None) -> set[str]:
@@ -94,9 +173,11 @@ def marts_read(functions: list[str] | None = None) -> set[str]:
     return {mart for name in names for mart in DATASETS[name]}
 
 
-def _query(warehouse: Path, sql: str, **params: Any) -> pd.DataFrame:
+def _query(warehouse: Path | Reader, sql: str, **params: Any) -> pd.DataFrame:
     used = set(re.findall(r"\$(\w+)", sql))
     bound = {name: value for name, value in params.items() if name in used}
+    if not isinstance(warehouse, Path):
+        return warehouse.frame(sql, bound)
     if not warehouse.exists():
         raise WarehouseUnavailable(f"No published warehouse at {warehouse}: run `make build` (or `clv build`).")
     try:
@@ -554,6 +635,41 @@ def at_risk_high_value(warehouse: Path, filters: Filters, max_p_alive: float = 0
     """, max_p_alive=max_p_alive, tiers=list(tiers), **_filter_params(filters))
 
 
+
+@dataset("fct_audiences")
+def audiences(warehouse: Path) -> pd.DataFrame:
+    """The declared audiences of the build's wave: size, holdout and value (fct_audiences)."""
+    return _query(warehouse, """
+        select
+            audience, wave, audience_reason, members, treated_customers, held_out_customers, held_out_share,
+            expected_value_total, mean_p_alive, customers_with_due_date, definition, is_custom
+        from marts.fct_audiences
+        order by audience_order
+    """)
+
+
+@dataset("fct_audience_members")
+def audience_members(warehouse: Path, audience: str = "") -> pd.DataFrame:
+    """The members of one audience ("" = all) with why, value, P(alive), due date and assignment."""
+    return _query(warehouse, """
+        select
+            audience, wave, customer_id, assignment, reason, expected_value, p_alive, due_on, value_tier, cvm_stage,
+            realised_ltv
+        from marts.fct_audience_members
+        where $audience = '' or audience = $audience
+        order by audience, assignment desc, expected_value desc nulls last, customer_id
+    """, audience=audience)
+
+
+@dataset("fct_audience_lift")
+def audience_lift(warehouse: Path) -> pd.DataFrame:
+    """Measured lift per audience and wave with 95% intervals (fct_audience_lift)."""
+    return _query(warehouse, """
+        select *
+        from marts.fct_audience_lift
+        order by audience, wave
+    """)
+
 @dataclass(frozen=True)
 class Snapshot:
     """An as-of snapshot of fct_ltv_by_segment (`as_of_snapshot`): current, or n months earlier."""
@@ -616,7 +732,7 @@ class Coverage:
             snapshots=tuple(Snapshot(str(r.as_of_snapshot), int(r.months_before_current),
                                      pd.Timestamp(r.as_of_date).date())
                             for r in ltv_snapshots(warehouse).itertuples()),
-            currency=reporting_currency(warehouse))
+            currency=_currency(warehouse))
         coverage.missing.extend(coverage._missing())
         return coverage
 

@@ -1,5 +1,6 @@
 """The dashboard's client of the metrics service (`clv serve`, scripts/clvlayer/serve.py): the MetricFlow metrics
-on the overview's customer-value tiles are read with the same HTTP call `clv query` makes (GET /query, Arrow).
+on the overview's customer-value tiles are read with the same HTTP call `clv query` makes (GET /query, Arrow), and
+every other loader of clvlayer.dashboard.data as a named dataset (GET /dataset, Arrow) that the service runs.
 
 The service is used when $CLV_SERVICE_URL names one; `clv dashboard` starts one beside the app on a free loopback
 port and sets it (clvlayer.dashboard.server). Without it the tiles read the marts (data.segment_kpis). A service
@@ -90,15 +91,24 @@ def health(url: str, timeout: float = 5) -> dict:
     return json.loads(_get(url, "/health", {}, timeout))
 
 
-def query(url: str, metrics: tuple[str, ...], group_by: tuple[str, ...] = (), timeout: float = 60) -> MetricValues:
-    """GET /query?metrics=...&group_by=...&format=arrow: the call `clv query` makes, as a frame."""
+def _arrow(body: bytes) -> MetricValues:
     import pyarrow as pa
 
+    table = pa.ipc.open_stream(io.BytesIO(body)).read_all()
+    return MetricValues(table.to_pandas(), (table.schema.metadata or {}).get(b"run_id", b"").decode())
+
+
+def dataset(url: str, name: str, arguments: str, timeout: float = 120) -> MetricValues:
+    """GET /dataset?name=<loader>&args=<JSON>: the dashboard loader `name`, run by the service on what it serves."""
+    return _arrow(_get(url, "/dataset", {"name": name, "args": arguments, "format": "arrow"}, timeout))
+
+
+def query(url: str, metrics: tuple[str, ...], group_by: tuple[str, ...] = (), timeout: float = 60) -> MetricValues:
+    """GET /query?metrics=...&group_by=...&format=arrow: the call `clv query` makes, as a frame."""
     params = {"metrics": ",".join(metrics), "format": "arrow"}
     if group_by:
         params["group_by"] = ",".join(group_by)
-    table = pa.ipc.open_stream(io.BytesIO(_get(url, "/query", params, timeout))).read_all()
-    return MetricValues(table.to_pandas(), (table.schema.metadata or {}).get(b"run_id", b"").decode())
+    return _arrow(_get(url, "/query", params, timeout))
 
 
 def overall_tile_values(url: str) -> MetricValues:

@@ -30,19 +30,23 @@ def warehouse_path() -> Path:
     return Settings.from_env().warehouse
 
 
-def warehouse_version(warehouse: Path) -> tuple[int, int, int]:
-    """Changes whenever `clv build` publishes a new file over the path: the cache key of every load."""
+Version = tuple[int, int, int, str]
+
+
+def warehouse_version(warehouse: Path) -> Version:
+    """The cache key of every load: changes whenever `clv build` publishes a new file over the path, or the page
+    reads through another metrics service (or none)."""
     stat = warehouse.stat()
-    return stat.st_ino, stat.st_mtime_ns, stat.st_size
+    return stat.st_ino, stat.st_mtime_ns, stat.st_size, service.service_url() or ""
 
 
 @st.cache_data(ttl=600, show_spinner=False, max_entries=500)
-def _load(loader: str, warehouse: str, version: tuple[int, int, int], args: tuple, kwargs: tuple) -> pd.DataFrame:
+def _load(loader: str, warehouse: str, version: Version, args: tuple, kwargs: tuple) -> pd.DataFrame:
     return getattr(data, loader)(Path(warehouse), *args, **dict(kwargs))
 
 
 @st.cache_data(ttl=600, show_spinner=False, max_entries=500)
-def _load_chart(key: str, warehouse: str, version: tuple[int, int, int], filters: Filters) -> pd.DataFrame:
+def _load_chart(key: str, warehouse: str, version: Version, filters: Filters) -> pd.DataFrame:
     return charts.CHARTS[key].load(Path(warehouse), filters)
 
 
@@ -61,7 +65,7 @@ def load(loader: str, warehouse: Path, *args: Any, **kwargs: Any) -> pd.DataFram
 
 
 @st.cache_data(ttl=600, show_spinner=False)
-def _service_tiles(url: str, version: tuple[int, int, int]) -> service.MetricValues:
+def _service_tiles(url: str, version: Version) -> service.MetricValues:
     return service.overall_tile_values(url)
 
 
@@ -104,7 +108,7 @@ def read_coverage(warehouse: Path) -> Coverage:
 
 
 @st.cache_data(ttl=600, show_spinner=False)
-def _coverage(warehouse: str, version: tuple[int, int, int]) -> Coverage:
+def _coverage(warehouse: str, version: Version) -> Coverage:
     return Coverage.read(Path(warehouse))
 
 

@@ -1,4 +1,5 @@
-"""Actions: today's reorder reminders and the at-risk high-value list, downloadable as CSV."""
+"""Actions: the audiences of the CVM loop (sizes, holdouts, measured lift with 95% intervals), today's reorder
+reminders and the at-risk high-value list, downloadable as CSV."""
 
 from __future__ import annotations
 
@@ -8,6 +9,11 @@ import streamlit as st
 from clvlayer.dashboard import ui
 
 TIERS = ("top", "high", "medium", "low")
+LIFT_METRICS = {"repurchase_rate": "repurchase rate", "orders_per_customer": "orders per customer",
+                "revenue_per_customer": "net revenue per customer", "margin_per_customer": "margin per customer"}
+LIFT_STATUS = {"window_open": "window still open (partial)", "not_contacted": "no contacts recorded yet",
+               "no_campaign_contacts_table": "no campaign_contacts table in the input",
+               "too_few_treated": "under 2 treated", "too_few_held_out": "under 2 held out"}
 
 
 def show_list(rows: pd.DataFrame, label: str, file_name: str, empty: str, currency: str) -> None:
@@ -44,12 +50,67 @@ def at_risk_section(ctx: ui.Context) -> None:
               ctx.coverage.currency)
 
 
+def audiences_section(ctx: ui.Context) -> None:
+    st.subheader("Audiences")
+    rows = ui.load("audiences", ctx.warehouse)
+    st.caption("Declared as code in settings.yml (vars `audiences`, `custom_audiences`), each a filter over the "
+               "customer marts; a share (`audience_holdout_share`) of each value tier is held out by a hash of "
+               "customer, audience and wave (fct_audiences, fct_audience_members).")
+    if rows.empty:
+        ui.empty_state("No audience is declared (vars audiences and custom_audiences are empty).")
+        return
+    ui.table(rows, ctx.coverage.currency)
+    names = rows["audience"].tolist()
+    chosen = st.selectbox("Audience to download", names, key="audience_download")
+    members = ui.load("audience_members", ctx.warehouse, audience=chosen)
+    ui.download(members, f"Download {chosen}.csv ({len(members):,} rows, with assignment)", f"{chosen}.csv")
+
+
+def lift_long(rows: pd.DataFrame) -> pd.DataFrame:
+    """One row per audience x wave x metric: treated, held out, difference and its 95% interval (mart columns)."""
+    parts = []
+    for metric, label in LIFT_METRICS.items():
+        part = rows[["audience", "wave", "treated_customers", "held_out_customers"]].copy()
+        part["metric"] = label
+        part["treated"], part["held_out"] = rows[f"{metric}_treated"], rows[f"{metric}_held_out"]
+        part["difference"] = rows[f"{metric}_lift"]
+        part["ci95_low"], part["ci95_high"] = rows[f"{metric}_lift_lower"], rows[f"{metric}_lift_upper"]
+        parts.append(part)
+    return pd.concat(parts, ignore_index=True)
+
+
+def lift_section(ctx: ui.Context) -> None:
+    st.subheader("Measured lift (treated vs held out)")
+    rows = ui.load("audience_lift", ctx.warehouse)
+    st.caption("fct_audience_lift: customers of the input campaign_contacts followed for `lift_window_days` after "
+               "their contact; difference in means with its 95% interval (Welch). An interval that excludes 0 is a "
+               "measured effect; incremental revenue = revenue lift x treated customers.")
+    measured = rows[rows["wave"].notna()]
+    waiting = rows[rows["lift_status"] != "ok"]
+    if not waiting.empty:
+        st.caption("Not measured: " + "; ".join(
+            f"{a} ({LIFT_STATUS.get(s, s)})" for a, s in zip(waiting["audience"], waiting["lift_status"])))
+    if measured.empty:
+        ui.empty_state("No campaign contacts to measure: record who was contacted and who was held out in "
+                       "campaign_contacts (docs/input_contract.md) and rebuild.")
+        return
+    totals = measured[["audience", "wave", "lift_status", "treated_customers", "held_out_customers",
+                       "held_out_share", "incremental_revenue", "incremental_revenue_lower",
+                       "incremental_revenue_upper"]]
+    ui.table(totals, ctx.coverage.currency)
+    st.dataframe(lift_long(measured), hide_index=True, width="stretch",
+                 column_config={c: st.column_config.NumberColumn(format="%.3f")
+                                for c in ("treated", "held_out", "difference", "ci95_low", "ci95_high")})
+
+
 def render(ctx: ui.Context) -> None:
     st.title("Actions")
     st.caption(f"Lists as of {ctx.coverage.as_of_date}.")
-    customers = "customers listed"
+    customers = "reorder and at-risk lists; audiences and their lift are whole, as a campaign sends them"
     ui.filter_scope(ctx, {"channel": customers, "region": customers, "loyalty": customers},
                     "the lists are as of the as-of date")
+    audiences_section(ctx)
+    lift_section(ctx)
     reorder_section(ctx)
     at_risk_section(ctx)
 

@@ -1,11 +1,12 @@
 """Segments: RFM / CVM / value-tier sizes and value, loyalty lift, channel, region, age band and preferred
-category (fct_ltv_by_segment with fct_segment_comparison's shares and lifts), category and launch penetration."""
+category (fct_ltv_by_segment with fct_segment_comparison's shares and lifts), LTV by first purchase (category,
+product, discount, value band), category and launch penetration."""
 
 from __future__ import annotations
 
 import streamlit as st
 
-from clvlayer.dashboard import ui
+from clvlayer.dashboard import charts, ui
 
 
 def render(ctx: ui.Context) -> None:
@@ -20,6 +21,13 @@ def render(ctx: ui.Context) -> None:
     for key in ("rfm_segments", "cvm_stages", "value_tiers", "loyalty_lift", "channel_values", "region_values",
                 "age_band_values", "preferred_category_values"):
         ui.chart(key, ctx)
+    st.header("LTV by first purchase")
+    st.caption("Customers split by what their first completed order was: its main category, the product leading it "
+               "(the `first_product_top_n` most frequent keep their id, the rest read other), whether it was "
+               "discounted and its value band (`first_order_value_bands`). Realised and forward values per "
+               "segment, over all customers.")
+    for segment_type in charts.FIRST_PURCHASE_TYPES:
+        ui.chart(f"{segment_type}_values", ctx)
     st.header("Penetration")
     ui.filter_scope(ctx, {"date range": "months and launch days"},
                     "penetration is over all active customers (and active loyalty members for launches)")

@@ -1,0 +1,1 @@
+{{ quarantined_rows('base_shop__campaign_contacts') }}
