@@ -68,6 +68,8 @@
   "analysis_top_n",
   "reorder_segment_column",
   "reorder_segment_value",
+  "ltv_backtest_months_before",
+  "ltv_backtest_horizons_months",
   "audiences",
   "custom_audiences",
   "audience_holdout_share",
@@ -824,6 +826,43 @@
    "test_value": "lapsed",
    "group": "analyses",
    "requirement": "a string"
+  },
+  "ltv_backtest_months_before": {
+   "type": "list",
+   "items": {
+    "type": "integer",
+    "min": 1
+   },
+   "default": [
+    6,
+    12,
+    18
+   ],
+   "meaning": "Backtest as-of dates: this many months before the as-of date ([] = no backtest).",
+   "test_value": [
+    6
+   ],
+   "group": "backtest",
+   "requirement": "a list, each item a whole number >= 1"
+  },
+  "ltv_backtest_horizons_months": {
+   "type": "list",
+   "items": {
+    "type": "integer",
+    "min": 1,
+    "max": 36
+   },
+   "default": [
+    3,
+    6,
+    12
+   ],
+   "meaning": "Months after each backtest date over which the forward values are compared with actual spend.",
+   "test_value": [
+    3
+   ],
+   "group": "backtest",
+   "requirement": "a list, each item a whole number from 1 to 36"
   },
   "audiences": {
    "type": "list",

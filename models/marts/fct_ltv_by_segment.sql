@@ -14,15 +14,18 @@
 {%- set segment_types = ltv_segment_types() %}
 with
 
-customers as (
+snapshots as (
 
-    select * from {{ ref('int_customers_valued') }}
+    -- the published snapshots (the backtest's own as-of dates are fct_ltv_backtest's)
+    select * from {{ ref('int_as_of_snapshots') }}
+    where is_published
 
 ),
 
-snapshots as (
+customers as (
 
-    select * from {{ ref('int_as_of_snapshots') }}
+    select * from {{ ref('int_customers_valued') }}
+    where as_of_date in (select snapshots.as_of_date from snapshots)
 
 ),
 

@@ -147,6 +147,9 @@ def test_every_metric_equals_its_mart(warehouse: Path) -> None:
                       "launch_window_member_buyers", "expected_alive_customers", "expected_purchases",
                       "expected_purchases_per_customer", "predicted_clv_total"], [], []))
     checks.append(("totals", None, None))
+    requests.append((["predicted_clv_segment_lower", "predicted_clv_segment_upper"],
+                     ["predicted_clv_segment"], []))
+    checks.append(("predicted_clv_segments", None, None))
 
     asked = {metric for metrics, _, _ in requests for metric in metrics}
     manifest = json.loads((PROJECT_ROOT / "target" / "semantic_manifest.json").read_text())
@@ -316,11 +319,19 @@ def check_totals(warehouse: Path, frame: pd.DataFrame, *_: object) -> None:
         assert float(frame[name].iloc[0]) == pytest.approx(float(value), rel=1e-9), name
 
 
+def check_predicted_clv_segments(warehouse: Path, frame: pd.DataFrame, *_: object) -> None:
+    mart = sql(warehouse, "select segment_key, predicted_clv_lower, predicted_clv_upper "
+                          "from marts.fct_predicted_clv_by_segment").set_index("segment_key")
+    frame = frame.set_index("predicted_clv_segment").loc[mart.index]
+    assert_equal(frame["predicted_clv_segment_lower"], mart["predicted_clv_lower"], "predicted_clv_segment_lower")
+    assert_equal(frame["predicted_clv_segment_upper"], mart["predicted_clv_upper"], "predicted_clv_segment_upper")
+
+
 CHECKERS = {"segment": check_segment, "channel": check_channel, "channels_pooled": check_channels_pooled,
             "channel_cohort": check_channel_cohort,
             "cohort_channel": check_cohort_channel, "cohort_all": check_cohort_all, "curves": check_curves,
             "orders_month": check_orders_month, "next_purchase": check_next_purchase, "category": check_category,
-            "totals": check_totals}
+            "totals": check_totals, "predicted_clv_segments": check_predicted_clv_segments}
 
 
 def readme_mf_examples() -> list[list[str]]:

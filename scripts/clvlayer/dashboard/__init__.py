@@ -19,6 +19,7 @@ PAGES: tuple[tuple[str, str, str], ...] = (
     ("acquisition", "Acquisition", "views/acquisition.py"),
     ("segments", "Segments", "views/segments.py"),
     ("predictive", "Predictive CLV", "views/predictive.py"),
+    ("backtest", "Backtest", "views/backtest.py"),
     ("actions", "Actions", "views/actions.py"),
 )
 

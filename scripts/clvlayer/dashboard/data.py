@@ -753,3 +753,28 @@ class Coverage:
         if self.predictive_status != "ok":
             notes.append(f"predictive CLV not available ({self.predictive_status}: {self.predictive_reason})")
         return notes
+
+
+@dataset("fct_ltv_backtest_verdicts")
+def backtest_verdicts(warehouse: Path) -> pd.DataFrame:
+    """Per question (compare channels, forecast a cohort, set a CAC ceiling, the best forward value) each
+    estimator's backtest score on this data; is_verdict marks the value to trust (docs/backtest.md)."""
+    return _query(warehouse, """
+        select question, estimator, is_verdict, compared_with, cells, mean_relative_absolute_error,
+            mean_relative_bias, rank_correlation, interval_coverage
+        from marts.fct_ltv_backtest_verdicts
+        order by question, is_verdict desc, estimator
+    """)
+
+
+@dataset("fct_ltv_backtest")
+def backtest_overall(warehouse: Path) -> pd.DataFrame:
+    """The overall segment's backtest cells: per as-of date, horizon and estimator the forward value per buyer
+    against what the buyers spent, with the error (horizons past the data's end: null with their status)."""
+    return _query(warehouse, """
+        select as_of_date, horizon_months, estimator, compared_with, buyers, estimated_forward_value,
+            actual_forward_value, relative_bias, interval_lower, interval_upper, is_covered, backtest_status
+        from marts.fct_ltv_backtest
+        where segment_type = 'overall'
+        order by as_of_date, horizon_months, estimator
+    """)

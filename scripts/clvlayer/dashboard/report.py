@@ -21,7 +21,7 @@ from clvlayer.dashboard.data import Coverage, Filters, comparison_periods
 
 # loaders the report reads besides the charts' (models/exposures.yml declares their marts)
 EXTRA_DATASETS = ("data_coverage", "ltv_snapshots", "period_flows", "segment_kpis", "channel_ltv_to_cac",
-                  "pooled_ltv_to_cac", "reorder_list", "at_risk_high_value")
+                  "pooled_ltv_to_cac", "reorder_list", "at_risk_high_value", "backtest_verdicts", "backtest_overall")
 PNG_SCALE = 2
 
 
@@ -127,9 +127,18 @@ def write_report(warehouse: Path, out: Path, filters: Filters | None = None,
         f"<style>{STYLE}</style></head><body><h1>Customer value report</h1>"
         f"<p class=\"meta\">Warehouse {html.escape(str(warehouse))}, as of {coverage.as_of_date}; written {written} "
         f"by <code>clv report</code>. Money in {html.escape(coverage.currency)} (var reporting_currency).</p>{missing}{overview}"
-        + "".join(_page_sections(result))
+        + "".join(_page_sections(result)) + _backtest_html(warehouse, coverage.currency)
         + f"<h2 id=\"actions\">Actions</h2>{''.join(lists)}</body></html>", encoding="utf-8")
     return result
+
+
+def _backtest_html(warehouse: Path, currency: str) -> str:
+    """The dashboard's Backtest page as tables: the verdict per question and the overall segment's cells."""
+    verdicts, cells = data.backtest_verdicts(warehouse), data.backtest_overall(warehouse)
+    body = (_table_html(verdicts, currency) if len(verdicts)
+            else '<p class="empty">No backtest cell has an actual yet.</p>')
+    return ('<h2 id="backtest">Backtest: which value to trust</h2>' + body
+            + "<h3>Overall: estimate vs actual per buyer</h3>" + _table_html(cells, currency, rows=40))
 
 
 def _overview_html(warehouse: Path, filters: Filters, coverage: Coverage) -> str:

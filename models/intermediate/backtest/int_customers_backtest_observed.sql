@@ -1,0 +1,100 @@
+-- One row per backtest as-of date (int_as_of_snapshots.is_backtest) x buyer at that date: the buyer's segment of
+-- every segment type and the inputs of the forward values as the build computed them then (int_customers_valued at
+-- that date), and for each horizon h of var ltv_backtest_horizons_months what the buyer actually spent (net revenue
+-- and gross margin of the purchase days, the spend the predictive models fit) in the h months after the date. A
+-- horizon that ends after the data's end (the as-of date) has no truth: its actuals are null (is_observed false).
+{%- set horizons = ltv_backtest_horizons() %}
+with
+
+snapshots as (
+
+    select * from {{ ref('int_as_of_snapshots') }}
+    where is_backtest
+
+),
+
+as_of as (
+
+    select * from {{ ref('int_as_of_dates') }}
+
+),
+
+customers as (
+
+    select * from {{ ref('int_customers_valued') }}
+    where has_completed_order and as_of_date in (select snapshots.as_of_date from snapshots)
+
+),
+
+purchase_days as (
+
+    select * from {{ ref('int_orders_merged_to_purchase_days') }}
+
+),
+
+forward_purchases as (
+
+    -- per backtest date and buyer: spend and margin in the h months after the date
+    select
+        {%- for h in horizons %}
+            {%- set horizon_end = 'cast(' ~ dbt.dateadd('month', h, 'snapshots.as_of_date') ~ ' as date)' %}
+            sum(
+                case
+                    when purchase_days.purchased_on <= {{ horizon_end }} then purchase_days.spend
+                    else 0
+                end
+            ) as spend_next_{{ h }}m,
+            sum(
+                case
+                    when purchase_days.purchased_on <= {{ horizon_end }} then purchase_days.gross_margin
+                    else 0
+                end
+            ) as margin_next_{{ h }}m,
+        {%- endfor %}
+        snapshots.as_of_date,
+        purchase_days.customer_id
+    from purchase_days
+    inner join snapshots
+        on
+            purchase_days.purchased_on > snapshots.as_of_date
+            and purchase_days.purchased_on <= (select as_of.as_of_date from as_of)
+    group by snapshots.as_of_date, purchase_days.customer_id
+
+),
+
+final as (
+
+    select
+        {{ segment_label_columns() }}
+        {%- for h in horizons %}
+            {{ is_horizon_observed('customers.as_of_date', h, 'as_of.as_of_date') }} as is_observed_{{ h }}m,
+            {{ forward_lifetime_months('customers.expected_remaining_lifetime_months', h) }}
+                as forward_lifetime_months_{{ h }}m,
+            case
+                when {{ is_horizon_observed('customers.as_of_date', h, 'as_of.as_of_date') }}
+                    then coalesce(forward_purchases.spend_next_{{ h }}m, 0)
+            end as actual_revenue_next_{{ h }}m,
+            case
+                when {{ is_horizon_observed('customers.as_of_date', h, 'as_of.as_of_date') }}
+                    then coalesce(forward_purchases.margin_next_{{ h }}m, 0)
+            end as actual_margin_next_{{ h }}m,
+        {%- endfor %}
+        snapshots.as_of_snapshot,
+        snapshots.months_before_current,
+        customers.as_of_date,
+        customers.customer_id,
+        customers.completed_orders,
+        customers.realised_ltv,
+        customers.realised_margin_ltv,
+        customers.observed_lifespan_months,
+        customers.own_expected_lifetime_months,
+        customers.expected_remaining_lifetime_months
+    from customers
+    inner join snapshots on customers.as_of_date = snapshots.as_of_date
+    cross join as_of
+    left join forward_purchases
+        on customers.as_of_date = forward_purchases.as_of_date and customers.customer_id = forward_purchases.customer_id
+
+)
+
+select * from final

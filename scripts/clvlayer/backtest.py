@@ -1,0 +1,199 @@
+"""Predicted CLV at segment grain with its interval, for the backtest and for the published segment mart.
+
+The library's segment sums (:func:`clvlayer.btyd.intervals.clv_intervals` with ``segments``) give, per segment,
+the expected sum of the customers' realised value over a horizon and an interval of that sum carrying parameter
+and process uncertainty. Customers are scored once per segment type: the rows are customers x segment types
+(labels ``<type>\\x1f<value>``), so each type's segments partition the same customers.
+
+* :func:`backtest_segment_predictions` (model int_segments_backtest_predicted): per backtest as-of date, the chosen
+  count model and Gamma-Gamma fitted on the RFM summary as of that date (the fit the build would have made then),
+  then per horizon the segment sums of the margin predicted over the horizon (undiscounted, so comparable with the
+  margin actually made), scored against that margin: the interval's coverage.
+* :func:`current_segment_intervals` (model int_segments_clv_intervals): the published predicted CLV (the 'full'
+  fits, the published horizon, discount and margin) summed per segment with its interval.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from clvlayer.btyd import ClvFitError, clv_intervals, fit_gamma_gamma, get_model
+from clvlayer.clv_models import STATUS_OK, _fitted, _in_customer_order, _setting
+
+SEPARATOR = "\x1f"
+SEGMENT_PREFIX = "segment_"
+
+SEGMENT_COLUMNS: dict[str, str] = {
+    "segment_type": "str",
+    "segment_value": "str",
+    "customers": "Int64",
+    "predicted_total": "Float64",
+    "predicted_lower": "Float64",
+    "predicted_upper": "Float64",
+}
+BACKTEST_COLUMNS: dict[str, str] = {
+    "as_of_date": "datetime64[ns]",
+    "horizon_months": "Int64",
+    "model": "str",
+    **SEGMENT_COLUMNS,
+    "actual_total": "Float64",
+    "is_covered": "boolean",
+    "fit_seconds": "Float64",
+    "prediction_status": "str",
+}
+
+
+def _frame(rows: pd.DataFrame, columns: dict[str, str]) -> pd.DataFrame:
+    out = rows.reindex(columns=list(columns))
+    return out.astype(columns)
+
+
+def segment_types(frame: pd.DataFrame) -> list[str]:
+    """The segment types of a frame with columns segment_<type> (macro segment_label_columns)."""
+    return [c[len(SEGMENT_PREFIX):] for c in frame.columns if c.startswith(SEGMENT_PREFIX)]
+
+
+def _long_labels(frame: pd.DataFrame, types: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """(row index into ``frame``, label) for every customer x segment type; a missing value reads 'unknown'."""
+    idx = np.tile(np.arange(len(frame)), len(types))
+    labels = np.concatenate([
+        (t + SEPARATOR + frame[SEGMENT_PREFIX + t].astype("string").fillna("unknown")).to_numpy(str) for t in types
+    ])
+    return idx, labels
+
+
+def _segment_rows(table: pd.DataFrame) -> pd.DataFrame:
+    split = table["segment"].str.split(SEPARATOR, n=1, expand=True)
+    out = pd.DataFrame({
+        "segment_type": split[0], "segment_value": split[1], "customers": table["customers"],
+        "predicted_total": table["expected"], "predicted_lower": table["lower"], "predicted_upper": table["upper"],
+    })
+    if "actual" in table:
+        out["actual_total"] = table["actual"]
+        out["is_covered"] = table["covered"]
+    return out
+
+
+def segment_sums(
+    summary: pd.DataFrame, model: str, fit: Any, gg_fit: Any, *, months: int, discount: float, margin: float,
+    per_month: float, level: float, draws: int, actual: np.ndarray | None = None,
+) -> pd.DataFrame:
+    """Per segment of every type in ``summary`` (RFM columns + segment_<type>): the sum of the customers' realised
+    value over ``months`` (expected, and its interval at ``level``), with the actual sum and whether the interval
+    covers it when ``actual`` (one value per customer) is given."""
+    types = segment_types(summary)
+    idx, labels = _long_labels(summary, types)
+    x, tx, tt = (summary[c].to_numpy(float)[idx] for c in ("frequency", "recency", "t"))
+    m = summary["monetary_value"].astype("Float64").fillna(0.0).to_numpy(float)[idx]
+    result = clv_intervals(model, fit, gg_fit, x, tx, tt, m, months=months, monthly_discount_rate=discount,
+                           margin=margin, periods_per_month=per_month, level=level, n_draws=draws,
+                           segments=labels, actual=None if actual is None else actual[idx])
+    assert result.segments is not None
+    return _segment_rows(result.segments)
+
+
+def _fit_at(summary: pd.DataFrame, model: str, settings: pd.DataFrame) -> tuple[Any, Any]:
+    """The count model ``model`` and Gamma-Gamma fitted on ``summary`` (the build's own settings)."""
+    penalizer = float(_setting(settings, "penalizer"))
+    x, tx, tt = (summary[c].to_numpy(float) for c in ("frequency", "recency", "t"))
+    m = summary["monetary_value"].astype("Float64").fillna(0.0).to_numpy(float)
+    fit = get_model(model).fit(x, tx, tt, penalizer=penalizer, min_customers=int(_setting(settings, "min_customers")))
+    gg = fit_gamma_gamma(x, m, penalizer=penalizer, min_repeat_customers=int(_setting(settings, "min_repeat_customers")))
+    if fit.log_cov is None or gg.log_cov is None:
+        raise ClvFitError("a fit has no positive-definite Hessian: no interval")
+    return fit, gg
+
+
+def _margin_rate(summary: pd.DataFrame, settings: pd.DataFrame) -> float:
+    """The margin rate as of the backtest date: var clv_margin_rate when set, else the margin of the purchases up
+    to the date (as int_clv_settings_resolved does at the current date)."""
+    if str(_setting(settings, "margin_rate_source")) == "var clv_margin_rate":
+        return float(_setting(settings, "margin_rate"))
+    spend = float(summary["total_spend"].sum())
+    return float(summary["total_margin"].sum()) / spend if spend else float(_setting(settings, "margin_rate"))
+
+
+def _chosen(selection: pd.DataFrame) -> str | None:
+    chosen = selection.rename(columns=str.lower)["chosen_model"].dropna()
+    return str(chosen.iloc[0]) if len(chosen) else None
+
+
+def _one_date(summary: pd.DataFrame, settings: pd.DataFrame, model: str, horizons: list[int]) -> list[pd.DataFrame]:
+    level, draws = float(_setting(settings, "interval_level")), int(_setting(settings, "interval_draws"))
+    per_month = float(_setting(settings, "time_units_per_month"))
+    started = time.perf_counter()
+    fit, gg = _fit_at(summary, model, settings)
+    margin = _margin_rate(summary, settings)
+    frames = []
+    for h in horizons:
+        actual = summary[f"actual_margin_next_{h}m"].astype("Float64")
+        observed = bool(actual.notna().all())
+        rows = segment_sums(summary, model, fit, gg, months=h, discount=0.0, margin=margin, per_month=per_month,
+                            level=level, draws=draws,
+                            actual=actual.to_numpy(float) if observed else None)
+        rows["horizon_months"] = h
+        rows["prediction_status"] = STATUS_OK if observed else "horizon_past_data_end"
+        frames.append(rows)
+    seconds = time.perf_counter() - started
+    for frame in frames:
+        frame["fit_seconds"] = seconds
+    return frames
+
+
+def backtest_horizons(rfm: pd.DataFrame) -> list[int]:
+    """The horizons of the columns actual_margin_next_<h>m (var ltv_backtest_horizons_months), ascending."""
+    found = (re.fullmatch(r"actual_margin_next_(\d+)m", c) for c in rfm.columns)
+    return sorted(int(m.group(1)) for m in found if m)
+
+
+def backtest_segment_predictions(rfm: pd.DataFrame, settings: pd.DataFrame, selection: pd.DataFrame) -> pd.DataFrame:
+    """Per backtest as-of date x horizon x segment: the predicted margin sum with its interval, the actual margin
+    sum and coverage (module docstring). A date whose fit fails is one row per horizon with the reason."""
+    rfm = rfm.rename(columns=str.lower)
+    horizons = backtest_horizons(rfm)
+    model = _chosen(selection)
+    frames = []
+    for as_of_date, summary in rfm.groupby("as_of_date", sort=True):
+        summary = _in_customer_order(summary)
+        try:
+            if model is None:
+                raise ClvFitError("no count model chosen (int_clv_model_selected)")
+            dated = _one_date(summary, settings, model, horizons)
+        except ClvFitError as exc:
+            dated = [pd.DataFrame({"horizon_months": horizons, "prediction_status": f"fit failed: {exc}"})]
+        for frame in dated:
+            frame["as_of_date"] = pd.Timestamp(as_of_date)
+            frame["model"] = model
+        frames += dated
+    if not frames:
+        return _frame(pd.DataFrame(), BACKTEST_COLUMNS)
+    return _frame(pd.concat(frames, ignore_index=True), BACKTEST_COLUMNS)
+
+
+def current_segment_intervals(summary: pd.DataFrame, parameters: pd.DataFrame, settings: pd.DataFrame,
+                              selection: pd.DataFrame) -> pd.DataFrame:
+    """Per segment: the published predicted CLV (chosen model, 'full' fits, horizon_months, the monthly discount
+    and margin rate of the settings) summed over the segment's customers, with the interval of the sum."""
+    summary = _in_customer_order(summary)
+    model = _chosen(selection)
+    columns = {**SEGMENT_COLUMNS, "prediction_status": "str"}
+    if summary.empty or model is None:
+        return _frame(pd.DataFrame(), columns)
+    fit, reason = _fitted(parameters, "full", model)
+    gg, gg_reason = _fitted(parameters, "full", "gamma_gamma")
+    if fit is None or gg is None or fit.log_cov is None or gg.log_cov is None:
+        why = reason or gg_reason or "a fit has no positive-definite Hessian"
+        return _frame(pd.DataFrame({"prediction_status": [f"no interval: {why}"]}), columns)
+    rows = segment_sums(summary, model, fit, gg, months=int(_setting(settings, "horizon_months")),
+                        discount=float(_setting(settings, "monthly_discount_rate")),
+                        margin=float(_setting(settings, "margin_rate")),
+                        per_month=float(_setting(settings, "time_units_per_month")),
+                        level=float(_setting(settings, "interval_level")),
+                        draws=int(_setting(settings, "interval_draws")))
+    rows["prediction_status"] = STATUS_OK
+    return _frame(rows, columns)
