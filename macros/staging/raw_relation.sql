@@ -25,6 +25,14 @@
     {%- if text == '' -%}
         {{ return(none) }}
     {%- endif -%}
+    {#- a manifest too long for one environment string comes in parts (scripts/clvlayer/dbt_inputs.py) -#}
+    {%- if text.startswith('@parts:') -%}
+        {%- set parts = [] -%}
+        {%- for index in range(1, (text[7:] | int) + 1) -%}
+            {%- do parts.append(env_var('CLV_INPUT_MANIFEST_' ~ index)) -%}
+        {%- endfor -%}
+        {%- set text = parts | join('') -%}
+    {%- endif -%}
     {{ return(fromjson(text)) }}
 {%- endmacro %}
 

@@ -12,6 +12,7 @@ normalised here, by clvlayer.project.raw_folder (the one rule).
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import MutableMapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,10 +37,13 @@ class DbtInputs:
 
     def env(self) -> dict[str, str | None]:
         """The environment variables dbt reads the input from (None = unset: a clv command never inherits them)."""
-        return {RAW_DIR_ENV: str(self.folder) if self.folder is not None else None, MANIFEST_ENV: self.manifest_json}
+        return {RAW_DIR_ENV: str(self.folder) if self.folder is not None else None,
+                **manifest_env(self.manifest_json)}
 
     def apply_to(self, env: MutableMapping[str, str]) -> None:
-        """Set (or unset) those variables in `env`, a child's environment or os.environ."""
+        """Set (or unset) those variables in `env`, a child's environment or os.environ (stale parts removed)."""
+        for key in [key for key in env if PART_NAME.fullmatch(key)]:
+            env.pop(key)
         for key, value in self.env().items():
             if value is None:
                 env.pop(key, None)
@@ -56,6 +60,22 @@ class DbtInputs:
 
 
 SAMPLE = DbtInputs()
+
+#: Linux refuses a single environment string over 128 KiB (MAX_ARG_STRLEN), and a batch folder of hundreds of files
+#: makes a manifest longer than that: it then travels in parts CLV_INPUT_MANIFEST_1..n, with CLV_INPUT_MANIFEST
+#: holding "@parts:<n>" (macros/staging/raw_relation.sql input_manifest joins them).
+PART_CHARS = 100_000
+PARTS_PREFIX = "@parts:"
+PART_NAME = re.compile(rf"{MANIFEST_ENV}_\d+")
+
+
+def manifest_env(text: str | None) -> dict[str, str | None]:
+    """The manifest's environment variables: itself, or its parts when it is too long for one (the JSON is ASCII)."""
+    if text is None or len(text) <= PART_CHARS:
+        return {MANIFEST_ENV: text}
+    parts = [text[start:start + PART_CHARS] for start in range(0, len(text), PART_CHARS)]
+    return {MANIFEST_ENV: f"{PARTS_PREFIX}{len(parts)}",
+            **{f"{MANIFEST_ENV}_{index}": part for index, part in enumerate(parts, start=1)}}
 
 
 def prepare_inputs(folder: str | Path | None, *, dbt_args: list[str] | None = None,

@@ -19,7 +19,7 @@ from dbt_common.context import get_invocation_context
 from dbt_common.exceptions import DbtRuntimeError
 
 from clvlayer.contract import InputError
-from clvlayer.dbt_inputs import INPUTS_WORK_DIR, prepare_inputs
+from clvlayer.dbt_inputs import INPUTS_WORK_DIR, manifest_env, prepare_inputs
 from clvlayer.inputs import MANIFEST_ENV
 from clvlayer.project import RAW_DIR_ENV
 
@@ -40,7 +40,7 @@ def publish_manifest(env: dict[str, str]) -> None:
         inputs = prepare_inputs(env[RAW_DIR_ENV], dbt_args=_cli_vars(), work_dir=INPUTS_WORK_DIR)
     except InputError as error:
         raise DbtRuntimeError(str(error)) from None
-    env[MANIFEST_ENV] = inputs.manifest_json or ""
+    env.update({key: value or "" for key, value in manifest_env(inputs.manifest_json).items()})
 
 
 class Plugin(BasePlugin):

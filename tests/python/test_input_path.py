@@ -13,7 +13,7 @@ import pytest
 from clvlayer.contract import InputError
 from clvlayer.dbt_inputs import SAMPLE, prepare_inputs
 from clvlayer.inputs import MANIFEST_ENV
-from clvlayer.project import raw_folder
+from clvlayer.project import PROJECT_ROOT, ensure_profiles_dir, raw_folder
 from clvlayer.spark import sample_folder, spark_inputs
 from conftest import HANDMADE
 
@@ -96,3 +96,31 @@ def test_a_batch_folder_that_cannot_be_read_is_refused(tmp_path: Path, batches: 
         (folder / also).write_bytes((HANDMADE / "orders.csv").read_bytes())
     with pytest.raises(InputError, match=error):
         prepare_inputs(str(folder), work_dir=tmp_path / "work")
+
+
+def test_a_manifest_too_long_for_one_environment_string_travels_in_parts(tmp_path: Path) -> None:
+    """Linux refuses an environment string over 128 KiB; a batch folder of ~110+ files makes a longer manifest: it
+    goes in parts, dbt's macro joins them (compiled here through dbt), and stale parts of a longer one are removed."""
+    import os
+    import subprocess
+    import sys
+
+    from clvlayer.dbt_inputs import MANIFEST_ENV, PART_CHARS, DbtInputs
+
+    text = json.dumps({"folder": "x", "tables": {}, "padding": "p" * (3 * PART_CHARS)})
+    env = DbtInputs(tmp_path, None, text).env()
+    assert env[MANIFEST_ENV] == "@parts:4" and all(len(env[f"{MANIFEST_ENV}_{i}"]) <= PART_CHARS for i in range(1, 5))
+    assert "".join(env[f"{MANIFEST_ENV}_{i}"] for i in range(1, 5)) == text
+    child = {**os.environ, f"{MANIFEST_ENV}_9": "stale"}
+    DbtInputs(tmp_path, None, text).apply_to(child)
+    assert f"{MANIFEST_ENV}_9" not in child and child[f"{MANIFEST_ENV}_4"]
+    subprocess.run(["true"], env=child, check=True)  # the child starts: no string over the limit
+    DbtInputs().apply_to(child)
+    assert not [key for key in child if key.startswith(MANIFEST_ENV)]
+    macro = ("{% set m = input_manifest() %}select '{{ m.padding | length }}' as n, '{{ m.folder }}' as f")
+    child = {**os.environ, "DUCKDB_PATH": str(tmp_path / "w.duckdb"), "DBT_PROFILES_DIR": str(ensure_profiles_dir())}
+    DbtInputs(None, None, text).apply_to(child)
+    out = subprocess.run([str(Path(sys.executable).parent / "dbt"), "show", "--inline", macro, "--output", "json",
+                          "--target-path", str(tmp_path / "target")], env=child, capture_output=True, text=True,
+                         cwd=PROJECT_ROOT)
+    assert f'"n": "{3 * PART_CHARS}"' in out.stdout and '"f": "x"' in out.stdout, out.stdout[-2000:] + out.stderr[-2000:]
