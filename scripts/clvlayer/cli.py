@@ -3,6 +3,7 @@
     clv build                 write-audit-publish the warehouse (sample, or RAW_DATA_DIR / --raw-dir files)
     clv test                  sqlfluff lint + dbt build with every test (temporary warehouse) + pytest -n 2
     clv generate ...          generate synthetic data with known ground truth (Parquet or CSV)
+    clv generate-nightly ...  day 0 and the next days' exports of a generated shop (snapshot and batch-folder shapes)
     clv sample                regenerate the embedded sample in seeds/
     clv check-input DIR       pre-flight check of a folder of raw files against the input contract
     clv status                the live warehouse's run and whether runs.jsonl agrees
@@ -173,6 +174,20 @@ def _cmd_generate(args: argparse.Namespace) -> int:
     for name, rows in truth.get("row_counts", {}).items():
         table.add_row(name, f"{rows:,}")
     console.print(table)
+    return 0
+
+
+def _cmd_generate_nightly(args: argparse.Namespace) -> int:
+    from clvlayer.generate_nightly import generate_nightly
+
+    faults = {kind: int(day) for kind, _, day in (fault.partition(":") for fault in args.fault)}
+    with console.status("writing nightly exports...") as status:
+        manifest = generate_nightly(Path(args.shop), Path(args.out), days=args.days, seed=args.seed,
+                                    shapes=args.shapes.split(","), fmt=args.format,
+                                    batch_tables=args.batch_tables.split(","), history_files=args.history_files,
+                                    faults=faults, progress=lambda message: status.update(message))
+    console.print(f"day 0 ({manifest['day0']}) and {args.days} next days in {args.out}/<shape>/day<k>; what each day "
+                  f"changed: {args.out}/nightly.json")
     return 0
 
 
@@ -454,6 +469,18 @@ def build_parser() -> argparse.ArgumentParser:
                           "bounded by one chunk, ~3 GB per million customers; same distribution, other draws); "
                           "needed beyond ~5M customers on 24 GB")
     gen.set_defaults(func=_cmd_generate)
+
+    nightly = commands.add_parser("generate-nightly", help="nightly exports of a generated shop (both input shapes)")
+    nightly.add_argument("--shop", required=True, help="a `clv generate` folder: day 0")
+    nightly.add_argument("--out", required=True)
+    nightly.add_argument("--days", type=int, default=2)
+    nightly.add_argument("--seed", type=int, default=42)
+    nightly.add_argument("--shapes", default="snapshot,batch")
+    nightly.add_argument("--format", choices=["parquet", "csv"], default=None, help="default: the shop's")
+    nightly.add_argument("--batch-tables", default="orders", help="tables delivered as batch folders")
+    nightly.add_argument("--history-files", choices=["day", "month", "one"], default="day")
+    nightly.add_argument("--fault", action="append", default=[], help="changed:DAY or vanished:DAY (batch shape)")
+    nightly.set_defaults(func=_cmd_generate_nightly)
 
     sample = commands.add_parser("sample", help="regenerate the embedded sample (seeds/)")
     sample.set_defaults(func=_cmd_sample)
