@@ -145,24 +145,16 @@ def test_nightly_exports_change_what_a_night_changes(exports: Path) -> None:
     assert faults["changed_file"] != faults["vanished_file"] and len(faults["cancelled_in_changed_file"]) == 3
 
 
-def test_snapshot_nights_run_incrementally(snapshot_runs: Path) -> None:
-    records = _records(snapshot_runs)
+@pytest.mark.parametrize("shape", ["snapshot", "batch"])
+def test_nights_run_incrementally(shape: str, request: pytest.FixtureRequest) -> None:
+    records = _records(request.getfixturevalue(f"{shape}_runs"))
     assert [r["mode"] for r in records] == ["full", "incremental", "incremental"]
     assert [r["incremental_from"] for r in records[1:]] == [r["run_id"] for r in records[:-1]]
 
 
-def test_snapshot_nights_publish_what_a_full_build_publishes(snapshot_runs: Path) -> None:
-    assert _differences(snapshot_runs) == []
-
-
-def test_batch_nights_run_incrementally(batch_runs: Path) -> None:
-    records = _records(batch_runs)
-    assert [r["mode"] for r in records] == ["full", "incremental", "incremental"]
-    assert [r["incremental_from"] for r in records[1:]] == [r["run_id"] for r in records[:-1]]
-
-
-def test_batch_nights_publish_what_a_full_build_publishes(batch_runs: Path) -> None:
-    assert _differences(batch_runs) == []
+@pytest.mark.parametrize("shape", ["snapshot", "batch"])
+def test_nights_publish_what_a_full_build_publishes(shape: str, request: pytest.FixtureRequest) -> None:
+    assert _differences(request.getfixturevalue(f"{shape}_runs")) == []
 
 
 def test_batch_folder_holds_what_the_snapshot_holds(exports: Path, query, batch_runs: Path,
