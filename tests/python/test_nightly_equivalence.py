@@ -17,10 +17,12 @@ intermediate, staging, audit and quarantine schemas is compared (clvlayer.wareho
 floats to 1e-9 relative), except the run's own bookkeeping: the columns in BOOKKEEPING (when a row was loaded or
 fitted, an input fingerprint) and the relations in RUN_RECORDS (the record of the run itself).
 
-Fits: main refits the predictive models on every run, so every night is a refit night and the predictive marts are
-compared every night. A fit cadence (issue 21: refit every `clv_refit_every_days`, score with the stored parameters
-in between) makes a night reuse earlier parameters; its marts then equal a full build given those parameters, which
-this module does not yet pin (see REUSED_FITS).
+Fits: where the project fits on a cadence (issue 21: refit every `clv_refit_every_days`, score with the stored
+parameters in between; the var `clv_parameters_from` declared), a night may score with earlier parameters, so the
+reference full build is given the parameters and the model choice the incremental warehouse scored with
+(`clv_parameters_from`, `clv_model`), and every predictive relation is compared against it; the columns saying why
+and whether a fit was reused are bookkeeping. Where the var is not declared (main before the cadence), every run
+refits and the reference is a plain full build.
 
 The batch cases follow the contract "a table may be given as a folder named after the table holding batch files
 (.csv/.parquet)"; until staging reads such folders, their day-0 build stops on the input check and they fail with
@@ -35,23 +37,26 @@ from dataclasses import asdict
 from datetime import date
 from pathlib import Path
 
+import duckdb
 import pytest
+import yaml
 
 from clvlayer.build import build_warehouse
 from clvlayer.generate import generate
 from clvlayer.generate_nightly import generate_nightly
+from clvlayer.project import PROJECT_ROOT
 from clvlayer.warehouse_diff import compare
 from conftest import built_once
 
 CUSTOMERS, SEED, START, END = 2_500, 21, date(2024, 1, 1), date(2024, 12, 31)
 SCHEMAS = ["marts", "intermediate", "staging", "audit", "quarantine"]
 REL_TOL = 1e-9
-# columns that say when a row was written or fitted, not what it holds
-BOOKKEEPING = ["batch_loaded_at", "input_fingerprint", "fit_seconds", "loaded_at", "loaded_in_run", "run_id"]
-# relations that record the run itself (its id, mode, notes, timings): they differ between any two runs
-RUN_RECORDS = {"audit.build_run"}
-# predictive relations whose fits a cadence may reuse; compared on refit nights only once a cadence exists
-REUSED_FITS: set[str] = set()
+# columns that say when or how a row was loaded or fitted, not what it holds (the staging state's and the refit
+# cadence's own bookkeeping among them)
+BOOKKEEPING = ["batch_loaded_at", "batch_read_at", "input_fingerprint", "row_id", "row_fingerprint", "fit_seconds",
+               "fit_reason", "reused_this_run", "decision_detail"]
+# relations that record the runs themselves (the run record; the load ledger: which run loaded which file)
+RUN_RECORDS = {"audit.build_run", "audit.audit_load_ledger"}
 NO_TESTS = ["--exclude", "resource_type:unit_test", "resource_type:test"]
 WITH_TESTS = ["--exclude", "resource_type:unit_test"]
 
@@ -82,8 +87,22 @@ def _nights(folder: Path, days: Path, last: int, first: int = 0) -> list[dict]:
             for k in range(first, last + 1)]
 
 
+def _given_parameters(folder: Path) -> list[str]:
+    """dbt args giving a full build the fits the incremental warehouse of `folder` scored with, where the project
+    fits on a cadence (module docstring); none where every run refits."""
+    if "clv_parameters_from" not in yaml.safe_load((PROJECT_ROOT / "settings.yml").read_text()).get("predictive", {}
+                                                                                                   ).get("vars", {}):
+        return []
+    parameters = folder / "parameters.parquet"
+    with duckdb.connect(str(folder / "incremental" / "warehouse.duckdb"), read_only=True) as connection:
+        connection.execute(f"copy intermediate.int_clv_models_fitted to '{parameters}' (format parquet)")
+        chosen = connection.execute("select chosen_model from intermediate.int_clv_model_selected").fetchone()[0]
+    return ["--vars", f"{{clv_parameters_from: '{parameters}', clv_model: {chosen}}}"]
+
+
 def _reference(folder: Path, raw: Path) -> None:
-    _run(folder / "full" / "warehouse.duckdb", raw, folder / "target_full", False, NO_TESTS)
+    _run(folder / "full" / "warehouse.duckdb", raw, folder / "target_full", False,
+         [*NO_TESTS, *_given_parameters(folder)])
 
 
 def _save(folder: Path, records: list[dict]) -> None:
@@ -129,7 +148,7 @@ def _records(folder: Path) -> list[dict]:
 def _differences(folder: Path) -> list[str]:
     outcomes = compare(str(folder / "full" / "warehouse.duckdb"), str(folder / "incremental" / "warehouse.duckdb"),
                        SCHEMAS, REL_TOL, BOOKKEEPING)
-    compared = [o for o in outcomes if o.relation not in RUN_RECORDS | REUSED_FITS]
+    compared = [o for o in outcomes if o.relation not in RUN_RECORDS]
     assert len(compared) > 60, [o.relation for o in outcomes]  # every layer was there to compare
     return [f"{o.relation}: {o.detail}" for o in compared if not o.ok]
 
