@@ -178,17 +178,9 @@ def _cmd_generate(args: argparse.Namespace) -> int:
 
 
 def _cmd_generate_nightly(args: argparse.Namespace) -> int:
-    from clvlayer.generate_nightly import generate_nightly
+    from clvlayer.generate_nightly import run_cli
 
-    faults = {kind: int(day) for kind, _, day in (fault.partition(":") for fault in args.fault)}
-    with console.status("writing nightly exports...") as status:
-        manifest = generate_nightly(Path(args.shop), Path(args.out), days=args.days, seed=args.seed,
-                                    shapes=args.shapes.split(","), fmt=args.format,
-                                    batch_tables=args.batch_tables.split(","), history_files=args.history_files,
-                                    faults=faults, progress=lambda message: status.update(message))
-    console.print(f"day 0 ({manifest['day0']}) and {args.days} next days in {args.out}/<shape>/day<k>; what each day "
-                  f"changed: {args.out}/nightly.json")
-    return 0
+    return run_cli(args, console)
 
 
 def _cmd_sample(args: argparse.Namespace) -> int:

@@ -31,6 +31,7 @@ each day changed (ids, files, faults): the ground truth of the nightly equivalen
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import shutil
@@ -456,3 +457,17 @@ def _check(shapes: list[str], batch_tables: Sequence[str], history_files: str, f
         problems.append("days must be >= 0")
     if problems:
         raise ValueError("; ".join(problems))
+
+
+# --- clv generate-nightly ------------------------------------------------------------------------------------------
+
+def run_cli(args: argparse.Namespace, console: Any) -> int:
+    faults = {kind: int(day) for kind, _, day in (fault.partition(":") for fault in args.fault)}
+    with console.status("writing nightly exports...") as status:
+        manifest = generate_nightly(Path(args.shop), Path(args.out), days=args.days, seed=args.seed,
+                                    shapes=args.shapes.split(","), fmt=args.format,
+                                    batch_tables=args.batch_tables.split(","), history_files=args.history_files,
+                                    faults=faults, progress=lambda message: status.update(message))
+    console.print(f"day 0 ({manifest['day0']}) and {args.days} next days in {args.out}/<shape>/day<k>; what each day "
+                  f"changed: {args.out}/nightly.json")
+    return 0
