@@ -20,9 +20,11 @@ fitted, an input fingerprint) and the relations in RUN_RECORDS (the record of th
 Fits: where the project fits on a cadence (issue 21: refit every `clv_refit_every_days`, score with the stored
 parameters in between; the var `clv_parameters_from` declared), a night may score with earlier parameters, so the
 reference full build is given the parameters and the model choice the incremental warehouse scored with
-(`clv_parameters_from`, `clv_model`), and every predictive relation is compared against it; the columns saying why
-and whether a fit was reused are bookkeeping. Where the var is not declared (main before the cadence), every run
-refits and the reference is a plain full build.
+(`clv_parameters_from`, `clv_model`), and the scores are compared against it; the columns saying why and whether a
+fit was reused, and the reference's own inputs (GIVEN_INPUTS), are bookkeeping. On a night that reused a fit, the
+relations that describe the fit itself (FIT_RELATIONS: holdout predictions and validation, the model choice) are
+those of the night the fit was made, and are compared with that night's published warehouse. Where the var is not
+declared (main before the cadence), every run refits and the reference is a plain full build.
 
 The batch cases follow the contract "a table may be given as a folder named after the table holding batch files
 (.csv/.parquet)"; until staging reads such folders, their day-0 build stops on the input check and they fail with
@@ -55,6 +57,11 @@ REL_TOL = 1e-9
 # cadence's own bookkeeping among them)
 BOOKKEEPING = ["batch_loaded_at", "batch_read_at", "input_fingerprint", "row_id", "row_fingerprint", "fit_seconds",
                "fit_reason", "reused_this_run", "decision_detail"]
+# what the reference full build was given when the incremental run reused a fit (its settings record them)
+GIVEN_INPUTS = ["forced_model", "parameters_from", "selection_rule"]
+# relations that describe a fit, not the night's scores: on a night that reused the fit, those of the fit's night
+FIT_RELATIONS = {"intermediate.int_customers_holdout_predicted", "marts.fct_clv_holdout_validation",
+                 "intermediate.int_clv_model_selected"}
 # relations that record the runs themselves (the run record; the load ledger: which run loaded which file)
 RUN_RECORDS = {"audit.build_run", "audit.audit_load_ledger"}
 NO_TESTS = ["--exclude", "resource_type:unit_test", "resource_type:test"]
@@ -81,10 +88,14 @@ def _run(warehouse: Path, raw: Path, target: Path, incremental: bool, args: list
 
 
 def _nights(folder: Path, days: Path, last: int, first: int = 0) -> list[dict]:
-    """Day `first` (in full when 0) to day `last` of `days` into folder/incremental; data tests on the last."""
-    warehouse = folder / "incremental" / "warehouse.duckdb"
-    return [_run(warehouse, days / f"day{k}", folder / f"target_{k}", k > 0, WITH_TESTS if k == last else NO_TESTS)
-            for k in range(first, last + 1)]
+    """Day `first` (in full when 0) to day `last` of `days` into folder/incremental, a copy of each night's published
+    warehouse kept as folder/night<k>.duckdb; data tests on the last night."""
+    warehouse, records = folder / "incremental" / "warehouse.duckdb", []
+    for k in range(first, last + 1):
+        records.append(_run(warehouse, days / f"day{k}", folder / f"target_{k}", k > 0,
+                            WITH_TESTS if k == last else NO_TESTS))
+        shutil.copyfile(warehouse, folder / f"night{k}.duckdb")
+    return records
 
 
 def _given_parameters(folder: Path) -> list[str]:
@@ -135,6 +146,8 @@ def fault_runs(tmp_path_factory: pytest.TempPathFactory, exports: Path, batch_ru
     night-2 warehouse, and the full build of night 3's export."""
     def make(folder: Path) -> None:
         shutil.copytree(batch_runs / "incremental", folder / "incremental")
+        for night in batch_runs.glob("night*.duckdb"):
+            shutil.copyfile(night, folder / night.name)
         _save(folder, _nights(folder, exports / "parquet" / "batch", 3, first=3))
         _reference(folder, exports / "parquet" / "batch" / "day3")
 
@@ -145,9 +158,36 @@ def _records(folder: Path) -> list[dict]:
     return json.loads((folder / "records.json").read_text())
 
 
+def _fit_night(folder: Path) -> Path | None:
+    """The published warehouse of the night whose fit the last night reused (None when it refitted)."""
+    incremental = str(folder / "incremental" / "warehouse.duckdb")
+    with duckdb.connect(incremental, read_only=True) as connection:
+        columns = {c for (c,) in connection.execute(
+            "select column_name from information_schema.columns where table_name = 'fct_clv_model_parameters'"
+        ).fetchall()}
+        if "reused_this_run" not in columns:
+            return None
+        reused, fitted = connection.execute("select bool_or(reused_this_run), max(fitted_as_of_date) "
+                                            "from marts.fct_clv_model_parameters").fetchone()
+    if not reused:
+        return None
+    for night in sorted(folder.glob("night*.duckdb")):
+        with duckdb.connect(str(night), read_only=True) as connection:
+            if connection.execute("select max(as_of_date) from intermediate.int_clv_settings_resolved"
+                                  ).fetchone()[0] == fitted:
+                return night
+    raise AssertionError(f"{folder}: no night's warehouse has the as-of date {fitted} of the reused fit")
+
+
 def _differences(folder: Path) -> list[str]:
-    outcomes = compare(str(folder / "full" / "warehouse.duckdb"), str(folder / "incremental" / "warehouse.duckdb"),
-                       SCHEMAS, REL_TOL, BOOKKEEPING)
+    given = (folder / "parameters.parquet").exists()
+    ignored = BOOKKEEPING + (GIVEN_INPUTS if given else [])
+    incremental = str(folder / "incremental" / "warehouse.duckdb")
+    outcomes = compare(str(folder / "full" / "warehouse.duckdb"), incremental, SCHEMAS, REL_TOL, ignored)
+    fit_night = _fit_night(folder)
+    if fit_night is not None:  # the fit's own relations: those of the night it was made
+        of_fit = {o.relation: o for o in compare(str(fit_night), incremental, SCHEMAS, REL_TOL, ignored)}
+        outcomes = [of_fit[o.relation] if o.relation in FIT_RELATIONS else o for o in outcomes]
     compared = [o for o in outcomes if o.relation not in RUN_RECORDS]
     assert len(compared) > 60, [o.relation for o in outcomes]  # every layer was there to compare
     return [f"{o.relation}: {o.detail}" for o in compared if not o.ok]
