@@ -108,7 +108,8 @@ def _given_parameters(folder: Path) -> list[str]:
     with duckdb.connect(str(folder / "incremental" / "warehouse.duckdb"), read_only=True) as connection:
         connection.execute(f"copy intermediate.int_clv_models_fitted to '{parameters}' (format parquet)")
         chosen = connection.execute("select chosen_model from intermediate.int_clv_model_selected").fetchone()[0]
-    return ["--vars", f"{{clv_parameters_from: '{parameters}', clv_model: {chosen}}}"]
+    model = f", clv_model: {chosen}" if chosen else ""  # none chosen: no holdout to choose on
+    return ["--vars", f"{{clv_parameters_from: '{parameters}'{model}}}"]
 
 
 def _reference(folder: Path, raw: Path) -> None:
