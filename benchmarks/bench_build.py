@@ -66,6 +66,7 @@ class Timing:
 
 
 SPILL = {"peak_mb": 0.0}  # the largest size DuckDB's temp directory (DUCKDB_TEMP_DIR) reached in the last run
+LAST_RUN = {"stderr": ""}  # the stderr of the last run (a failed step's reason)
 
 
 def _folder_mb(folder: Path) -> float:
@@ -98,6 +99,7 @@ def run_measured(command: list[str], env: dict[str, str] | None = None) -> tuple
     seconds = time.perf_counter() - started
     done.set()
     stderr = process.stderr.read().decode(errors="replace") if process.stderr else ""
+    LAST_RUN["stderr"] = stderr
     ok = os.waitstatus_to_exitcode(status) == 0
     if not ok:
         print(f"  FAILED: {' '.join(command)}\n{stderr[-2000:]}", file=sys.stderr)
@@ -274,13 +276,22 @@ def earlier_state(full: Path) -> Path:
     return before
 
 
-def incremental_step(full: Path, folder: Path, repeats: int) -> Timing:
-    """Build the base warehouse from the earlier state (not timed), then time `clv build --incremental` on the
-    full input, each repeat on a fresh copy of the base."""
+class BaseBuildFailed(RuntimeError):
+    """The untimed build an incremental step starts from failed (the message ends with its stderr)."""
+
+
+def incremental_step(full: Path, folder: Path, repeats: int, base_raw: Path | None = None,
+                     step: str = "incremental run") -> Timing:
+    """Build the base warehouse from `base_raw` (default: the earlier state of `full`; not timed), then time
+    `clv build --incremental` on `full`, each repeat on a fresh copy of the base."""
     base, run = folder / "base", folder / "run"
     base.mkdir(parents=True, exist_ok=True)
-    subprocess.run([str(CLV), "build", "--raw-dir", str(earlier_state(full)), "--warehouse",
-                    str(base / "customer_value.duckdb")], check=True, stdout=subprocess.DEVNULL)
+    base_raw = base_raw or earlier_state(full)
+    built = subprocess.run([str(CLV), "build", "--raw-dir", str(base_raw), "--warehouse",
+                            str(base / "customer_value.duckdb")], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                           text=True)
+    if built.returncode:
+        raise BaseBuildFailed(f"the base build of {base_raw} failed (exit {built.returncode}): {built.stderr[-1500:]}")
 
     def fresh_copy() -> None:
         shutil.rmtree(run, ignore_errors=True)
@@ -289,7 +300,7 @@ def incremental_step(full: Path, folder: Path, repeats: int) -> Timing:
             shutil.copyfile(base / name, run / name)
 
     target = run / "target"
-    timing = measure("incremental run", [str(CLV), "build", "--incremental", "--raw-dir", str(full), "--warehouse",
+    timing = measure(step, [str(CLV), "build", "--incremental", "--raw-dir", str(full), "--warehouse",
                                          str(run / "customer_value.duckdb"), "--", "--target-path", str(target)],
                      repeats, target=target, setup=fresh_copy)
     last = json.loads((run / "runs.jsonl").read_text().splitlines()[-1])

@@ -4,6 +4,8 @@
     clv test                  sqlfluff lint + dbt build with every test (temporary warehouse) + pytest -n 2
     clv generate ...          generate synthetic data with known ground truth (Parquet or CSV)
     clv scenario NAME --out D generate a scenario shop (growing, shrinking, ...) with its ground truth (issue 23)
+
+    clv generate-nightly ...  day 0 and the next days' exports of a generated shop (snapshot and batch-folder shapes)
     clv sample                regenerate the embedded sample in seeds/
     clv campaigns ...         simulated campaigns with a known lift, or the published audiences as campaign contacts
     clv check-input DIR       pre-flight check of a folder of raw files against the input contract
@@ -206,6 +208,11 @@ def _cmd_campaigns(args: argparse.Namespace) -> int:
                                         effect=args.effect, seed=args.seed)
     console.print(f"wrote orders.csv, campaign_contacts.csv and campaign_truth.json to {out}: {truth['true_lift']}")
     return 0
+
+def _cmd_generate_nightly(args: argparse.Namespace) -> int:
+    from clvlayer.generate_nightly import run_cli
+
+    return run_cli(args, console)
 
 
 def _cmd_sample(args: argparse.Namespace) -> int:
@@ -510,6 +517,18 @@ def build_parser() -> argparse.ArgumentParser:
     scenario.add_argument("--seed", type=int, default=7)
     scenario.add_argument("--out", required=True)
     scenario.set_defaults(func=_cmd_scenario)
+
+    nightly = commands.add_parser("generate-nightly", help="nightly exports of a generated shop (both input shapes)")
+    nightly.add_argument("--shop", required=True, help="a `clv generate` folder: day 0")
+    nightly.add_argument("--out", required=True)
+    nightly.add_argument("--days", type=int, default=2)
+    nightly.add_argument("--seed", type=int, default=42)
+    nightly.add_argument("--shapes", default="snapshot,batch")
+    nightly.add_argument("--format", choices=["parquet", "csv"], default=None, help="default: the shop's")
+    nightly.add_argument("--batch-tables", default="orders", help="tables delivered as batch folders")
+    nightly.add_argument("--history-files", choices=["day", "month", "one"], default="day")
+    nightly.add_argument("--fault", action="append", default=[], help="changed:DAY or vanished:DAY (batch shape)")
+    nightly.set_defaults(func=_cmd_generate_nightly)
 
     sample = commands.add_parser("sample", help="regenerate the embedded sample (seeds/)")
     sample.set_defaults(func=_cmd_sample)

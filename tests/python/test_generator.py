@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 from datetime import date, timedelta
 from pathlib import Path
@@ -436,3 +437,100 @@ def test_chunked_mode_same_contract_and_distribution(tmp_path: Path) -> None:
     again = generate(tmp_path / "again", customers=6_000, seed=3, fmt="parquet", chunk_customers=2_500)
     assert again == truth
     assert (tmp_path / "again" / "orders.parquet").read_bytes() == (chunked / "orders.parquet").read_bytes()
+
+
+# --- nightly exports (clvlayer.generate_nightly) ------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def nightly(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict]:
+    """A small shop's day 0 and 3 next days in both shapes (CSV), night 3 with the changed and vanished files."""
+    from clvlayer.generate_nightly import generate_nightly
+
+    out = tmp_path_factory.mktemp("nightly")
+    generate(out / "shop", customers=SMALL, seed=5, start=date(2024, 1, 1), end=date(2024, 12, 31), fmt="csv")
+    manifest = generate_nightly(out / "shop", out / "exports", days=3, seed=5, faults={"changed": 3, "vanished": 3})
+    return out / "exports", manifest
+
+
+def _latest_versions(folder: Path) -> pd.DataFrame:
+    """Each order's latest version (greatest updated_at) over the batch files of an orders folder."""
+    frame = pd.concat([pd.read_csv(part, dtype=str, keep_default_na=False) for part in sorted(folder.iterdir())])
+    return frame.sort_values(["order_id", "updated_at"]).drop_duplicates("order_id", keep="last") \
+        .sort_values("order_id").reset_index(drop=True)
+
+
+def _csv(path: Path) -> pd.DataFrame:
+    return pd.read_csv(path, dtype=str, keep_default_na=False)
+
+
+def test_nightly_adds_orders_and_changes_statuses_customers_and_spend(nightly) -> None:
+    exports, manifest = nightly
+    for k in (1, 2, 3):
+        before, after = (_csv(exports / "snapshot" / f"day{d}" / "orders.csv") for d in (k - 1, k))
+        night = manifest["days"][k]
+        assert len(night["new_orders"]) == round(0.001 * len(before)) and len(after) == len(before) + len(
+            night["new_orders"])
+        assert len(night["status_changes"]) == round(0.0005 * len(before))
+        merged = before.merge(after, on="order_id", suffixes=("_before", "_after"))
+        changed = merged[(merged["status_before"] != merged["status_after"])
+                         | (merged["updated_at_before"] != merged["updated_at_after"])]
+        assert dict(zip(changed["order_id"], changed["status_after"])) == night["status_changes"]
+        assert (changed["status_before"] == "completed").all()
+        assert (changed["updated_at_after"].str[:10] == night["day"]).all()
+        refunds = [_csv(exports / "snapshot" / f"day{d}" / "refunds.csv") for d in (k - 1, k)]
+        refunded = {o for o, kind in night["status_changes"].items() if kind != "cancelled"}
+        assert set(refunds[1]["order_id"].iloc[len(refunds[0]):]) == refunded
+        customers = [_csv(exports / "snapshot" / f"day{d}" / "customers.csv").set_index("customer_id")
+                     for d in (k - 1, k)]
+        assert set(customers[1].index) - set(customers[0].index) == set(night["new_customers"])
+        old = customers[1].loc[customers[0].index]
+        assert list(old.index[(old != customers[0]).any(axis=1)]) == [night["changed_customer"]]
+        spend = _csv(exports / "snapshot" / f"day{k}" / "marketing_spend.csv")
+        assert (spend["spend_date"] == night["day"]).sum() == 5  # one row per paid channel
+
+
+def test_nightly_batch_folder_holds_the_snapshot_and_faults(nightly) -> None:
+    exports, manifest = nightly
+    for k in (0, 1, 2):
+        snapshot = _csv(exports / "snapshot" / f"day{k}" / "orders.csv").sort_values("order_id").reset_index(drop=True)
+        pd.testing.assert_frame_equal(_latest_versions(exports / "batch" / f"day{k}" / "orders"), snapshot)
+        assert not (exports / "batch" / f"day{k}" / "orders.csv").exists()
+    night = manifest["days"][3]
+    day2, day3 = exports / "batch" / "day2", exports / "batch" / "day3"
+    assert not (day3 / night["vanished_file"]).exists()
+    assert (day2 / night["vanished_file"]).exists()
+    changed = _csv(day3 / night["changed_file"]).set_index("order_id")
+    assert set(changed.index[changed["status"] != _csv(day2 / night["changed_file"]).set_index("order_id")[
+        "status"]]) == set(night["cancelled_in_changed_file"])
+    untouched = sorted(set(os.listdir(day2 / "orders")) - {Path(night["changed_file"]).name,
+                                                           Path(night["vanished_file"]).name})
+    assert all(os.path.samefile(day2 / "orders" / name, day3 / "orders" / name) for name in untouched)  # links
+    assert sorted(os.listdir(day3 / "orders"))[-1] == f"{night['day']}.csv"
+
+
+def test_nightly_is_deterministic_by_seed(tmp_path: Path, nightly) -> None:
+    from clvlayer.generate_nightly import generate_nightly
+
+    exports, manifest = nightly
+    shop = exports.parent / "shop"
+    again = generate_nightly(shop, tmp_path / "again", days=1, seed=5, shapes=["snapshot"])
+    assert again["days"][1] == {key: value for key, value in manifest["days"][1].items() if key != "files"}
+    assert (tmp_path / "again" / "snapshot" / "day1" / "orders.csv").read_bytes() == \
+        (exports / "snapshot" / "day1" / "orders.csv").read_bytes()
+    other = generate_nightly(shop, tmp_path / "other", days=1, seed=6, shapes=["snapshot"])
+    assert other["days"][1]["status_changes"] != manifest["days"][1]["status_changes"]
+
+
+def test_nightly_bad_arguments(tmp_path: Path, nightly) -> None:
+    from clvlayer.generate_nightly import generate_nightly
+
+    shop = nightly[0].parent / "shop"
+    with pytest.raises(ValueError, match="unknown shape 'tall'"):
+        generate_nightly(shop, tmp_path, shapes=["tall"])
+    with pytest.raises(ValueError, match="'customers' cannot be a batch table"):
+        generate_nightly(shop, tmp_path, batch_tables=["customers"])
+    with pytest.raises(ValueError, match="fault 'vanished' on day 5"):
+        generate_nightly(shop, tmp_path, days=2, faults={"vanished": 5})
+    with pytest.raises(FileNotFoundError, match="no orders.parquet or orders.csv"):
+        generate_nightly(tmp_path, tmp_path / "out")
