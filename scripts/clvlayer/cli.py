@@ -4,7 +4,6 @@
     clv test                  sqlfluff lint + dbt build with every test (temporary warehouse) + pytest -n 2
     clv generate ...          generate synthetic data with known ground truth (Parquet or CSV)
     clv scenario NAME --out D generate a scenario shop (growing, shrinking, ...) with its ground truth (issue 23)
-
     clv generate-nightly ...  day 0 and the next days' exports of a generated shop (snapshot and batch-folder shapes)
     clv sample                regenerate the embedded sample in seeds/
     clv campaigns ...         simulated campaigns with a known lift, or the published audiences as campaign contacts
