@@ -70,6 +70,7 @@
   "reorder_segment_value",
   "ltv_backtest_months_before",
   "ltv_backtest_horizons_months",
+  "ltv_backtest_max_buyers",
   "audiences",
   "custom_audiences",
   "audience_holdout_share",
@@ -863,6 +864,15 @@
    ],
    "group": "backtest",
    "requirement": "a list, each item a whole number from 1 to 36"
+  },
+  "ltv_backtest_max_buyers": {
+   "type": "integer",
+   "min": 0,
+   "default": 50000,
+   "meaning": "Predicted CLV's backtest fits and scores at most this many buyers per date, a fixed hash sample (0 = all).",
+   "test_value": 1000,
+   "group": "backtest",
+   "requirement": "a whole number >= 0"
   },
   "audiences": {
    "type": "list",

@@ -151,15 +151,26 @@ def backtest_horizons(rfm: pd.DataFrame) -> list[int]:
     return sorted(int(m.group(1)) for m in found if m)
 
 
-def backtest_segment_predictions(rfm: pd.DataFrame, settings: pd.DataFrame, selection: pd.DataFrame) -> pd.DataFrame:
+def hash_sample(summary: pd.DataFrame, max_buyers: int) -> pd.DataFrame:
+    """At most `max_buyers` rows (0 = all): those whose customer id hashes lowest, the same customers on every run
+    and machine (pandas' fixed-key hash), whichever rows come in."""
+    if max_buyers <= 0 or len(summary) <= max_buyers:
+        return summary
+    keys = pd.util.hash_pandas_object(summary["customer_id"].astype(str), index=False).to_numpy()
+    return summary.iloc[np.sort(np.argsort(keys, kind="stable")[:max_buyers])]
+
+
+def backtest_segment_predictions(rfm: pd.DataFrame, settings: pd.DataFrame, selection: pd.DataFrame,
+                                 max_buyers: int = 0) -> pd.DataFrame:
     """Per backtest as-of date x horizon x segment: the predicted margin sum with its interval, the actual margin
-    sum and coverage (module docstring). A date whose fit fails is one row per horizon with the reason."""
+    sum and coverage (module docstring), over at most `max_buyers` buyers per date (hash_sample). A date whose fit
+    fails is one row per horizon with the reason."""
     rfm = rfm.rename(columns=str.lower)
     horizons = backtest_horizons(rfm)
     model = _chosen(selection)
     frames = []
     for as_of_date, summary in rfm.groupby("as_of_date", sort=True):
-        summary = _in_customer_order(summary)
+        summary = _in_customer_order(hash_sample(summary, max_buyers))
         try:
             if model is None:
                 raise ClvFitError("no count model chosen (int_clv_model_selected)")

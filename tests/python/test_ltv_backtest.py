@@ -102,3 +102,18 @@ def test_verdicts_and_intervals(sample_warehouse: Path) -> None:
     assert len(coverage) and coverage.between(0, 1).all()
     chosen = verdicts.loc[(verdicts["question"] == "forward_value") & verdicts["is_verdict"], "estimator"].item()
     assert (segments["best_forward_value_estimator"] == chosen).all()
+
+
+def test_the_backtest_sample_of_buyers_is_fixed_by_customer_not_by_row_order() -> None:
+    import pandas as pd
+
+    from clvlayer.backtest import hash_sample
+
+    frame = pd.DataFrame({"customer_id": [f"c{i}" for i in range(1000)], "x": range(1000)})
+    sample = hash_sample(frame, 100)
+    assert len(sample) == 100 and sample["customer_id"].is_unique
+    shuffled = hash_sample(frame.sample(frac=1, random_state=3), 100)
+    assert set(shuffled["customer_id"]) == set(sample["customer_id"])
+    assert set(hash_sample(frame, 200)["customer_id"]) >= set(sample["customer_id"])  # a larger cap adds buyers
+    assert hash_sample(frame, 0) is frame and hash_sample(frame, 5000) is frame
+    assert sample["x"].is_monotonic_increasing  # the rows keep their order

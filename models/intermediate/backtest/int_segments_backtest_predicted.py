@@ -13,4 +13,5 @@ def model(dbt, session):
         dbt.ref("int_customers_rfm_backtest").df(),
         dbt.ref("int_clv_settings_resolved").df(),
         dbt.ref("int_clv_model_selected").df(),
+        max_buyers=int(dbt.config.get("max_buyers")),
     )
