@@ -33,7 +33,7 @@ console = Console(stderr=True)
 # copies it for its sample fixture
 PREBUILT_SAMPLE_ENV = "CLV_TEST_PREBUILT_SAMPLE"
 PYTEST_WORKERS = 2  # this machine's cores; the fixtures' builds are shared, so more workers only wait on them
-SLOWEST_TESTS = 15
+SLOWEST_TESTS = 30
 LINT_PROCESSES = 2
 
 
