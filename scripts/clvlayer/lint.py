@@ -1,7 +1,9 @@
 """Run sqlfluff (dbt templater) over models/, macros used in place, against an already seeded warehouse.
 
-Usage: python -m clvlayer.lint DUCKDB_PATH PROFILES_DIR [extra sqlfluff args]
+Usage: python -m clvlayer.lint [--seed] DUCKDB_PATH PROFILES_DIR [extra sqlfluff args]
 The dbt templater compiles each model, and compiling reads the seeded raw tables' columns, hence the warehouse.
+--seed loads the seeds into DUCKDB_PATH first (dbt seed; its target folder is DBT_TARGET_PATH when set): `clv test`
+starts the lint this way in the background, so the seed is not on the path of its dbt build.
 
 Spark SQL pass: python -m clvlayer.lint --sparksql [extra sqlfluff args] (`make lint-spark`; needs the Spark extra).
 The models are compiled for the `spark` target (the spark__ macros, the sample's resolved-input manifest, so no
@@ -42,12 +44,26 @@ def main(argv: list[str]) -> int:
         return 0 if argv else 2
     if argv[0] == "--sparksql":
         return lint_sparksql(argv[1:])
-    database, profiles_dir, *extra = argv
+    seed = argv[0] == "--seed"
+    database, profiles_dir, *extra = argv[1:] if seed else argv
+    if seed and not seed_database(Path(database)):
+        return 1
     os.environ["DUCKDB_PATH"] = database
     os.environ["DBT_PROFILES_DIR"] = profiles_dir
     SAMPLE.apply_to(os.environ)  # sqlfluff runs dbt in this process
     os.chdir(PROJECT_ROOT)
     return _sqlfluff(["models", "analyses", *extra])
+
+
+def seed_database(database: Path) -> bool:
+    """dbt seed into `database` (the raw tables the dbt templater compiles against); False, said, when it fails."""
+    from clvlayer.dbt_runner import run_dbt
+
+    target = ["--target-path", os.environ["DBT_TARGET_PATH"]] if os.environ.get("DBT_TARGET_PATH") else []
+    seeded = run_dbt(["--quiet", "seed", *target], duckdb_path=database)
+    if not seeded.success:
+        print("dbt seed (for the lint) failed:\n" + "\n".join(seeded.failures), flush=True)
+    return seeded.success
 
 
 def lint_sparksql(extra: list[str]) -> int:

@@ -1,8 +1,8 @@
 """`clv test` (what `make test` and CI run): sqlfluff lint, one dbt build with every data and unit test, pytest.
 
 The three steps share the machine's cores:
-  * lint runs in a background process once its seed is loaded, on a DuckDB file and a dbt target folder of its
-    own (it never holds the build's file lock, and leaves the project's target/ to MetricFlow); its report is
+  * lint runs in a background process (it loads its seed first, there too), on a DuckDB file and a dbt target
+    folder of its own (it never holds the build's file lock, and leaves the project's target/ to MetricFlow); its report is
     printed when pytest is done, before the step table;
   * the dbt build (a write-audit-publish build of the sample, every data and unit test) runs in the foreground;
     pytest's sample fixture reuses its warehouse; then pytest with pytest-xdist workers (PYTEST_WORKERS, one per core
@@ -33,7 +33,7 @@ console = Console(stderr=True)
 # copies it for its sample fixture
 PREBUILT_SAMPLE_ENV = "CLV_TEST_PREBUILT_SAMPLE"
 PYTEST_WORKERS = 2  # this machine's cores; the fixtures' builds are shared, so more workers only wait on them
-SLOWEST_TESTS = 15
+SLOWEST_TESTS = 30
 LINT_PROCESSES = 2
 
 
@@ -59,25 +59,20 @@ def run_step(name: str, command: list[str]) -> Step:
 
 
 def start_lint(tmp: Path) -> tuple[Step, threading.Thread | None, subprocess.Popen | None]:
-    """Seed a DuckDB file of the lint's own (the dbt templater compiles against the raw tables), then start the lint
-    as a child process writing to TMP/lint.log (shown when it ends, not mixed with the other steps' output). A
-    thread waits for it and notes its seconds, from the seed to its own end."""
-    from clvlayer.dbt_runner import run_dbt
+    """Start the lint as a child process writing to TMP/lint.log (shown when it ends, not mixed with the other
+    steps' output): it seeds a DuckDB file of its own (the dbt templater compiles against the raw tables), then lints
+    (clvlayer.lint --seed), all in the background, so the dbt build starts at once. A thread waits for it and notes
+    its seconds."""
     from clvlayer.project import ensure_profiles_dir
 
-    console.rule("[bold]dbt seed for the lint, then sqlfluff lint in the background")
+    console.rule("[bold]dbt seed for the lint, then sqlfluff lint, in the background")
     started = time.perf_counter()
-    database = tmp / "lint.duckdb"
-    seeded = run_dbt(["--quiet", "seed", "--target-path", str(tmp / "lint_target")], duckdb_path=database)
-    if not seeded.success:
-        (tmp / "lint.log").write_text("dbt seed (for the lint) failed:\n" + "\n".join(seeded.failures))
-        return Step("dbt seed (for lint)"), None, None
     env = dict(os.environ, DBT_TARGET_PATH=str(tmp / "lint_target"))  # not the project's target/ (MetricFlow's)
-    command = [sys.executable, "-m", "clvlayer.lint", str(database), str(ensure_profiles_dir()),
+    command = [sys.executable, "-m", "clvlayer.lint", "--seed", str(tmp / "lint.duckdb"), str(ensure_profiles_dir()),
                "--processes", str(LINT_PROCESSES)]
     with (tmp / "lint.log").open("w") as log:
         process = subprocess.Popen(command, cwd=PROJECT_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
-    step = Step("sqlfluff lint (dbt templater, in the background)")
+    step = Step("dbt seed + sqlfluff lint (dbt templater, in the background)")
 
     def wait() -> None:
         step.ok = process.wait() == 0

@@ -1,5 +1,9 @@
 """One verdict: `clv check-input` refuses exactly what the build refuses (the same staging and audit nodes, tests
-and threshold vars), and a refused build stops at the first failed audit test with what it checks."""
+and threshold vars); a refused build stops at the first failed audit test with what it checks, keeps the published
+warehouse and the failed build file, and the CLI says per table the top reasons with example rows and the fix.
+
+One folder, two dbt runs: check-input's scratch build and the refused `clv build` (publish side formerly in
+test_publish.py, on a folder of its own: one staging build fewer)."""
 
 from __future__ import annotations
 
@@ -8,9 +12,10 @@ import subprocess
 import sys
 from pathlib import Path
 
-from clvlayer.build import build_warehouse
 from clvlayer.project import PROJECT_ROOT
+from clvlayer.publish import FAILED_FILE, read_runs
 from conftest import HANDMADE
+from test_publish import _assert_consistent, _clv
 
 STAGING_ONLY = ["--select", "+audit_row_accounting", "+audit_quarantine_summary", "--indirect-selection", "cautious",
                 "--exclude", "resource_type:unit_test"]
@@ -36,7 +41,7 @@ def _check_input(folder: Path) -> tuple[int, str]:
     return completed.returncode, " ".join(completed.stderr.split())
 
 
-def test_check_input_refuses_what_the_build_refuses(tmp_path: Path) -> None:
+def test_check_input_refuses_what_the_build_refuses(handmade_warehouse: Path, tmp_path: Path) -> None:
     folder = _folder(tmp_path, "ten_percent", bad=10)
     code, said = _check_input(folder)
     assert code == 1, said
@@ -45,13 +50,30 @@ def test_check_input_refuses_what_the_build_refuses(tmp_path: Path) -> None:
     assert "refused: the build would not publish this folder" in said and THRESHOLD_TEST in said
     assert "unparseable_amount: 10 rows. Fix: Not a plain number" in said and '"amount":"0,50"' in said
 
-    warehouse = tmp_path / "warehouse" / "w.duckdb"
-    record = build_warehouse(warehouse, folder, dbt_args=STAGING_ONLY, target_path=tmp_path / "target")
-    assert not record.published and record.error_kind == "tests" and not warehouse.exists()
-    assert [failure.split(":")[0].split(".")[2][:len(THRESHOLD_TEST)] for failure in record.failures] \
+    warehouse = tmp_path / "wh" / handmade_warehouse.name  # a copy of the published hand-made warehouse
+    warehouse.parent.mkdir()
+    for name in (handmade_warehouse.name, "runs.jsonl"):
+        shutil.copy2(handmade_warehouse.parent / name, warehouse.parent / name)
+    before = warehouse.read_bytes()
+    process = _clv("build", "--raw-dir", str(folder), "--", *STAGING_ONLY, "--target-path", str(tmp_path / "target"),
+                   warehouse=warehouse)
+    output, _ = process.communicate(timeout=600)
+    said = " ".join(output.split())
+    assert process.returncode == 1, output[-3000:]
+    assert warehouse.read_bytes() == before  # refused: the published file is untouched
+    assert THRESHOLD_TEST in said
+    assert "orders: 10 rows quarantined (10.0% of 100 rows)" in said
+    assert "unparseable_amount: 10 rows. Fix: Not a plain number: use digits with var decimal_separator" in said
+    assert said.count('e.g. {"order_id":"x') == 3 and '"amount":"0,50"' in said
+    record = read_runs(warehouse)[-1]
+    assert record["published"] is False and record["error_kind"] == "tests"
+    assert [failure.split(":")[0].split(".")[2][:len(THRESHOLD_TEST)] for failure in record["failures"]] \
         == [THRESHOLD_TEST]  # fail-fast: the first failed test alone
-    assert record.failed_checks[0].startswith("accepted_range on audit_row_accounting.quarantined_share: "
-                                              "quarantined_rows / raw_rows. Above var('max_quarantined_share')")
+    assert record["failed_checks"][0].startswith("accepted_range on audit_row_accounting.quarantined_share: "
+                                                 "quarantined_rows / raw_rows. Above var('max_quarantined_share')")
+    kept = Path(record["build_file"])
+    assert kept.exists() and (kept.parent / FAILED_FILE).exists()
+    _assert_consistent(warehouse)
 
 
 def test_check_input_passes_a_folder_within_the_threshold(tmp_path: Path) -> None:

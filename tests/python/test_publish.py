@@ -193,29 +193,7 @@ def test_kill_9_after_the_rename_with_a_stale_wal(warehouse: Path, tmp_path: Pat
         assert connection.execute("select count(*) from audit.build_run").fetchone() == (1,)
 
 
-def test_refused_build_keeps_the_warehouse_and_says_why(warehouse: Path, tmp_path: Path) -> None:
-    """Too many quarantined rows: the audit refuses the build, the published file is untouched, the failed file
-    is kept, and the CLI prints per table the top reasons with counts, example raw rows and the fix."""
-    before = warehouse.read_bytes()
-    folder = tmp_path / "raw"
-    shutil.copytree(HANDMADE, folder)
-    with (folder / "orders.csv").open("a") as handle:
-        handle.write("".join(f'x{i},A,2024-03-0{i + 1},"{i},50",,,\n' for i in range(3)))
-    process = _clv("build", "--raw-dir", str(folder), "--", *STAGING_ONLY, "--target-path", str(tmp_path / "t"),
-                   warehouse=warehouse)
-    output, _ = process.communicate(timeout=600)
-    said = " ".join(output.split())
-    assert process.returncode == 1, output[-3000:]
-    assert warehouse.read_bytes() == before
-    assert "accepted_range_audit_row_accounting_quarantined_share" in said
-    assert "orders: 3 rows quarantined (27.3% of 11 rows)" in said
-    assert "unparseable_amount: 3 rows. Fix: Not a plain number: use digits with var decimal_separator" in said
-    assert said.count('e.g. {"order_id":"x') == 3 and '"amount":"0,50"' in said
-    runs = read_runs(warehouse)
-    assert runs[-1]["published"] is False and runs[-1]["error_kind"] == "tests"
-    kept = Path(runs[-1]["build_file"])
-    assert kept.exists() and (kept.parent / FAILED_FILE).exists()
-    _assert_consistent(warehouse)
+# A refused build keeps the warehouse and says why: tests/python/test_one_verdict.py (on check-input's folder).
 
 
 def test_build_folder_keeps_at_most_n_failed_builds_and_no_killed_ones(tmp_path: Path) -> None:

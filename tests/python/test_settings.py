@@ -151,13 +151,10 @@ def vars_read(unique_id: str, manifest: dict[str, Any]) -> set[str]:
 
 
 @pytest.fixture(scope="module")
-def manifest(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    from clvlayer.dbt_runner import run_dbt
-
-    tmp = tmp_path_factory.mktemp("parse")
-    outcome = run_dbt(["parse", "--target-path", str(tmp / "target")], duckdb_path=tmp / "w.duckdb", quiet=True)
-    assert outcome.success, outcome.failures
-    return json.loads((tmp / "target" / "manifest.json").read_text())
+def manifest(sample_warehouse: Path) -> dict[str, Any]:
+    """dbt's manifest of the project: the one the sample fixture's build wrote (conftest: target/ beside the
+    warehouse), not a parse of its own."""
+    return json.loads((sample_warehouse.parent / "target" / "manifest.json").read_text())
 
 
 def test_every_unit_test_pins_the_vars_its_model_reads(manifest: dict[str, Any]) -> None:
