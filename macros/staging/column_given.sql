@@ -3,5 +3,6 @@
     so a value that tells the column's content apart from its default asks this first. -#}
 {% macro column_given(table_name, column) -%}
     {%- set manifest = input_manifest() if execute else none -%}
-    {{ return(input_given(table_name) and (manifest is none or column in manifest.tables[table_name].columns)) }}
+    {{ return(input_given(table_name) and (manifest is none or (table_name in manifest.tables
+        and column in manifest.tables[table_name].columns))) }}
 {%- endmacro %}
