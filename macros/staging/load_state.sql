@@ -75,13 +75,18 @@
             {%- do changed.append(name) -%}
         {%- endif -%}
     {%- endfor -%}
+    {#- both faults are said when both happened: the note names every file that forced the rebuild -#}
+    {%- set reasons = [] -%}
     {%- if vanished -%}
-        {{ return({'rebuild': true, 'read': none, 'note': table_name ~ ': loaded file(s) no longer delivered ('
-            ~ vanished | join(', ') ~ '): rebuilt in full without them'}) }}
+        {%- do reasons.append('loaded file(s) no longer delivered (' ~ vanished | join(', ') ~ ')') -%}
     {%- endif -%}
     {%- if changed -%}
-        {{ return({'rebuild': true, 'read': none, 'note': table_name ~ ': loaded file(s) changed since they were '
-            ~ 'loaded (checksum: ' ~ changed | join(', ') ~ '): rebuilt in full'}) }}
+        {%- do reasons.append('loaded file(s) changed since they were loaded (checksum: ' ~ changed | join(', ')
+            ~ ')') -%}
+    {%- endif -%}
+    {%- if reasons -%}
+        {{ return({'rebuild': true, 'read': none, 'note': table_name ~ ': ' ~ reasons | join('; ')
+            ~ ': rebuilt in full' ~ (' without the files no longer delivered' if vanished else '')}) }}
     {%- endif -%}
     {%- set new = [] -%}
     {%- for file in files if file.file_name not in loaded -%}
