@@ -130,9 +130,14 @@ NET_REVENUE = ("revenue as the shop's amounts give it: no refund rows is zero re
 AUDIENCES = {mart: "audiences filter the customer marts (their columns checked there) and the lift compares the "
                    "contacts' orders: no column of their own reads the table"
              for mart in ["fct_audiences", "fct_audience_members", "fct_audience_lift"]}
+BACKTEST = {mart: "the backtest compares each estimate with what the same customers then spent, per segment of "
+                   "fct_ltv_by_segment's types (their labels and values checked on the segment marts): no column "
+                   "of its own reads the table"
+            for mart in ["fct_ltv_backtest", "fct_ltv_backtest_verdicts"]}
 UNAFFECTED: dict[str, dict[str, str]] = {
     "customers": {
         **AUDIENCES,
+        **BACKTEST,
         "fct_orders": "orders only; customers join no order column",
         "fct_cohort_retention": "cohorts of all customers, no attribute",
         "fct_category_penetration": "active customers and buyers counted from orders and items, no attribute",
@@ -142,6 +147,7 @@ UNAFFECTED: dict[str, dict[str, str]] = {
     },
     "order_items": {
         **AUDIENCES,
+        **BACKTEST,
         "fct_audience_lift": DEFAULT_MARGIN,
         "fct_channel_economics": DEFAULT_MARGIN,
         "fct_channel_predicted_ltv_to_cac": DEFAULT_MARGIN,
@@ -155,6 +161,7 @@ UNAFFECTED: dict[str, dict[str, str]] = {
     },
     "products": {
         **AUDIENCES,
+        **BACKTEST,
         "fct_audience_lift": DEFAULT_MARGIN,
         **{mart: DEFAULT_MARGIN for mart in [
             "fct_channel_economics", "fct_channel_predicted_ltv_to_cac", "fct_cohort_curves", "fct_cohort_retention",
@@ -167,7 +174,7 @@ UNAFFECTED: dict[str, dict[str, str]] = {
         "fct_clv_holdout_validation", "fct_clv_model_parameters", "fct_cohort_curves", "fct_cohort_retention",
         "fct_cohort_retention_by_channel", "fct_customer_clv_predictions", "fct_customer_ltv",
         "fct_customer_next_purchase", "fct_customer_segments", "fct_launch_penetration", "fct_ltv_by_segment",
-        "fct_predicted_clv_by_segment", "fct_segment_comparison", *AUDIENCES]},
+        "fct_predicted_clv_by_segment", "fct_segment_comparison", *AUDIENCES, *BACKTEST]},
     "marketing_spend": {
         "fct_segment_comparison": "compares segment types other than channels: no spend or CAC column",
         "fct_predicted_clv_by_segment": "predicted CLV and P(alive) per segment: no spend or CAC column",
