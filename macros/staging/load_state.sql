@@ -86,7 +86,7 @@
     {%- endif -%}
     {%- if reasons -%}
         {{ return({'rebuild': true, 'read': none, 'note': table_name ~ ': ' ~ reasons | join('; ')
-            ~ ': rebuilt in full' ~ (' without the files no longer delivered' if vanished else '')}) }}
+            ~ ': rebuilt in full' ~ (' without them' if vanished and not changed else '')}) }}
     {%- endif -%}
     {%- set new = [] -%}
     {%- for file in files if file.file_name not in loaded -%}

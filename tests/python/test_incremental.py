@@ -24,7 +24,7 @@ from clvlayer.project import PROJECT_ROOT
 from clvlayer.warehouse_diff import compare
 
 SEEDS = PROJECT_ROOT / "seeds"
-TABLES = ("orders", "customers", "order_items", "products", "refunds", "marketing_spend")
+TABLES = ("orders", "customers", "order_items", "products", "refunds", "marketing_spend", "campaign_contacts")
 BUILD_ARGS = ["--exclude", "resource_type:unit_test"]
 REL_TOL = 1e-12
 # bookkeeping of the incremental models: when a row was written, and the fingerprint of its inputs then

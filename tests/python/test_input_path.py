@@ -49,7 +49,7 @@ def test_the_spark_inputs_name_the_file_spark_reads(tmp_path: Path) -> None:
     inputs = spark_inputs(sample_folder(tmp_path / "sample"), dbt_args=None, work_dir=tmp_path / "inputs")
     document = json.loads(inputs.env()[MANIFEST_ENV] or "{}")
     assert set(document["tables"]) == {"orders", "customers", "order_items", "products", "refunds",
-                                       "marketing_spend"}
+                                       "marketing_spend", "campaign_contacts"}
     assert all(os.path.exists(entry["spark_path"]) for entry in document["tables"].values())
     assert inputs.manifest is not None and inputs.env()["RAW_DATA_DIR"] == str(tmp_path / "sample")
 

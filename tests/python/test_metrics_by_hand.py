@@ -94,6 +94,7 @@ BY_HAND: dict[str, float | None] = {
     "expected_purchases": NONE,
     "expected_purchases_per_customer": NONE,
     "predicted_clv_total": NONE,
+    "predicted_clv_segment_lower": NONE, "predicted_clv_segment_upper": NONE,  # no fit: no interval
     "average_predicted_clv": NONE,
     "model_expected_lifetime_months": NONE,
     # acquisition

@@ -138,8 +138,8 @@ def assert_ltv_layer_matches_oracle(raw: Path, warehouse: Path, orders: pd.DataF
         own = con.execute("select customer_id, own_expected_lifetime_months, own_discounted_lifetime_months, "
                           "lifetime_status, lifetime_curve from marts.fct_customer_ltv where has_completed_order"
                           ).df().set_index("customer_id").sort_index()
-        snapshots = dict(con.execute("select as_of_snapshot, as_of_date from intermediate.int_as_of_snapshots"
-                                     ).fetchall())
+        snapshots = dict(con.execute("select as_of_snapshot, as_of_date from intermediate.int_as_of_snapshots "
+                                     "where is_published").fetchall())  # not the backtest's dates
         segments = con.execute("select * from marts.fct_ltv_by_segment").df()
         curve = con.execute("select months_since_first_order as age, cohorts, cohort_customers, cohort_ltv_curve "
                             "from marts.fct_cohort_curves where curve = 'all_channels' order by 1").df().set_index("age")

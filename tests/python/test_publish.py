@@ -111,8 +111,8 @@ def _status(warehouse: Path) -> str:
 
 
 @pytest.mark.parametrize("marker", [
-    pytest.param("START sql table model staging.base_shop__orders", id="at_staging"),
-    pytest.param("START python table model intermediate.int_clv_models_fitted", id="at_the_fit"),
+    pytest.param("START sql incremental model staging.base_shop__orders", id="at_staging"),
+    pytest.param("START python incremental model intermediate.int_clv_models_fitted", id="at_the_fit"),
 ])
 def test_kill_9_during_dbt_leaves_the_published_warehouse(marker: str, warehouse: Path, tmp_path: Path) -> None:
     before = _live_run(warehouse)
