@@ -26,7 +26,7 @@ from clvlayer.warehouse_diff import compare
 SEEDS = PROJECT_ROOT / "seeds"
 TABLES = ("orders", "customers", "order_items", "products", "refunds", "marketing_spend", "campaign_contacts")
 BUILD_ARGS = ["--exclude", "resource_type:unit_test"]
-REL_TOL = 1e-12
+REL_TOL = 1e-9  # issue 21: floats within 1e-9 relative (sums over incremental state add in another order)
 # bookkeeping of the incremental models: when a row was written, and the fingerprint of its inputs then
 BOOKKEEPING = ["batch_loaded_at", "input_fingerprint", "fit_seconds"]
 # the runs refit on every run (clv_refit_every_days 0) so that they equal the full build (a run that reuses the fit is
