@@ -4,7 +4,8 @@ identical (benchmarks/compare_warehouses.py) and that an incremental run gives w
 
 For each table or view in the schemas, in both files or only one:
 
-* the columns (names and types) must be the same;
+* the columns (names and types) must be the same; when they are not, the relation fails and its shared columns
+  (same name and type) are still compared, so a change that adds a column shows whether the old ones moved;
 * `except all` both ways must be empty; when it is not, the rows are matched on every column that is not a float
   (DOUBLE/FLOAT) and the floats must agree to `rel_tol` relative: reordered float sums differ in the last bits,
   nothing else may;
@@ -95,7 +96,22 @@ def compare(before: str, after: str, schemas: list[str], rel_tol: float, ignored
         if relation not in right or relation not in left:
             outcomes.append(Outcome(relation, 0, False, "only in " + ("before" if relation in left else "after")))
         elif left[relation] != right[relation]:
-            outcomes.append(Outcome(relation, 0, False, f"columns differ: {left[relation]} vs {right[relation]}"))
+            outcomes.append(_compare_shared_columns(connection, relation, left[relation], right[relation], rel_tol))
         else:
             outcomes.append(compare_relation(connection, relation, left[relation], rel_tol))
     return outcomes
+
+
+def _compare_shared_columns(connection: duckdb.DuckDBPyConnection, relation: str, before: list, after: list,
+                            rel_tol: float) -> Outcome:
+    """A relation whose columns changed: name the added, removed and retyped columns, compare the shared ones."""
+    shared = [column for column in before if column in after]
+    names_after = {name for name, _ in after}
+    removed = [name for name, _ in before if name not in names_after]
+    retyped = [name for name, kind in before if name in names_after and (name, kind) not in after]
+    added = [name for name, _ in after if name not in {n for n, _ in before}]
+    changes = f"columns differ: added {added}, removed {removed}, retyped {retyped}"
+    if not shared:
+        return Outcome(relation, 0, False, changes)
+    outcome = compare_relation(connection, relation, shared, rel_tol)
+    return Outcome(relation, outcome.rows, False, f"{changes}; shared columns: {outcome.detail}")
