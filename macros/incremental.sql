@@ -35,6 +35,18 @@
     {%- endif -%}
 {%- endmacro %}
 
+{#- In an incremental model whose incremental run defines a CTE `changed_customers` (customer_id): the rows of the
+    CTE `relation` of those customers; every row of it in a full build. -#}
+{% macro rows_of_changed_customers(relation) -%}
+    {%- if is_incremental() -%}
+        select {{ relation }}.*
+        from {{ relation }}
+        inner join changed_customers on {{ relation }}.customer_id = changed_customers.customer_id
+    {%- else -%}
+        select * from {{ relation }}
+    {%- endif -%}
+{%- endmacro %}
+
 {#- Post-hook of an incremental model keyed by as-of snapshot (int_customers_aggregated_to_snapshots): sets every
     row's as_of_date to its snapshot's date in this run (`snapshots`: int_as_of_snapshots). A row not recomputed by
     the run is valid at the new date (no order of its customer lies between the old and the new date), and the next

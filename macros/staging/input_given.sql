@@ -10,7 +10,7 @@
         {{ exceptions.raise_compiler_error("input_given: '" ~ table_name ~ "' is not a raw table of the contract ("
             ~ raw_tables() | join(', ') ~ ")") }}
     {%- endif -%}
-    {%- set manifest = input_manifest() if execute else none -%}
+    {%- set manifest = given_inputs_manifest() -%}
     {{ return(manifest is none or table_name in manifest.tables) }}
 {%- endmacro %}
 

@@ -75,22 +75,13 @@ snapshots as (
                 )
 
     ),
-
-    scoped_orders as (
-
-        select orders.*
-        from orders
-        inner join changed_customers on orders.customer_id = changed_customers.customer_id
-
-    ),
-{% else %}
-
-    scoped_orders as (
-
-        select * from orders
-
-    ),
 {% endif %}
+
+scoped_orders as (
+
+    {{ rows_of_changed_customers('orders') }}
+
+),
 
 customer_ids as (
 

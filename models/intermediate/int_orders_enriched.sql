@@ -93,23 +93,14 @@ joined as (
         where joined.order_id is null or previous.order_id is null
 
     ),
-
-    scoped as (
-
-        -- every order of a changed customer: its order numbers and previous-order gaps are recomputed together
-        select joined.*
-        from joined
-        inner join changed_customers on joined.customer_id = changed_customers.customer_id
-
-    ),
-{% else %}
-
-    scoped as (
-
-        select * from joined
-
-    ),
 {% endif %}
+
+scoped as (
+
+    -- every order of a changed customer: its order numbers and previous-order gaps are recomputed together
+    {{ rows_of_changed_customers('joined') }}
+
+),
 
 revenue as (
 

@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 
 from clvlayer.btyd import ClvFitError, clv_intervals, fit_gamma_gamma, get_model
-from clvlayer.clv_models import STATUS_OK, _fitted, _in_customer_order, _setting
+from clvlayer.clv_models import STATUS_OK, in_customer_order, setting, stored_fit
 
 SEPARATOR = "\x1f"
 SEGMENT_PREFIX = "segment_"
@@ -99,11 +99,11 @@ def segment_sums(
 
 def _fit_at(summary: pd.DataFrame, model: str, settings: pd.DataFrame) -> tuple[Any, Any]:
     """The count model ``model`` and Gamma-Gamma fitted on ``summary`` (the build's own settings)."""
-    penalizer = float(_setting(settings, "penalizer"))
+    penalizer = float(setting(settings, "penalizer"))
     x, tx, tt = (summary[c].to_numpy(float) for c in ("frequency", "recency", "t"))
     m = summary["monetary_value"].astype("Float64").fillna(0.0).to_numpy(float)
-    fit = get_model(model).fit(x, tx, tt, penalizer=penalizer, min_customers=int(_setting(settings, "min_customers")))
-    gg = fit_gamma_gamma(x, m, penalizer=penalizer, min_repeat_customers=int(_setting(settings, "min_repeat_customers")))
+    fit = get_model(model).fit(x, tx, tt, penalizer=penalizer, min_customers=int(setting(settings, "min_customers")))
+    gg = fit_gamma_gamma(x, m, penalizer=penalizer, min_repeat_customers=int(setting(settings, "min_repeat_customers")))
     if fit.log_cov is None or gg.log_cov is None:
         raise ClvFitError("a fit has no positive-definite Hessian: no interval")
     return fit, gg
@@ -112,10 +112,10 @@ def _fit_at(summary: pd.DataFrame, model: str, settings: pd.DataFrame) -> tuple[
 def _margin_rate(summary: pd.DataFrame, settings: pd.DataFrame) -> float:
     """The margin rate as of the backtest date: var clv_margin_rate when set, else the margin of the purchases up
     to the date (as int_clv_settings_resolved does at the current date)."""
-    if str(_setting(settings, "margin_rate_source")) == "var clv_margin_rate":
-        return float(_setting(settings, "margin_rate"))
+    if str(setting(settings, "margin_rate_source")) == "var clv_margin_rate":
+        return float(setting(settings, "margin_rate"))
     spend = float(summary["total_spend"].sum())
-    return float(summary["total_margin"].sum()) / spend if spend else float(_setting(settings, "margin_rate"))
+    return float(summary["total_margin"].sum()) / spend if spend else float(setting(settings, "margin_rate"))
 
 
 def _chosen(selection: pd.DataFrame) -> str | None:
@@ -124,8 +124,8 @@ def _chosen(selection: pd.DataFrame) -> str | None:
 
 
 def _one_date(summary: pd.DataFrame, settings: pd.DataFrame, model: str, horizons: list[int]) -> list[pd.DataFrame]:
-    level, draws = float(_setting(settings, "interval_level")), int(_setting(settings, "interval_draws"))
-    per_month = float(_setting(settings, "time_units_per_month"))
+    level, draws = float(setting(settings, "interval_level")), int(setting(settings, "interval_draws"))
+    per_month = float(setting(settings, "time_units_per_month"))
     started = time.perf_counter()
     fit, gg = _fit_at(summary, model, settings)
     margin = _margin_rate(summary, settings)
@@ -170,7 +170,7 @@ def backtest_segment_predictions(rfm: pd.DataFrame, settings: pd.DataFrame, sele
     model = _chosen(selection)
     frames = []
     for as_of_date, summary in rfm.groupby("as_of_date", sort=True):
-        summary = _in_customer_order(hash_sample(summary, max_buyers))
+        summary = in_customer_order(hash_sample(summary, max_buyers))
         try:
             if model is None:
                 raise ClvFitError("no count model chosen (int_clv_model_selected)")
@@ -190,21 +190,21 @@ def current_segment_intervals(summary: pd.DataFrame, parameters: pd.DataFrame, s
                               selection: pd.DataFrame) -> pd.DataFrame:
     """Per segment: the published predicted CLV (chosen model, 'full' fits, horizon_months, the monthly discount
     and margin rate of the settings) summed over the segment's customers, with the interval of the sum."""
-    summary = _in_customer_order(summary)
+    summary = in_customer_order(summary)
     model = _chosen(selection)
     columns = {**SEGMENT_COLUMNS, "prediction_status": "str"}
     if summary.empty or model is None:
         return _frame(pd.DataFrame(), columns)
-    fit, reason = _fitted(parameters, "full", model)
-    gg, gg_reason = _fitted(parameters, "full", "gamma_gamma")
+    fit, reason = stored_fit(parameters, "full", model)
+    gg, gg_reason = stored_fit(parameters, "full", "gamma_gamma")
     if fit is None or gg is None or fit.log_cov is None or gg.log_cov is None:
         why = reason or gg_reason or "a fit has no positive-definite Hessian"
         return _frame(pd.DataFrame({"prediction_status": [f"no interval: {why}"]}), columns)
-    rows = segment_sums(summary, model, fit, gg, months=int(_setting(settings, "horizon_months")),
-                        discount=float(_setting(settings, "monthly_discount_rate")),
-                        margin=float(_setting(settings, "margin_rate")),
-                        per_month=float(_setting(settings, "time_units_per_month")),
-                        level=float(_setting(settings, "interval_level")),
-                        draws=int(_setting(settings, "interval_draws")))
+    rows = segment_sums(summary, model, fit, gg, months=int(setting(settings, "horizon_months")),
+                        discount=float(setting(settings, "monthly_discount_rate")),
+                        margin=float(setting(settings, "margin_rate")),
+                        per_month=float(setting(settings, "time_units_per_month")),
+                        level=float(setting(settings, "interval_level")),
+                        draws=int(setting(settings, "interval_draws")))
     rows["prediction_status"] = STATUS_OK
     return _frame(rows, columns)

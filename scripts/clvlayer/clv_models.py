@@ -130,14 +130,16 @@ def _nulls(n: int, dtype: str) -> pd.api.extensions.ExtensionArray:
     return pd.Series(pd.NA, index=pd.RangeIndex(n), dtype=dtype).array
 
 
-def _setting(settings: pd.DataFrame, name: str) -> Any:
+def setting(settings: pd.DataFrame, name: str) -> Any:
+    """The value of setting ``name`` (a column) in the one row of int_clv_settings_resolved; a loud
+    :class:`ClvFitError` when ``settings`` is not exactly one row."""
     if len(settings) != 1:
         raise ClvFitError(f"int_clv_settings_resolved must have exactly one row, got {len(settings)}")
     return settings[name].iloc[0]
 
 
 def _forced_model(settings: pd.DataFrame) -> str | None:
-    value = _setting(settings, "forced_model") if "forced_model" in settings.columns else None
+    value = setting(settings, "forced_model") if "forced_model" in settings.columns else None
     return None if value is None or pd.isna(value) or str(value) == "" else str(value)
 
 
@@ -209,7 +211,7 @@ def _model_rows(
     )
 
 
-def _in_customer_order(frame: pd.DataFrame) -> pd.DataFrame:
+def in_customer_order(frame: pd.DataFrame) -> pd.DataFrame:
     """Lower-case column names, rows by customer_id: the fits' float sums, and so the estimates to the last bit,
     must not depend on the order an engine returns the rows in (DuckDB after an incremental run, Spark). Rows read
     already ordered (the dbt models ask DuckDB to order them) are not sorted again."""
@@ -226,10 +228,10 @@ def fit_models(summary: pd.DataFrame, settings: pd.DataFrame, fit_name: str) -> 
     ``summary`` has the columns of int_customers_rfm_summarised (frequency, recency, T, monetary_value).
     Returns one row per (model, parameter) with the fit's log-likelihood, size, convergence and status.
     """
-    min_customers = int(_setting(settings, "min_customers"))
-    min_repeat = int(_setting(settings, "min_repeat_customers"))
-    penalizer = float(_setting(settings, "penalizer"))
-    summary = _in_customer_order(summary)
+    min_customers = int(setting(settings, "min_customers"))
+    min_repeat = int(setting(settings, "min_repeat_customers"))
+    penalizer = float(setting(settings, "penalizer"))
+    summary = in_customer_order(summary)
     frequency = summary["frequency"].to_numpy(float)
     recency, T = summary["recency"].to_numpy(float), summary["t"].to_numpy(float)
     n = len(summary)
@@ -265,15 +267,15 @@ def fit_or_reuse(full: pd.DataFrame, calibration: pd.DataFrame, settings: pd.Dat
     """int_clv_models_fitted: refit ('full' on ``full``, 'calibration' on ``calibration``) when the refit rule of
     :mod:`clvlayer.clv_refit` says so, else the ``previous`` rows (the stored table) marked reused; with var
     clv_parameters_from (``parameters_from`` setting) the rows of that file, read by ``read_parameters``."""
-    source = _setting(settings, "parameters_from") if "parameters_from" in settings.columns else None
+    source = setting(settings, "parameters_from") if "parameters_from" in settings.columns else None
     if source is not None and not pd.isna(source) and str(source) != "":
         if read_parameters is None:
             raise ClvFitError("var clv_parameters_from needs a reader of the parameters file")
         return _frame(given(str(source), read_parameters), FITTED_COLUMNS)
-    full, calibration = _in_customer_order(full), _in_customer_order(calibration)
+    full, calibration = in_customer_order(full), in_customer_order(calibration)
 
     def errors(parameters: pd.DataFrame) -> dict[str, float]:
-        return holdout_errors(parameters, calibration, settings, _fitted)
+        return holdout_errors(parameters, calibration, settings, stored_fit)
 
     decision = decide(previous, settings, full, lambda: best_error(errors(previous)))
     if not decision.refit:
@@ -283,7 +285,7 @@ def fit_or_reuse(full: pd.DataFrame, calibration: pd.DataFrame, settings: pd.Dat
     return _frame(with_run_columns(fits, settings, decision, errors(fits)), FITTED_COLUMNS)
 
 
-def _fitted(parameters: pd.DataFrame, fit_name: str, model: str) -> tuple[Any, str]:
+def stored_fit(parameters: pd.DataFrame, fit_name: str, model: str) -> tuple[Any, str]:
     """(the stored fit, "") for a usable fit of ``model``, else (None, the reason it is unusable).
 
     The stored fit is a :class:`CountFit` (count models) or :class:`GammaGammaFit` with the estimates and the
@@ -309,7 +311,7 @@ def _fitted(parameters: pd.DataFrame, fit_name: str, model: str) -> tuple[Any, s
 
 
 def _interval_settings(settings: pd.DataFrame) -> tuple[float, int]:
-    return float(_setting(settings, "interval_level")), int(_setting(settings, "interval_draws"))
+    return float(setting(settings, "interval_level")), int(setting(settings, "interval_draws"))
 
 
 # --------------------------------------------------------------------------------------------------------- #
@@ -331,7 +333,7 @@ def score_customers(
     at ``interval_level`` (:mod:`clvlayer.btyd.intervals`): the predictive interval of the number of purchases and
     of the realised discounted CLV, parameter uncertainty (``interval_draws`` draws) and process uncertainty.
     """
-    summary = _in_customer_order(summary)
+    summary = in_customer_order(summary)
     if summary.empty:
         return _frame([], PREDICTION_COLUMNS)
     with_intervals = set(COUNT_MODELS) if selection is None else set(selection["chosen_model"].dropna())
@@ -353,13 +355,13 @@ def _score_model(
             out[column] = _nulls(n, dtype)
     out["prediction_status"] = STATUS_OK
 
-    fit, reason = _fitted(parameters, "full", model)
+    fit, reason = stored_fit(parameters, "full", model)
     if fit is None:
         out["prediction_status"] = reason
         return _frame(out, PREDICTION_COLUMNS)
     spec = get_model(model)
-    horizon_months = int(_setting(settings, "horizon_months"))
-    per_month = float(_setting(settings, "time_units_per_month"))
+    horizon_months = int(setting(settings, "horizon_months"))
+    per_month = float(setting(settings, "time_units_per_month"))
     level, draws = _interval_settings(settings)
     point = spec.values(fit)  # plain parameters: every model function takes a sequence
     out["p_alive"] = spec.p_alive(point, x, tx, tt)
@@ -372,12 +374,12 @@ def _score_model(
         counts = purchase_intervals(model, fit, horizon_months * per_month, x, tx, tt, level=level, n_draws=draws)
         out["expected_purchases_lower"], out["expected_purchases_upper"] = counts.lower, counts.upper
 
-    gg, gg_reason = _fitted(parameters, "full", "gamma_gamma")
+    gg, gg_reason = stored_fit(parameters, "full", "gamma_gamma")
     if gg is None:
         out["prediction_status"] = gg_reason
         return _frame(out, PREDICTION_COLUMNS)
-    margin = float(_setting(settings, "margin_rate"))
-    discount = float(_setting(settings, "monthly_discount_rate"))
+    margin = float(setting(settings, "margin_rate"))
+    discount = float(setting(settings, "monthly_discount_rate"))
     try:
         spend = conditional_expected_average_profit(gg, x, m)
         clv = model_lifetime_value(model, point, gg, x, tx, tt, m, months=horizon_months,
@@ -402,7 +404,7 @@ def predict_holdout(calibrated: pd.DataFrame, parameters: pd.DataFrame, settings
     ``calibration`` fit, the log of the model's probability of the count actually made (holdout
     log-likelihood), the interval on the holdout count and its randomized-PIT coverage of the actual count
     (:func:`clvlayer.btyd.intervals.purchase_intervals`)."""
-    calibrated = _in_customer_order(calibrated)
+    calibrated = in_customer_order(calibrated)
     if calibrated.empty:
         return _frame([], HOLDOUT_COLUMNS)
     frames = []
@@ -421,12 +423,12 @@ def _holdout_model(
     for column, dtype in HOLDOUT_COLUMNS.items():
         if column not in out:
             out[column] = _nulls(n, dtype)
-    fit, reason = _fitted(parameters, "calibration", model)
+    fit, reason = stored_fit(parameters, "calibration", model)
     if fit is None:
         out["prediction_status"] = reason
         return _frame(out, HOLDOUT_COLUMNS)
     spec = get_model(model)
-    t = float(_setting(settings, "holdout_length"))
+    t = float(setting(settings, "holdout_length"))
     x, tx, tt = (calibrated[c].to_numpy(float) for c in ("frequency", "recency", "t"))
     y = calibrated["holdout_purchases"].to_numpy(float)
     point = spec.values(fit)

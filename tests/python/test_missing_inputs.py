@@ -299,9 +299,10 @@ def test_dashboard_says_why_there_is_no_cac(without, monkeypatch: pytest.MonkeyP
 
 def test_the_unit_tests_hold_on_an_input_without_the_optional_tables(orders_only_warehouse: Path,
                                                                       tmp_path: Path) -> None:
-    """A user's folder build runs every unit test: those whose model asks which optional tables were given pin the
-    answer (overrides: macros: input_given), so an orders-only input builds. Before, seven failed on such an input
-    (`clv build --raw-dir` of an orders-only folder was refused) while the fixtures, which skip unit tests, passed."""
+    """A user's folder build runs every unit test: a unit test's inputs are its given rows, so input_given and
+    column_given answer true whenever dbt runs one that pins no var input_manifest (macro given_inputs_manifest),
+    so an orders-only input builds. Before, seven failed on such an input (`clv build --raw-dir` of an orders-only
+    folder was refused) while the fixtures, which skip unit tests, passed."""
     import os
     import subprocess
     import sys

@@ -4,6 +4,11 @@
 -- and gross margin of the purchase days, the spend the predictive models fit) in the h months after the date. A
 -- horizon that ends after the data's end (the as-of date) has no truth: its actuals are null (is_observed false).
 {%- set horizons = ltv_backtest_horizons() %}
+{#- what a buyer spent and made after the date: the purchase days' column, its forward sum, the actual it gives -#}
+{%- set forward_measures = [
+    {'column': 'spend', 'forward': 'spend', 'actual': 'revenue'},
+    {'column': 'gross_margin', 'forward': 'margin', 'actual': 'margin'},
+] %}
 with
 
 snapshots as (
@@ -38,18 +43,14 @@ forward_purchases as (
     select
         {%- for h in horizons %}
             {%- set horizon_end = 'cast(' ~ dbt.dateadd('month', h, 'snapshots.as_of_date') ~ ' as date)' %}
-            sum(
-                case
-                    when purchase_days.purchased_on <= {{ horizon_end }} then purchase_days.spend
-                    else 0
-                end
-            ) as spend_next_{{ h }}m,
-            sum(
-                case
-                    when purchase_days.purchased_on <= {{ horizon_end }} then purchase_days.gross_margin
-                    else 0
-                end
-            ) as margin_next_{{ h }}m,
+            {%- for measure in forward_measures %}
+                sum(
+                    case
+                        when purchase_days.purchased_on <= {{ horizon_end }} then purchase_days.{{ measure.column }}
+                        else 0
+                    end
+                ) as {{ measure.forward }}_next_{{ h }}m,
+            {%- endfor %}
         {%- endfor %}
         snapshots.as_of_date,
         purchase_days.customer_id
@@ -70,14 +71,12 @@ final as (
             {{ is_horizon_observed('customers.as_of_date', h, 'as_of.as_of_date') }} as is_observed_{{ h }}m,
             {{ forward_lifetime_months('customers.expected_remaining_lifetime_months', h) }}
                 as forward_lifetime_months_{{ h }}m,
-            case
-                when {{ is_horizon_observed('customers.as_of_date', h, 'as_of.as_of_date') }}
-                    then coalesce(forward_purchases.spend_next_{{ h }}m, 0)
-            end as actual_revenue_next_{{ h }}m,
-            case
-                when {{ is_horizon_observed('customers.as_of_date', h, 'as_of.as_of_date') }}
-                    then coalesce(forward_purchases.margin_next_{{ h }}m, 0)
-            end as actual_margin_next_{{ h }}m,
+            {%- for measure in forward_measures %}
+                case
+                    when {{ is_horizon_observed('customers.as_of_date', h, 'as_of.as_of_date') }}
+                        then coalesce(forward_purchases.{{ measure.forward }}_next_{{ h }}m, 0)
+                end as actual_{{ measure.actual }}_next_{{ h }}m,
+            {%- endfor %}
         {%- endfor %}
         snapshots.as_of_snapshot,
         snapshots.months_before_current,

@@ -12,6 +12,14 @@
 -- no truth: its cells are null with backtest_status horizon_past_data_end. Definitions: docs/backtest.md.
 {%- set horizons = ltv_backtest_horizons() %}
 {%- set segment_types = ltv_segment_types() %}
+{#- the formula estimators: the formula macro, its ratio arguments (the segment's columns) and the actual's scale -#}
+{%- set formula_estimators = [
+    {'estimator': 'formula_a', 'compared_with': 'revenue', 'macro': ltv_formula_a,
+        'ratios': {'monthly_revenue': 'monthly_revenue_per_customer'}},
+    {'estimator': 'formula_b', 'compared_with': 'margin', 'macro': ltv_formula_b,
+        'ratios': {'average_check': 'average_check', 'orders_per_month': 'orders_per_month',
+            'margin_rate': 'ltv_margin_rate'}},
+] %}
 with
 
 observed as (
@@ -72,45 +80,30 @@ ratios as (
 
 estimates as (
 
-    -- one row per horizon and estimator (formula A and B from the segment's ratios as of the date)
+    -- one row per horizon and estimator (formula A and B from the segment's ratios as of the date, each compared
+    -- with the actual on its own scale)
     {%- for h in horizons %}
-        select
-            as_of_snapshot,
-            months_before_current,
-            as_of_date,
-            segment_type,
-            segment_value,
-            buyers,
-            buyers_with_expected_lifetime,
-            {{ h }} as horizon_months,
-            'formula_a' as estimator,
-            'revenue' as compared_with,
-            is_observed_{{ h }}m as is_observed,
-            {{ ltv_formula_a('monthly_revenue_per_customer', 'expected_lifetime_months') }} as value_as_of,
-            {{ ltv_formula_a('monthly_revenue_per_customer', 'forward_lifetime_months_' ~ h ~ 'm') }}
-                as estimated_forward_value,
-            {{ safe_divide('actual_revenue_next_' ~ h ~ 'm', 'buyers') }} as actual_forward_value
-        from ratios
-        union all
-        select
-            as_of_snapshot,
-            months_before_current,
-            as_of_date,
-            segment_type,
-            segment_value,
-            buyers,
-            buyers_with_expected_lifetime,
-            {{ h }} as horizon_months,
-            'formula_b' as estimator,
-            'margin' as compared_with,
-            is_observed_{{ h }}m as is_observed,
-            {{ ltv_formula_b('average_check', 'orders_per_month', 'expected_lifetime_months', 'ltv_margin_rate') }}
-                as value_as_of,
-            {{ ltv_formula_b('average_check', 'orders_per_month', 'forward_lifetime_months_' ~ h ~ 'm',
-                'ltv_margin_rate') }} as estimated_forward_value,
-            {{ safe_divide('actual_margin_next_' ~ h ~ 'm', 'buyers') }} as actual_forward_value
-        from ratios
-        union all
+        {%- for formula in formula_estimators %}
+            select
+                as_of_snapshot,
+                months_before_current,
+                as_of_date,
+                segment_type,
+                segment_value,
+                buyers,
+                buyers_with_expected_lifetime,
+                {{ h }} as horizon_months,
+                '{{ formula.estimator }}' as estimator,
+                '{{ formula.compared_with }}' as compared_with,
+                is_observed_{{ h }}m as is_observed,
+                {{ formula.macro(lifetime_months='expected_lifetime_months', **formula.ratios) }} as value_as_of,
+                {{ formula.macro(lifetime_months='forward_lifetime_months_' ~ h ~ 'm', **formula.ratios) }}
+                    as estimated_forward_value,
+                {{ safe_divide('actual_' ~ formula.compared_with ~ '_next_' ~ h ~ 'm', 'buyers') }}
+                    as actual_forward_value
+            from ratios
+            union all
+        {%- endfor %}
         select
             ratios.as_of_snapshot,
             ratios.months_before_current,
