@@ -90,7 +90,7 @@ aggregated as (
         count(banded.customer_id) as customers,
         sum(banded.holdout_churn_risk) as expected_no_purchase_customers,
         sum(banded.holdout_churn_risk * (1 - banded.holdout_churn_risk)) as expected_variance,
-        coalesce(sum(banded.made_no_purchase), 0) as no_purchase_customers
+        cast(coalesce(sum(banded.made_no_purchase), 0) as bigint) as no_purchase_customers
     from models
     cross join bands
     left join banded

@@ -1,5 +1,5 @@
-"""Actions: the audiences of the CVM loop (sizes, holdouts, measured lift with 95% intervals), today's reorder
-reminders and the at-risk high-value list, downloadable as CSV."""
+"""Actions: the audiences of the CVM loop (sizes, holdouts, measured lift with 95% intervals), churn-risk band sizes
+and their holdout calibration, today's reorder reminders and the at-risk high-value list, downloadable as CSV."""
 
 from __future__ import annotations
 
@@ -103,6 +103,24 @@ def lift_section(ctx: ui.Context) -> None:
                                 for c in ("treated", "held_out", "difference", "ci95_low", "ci95_high")})
 
 
+def churn_risk_section(ctx: ui.Context) -> None:
+    st.subheader("Churn risk (no purchase in the next N days)")
+    if ctx.coverage.predictive_status != "ok":
+        ui.empty_state(f"Predictive CLV not available ({ctx.coverage.predictive_status}: "
+                       f"{ctx.coverage.predictive_reason}): no churn risk.")
+        return
+    bands = ui.load("churn_risk_bands", ctx.warehouse, ctx.filters)
+    st.caption("fct_customer_clv_predictions.churn_risk: P(no purchase day in the next `churn_risk_days` days) from "
+               "the published count model; bands high from `churn_risk_high_from`, medium from "
+               "`churn_risk_medium_from` (fct_audience_members carries both per member).")
+    ui.table(bands, ctx.coverage.currency)
+    calibration = ui.load("churn_risk_calibration", ctx.warehouse)
+    st.caption("Calibration on the holdout (fct_churn_risk_calibration): the calibration fit's mean predicted "
+               "P(no purchase in the window after the split date) vs the observed share of those customers who did "
+               "not buy, per band; |calibration_z| above 3 is a gap beyond chance.")
+    ui.table(calibration, ctx.coverage.currency)
+
+
 def render(ctx: ui.Context) -> None:
     st.title("Actions")
     st.caption(f"Lists as of {ctx.coverage.as_of_date}.")
@@ -111,6 +129,7 @@ def render(ctx: ui.Context) -> None:
                     "the lists are as of the as-of date")
     audiences_section(ctx)
     lift_section(ctx)
+    churn_risk_section(ctx)
     reorder_section(ctx)
     at_risk_section(ctx)
 
