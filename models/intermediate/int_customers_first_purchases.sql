@@ -1,7 +1,8 @@
 -- One row per customer with a completed order: what their first completed order was - its main category, the product
 -- leading it (the N products that lead most first orders keep their id, the rest read `other`), whether it carried a
--- discount (a line discount, or a discount code where orders.discount_code is given), and its value band. The first-purchase segment types of the segment marts (macros/segments.sql) read it
--- through int_customers_valued. Definitions: DECISIONLOG.md ("LTV by first purchase").
+-- discount (a line discount, or a discount code where orders.discount_code is given), and its value band. The
+-- first-purchase segment types of the segment marts (macros/segments.sql) read it through int_customers_valued.
+-- Definitions: DECISIONLOG.md ("LTV by first purchase", "discount_code").
 {%- set bands = var('first_order_value_bands') %}
 {%- if bands | length == 0 or bands != bands | sort or bands | unique | list | length != bands | length %}
     {{ exceptions.raise_compiler_error("var first_order_value_bands must be a non-empty list of strictly "
