@@ -91,7 +91,8 @@ def test_closed_form_matches_a_simulation_of_the_model(model: str, sample_fits: 
         assert n > 500, (name, n)
         sd = np.sqrt((predicted[rows] * (1 - predicted[rows])).sum()) / n
         gap = none[rows].mean() - predicted[rows].mean()
-        assert abs(gap) < 4.5 * sd + 1e-3, f"{model} {name}: observed {none[rows].mean():.4f} vs {predicted[rows].mean():.4f}"
+        assert abs(gap) < 4.5 * sd + 1e-3, \
+            f"{model} {name}: observed {none[rows].mean():.4f} vs {predicted[rows].mean():.4f}"
 
 
 def test_pareto_closed_form_matches_the_quadrature() -> None:
@@ -135,7 +136,8 @@ def bands(p: np.ndarray) -> np.ndarray:
 
 
 def test_calibration_equals_an_independent_computation(sample_warehouse: Path) -> None:
-    days = frame(sample_warehouse, "select customer_id, purchased_on from intermediate.int_orders_merged_to_purchase_days")
+    days = frame(sample_warehouse,
+                 "select customer_id, purchased_on from intermediate.int_orders_merged_to_purchase_days")
     published = frame(sample_warehouse, "select * from marts.fct_churn_risk_calibration")
     split = pd.Timestamp(published["holdout_split_date"].iloc[0])
     end = pd.Timestamp(published["as_of_date"].iloc[0])

@@ -8,12 +8,15 @@ Every registered model buys at a Poisson rate while alive, so with the registry'
   lambda ~ Gamma(r + x, alpha + T) (Fader, Hardie & Lee 2005, eq. 13 for P(alive)).
 * Pareto/NBD: given alive, lambda ~ Gamma(r', alpha') and the remaining lifetime tau ~ Lomax(s, beta')
   (r' = r + x, alpha' = alpha + T, beta' = beta + T), so
-  ``q0 = (beta'/(beta'+t))^s (alpha'/(alpha'+t))^r' + s beta'^s alpha'^r' int_0^t (alpha'+e)^-r' (beta'+e)^-(s+1) de``.
+  ``q0 = (beta'/(beta'+t))^s (alpha'/(alpha'+t))^r'
+  + s beta'^s alpha'^r' int_0^t (alpha'+e)^-r' (beta'+e)^-(s+1) de``.
   The integral has the closed form of the Pareto/NBD likelihood's A0 term (Fader & Hardie 2005 note; c = r' + s):
   for alpha' >= beta', with H(z) = 2F1(c, s + 1; c + 1; z),
-  ``s/c [(beta'/alpha')^s H(1 - beta'/alpha') - (beta'/(alpha'+t))^s (alpha'/(alpha'+t))^r' H((alpha'-beta')/(alpha'+t))]``;
+  ``s/c [(beta'/alpha')^s H(1 - beta'/alpha')
+  - (beta'/(alpha'+t))^s (alpha'/(alpha'+t))^r' H((alpha'-beta')/(alpha'+t))]``;
   for alpha' < beta', with G(y) = 2F1(c, r'; c + 1; y),
-  ``s/c [(alpha'/beta')^r' G(1 - alpha'/beta') - (beta'/(beta'+t))^s (alpha'/(beta'+t))^r' G((beta'-alpha')/(beta'+t))]``.
+  ``s/c [(alpha'/beta')^r' G(1 - alpha'/beta')
+  - (beta'/(beta'+t))^s (alpha'/(beta'+t))^r' G((beta'-alpha')/(beta'+t))]``.
   Rows where scipy's 2F1 is not finite or leaves [0, 1] use the library's quadrature of the same integral
   (:func:`clvlayer.btyd._predict.pareto_alive_pmf`, column k = 0).
 
@@ -50,9 +53,10 @@ def pareto_alive_no_purchase(params: Any, t: ArrayLike, frequency: ArrayLike, T:
         big_a = ap >= bp
         h0 = np.where(big_a, (bp / ap) ** s * hyp2f1(c, s + 1.0, c + 1.0, 1.0 - bp / ap),
                       (ap / bp) ** rp * hyp2f1(c, rp, c + 1.0, 1.0 - ap / bp))
-        ht = np.where(big_a,
-                      hyp2f1(c, s + 1.0, c + 1.0, (ap - bp) / (ap + tb)) * (bp / (ap + tb)) ** s * (ap / (ap + tb)) ** rp,
-                      hyp2f1(c, rp, c + 1.0, (bp - ap) / (bp + tb)) * (bp / (bp + tb)) ** s * (ap / (bp + tb)) ** rp)
+        ht = np.where(
+            big_a,
+            hyp2f1(c, s + 1.0, c + 1.0, (ap - bp) / (ap + tb)) * (bp / (ap + tb)) ** s * (ap / (ap + tb)) ** rp,
+            hyp2f1(c, rp, c + 1.0, (bp - ap) / (bp + tb)) * (bp / (bp + tb)) ** s * (ap / (bp + tb)) ** rp)
         q0 = both_gone + s / c * (h0 - ht)
     bad = ~(np.isfinite(q0) & (q0 >= 0.0) & (q0 <= 1.0 + 1e-12))
     if bad.any():
