@@ -34,11 +34,18 @@ def reorder_section(ctx: ui.Context) -> None:
               "No customer of the selection is due for a reorder reminder today.", ctx.coverage.currency)
 
 
+def no_predictions(ctx: ui.Context, what: str) -> bool:
+    """Whether predictive CLV is unavailable (then said, with why, in place of ``what``)."""
+    if ctx.coverage.predictive_status == "ok":
+        return False
+    ui.empty_state(f"Predictive CLV not available ({ctx.coverage.predictive_status}: "
+                   f"{ctx.coverage.predictive_reason}): no {what}.")
+    return True
+
+
 def at_risk_section(ctx: ui.Context) -> None:
     st.subheader("At-risk high-value customers")
-    if ctx.coverage.predictive_status != "ok":
-        ui.empty_state(f"Predictive CLV not available ({ctx.coverage.predictive_status}: "
-                       f"{ctx.coverage.predictive_reason}): no at-risk list.")
+    if no_predictions(ctx, "at-risk list"):
         return
     left, right = st.columns(2)
     threshold = left.slider("P(alive) below", 0.05, 0.95, 0.5, 0.05, key="at_risk_p_alive")
@@ -105,9 +112,7 @@ def lift_section(ctx: ui.Context) -> None:
 
 def churn_risk_section(ctx: ui.Context) -> None:
     st.subheader("Churn risk (no purchase in the next N days)")
-    if ctx.coverage.predictive_status != "ok":
-        ui.empty_state(f"Predictive CLV not available ({ctx.coverage.predictive_status}: "
-                       f"{ctx.coverage.predictive_reason}): no churn risk.")
+    if no_predictions(ctx, "churn risk"):
         return
     bands = ui.load("churn_risk_bands", ctx.warehouse, ctx.filters)
     st.caption("fct_customer_clv_predictions.churn_risk: P(no purchase day in the next `churn_risk_days` days) from "
