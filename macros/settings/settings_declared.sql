@@ -47,6 +47,9 @@
   "clv_min_customers",
   "clv_min_repeat_customers",
   "clv_penalizer",
+  "churn_risk_days",
+  "churn_risk_medium_from",
+  "churn_risk_high_from",
   "clv_refit_every_days",
   "clv_refit_new_customer_share",
   "clv_refit_holdout_error_increase",
@@ -521,6 +524,34 @@
    "meaning": "L2 penalty on the parameters (lifetimes' penalizer_coef); 0 = plain maximum likelihood.",
    "group": "predictive",
    "requirement": "a number >= 0"
+  },
+  "churn_risk_days": {
+   "type": "integer",
+   "min": 1,
+   "default": 90,
+   "meaning": "Churn risk = P(no purchase in the next this many days) from the chosen count model (closed form).",
+   "group": "predictive",
+   "requirement": "a whole number >= 1"
+  },
+  "churn_risk_medium_from": {
+   "type": "number",
+   "min": 0,
+   "max": 1,
+   "default": 0.5,
+   "meaning": "Churn risk band medium from this probability (low below it); must be below churn_risk_high_from.",
+   "test_value": 0.4,
+   "group": "predictive",
+   "requirement": "a number from 0 to 1"
+  },
+  "churn_risk_high_from": {
+   "type": "number",
+   "min": 0,
+   "max": 1,
+   "default": 0.8,
+   "meaning": "Churn risk band high from this probability of no purchase in the next churn_risk_days days.",
+   "test_value": 0.9,
+   "group": "predictive",
+   "requirement": "a number from 0 to 1"
   },
   "clv_refit_every_days": {
    "type": "integer",

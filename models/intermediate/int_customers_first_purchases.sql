@@ -1,18 +1,29 @@
 -- One row per customer with a completed order: what their first completed order was - its main category, the product
 -- leading it (the N products that lead most first orders keep their id, the rest read `other`), whether it carried a
--- discount, and its value band. The first-purchase segment types of the segment marts (macros/segments.sql) read it
--- through int_customers_valued. Definitions: DECISIONLOG.md ("LTV by first purchase").
+-- discount (a line discount, or a discount code where orders.discount_code is given), and its value band. The
+-- first-purchase segment types of the segment marts (macros/segments.sql) read it through int_customers_valued.
+-- Definitions: DECISIONLOG.md ("LTV by first purchase", "discount_code").
 {%- set bands = var('first_order_value_bands') %}
 {%- if bands | length == 0 or bands != bands | sort or bands | unique | list | length != bands | length %}
     {{ exceptions.raise_compiler_error("var first_order_value_bands must be a non-empty list of strictly "
         ~ "ascending amounts, not " ~ bands) }}
 {%- endif %}
 {%- set without_items = if_input('order_items', "'no_item_data'", "'unknown'") %}
+{%- set codes_given = column_given('orders', 'discount_code') %}
 with
 
 orders as (
 
     select * from {{ ref('int_orders_enriched') }}
+
+),
+
+order_codes as (
+
+    select
+        order_id,
+        discount_code
+    from {{ ref('stg_shop__orders') }}
 
 ),
 
@@ -105,8 +116,13 @@ final as (
             when leading_products.product_id is not null then 'other'
             else {{ without_items }}
         end as first_product,
-        -- without a discount_amount column in the order_items input a discount is not known (staging reads 0)
+        -- a discount code on the first order (orders.discount_code, where given) makes it discounted; otherwise the
+        -- line discounts decide. Without a discount_amount column in the order_items input a discount is not known
+        -- (staging reads 0)
         case
+            {%- if codes_given %}
+                when order_codes.discount_code is not null then 'discounted'
+            {%- endif %}
             when not {{ column_given('order_items', 'discount_amount') }} then 'unknown'
             when discounts.first_order_discount_amount > 0 then 'discounted'
             when discounts.first_order_discount_amount is not null then 'full_price'
@@ -123,6 +139,7 @@ final as (
     left join leading_products on first_orders.customer_id = leading_products.customer_id
     left join product_ranks on leading_products.product_id = product_ranks.product_id
     left join discounts on first_orders.customer_id = discounts.customer_id
+    left join order_codes on first_orders.order_id = order_codes.order_id
 
 )
 

@@ -47,6 +47,7 @@ from clvlayer.btyd import (
     model_lifetime_value,
     purchase_intervals,
 )
+from clvlayer.btyd.churn import probability_no_purchase
 from clvlayer.btyd.gammagamma import PARAMETERS as GAMMA_GAMMA_PARAMETERS
 from clvlayer.clv_refit import RUN_COLUMNS, best_error, decide, given, holdout_errors, reused, with_run_columns
 
@@ -82,6 +83,7 @@ PREDICTION_COLUMNS: dict[str, str] = {
     "customer_id": "str",
     "model": "str",
     "p_alive": "Float64",
+    "churn_risk": "Float64",  # P(no purchase in the next churn_risk_days days) (clvlayer.btyd.churn)
     "expected_purchases": "Float64",
     "expected_purchases_lower": "Int64",
     "expected_purchases_upper": "Int64",
@@ -105,6 +107,10 @@ HOLDOUT_COLUMNS: dict[str, str] = {
     "holdout_purchases_upper": "Int64",
     "holdout_interval_coverage": "Float64",
     "prediction_status": "str",
+    # churn risk on the holdout: P(no purchase in the first churn_window_days days after the split) and the count
+    "churn_window_days": "Int64",
+    "churn_window_purchases": "Int64",
+    "holdout_churn_risk": "Float64",
 }
 
 SELECTION_COLUMNS: dict[str, str] = {
@@ -310,6 +316,11 @@ def stored_fit(parameters: pd.DataFrame, fit_name: str, model: str) -> tuple[Any
                     converged=True, iterations=0, fit_seconds=0.0, message="", n_patterns=0, log_cov=cov), ""
 
 
+def _days(settings: pd.DataFrame, name: str) -> float:
+    """The day-count setting ``name`` in the fits' time units."""
+    return float(_setting(settings, name)) / float(_setting(settings, "days_per_time_unit"))
+
+
 def _interval_settings(settings: pd.DataFrame) -> tuple[float, int]:
     return float(setting(settings, "interval_level")), int(setting(settings, "interval_draws"))
 
@@ -365,6 +376,7 @@ def _score_model(
     level, draws = _interval_settings(settings)
     point = spec.values(fit)  # plain parameters: every model function takes a sequence
     out["p_alive"] = spec.p_alive(point, x, tx, tt)
+    out["churn_risk"] = probability_no_purchase(model, point, _days(settings, "churn_risk_days"), x, tx, tt)
     out["expected_purchases"] = spec.expected_purchases(point, horizon_months * per_month, x, tx, tt)
     # the warehouse's lifetime credits the first month: E[min(1 month + L, H)] = 1 month + E[min(L, H - 1 month)]
     restricted = expected_restricted_lifetime(model, point, x, tx, tt, (horizon_months - 1) * per_month)
@@ -419,7 +431,9 @@ def _holdout_model(
     n = len(calibrated)
     out = pd.DataFrame({"customer_id": calibrated["customer_id"].astype(str).to_numpy(), "model": model,
                         "frequency": calibrated["frequency"].to_numpy(), "holdout_purchases":
-                        calibrated["holdout_purchases"].to_numpy()})
+                        calibrated["holdout_purchases"].to_numpy(),
+                        "churn_window_days": int(_setting(settings, "churn_window_days")),
+                        "churn_window_purchases": calibrated.get("churn_window_purchases", pd.NA)})
     for column, dtype in HOLDOUT_COLUMNS.items():
         if column not in out:
             out[column] = _nulls(n, dtype)
@@ -434,6 +448,7 @@ def _holdout_model(
     point = spec.values(fit)
     out["predicted_holdout_purchases"] = spec.expected_purchases(point, t, x, tx, tt)
     out["holdout_log_likelihood"] = holdout_log_likelihood(model, point, t, x, tx, tt, y)
+    out["holdout_churn_risk"] = probability_no_purchase(model, point, _days(settings, "churn_window_days"), x, tx, tt)
     if fit.log_cov is not None:
         level, draws = _interval_settings(settings)
         counts = purchase_intervals(model, fit, t, x, tx, tt, level=level, n_draws=draws, actual=y)

@@ -91,6 +91,7 @@ BY_HAND: dict[str, float | None] = {
     "predicted_customers": 0,
     "expected_alive_customers": NONE,
     "average_p_alive": NONE,
+    "average_churn_risk": NONE,
     "expected_purchases": NONE,
     "expected_purchases_per_customer": NONE,
     "predicted_clv_total": NONE,

@@ -134,6 +134,8 @@ BACKTEST = {mart: "the backtest compares each estimate with what the same custom
                    "fct_ltv_by_segment's types (their labels and values checked on the segment marts): no column "
                    "of its own reads the table"
             for mart in ["fct_ltv_backtest", "fct_ltv_backtest_verdicts"]}
+CHURN_CALIBRATION = ("the churn-risk calibration counts purchase days of completed orders before and after the split "
+                     "date (orders alone); the predictive parameters' margin never enters it")
 UNAFFECTED: dict[str, dict[str, str]] = {
     "customers": {
         **AUDIENCES,
@@ -143,6 +145,7 @@ UNAFFECTED: dict[str, dict[str, str]] = {
         "fct_category_penetration": "active customers and buyers counted from orders and items, no attribute",
         "fct_clv_model_parameters": "fitted on orders alone",
         "fct_clv_holdout_validation": "validated on orders alone",
+        "fct_churn_risk_calibration": CHURN_CALIBRATION,
         "metricflow_time_spine": "a calendar",
     },
     "order_items": {
@@ -158,6 +161,7 @@ UNAFFECTED: dict[str, dict[str, str]] = {
         "fct_customer_next_purchase": DEFAULT_MARGIN,
         "fct_clv_model_parameters": DEFAULT_MARGIN,
         "fct_clv_holdout_validation": DEFAULT_MARGIN,
+        "fct_churn_risk_calibration": CHURN_CALIBRATION,
     },
     "products": {
         **AUDIENCES,
@@ -167,6 +171,7 @@ UNAFFECTED: dict[str, dict[str, str]] = {
             "fct_channel_economics", "fct_channel_predicted_ltv_to_cac", "fct_cohort_curves", "fct_cohort_retention",
             "fct_cohort_retention_by_channel", "fct_customer_clv_predictions", "fct_customer_next_purchase",
             "fct_clv_model_parameters", "fct_clv_holdout_validation"]},
+        "fct_churn_risk_calibration": CHURN_CALIBRATION,
         "fct_launch_penetration": "a launch is a product's launch date: without products no launch row is published",
     },
     "refunds": {mart: NET_REVENUE for mart in [
@@ -174,7 +179,8 @@ UNAFFECTED: dict[str, dict[str, str]] = {
         "fct_clv_holdout_validation", "fct_clv_model_parameters", "fct_cohort_curves", "fct_cohort_retention",
         "fct_cohort_retention_by_channel", "fct_customer_clv_predictions", "fct_customer_ltv",
         "fct_customer_next_purchase", "fct_customer_segments", "fct_launch_penetration", "fct_ltv_by_segment",
-        "fct_predicted_clv_by_segment", "fct_segment_comparison", *AUDIENCES, *BACKTEST]},
+        "fct_predicted_clv_by_segment", "fct_segment_comparison", "fct_churn_risk_calibration", *AUDIENCES,
+        *BACKTEST]},
     "marketing_spend": {
         "fct_segment_comparison": "compares segment types other than channels: no spend or CAC column",
         "fct_predicted_clv_by_segment": "predicted CLV and P(alive) per segment: no spend or CAC column",

@@ -61,7 +61,7 @@ BOOKKEEPING = ["batch_loaded_at", "batch_read_at", "input_fingerprint", "row_id"
 GIVEN_INPUTS = ["forced_model", "parameters_from", "selection_rule"]
 # relations that describe a fit, not the night's scores: on a night that reused the fit, those of the fit's night
 FIT_RELATIONS = {"intermediate.int_customers_holdout_predicted", "marts.fct_clv_holdout_validation",
-                 "intermediate.int_clv_model_selected"}
+                 "intermediate.int_clv_model_selected", "marts.fct_churn_risk_calibration"}
 # relations that record the runs themselves (the run record; the load ledger: which run loaded which file)
 RUN_RECORDS = {"audit.build_run", "audit.audit_load_ledger"}
 NO_TESTS = ["--exclude", "resource_type:unit_test", "resource_type:test"]

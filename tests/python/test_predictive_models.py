@@ -24,7 +24,8 @@ COUNT_MODELS = ["bgnbd", "mbgnbd", "paretonbd"]
 def settings(**overrides: object) -> pd.DataFrame:
     row = {"min_customers": 100, "min_repeat_customers": 20, "penalizer": 0.0, "horizon_months": 12,
            "time_units_per_month": 30.4375, "monthly_discount_rate": 0.01, "margin_rate": 0.3,
-           "holdout_length": 182.0, "interval_level": 0.8, "interval_draws": 20, "forced_model": None} | overrides
+           "holdout_length": 182.0, "interval_level": 0.8, "interval_draws": 20, "forced_model": None,
+           "churn_risk_days": 90, "churn_window_days": 90, "days_per_time_unit": 1.0} | overrides
     return pd.DataFrame([row])
 
 

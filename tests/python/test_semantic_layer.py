@@ -145,7 +145,7 @@ def test_every_metric_equals_its_mart(warehouse: Path) -> None:
     requests.append((["launch_penetration", "launch_window_active_customers", "launch_window_buyers",
                       "loyalty_member_launch_penetration", "launch_window_active_members",
                       "launch_window_member_buyers", "expected_alive_customers", "expected_purchases",
-                      "expected_purchases_per_customer", "predicted_clv_total"], [], []))
+                      "expected_purchases_per_customer", "predicted_clv_total", "average_churn_risk"], [], []))
     checks.append(("totals", None, None))
     requests.append((["predicted_clv_segment_lower", "predicted_clv_segment_upper"],
                      ["predicted_clv_segment"], []))
@@ -312,10 +312,10 @@ def check_totals(warehouse: Path, frame: pd.DataFrame, *_: object) -> None:
     for name, value in zip(names, launch):
         assert float(frame[name].iloc[0]) == pytest.approx(float(value), rel=1e-9), name
     [predicted] = sql(warehouse, """
-        select sum(p_alive), sum(expected_purchases), avg(expected_purchases), sum(predicted_clv)
+        select sum(p_alive), sum(expected_purchases), avg(expected_purchases), sum(predicted_clv), avg(churn_risk)
         from marts.fct_customer_clv_predictions where is_predicted""").itertuples(index=False)
     for name, value in zip(["expected_alive_customers", "expected_purchases", "expected_purchases_per_customer",
-                            "predicted_clv_total"], predicted):
+                            "predicted_clv_total", "average_churn_risk"], predicted):
         assert float(frame[name].iloc[0]) == pytest.approx(float(value), rel=1e-9), name
 
 

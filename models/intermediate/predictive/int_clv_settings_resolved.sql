@@ -3,6 +3,7 @@
 --   as_of_date          var clv_as_of_date, else the customer as-of date (int_as_of_dates)
 --   holdout_split_date  var clv_holdout_split_date, else as_of_date - clv_holdout_days
 --   margin_rate         var clv_margin_rate, else gross margin / net revenue of purchases up to as_of_date
+--   churn_risk_days     var churn_risk_days; churn_window_days: it, or the holdout length in days when shorter
 --   forced_model        var clv_model (empty = the holdout rule chooses, docs block predictive_model_choice)
 --   refit_*             when int_clv_models_fitted refits instead of reusing the stored fit (clvlayer.clv_refit)
 --   parameters_from     var clv_parameters_from: a file of parameters to score with instead of fitting
@@ -67,6 +68,11 @@ final as (
         cast({{ days_between('split.holdout_split_date', 'split.as_of_date') }} as double)
         / {{ days_per_time_unit() }} as holdout_length,
         cast({{ var('clv_horizon_months') }} as integer) as horizon_months,
+        cast({{ var('churn_risk_days') }} as integer) as churn_risk_days,
+        -- the holdout's churn-risk window: churn_risk_days, or the holdout when it is shorter
+        cast(least(
+            {{ var('churn_risk_days') }}, {{ days_between('split.holdout_split_date', 'split.as_of_date') }}
+        ) as integer) as churn_window_days,
         cast({{ var('clv_monthly_discount_rate') }} as double) as monthly_discount_rate,
         {%- if var('clv_margin_rate') != '' %}
             cast({{ var('clv_margin_rate') }} as double) as margin_rate,

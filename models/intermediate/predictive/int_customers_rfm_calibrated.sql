@@ -1,6 +1,6 @@
 -- Holdout validation input: one row per customer with a completed order on or before the holdout split date,
 -- with the RFM summary as of the split date (the calibration period) and the purchase days they actually made
--- after it, up to the as-of date (the holdout period).
+-- after it, up to the as-of date (the holdout period), and those in its first churn_window_days days (churn risk).
 with
 
 purchase_days as (
@@ -26,7 +26,13 @@ holdout as (
     select
         purchase_days.customer_id,
         count(*) as holdout_purchases,
-        sum(purchase_days.spend) as holdout_spend
+        sum(purchase_days.spend) as holdout_spend,
+        sum(case
+            when {{ days_between('settings.holdout_split_date', 'purchase_days.purchased_on') }}
+                <= settings.churn_window_days
+                then 1
+            else 0
+        end) as churn_window_purchases
     from purchase_days
     cross join settings
     where
@@ -41,7 +47,8 @@ final as (
     select
         calibration.*,
         coalesce(holdout.holdout_purchases, 0) as holdout_purchases,
-        coalesce(holdout.holdout_spend, 0) as holdout_spend
+        coalesce(holdout.holdout_spend, 0) as holdout_spend,
+        cast(coalesce(holdout.churn_window_purchases, 0) as bigint) as churn_window_purchases
     from calibration
     left join holdout on calibration.customer_id = holdout.customer_id
 

@@ -1,7 +1,8 @@
 -- One row per customer (as dim_customers): the RFM summary as of the predictive-CLV as-of date and the predictions of
 -- the chosen count model (int_clv_model_selected: var clv_model, else the best holdout log-likelihood) + Gamma-Gamma:
--- P(alive), expected purchases and average spend over the horizon, discounted predicted CLV and its tier, per-customer
--- intervals on purchases and CLV, and the model's expected lifetime. Customers without a completed order up to the
+-- P(alive), churn risk (P(no purchase in the next churn_risk_days days)) and its band, expected purchases and average
+-- spend over the horizon, discounted predicted CLV and its tier, per-customer intervals on purchases and CLV, and the
+-- model's expected lifetime. Customers without a completed order up to the
 -- as-of date have null predictions and say so.
 with
 
@@ -52,6 +53,7 @@ joined as (
         summaries.monetary_value,
         summaries.total_margin as realised_margin,
         predictions.p_alive,
+        predictions.churn_risk,
         predictions.expected_purchases,
         predictions.expected_purchases_lower,
         predictions.expected_purchases_upper,
@@ -92,6 +94,9 @@ final as (
         joined.monetary_value,
         joined.realised_margin,
         joined.p_alive,
+        settings.churn_risk_days,
+        joined.churn_risk,
+        {{ churn_risk_band('joined.churn_risk') }} as churn_risk_band,
         joined.expected_purchases,
         joined.expected_purchases_lower,
         joined.expected_purchases_upper,

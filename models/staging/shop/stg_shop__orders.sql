@@ -17,7 +17,8 @@ final as (
         order_amount,
         original_currency,
         original_amount,
-        coalesce(updated_at, ordered_at) as updated_at
+        coalesce(updated_at, ordered_at) as updated_at,
+        discount_code
     from base
     where quarantine_reason is null
 

@@ -636,6 +636,35 @@ def at_risk_high_value(warehouse: Path, filters: Filters, max_p_alive: float = 0
 
 
 
+@dataset("fct_customer_clv_predictions")
+def churn_risk_bands(warehouse: Path, filters: Filters) -> pd.DataFrame:
+    """Band sizes of the churn risk (P(no purchase in the next churn_risk_days days), chosen model)."""
+    return _query(warehouse, f"""
+        select
+            coalesce(churn_risk_band, 'not predicted') as churn_risk_band,
+            count(*) as customers,
+            min(churn_risk) as min_churn_risk,
+            max(churn_risk) as max_churn_risk,
+            max(churn_risk_days) as churn_risk_days
+        from marts.fct_customer_clv_predictions as p
+        where {_customer_filter('p')}
+        group by all
+        order by min(churn_risk) nulls last
+    """, **_filter_params(filters))
+
+
+@dataset("fct_churn_risk_calibration")
+def churn_risk_calibration(warehouse: Path) -> pd.DataFrame:
+    """The published model's churn-risk calibration on the holdout, per band and total (fct_churn_risk_calibration)."""
+    return _query(warehouse, """
+        select
+            churn_risk_band, customers, mean_predicted_churn_risk, observed_no_purchase_share, calibration_error,
+            calibration_z, no_purchase_customers, churn_window_days, window_status, holdout_split_date, model
+        from marts.fct_churn_risk_calibration
+        where is_chosen_model
+        order by band_order
+    """)
+
 @dataset("fct_audiences")
 def audiences(warehouse: Path) -> pd.DataFrame:
     """The declared audiences of the build's wave: size, holdout and value (fct_audiences)."""
@@ -653,8 +682,8 @@ def audience_members(warehouse: Path, audience: str = "") -> pd.DataFrame:
     """The members of one audience ("" = all) with why, value, P(alive), due date and assignment."""
     return _query(warehouse, """
         select
-            audience, wave, customer_id, assignment, reason, expected_value, p_alive, due_on, value_tier, cvm_stage,
-            realised_ltv
+            audience, wave, customer_id, assignment, reason, expected_value, p_alive, churn_risk, churn_risk_band,
+            due_on, value_tier, cvm_stage, realised_ltv
         from marts.fct_audience_members
         where $audience = '' or audience = $audience
         order by audience, assignment desc, expected_value desc nulls last, customer_id

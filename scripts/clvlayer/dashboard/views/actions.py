@@ -1,5 +1,5 @@
-"""Actions: the audiences of the CVM loop (sizes, holdouts, measured lift with 95% intervals), today's reorder
-reminders and the at-risk high-value list, downloadable as CSV."""
+"""Actions: the audiences of the CVM loop (sizes, holdouts, measured lift with 95% intervals), churn-risk band sizes
+and their holdout calibration, today's reorder reminders and the at-risk high-value list, downloadable as CSV."""
 
 from __future__ import annotations
 
@@ -34,11 +34,18 @@ def reorder_section(ctx: ui.Context) -> None:
               "No customer of the selection is due for a reorder reminder today.", ctx.coverage.currency)
 
 
+def no_predictions(ctx: ui.Context, what: str) -> bool:
+    """Whether predictive CLV is unavailable (then said, with why, in place of ``what``)."""
+    if ctx.coverage.predictive_status == "ok":
+        return False
+    ui.empty_state(f"Predictive CLV not available ({ctx.coverage.predictive_status}: "
+                   f"{ctx.coverage.predictive_reason}): no {what}.")
+    return True
+
+
 def at_risk_section(ctx: ui.Context) -> None:
     st.subheader("At-risk high-value customers")
-    if ctx.coverage.predictive_status != "ok":
-        ui.empty_state(f"Predictive CLV not available ({ctx.coverage.predictive_status}: "
-                       f"{ctx.coverage.predictive_reason}): no at-risk list.")
+    if no_predictions(ctx, "at-risk list"):
         return
     left, right = st.columns(2)
     threshold = left.slider("P(alive) below", 0.05, 0.95, 0.5, 0.05, key="at_risk_p_alive")
@@ -103,6 +110,22 @@ def lift_section(ctx: ui.Context) -> None:
                                 for c in ("treated", "held_out", "difference", "ci95_low", "ci95_high")})
 
 
+def churn_risk_section(ctx: ui.Context) -> None:
+    st.subheader("Churn risk (no purchase in the next N days)")
+    if no_predictions(ctx, "churn risk"):
+        return
+    bands = ui.load("churn_risk_bands", ctx.warehouse, ctx.filters)
+    st.caption("fct_customer_clv_predictions.churn_risk: P(no purchase day in the next `churn_risk_days` days) from "
+               "the published count model; bands high from `churn_risk_high_from`, medium from "
+               "`churn_risk_medium_from` (fct_audience_members carries both per member).")
+    ui.table(bands, ctx.coverage.currency)
+    calibration = ui.load("churn_risk_calibration", ctx.warehouse)
+    st.caption("Calibration on the holdout (fct_churn_risk_calibration): the calibration fit's mean predicted "
+               "P(no purchase in the window after the split date) vs the observed share of those customers who did "
+               "not buy, per band; |calibration_z| above 3 is a gap beyond chance.")
+    ui.table(calibration, ctx.coverage.currency)
+
+
 def render(ctx: ui.Context) -> None:
     st.title("Actions")
     st.caption(f"Lists as of {ctx.coverage.as_of_date}.")
@@ -111,6 +134,7 @@ def render(ctx: ui.Context) -> None:
                     "the lists are as of the as-of date")
     audiences_section(ctx)
     lift_section(ctx)
+    churn_risk_section(ctx)
     reorder_section(ctx)
     at_risk_section(ctx)
 
