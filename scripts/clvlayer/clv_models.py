@@ -318,7 +318,7 @@ def stored_fit(parameters: pd.DataFrame, fit_name: str, model: str) -> tuple[Any
 
 def _days(settings: pd.DataFrame, name: str) -> float:
     """The day-count setting ``name`` in the fits' time units."""
-    return float(_setting(settings, name)) / float(_setting(settings, "days_per_time_unit"))
+    return float(setting(settings, name)) / float(setting(settings, "days_per_time_unit"))
 
 
 def _interval_settings(settings: pd.DataFrame) -> tuple[float, int]:
