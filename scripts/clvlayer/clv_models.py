@@ -432,7 +432,7 @@ def _holdout_model(
     out = pd.DataFrame({"customer_id": calibrated["customer_id"].astype(str).to_numpy(), "model": model,
                         "frequency": calibrated["frequency"].to_numpy(), "holdout_purchases":
                         calibrated["holdout_purchases"].to_numpy(),
-                        "churn_window_days": int(_setting(settings, "churn_window_days")),
+                        "churn_window_days": int(setting(settings, "churn_window_days")),
                         "churn_window_purchases": calibrated.get("churn_window_purchases", pd.NA)})
     for column, dtype in HOLDOUT_COLUMNS.items():
         if column not in out:
