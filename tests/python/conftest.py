@@ -27,11 +27,11 @@ from clvlayer.suite import PREBUILT_SAMPLE_ENV  # noqa: E402
 HANDMADE = PROJECT_ROOT / "tests" / "fixtures" / "handmade"
 
 
-def build(tmp: Path, raw_dir: Path | None, extra_args: list[str] | None = None) -> Path:
+def build(tmp: Path, raw_dir: Path | None, extra_args: list[str] | None = None, *, unit_tests: bool = False) -> Path:
     """Build a warehouse for a test. dbt unit tests do not depend on the input, so `clv test` runs them once in its
-    own dbt build and the fixtures skip them (about 10 s per build)."""
+    own dbt build and the fixtures skip them (about 10 s per build), unless `unit_tests`."""
     warehouse = tmp / "warehouse.duckdb"
-    args = [*(extra_args or []), "--exclude", "resource_type:unit_test"]
+    args = [*(extra_args or []), *([] if unit_tests else ["--exclude", "resource_type:unit_test"])]
     record = build_warehouse(warehouse, raw_dir, dbt_args=args, target_path=tmp / "target")
     assert record.published, f"build failed: {record.failures}"
     return warehouse
@@ -134,11 +134,13 @@ def oracle_data(tmp_path_factory: pytest.TempPathFactory) -> Callable[[int], tup
 
 @pytest.fixture(scope="session")
 def orders_only_warehouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A warehouse built from the sample's orders alone (no customers, items, products, refunds or spend)."""
+    """A warehouse built from the sample's orders alone (no customers, items, products, refunds or spend), the way a
+    user's `clv build --raw-dir` builds it: with every unit test too (its target/run_results.json says which ran;
+    test_missing_inputs.py reads it), in the same dbt run."""
     def make(tmp: Path) -> None:
         (tmp / "raw").mkdir()
         shutil.copyfile(PROJECT_ROOT / "seeds" / "raw_orders.csv", tmp / "raw" / "orders.csv")
-        build(tmp, tmp / "raw")
+        build(tmp, tmp / "raw", unit_tests=True)
 
     return built_once(tmp_path_factory, "orders_only", make) / "warehouse.duckdb"
 
