@@ -119,17 +119,26 @@ def generator_build(tmp_path_factory: pytest.TempPathFactory, name: str, custome
     return tmp / "raw", tmp / "warehouse.duckdb"
 
 
+GENERATED_SEED = 11
+
+
 @pytest.fixture(scope="session")
 def generated(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     """Generator data (1,500 customers, 2023-2024, seed 11, CSV) and the warehouse built from it."""
-    return generator_build(tmp_path_factory, "generated", 1500, 11, date(2024, 12, 31))
+    return generator_build(tmp_path_factory, "generated", 1500, GENERATED_SEED, date(2024, 12, 31))
 
 
 @pytest.fixture(scope="session")
 def oracle_data(tmp_path_factory: pytest.TempPathFactory) -> Callable[[int], tuple[Path, Path]]:
-    """Generator data (600 customers, 2023-2024, the given seed, CSV) and the warehouse built from it, once per
-    seed for the whole run: the pandas oracles of test_oracle.py and test_oracle_segments.py read the same builds."""
-    return lambda seed: generator_build(tmp_path_factory, f"oracle_{seed}", 600, seed, date(2024, 12, 31))
+    """Generator data (2023-2024, the given seed, CSV) and the warehouse built from it, once per seed for the whole
+    run: the pandas oracles of test_oracle.py and test_oracle_segments.py read the same builds. Seed 11 is the
+    `generated` fixture's input (1,500 customers; one build for both), the other seeds 600 customers."""
+    def data(seed: int) -> tuple[Path, Path]:
+        if seed == GENERATED_SEED:
+            return generator_build(tmp_path_factory, "generated", 1500, GENERATED_SEED, date(2024, 12, 31))
+        return generator_build(tmp_path_factory, f"oracle_{seed}", 600, seed, date(2024, 12, 31))
+
+    return data
 
 
 @pytest.fixture(scope="session")
