@@ -38,7 +38,7 @@ def expected_customers(orders: pd.DataFrame) -> pd.DataFrame:
 
 # the assertions read fct_customer_ltv only: the build makes it, its parents and their tests (23 of the 61 models)
 LTV_ONLY = ["--select", "+fct_customer_ltv", "--indirect-selection", "cautious"]
-EXAMPLES = 3  # random examples besides the explicit one (which pins the edge cases)
+EXAMPLES = 3  # generated examples besides the explicit one (which pins the edge cases), as before
 
 
 # Hypothesis draws the examples (the explicit one, then EXAMPLES generated, no shrinking), each its own input; one
