@@ -27,11 +27,11 @@ from clvlayer.suite import PREBUILT_SAMPLE_ENV  # noqa: E402
 HANDMADE = PROJECT_ROOT / "tests" / "fixtures" / "handmade"
 
 
-def build(tmp: Path, raw_dir: Path | None, extra_args: list[str] | None = None) -> Path:
+def build(tmp: Path, raw_dir: Path | None, extra_args: list[str] | None = None, *, unit_tests: bool = False) -> Path:
     """Build a warehouse for a test. dbt unit tests do not depend on the input, so `clv test` runs them once in its
-    own dbt build and the fixtures skip them (about 10 s per build)."""
+    own dbt build and the fixtures skip them (about 10 s per build), unless `unit_tests`."""
     warehouse = tmp / "warehouse.duckdb"
-    args = [*(extra_args or []), "--exclude", "resource_type:unit_test"]
+    args = [*(extra_args or []), *([] if unit_tests else ["--exclude", "resource_type:unit_test"])]
     record = build_warehouse(warehouse, raw_dir, dbt_args=args, target_path=tmp / "target")
     assert record.published, f"build failed: {record.failures}"
     return warehouse
@@ -119,26 +119,37 @@ def generator_build(tmp_path_factory: pytest.TempPathFactory, name: str, custome
     return tmp / "raw", tmp / "warehouse.duckdb"
 
 
+GENERATED_SEED = 11
+
+
 @pytest.fixture(scope="session")
 def generated(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     """Generator data (1,500 customers, 2023-2024, seed 11, CSV) and the warehouse built from it."""
-    return generator_build(tmp_path_factory, "generated", 1500, 11, date(2024, 12, 31))
+    return generator_build(tmp_path_factory, "generated", 1500, GENERATED_SEED, date(2024, 12, 31))
 
 
 @pytest.fixture(scope="session")
 def oracle_data(tmp_path_factory: pytest.TempPathFactory) -> Callable[[int], tuple[Path, Path]]:
-    """Generator data (600 customers, 2023-2024, the given seed, CSV) and the warehouse built from it, once per
-    seed for the whole run: the pandas oracles of test_oracle.py and test_oracle_segments.py read the same builds."""
-    return lambda seed: generator_build(tmp_path_factory, f"oracle_{seed}", 600, seed, date(2024, 12, 31))
+    """Generator data (2023-2024, the given seed, CSV) and the warehouse built from it, once per seed for the whole
+    run: the pandas oracles of test_oracle.py and test_oracle_segments.py read the same builds. Seed 11 is the
+    `generated` fixture's input (1,500 customers; one build for both), the other seeds 600 customers."""
+    def data(seed: int) -> tuple[Path, Path]:
+        if seed == GENERATED_SEED:
+            return generator_build(tmp_path_factory, "generated", 1500, GENERATED_SEED, date(2024, 12, 31))
+        return generator_build(tmp_path_factory, f"oracle_{seed}", 600, seed, date(2024, 12, 31))
+
+    return data
 
 
 @pytest.fixture(scope="session")
 def orders_only_warehouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A warehouse built from the sample's orders alone (no customers, items, products, refunds or spend)."""
+    """A warehouse built from the sample's orders alone (no customers, items, products, refunds or spend), the way a
+    user's `clv build --raw-dir` builds it: with every unit test too (its target/run_results.json says which ran;
+    test_missing_inputs.py reads it), in the same dbt run."""
     def make(tmp: Path) -> None:
         (tmp / "raw").mkdir()
         shutil.copyfile(PROJECT_ROOT / "seeds" / "raw_orders.csv", tmp / "raw" / "orders.csv")
-        build(tmp, tmp / "raw")
+        build(tmp, tmp / "raw", unit_tests=True)
 
     return built_once(tmp_path_factory, "orders_only", make) / "warehouse.duckdb"
 

@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from conftest import GENERATED_SEED
 from test_oracle import DAYS_PER_MONTH, oracle
 
 RFM_RULES = [  # (segment, r_min, r_max, f_min, f_max, m_min): the default var('rfm_segment_rules'), first match
@@ -212,7 +213,7 @@ def assert_same(actual: pd.Series, expected: pd.Series, name: str) -> None:
     assert left == right, name
 
 
-@pytest.fixture(scope="module", params=[7, 2024])
+@pytest.fixture(scope="module", params=[7, GENERATED_SEED])
 def generated(request: pytest.FixtureRequest, oracle_data: Callable[[int], tuple[Path, Path]]) -> tuple[Path, dict]:
     raw, warehouse = oracle_data(request.param)  # the builds test_oracle.py checks too (conftest.py)
     with duckdb.connect(str(warehouse), read_only=True) as con:
