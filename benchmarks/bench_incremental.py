@@ -31,6 +31,7 @@ Read ratios, not seconds: the machine is shared. Results: docs/benchmarks.md, "N
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import platform
@@ -162,13 +163,16 @@ def main() -> int:
     parser.add_argument("--top-nodes", type=int, default=8, help="slowest dbt nodes listed per run")
     parser.add_argument("--steps", default=",".join(STEPS), help=f"comma-separated subset of {','.join(STEPS)}")
     parser.add_argument("--data-dir", default=str(PROJECT_ROOT / "data" / "bench"))
+    parser.add_argument("--keep", help="scratch folder kept after the run (warehouses, target/ of each step), "
+                        "instead of a temporary one")
     args = parser.parse_args()
     orders, steps = parse_size(args.orders), args.steps.split(",")
     unknown = sorted(set(steps) - set(STEPS))
     if unknown:
         parser.error(f"unknown steps {unknown} (expected some of {', '.join(STEPS)})")
     nightly = ensure_nightly(Path(args.data_dir), orders)
-    with tempfile.TemporaryDirectory(prefix="clv-bench-nightly-") as scratch:
+    with contextlib.ExitStack() as stack:
+        scratch = args.keep or stack.enter_context(tempfile.TemporaryDirectory(prefix="clv-bench-nightly-"))
         timings, targets = run_steps(nightly, steps, args.repeats, Path(scratch))
         print_table(orders, timings)
         print_nodes(timings, targets, args.top_nodes)
