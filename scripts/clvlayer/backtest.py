@@ -2,8 +2,8 @@
 
 The library's segment sums (:func:`clvlayer.btyd.intervals.clv_intervals` with ``segments``) give, per segment,
 the expected sum of the customers' realised value over a horizon and an interval of that sum carrying parameter
-and process uncertainty. Customers are scored once per segment type: the rows are customers x segment types
-(labels ``<type>\\x1f<value>``), so each type's segments partition the same customers.
+and process uncertainty. Customers are scored once, and each segment type is one partition of them (labels
+``<type>\x1f<value>``) summed into the same table (each segment type's segments partition the same customers).
 
 * :func:`backtest_segment_predictions` (model int_segments_backtest_predicted): per backtest as-of date, the chosen
   count model and Gamma-Gamma fitted on the RFM summary as of that date (the fit the build would have made then),
@@ -58,13 +58,10 @@ def segment_types(frame: pd.DataFrame) -> list[str]:
     return [c[len(SEGMENT_PREFIX):] for c in frame.columns if c.startswith(SEGMENT_PREFIX)]
 
 
-def _long_labels(frame: pd.DataFrame, types: list[str]) -> tuple[np.ndarray, np.ndarray]:
-    """(row index into ``frame``, label) for every customer x segment type; a missing value reads 'unknown'."""
-    idx = np.tile(np.arange(len(frame)), len(types))
-    labels = np.concatenate([
-        (t + SEPARATOR + frame[SEGMENT_PREFIX + t].astype("string").fillna("unknown")).to_numpy(str) for t in types
-    ])
-    return idx, labels
+def _partitions(frame: pd.DataFrame, types: list[str]) -> list[np.ndarray]:
+    """Per segment type, each customer's label ``<type>\x1f<value>``; a missing value reads 'unknown'."""
+    return [(t + SEPARATOR + frame[SEGMENT_PREFIX + t].astype("string").fillna("unknown")).to_numpy(str)
+            for t in types]
 
 
 def _segment_rows(table: pd.DataFrame) -> pd.DataFrame:
@@ -86,13 +83,11 @@ def segment_sums(
     """Per segment of every type in ``summary`` (RFM columns + segment_<type>): the sum of the customers' realised
     value over ``months`` (expected, and its interval at ``level``), with the actual sum and whether the interval
     covers it when ``actual`` (one value per customer) is given."""
-    types = segment_types(summary)
-    idx, labels = _long_labels(summary, types)
-    x, tx, tt = (summary[c].to_numpy(float)[idx] for c in ("frequency", "recency", "t"))
-    m = summary["monetary_value"].astype("Float64").fillna(0.0).to_numpy(float)[idx]
+    x, tx, tt = (summary[c].to_numpy(float) for c in ("frequency", "recency", "t"))
+    m = summary["monetary_value"].astype("Float64").fillna(0.0).to_numpy(float)
     result = clv_intervals(model, fit, gg_fit, x, tx, tt, m, months=months, monthly_discount_rate=discount,
                            margin=margin, periods_per_month=per_month, level=level, n_draws=draws,
-                           segments=labels, actual=None if actual is None else actual[idx])
+                           segments=_partitions(summary, segment_types(summary)), actual=actual)
     assert result.segments is not None
     return _segment_rows(result.segments)
 

@@ -531,3 +531,20 @@ def test_pareto_covariate_effects_recovered_within_4_standard_errors_and_lrt():
         fit_paretonbd_covariates(x, tx, T, np.ones((len(x), 1)), z, purchase_names=["one"], dropout_names=names)
     with pytest.raises(ClvFitError, match="covariate combinations"):
         fit_paretonbd_covariates(x, tx, T, T[:, None], z, purchase_names=["age"], dropout_names=names)
+
+
+def test_segment_partitions_scored_once_equal_the_long_form():
+    """Several partitions of the same customers (a label array each, e.g. one per segment type) give the table the
+    customers repeated once per partition give: the same sums and intervals, from one scoring of each customer."""
+    x, tx, T, _ = oracle.simulate_bg(800, 9, *BG_CDNOW, 1.0)
+    m = np.where(x > 0, np.random.default_rng(1).gamma(6.0, 5.0, len(x)), 0.0)
+    bg, gg = bgnbd.fit_bgnbd(x, tx, T), fit_gamma_gamma(x, m)
+    kinds = [np.where(x > 2, "freq\x1fhi", "freq\x1flo"), np.array([f"id\x1f{i % 3}" for i in range(len(x))])]
+    actual = np.random.default_rng(2).gamma(1.0, 20.0, len(x))
+    args = dict(periods_per_month=4.345, n_draws=20, actual=None)
+    once = clv_intervals("bgnbd", bg, gg, x, tx, T, m, segments=kinds, **{**args, "actual": actual}).segments
+    twice = clv_intervals("bgnbd", bg, gg, np.tile(x, 2), np.tile(tx, 2), np.tile(T, 2), np.tile(m, 2),
+                          segments=np.concatenate(kinds), **{**args, "actual": np.tile(actual, 2)}).segments
+    assert list(once["segment"]) == list(twice["segment"]) == sorted(set(np.concatenate(kinds)))
+    assert list(once["customers"]) == [sum(x > 2), sum(x <= 2)] + [len(range(i, len(x), 3)) for i in range(3)]
+    pd.testing.assert_frame_equal(once, twice, rtol=1e-9)

@@ -45,6 +45,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from functools import cached_property
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -169,10 +170,11 @@ def purchase_intervals(
     n_draws: int = DEFAULT_DRAWS,
     seed: int = 0,
     actual: ArrayLike | None = None,
-    segments: ArrayLike | None = None,
+    segments: ArrayLike | Sequence[ArrayLike] | None = None,
 ) -> PurchaseIntervals:
     """Intervals on each customer's purchases in (T, T + t] (module docstring), optionally scored against
-    ``actual`` counts, and intervals on segment sums when ``segments`` (a label per customer) is given."""
+    ``actual`` counts, and intervals on segment sums when ``segments`` (a label per customer, or a list of such
+    partitions: see _segment_codes) is given."""
     spec = get_model(model)
     a = _check_level(level)
     if not (math.isfinite(t) and t >= 0):
@@ -348,35 +350,56 @@ def pit_coverage(f_lo: FloatArray, f_hi: FloatArray, level: float) -> FloatArray
     return np.where(width > 1e-15, overlap / np.where(width > 1e-15, width, 1.0), inside)
 
 
-def _segment_codes(segments: ArrayLike, n: int) -> tuple[np.ndarray, pd.Index]:
-    labels = pd.Series(np.asarray(segments))
-    if len(labels) != n:
-        raise ClvFitError("segments must hold one label per customer")
-    if labels.isna().any():
-        raise ClvFitError("segments contain missing labels")
-    codes, names = pd.factorize(labels, sort=True)
-    return codes, names
+def _segment_codes(segments: ArrayLike | Sequence[ArrayLike], n: int) -> tuple[list[np.ndarray], pd.Index]:
+    """Per partition, each customer's segment index into the sorted labels of all partitions. ``segments`` is one
+    label per customer, or a list of such label arrays: several partitions of the same customers (e.g. one per
+    segment type, labels distinct across partitions) scored once and summed into one table."""
+    sets = list(segments) if _is_partition_list(segments) else [segments]
+    local = []
+    for labels in sets:
+        series = pd.Series(np.asarray(labels))
+        if len(series) != n:
+            raise ClvFitError("segments must hold one label per customer")
+        if series.isna().any():
+            raise ClvFitError("segments contain missing labels")
+        local.append(pd.factorize(series, sort=True))
+    names = pd.Index(np.concatenate([uniques.to_numpy(object) for _, uniques in local])).unique().sort_values()
+    return [names.get_indexer(uniques)[codes] for codes, uniques in local], names
+
+
+def _is_partition_list(segments: ArrayLike | Sequence[ArrayLike]) -> bool:
+    return isinstance(segments, (list, tuple)) and len(segments) > 0 and np.ndim(segments[0]) == 1
+
+
+def _by_segment(codes: list[np.ndarray], size: int, weights: FloatArray | None = None) -> np.ndarray:
+    """Sum of ``weights`` (or a count) per segment over every partition (each segment lies in one partition)."""
+    total = np.zeros(size)
+    for partition in codes:
+        total += np.bincount(partition, weights=weights, minlength=size)
+    return total
 
 
 def _segment_sums(
-    segments: ArrayLike, cust_to_pat: np.ndarray, mean_draw: FloatArray, var_draw: FloatArray | None,
+    segments: ArrayLike | Sequence[ArrayLike], cust_to_pat: np.ndarray, mean_draw: FloatArray, var_draw: FloatArray | None,
     level: float, seed: int, actual: FloatArray | None, n_normal: int = 400,
 ) -> pd.DataFrame:
     """Per segment: expected sum, interval (mixture over draws of normals, or draw quantiles without variance)."""
     codes, names = _segment_codes(segments, len(cust_to_pat))
     S = len(names)
-    mu = np.stack([np.bincount(codes, weights=m[cust_to_pat], minlength=S) for m in mean_draw])  # J x S
+    mu = np.stack([_by_segment(codes, S, m[cust_to_pat]) for m in mean_draw])  # J x S
     var = None
     if var_draw is not None:
-        var = np.stack([np.bincount(codes, weights=v[cust_to_pat], minlength=S) for v in var_draw])
-    return _segment_frame(names, np.bincount(codes, minlength=S), mu, var, level, seed, actual, codes, n_normal)
+        var = np.stack([_by_segment(codes, S, v[cust_to_pat]) for v in var_draw])
+    actual_sums = None if actual is None else _by_segment(codes, S, actual)
+    return _segment_frame(names, _by_segment(codes, S).astype(np.int64), mu, var, level, seed, actual_sums, n_normal)
 
 
 def _segment_frame(
     names: pd.Index, customers: np.ndarray, mu: FloatArray, var: FloatArray | None, level: float, seed: int,
-    actual: FloatArray | None, codes: np.ndarray, n_normal: int = 400,
+    actual: FloatArray | None, n_normal: int = 400,
 ) -> pd.DataFrame:
-    """Segment table from per-draw sums ``mu`` and variances ``var`` (draws x segments)."""
+    """Segment table from per-draw sums ``mu`` and variances ``var`` (draws x segments); ``actual``: the actual
+    sum per segment."""
     a = _check_level(level)
     S = len(names)
     rng = np.random.default_rng(seed + 2)
@@ -393,7 +416,7 @@ def _segment_frame(
         "upper": np.quantile(samples, 1.0 - a, axis=0),
     })
     if actual is not None:
-        frame["actual"] = np.bincount(codes, weights=actual, minlength=S)
+        frame["actual"] = actual
         frame["covered"] = (frame["lower"] <= frame["actual"]) & (frame["actual"] <= frame["upper"])
         if var is not None:  # probability integral transform of the actual sum under the normal mixture
             sd = np.sqrt(np.maximum(var, 1e-300))
@@ -529,7 +552,7 @@ def clv_intervals(
     level: float = DEFAULT_LEVEL,
     n_draws: int = DEFAULT_DRAWS,
     seed: int = 0,
-    segments: ArrayLike | None = None,
+    segments: ArrayLike | Sequence[ArrayLike] | None = None,
     actual: ArrayLike | None = None,
 ) -> ClvIntervals:
     """Discounted CLV (month-by-month, as :func:`customer_lifetime_value`) with the interval of its expectation
@@ -603,7 +626,7 @@ def _zero_inflated_gamma_quantiles(p0: FloatArray, shape: FloatArray, scale: Flo
 
 
 def _clv_segments(
-    segments: ArrayLike, lay: _Layout, ix: np.ndarray, m: FloatArray, margin: float, cd: _CountDraws,
+    segments: ArrayLike | Sequence[ArrayLike], lay: _Layout, ix: np.ndarray, m: FloatArray, margin: float, cd: _CountDraws,
     sp: dict[str, FloatArray], level: float, seed: int, actual: FloatArray | None,
 ) -> pd.DataFrame:
     """Segment sums of the realised value: per paired draw (count draw j, spend draw j) the sum of the
@@ -620,9 +643,10 @@ def _clv_segments(
         e_r = margin * cd.discounted[j, c2p] * mean_spend
         e_r2 = margin**2 * (cd.second[j, c2p] * (sp["sq0_d"][j, ix] + sp["sq1_d"][j, ix] * m + sp["sq2_d"][j, ix] * m**2)
                             + cd.first_c2[j, c2p] * (sp["one0_d"][j, ix] + sp["one1_d"][j, ix] * m + sp["one2_d"][j, ix] * m**2))
-        mu[j] = np.bincount(codes, weights=e_r, minlength=S)
-        var[j] = np.bincount(codes, weights=np.maximum(e_r2 - e_r**2, 0.0), minlength=S)
-    frame = _segment_frame(names, np.bincount(codes, minlength=S), mu, var, level, seed, actual, codes)
+        mu[j] = _by_segment(codes, S, e_r)
+        var[j] = _by_segment(codes, S, np.maximum(e_r2 - e_r**2, 0.0))
+    actual_sums = None if actual is None else _by_segment(codes, S, actual)
+    frame = _segment_frame(names, _by_segment(codes, S).astype(np.int64), mu, var, level, seed, actual_sums)
     a = _check_level(level)
     frame.insert(3, "expected_lower", np.quantile(mu, a, axis=0))
     frame.insert(4, "expected_upper", np.quantile(mu, 1.0 - a, axis=0))
