@@ -55,6 +55,9 @@ SELECT = ["-s", "+fct_orders", "+audit_row_accounting", "+audit_load_ledger", "+
           "--indirect-selection", "cautious"]
 # small folders quarantine more than the default share (a duplicate is 10% here)
 ARGS = ["--exclude", "resource_type:unit_test", "--vars", "{max_quarantined_share: 0.5}", *SELECT]
+# the full builds a day's warehouse is compared with, relation by relation: that day's run ran the data tests
+REFERENCE_ARGS = ["--exclude", "resource_type:unit_test", "resource_type:test",
+                  "--vars", "{max_quarantined_share: 0.5}", *SELECT]
 BOOKKEEPING = ["batch_loaded_at", "batch_read_at", "input_fingerprint", "fit_seconds", "row_id", "row_fingerprint"]
 SCHEMAS = ["staging", "quarantine", "audit", "intermediate", "marts"]
 
@@ -83,8 +86,8 @@ def states() -> list[tuple[str, dict[str, list[str]]]]:
             ("after", after), ("unchanged", after), ("early", early)]
 
 
-def build(warehouse: Path, raw: Path, target: Path, incremental: bool) -> RunRecord:
-    record = build_warehouse(warehouse, raw, dbt_args=ARGS, target_path=target, incremental=incremental)
+def build(warehouse: Path, raw: Path, target: Path, incremental: bool, args: list[str] = ARGS) -> RunRecord:
+    record = build_warehouse(warehouse, raw, dbt_args=args, target_path=target, incremental=incremental)
     assert record.published, record.failures
     return record
 
@@ -111,7 +114,7 @@ def chain(tmp_path_factory: pytest.TempPathFactory) -> dict:
         if name in ("new", "after"):
             shutil.copy(warehouse, tmp / f"daily_{name}.duckdb")
             full[name] = tmp / f"full_{name}" / "warehouse.duckdb"
-            build(full[name], raw, tmp / "target_full", incremental=False)
+            build(full[name], raw, tmp / "target_full", incremental=False, args=REFERENCE_ARGS)
     return {"tmp": tmp, "warehouse": warehouse, "runs": runs, "ledgers": ledgers, "latest": latest,
             "full": full}
 
