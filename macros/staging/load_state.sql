@@ -10,8 +10,26 @@
         full (`rebuild`), and the ledger's row for each file says why (load_note).
 
     A snapshot export (one file rewritten every night) is one batch named by its file: unchanged, nothing is read;
-    changed, the table is rebuilt in full.
+    changed, the table is rebuilt in full - or, for a table whose state_tables entry says `diff`, read in full and
+    compared with the stored rows by a hash of each raw row: only the keys whose rows changed, came or went are
+    staged again (`diff`).
+
+    The tables whose staging keeps its decisions as state are listed in state_tables. orders keeps its own stored
+    columns (base_shop__orders.sql); the others share staged_source: the rows to stage are the new rows and the stored
+    raw rows of every key (state_key) they touch, re-read as the file gave them, so one pipeline types and classifies
+    them as a full build does, and delete+insert on state_key replaces the key's rows.
 -#}
+
+{#- The tables staged incrementally: their key (the ids a full build classifies duplicates by), their date columns (whose day/month order is kept as state) and whether a changed
+    snapshot file is read by difference (diff) rather than rebuilt. -#}
+{% macro state_tables() -%}
+    {{ return({
+        'orders': {'key_columns': ['order_id'], 'date_columns': ['ordered_at', 'updated_at'], 'diff': false},
+        'customers': {'key_columns': ['customer_id'], 'date_columns': ['created_at', 'loyalty_joined_at'],
+            'diff': true},
+        'order_items': {'key_columns': ['order_id', 'product_id'], 'date_columns': [], 'diff': true},
+        'refunds': {'key_columns': ['refund_id'], 'date_columns': ['refunded_at'], 'diff': true}}) }}
+{%- endmacro %}
 
 {#- The input files of a table in read order: [{file_name, sha256, size, source_rows}] (empty for the embedded
     sample, whose seeds have no checksum). -#}
@@ -84,6 +102,11 @@
         {%- do reasons.append('loaded file(s) changed since they were loaded (checksum: ' ~ changed | join(', ')
             ~ ')') -%}
     {%- endif -%}
+    {%- set manifest = input_manifest() -%}
+    {%- if changed and not vanished and state_tables().get(table_name, {}).get('diff')
+        and not manifest.tables[table_name].get('batches') -%}
+        {{ return({'rebuild': false, 'read': changed, 'diff': true, 'note': ''}) }}
+    {%- endif -%}
     {%- if reasons -%}
         {{ return({'rebuild': true, 'read': none, 'note': table_name ~ ': ' ~ reasons | join('; ')
             ~ ': rebuilt in full' ~ (' without them' if vanished and not changed else '')}) }}
@@ -98,12 +121,13 @@
         {{ return({'rebuild': true, 'read': none, 'note': table_name ~ ': new file(s) ' ~ early | join(', ')
             ~ ' sort before the loaded ' ~ last_loaded ~ ' (rows are read in file-name order): rebuilt in full'}) }}
     {%- endif -%}
-    {{ return({'rebuild': false, 'read': new, 'note': ''}) }}
+    {{ return({'rebuild': false, 'read': new, 'diff': false, 'note': ''}) }}
 {%- endmacro %}
 
 {#- The day/month order of each date column over the stored rows and the new files' rows: [{column, stored,
-    decided}] (stored: the decision the stored rows were typed under). -#}
-{% macro date_orders_with_new_rows(table_name, columns, read) -%}
+    decided}] (stored: the decision the stored rows were typed under). diff: `read` is the whole (snapshot) table, so
+    its rows alone decide. -#}
+{% macro date_orders_with_new_rows(table_name, columns, read, diff=false) -%}
     {%- set query -%}
         with
 
@@ -147,8 +171,8 @@
         {%- for column in columns %}
             case when stored_counts.{{ column }}__first = stored_counts.{{ column }}__last
                 then stored_counts.{{ column }}__first end,
-            {{ date_order_decision('stored_counts.' ~ column ~ '__dmy + new_counts.' ~ column ~ '__dmy',
-                'stored_counts.' ~ column ~ '__mdy + new_counts.' ~ column ~ '__mdy') }}
+            {{ date_order_decision(('' if diff else 'stored_counts.' ~ column ~ '__dmy + ') ~ 'new_counts.' ~ column
+                ~ '__dmy', ('' if diff else 'stored_counts.' ~ column ~ '__mdy + ') ~ 'new_counts.' ~ column ~ '__mdy') }}
             {{- ',' if not loop.last }}
         {%- endfor %}
         from stored_counts
@@ -171,8 +195,10 @@
       neither      a full build (the table is created).
     date_orders: {column: decision} the stored rows were typed under, for the new rows (incremental only).
 -#}
-{% macro staging_load_plan(table_name, date_columns=[]) -%}
-    {%- set plan = {'incremental': false, 'rebuild': false, 'read': none, 'note': '', 'date_orders': {}} -%}
+{% macro staging_load_plan(table_name, date_columns=none) -%}
+    {%- set date_columns = state_tables()[table_name].date_columns if date_columns is none else date_columns -%}
+    {%- set plan = {'incremental': false, 'rebuild': false, 'read': none, 'note': '', 'date_orders': {},
+        'diff': false} -%}
     {%- if not execute or not is_incremental() -%}
         {{ return(plan) }}
     {%- endif -%}
@@ -181,9 +207,9 @@
         {%- do plan.update({'rebuild': true, 'note': files.note}) -%}
         {{ return(plan) }}
     {%- endif -%}
-    {%- do plan.update({'incremental': true, 'read': files.read}) -%}
+    {%- do plan.update({'incremental': true, 'read': files.read, 'diff': files.diff}) -%}
     {%- if date_columns -%}
-        {%- for decision in date_orders_with_new_rows(table_name, date_columns, files.read) -%}
+        {%- for decision in date_orders_with_new_rows(table_name, date_columns, files.read, files.diff) -%}
             {%- if decision.stored is none or decision.stored != decision.decided -%}
                 {%- do plan.update({'incremental': false, 'rebuild': true, 'read': none,
                     'note': table_name ~ ': the new rows change the day/month order of ' ~ decision.column ~ ' (was '
@@ -196,13 +222,195 @@
     {{ return(plan) }}
 {%- endmacro %}
 
-{#- Pre-hook of an incremental staging model: empties it when this run rebuilds it in full. -#}
-{% macro staging_rebuild_delete(table_name, date_columns=[]) -%}
-    {%- if staging_load_plan(table_name, date_columns).rebuild -%}
+{#- Pre-hook of an incremental staging model: empties it when this run rebuilds it in full. When it reads a snapshot
+    by difference: removes the keys no row of the file has any more (delete+insert replaces only the keys the model
+    outputs), and the file's unparseable lines (rows without a state_key), which the post-hook insert_rejected_lines
+    adds again from this run's read of the file. -#}
+{% macro staging_rebuild_delete(table_name, date_columns=none) -%}
+    {%- set plan = staging_load_plan(table_name, date_columns) -%}
+    {%- if plan.rebuild -%}
         delete from {{ this }}
+    {%- elif plan.diff -%}
+        delete from {{ this }}
+        where
+            (state_key is null and batch_file in ('{{ plan.read | join("', '") }}'))
+            or (state_key is not null and state_key not in (
+                select {{ raw_state_key(state_tables()[table_name].key_columns) }}
+                from {{ raw_relation(table_name, batches=plan.read) }} as file_rows
+            ))
     {%- else -%}
         select 'staged incrementally' as load_mode
     {%- endif -%}
+{%- endmacro %}
+
+{#- The config of an incremental staging model that shares staged_source (`{{ config(**staged_model_config(t)) }}`):
+    delete+insert on state_key; the pre-hook empties the table for a rebuild (staging_rebuild_delete); the post-hook
+    adds the unparseable lines this run read. A table elsewhere than on DuckDB is rebuilt in full. -#}
+{% macro staged_model_config(table_name) -%}
+    {{ return({
+        'materialized': ('incremental' if target.type == 'duckdb' else 'table'),
+        'incremental_strategy': 'delete+insert',
+        'unique_key': 'state_key',
+        'pre_hook': "{{ staging_rebuild_delete('" ~ table_name ~ "') }}",
+        'post_hook': "{{ insert_rejected_lines('" ~ table_name ~ "', with_batch=true, extra={'batch_read_at': "
+            ~ "this_run_loaded_at(), 'batch_loaded_at': this_run_loaded_at()}) }}"}) }}
+{%- endmacro %}
+
+{#- The key of a staged row's state: a hash of the table's key columns (normalized ids), from the raw row. The rows
+    a full build classifies together (classify_duplicates partitions by the same ids) share it, so an incremental
+    run that stages a key again replaces all its rows (delete+insert on state_key). Unparseable lines have none. -#}
+{% macro raw_state_key(key_columns) -%}
+    hash(
+    {%- for column in key_columns %}
+        {{ normalized_id(clean_text(column)) }}{{ ',' if not loop.last }}
+    {%- endfor %})
+{%- endmacro %}
+
+{#- A hash of a raw row's contract columns as text (the raw_<column> values staging keeps): a snapshot read by
+    difference matches its rows to the stored ones by it. -#}
+{% macro raw_row_hash(table_name, prefix='') -%}
+    hash(
+    {%- for column in contract_columns(table_name) %}
+        {{ 'cast(' ~ column ~ ' as ' ~ text_type() ~ ')' if prefix == '' else prefix ~ column }}
+        {{- ',' if not loop.last }}
+    {%- endfor %})
+{%- endmacro %}
+
+{#- The stored rows of the keys in `keys` (a query of state_key), as raw rows again: each contract column as read
+    (raw_<column>, cast back to the type the input gives it), with the batch columns they were read with. -#}
+{% macro stored_raw_rows(table_name, keys) -%}
+    {%- set kinds = raw_column_kinds(table_name) -%}
+    {%- set manifest = input_manifest() -%}
+    {%- set types = (manifest.tables[table_name].get('column_types') or {}) if manifest is not none
+        and table_name in manifest.tables else {} -%}
+    select
+    {%- for column in contract_columns(table_name) %}
+        {%- if column in kinds and column in types %}
+        cast(stored.raw_{{ column }} as {{ types[column] }}) as {{ column }},
+        {%- else %}
+        stored.raw_{{ column }} as {{ column }},
+        {%- endif %}
+    {%- endfor %}
+        stored.batch_file,
+        stored.row_id as batch_row_id,
+        stored.state_key,
+        stored.batch_read_at
+    from {{ this }} as stored
+    where stored.state_key in ({{ keys }})
+{%- endmacro %}
+
+{#-
+    staged_source(table_name, plan, key_columns, rejudged): the raw rows an incremental staging model stages this
+    run (the `source` CTE), each with batch_file, batch_row_id, state_key and batch_read_at:
+      full build or rebuild  every row of every file;
+      new batch files        their rows, and the stored rows of every key they touch or `rejudged` names;
+      diff (snapshot file)   the file's rows of the keys whose rows changed, came or went (a hash of each raw row
+                             counted per key against the stored rows), or that `rejudged` names.
+    rejudged: a query of the state_key of stored rows whose verdict depends on something else that changed (another
+    table, the reference date); none on a full build.
+-#}
+{% macro staged_source(table_name, plan, key_columns, rejudged=none) -%}
+    {%- set read_rows -%}
+        (
+            select
+                read_rows.*,
+                {{ raw_state_key(key_columns) }} as state_key,
+                {{ this_run_loaded_at() }} as batch_read_at
+            from {{ raw_relation(table_name, batches=plan.read, with_batch=true) }} as read_rows
+        )
+    {%- endset -%}
+    {%- if not plan.incremental %}
+        select * from {{ read_rows }} as all_rows
+    {%- elif plan.diff %}
+        with
+
+        file_rows as (
+
+            select
+                *,
+                {{ raw_row_hash(table_name) }} as raw_hash
+            from {{ read_rows }} as read_rows
+
+        ),
+
+        changed_keys as (
+
+            select coalesce(in_file.state_key, in_store.state_key) as state_key
+            from (
+                select raw_hash, state_key, count(*) as copies from file_rows group by raw_hash, state_key
+            ) as in_file
+            full join (
+                select {{ raw_row_hash(table_name, 'raw_') }} as raw_hash, state_key, count(*) as copies
+                from {{ this }}
+                where state_key is not null
+                group by all
+            ) as in_store on in_file.raw_hash = in_store.raw_hash and in_file.state_key = in_store.state_key
+            where in_file.copies is distinct from in_store.copies
+            {%- if rejudged %}
+            union
+            {{ rejudged }}
+            {%- endif %}
+
+        )
+
+        select file_rows.* exclude (raw_hash)
+        from file_rows
+        where file_rows.state_key in (select changed_keys.state_key from changed_keys)
+    {%- else %}
+        with
+
+        new_rows as (
+
+            select * from {{ read_rows }} as read_rows
+
+        ),
+
+        touched_keys as (
+
+            select state_key from new_rows
+            {%- if rejudged %}
+            union
+            {{ rejudged }}
+            {%- endif %}
+
+        )
+
+        select * from new_rows
+        union all by name
+        {{ stored_raw_rows(table_name, 'select touched_keys.state_key from touched_keys') }}
+    {%- endif %}
+{%- endmacro %}
+
+{#- The state columns every incremental staging model stores beside its rows (staged_source reads them back). -#}
+{% macro staged_state_columns() -%}
+    state_key,
+        batch_file,
+        batch_read_at,
+        {{ this_run_loaded_at() }} as batch_loaded_at,
+        row_id
+{%- endmacro %}
+
+{#- The day/month state of each date column a row was typed under and counts toward (date_orders_with_new_rows
+    reads them back): in the typed CTE (stored=false, from the candidates) and in the output (stored=true). -#}
+{% macro staged_date_columns(date_columns, stored=false) -%}
+    {%- for column in date_columns %}
+        {%- if stored %}
+        {{ column }}__date_order,
+        {{ column }}__reads_dmy,
+        {{ column }}__reads_mdy{{ ',' if not loop.last }}
+        {%- else %}
+        date_orders.{{ column }}__date_order,
+        {{ timestamp_reads(column, 'dmy') }} as {{ column }}__reads_dmy,
+        {{ timestamp_reads(column, 'mdy') }} as {{ column }}__reads_mdy{{ ',' if not loop.last }}
+        {%- endif %}
+    {%- endfor %}
+{%- endmacro %}
+
+{#- The stored rows quarantined for a reason that moves with the reference date (a date in the future, a birth year
+    after this year): judged again on every incremental run. -#}
+{% macro reference_date_reasons() -%}
+    ('ordered_at_in_future', 'updated_at_in_future', 'refunded_at_in_future', 'created_at_in_future',
+        'loyalty_joined_at_in_future', 'birth_year_out_of_range')
 {%- endmacro %}
 
 {#- The body of an incremental staging model's date_orders CTE: the day/month order of each date column, decided
@@ -250,6 +458,12 @@
     {%- endif -%}
 {%- endmacro %}
 
+{#- The load ledger (in it): the day/month orders the table's last load typed its rows under. -#}
+{% macro ledger_last_date_orders(table_name) -%}
+    (select max(date_orders) from {{ this }} where source_table = '{{ table_name }}' and loaded_at = (
+        select max(loaded_at) from {{ this }} where source_table = '{{ table_name }}'))
+{%- endmacro %}
+
 {#- The load ledger: why this run staged the table in full (null for an incremental load or a first build): the
     file part of the plan, recomputed against the ledger before this run's rows are added, else the day/month order
     that the new rows changed (the ledger's last load against this one). -#}
@@ -258,9 +472,7 @@
         cast(null as {{ dbt.type_string() }})
     {%- else -%}
         {%- set plan = file_load_plan(table_name, this) -%}
-        {%- set last_load = "(select max(date_orders) from " ~ this ~ " where source_table = '" ~ table_name
-            ~ "' and loaded_at = (select max(loaded_at) from " ~ this ~ " where source_table = '" ~ table_name
-            ~ "'))" -%}
+        {%- set last_load = ledger_last_date_orders(table_name) -%}
         case
             when {{ load_mode }} = 'incremental' then null
             {%- if plan.rebuild %}

@@ -3,84 +3,120 @@
 -- that loaded it and why the table was rebuilt when it was. Incremental runs compare the files delivered with the
 -- ledger (macros/staging/load_state.sql): a file it lists is not read again; one that changed (checksum) or vanished
 -- rebuilds its table in full. Append-only: the files loaded are those of the table's last full load and the
--- incremental loads after it. Tables whose staging keeps its decisions as state: orders
--- (macros/staging/load_state.sql).
+-- incremental loads after it. Tables whose staging keeps its decisions as state: those of
+-- state_tables (macros/staging/load_state.sql): orders, customers, order_items, refunds. A snapshot file read by
+-- difference is loaded again as a whole: its row counts are those of all its rows after the run.
 -- A killed or failed run leaves it as it was (the run works on a copy of the warehouse: write-audit-publish).
 {{ config(
     materialized=('incremental' if target.type == 'duckdb' else 'table'),
     incremental_strategy='append',
     on_schema_change='fail'
 ) }}
-{%- set table_name = 'orders' %}
-{%- set date_columns = ['ordered_at', 'updated_at'] %}
-{%- set files = input_files(table_name) %}
 {%- set this_run = this_run_loaded_at() %}
 
 with
+{%- for table_name, state in state_tables().items() %}
 
-staged as (
+    staged__{{ table_name }} as (
 
-    select * from {{ ref('base_shop__' ~ table_name) }}
+        select * from {{ ref('base_shop__' ~ table_name) }}
 
-),
+    ),
 
-read_this_run as (
+    {%- set plan = file_load_plan(table_name, this) if is_incremental() else {'read': none} %}
+    files_read__{{ table_name }} as (
 
-    select
-        batch_file,
-        count(*) as read_rows,
-        count(*) filter (where quarantine_reason is null) as clean_rows,
-        count(*) filter (where quarantine_reason is not null) as quarantined_rows,
-        min({{ date_orders_label(date_columns) }}) as date_orders
-    from staged
-    where batch_read_at = {{ this_run }}
-    group by batch_file
+        {#- the files whose rows this run read (new batch files, a full load) and a snapshot read by difference -#}
+        select distinct batch_file from staged__{{ table_name }}
+        where batch_read_at = {{ this_run }}
+        {%- if plan.get('diff') %}
+        union
+        select batch_file from (values ('{{ plan.read | join("'), ('") }}')) as diffed (batch_file)
+        {%- endif %}
 
-),
+    ),
 
-delivered as (
+    read_this_run__{{ table_name }} as (
 
-    {{ delivered_files(table_name, files, 'read_this_run') }}
+        select
+            batch_file,
+            count(*) as read_rows,
+            count(*) filter (where quarantine_reason is null) as clean_rows,
+            count(*) filter (where quarantine_reason is not null) as quarantined_rows,
+            {{ 'min(' ~ date_orders_label(state.date_columns) ~ ')' if state.date_columns
+                else 'cast(null as ' ~ dbt.type_string() ~ ')' }} as date_orders
+        from staged__{{ table_name }}
+        where batch_file in (select files_read__{{ table_name }}.batch_file from files_read__{{ table_name }})
+        group by batch_file
 
-),
+    ),
 
-load_mode as (
+    delivered__{{ table_name }} as (
 
-    select
-        case
-            when (select min(batch_read_at) from staged) = {{ this_run }} then 'full' else 'incremental'
-        end as load_mode
+        {{ delivered_files(table_name, input_files(table_name), 'read_this_run__' ~ table_name) }}
 
-),
+    ),
 
-load_note as (
+    load_mode__{{ table_name }} as (
 
-    select {{ ledger_load_note(table_name, 'load_mode.load_mode', 'read_this_run') }} as load_note
-    from load_mode
+        {#- a snapshot read by difference may rewrite every row and still be incremental: it was rebuilt only when
+            its rows changed a date column's day/month order -#}
+        select
+            case
+                when (select min(batch_read_at) from staged__{{ table_name }}) = {{ this_run }}
+                {%- if plan.get('diff') %}
+                    and (select min(date_orders) from read_this_run__{{ table_name }})
+                    is distinct from {{ ledger_last_date_orders(table_name) }}
+                {%- endif %}
+                    then 'full'
+                else 'incremental'
+            end as load_mode
 
-),
+    ),
+
+    load_note__{{ table_name }} as (
+
+        select
+            {{ ledger_load_note(table_name, 'load_mode__' ~ table_name ~ '.load_mode',
+                'read_this_run__' ~ table_name) }} as load_note
+        from load_mode__{{ table_name }}
+
+    ),
+
+    loaded__{{ table_name }} as (
+
+        select
+            '{{ table_name }}' as source_table,
+            delivered.batch_file,
+            delivered.file_bytes,
+            delivered.checksum,
+            delivered.raw_rows,
+            read_this_run.read_rows,
+            read_this_run.clean_rows,
+            read_this_run.quarantined_rows,
+            read_this_run.date_orders,
+            load_mode.load_mode,
+            load_note.load_note,
+            {{ this_run }} as loaded_at,
+            '{{ invocation_id }}' as dbt_invocation_id,
+            '{{ env_var("CLV_RUN_ID", "") }}' as clv_run_id
+        from delivered__{{ table_name }} as delivered
+        inner join read_this_run__{{ table_name }} as read_this_run
+            on delivered.batch_file = read_this_run.batch_file
+        cross join load_mode__{{ table_name }} as load_mode
+        cross join load_note__{{ table_name }} as load_note
+
+    ),
+{%- endfor %}
+
+{%- set loaded = [] %}
+{%- for table_name in state_tables() %}
+    {%- do loaded.append('select * from loaded__' ~ table_name) %}
+{%- endfor %}
 
 final as (
 
-    select
-        '{{ table_name }}' as source_table,
-        delivered.batch_file,
-        delivered.file_bytes,
-        delivered.checksum,
-        delivered.raw_rows,
-        read_this_run.read_rows,
-        read_this_run.clean_rows,
-        read_this_run.quarantined_rows,
-        read_this_run.date_orders,
-        load_mode.load_mode,
-        load_note.load_note,
-        {{ this_run }} as loaded_at,
-        '{{ invocation_id }}' as dbt_invocation_id,
-        '{{ env_var("CLV_RUN_ID", "") }}' as clv_run_id
-    from delivered
-    inner join read_this_run on delivered.batch_file = read_this_run.batch_file
-    cross join load_mode
-    cross join load_note
+    {{ loaded | join('\n    union all\n    ') }}
 
 )
 

@@ -1,18 +1,36 @@
 -- Every raw customer row, typed, with the reason it is quarantined (null = clean). 1:1 with the raw input, with
 -- the CSV lines the reader could not parse added by the post-hook.
-{{ config(post_hook="{{ insert_rejected_lines('customers') }}") }}
+--
+-- Incremental (macros/staging/load_state.sql, staged_source): a run stages the new rows (new batch files, or the rows
+-- of a changed snapshot file that differ from the stored ones) with the stored rows of the customer ids they touch,
+-- and the stored rows whose reason moves with the reference date (rejudged); the date columns keep their day/month
+-- order as state (new rows that change it rebuild the table in full).
+{%- set key_columns = state_tables()['customers'].key_columns %}
+{%- set date_columns = state_tables()['customers'].date_columns %}
+{%- set plan = staging_load_plan('customers') %}
+{{ config(**staged_model_config('customers')) }}
 
 with
+{%- if plan.incremental %}
+
+    rejudged as (
+
+        select stored.state_key
+        from {{ this }} as stored
+        where stored.state_key is not null and stored.quarantine_reason in {{ reference_date_reasons() }}
+
+    ),
+{%- endif %}
 
 source as (
 
-    select * from {{ raw_relation('customers') }}
+    {{ staged_source('customers', plan, key_columns, 'select state_key from rejudged' if plan.incremental) }}
 
 ),
 
 cleaned as (
 
-    {{ cleaned_rows('customers', 'source') }}
+    {{ cleaned_rows('customers', 'source', carry=['batch_file', 'batch_row_id', 'batch_read_at', 'state_key']) }}
 
 ),
 
@@ -33,8 +51,7 @@ parsed as (
 
 date_orders as (
 
-    select {{ timestamp_date_orders(['created_at', 'loyalty_joined_at']) }}
-    from parsed
+    {{ staged_date_orders(plan, date_columns, 'parsed') }}
 
 ),
 
@@ -54,7 +71,12 @@ typed as (
         {{ timestamp_is_ambiguous('created_at') }} as created_at__ambiguous,
         {{ timestamp_value('loyalty_joined_at') }} as loyalty_joined_at_utc,
         {{ timestamp_is_ambiguous('loyalty_joined_at') }} as loyalty_joined_at__ambiguous,
-        {{ raw_columns('customers') }}
+        {{ raw_columns('customers') }},
+        {{ staged_date_columns(date_columns) }},
+        parsed.batch_file,
+        parsed.batch_row_id,
+        parsed.batch_read_at,
+        parsed.state_key
     from parsed
     cross join date_orders
 
@@ -64,7 +86,7 @@ fingerprinted as (
 
     select
         *,
-        {{ scan_row_id() }} as row_id,
+        batch_row_id as row_id,
         {{ row_fingerprint(['customer_key', ['created_at_utc', 'created_at'], 'channel_label', 'region_label',
             ['birth_year_number', 'birth_year'], ['is_loyalty_member_flag', 'is_loyalty_member'],
             ['loyalty_joined_at_utc', 'loyalty_joined_at']]) }} as row_fingerprint
@@ -116,7 +138,9 @@ final as (
         raw_loyalty_joined_at,
         quarantine_reason,
         case when quarantine_reason is not null then {{ raw_row_json('customers') }} end as raw_row,
-        cast(null as bigint) as source_line
+        cast(null as bigint) as source_line,
+        {{ staged_state_columns() }},
+        {{ staged_date_columns(date_columns, stored=true) }}
     from reasoned
 
 )

@@ -1,14 +1,15 @@
 -- Every raw order-line row, typed, with the reason it is quarantined (null = clean). 1:1 with the raw input, with
 -- the CSV lines the reader could not parse added by the post-hook.
-{{ config(post_hook="{{ insert_rejected_lines('order_items') }}") }}
+--
+-- Incremental (macros/staging/load_state.sql, staged_source): a run stages the new batch files' rows, or the rows of
+-- a changed snapshot file that differ from the stored ones, together with the stored rows of every order line
+-- (order id, product id) they touch and of the lines whose order or product verdict changed (rejudged); a changed
+-- or vanished batch file rebuilds the table in full (the ledger says why).
+{%- set key_columns = state_tables()['order_items'].key_columns %}
+{%- set plan = staging_load_plan('order_items') %}
+{{ config(**staged_model_config('order_items')) }}
 
 with
-
-source as (
-
-    select * from {{ raw_relation('order_items') }}
-
-),
 
 order_ids as (
 
@@ -34,9 +35,36 @@ products_present as (
 
 ),
 
+{%- if plan.incremental %}
+
+    rejudged as (
+
+        select stored.state_key
+        from {{ this }} as stored
+        cross join products_present
+        left join order_ids on stored.order_id = order_ids.order_id
+        left join product_ids on stored.product_id = product_ids.product_id
+        where
+            stored.state_key is not null
+            and (
+                stored.is_known_order <> (order_ids.order_id is not null)
+                or stored.is_clean_order <> coalesce(order_ids.is_clean_order, false)
+                or stored.is_known_product <> (product_ids.product_id is not null)
+                or stored.has_products <> products_present.has_products
+            )
+
+    ),
+{%- endif %}
+
+source as (
+
+    {{ staged_source('order_items', plan, key_columns, 'select state_key from rejudged' if plan.incremental) }}
+
+),
+
 cleaned as (
 
-    {{ cleaned_rows('order_items', 'source') }}
+    {{ cleaned_rows('order_items', 'source', carry=['batch_file', 'batch_row_id', 'batch_read_at', 'state_key']) }}
 
 ),
 
@@ -59,7 +87,7 @@ fingerprinted as (
 
     select
         *,
-        {{ scan_row_id() }} as row_id,
+        batch_row_id as row_id,
         {{ row_fingerprint(['order_key', 'product_key', ['quantity_number', 'quantity'],
             ['unit_price_value', 'unit_price'], ['discount_value', 'discount_amount']]) }} as row_fingerprint
     from typed
@@ -120,7 +148,12 @@ final as (
         raw_discount_amount,
         quarantine_reason,
         case when quarantine_reason is not null then {{ raw_row_json('order_items') }} end as raw_row,
-        cast(null as bigint) as source_line
+        cast(null as bigint) as source_line,
+        {{ staged_state_columns() }},
+        is_known_order,
+        is_clean_order,
+        is_known_product,
+        has_products
     from reasoned
 
 )

@@ -1,14 +1,16 @@
 -- Every raw refund row, typed, with the reason it is quarantined (null = clean). 1:1 with the raw input, with
 -- the CSV lines the reader could not parse added by the post-hook.
-{{ config(post_hook="{{ insert_rejected_lines('refunds') }}") }}
+--
+-- Incremental (macros/staging/load_state.sql, staged_source): a run stages the new rows (new batch files, or the rows
+-- of a changed snapshot file that differ from the stored ones) with the stored rows of the refund ids they touch,
+-- and the stored refunds whose order's verdict or date changed or whose reason moves with the reference date
+-- (rejudged); refunded_at keeps its day/month order as state (new rows that change it rebuild the table in full).
+{%- set key_columns = state_tables()['refunds'].key_columns %}
+{%- set date_columns = state_tables()['refunds'].date_columns %}
+{%- set plan = staging_load_plan('refunds') %}
+{{ config(**staged_model_config('refunds')) }}
 
 with
-
-source as (
-
-    select * from {{ raw_relation('refunds') }}
-
-),
 
 orders as (
 
@@ -22,9 +24,34 @@ orders as (
 
 ),
 
+{%- if plan.incremental %}
+
+    rejudged as (
+
+        select stored.state_key
+        from {{ this }} as stored
+        left join orders on stored.order_id = orders.order_id
+        where
+            stored.state_key is not null
+            and (
+                stored.is_known_order <> (orders.order_id is not null)
+                or stored.is_clean_order <> coalesce(orders.is_clean_order, false)
+                or stored.order_ordered_at is distinct from orders.ordered_at
+                or stored.quarantine_reason in {{ reference_date_reasons() }}
+            )
+
+    ),
+{%- endif %}
+
+source as (
+
+    {{ staged_source('refunds', plan, key_columns, 'select state_key from rejudged' if plan.incremental) }}
+
+),
+
 cleaned as (
 
-    {{ cleaned_rows('refunds', 'source') }}
+    {{ cleaned_rows('refunds', 'source', carry=['batch_file', 'batch_row_id', 'batch_read_at', 'state_key']) }}
 
 ),
 
@@ -42,8 +69,7 @@ parsed as (
 
 date_orders as (
 
-    select {{ timestamp_date_orders(['refunded_at']) }}
-    from parsed
+    {{ staged_date_orders(plan, date_columns, 'parsed') }}
 
 ),
 
@@ -58,7 +84,12 @@ typed as (
         {{ timestamp_value('refunded_at') }} as refunded_at_utc,
         {{ timestamp_is_ambiguous('refunded_at') }} as refunded_at__ambiguous,
         {{ amount_value('amount', 'amount_number') }} as refund_amount,
-        {{ raw_columns('refunds') }}
+        {{ raw_columns('refunds') }},
+        {{ staged_date_columns(date_columns) }},
+        parsed.batch_file,
+        parsed.batch_row_id,
+        parsed.batch_read_at,
+        parsed.state_key
     from parsed
     cross join date_orders
 
@@ -68,7 +99,7 @@ fingerprinted as (
 
     select
         *,
-        {{ scan_row_id() }} as row_id,
+        batch_row_id as row_id,
         {{ row_fingerprint(['refund_key', 'order_key', ['refunded_at_utc', 'refunded_at'],
             ['refund_amount', 'amount']]) }} as row_fingerprint
     from typed
@@ -120,7 +151,12 @@ final as (
         raw_amount,
         quarantine_reason,
         case when quarantine_reason is not null then {{ raw_row_json('refunds') }} end as raw_row,
-        cast(null as bigint) as source_line
+        cast(null as bigint) as source_line,
+        {{ staged_state_columns() }},
+        {{ staged_date_columns(date_columns, stored=true) }},
+        is_known_order,
+        is_clean_order,
+        ordered_at as order_ordered_at
     from reasoned
 
 )
