@@ -106,7 +106,8 @@ def chain(tmp_path_factory: pytest.TempPathFactory) -> dict:
         with duckdb.connect(str(warehouse), read_only=True) as connection:
             ledgers[name] = connection.execute(
                 "select batch_file, raw_rows, read_rows, clean_rows, quarantined_rows, load_mode, load_note "
-                "from audit.audit_load_ledger where clv_run_id = ? and source_table = 'orders' order by batch_file", [runs[name].run_id]
+                "from audit.audit_load_ledger where clv_run_id = ? and source_table = 'orders' order by batch_file",
+                [runs[name].run_id]
             ).fetchall()
             latest[name] = connection.execute(  # when rows were last written, and how many then
                 "select batch_loaded_at, count(*) from staging.base_shop__orders group by all order by 1 desc "
