@@ -87,7 +87,8 @@ def segment_sums(
     m = summary["monetary_value"].astype("Float64").fillna(0.0).to_numpy(float)
     result = clv_intervals(model, fit, gg_fit, x, tx, tt, m, months=months, monthly_discount_rate=discount,
                            margin=margin, periods_per_month=per_month, level=level, n_draws=draws,
-                           segments=_partitions(summary, segment_types(summary)), actual=actual)
+                           segments=_partitions(summary, segment_types(summary)), actual=actual,
+                           per_customer=False)
     assert result.segments is not None
     return _segment_rows(result.segments)
 

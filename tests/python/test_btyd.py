@@ -548,3 +548,7 @@ def test_segment_partitions_scored_once_equal_the_long_form():
     assert list(once["segment"]) == list(twice["segment"]) == sorted(set(np.concatenate(kinds)))
     assert list(once["customers"]) == [sum(x > 2), sum(x <= 2)] + [len(range(i, len(x), 3)) for i in range(3)]
     pd.testing.assert_frame_equal(once, twice, rtol=1e-9)
+    alone = clv_intervals("bgnbd", bg, gg, x, tx, T, m, segments=kinds, per_customer=False,
+                          **{**args, "actual": actual})
+    pd.testing.assert_frame_equal(alone.segments, once)  # the segment table does not need the customers' bounds
+    assert np.isnan(alone.lower).all() and np.isfinite(alone.clv).all()

@@ -554,12 +554,15 @@ def clv_intervals(
     seed: int = 0,
     segments: ArrayLike | Sequence[ArrayLike] | None = None,
     actual: ArrayLike | None = None,
+    per_customer: bool = True,
 ) -> ClvIntervals:
     """Discounted CLV (month-by-month, as :func:`customer_lifetime_value`) with the interval of its expectation
     over parameter draws and a predictive interval of the realised value (module docstring).
 
     CLV = margin x E[spend | x, m] x P(alive) x sum_i (E[Y(i k) | alive] - E[Y((i-1) k) | alive]) / (1+d)^i.
     ``actual`` (realised discounted values, e.g. on a holdout) adds them to the segment table with ``covered``.
+    ``per_customer=False`` (with ``segments``: only the segment table is wanted) leaves the customers' interval
+    bounds NaN instead of computing them; the segment table is the same.
     """
     spec = get_model(model)
     a = _check_level(level)
@@ -580,25 +583,35 @@ def clv_intervals(
     sp_point = _spend_coefficients(np.array([[gg_fit.p, gg_fit.q, gg_fit.v]]), xs)
     c2p = lay.cust_to_pat
     clv = margin * pt.discounted[0][c2p] * (sp_point["mean0"][ix] + sp_point["mean1"][ix] * m)
-    # parameter-only interval of the expected CLV: paired draws, customers in chunks
-    e_lo, e_hi = np.empty(len(x)), np.empty(len(x))
-    step = max(1, _CELLS // len(draws))
-    for i in range(0, len(x), step):
-        sl = slice(i, i + step)
-        vals = cd.discounted[:, c2p[sl]] * (sp["mean0_d"][:, ix[sl]] + sp["mean1_d"][:, ix[sl]] * m[sl])
-        e_lo[sl], e_hi[sl] = _quantiles_over_draws(vals, a)
+    e_lo, e_hi = _expected_clv_interval(cd, sp, c2p, ix, m, a) if per_customer else (np.full(len(x), np.nan),) * 2
     # predictive interval: mixture moments (count and spend draws independent) -> atom at 0 + Gamma
     p0 = cd.p_zero.mean(axis=0)[c2p]  # (one row unless kept per draw)
     m1 = margin * cd.discounted.mean(axis=0)[c2p] * (sp["mean0"][ix] + sp["mean1"][ix] * m)
     m2 = margin**2 * (cd.second.mean(axis=0)[c2p] * (sp["sq0"][ix] + sp["sq1"][ix] * m + sp["sq2"][ix] * m**2)
                       + cd.first_c2.mean(axis=0)[c2p] * (sp["one0"][ix] + sp["one1"][ix] * m + sp["one2"][ix] * m**2))
     shape, scale = _zero_inflated_gamma(p0, m1, m2)
-    lower, upper = _zero_inflated_gamma_quantiles(p0, shape, scale, a)
+    if per_customer:
+        lower, upper = _zero_inflated_gamma_quantiles(p0, shape, scale, a)
+    else:
+        lower, upper = e_lo, e_hi
     out = ClvIntervals(level, clv, margin * e_lo, margin * e_hi, lower, upper, p0, shape, scale)
     if segments is not None:
         out.segments = _clv_segments(segments, lay, ix, m, margin, cd, sp, level, seed,
                                      None if actual is None else _as_1d_float(actual, "actual"))
     return out
+
+
+def _expected_clv_interval(cd: _CountDraws, sp: dict[str, FloatArray], c2p: np.ndarray, ix: np.ndarray,
+                           m: FloatArray, a: float) -> tuple[FloatArray, FloatArray]:
+    """Per customer, the parameter-only interval of the expected CLV (before the margin): quantiles over the
+    paired draws, customers in chunks."""
+    e_lo, e_hi = np.empty(len(m)), np.empty(len(m))
+    step = max(1, _CELLS // cd.discounted.shape[0])
+    for i in range(0, len(m), step):
+        sl = slice(i, i + step)
+        vals = cd.discounted[:, c2p[sl]] * (sp["mean0_d"][:, ix[sl]] + sp["mean1_d"][:, ix[sl]] * m[sl])
+        e_lo[sl], e_hi[sl] = _quantiles_over_draws(vals, a)
+    return e_lo, e_hi
 
 
 def _zero_inflated_gamma(p0: FloatArray, m1: FloatArray, m2: FloatArray) -> tuple[FloatArray, FloatArray]:
