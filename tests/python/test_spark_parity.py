@@ -6,7 +6,7 @@ engine's CSV path) through their write-audit-publish, with every data and unit t
 relation is compared: the same columns, the same number of rows, the same rows (matched by sorting on every
 column), text / integer / date / flag values equal, numbers within 1e-9 relative (1e-12 absolute near zero), nulls
 in the same places. Columns that measure the build itself (NOT_COMPARED: fit_seconds, the load ledger's
-loaded_at and clv_run_id) are not compared.
+loaded_at, dbt_invocation_id and clv_run_id) are not compared.
 """
 
 from __future__ import annotations
@@ -22,10 +22,14 @@ pytestmark = pytest.mark.spark
 pyspark = pytest.importorskip("pyspark", reason="the Spark extra is not installed (make spark-install)")
 
 LAYERS = ("marts", "audit")
-#: columns that measure the build itself, not the data: the fits' timings, and the load ledger's run time and run id
-#: (audit_load_ledger.loaded_at is the run's start, clv_run_id its id: two builds never share them)
-NOT_COMPARED = {"fit_seconds", "loaded_at", "clv_run_id"}
+#: columns that measure the build itself, not the data: the fits' timings, and the load ledger's run time and ids
+#: (audit_load_ledger.loaded_at is the run's start, dbt_invocation_id and clv_run_id its ids: two builds never
+#: share them)
+NOT_COMPARED = {"fit_seconds", "loaded_at", "dbt_invocation_id", "clv_run_id"}
 RELATIVE, ABSOLUTE = 1e-9, 1e-12
+#: "<layer>.<relation>": why Spark cannot match DuckDB there (also said in docs/scaling.md). Such a relation is still
+#: compared and its differences printed with the reason; the test fails when it matches (then remove it here).
+KNOWN_DIFFERENCES: dict[str, str] = {}
 
 
 @pytest.fixture(scope="module")
@@ -155,5 +159,11 @@ def test_spark_build_matches_duckdb(builds: dict[str, Path], spark, layer: str) 
             found = _differences(f"{layer}.{name}", duck, spark_frame)
             print(f"{layer}.{name}: {len(duck)} rows, {len(duck.columns)} columns: "
                   f"{'MATCH' if not found else f'{len(found)} columns differ'}")
-            problems += found
+            known = KNOWN_DIFFERENCES.get(f"{layer}.{name}")
+            if known and found:
+                print(f"  known difference ({known}):\n  " + "\n  ".join(found))
+            elif known:
+                problems.append(f"{layer}.{name} matches now: remove it from KNOWN_DIFFERENCES")
+            else:
+                problems += found
     assert not problems, "\n".join(problems)
