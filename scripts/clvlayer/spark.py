@@ -145,8 +145,10 @@ def build_spark(raw_data_dir: Path | None, *, dbt_args: list[str] | None = None,
         run.seconds["inputs"] = round(time.monotonic() - started, 1)
         config = {"run": asdict(run), "dbt_args": list(dbt_args or []), "publish": publish,
                   "target_path": str(home / "target"), "profiles_dir": str(ensure_profiles_dir())}
+        # one run time for the run's dbt invocations (macros/incremental.sql this_run_loaded_at)
         env = dict(os.environ, SPARK_SCHEMA=run.build_schema, DBT_SEND_ANONYMOUS_USAGE_STATS="false",
-                   PYSPARK_PYTHON=sys.executable)
+                   PYSPARK_PYTHON=sys.executable,
+                   CLV_RUN_STARTED_AT=datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M:%S.%f"))
         inputs.apply_to(env)
         with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as handle:
             json.dump(config, handle)
