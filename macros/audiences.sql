@@ -69,11 +69,30 @@
 {#- Post-hook of fct_audience_members: each audience also as its own table audiences.<name> (what `clv export
     audiences.<name> --format csv|parquet` writes), the schema rebuilt so a removed audience leaves no table. -#}
 {% macro publish_audience_tables() -%}
+    {{- return(adapter.dispatch('publish_audience_tables', 'customer_value')()) -}}
+{%- endmacro %}
+
+{% macro audience_table_statements() -%}
     {%- set schema = generate_schema_name('audiences', none) | trim -%}
     {%- set statements = ['drop schema if exists ' ~ schema ~ ' cascade', 'create schema ' ~ schema] -%}
     {%- for audience in audience_definitions() -%}
         {%- do statements.append('create table ' ~ schema ~ '.' ~ audience.name ~ ' as select * from ' ~ this
             ~ " where audience = '" ~ audience.name ~ "' order by customer_id") -%}
     {%- endfor -%}
-    {{ return(statements | join(';\n')) }}
+    {{ return(statements) }}
+{%- endmacro %}
+
+{% macro default__publish_audience_tables() -%}
+    {{ return(audience_table_statements() | join(';\n')) }}
+{%- endmacro %}
+
+{#- Spark runs one statement per call: all but the last here, the last as the hook. -#}
+{% macro spark__publish_audience_tables() -%}
+    {%- set statements = audience_table_statements() -%}
+    {%- if execute -%}
+        {%- for statement in statements[:-1] -%}
+            {%- do run_query(statement) -%}
+        {%- endfor -%}
+    {%- endif -%}
+    {{ return(statements[-1]) }}
 {%- endmacro %}

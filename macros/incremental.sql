@@ -17,9 +17,11 @@
     {%- endif -%}
 {%- endmacro %}
 
-{#- The time stamp of the rows this run (re)computes: dbt's run start, the same in every model of the run. -#}
+{#- The time stamp of the rows this run (re)computes: dbt's run start, the same in every model of the run. A build
+    of several dbt invocations (Spark: scripts/clvlayer/spark.py) passes its own start in CLV_RUN_STARTED_AT, so the
+    models of its later invocations (the load ledger, the scoped tests) see the rows its first one wrote. -#}
 {% macro this_run_loaded_at() -%}
-    cast('{{ run_started_at.strftime("%Y-%m-%d %H:%M:%S.%f") }}' as timestamp)
+    cast('{{ env_var("CLV_RUN_STARTED_AT", "") or run_started_at.strftime("%Y-%m-%d %H:%M:%S.%f") }}' as timestamp)
 {%- endmacro %}
 
 {#- In an incremental model that reads int_orders_enriched: whether the row's `column` (a customer) had rows

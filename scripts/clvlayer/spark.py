@@ -4,14 +4,21 @@
              sample is read as a folder of links to seeds/raw_<table>.csv, so Spark reads the sample through the
              same CSV path as a user's files (no dbt seed). CSV files that are not UTF-8 (or start with Excel's
              sep= line) are read through a UTF-8 copy in the build folder; the manifest's `spark_path` names it.
-2. write   - one child process holds one Spark session (one JVM, one Derby metastore) for the whole build:
-             a. dbt builds (and tests) everything the predictive step reads: +int_customers_rfm_summarised,
-                +int_customers_rfm_calibrated, +int_clv_settings_resolved;
-             b. the predictive step reads those three tables through the session, runs the SAME functions the
-                DuckDB Python models call (clvlayer.clv_models: fit_models, predict_holdout, select_model,
-                score_customers) and writes each result as <model>__predictive_step next to the model;
-             c. dbt builds and tests the rest; on Spark the four Python models are disabled and same-named SQL
-                models (models/intermediate/predictive/spark/) select the step's rows, so every ref is unchanged.
+2. write   - one child process holds one Spark session (one JVM, one Derby metastore) for the whole build, and
+             runs the STAGES in order, each: dbt builds (and tests) the models the stage's step reads that no
+             earlier stage built, then the step reads them through the session, runs the SAME functions the DuckDB
+             Python models call and writes each result as <model>__predictive_step next to the model:
+             a. predictive_step: inputs +int_customers_rfm_summarised, +int_customers_rfm_calibrated,
+                +int_clv_settings_resolved; clvlayer.clv_models (fit_or_reuse, predict_holdout, select_model,
+                score_customers) for the four models of models/intermediate/predictive/*.py;
+             b. backtest_step: inputs +int_customers_rfm_backtest, +int_customers_rfm_labelled and the predictive
+                models; clvlayer.backtest (backtest_segment_predictions, current_segment_intervals) for the two
+                models of models/intermediate/backtest/*.py;
+             c. dbt builds and tests the rest. On Spark the six Python models are disabled (dbt_project.yml) and
+                same-named SQL models (models/intermediate/{predictive,backtest}/spark/) select the steps' rows,
+                so every ref is unchanged. A Spark build is always a full build: the incremental models are tables
+                on Spark (their config depends on target.type), so the refit cadence has no stored fit to reuse
+                and fit_or_reuse always fits (the DuckDB build of a new warehouse does the same).
 3. audit   - every model, data test and unit test runs in 2a/2c into the run's own schemas
              (<SPARK_SCHEMA>_build_<run>_<layer>); any failure stops here and nothing is published.
 4. publish - each relation of the run's schemas is published as a view <SPARK_SCHEMA>_<layer>.<name> over it
@@ -138,8 +145,10 @@ def build_spark(raw_data_dir: Path | None, *, dbt_args: list[str] | None = None,
         run.seconds["inputs"] = round(time.monotonic() - started, 1)
         config = {"run": asdict(run), "dbt_args": list(dbt_args or []), "publish": publish,
                   "target_path": str(home / "target"), "profiles_dir": str(ensure_profiles_dir())}
+        # one run time for the run's dbt invocations (macros/incremental.sql this_run_loaded_at)
         env = dict(os.environ, SPARK_SCHEMA=run.build_schema, DBT_SEND_ANONYMOUS_USAGE_STATS="false",
-                   PYSPARK_PYTHON=sys.executable)
+                   PYSPARK_PYTHON=sys.executable,
+                   CLV_RUN_STARTED_AT=datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M:%S.%f"))
         inputs.apply_to(env)
         with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as handle:
             json.dump(config, handle)
@@ -216,15 +225,34 @@ def _write(spark: Any, frame: Any, relation: str) -> None:
     spark.createDataFrame(table).write.mode("overwrite").format("parquet").saveAsTable(relation)
 
 
-def predictive_step(spark: Any, manifest: dict[str, Any]) -> dict[str, int]:
+def _write_outputs(spark: Any, manifest: dict[str, Any], outputs: dict[str, Any]) -> dict[str, int]:
+    """Each result written next to its (Spark SQL) model, as <model>__predictive_step; the row counts."""
+    for name, frame in outputs.items():
+        schema = manifest["nodes"][f"model.customer_value.{name}"]["schema"]
+        _write(spark, frame, f"{schema}.{name}{PREDICTIVE_SUFFIX}")
+    return {name: len(frame) for name, frame in outputs.items()}
+
+
+def _read_parameters_file(path: str) -> Any:
+    """var clv_parameters_from's file (parquet or CSV) as the DuckDB model reads it (`select * from 'path'`, DuckDB's
+    own readers), so both engines score with the same parameters."""
+    import duckdb
+
+    with duckdb.connect() as connection:
+        return connection.execute("select * from " + "'" + path.replace("'", "''") + "'").df()
+
+
+def predictive_step(spark: Any, manifest: dict[str, Any], frames: dict[str, Any]) -> dict[str, int]:
     """The DuckDB Python models' chain (models/intermediate/predictive/*.py) on frames read through Spark: the same
-    clvlayer.clv_models calls in the same order, each result written next to its model as <model>__predictive_step."""
+    clvlayer.clv_models calls in the same order, each result written next to its model as <model>__predictive_step
+    and kept in ``frames`` for the later steps (the rows the tables hold)."""
     from clvlayer.clv_models import assert_finite, fit_or_reuse, predict_holdout, score_customers, select_model
 
-    settings = _read(spark, _relation(manifest, "int_clv_settings_resolved"))
+    settings = frames["int_clv_settings_resolved"] = _read(spark, _relation(manifest, "int_clv_settings_resolved"))
     full = _read(spark, _relation(manifest, "int_customers_rfm_summarised"))
     calibration = _read(spark, _relation(manifest, "int_customers_rfm_calibrated"))
-    fitted = fit_or_reuse(full, calibration, settings)  # Spark builds in full: always a first fit
+    # Spark builds in full (no stored fit): a first fit, or the rows of var clv_parameters_from
+    fitted = fit_or_reuse(full, calibration, settings, None, _read_parameters_file)
     holdout = predict_holdout(calibration, fitted, settings)
     assert_finite(holdout, ["predicted_holdout_purchases", "holdout_log_likelihood", "holdout_interval_coverage"])
     selected = select_model(holdout, settings)
@@ -233,10 +261,44 @@ def predictive_step(spark: Any, manifest: dict[str, Any]) -> dict[str, int]:
                            "predicted_clv_lower", "model_expected_lifetime_months"])
     outputs = {"int_clv_models_fitted": fitted, "int_customers_holdout_predicted": holdout,
                "int_clv_model_selected": selected, "int_customers_clv_predicted": scored}
-    schema = manifest["nodes"]["model.customer_value.int_customers_rfm_summarised"]["schema"]
-    for name, frame in outputs.items():
-        _write(spark, frame, f"{schema}.{name}{PREDICTIVE_SUFFIX}")
-    return {name: len(frame) for name, frame in outputs.items()}
+    frames.update(outputs)
+    return _write_outputs(spark, manifest, outputs)
+
+
+def backtest_step(spark: Any, manifest: dict[str, Any], frames: dict[str, Any]) -> dict[str, int]:
+    """The backtest's two Python models (models/intermediate/backtest/*.py): the same clvlayer.backtest calls on
+    the segment tables read through Spark and the predictive step's fits and choice (``frames``)."""
+    from clvlayer.backtest import backtest_segment_predictions, current_segment_intervals
+
+    node = manifest["nodes"]["model.customer_value.int_segments_backtest_predicted"]
+    settings, selected = frames["int_clv_settings_resolved"], frames["int_clv_model_selected"]
+    outputs = {
+        "int_segments_backtest_predicted": backtest_segment_predictions(
+            _read(spark, _relation(manifest, "int_customers_rfm_backtest")), settings, selected,
+            max_buyers=int(node["config"]["max_buyers"])),
+        "int_segments_clv_intervals": current_segment_intervals(
+            _read(spark, _relation(manifest, "int_customers_rfm_labelled")), frames["int_clv_models_fitted"],
+            settings, selected),
+    }
+    return _write_outputs(spark, manifest, outputs)
+
+
+@dataclass(frozen=True)
+class Stage:
+    """dbt builds (and tests) the models ``inputs`` need that no earlier stage built, then ``step`` computes the
+    Python models' rows from them through the session."""
+
+    name: str
+    inputs: tuple[str, ...]
+    step: Any
+
+
+#: the steps in order: the backtest reads the predictive models' SQL stand-ins (the fits and the chosen model)
+STAGES = (
+    Stage("predictive_step", PREDICTIVE_INPUTS, predictive_step),
+    Stage("backtest_step", ("int_customers_rfm_backtest", "int_customers_rfm_labelled", "int_clv_models_fitted",
+                            "int_clv_model_selected"), backtest_step),
+)
 
 
 def publish_views(spark: Any, build_schema: str, schema: str) -> list[str]:
@@ -265,39 +327,66 @@ def publish_views(spark: Any, build_schema: str, schema: str) -> list[str]:
     return published
 
 
+def _stage_selection(manifest: dict[str, Any], inputs: Iterable[str], built: set[str]) -> tuple[list[str], set[str]]:
+    """dbt --select for a stage after the first: the models ``inputs`` need that are not ``built`` yet, and the data
+    tests joining them to ``built`` models (indirect selection `cautious` leaves those out: not all their models are
+    selected), so every test runs once, in the stage that builds its last model. Returns (names, model ids)."""
+    models = {uid for uid in _ancestors(manifest, inputs) if uid.startswith("model.") and uid not in built}
+    tests = []
+    for uid, node in manifest["nodes"].items():
+        if node["resource_type"] != "test":
+            continue
+        parents = {parent for parent in manifest["parent_map"].get(uid, []) if parent.startswith("model.")}
+        if parents & models and not parents <= models and parents <= models | built:
+            tests.append(node["name"])
+    return sorted(manifest["nodes"][uid]["name"] for uid in models) + sorted(tests), models
+
+
 def _child_main(config_file: str) -> int:
     config = json.loads(Path(config_file).read_text())
     run = config["run"]
-    result: dict[str, Any] = {"failures": [], "passed": 0, "seconds": dict(run["seconds"])}
+    result: dict[str, Any] = {"failures": [], "passed": 0, "seconds": dict(run["seconds"]), "predictive_rows": {}}
 
     def step(name: str, started: float) -> None:
         result["seconds"][name] = round(time.monotonic() - started, 1)
 
-    try:
-        started = time.monotonic()
-        select = [f"+{name}" for name in PREDICTIVE_INPUTS]
-        ok, passed, failures = _dbt(["build", "--select", *select, "--exclude", "resource_type:seed",
-                                     "--indirect-selection", "cautious"], config)
+    def dbt_build(select: list[str], *extra: str) -> bool:
+        ok, passed, failures = _dbt(["build", "--select", *select, "--exclude", "resource_type:seed", *extra], config)
         result["passed"] += passed
         result["failures"] += failures
-        step("dbt_upstream", started)
-        if ok:
+        return ok
+
+    try:
+        built: set[str] = set()
+        frames: dict[str, Any] = {}
+        spark = None
+        ok = True
+        for number, stage in enumerate(STAGES):
+            started = time.monotonic()
+            if number == 0:  # no manifest yet: dbt selects the stage's models itself
+                ok = dbt_build([f"+{name}" for name in stage.inputs], "--indirect-selection", "cautious")
+                manifest = _manifest(config)
+                models = {uid for uid in _ancestors(manifest, stage.inputs) if uid.startswith("model.")}
+            else:
+                select, models = _stage_selection(manifest, stage.inputs, built)
+                ok = dbt_build(select, "--indirect-selection", "cautious")
+            built |= models
+            step(f"dbt_before_{stage.name}", started)
+            if not ok:
+                break
             from pyspark.sql import SparkSession
 
             started = time.monotonic()
-            manifest = _manifest(config)
             spark = SparkSession.builder.getOrCreate()
-            result["predictive_rows"] = predictive_step(spark, manifest)
-            step("predictive_step", started)
+            result["predictive_rows"].update(stage.step(spark, manifest, frames))
+            step(stage.name, started)
+        if ok:
             started = time.monotonic()
-            upstream = _ancestors(manifest, PREDICTIVE_INPUTS)
             rest = sorted(node["name"] for uid, node in manifest["nodes"].items()
-                          if node["resource_type"] == "model" and uid not in upstream)
-            ok, passed, failures = _dbt(["build", "--select", *rest, "--exclude", "resource_type:seed"], config)
-            result["passed"] += passed
-            result["failures"] += failures
+                          if node["resource_type"] == "model" and uid not in built)
+            ok = dbt_build(rest)
             step("dbt_rest", started)
-            if ok and config["publish"]:
+            if ok and config["publish"] and spark is not None:
                 started = time.monotonic()
                 result["published_relations"] = publish_views(spark, run["build_schema"], run["schema"])
                 result["published"] = True
