@@ -21,7 +21,8 @@
     of several dbt invocations (Spark: scripts/clvlayer/spark.py) passes its own start in CLV_RUN_STARTED_AT, so the
     models of its later invocations (the load ledger, the scoped tests) see the rows its first one wrote. -#}
 {% macro this_run_loaded_at() -%}
-    cast('{{ env_var("CLV_RUN_STARTED_AT", "") or run_started_at.strftime("%Y-%m-%d %H:%M:%S.%f") }}' as timestamp)
+    {%- set shared_start = env_var("CLV_RUN_STARTED_AT", "") if target.type == 'spark' else "" -%}
+    cast('{{ shared_start or run_started_at.strftime("%Y-%m-%d %H:%M:%S.%f") }}' as timestamp)
 {%- endmacro %}
 
 {#- In an incremental model that reads int_orders_enriched: whether the row's `column` (a customer) had rows

@@ -538,7 +538,7 @@
    "min": 0,
    "max": 1,
    "default": 0.5,
-   "meaning": "Churn risk band medium from this probability (low below it); must be below churn_risk_high_from.",
+   "meaning": "Churn risk band medium from this probability (low below it); at most churn_risk_high_from.",
    "test_value": 0.4,
    "group": "predictive",
    "requirement": "a number from 0 to 1"

@@ -552,3 +552,5 @@ def test_segment_partitions_scored_once_equal_the_long_form():
                           **{**args, "actual": actual})
     pd.testing.assert_frame_equal(alone.segments, once)  # the segment table does not need the customers' bounds
     assert np.isnan(alone.lower).all() and np.isfinite(alone.clv).all()
+    with pytest.raises(ClvFitError, match="more than one partition"):  # summed together, they would double count
+        clv_intervals("bgnbd", bg, gg, x, tx, T, m, segments=[kinds[0], np.where(x > 2, "freq\x1fhi", "other")])

@@ -364,6 +364,8 @@ def _segment_codes(segments: ArrayLike | Sequence[ArrayLike], n: int) -> tuple[l
             raise ClvFitError("segments contain missing labels")
         local.append(pd.factorize(series, sort=True))
     names = pd.Index(np.concatenate([uniques.to_numpy(object) for _, uniques in local])).unique().sort_values()
+    if len(names) != sum(len(uniques) for _, uniques in local):
+        raise ClvFitError("segments: a label appears in more than one partition (prefix each partition's labels)")
     return [names.get_indexer(uniques)[codes] for codes, uniques in local], names
 
 
