@@ -335,17 +335,19 @@
 
         changed_keys as (
 
+            {#- a key's raw rows in file order: which of two copies comes first decides which one a full build
+                keeps, so a key whose rows only moved is staged again too -#}
             select coalesce(in_file.state_key, in_store.state_key) as state_key
             from (
-                select raw_hash, state_key, count(*) as copies from file_rows group by raw_hash, state_key
+                select state_key, list(raw_hash order by batch_row_id) as raw_hashes from file_rows group by state_key
             ) as in_file
             full join (
-                select {{ raw_row_hash(table_name, 'raw_') }} as raw_hash, state_key, count(*) as copies
+                select state_key, list({{ raw_row_hash(table_name, 'raw_') }} order by row_id) as raw_hashes
                 from {{ this }}
                 where state_key is not null
-                group by all
-            ) as in_store on in_file.raw_hash = in_store.raw_hash and in_file.state_key = in_store.state_key
-            where in_file.copies is distinct from in_store.copies
+                group by state_key
+            ) as in_store on in_file.state_key = in_store.state_key
+            where in_file.raw_hashes is distinct from in_store.raw_hashes
             {%- if rejudged %}
             union
             {{ rejudged }}
