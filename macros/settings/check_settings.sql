@@ -108,6 +108,11 @@
             ~ calibration_end ~ ', ' ~ ('clv_as_of_date' if clv_as_of else 'as_of_date')
             ~ '): the holdout lies between them') -%}
     {%- endif -%}
+    {%- if var('churn_risk_medium_from') > var('churn_risk_high_from') -%}
+        {%- do found.append('var churn_risk_medium_from (' ~ var('churn_risk_medium_from') ~ ') must not exceed '
+            ~ 'churn_risk_high_from (' ~ var('churn_risk_high_from') ~ '): the medium churn-risk band lies between '
+            ~ 'them') -%}
+    {%- endif -%}
     {%- if var('cvm_vip_value_tier') not in var('value_tier_shares') -%}
         {%- do found.append('var cvm_vip_value_tier must be one of the tiers of value_tier_shares ('
             ~ var('value_tier_shares').keys() | join(', ') ~ '), got ' ~ tojson(var('cvm_vip_value_tier'))) -%}

@@ -44,22 +44,26 @@
 
 {#-
     classify_duplicates(relation, key_columns, version_column=none)
-    A subquery over `relation` (which must have `row_id`, unique, and `row_fingerprint` columns) adding:
+    A subquery over `relation` (which must have `row_id`, unique within a key, and `row_fingerprint` columns) adding:
       is_exact_copy            - a second or later identical copy of a row (the first copy is kept)
       is_superseded            - an older version of a key when a newer `version_column` value exists
       is_conflicting_duplicate - several different rows share the key at its latest version (or, without a
                                  version column, at all): none can be chosen, all are quarantined
     Only rows whose key occurs more than once go through the windows (a hash aggregate finds those keys), on a
     narrow projection (row id, key, version, fingerprint) joined back by row id: sorting every wide row three times
-    cost more than the rest of staging. The first copy is the one with the lowest row id. Portable SQL (window
-    min/max rather than count(distinct) over a window, which Spark lacks).
+    cost more than the rest of staging. The first copy is the one with the lowest row id. The flags join back by row
+    id and key: an incremental run classifies re-read rows beside stored rows of other keys, whose row ids come from
+    an earlier read of the same file and may equal a new row's (tests/dbt/assert_duplicate_flags_stay_with_their_key).
+    Portable SQL (window min/max rather than count(distinct) over a window, which Spark lacks).
 -#}
 {% macro classify_duplicates(relation, key_columns, version_column=none) -%}
     {%- set key = key_columns | join(', ') -%}
     {%- set version = version_column if version_column else 'cast(null as ' ~ dbt.type_timestamp() ~ ')' -%}
     {%- set join_keys = [] -%}
+    {%- set flag_keys = ['base_rows.row_id = flags.row_id'] -%}
     {%- for column in key_columns -%}
         {%- do join_keys.append('keyed_rows.' ~ column ~ ' = duplicated_keys.' ~ column) -%}
+        {%- do flag_keys.append('base_rows.' ~ column ~ ' = flags.' ~ column) -%}
     {%- endfor -%}
     (
         select
@@ -71,6 +75,9 @@
         left join (
             select
                 with_latest.row_id,
+                {%- for column in key_columns %}
+                with_latest.{{ column }},
+                {%- endfor %}
                 with_latest.copy_number > 1 as is_exact_copy,
                 coalesce(with_latest.row_version < with_latest.latest_version, false)
                 or (with_latest.row_version is null and with_latest.latest_version is not null) as is_superseded,
@@ -112,7 +119,7 @@
                     ) as with_copies
                 ) as with_versions
             ) as with_latest
-        ) as flags on base_rows.row_id = flags.row_id
+        ) as flags on {{ flag_keys | join(' and ') }}
     )
 {%- endmacro %}
 

@@ -231,6 +231,10 @@ def combination_problems(values: dict[str, Any]) -> list[str]:
     if split and calibration_end and split >= calibration_end:
         found.append(f"var clv_holdout_split_date ({split}) must be before the calibration end ({calibration_end}, "
                      f"{'clv_as_of_date' if clv_as_of else 'as_of_date'}): the holdout lies between them")
+    medium, high = (values.get(name, default(name)) for name in ("churn_risk_medium_from", "churn_risk_high_from"))
+    if medium > high:
+        found.append(f"var churn_risk_medium_from ({medium}) must not exceed churn_risk_high_from ({high}): the "
+                     "medium churn-risk band lies between them")
     tiers = values.get("value_tier_shares", default("value_tier_shares"))
     vip = values.get("cvm_vip_value_tier", default("cvm_vip_value_tier"))
     if isinstance(tiers, dict) and vip not in tiers:

@@ -1,7 +1,9 @@
 """Optional input column orders.discount_code (docs/input_contract.md): where given, a code on a customer's first
 order makes it `discounted` in segment type first_order_discount (int_customers_first_purchases); absent, nothing
 changes. Two small builds of the sample's tables as CSV files (only int_customers_first_purchases and its parents):
-one with a discount_code column, one without; the one without gives the sample warehouse's labels."""
+one with a discount_code column, one without; the one without gives the sample warehouse's labels. The code is part
+of an order row's content: two copies of an order that differ only in their code are conflicting duplicates, not an
+exact copy whose second code is dropped."""
 
 from __future__ import annotations
 
@@ -24,6 +26,15 @@ def labels(warehouse: Path) -> pd.DataFrame:
         return connection.execute(LABELS).df().set_index("customer_id").sort_index()
 
 
+def recoded_copy(orders: pd.DataFrame) -> pd.DataFrame:
+    """A second copy of a coded customer's last order (not their first: their label stays), with another code."""
+    coded = orders[orders["customer_id"].str.endswith("3")]
+    repeat = coded.groupby("customer_id")["order_id"].transform("size") > 1
+    copy = coded[repeat].sort_values(["customer_id", "ordered_at"]).tail(1).copy()
+    copy["discount_code"] = "SPRING5"
+    return copy
+
+
 def built(folder: Path, with_codes: bool) -> Path:
     raw = folder / "raw"
     raw.mkdir(parents=True)
@@ -32,6 +43,7 @@ def built(folder: Path, with_codes: bool) -> Path:
         if table == "orders" and with_codes:
             # every order of the customers whose id ends in 3 carries a code; "" (no code) elsewhere
             frame["discount_code"] = frame["customer_id"].str.endswith("3").map({True: "WELCOME10", False: ""})
+            frame = pd.concat([frame, recoded_copy(frame)], ignore_index=True)
         frame.to_csv(raw / f"{table}.csv", index=False)
     record = build_warehouse(folder / "warehouse.duckdb", raw, dbt_args=NODES, target_path=folder / "target")
     assert record.published, record.failures
@@ -39,8 +51,13 @@ def built(folder: Path, with_codes: bool) -> Path:
 
 
 @pytest.fixture(scope="module")
-def builds(tmp_path_factory: pytest.TempPathFactory) -> dict[str, pd.DataFrame]:
-    return {name: labels(built(tmp_path_factory.mktemp(name), name == "present")) for name in ("present", "absent")}
+def warehouses(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    return {name: built(tmp_path_factory.mktemp(name), name == "present") for name in ("present", "absent")}
+
+
+@pytest.fixture(scope="module")
+def builds(warehouses: dict[str, Path]) -> dict[str, pd.DataFrame]:
+    return {name: labels(warehouse) for name, warehouse in warehouses.items()}
 
 
 def test_absent_column_changes_nothing(builds: dict[str, pd.DataFrame], sample_warehouse: Path) -> None:
@@ -56,3 +73,13 @@ def test_a_code_on_the_first_order_makes_it_discounted(builds: dict[str, pd.Data
     pd.testing.assert_frame_equal(present.loc[~coded], absent.loc[~coded])
     changed = present["first_order_discount"] != absent["first_order_discount"]
     assert changed.sum() > 0 and (changed == (coded & (absent["first_order_discount"] != "discounted"))).all()
+
+
+def test_copies_that_differ_only_in_their_code_are_conflicting_duplicates(warehouses: dict[str, Path]) -> None:
+    orders = pd.read_csv(PROJECT_ROOT / "seeds" / "raw_orders.csv", dtype=str, keep_default_na=False)
+    order_id = recoded_copy(orders.assign(discount_code="WELCOME10"))["order_id"].item()
+    with duckdb.connect(str(warehouses["present"]), read_only=True) as connection:
+        reasons = connection.execute("select discount_code, quarantine_reason from staging.base_shop__orders "
+                                     "where order_id = ? order by discount_code", [order_id]).fetchall()
+    assert [code for code, _ in reasons] == ["SPRING5", "WELCOME10"], reasons
+    assert all(str(reason).startswith("conflicting_duplicate") for _, reason in reasons), reasons

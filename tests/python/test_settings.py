@@ -65,6 +65,7 @@ def given(text: str) -> dict[str, Any]:
     ("{as_of_date: 2024-06-30, clv_as_of_date: 2024-07-31}",
      "var clv_as_of_date (2024-07-31) is after as_of_date (2024-06-30)"),
     ("{cvm_vip_value_tier: gold}", "var cvm_vip_value_tier must be one of the tiers of value_tier_shares"),
+    ("{churn_risk_medium_from: 0.9}", "var churn_risk_medium_from (0.9) must not exceed churn_risk_high_from (0.8)"),
 ])
 def test_python_refuses_a_bad_setting_naming_it(vars_: str, message: str) -> None:
     with pytest.raises(settings.SettingsError) as error:

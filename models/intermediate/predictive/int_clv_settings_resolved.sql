@@ -48,6 +48,16 @@ split as (
 
 ),
 
+holdout_window as (
+
+    select
+        as_of_date,
+        holdout_split_date,
+        {{ days_between('holdout_split_date', 'as_of_date') }} as holdout_days
+    from split
+
+),
+
 observed_margin as (
 
     select {{ safe_divide('sum(purchase_days.gross_margin)', 'sum(purchase_days.spend)') }} as margin_rate
@@ -60,19 +70,16 @@ observed_margin as (
 final as (
 
     select
-        split.as_of_date,
-        split.holdout_split_date,
+        holdout_window.as_of_date,
+        holdout_window.holdout_split_date,
         '{{ time_unit }}' as time_unit,
         {{ days_per_time_unit() }} as days_per_time_unit,
         cast({{ var('days_per_month') }} as double) / {{ days_per_time_unit() }} as time_units_per_month,
-        cast({{ days_between('split.holdout_split_date', 'split.as_of_date') }} as double)
-        / {{ days_per_time_unit() }} as holdout_length,
+        cast(holdout_window.holdout_days as double) / {{ days_per_time_unit() }} as holdout_length,
         cast({{ var('clv_horizon_months') }} as integer) as horizon_months,
         cast({{ var('churn_risk_days') }} as integer) as churn_risk_days,
         -- the holdout's churn-risk window: churn_risk_days, or the holdout when it is shorter
-        cast(least(
-            {{ var('churn_risk_days') }}, {{ days_between('split.holdout_split_date', 'split.as_of_date') }}
-        ) as integer) as churn_window_days,
+        cast(least({{ var('churn_risk_days') }}, holdout_window.holdout_days) as integer) as churn_window_days,
         cast({{ var('clv_monthly_discount_rate') }} as double) as monthly_discount_rate,
         {%- if var('clv_margin_rate') != '' %}
             cast({{ var('clv_margin_rate') }} as double) as margin_rate,
@@ -97,7 +104,7 @@ final as (
         cast(
             nullif('{{ var("clv_parameters_from") }}', '') as {{ dbt.type_string() }}
         ) as parameters_from
-    from split
+    from holdout_window
     cross join observed_margin
 
 )

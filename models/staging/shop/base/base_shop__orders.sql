@@ -8,13 +8,13 @@
 -- those quarantined as in the future, whose verdict moves with the reference date). A changed or vanished loaded
 -- file, or new rows that change a date column's day/month order, rebuild the table in full (the ledger says why).
 -- Rows (re)written by a run carry its time in batch_loaded_at (macros/incremental.sql, this_run_loaded_at).
-{%- set date_columns = ['ordered_at', 'updated_at'] %}
-{%- set plan = staging_load_plan('orders', date_columns) %}
+{%- set date_columns = state_tables()['orders'].date_columns %}
+{%- set plan = staging_load_plan('orders') %}
 {{ config(
     materialized=('incremental' if target.type == 'duckdb' else 'table'),
     incremental_strategy='delete+insert',
     unique_key='order_id',
-    pre_hook="{{ staging_rebuild_delete('orders', ['ordered_at', 'updated_at']) }}",
+    pre_hook="{{ staging_rebuild_delete('orders') }}",
     post_hook="{{ insert_rejected_lines('orders', with_batch=true, extra={'batch_read_at': this_run_loaded_at(),
         'batch_loaded_at': this_run_loaded_at()}) }}"
 ) }}
@@ -104,7 +104,7 @@ read_rows as (
         *,
         {{ row_fingerprint(['order_key', 'customer_key', ['ordered_at_utc', 'ordered_at_text'],
             ['original_amount', 'amount_text'], 'normalized_status', 'original_currency',
-            ['updated_at_utc', 'updated_at_text']]) }} as row_fingerprint
+            ['updated_at_utc', 'updated_at_text'], 'discount_code']) }} as row_fingerprint
     from typed
 
 ),
