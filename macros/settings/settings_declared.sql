@@ -462,7 +462,7 @@
   "ltv_young_tenure_months": {
    "type": "integer",
    "min": 1,
-   "default": 6,
+   "default": 9,
    "meaning": "A segment most of whose buyers have less tenure than this is published as too young to compare.",
    "group": "lifetime",
    "requirement": "a whole number >= 1"
