@@ -238,13 +238,16 @@ def lifetimes(c: pd.DataFrame, p: Params, orders: pd.DataFrame) -> pd.DataFrame:
         s, status = curves[curve]
         out = pd.DataFrame(index=part.index)
         out["curve"] = curve
+        # months lived so far under the same q: 1 month + lifespan + q x the silence since the last order (uncapped)
+        span, tenure, q = part["span"], part["tenure"], q_all.loc[part.index]
+        out["alive"] = 1 + (span + q * (tenure - span)) / DAYS_PER_MONTH
         if s is None:
             out["expected"], out["discounted"], out["status"] = np.nan, np.nan, "curve_not_estimable"
         else:
             out["expected"], out["discounted"], out["status"] = project(part["span"], part["tenure"], s, p,
                                                                       q_all.loc[part.index].to_numpy())
         parts.append(out)
-    out = pd.concat(parts) if parts else pd.DataFrame(columns=["curve", "expected", "discounted", "status"])
+    out = pd.concat(parts) if parts else pd.DataFrame(columns=["curve", "alive", "expected", "discounted", "status"])
     out.attrs["curves"] = curves
     return out
 
@@ -288,13 +291,14 @@ def segment_rows(orders: pd.DataFrame, attributes: pd.DataFrame, spend: pd.DataF
     for segment_type, values in labels.items():
         for value, part in c.groupby(values):
             b = part[part["buyer"]]
-            exposure = b["observed"].sum()
+            exposure = b["alive"].sum()  # months lived so far: the monthly rates' exposure
             eligible = b[b["eligible"]]
             row = {
                 "segment_type": segment_type, "segment_value": value, "customers": len(part), "buyers": len(b),
                 # sums over no buyer are null, as SQL's sum of nothing
                 "realised_ltv_total": b["net"].sum() if len(b) else np.nan,
                 "orders_to_date": b["completed"].sum() if len(b) else np.nan,
+                "lifetime_exposure_months": exposure if len(b) else np.nan,
                 "average_check": b["net"].sum() / b["completed"].sum() if len(b) else np.nan,
                 "orders_per_month": b["completed"].sum() / exposure if len(b) else np.nan,
                 "monthly_revenue_per_customer": b["net"].sum() / exposure if len(b) else np.nan,

@@ -10,8 +10,10 @@
 -- since a buyer who orders again does so after the as-of date: their lifespan exceeds T, and past it follows the
 -- curve given survival to T. No buyer is certainly churned (a long silence makes q small, not 0): a fixed 180-day
 -- threshold counted the slow buyers who come back after it as churned (lifetimes 25-30% short).
--- The mean over a segment's buyers is the segment's restricted mean lifetime. Definitions: docs block
--- "expected_lifetime" (docs/metrics.md).
+-- The mean over a segment's buyers is the segment's restricted mean lifetime. observed_alive_months is the part of
+-- it already lived by the as-of date, 1 month + s + q x (T - s) (uncapped, as the revenue to date): the exposure
+-- the monthly rates of formulas A and B divide by, so they are per month of the same lifetime (issue 23).
+-- Definitions: docs block "expected_lifetime" (docs/metrics.md).
 {%- set days_per_month = var('days_per_month') | float %}
 {%- set span_cap_days = (var('clv_horizon_months') | float - 1) * days_per_month %}
 {%- set last_day = span_cap_days | round(0, 'floor') | int %}
@@ -150,6 +152,11 @@ final as (
         lifespan_days,
         case when lifetime_status in ('projected', 'churned') then return_probability end as return_probability,
         {{ days_to_months('lifespan_days') }} + 1 as observed_lifespan_months,
+        -- the months lived so far under the same return probability (the exposure of the monthly rates): the
+        -- first month + the lifespan + q x the silence since the last order (a returning buyer is alive up to the
+        -- as-of date)
+        1 + {{ days_to_months('lifespan_days + return_probability * (tenure_days - lifespan_days)') }}
+            as observed_alive_months,
         1 + {{ days_to_months('expected_lifespan_days') }} as expected_lifetime_months,
         {{ days_to_months('expected_lifespan_days - least(lifespan_days, ' ~ span_cap_days ~ ')') }}
             as expected_remaining_lifetime_months,
