@@ -6,8 +6,9 @@ it (customers_truth.parquet, true_lifetime_days). Since issue 23's second round 
 threshold: each buyer's return probability comes from a cure-Lomax fit to the gaps between the shop's orders and
 weighs their lifespan in a weighted Kaplan-Meier curve (DECISIONLOG "Expected lifetime without a churn threshold").
 It is within 10% of the true restricted mean lifetime - E[min(1 month + L, 36 months)] - overall (1%) and per
-channel (-5% to +10%; the 180-day threshold read 25-35% under). Formula A, whose monthly revenue is per month of observed lifespan, now
-reads above the true revenue by a pinned band. The table printed by test_expected_lifetime_is_close_to_the_truth
+channel (-5% to +10%; the 180-day threshold read 25-35% under). Formula A, whose monthly revenue is per month of
+lifetime lived so far under the same return probability, is within 10% of the true revenue overall and per channel
+(per month of observed lifespan it read 1.1-1.6x). The table printed by test_expected_lifetime_is_close_to_the_truth
 is the one quoted in the docs."""
 
 from __future__ import annotations
@@ -27,8 +28,9 @@ LIFETIME_TOLERANCE = 0.10
 # per channel: paid_social reads +10.0% here (the return probability is pooled over channels, so a channel whose
 # customers drop out faster gets the others' q: DECISIONLOG "Expected lifetime without a churn threshold")
 CHANNEL_LIFETIME_TOLERANCE = 0.12
-# formula A / the true 36-month revenue (its monthly revenue per month of observed lifespan, see the module docstring)
-FORMULA_A_BAND = (1.1, 1.6)
+# formula A / the true 36-month revenue: measured 0.96 (referral) to 1.09 (paid_social), overall 1.02 (DECISIONLOG
+# "Formula A's monthly revenue per month of lifetime lived so far")
+FORMULA_A_BAND = (0.9, 1.1)
 
 
 @pytest.fixture(scope="module")
@@ -128,10 +130,10 @@ def test_segment_lifetime_is_above_the_observed_lifespan(lifetime_data: tuple[Pa
 def test_formula_a_against_the_true_revenue(lifetime_data: tuple[Path, Path]) -> None:
     """What formula A is and is not. The generator's true expected gross revenue of a customer in their first 36
     months is (p / nu) x (1 + lambda E[min(L, 36 months)]), E[min(L, c)] = (1 - exp(-lambda p c)) / (lambda p) (a
-    Geometric(p) number of Exponential(lambda) gaps). Formula A is monthly revenue per month of observed lifespan
-    (first to last order) x the expected lifetime: with the lifetime right, it reads above the truth because the
-    observed span leaves out the silent months a living customer's lifetime counts (pinned band, FORMULA_A_BAND).
-    The table is printed for the docs."""
+    Geometric(p) number of Exponential(lambda) gaps). Formula A is monthly revenue per month of lifetime lived so far
+    (1 month + first to last order + the return probability x the silence since) x the expected lifetime: a ratio
+    estimator of revenue over the same lifetime, within 10% of the truth (FORMULA_A_BAND; per month of observed
+    lifespan it read 1.1-1.6x, the silent months of living customers left out). The table is printed for the docs."""
     raw, warehouse = lifetime_data
     latent = pd.read_parquet(raw / "customers_truth.parquet", columns=["customer_id", "lambda", "p_dropout", "nu"])
     with duckdb.connect(str(warehouse), read_only=True) as con:

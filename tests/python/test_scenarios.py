@@ -9,9 +9,11 @@ Targets pinned (the full-size figures are in docs/benchmarks.md, "Expected lifet
   within 15% (the 180-day churn threshold read 25-30% under on every one of these);
 - a cohort whose formula A reads more than 2x its truth is flagged too_young_to_compare (never a 2-3x value that
   reads like a mature one; flagged below 9 months of tenure, cohorts of ~100 buyers a year old read up to 1.7x);
-- formula A overall reads above the true first-36-month revenue by the measured amount (band below): its monthly
-  revenue is per month of observed lifespan (first to last order), which leaves out the silent months the lifetime
-  now counts (DECISIONLOG "Expected lifetime without a churn threshold"). The band shows a change in either direction.
+- formula A overall within 12% of the true first-36-month revenue, and not below it (band below; measured here:
+  steady 1.064, growing 1.097, shrinking 1.054): its monthly revenue is per month of lifetime lived so far under the
+  lifetime's own return probability (DECISIONLOG "Formula A's monthly revenue per month of lifetime lived so far");
+  per month of observed lifespan it read 1.3-1.45 here. What remains above 1 is the first order's revenue in recent
+  buyers' short windows (docs/benchmarks.md). The band shows a change in either direction.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ from conftest import build, built_once
 
 CUSTOMERS = 4_000
 NODES = ["--select", "+fct_ltv_by_segment", "+fct_customer_ltv", "--indirect-selection", "cautious"]
-FORMULA_A_OVERALL_BAND = (1.1, 1.6)
+FORMULA_A_OVERALL_BAND = (1.0, 1.12)
 
 
 def scenario_build(tmp_path_factory: pytest.TempPathFactory, name: str) -> tuple[pd.DataFrame, Path]:
@@ -88,7 +90,7 @@ def test_young_cohorts_are_flagged_when_far(segments: pd.DataFrame) -> None:
     assert (cohorts["maturity_status"] == "comparable").sum() >= 5
 
 
-def test_formula_a_overall_reads_the_measured_amount_above_the_truth(segments: pd.DataFrame) -> None:
+def test_formula_a_overall_is_close_to_the_truth(segments: pd.DataFrame) -> None:
     overall = segments[segments["segment_type"] == "overall"].iloc[0]
     low, high = FORMULA_A_OVERALL_BAND
     assert low < overall["formula_a_vs_truth"] < high, (segments.attrs["scenario"], overall.to_dict())
