@@ -163,12 +163,19 @@ grid as (
 
 at_risk as (
 
+    -- the weights left at risk; a remainder below the weight tolerance is nobody (the float sum's last bits depend
+    -- on the order DuckDB adds in, which would make a build's empty days read 2e-13 or 0 at random)
     select
         *,
-        curve_buyers - coalesce(sum(leaving) over (
-            partition by as_of_date, curve order by lifespan_day rows between unbounded preceding and 1 preceding
-        ), 0) as at_risk
-    from grid
+        case when remaining < {{ weight_tolerance }} then 0 else remaining end as at_risk
+    from (
+        select
+            *,
+            curve_buyers - coalesce(sum(leaving) over (
+                partition by as_of_date, curve order by lifespan_day rows between unbounded preceding and 1 preceding
+            ), 0) as remaining
+        from grid
+    ) as remainders
 
 ),
 
