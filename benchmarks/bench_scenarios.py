@@ -9,10 +9,13 @@ least --min-buyers buyers) at the current as-of date:
   ltv_formula_b             vs the same x the segment's margin rate (ltv_margin_rate)
   discounted_clv            vs the discounted first-36-month revenue x the margin rate
   average_predicted_clv     vs the discounted revenue of the next 36 months after the as-of date x the margin rate
+  best_forward_value        (fct_predicted_clv_by_segment: the estimator the backtest chose) vs that estimator's truth
 
-Prints, per scenario x segment type x estimator, the bias (mean relative error over the segments) and the absolute
-error (mean |relative error|); cohorts are split by the mart's maturity_status (comparable / too_young_to_compare).
+Prints, per scenario x segment type x estimator, the bias (mean relative error over the segments), the absolute
+error (mean |relative error|) and the largest |relative error|; cohorts are split by the mart's maturity_status
+(comparable / too_young_to_compare). Segments with at least --min-buyers buyers (200: the issue's grain).
 Usage: .venv/bin/python benchmarks/bench_scenarios.py [--customers 8000] [--scenarios steady growing ...]
+       [--out FOLDER [--reuse]]  (--reuse: compare the warehouses already in FOLDER, no generation or build)
 """
 
 from __future__ import annotations
@@ -35,7 +38,10 @@ ESTIMATORS = {
     "ltv_formula_b": "margin_first_36m",
     "discounted_clv": "discounted_margin_first_36m",
     "average_predicted_clv": "discounted_margin_next_36m",
+    "best_forward_value": None,  # the truth of the estimator the backtest chose
 }
+BEST_TRUTH = {"predicted_clv": "discounted_margin_next_36m", "formula_a": "revenue_first_36m",
+              "formula_b": "margin_first_36m"}
 TRUTH_COLUMNS = ["true_lifetime_months", "revenue_first_36m", "discounted_revenue_first_36m",
                  "discounted_revenue_next_36m"]
 
@@ -55,7 +61,7 @@ def segments_vs_truth(warehouse: Path, truth: pd.DataFrame, min_buyers: int) -> 
         marts = con.execute("""
             select l.segment_type, l.segment_value, l.buyers, l.maturity_status, l.ltv_margin_rate,
                    l.expected_lifetime_months, l.ltv_formula_a, l.ltv_formula_b, l.discounted_clv,
-                   p.average_predicted_clv
+                   p.average_predicted_clv, p.best_forward_value, p.best_forward_value_estimator
             from marts.fct_ltv_by_segment as l
             left join marts.fct_predicted_clv_by_segment as p on l.segment_key = p.segment_key
             where l.as_of_snapshot = 'current' and l.segment_type in ('overall', 'acquisition_channel', 'cohort_month')
@@ -78,6 +84,9 @@ def segments_vs_truth(warehouse: Path, truth: pd.DataFrame, min_buyers: int) -> 
                        "discounted_margin_first_36m": t["discounted_revenue_first_36m"] * margin,
                        "discounted_margin_next_36m": t["discounted_revenue_next_36m"] * margin}
             for estimator, target in ESTIMATORS.items():
+                target = target or BEST_TRUTH.get(seg["best_forward_value_estimator"])
+                if target is None:
+                    continue
                 rows.append({"segment_type": segment_type, "segment_value": seg["segment_value"],
                              "buyers": seg["buyers"], "maturity_status": seg["maturity_status"],
                              "estimator": estimator, "value": seg[estimator], "truth": targets[target]})
@@ -99,27 +108,35 @@ def summary(rows: pd.DataFrame) -> pd.DataFrame:
 
 
 SHORT = {"expected_lifetime_months": "lifetime", "ltv_formula_a": "formula A", "ltv_formula_b": "formula B",
-         "discounted_clv": "discounted CLV", "average_predicted_clv": "predicted CLV"}
+         "discounted_clv": "discounted CLV", "average_predicted_clv": "predicted CLV",
+         "best_forward_value": "best forward value"}
 
 
 def compact(table: pd.DataFrame) -> pd.DataFrame:
-    """One row per scenario x segment type, one column per estimator: "bias / abs error" in percent."""
-    cells = table.assign(cell=lambda t: [f"{b:+.0%} / {a:.0%}" for b, a in zip(t["bias"], t["abs_error"])],
+    """One row per scenario x segment type, one column per estimator: "bias / abs error / max abs error" in percent."""
+    cells = table.assign(cell=lambda t: [f"{b:+.0%} / {a:.0%} / {m:.0%}"
+                                         for b, a, m in zip(t["bias"], t["abs_error"], t["max_abs_error"])],
                          estimator=lambda t: t["estimator"].map(SHORT))
     wide = cells.pivot(index=["scenario", "segment_type"], columns="estimator", values="cell")
     order = list(dict.fromkeys(table["scenario"]))
     wide = wide.reset_index()
     wide["scenario"] = pd.Categorical(wide["scenario"], order)
-    return wide.sort_values(["scenario", "segment_type"])[["scenario", "segment_type", *SHORT.values()]]
+    columns = [c for c in SHORT.values() if c in wide.columns]
+    return wide.sort_values(["scenario", "segment_type"])[["scenario", "segment_type", *columns]]
 
 
-def run(names: list[str], customers: int, seed: int, min_buyers: int, root: Path) -> pd.DataFrame:
+def run(names: list[str], customers: int, seed: int, min_buyers: int, root: Path, reuse: bool = False
+        ) -> pd.DataFrame:
     tables = []
     for name in names:
         started = time.monotonic()
         folder = root / name
-        truth = generate_scenario(folder / "raw", name, customers=customers, seed=seed)
-        warehouse = build(folder / "raw", folder)
+        if reuse:
+            truth = pd.read_parquet(folder / "raw" / "scenario_truth.parquet")
+            warehouse = folder / "warehouse.duckdb"
+        else:
+            truth = generate_scenario(folder / "raw", name, customers=customers, seed=seed)
+            warehouse = build(folder / "raw", folder)
         table = summary(segments_vs_truth(warehouse, truth, min_buyers))
         table.insert(0, "scenario", name)
         tables.append(table)
@@ -131,12 +148,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--customers", type=int, default=8_000)
     parser.add_argument("--seed", type=int, default=7)
-    parser.add_argument("--min-buyers", type=int, default=100, help="segments with fewer buyers are left out")
+    parser.add_argument("--min-buyers", type=int, default=200, help="segments with fewer buyers are left out")
     parser.add_argument("--scenarios", nargs="*", default=list(SCENARIOS), choices=list(SCENARIOS))
     parser.add_argument("--out", type=Path, help="keep the data and warehouses here (default: a temporary folder)")
+    parser.add_argument("--reuse", action="store_true", help="compare the warehouses already in --out")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        table = run(args.scenarios, args.customers, args.seed, args.min_buyers, args.out or Path(tmp))
+        if args.reuse and not args.out:
+            parser.error("--reuse needs --out")
+        table = run(args.scenarios, args.customers, args.seed, args.min_buyers, args.out or Path(tmp), args.reuse)
     pd.set_option("display.width", 200)
     print(table.to_markdown(index=False, floatfmt=".3f"))
     print("\nbias / absolute error (mean over the segments, relative to the truth):")

@@ -33,9 +33,11 @@
   "clv_monthly_discount_rate",
   "frequency_min_tenure_days",
   "lifetime_min_at_risk",
-  "lifetime_tail_fit_months",
   "lifetime_min_curve_buyers",
-  "lifetime_return_recency_bucket_days",
+  "lifetime_fit_step_days",
+  "lifetime_fit_grid_steps",
+  "lifetime_fit_shape_range",
+  "lifetime_fit_scale_range_days",
   "lifetime_return_max_order_bucket",
   "ltv_young_tenure_months",
   "clv_model",
@@ -400,14 +402,6 @@
    "group": "lifetime",
    "requirement": "a whole number >= 1"
   },
-  "lifetime_tail_fit_months": {
-   "type": "integer",
-   "min": 1,
-   "default": 6,
-   "meaning": "The curve is continued with the constant hazard of its last this many months, up to the horizon.",
-   "group": "lifetime",
-   "requirement": "a whole number >= 1"
-  },
   "lifetime_min_curve_buyers": {
    "type": "integer",
    "min": 1,
@@ -416,13 +410,49 @@
    "group": "lifetime",
    "requirement": "a whole number >= 1"
   },
-  "lifetime_return_recency_bucket_days": {
+  "lifetime_fit_step_days": {
    "type": "integer",
    "min": 1,
-   "default": 30,
-   "meaning": "Width in days of the recency buckets of the return probability (int_return_rates_estimated).",
+   "default": 7,
+   "meaning": "The cure-Lomax fits of the return gaps and of the survival tail read every this-many-th day.",
    "group": "lifetime",
    "requirement": "a whole number >= 1"
+  },
+  "lifetime_fit_grid_steps": {
+   "type": "integer",
+   "min": 1,
+   "default": 50,
+   "meaning": "Grid values per parameter (log-spaced over each range) of the cure-Lomax fits' shape and scale.",
+   "group": "lifetime",
+   "requirement": "a whole number >= 1"
+  },
+  "lifetime_fit_shape_range": {
+   "type": "list",
+   "items": {
+    "type": "number",
+    "above": 0
+   },
+   "default": [
+    0.1,
+    5.0
+   ],
+   "meaning": "Lowest and highest Lomax shape of the fit grid.",
+   "group": "lifetime",
+   "requirement": "a list, each item a number > 0"
+  },
+  "lifetime_fit_scale_range_days": {
+   "type": "list",
+   "items": {
+    "type": "number",
+    "above": 0
+   },
+   "default": [
+    1.0,
+    5000.0
+   ],
+   "meaning": "Lowest and highest Lomax scale (days) of the fit grid.",
+   "group": "lifetime",
+   "requirement": "a list, each item a number > 0"
   },
   "lifetime_return_max_order_bucket": {
    "type": "integer",
@@ -435,7 +465,7 @@
   "ltv_young_tenure_months": {
    "type": "integer",
    "min": 1,
-   "default": 6,
+   "default": 9,
    "meaning": "A segment most of whose buyers have less tenure than this is published as too young to compare.",
    "group": "lifetime",
    "requirement": "a whole number >= 1"
@@ -714,7 +744,7 @@
    "type": "integer",
    "min": 1,
    "default": 180,
-   "meaning": "CVM stage lapsed beyond this many days (at_risk up to it); also the lifetime's churn threshold.",
+   "meaning": "CVM stage lapsed beyond this many days (at_risk up to it). The expected lifetime uses no threshold.",
    "group": "segments",
    "requirement": "a whole number >= 1"
   },

@@ -79,6 +79,7 @@ joined as (
         customers.tenure_years,
         customers.is_frequency_eligible,
         customers.observed_lifespan_months,
+        lifetimes.observed_alive_months,
         lifetimes.lifetime_curve,
         coalesce(lifetimes.lifetime_status, 'no_purchases') as lifetime_status,
         lifetimes.expected_lifetime_months as own_expected_lifetime_months,

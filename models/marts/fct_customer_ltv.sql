@@ -51,6 +51,7 @@ final as (
             is_cohort_mature_{{ h }}m,
         {%- endfor %}
         observed_lifespan_months,
+        observed_alive_months,
         lifetime_curve,
         lifetime_status,
         own_expected_lifetime_months,

@@ -5,7 +5,8 @@
 --   LTV formula A  = monthly revenue per customer x expected lifetime
 --   LTV formula B  = average check x orders per month x expected lifetime x margin rate
 --   discounted CLV = monthly margin per customer x discounted expected lifetime
--- with monthly rates per month of observed lifespan (the exposure the expected lifetime is measured in), realised
+-- with monthly rates per month of lifetime lived so far (observed_alive_months: first month + lifespan + the return
+-- probability x the silence since the last order, the same model as the expected lifetime they multiply), realised
 -- LTV in the first 6/12/24 months on mature cohorts and, for channel segments, CAC and LTV/CAC. Descriptive only: it
 -- reads no model fit, so a fit that fails never holds it back; the predicted CLV of the same segments is the
 -- predictive mart fct_predicted_clv_by_segment. Definitions: docs/metrics.md ("LTV by segment").
@@ -71,6 +72,7 @@ customer_values as (
         case when customers.has_completed_order then customers.realised_margin_ltv end as realised_margin_ltv,
         case when customers.has_completed_order then customers.completed_orders end as orders_to_date,
         customers.observed_lifespan_months,
+        customers.observed_alive_months,
         case when customers.has_completed_order then customers.tenure_years end as tenure_years,
         -- a buyer younger than var ltv_young_tenure_months (tenure years x 12 = months of days_per_month)
         case
@@ -110,7 +112,8 @@ segment_sums as (
         sum(realised_ltv) as realised_ltv_total,
         sum(realised_margin_ltv) as realised_margin_ltv_total,
         sum(orders_to_date) as orders_to_date,
-        sum(observed_lifespan_months) as lifetime_exposure_months,
+        sum(observed_lifespan_months) as observed_lifespan_months_total,
+        sum(observed_alive_months) as lifetime_exposure_months,
         sum(tenure_years) as tenure_years,
         sum(is_young_buyer) as young_buyers,
         count(frequency_eligible_orders) as frequency_eligible_buyers,
@@ -252,7 +255,7 @@ ratios as (
             {{ segment_ratio(ratio) }} as {{ ratio }},
         {%- endfor %}
         {{ safe_divide('repeat_buyers', 'buyers') }} as repeat_customer_rate,
-        {{ safe_divide('lifetime_exposure_months', 'buyers') }} as average_observed_lifespan_months
+        {{ safe_divide('observed_lifespan_months_total', 'buyers') }} as average_observed_lifespan_months
     from segment_sums
 
 ),

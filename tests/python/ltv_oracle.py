@@ -15,11 +15,14 @@ DAYS_PER_MONTH = 30.4375
 HORIZON_MONTHS = 36
 LAPSED_DAYS = 180
 MIN_AT_RISK = 30
-TAIL_FIT_MONTHS = 6
+FIT_STEP_DAYS = 7
+FIT_GRID_STEPS = 50
+FIT_SHAPES = (0.1, 5.0)
+FIT_SCALES = (1.0, 5000.0)
+WEIGHT_TOLERANCE = 1e-9
 MIN_CURVE_BUYERS = 200
 MONTHLY_DISCOUNT = 0.01
 MIN_TENURE_DAYS = 90
-RETURN_BUCKET_DAYS = 30
 RETURN_MAX_ORDER_BUCKET = 3
 REALISED_HORIZONS = (6, 12, 24)
 CAC_HORIZONS = (3, 6, 12, 24)
@@ -29,7 +32,6 @@ CAC_HORIZONS = (3, 6, 12, 24)
 class Params:
     lapsed_days: int = LAPSED_DAYS
     min_at_risk: int = MIN_AT_RISK
-    tail_fit_months: float = TAIL_FIT_MONTHS
     min_curve_buyers: int = MIN_CURVE_BUYERS
     horizon_months: int = HORIZON_MONTHS
     monthly_discount: float = MONTHLY_DISCOUNT
@@ -49,86 +51,135 @@ def present_value(days: np.ndarray | float, delta: float) -> np.ndarray | float:
     return days if delta == 0 else -np.expm1(-delta * np.asarray(days, float)) / delta
 
 
-def survival(span: np.ndarray, lapsed: np.ndarray, tenure: np.ndarray, p: Params) -> tuple[np.ndarray | None, str]:
-    """Daily Kaplan-Meier S(d) = P(lifespan > d), d = 0 .. floor(span cap), with the constant-hazard tail."""
+def cure_lomax(days: np.ndarray | float, shape: float, scale: float, cure: float) -> np.ndarray | float:
+    """cure + (1 - cure) (1 + t / scale)^-shape."""
+    return cure + (1 - cure) * (1 + np.asarray(days, float) / scale) ** -shape
+
+
+def fit_cure_lomax(days: np.ndarray, surv: np.ndarray, weight: np.ndarray) -> tuple[float, float, float, int] | None:
+    """Weighted least squares over the log-spaced grid; the cure share in closed form (clipped to [0, 1]); ties to the
+    smaller shape, then scale. (shape, scale, cure, points) or None without points."""
+    if not len(days):
+        return None
+    grid = np.arange(FIT_GRID_STEPS) / max(FIT_GRID_STEPS - 1, 1)
+    shapes = FIT_SHAPES[0] * (FIT_SHAPES[1] / FIT_SHAPES[0]) ** grid
+    scales = FIT_SCALES[0] * (FIT_SCALES[1] / FIT_SCALES[0]) ** grid
+    t, y, w = np.asarray(days, float), np.asarray(surv, float), np.asarray(weight, float)
+    lomax = (1 + t[None, None, :] / scales[None, :, None]) ** -shapes[:, None, None]
+    dot = (w * (y - lomax) * (1 - lomax)).sum(-1)
+    norm = (w * (1 - lomax) ** 2).sum(-1)
+    cross = (w * (y - lomax) ** 2).sum(-1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        cure = np.clip(np.where(norm != 0, dot / np.where(norm != 0, norm, 1), np.nan), 0, 1)
+    error = cross - 2 * cure * dot + cure * cure * norm
+    i, j = np.unravel_index(np.nanargmin(error), error.shape)  # row-major: smaller shape, then scale, first
+    return float(shapes[i]), float(scales[j]), float(cure[i, j]), len(t)
+
+
+def kaplan_meier(until: np.ndarray, weight: np.ndarray, event: np.ndarray, last: int) -> tuple[np.ndarray, np.ndarray]:
+    """Weighted daily KM on days 0..last: (survival, at risk); leaving after min(until, last + 1), an event counts only
+    on a day of the grid; a day on which all at risk have the event makes S zero."""
+    until = np.minimum(np.asarray(until, int), last + 1)
+    leaving = np.bincount(until, weights=weight, minlength=last + 2)
+    events = np.bincount(until, weights=np.where(until <= last, event, 0.0), minlength=last + 2)[: last + 1]
+    at_risk = (np.sum(weight) - np.concatenate(([0.0], np.cumsum(leaving)[:-1])))[: last + 1]
+    all_gone = np.cumsum((events > 0) & (events >= at_risk - WEIGHT_TOLERANCE)) > 0
+    partial = (events > 0) & (events < at_risk - WEIGHT_TOLERANCE)
+    log_s = np.cumsum(np.where(partial, np.log1p(-events / np.where(partial, at_risk, 1)), 0.0))
+    return np.where(all_gone, 0.0, np.exp(log_s)), at_risk
+
+
+def fit_points(s: np.ndarray, at_risk: np.ndarray, p: Params, until: int) -> tuple[np.ndarray, ...]:
+    days = np.arange(len(s))
+    keep = (days <= until) & (at_risk >= p.min_at_risk) & (days % FIT_STEP_DAYS == 0)
+    return days[keep], s[keep], at_risk[keep]
+
+
+def survival(span: np.ndarray, tenure: np.ndarray, q: np.ndarray, p: Params) -> tuple[np.ndarray | None, str]:
+    """Daily weighted Kaplan-Meier S(d) = P(lifespan > d), d = 0 .. floor(span cap): each buyer churned at their
+    lifespan with weight 1 - q and at risk up to their tenure with weight q; past the observed days the fitted
+    cure-Lomax law scaled to meet the curve."""
     last = int(math.floor(p.span_cap))
-    days = np.arange(last + 1)
-    span = np.asarray(span, int)
-    tenure = np.asarray(tenure, int)
-    # at risk up to the lifespan when lapsed (churned there), else up to the last day whose churn is observable
-    until = np.where(np.asarray(lapsed, bool), span, tenure - p.lapsed_days - 1)
-    until = until[until >= 0]
-    leaving = np.bincount(np.minimum(until, last + 1), minlength=last + 2)
-    at_risk = (len(until) - np.concatenate(([0], np.cumsum(leaving)[:-1])))[: last + 1].astype(float)
-    churned = np.bincount(span[np.asarray(lapsed, bool) & (span <= last)], minlength=last + 1)[: last + 1].astype(float)
-    factor = np.where(at_risk > 0, 1 - churned / np.where(at_risk > 0, at_risk, 1), 1.0)
-    s = np.cumprod(factor)
-    observable = int(tenure.max()) - p.lapsed_days - 1
-    if observable < 0:
+    span, tenure, q = np.asarray(span, int), np.asarray(tenure, int), np.asarray(q, float)
+    until = np.concatenate((span, tenure))
+    weight = np.concatenate((1 - q, q))
+    s, at_risk = kaplan_meier(until, weight, np.concatenate((1 - q, np.zeros_like(q))), last)
+    if np.sum(1 - q) == 0:
         return None, "no_churn_observable"
     enough = np.flatnonzero(at_risk >= p.min_at_risk)
     if not enough.size:
         return None, "too_few_at_risk"
-    end = min(last, observable, int(enough.max()))
-    start = max(end - int(round(p.tail_fit_months * DAYS_PER_MONTH)), 0)
-    if end < last:
-        if s[end] == 0:
-            s[end + 1:] = 0.0
-        elif end == start:
+    end = min(last, int(tenure.max()), int(enough.max()))
+    if end < last and s[end] > 0:
+        fit = fit_cure_lomax(*fit_points(s, at_risk, p, end))
+        if fit is None or fit[3] < 3:
             return None, "tail_not_estimable"
-        else:
-            hazard = math.log(s[start] / s[end]) / (end - start)
-            s[end + 1:] = s[end] * np.exp(-hazard * (days[end + 1:] - end))
+        shape, scale, cure, _ = fit
+        days = np.arange(last + 1)
+        s[end + 1:] = s[end] * cure_lomax(days[end + 1:], shape, scale, cure) / cure_lomax(end, shape, scale, cure)
+    elif end < last:
+        s[end + 1:] = 0.0
     return s, "estimated"
 
 
-def return_rates(orders: pd.DataFrame, as_of: pd.Timestamp, p: Params) -> dict[tuple[int, int], float]:
-    """P(another completed order | silent r days after the n-th), per (order bucket, recency bucket start), from the
-    completed orders placed more than the lapse threshold before the date; cells with fewer than min_at_risk silent
-    orders pool the order buckets, then 1."""
+def return_rates(orders: pd.DataFrame, as_of: pd.Timestamp, p: Params) -> dict[int, np.ndarray]:
+    """Per order bucket: P(another completed order | silent d days after the n-th), d = 0 .. floor(span cap), from the
+    cure-Lomax fit to the weighted-free KM of the gaps (censored at the as-of date); a bucket with fewer than 3 fit
+    points uses all buckets pooled, then 1."""
+    last = int(math.floor(p.span_cap))
     done = orders[orders["completed"] & (orders["day"] <= as_of)].reset_index().sort_values(
         ["customer_id", "ordered_at", "order_id"])
-    bucket = np.minimum(done.groupby("customer_id").cumcount() + 1, RETURN_MAX_ORDER_BUCKET)
-    gap = (done.groupby("customer_id")["day"].shift(-1) - done["day"]).dt.days
-    resolved = (as_of - done["day"]).dt.days > p.lapsed_days
-    bucket, gap = bucket[resolved].to_numpy(), gap[resolved].to_numpy(float)
+    bucket = np.minimum(done.groupby("customer_id").cumcount() + 1, RETURN_MAX_ORDER_BUCKET).to_numpy()
+    gap = (done.groupby("customer_id")["day"].shift(-1) - done["day"]).dt.days.to_numpy(float)
+    returned = ~np.isnan(gap)
+    until = np.where(returned, gap, (as_of - done["day"]).dt.days.to_numpy(float)).astype(int)
+
+    def fit(mask: np.ndarray) -> tuple[float, float, float, int] | None:
+        if not mask.any():
+            return None
+        g, at_risk = kaplan_meier(until[mask], np.ones(mask.sum()), returned[mask].astype(float), last)
+        found = fit_cure_lomax(*fit_points(g, at_risk, p, last))
+        return found if found is not None and found[3] >= 3 else None
+
+    pooled = fit(np.ones(len(bucket), bool))
+    days = np.arange(last + 1)
     rates = {}
-    for r0 in range(0, p.lapsed_days // RETURN_BUCKET_DAYS * RETURN_BUCKET_DAYS + 1, RETURN_BUCKET_DAYS):
-        silent = ~(gap <= r0)
-        returned = silent & ~np.isnan(gap)
-        for b in range(1, RETURN_MAX_ORDER_BUCKET + 1):
-            if (silent & (bucket == b)).sum() >= p.min_at_risk:
-                rates[(b, r0)] = (returned & (bucket == b)).sum() / (silent & (bucket == b)).sum()
-            elif silent.sum() >= p.min_at_risk:
-                rates[(b, r0)] = returned.sum() / silent.sum()
-            else:
-                rates[(b, r0)] = 1.0
+    for b in range(1, RETURN_MAX_ORDER_BUCKET + 1):
+        own = fit(bucket == b)
+        chosen = own or pooled
+        if chosen is None:
+            rates[b] = np.ones(last + 1)
+        else:
+            shape, scale, cure, _ = chosen
+            rates[b] = 1 - cure / cure_lomax(days, shape, scale, cure)
     return rates
 
 
-def project(span: np.ndarray, lapsed: np.ndarray, s: np.ndarray, p: Params,
+def project(span: np.ndarray, tenure: np.ndarray, s: np.ndarray, p: Params,
             q: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(expected lifetime months, discounted lifetime months, status) of buyers on curve s: lapsed buyers keep their
-    observed lifetime; a censored buyer at lifespan d with return probability q expects d + q Σ_{k >= d} S(k) / S(d)
-    days of lifespan."""
+    """(expected lifetime months, discounted lifetime months, status) of buyers on curve s: at lifespan d and tenure
+    T with return probability q, d + q (T - d + Σ_{k >= T} S(k) / S(T)) days of lifespan (d + q (cap - d) when T is
+    past the cap)."""
     cap, last, month = p.span_cap, int(math.floor(p.span_cap)), DAYS_PER_MONTH
     weight = np.ones(last + 1)
     weight[last] = cap - last
     k = np.arange(last + 1)
     suffix = np.cumsum((s * weight)[::-1])[::-1]
     discounted_suffix = np.cumsum((s * np.exp(-p.delta * k) * present_value(weight, p.delta))[::-1])[::-1]
-    span = np.asarray(span, int)
-    lapsed = np.asarray(lapsed, bool)
-    at_horizon = ~lapsed & (span >= cap)
-    projected = ~lapsed & ~at_horizon
-    d = np.minimum(span, last)
-    expected = np.where(lapsed, np.minimum(span, cap), np.where(at_horizon, cap, span + q * suffix[d] / s[d]))
+    span, tenure, q = np.asarray(span, int), np.asarray(tenure, int), np.asarray(q, float)
+    at_horizon = span >= cap
+    old = tenure >= cap
+    t = np.minimum(tenure, last)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        after = np.nan_to_num(np.where(s[t] != 0, suffix[t] / np.where(s[t] != 0, s[t], 1), 0.0))
+        discounted_after = np.where(s[t] != 0, discounted_suffix[t] / np.where(s[t] != 0, s[t], 1), 0.0)
+    pv = lambda days: present_value(month + np.asarray(days, float), p.delta)  # noqa: E731
+    expected = np.where(at_horizon, cap, np.where(old, span + q * (cap - span), span + q * (tenure - span + after)))
     discounted = np.where(
-        lapsed, present_value(month + np.minimum(span, cap), p.delta),
-        np.where(at_horizon, present_value(month + cap, p.delta),
-                 present_value(month + span, p.delta) + q * math.exp(-p.delta * month) * discounted_suffix[d] / s[d]))
-    status = np.where(lapsed, "churned", np.where(at_horizon, "at_horizon", "projected"))
-    assert (projected == (status == "projected")).all()
+        at_horizon, pv(cap),
+        np.where(old, pv(span) + q * (pv(cap) - pv(span)),
+                 pv(span) + q * (pv(tenure) - pv(span) + math.exp(-p.delta * month) * discounted_after)))
+    status = np.where(at_horizon, "at_horizon", np.where(q == 0, "churned", "projected"))
     return (month + expected) / month, discounted / month, status
 
 
@@ -169,28 +220,34 @@ def lifetimes(c: pd.DataFrame, p: Params, orders: pd.DataFrame) -> pd.DataFrame:
     """Each buyer's expected and discounted lifetime on their channel's curve (all channels when too small)."""
     buyers = c[c["buyer"]]
     rates = return_rates(orders, (c["first"] + pd.to_timedelta(c["tenure"], unit="D")).max(), p)
-    top = p.lapsed_days // RETURN_BUCKET_DAYS * RETURN_BUCKET_DAYS
-    recency = np.minimum(buyers["recency"] // RETURN_BUCKET_DAYS * RETURN_BUCKET_DAYS, top).astype(int)
-    order_bucket = np.minimum(buyers["completed"], RETURN_MAX_ORDER_BUCKET)
-    q_all = pd.Series([rates[(b, r)] for b, r in zip(order_bucket, recency)], index=buyers.index, dtype=float)
-    curves: dict[str, tuple[np.ndarray | None, str]] = {
-        "all_channels": survival(buyers["span"].to_numpy(), buyers["lapsed"].to_numpy(), buyers["tenure"].to_numpy(), p)}
+    last = int(math.floor(p.span_cap))
+    silence = np.minimum(buyers["recency"].to_numpy(int), last)
+    order_bucket = np.minimum(buyers["completed"].to_numpy(int), RETURN_MAX_ORDER_BUCKET)
+    q_all = pd.Series([rates[b][d] for b, d in zip(order_bucket, silence)], index=buyers.index, dtype=float)
+
+    def curve_of_buyers(part: pd.DataFrame) -> tuple[np.ndarray | None, str]:
+        return survival(part["span"].to_numpy(), part["tenure"].to_numpy(), q_all.loc[part.index].to_numpy(), p)
+
+    curves: dict[str, tuple[np.ndarray | None, str]] = {"all_channels": curve_of_buyers(buyers)}
     for channel, part in buyers.groupby("channel"):
         if len(part) >= p.min_curve_buyers:
-            curves[channel] = survival(part["span"].to_numpy(), part["lapsed"].to_numpy(), part["tenure"].to_numpy(), p)
+            curves[channel] = curve_of_buyers(part)
     curve_of = buyers["channel"].where(buyers["channel"].isin(list(curves)), "all_channels")
     parts = []
     for curve, part in buyers.groupby(curve_of):
         s, status = curves[curve]
         out = pd.DataFrame(index=part.index)
         out["curve"] = curve
+        # months lived so far under the same q: 1 month + lifespan + q x the silence since the last order (uncapped)
+        span, tenure, q = part["span"], part["tenure"], q_all.loc[part.index]
+        out["alive"] = 1 + (span + q * (tenure - span)) / DAYS_PER_MONTH
         if s is None:
             out["expected"], out["discounted"], out["status"] = np.nan, np.nan, "curve_not_estimable"
         else:
-            out["expected"], out["discounted"], out["status"] = project(part["span"], part["lapsed"], s, p,
+            out["expected"], out["discounted"], out["status"] = project(part["span"], part["tenure"], s, p,
                                                                       q_all.loc[part.index].to_numpy())
         parts.append(out)
-    out = pd.concat(parts) if parts else pd.DataFrame(columns=["curve", "expected", "discounted", "status"])
+    out = pd.concat(parts) if parts else pd.DataFrame(columns=["curve", "alive", "expected", "discounted", "status"])
     out.attrs["curves"] = curves
     return out
 
@@ -234,13 +291,14 @@ def segment_rows(orders: pd.DataFrame, attributes: pd.DataFrame, spend: pd.DataF
     for segment_type, values in labels.items():
         for value, part in c.groupby(values):
             b = part[part["buyer"]]
-            exposure = b["observed"].sum()
+            exposure = b["alive"].sum()  # months lived so far: the monthly rates' exposure
             eligible = b[b["eligible"]]
             row = {
                 "segment_type": segment_type, "segment_value": value, "customers": len(part), "buyers": len(b),
                 # sums over no buyer are null, as SQL's sum of nothing
                 "realised_ltv_total": b["net"].sum() if len(b) else np.nan,
                 "orders_to_date": b["completed"].sum() if len(b) else np.nan,
+                "lifetime_exposure_months": exposure if len(b) else np.nan,
                 "average_check": b["net"].sum() / b["completed"].sum() if len(b) else np.nan,
                 "orders_per_month": b["completed"].sum() / exposure if len(b) else np.nan,
                 "monthly_revenue_per_customer": b["net"].sum() / exposure if len(b) else np.nan,

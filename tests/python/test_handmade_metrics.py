@@ -47,9 +47,11 @@ def test_dim_customers_by_hand(handmade_warehouse: Path, query) -> None:
 
 
 def test_ltv_family_by_hand(handmade_warehouse: Path, query) -> None:
-    """With the default 180-day lapse threshold nobody has been a customer long enough to observe churn: no survival
-    curve, so no expected lifetime and no formula A / B - null with the reason, never a made-up number. What is
-    observed is there: monthly revenue per month of observed lifespan, and the segment ratios."""
+    """With the default settings three buyers are too few for a survival curve: no expected lifetime and no formula
+    A / B - null with the reason, never a made-up number. What is observed is there: the customer's own monthly
+    revenue per month of observed lifespan, and the segment ratios per month lived so far (observed_alive_months:
+    at least the observed lifespan, at most the first month + the tenure; its return probability is a fit, pinned by
+    the oracle in test_oracle)."""
     rows = {r[0]: r[1:] for r in query(handmade_warehouse, """
         select customer_id, observed_lifespan_months, own_monthly_revenue, own_orders_per_month, lifetime_status,
                own_expected_lifetime_months, ltv_formula_a_own_lifetime, realised_ltv
@@ -65,7 +67,11 @@ def test_ltv_family_by_hand(handmade_warehouse: Path, query) -> None:
                ltv_margin_rate, expected_lifetime_status, expected_lifetime_months, ltv_formula_a, ltv_formula_b,
                orders_per_year, frequency_eligible_buyers
         from marts.fct_ltv_by_segment where segment_key = 'current|overall:all'""")
-    exposure = a_lifespan + 2
+    alive = dict(query(handmade_warehouse, "select customer_id, observed_alive_months from marts.fct_customer_ltv "
+                                           "where has_completed_order"))
+    for customer, lifespan, tenure in [("A", a_lifespan, 60), ("C", 1.0, 38), ("D", 1.0, 9)]:
+        assert lifespan - 1e-12 <= alive[customer] <= 1 + tenure / DAYS_PER_MONTH + 1e-12, customer
+    exposure = sum(alive.values())
     assert overall[:7] == (5, 3, 420, pytest.approx(70.0), pytest.approx(6 / exposure), pytest.approx(420 / exposure),
                            pytest.approx(143 / 420))
     assert overall[7:] == ("not_estimable", None, None, None, None, 0)

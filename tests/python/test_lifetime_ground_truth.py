@@ -2,12 +2,14 @@
 customers (fixture lifetime_data).
 
 The generator draws every customer's BG/NBD dropout and simulates customers still alive at the end of the data on to
-it (customers_truth.parquet, true_lifetime_days). Since issue 23 the expected lifetime weighs a buyer's remaining
-lifespan by their return probability and censors at the last day whose churn is observable: formula A is within 15%
-of the true revenue, while the lifetime reads under the true restricted mean lifetime - E[min(1 month + L, 36
-months)] - because slow buyers silent for longer than the lapse threshold count as churned (DECISIONLOG "Lifetime of
-the recently acquired"). The band below pins that, so a change in either direction shows. The table printed by
-test_expected_lifetime_is_close_to_the_truth is the one quoted in the docs."""
+it (customers_truth.parquet, true_lifetime_days). Since issue 23's second round the expected lifetime has no churn
+threshold: each buyer's return probability comes from a cure-Lomax fit to the gaps between the shop's orders and
+weighs their lifespan in a weighted Kaplan-Meier curve (DECISIONLOG "Expected lifetime without a churn threshold").
+It is within 10% of the true restricted mean lifetime - E[min(1 month + L, 36 months)] - overall (1%) and per
+channel (-5% to +10%; the 180-day threshold read 25-35% under). Formula A, whose monthly revenue is per month of
+lifetime lived so far under the same return probability, is within 10% of the true revenue overall and per channel
+(per month of observed lifespan it read 1.1-1.6x). The table printed by test_expected_lifetime_is_close_to_the_truth
+is the one quoted in the docs."""
 
 from __future__ import annotations
 
@@ -22,9 +24,13 @@ from ltv_oracle import DAYS_PER_MONTH, Params, customers_as_of, lifetimes, read_
 from test_oracle import assert_ltv_layer_matches_oracle, oracle
 
 CAP_MONTHS = 36
-TOLERANCE = 0.15
-# the lapse-based expected lifetime vs the BG/NBD lifetime (issue 23): under it by the slow buyers' silences
-LIFETIME_BAND = (-0.40, -0.10)
+LIFETIME_TOLERANCE = 0.10
+# per channel: paid_social reads +10.0% here (the return probability is pooled over channels, so a channel whose
+# customers drop out faster gets the others' q: DECISIONLOG "Expected lifetime without a churn threshold")
+CHANNEL_LIFETIME_TOLERANCE = 0.12
+# formula A / the true 36-month revenue: measured 0.96 (referral) to 1.09 (paid_social), overall 1.02 (DECISIONLOG
+# "Formula A's monthly revenue per month of lifetime lived so far")
+FORMULA_A_BAND = (0.9, 1.1)
 
 
 @pytest.fixture(scope="module")
@@ -59,7 +65,8 @@ def test_expected_lifetime_is_close_to_the_truth(lifetime_data: tuple[Path, Path
     print("\nexpected lifetime vs truth (months, restricted to 36):\n" + table.round(3).to_string())
     assert set(table.index) == {"all", "organic", "paid_search", "paid_social", "email", "referral", "affiliate"}
     for segment, row in table.iterrows():
-        assert LIFETIME_BAND[0] < row["relative_error"] < LIFETIME_BAND[1], (segment, row.to_dict())
+        tolerance = LIFETIME_TOLERANCE if segment == "all" else CHANNEL_LIFETIME_TOLERANCE
+        assert abs(row["relative_error"]) < tolerance, (segment, row.to_dict())
         # the observed span is far below the lifetime customers actually reach
         assert row["average_observed_lifespan_months"] < 0.6 * row["true_restricted_mean"], segment
         # the model's own expected lifetime is in the same range (a pooled fit: channel differences shrink)
@@ -68,24 +75,32 @@ def test_expected_lifetime_is_close_to_the_truth(lifetime_data: tuple[Path, Path
     assert table.loc["referral", "expected_lifetime_months"] > table.loc["paid_social", "expected_lifetime_months"]
 
 
-def test_churn_threshold_sensitivity(lifetime_data: tuple[Path, Path], orders: pd.DataFrame) -> None:
-    """The expected lifetime depends on the lapse threshold (a business definition). Measured with the oracle (the
-    same estimator as the warehouse) on the same data: the table is printed for the docs."""
+def test_return_probability_against_the_truth(lifetime_data: tuple[Path, Path]) -> None:
+    """The return probability of buyers not yet past the horizon against whether the generator keeps them alive
+    (repeat purchases still to come): by order bucket and 90-day silence bucket the mean return probability is
+    within 0.10 of the share alive, weighted over the buyers (cells with >= 100 buyers; the table is printed)."""
     raw, warehouse = lifetime_data
-    attributes, _ = read_raw(raw)
-    as_of = orders["day"].max()
-    truth = truth_and_warehouse(raw, warehouse).loc["all", "true_restricted_mean"]
-    rows = []
-    for threshold in (90, 180, 270, 365):
-        params = Params(lapsed_days=threshold)
-        customers = customers_as_of(orders, attributes, as_of, True, params)
-        expected = lifetimes(customers, params, orders)["expected"].mean()
-        rows.append((threshold, expected, expected / truth - 1))
-    table = pd.DataFrame(rows, columns=["lapse_threshold_days", "expected_lifetime_months", "vs_truth"])
-    print(f"\nchurn threshold sensitivity (truth {truth:.2f} months):\n" + table.round(3).to_string(index=False))
-    errors = dict(zip(table["lapse_threshold_days"], table["vs_truth"]))
-    assert LIFETIME_BAND[0] < errors[180] < LIFETIME_BAND[1]
-    assert errors[90] < errors[180] < errors[270] < errors[365]  # a longer threshold counts fewer customers churned
+    latent = pd.read_parquet(raw / "customers_truth.parquet", columns=["customer_id", "repeats_after_end"])
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        buyers = con.execute("""
+            select f.customer_id, least(f.completed_orders, 3) as order_bucket,
+                   floor(f.recency_days / 90) * 90 as silence, p.return_probability
+            from marts.fct_customer_ltv as f
+            inner join intermediate.int_customers_lifetimes_projected as p
+                on f.customer_id = p.customer_id and f.as_of_date = p.as_of_date
+            where p.return_probability is not null""").df()
+    buyers = buyers.merge(latent, on="customer_id")
+    buyers["alive"] = (buyers["repeats_after_end"] > 0).astype(float)
+    cells = buyers.groupby(["order_bucket", "silence"]).agg(buyers=("alive", "size"), alive=("alive", "mean"),
+                                                            return_probability=("return_probability", "mean"))
+    print("\nreturn probability vs the share alive:\n" + cells.round(3).to_string())
+    cells = cells[cells["buyers"] >= 100]
+    assert len(cells) >= 10
+    gap = (cells["return_probability"] - cells["alive"]).abs()
+    assert (gap * cells["buyers"]).sum() / cells["buyers"].sum() < 0.10, cells.to_string()
+    # a longer silence after the same number of orders never makes a return more likely
+    for _, bucket in cells.groupby(level="order_bucket"):
+        assert bucket["return_probability"].is_monotonic_decreasing, bucket.to_string()
 
 
 def test_ltv_layer_matches_oracle_with_channel_curves(lifetime_data: tuple[Path, Path], orders: pd.DataFrame) -> None:
@@ -98,31 +113,27 @@ def test_ltv_layer_matches_oracle_with_channel_curves(lifetime_data: tuple[Path,
     assert_ltv_layer_matches_oracle(raw, warehouse, orders)
 
 
-def test_segment_lifetime_is_at_most_the_area_under_its_curve(lifetime_data: tuple[Path, Path]) -> None:
-    """For a channel (its own curve), 1 month + the area under the curve is the mean lifetime if every censored buyer
-    were certainly alive; weighing each by their return probability (issue 23) puts the mean of the buyers' expected
-    lifetimes below it, and above the mean observed lifespan (checked independently of the imputation)."""
+def test_segment_lifetime_is_above_the_observed_lifespan(lifetime_data: tuple[Path, Path]) -> None:
+    """For a channel, the mean expected lifetime is above the mean observed lifespan (every buyer's lifespan so far
+    plus a non-negative projection) and below the horizon."""
     _, warehouse = lifetime_data
     with duckdb.connect(str(warehouse), read_only=True) as con:
-        areas = dict(con.execute("""
-            select curve, 1 + max(survival_days_from) / 30.4375
-            from intermediate.int_lifetime_curves_estimated c
-            where as_of_date = (select as_of_date from intermediate.int_as_of_dates)
-            group by curve""").fetchall())
         rows = con.execute("""
             select segment_value, expected_lifetime_months, average_observed_lifespan_months
             from marts.fct_ltv_by_segment
             where as_of_snapshot = 'current' and segment_type = 'acquisition_channel'""").fetchall()
+    assert len(rows) == 6
     for channel, mean, observed in rows:
-        assert observed < mean < areas[channel], channel
+        assert observed < mean < CAP_MONTHS, channel
 
 
 def test_formula_a_against_the_true_revenue(lifetime_data: tuple[Path, Path]) -> None:
     """What formula A is and is not. The generator's true expected gross revenue of a customer in their first 36
     months is (p / nu) x (1 + lambda E[min(L, 36 months)]), E[min(L, c)] = (1 - exp(-lambda p c)) / (lambda p) (a
-    Geometric(p) number of Exponential(lambda) gaps). Formula A (monthly revenue per month of observed lifespan x the
-    expected lifetime) overstated it by about 30% before issue 23 (every buyer not lapsed projected as certainly
-    alive); with the return probability it is within 15% on every channel. The table is printed for the docs."""
+    Geometric(p) number of Exponential(lambda) gaps). Formula A is monthly revenue per month of lifetime lived so far
+    (1 month + first to last order + the return probability x the silence since) x the expected lifetime: a ratio
+    estimator of revenue over the same lifetime, within 10% of the truth (FORMULA_A_BAND; per month of observed
+    lifespan it read 1.1-1.6x, the silent months of living customers left out). The table is printed for the docs."""
     raw, warehouse = lifetime_data
     latent = pd.read_parquet(raw / "customers_truth.parquet", columns=["customer_id", "lambda", "p_dropout", "nu"])
     with duckdb.connect(str(warehouse), read_only=True) as con:
@@ -140,4 +151,4 @@ def test_formula_a_against_the_true_revenue(lifetime_data: tuple[Path, Path]) ->
     table = pd.DataFrame({"ltv_formula_a": pd.Series(formula), "true_36m_gross_revenue": truth})
     table["ratio"] = table["ltv_formula_a"] / table["true_36m_gross_revenue"]
     print("\nformula A vs the true 36-month gross revenue per buyer:\n" + table.round(2).to_string())
-    assert (table["ratio"] > 1 - TOLERANCE).all() and (table["ratio"] < 1 + TOLERANCE).all()
+    assert (table["ratio"] > FORMULA_A_BAND[0]).all() and (table["ratio"] < FORMULA_A_BAND[1]).all()

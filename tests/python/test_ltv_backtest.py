@@ -29,7 +29,7 @@ def by_hand(warehouse: Path, as_of: date, horizon: int) -> dict[str, float]:
     """Formula A and B's forward values and the actuals of the overall segment, from fct_orders and
     int_customers_valued as of `as_of`, in pandas."""
     customers = frame(warehouse, """
-        select customer_id, realised_ltv, realised_margin_ltv, completed_orders, observed_lifespan_months,
+        select customer_id, realised_ltv, realised_margin_ltv, completed_orders, observed_alive_months,
                expected_remaining_lifetime_months
         from intermediate.int_customers_valued where as_of_date = $as_of and has_completed_order""", as_of=as_of)
     orders = frame(warehouse, """
@@ -38,10 +38,10 @@ def by_hand(warehouse: Path, as_of: date, horizon: int) -> dict[str, float]:
     ahead = orders[(orders["ordered_on"].dt.date > as_of) & (orders["ordered_on"].dt.date <= end)
                    & orders["customer_id"].isin(customers["customer_id"])]
     buyers = len(customers)
-    monthly_revenue = customers["realised_ltv"].sum() / customers["observed_lifespan_months"].sum()
+    monthly_revenue = customers["realised_ltv"].sum() / customers["observed_alive_months"].sum()
     forward_months = customers["expected_remaining_lifetime_months"].clip(upper=horizon).mean()
     check = customers["realised_ltv"].sum() / customers["completed_orders"].sum()
-    per_month = customers["completed_orders"].sum() / customers["observed_lifespan_months"].sum()
+    per_month = customers["completed_orders"].sum() / customers["observed_alive_months"].sum()
     margin = customers["realised_margin_ltv"].sum() / customers["realised_ltv"].sum()
     return {
         "formula_a": monthly_revenue * forward_months, "actual_revenue": ahead["net_revenue"].sum() / buyers,

@@ -6,23 +6,17 @@ items) on 02-01: net 90, margin 27. D buys 120 once on 03-01 (margin 36). E neve
 January and 50 in February, email 10 in January; A (January) and D (March) came by paid search, C (February) by
 email.
 
-To make the expected lifetime computable on five customers the build uses a 20-day lapse threshold and one buyer at
-risk: C (38 days without an order) churned at its only purchase day; A (last order today) is censored at the last
-day whose churn is observable, 60 - 20 - 1 = 39, D (9 days old) is not at risk yet. The survival curve is
-S(0) = 1 - 1/2 = 1/2 and stays 1/2 (nobody else churns up to day 39, and the tail continues the flat hazard of days
-0..39). Return probabilities (issue 23) from the resolved orders (more than 20 days old: A's 01-10 and 02-10, C's
-two of 02-01), in one recency bucket: a first order followed by another on a later day 1/1 (A's; C's first is
-followed the same day, never silent), a second 1/2 (A's yes, C's no), three or more pooled 2/3. So D (one order)
-expects the whole 36-month horizon, A (three) 1 month + 60 days + 2/3 of the rest of the horizon, and C lived 1
-month. Discounted at 1% a month: C's month is worth (1 - 1/1.01) / ln 1.01 months, D's 36 months
-(1 - 1.01^-36) / ln 1.01, A's its first 1 + 60 days fully and 2/3 of the rest.
+The buyers' own lifetime pieces - months lived so far (observed_alive_months), expected and discounted lifetime -
+come from a cure-Lomax fit on three buyers' gaps (issue 23), which is not a hand computation: they are read from
+int_customers_lifetimes_projected (pinned by its unit tests, by hand, and by the pandas oracle, test_oracle), and the
+metrics over them (LIFETIME_METRICS: sums and ratios, formulas A and B, discounted CLV) are pinned here. By hand:
+A has lived at least its 1 + 60 days of lifespan, C at least its month, D (one order 9 days ago) about its month.
 """
 
 from __future__ import annotations
 
 import csv
 import json
-import math
 import shutil
 from pathlib import Path
 
@@ -32,13 +26,7 @@ from clvlayer.cli import run_metricflow
 from conftest import HANDMADE, build
 
 DAYS_PER_MONTH = 30.4375
-EXPOSURE = 60 / DAYS_PER_MONTH + 1 + 1 + 1  # months of observed lifespan of A, C, D
-A_LIVED = 1 + 60 / DAYS_PER_MONTH  # months up to A's last order (the first month included)
-EXPECTED_LIFETIME = (1 + 36 + A_LIVED + 2 / 3 * (36 - A_LIVED)) / 3
-PV_ONE_MONTH = (1 - 1 / 1.01) / math.log(1.01)
-PV_HORIZON = (1 - 1.01 ** -36) / math.log(1.01)
-PV_A_LIVED = (1 - 1.01 ** -A_LIVED) / math.log(1.01)
-DISCOUNTED_LIFETIME = (PV_ONE_MONTH + PV_HORIZON + PV_A_LIVED + 2 / 3 * (PV_HORIZON - PV_A_LIVED)) / 3
+OBSERVED_LIFESPAN = 60 / DAYS_PER_MONTH + 1 + 1 + 1  # months of observed lifespan of A, C, D
 NONE = None  # null: nothing to compute (no mature cohort, no eligible buyer, no fit, no launch)
 
 BY_HAND: dict[str, float | None] = {
@@ -72,16 +60,8 @@ BY_HAND: dict[str, float | None] = {
     "orders_to_date": 6,
     "average_check": 70.0,
     "ltv_margin_rate": 143 / 420,
-    "lifetime_exposure_months": EXPOSURE,
-    "average_observed_lifespan_months": EXPOSURE / 3,
-    "monthly_revenue_per_customer": 420 / EXPOSURE,
-    "monthly_margin_per_customer": 143 / EXPOSURE,
-    "orders_per_month": 6 / EXPOSURE,
-    "expected_lifetime_months": EXPECTED_LIFETIME,
-    "discounted_lifetime_months": DISCOUNTED_LIFETIME,
-    "ltv_formula_a": 420 / EXPOSURE * EXPECTED_LIFETIME,
-    "ltv_formula_b": 70 * (6 / EXPOSURE) * EXPECTED_LIFETIME * (143 / 420),
-    "discounted_clv": 143 / EXPOSURE * DISCOUNTED_LIFETIME,
+    "average_observed_lifespan_months": OBSERVED_LIFESPAN / 3,
+    # lifetime_exposure_months .. discounted_clv: LIFETIME_METRICS
     "tenure_years": (60 + 38 + 9) / 365.25,
     "orders_per_year": NONE,              # nobody has the 90 days of tenure frequency needs
     "average_recency_days": (0 + 38 + 9) / 3,
@@ -127,6 +107,26 @@ BY_HAND: dict[str, float | None] = {
     "launch_window_active_members": NONE, "launch_window_member_buyers": NONE,
     "loyalty_member_launch_penetration": NONE,
 }
+
+
+def lifetime_metrics(alive: list[float], expected: list[float], discounted: list[float]) -> dict[str, float]:
+    """The metrics on the buyers' months lived so far and expected / discounted lifetimes (A, C, D): exposure =
+    Σ months lived so far; monthly rates per month of it; formula A = monthly revenue x mean expected lifetime."""
+    exposure, lifetime, discounted_lifetime = sum(alive), sum(expected) / 3, sum(discounted) / 3
+    return {
+        "lifetime_exposure_months": exposure,
+        "monthly_revenue_per_customer": 420 / exposure,
+        "monthly_margin_per_customer": 143 / exposure,
+        "orders_per_month": 6 / exposure,
+        "expected_lifetime_months": lifetime,
+        "discounted_lifetime_months": discounted_lifetime,
+        "ltv_formula_a": 420 / exposure * lifetime,
+        "ltv_formula_b": 70 * (6 / exposure) * lifetime * (143 / 420),
+        "discounted_clv": 143 / exposure * discounted_lifetime,
+    }
+
+
+LIFETIME_METRICS = set(lifetime_metrics([1.0] * 3, [1.0] * 3, [1.0] * 3))
 # non-additive metrics: one value per curve and age (query grouped by both)
 CURVES_BY_HAND = {
     # all channels: age 0 pools January (A 100) and February (C 90): 190 / 2; age 1 only January: + 50
@@ -154,14 +154,37 @@ def semantic_metrics() -> set[str]:
     return {metric["name"] for metric in manifest["metrics"]}
 
 
+def buyers_lifetime_pieces(warehouse: Path) -> dict[str, list[float]]:
+    import duckdb
+
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        rows = con.execute("""
+            select customer_id, observed_lifespan_months, observed_alive_months, expected_lifetime_months,
+                discounted_lifetime_months
+            from intermediate.int_customers_lifetimes_projected
+            where as_of_date = (select max(as_of_date) from intermediate.int_customers_lifetimes_projected)
+            order by customer_id""").fetchall()
+    assert [row[0] for row in rows] == ["A", "C", "D"]
+    lifespans = dict((row[0], row[1]) for row in rows)
+    alive = dict((row[0], row[2]) for row in rows)
+    assert lifespans == pytest.approx({"A": 1 + 60 / DAYS_PER_MONTH, "C": 1.0, "D": 1.0})
+    # lived so far: at least the observed lifespan, at most the tenure (A 60 days, C 38, D 9) + the first month
+    for customer, tenure in {"A": 60, "C": 38, "D": 9}.items():
+        assert lifespans[customer] - 1e-12 <= alive[customer] <= 1 + tenure / DAYS_PER_MONTH + 1e-12, customer
+    return {"alive": [row[2] for row in rows], "expected": [row[3] for row in rows],
+            "discounted": [row[4] for row in rows]}
+
+
 def test_every_metric_is_pinned_by_hand(lifetime_handmade: Path, tmp_path: Path) -> None:
     out = tmp_path / "all.csv"
-    metrics = sorted(BY_HAND)
+    metrics = sorted(set(BY_HAND) | LIFETIME_METRICS)
     assert run_metricflow(["query", "--metrics", ",".join(metrics), "--csv", str(out)], lifetime_handmade) == 0
-    assert semantic_metrics() == set(BY_HAND) | CURVE_METRICS  # parsed by run_metricflow: every metric is here
+    # parsed by run_metricflow: every metric is here
+    assert semantic_metrics() == set(BY_HAND) | LIFETIME_METRICS | CURVE_METRICS
     with out.open() as handle:
         [row] = list(csv.DictReader(handle))
-    for name, expected in BY_HAND.items():
+    expected_values = {**BY_HAND, **lifetime_metrics(**buyers_lifetime_pieces(lifetime_handmade))}
+    for name, expected in expected_values.items():
         got = row[name]
         if expected is None:
             assert got == "", (name, got)

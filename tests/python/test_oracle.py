@@ -137,7 +137,8 @@ def assert_ltv_layer_matches_oracle(raw: Path, warehouse: Path, orders: pd.DataF
 
     attributes, spend = read_raw(raw)
     with duckdb.connect(str(warehouse), read_only=True) as con:
-        own = con.execute("select customer_id, own_expected_lifetime_months, own_discounted_lifetime_months, "
+        own = con.execute("select customer_id, observed_alive_months, own_expected_lifetime_months, "
+                          "own_discounted_lifetime_months, "
                           "lifetime_status, lifetime_curve from marts.fct_customer_ltv where has_completed_order"
                           ).df().set_index("customer_id").sort_index()
         snapshots = dict(con.execute("select as_of_snapshot, as_of_date from intermediate.int_as_of_snapshots "
@@ -151,13 +152,15 @@ def assert_ltv_layer_matches_oracle(raw: Path, warehouse: Path, orders: pd.DataF
     expected_own = lifetimes(customers, params, orders).loc[own.index]
     assert (own["lifetime_status"] == expected_own["status"]).all()
     assert (own["lifetime_curve"] == expected_own["curve"]).all()
-    for sql_column, oracle_column in [("own_expected_lifetime_months", "expected"),
+    for sql_column, oracle_column in [("observed_alive_months", "alive"),
+                                      ("own_expected_lifetime_months", "expected"),
                                       ("own_discounted_lifetime_months", "discounted")]:
         np.testing.assert_allclose(own[sql_column].astype(float), expected_own[oracle_column].astype(float),
                                    rtol=1e-9, equal_nan=True, err_msg=sql_column)
     assert own["own_expected_lifetime_months"].notna().all()
 
-    columns = ["customers", "buyers", "realised_ltv_total", "orders_to_date", "average_check", "orders_per_month",
+    columns = ["customers", "buyers", "realised_ltv_total", "orders_to_date", "lifetime_exposure_months",
+               "average_check", "orders_per_month",
                "monthly_revenue_per_customer", "ltv_margin_rate", "monthly_margin_per_customer",
                "expected_lifetime_months", "discounted_lifetime_months", "orders_per_year", "ltv_formula_a",
                "ltv_formula_b", "discounted_clv", "realised_ltv_6m", "realised_ltv_12m", "realised_ltv_24m"]

@@ -18,10 +18,10 @@ from test_oracle import oracle
 HORIZONS = (3, 6, 12, 24)
 
 
-def channel_economics(raw: Path, predicted_clv: pd.Series, discounted_lifetime: pd.Series) -> pd.DataFrame:
+def channel_economics(raw: Path, predicted_clv: pd.Series, lifetimes: pd.DataFrame) -> pd.DataFrame:
     """Channel x cohort month economics from the raw files and the order oracle, following the docs blocks.
-    ``predicted_clv`` and ``discounted_lifetime`` (per customer) come from the warehouse: test_predictive_clv and the
-    LTV-layer oracle (test_oracle) check them against their own oracles."""
+    ``predicted_clv`` and ``lifetimes`` (per customer: months lived so far, discounted lifetime) come from the
+    warehouse: test_predictive_clv and the LTV-layer oracle (test_oracle) check them against their own oracles."""
     expected = oracle(raw)
     orders, people = expected["orders"], expected["customers"]
     customers = pd.read_csv(raw / "customers.csv", dtype={"customer_id": str}).set_index("customer_id")
@@ -69,10 +69,10 @@ def channel_economics(raw: Path, predicted_clv: pd.Series, discounted_lifetime: 
         reached = cumulative[cumulative >= cac].index if n and cac > 0 else []
         row["payback_months"] = float(reached[0]) if len(reached) else np.nan
         members = buyers[(buyers["channel"] == channel) & (buyers["cohort"] == month)].index
-        # discounted CLV of the channel-cohort: margin per month of observed lifespan x mean discounted lifetime
-        monthly_margin = people.loc[members, "margin"].sum() / people.loc[members, "observed_lifespan"].sum() if n \
-            else np.nan
-        discounted = monthly_margin * discounted_lifetime.reindex(members).mean() if n else np.nan
+        # discounted CLV of the channel-cohort: margin per month lived so far x mean discounted lifetime
+        lived = lifetimes.reindex(members)
+        monthly_margin = people.loc[members, "margin"].sum() / lived["observed_alive_months"].sum() if n else np.nan
+        discounted = monthly_margin * lived["own_discounted_lifetime_months"].mean() if n else np.nan
         row["discounted_clv"] = discounted
         row["discounted_ltv_to_cac"] = discounted / cac if n and cac > 0 else np.nan
         scored = predicted_clv.reindex(members)
@@ -89,9 +89,9 @@ def test_channel_economics_matches_oracle(generated: tuple[Path, Path]) -> None:
     with duckdb.connect(str(warehouse), read_only=True) as con:
         predicted = con.execute("select customer_id, predicted_clv from marts.fct_customer_clv_predictions "
                                 "where is_predicted").df().set_index("customer_id")["predicted_clv"]
-        discounted = con.execute("select customer_id, own_discounted_lifetime_months from marts.fct_customer_ltv "
-                                 "where has_completed_order").df().set_index("customer_id")
-        expected = channel_economics(raw, predicted, discounted["own_discounted_lifetime_months"])
+        lifetimes = con.execute("select customer_id, observed_alive_months, own_discounted_lifetime_months "
+                                "from marts.fct_customer_ltv where has_completed_order").df().set_index("customer_id")
+        expected = channel_economics(raw, predicted, lifetimes)
         got = con.execute(f"""
             select e.channel, cast(e.cohort_month as timestamp) as cohort_month,
                    {', '.join('p.' + c if c == 'predicted_ltv_to_cac' else 'e.' + c for c in columns)}

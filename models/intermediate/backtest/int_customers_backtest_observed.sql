@@ -86,6 +86,7 @@ final as (
         customers.realised_ltv,
         customers.realised_margin_ltv,
         customers.observed_lifespan_months,
+        customers.observed_alive_months,
         customers.own_expected_lifetime_months,
         customers.expected_remaining_lifetime_months
     from customers

@@ -1,24 +1,26 @@
 -- One row per as-of snapshot x survival curve x day of lifespan (0 .. the horizon): the Kaplan-Meier survival of the
--- customer lifespan (days from the first to the last completed order), with right-censoring, continued past the
--- data by a constant hazard. Curves: 'all_channels', and one per acquisition channel with at least
+-- customer lifespan (days from the first to the last completed order), continued past the data by a fitted
+-- heavy-tailed law. Curves: 'all_channels', and one per acquisition channel with at least
 -- var('lifetime_min_curve_buyers') buyers.
---   event     a lapsed buyer (no completed order for more than var cvm_lapsed_days) churned at their last order:
---             lifespan observed
---   censored  any other buyer, at the last lifespan day whose churn is observable (tenure - the lapse threshold
---             - 1; they survived it: their lifespan is longer). Not at their current lifespan: a buyer who stopped
---             at it is not lapsed yet, so counting the days up to it as survived counts the survivors of those days
---             and not yet their churners (young customers of a growing shop read as long-lived). A buyer younger
---             than the lapse threshold tells nothing yet and is not at risk
---   survival  S(d) = P(lifespan > d) = product over days k <= d of (1 - churned_k / at_risk_k)
---   observed  up to the last day at which churn is observable (the oldest buyer's tenure minus the lapse
---             threshold) and at least var('lifetime_min_at_risk') buyers are at risk; later days continue S with the
---             constant daily hazard of the last var('lifetime_tail_fit_months') observed months
+--   q         each buyer's return probability (int_return_rates_estimated: P(another order | silent for their
+--             recency after their n-th order)) - whether their lifespan has ended is never certain, so each buyer
+--             counts as two weighted parts (no fixed churn threshold):
+--   event     weight 1 - q: churned at their last order (lifespan observed)
+--   censored  weight q: they order again, after the as-of date, so their lifespan exceeds their tenure (first
+--             order to the as-of date): at risk up to the tenure
+--   survival  S(d) = P(lifespan > d) = product over days k <= d of (1 - churned_k / at_risk_k), weighted sums
+--   observed  up to the oldest buyer's tenure while at least var('lifetime_min_at_risk') (weighted) buyers are at
+--             risk; later days continue S by the cure-Lomax law fitted to the observed curve (macro cure_lomax_fit,
+--             every var lifetime_fit_step_days-th day, weighted by the number at risk), scaled to meet it:
+--             S(d) = S(end) x F(d) / F(end). A population of buyers with different dropout rates has a decreasing
+--             hazard; a constant hazard continued from the last months cut short histories' lifetimes by a third
 -- The suffix sums turn the curve into each customer's expected (and discounted) lifetime, see
 -- int_customers_lifetimes_projected. Definitions: docs block "expected_lifetime" (docs/metrics.md).
 {%- set days_per_month = var('days_per_month') | float %}
 {%- set span_cap_days = (var('clv_horizon_months') | float - 1) * days_per_month %}
 {%- set last_day = span_cap_days | round(0, 'floor') | int %}
-{%- set tail_days = (var('lifetime_tail_fit_months') | float * days_per_month) | round | int %}
+{#- weights are sums of probabilities: equal up to float rounding #}
+{%- set weight_tolerance = 1e-9 %}
 with
 
 customers as (
@@ -27,16 +29,23 @@ customers as (
 
 ),
 
+return_rates as (
+
+    select * from {{ ref('int_return_rates_estimated') }}
+
+),
+
 buyers as (
 
     select
-        as_of_date,
-        acquisition_channel,
-        lifespan_days,
-        tenure_days,
-        is_lapsed
+        customers.as_of_date,
+        customers.acquisition_channel,
+        customers.lifespan_days,
+        customers.tenure_days,
+        return_rates.return_probability
     from customers
-    where has_completed_order
+    inner join return_rates on {{ return_rate_of_buyer('return_rates', 'customers') }}
+    where customers.has_completed_order
 
 ),
 
@@ -51,14 +60,25 @@ channel_sizes as (
 
 ),
 
-observable_buyers as (
+buyer_parts as (
 
-    -- the last lifespan day each buyer is at risk on: a lapsed buyer's lifespan (their churn), else censored
+    -- each buyer as two weighted parts: churned at the lifespan (1 - q), at risk up to the tenure (q)
     select
-        *,
-        case
-            when is_lapsed then lifespan_days else tenure_days - {{ var('cvm_lapsed_days') }} - 1
-        end as at_risk_until_day
+        as_of_date,
+        acquisition_channel,
+        tenure_days,
+        lifespan_days as at_risk_until_day,
+        1 - return_probability as weight,
+        1 - return_probability as churn_weight
+    from buyers
+    union all
+    select
+        as_of_date,
+        acquisition_channel,
+        tenure_days,
+        tenure_days as at_risk_until_day,
+        return_probability as weight,
+        0 as churn_weight
     from buyers
 
 ),
@@ -68,26 +88,26 @@ curve_buyers as (
     select
         as_of_date,
         'all_channels' as curve,
-        lifespan_days,
         tenure_days,
-        is_lapsed,
-        at_risk_until_day
-    from observable_buyers
+        at_risk_until_day,
+        weight,
+        churn_weight
+    from buyer_parts
 
     union all
 
     select
-        buyers.as_of_date,
-        buyers.acquisition_channel as curve,
-        buyers.lifespan_days,
-        buyers.tenure_days,
-        buyers.is_lapsed,
-        buyers.at_risk_until_day
-    from observable_buyers as buyers
+        buyer_parts.as_of_date,
+        buyer_parts.acquisition_channel as curve,
+        buyer_parts.tenure_days,
+        buyer_parts.at_risk_until_day,
+        buyer_parts.weight,
+        buyer_parts.churn_weight
+    from buyer_parts
     inner join channel_sizes
         on
-            buyers.as_of_date = channel_sizes.as_of_date
-            and buyers.acquisition_channel = channel_sizes.acquisition_channel
+            buyer_parts.as_of_date = channel_sizes.as_of_date
+            and buyer_parts.acquisition_channel = channel_sizes.acquisition_channel
     where channel_sizes.channel_buyers >= {{ var('lifetime_min_curve_buyers') }}
 
 ),
@@ -97,10 +117,10 @@ curves as (
     select
         as_of_date,
         curve,
-        count(*) as curve_buyers,
-        sum(case when at_risk_until_day >= 0 then 1 else 0 end) as observable_buyers,
-        -- churn at lifespan d is observable only for buyers with tenure > d + the lapse threshold
-        max(tenure_days) - {{ var('cvm_lapsed_days') }} - 1 as churn_observable_until_day
+        sum(weight) as curve_buyers,
+        sum(churn_weight) as churn_weight,
+        -- the lifespan is observed up to the oldest buyer's tenure
+        max(tenure_days) as churn_observable_until_day
     from curve_buyers
     group by as_of_date, curve
 
@@ -108,15 +128,14 @@ curves as (
 
 lifespans as (
 
-    -- buyers leaving the risk set after each lifespan day (spans past the grid leave after its last day)
+    -- weight leaving the risk set after each lifespan day (spans past the grid leave after its last day)
     select
         as_of_date,
         curve,
         least(at_risk_until_day, {{ last_day + 1 }}) as lifespan_day,
-        count(*) as leaving,
-        sum(case when is_lapsed and lifespan_days <= {{ last_day }} then 1 else 0 end) as churned
+        sum(weight) as leaving,
+        sum(case when at_risk_until_day <= {{ last_day }} then churn_weight else 0 end) as churned
     from curve_buyers
-    where at_risk_until_day >= 0
     group by as_of_date, curve, least(at_risk_until_day, {{ last_day + 1 }})
 
 ),
@@ -127,7 +146,7 @@ grid as (
         curves.as_of_date,
         curves.curve,
         curves.curve_buyers,
-        curves.observable_buyers,
+        curves.churn_weight,
         curves.churn_observable_until_day,
         day_offsets.n as lifespan_day,
         coalesce(lifespans.leaving, 0) as leaving,
@@ -144,12 +163,19 @@ grid as (
 
 at_risk as (
 
+    -- the weights left at risk; a remainder below the weight tolerance is nobody (the float sum's last bits depend
+    -- on the order DuckDB adds in, which would make a build's empty days read 2e-13 or 0 at random)
     select
         *,
-        observable_buyers - coalesce(sum(leaving) over (
-            partition by as_of_date, curve order by lifespan_day rows between unbounded preceding and 1 preceding
-        ), 0) as at_risk
-    from grid
+        case when remaining < {{ weight_tolerance }} then 0 else remaining end as at_risk
+    from (
+        select
+            *,
+            curve_buyers - coalesce(sum(leaving) over (
+                partition by as_of_date, curve order by lifespan_day rows between unbounded preceding and 1 preceding
+            ), 0) as remaining
+        from grid
+    ) as remainders
 
 ),
 
@@ -159,10 +185,15 @@ kaplan_meier as (
         *,
         {{ safe_divide('churned', 'at_risk') }} as hazard,
         -- S(d) as a running product, summed in logs; a day on which everyone at risk churns makes S zero
-        sum(case when churned > 0 and churned = at_risk then 1 else 0 end) over (
+        sum(case when churned > 0 and churned >= at_risk - {{ weight_tolerance }} then 1 else 0 end) over (
             partition by as_of_date, curve order by lifespan_day rows unbounded preceding
         ) as days_all_churned,
-        sum(case when churned > 0 and churned < at_risk then ln(1 - cast(churned as double) / at_risk) else 0 end)
+        sum(
+            case
+                when churned > 0 and churned < at_risk - {{ weight_tolerance }} then ln(1 - churned / at_risk)
+                else 0
+            end
+        )
             over (partition by as_of_date, curve order by lifespan_day rows unbounded preceding) as log_survival
     from at_risk
 
@@ -179,10 +210,11 @@ observed as (
 
 horizons as (
 
-    -- the last day the curve is read from the data, and the start of the tail-fit window
+    -- the last day the curve is read from the data
     select
         as_of_date,
         curve,
+        max(churn_weight) as churn_weight,
         max(churn_observable_until_day) as churn_observable_until_day,
         least(
             {{ last_day }},
@@ -194,47 +226,56 @@ horizons as (
 
 ),
 
-tails as (
+tail_points as (
+
+    select
+        observed.as_of_date,
+        observed.curve,
+        observed.lifespan_day as fit_day,
+        observed.observed_survival as survival,
+        observed.at_risk as weight
+    from observed
+    inner join horizons
+        on observed.as_of_date = horizons.as_of_date and observed.curve = horizons.curve
+    where
+        observed.lifespan_day <= horizons.observed_until_day
+        and observed.at_risk >= {{ var('lifetime_min_at_risk') }}
+        and mod(observed.lifespan_day, {{ var('lifetime_fit_step_days') }}) = 0
+
+),
+
+tail_fits as (
+
+    {{ cure_lomax_fit('tail_points', ['as_of_date', 'curve']) }}
+
+),
+
+tail_laws as (
 
     select
         horizons.as_of_date,
         horizons.curve,
         horizons.churn_observable_until_day,
         horizons.observed_until_day,
-        greatest(horizons.observed_until_day - {{ tail_days }}, 0) as tail_fit_from_day,
         tail_end.observed_survival as survival_at_observed_end,
-        tail_start.observed_survival as survival_at_tail_start
+        tail_fits.shape as tail_shape,
+        tail_fits.scale as tail_scale_days,
+        tail_fits.cure as tail_cure,
+        case
+            when horizons.churn_weight = 0 then 'no_churn_observable'
+            when horizons.observed_until_day < 0 then 'too_few_at_risk'
+            when horizons.observed_until_day = {{ last_day }} or tail_end.observed_survival = 0 then 'estimated'
+            when tail_fits.fit_points is null or tail_fits.fit_points < 3 then 'tail_not_estimable'
+            else 'estimated'
+        end as curve_status
     from horizons
     left join observed as tail_end
         on
             horizons.as_of_date = tail_end.as_of_date
             and horizons.curve = tail_end.curve
             and horizons.observed_until_day = tail_end.lifespan_day
-    left join observed as tail_start
-        on
-            horizons.as_of_date = tail_start.as_of_date
-            and horizons.curve = tail_start.curve
-            and greatest(horizons.observed_until_day - {{ tail_days }}, 0) = tail_start.lifespan_day
-
-),
-
-tail_hazards as (
-
-    select
-        *,
-        case
-            when churn_observable_until_day < 0 then 'no_churn_observable'
-            when observed_until_day < 0 then 'too_few_at_risk'
-            when observed_until_day = {{ last_day }} or survival_at_observed_end = 0 then 'estimated'
-            when observed_until_day = tail_fit_from_day then 'tail_not_estimable'
-            else 'estimated'
-        end as curve_status,
-        -- constant daily hazard of the tail-fit window: ln(S(start) / S(end)) / days
-        case
-            when survival_at_observed_end > 0 and observed_until_day > tail_fit_from_day
-                then ln(survival_at_tail_start / survival_at_observed_end) / (observed_until_day - tail_fit_from_day)
-        end as tail_daily_hazard
-    from tails
+    left join tail_fits
+        on horizons.as_of_date = tail_fits.as_of_date and horizons.curve = tail_fits.curve
 
 ),
 
@@ -244,28 +285,33 @@ curve_values as (
         observed.as_of_date,
         observed.curve,
         observed.curve_buyers,
-        tail_hazards.curve_status,
-        tail_hazards.observed_until_day,
-        tail_hazards.tail_daily_hazard,
+        tail_laws.curve_status,
+        tail_laws.observed_until_day,
+        tail_laws.tail_shape,
+        tail_laws.tail_scale_days,
+        tail_laws.tail_cure,
         observed.lifespan_day,
         observed.at_risk,
         observed.churned,
         observed.hazard,
-        observed.lifespan_day <= tail_hazards.observed_until_day as is_observed,
+        observed.lifespan_day <= tail_laws.observed_until_day as is_observed,
         case
-            when tail_hazards.curve_status <> 'estimated' then null
-            when observed.lifespan_day <= tail_hazards.observed_until_day then observed.observed_survival
-            when tail_hazards.survival_at_observed_end = 0 then 0
-            else tail_hazards.survival_at_observed_end
-                * exp(-tail_hazards.tail_daily_hazard * (observed.lifespan_day - tail_hazards.observed_until_day))
+            when tail_laws.curve_status <> 'estimated' then null
+            when observed.lifespan_day <= tail_laws.observed_until_day then observed.observed_survival
+            when tail_laws.survival_at_observed_end = 0 then 0
+            else tail_laws.survival_at_observed_end
+                * {{ cure_lomax_survival('observed.lifespan_day', 'tail_laws.tail_shape', 'tail_laws.tail_scale_days',
+                    'tail_laws.tail_cure') }}
+                / {{ cure_lomax_survival('tail_laws.observed_until_day', 'tail_laws.tail_shape',
+                    'tail_laws.tail_scale_days', 'tail_laws.tail_cure') }}
         end as survival,
         -- the share of the day inside the horizon (the last day is partial: the horizon is not a whole day)
         case
             when observed.lifespan_day < {{ last_day }} then 1.0 else {{ span_cap_days - last_day }}
         end as day_weight
     from observed
-    inner join tail_hazards
-        on observed.as_of_date = tail_hazards.as_of_date and observed.curve = tail_hazards.curve
+    inner join tail_laws
+        on observed.as_of_date = tail_laws.as_of_date and observed.curve = tail_laws.curve
 
 ),
 
@@ -277,7 +323,9 @@ final as (
         curve_buyers,
         curve_status,
         observed_until_day,
-        tail_daily_hazard,
+        tail_shape,
+        tail_scale_days,
+        tail_cure,
         lifespan_day,
         at_risk,
         churned,

@@ -1,15 +1,21 @@
--- One row per as-of snapshot x order bucket x recency bucket: the probability that a buyer silent for `recency_from`
--- days after their n-th completed order (n capped at var('lifetime_return_max_order_bucket')) orders again - what
--- the time since the last order says about whether a customer is still alive. Read from the resolved orders: those
--- placed more than var('cvm_lapsed_days') before the as-of date, whose outcome (another order, or lapsed) is known.
---   silent    resolved orders with no next completed order within recency_from days (by the as-of date)
---   returned  of those, the ones followed by another completed order (by the as-of date)
---   return_probability = returned / silent
--- A cell with fewer than var('lifetime_min_at_risk') silent orders pools the order buckets; below that too it is 1
--- (status not_estimable: the customer is projected as alive). Used by int_customers_lifetimes_projected.
--- Definitions: docs block "expected_lifetime" (docs/metrics.md).
-{%- set bucket_days = var('lifetime_return_recency_bucket_days') | int %}
-{%- set recency_buckets = (var('cvm_lapsed_days') | int // bucket_days) + 1 %}
+-- One row per as-of snapshot x order bucket x day of silence (0 .. the horizon's lifespan cap): the probability that a
+-- buyer silent for that many days after their n-th completed order (n capped at var
+-- lifetime_return_max_order_bucket) ever orders again - what the time since the last order says about whether a
+-- customer is still alive. No fixed churn threshold: learnt from the gaps between the shop's own orders.
+--   gap       days from a completed order to the customer's next completed order placed by the as-of date; an order
+--             without one is censored at the as-of date (silent that long so far)
+--   observed  Kaplan-Meier survival of the gap, G(d) = P(gap > d), per order bucket (at risk: orders not yet
+--             followed and not yet censored)
+--   fitted    G(d) ~ cure + (1 - cure) x (1 + d / scale)^(-shape) (macro cure_lomax_fit, weighted by the orders at
+--             risk, on every var lifetime_fit_step_days-th day with at least var lifetime_min_at_risk at risk):
+--             cure = the share of orders never followed by another; the Lomax part is the waiting time of customers
+--             with Gamma-distributed rates, whose long silences a history of a few months cannot show
+--   return_probability = P(another order | silent d) = 1 - cure / G_fitted(d)
+-- A bucket with fewer than 3 fit points uses the fit of all buckets pooled; with fewer than that too it is 1 (status
+-- not_estimable: the buyer is projected as alive). Used by the survival curves (int_lifetime_curves_estimated) and the
+-- projection (int_customers_lifetimes_projected). Definitions: docs block "expected_lifetime" (docs/metrics.md).
+{%- set days_per_month = var('days_per_month') | float %}
+{%- set last_day = ((var('clv_horizon_months') | float - 1) * days_per_month) | round(0, 'floor') | int %}
 {%- set max_order_bucket = var('lifetime_return_max_order_bucket') | int %}
 with
 
@@ -37,96 +43,185 @@ completed as (
 
 ),
 
-resolved as (
+gaps as (
 
-    -- per snapshot: the orders whose outcome is known, with the gap to the next order placed by the as-of date
+    -- per snapshot: each completed order by the as-of date, with its gap (returned) or its silence so far (censored)
     select
         as_of.as_of_date,
         least(completed.completed_order_number, {{ max_order_bucket }}) as order_bucket,
+        completed.next_order_on is not null and completed.next_order_on <= as_of.as_of_date as has_returned,
         case
             when completed.next_order_on <= as_of.as_of_date
                 then {{ days_between('completed.ordered_on', 'completed.next_order_on') }}
-        end as gap_days
+            else {{ days_between('completed.ordered_on', 'as_of.as_of_date') }}
+        end as gap_or_silence_days
     from completed
-    inner join as_of
-        on {{ days_between('completed.ordered_on', 'as_of.as_of_date') }} > {{ var('cvm_lapsed_days') }}
+    inner join as_of on completed.ordered_on <= as_of.as_of_date
 
 ),
 
-recency_grid as (
+bucketed_gaps as (
 
-    select n * {{ bucket_days }} as recency_from
-    from {{ integer_series(recency_buckets) }} as buckets
-
-),
-
-cells as (
-
+    -- each order in its bucket and in the pooled bucket 0
     select
-        resolved.as_of_date,
-        resolved.order_bucket,
-        recency_grid.recency_from,
-        count(*) as silent_orders,
-        count(resolved.gap_days) as returned_orders
-    from resolved
-    inner join recency_grid
-        on resolved.gap_days is null or resolved.gap_days > recency_grid.recency_from
-    group by resolved.as_of_date, resolved.order_bucket, recency_grid.recency_from
+        as_of_date,
+        order_bucket,
+        has_returned,
+        gap_or_silence_days
+    from gaps
+    union all
+    select
+        as_of_date,
+        0 as order_bucket,
+        has_returned,
+        gap_or_silence_days
+    from gaps
 
 ),
 
-pooled as (
+gap_ends as (
+
+    -- orders leaving the risk set after each day (gaps past the grid leave after its last day, not returned)
+    select
+        as_of_date,
+        order_bucket,
+        least(gap_or_silence_days, {{ last_day + 1 }}) as silence_day,
+        count(*) as leaving,
+        sum(case when has_returned and gap_or_silence_days <= {{ last_day }} then 1 else 0 end) as returned
+    from bucketed_gaps
+    group by as_of_date, order_bucket, least(gap_or_silence_days, {{ last_day + 1 }})
+
+),
+
+bucket_sizes as (
 
     select
         as_of_date,
-        recency_from,
-        sum(silent_orders) as pooled_silent_orders,
-        sum(returned_orders) as pooled_returned_orders
-    from cells
-    group by as_of_date, recency_from
+        order_bucket,
+        count(*) as bucket_orders
+    from bucketed_gaps
+    group by as_of_date, order_bucket
 
 ),
 
 grid as (
 
     select
-        as_of.as_of_date,
-        order_buckets.n + 1 as order_bucket,
-        recency_grid.recency_from
-    from as_of
-    cross join {{ integer_series(max_order_bucket) }} as order_buckets
-    cross join recency_grid
+        bucket_sizes.as_of_date,
+        bucket_sizes.order_bucket,
+        bucket_sizes.bucket_orders,
+        day_offsets.n as silence_day,
+        coalesce(gap_ends.leaving, 0) as leaving,
+        coalesce(gap_ends.returned, 0) as returned
+    from bucket_sizes
+    cross join {{ integer_series(last_day + 1) }} as day_offsets
+    left join gap_ends
+        on
+            bucket_sizes.as_of_date = gap_ends.as_of_date
+            and bucket_sizes.order_bucket = gap_ends.order_bucket
+            and day_offsets.n = gap_ends.silence_day
+
+),
+
+at_risk as (
+
+    select
+        *,
+        bucket_orders - coalesce(sum(leaving) over (
+            partition by as_of_date, order_bucket
+            order by silence_day rows between unbounded preceding and 1 preceding
+        ), 0) as silent_orders
+    from grid
+
+),
+
+kaplan_meier as (
+
+    -- G(d) as a running product, summed in logs; a day on which every silent order returns makes G zero
+    select
+        *,
+        sum(case when returned > 0 and returned = silent_orders then 1 else 0 end) over (
+            partition by as_of_date, order_bucket order by silence_day rows unbounded preceding
+        ) as days_all_returned,
+        sum(
+            case
+                when returned > 0 and returned < silent_orders then ln(1 - cast(returned as double) / silent_orders)
+                else 0
+            end
+        ) over (partition by as_of_date, order_bucket order by silence_day rows unbounded preceding) as log_survival
+    from at_risk
+
+),
+
+observed as (
+
+    select
+        *,
+        case when days_all_returned > 0 then 0 else exp(log_survival) end as observed_gap_survival
+    from kaplan_meier
+
+),
+
+fit_points as (
+
+    select
+        as_of_date,
+        order_bucket,
+        silence_day as fit_day,
+        observed_gap_survival as survival,
+        silent_orders as weight
+    from observed
+    where
+        silent_orders >= {{ var('lifetime_min_at_risk') }}
+        and mod(silence_day, {{ var('lifetime_fit_step_days') }}) = 0
+
+),
+
+fits as (
+
+    {{ cure_lomax_fit('fit_points', ['as_of_date', 'order_bucket']) }}
+
+),
+
+usable_fits as (
+
+    select * from fits
+    where fit_points >= 3
 
 ),
 
 final as (
 
     select
-        grid.as_of_date,
-        grid.order_bucket,
-        grid.recency_from,
-        coalesce(cells.silent_orders, 0) as silent_orders,
-        coalesce(cells.returned_orders, 0) as returned_orders,
+        observed.as_of_date,
+        observed.order_bucket,
+        observed.silence_day,
+        observed.silent_orders,
+        observed.returned as returned_orders,
+        observed.observed_gap_survival,
         case
-            when cells.silent_orders >= {{ var('lifetime_min_at_risk') }} then 'estimated'
-            when pooled.pooled_silent_orders >= {{ var('lifetime_min_at_risk') }} then 'pooled_order_buckets'
+            when own_fit.order_bucket is not null then 'estimated'
+            when pooled_fit.order_bucket is not null then 'pooled_order_buckets'
             else 'not_estimable'
         end as return_probability_status,
-        case
-            when cells.silent_orders >= {{ var('lifetime_min_at_risk') }}
-                then {{ safe_divide('cells.returned_orders', 'cells.silent_orders') }}
-            when pooled.pooled_silent_orders >= {{ var('lifetime_min_at_risk') }}
-                then {{ safe_divide('pooled.pooled_returned_orders', 'pooled.pooled_silent_orders') }}
-            else 1.0
-        end as return_probability
-    from grid
-    left join cells
-        on
-            grid.as_of_date = cells.as_of_date
-            and grid.order_bucket = cells.order_bucket
-            and grid.recency_from = cells.recency_from
-    left join pooled
-        on grid.as_of_date = pooled.as_of_date and grid.recency_from = pooled.recency_from
+        coalesce(own_fit.shape, pooled_fit.shape) as gap_shape,
+        coalesce(own_fit.scale, pooled_fit.scale) as gap_scale_days,
+        coalesce(own_fit.cure, pooled_fit.cure) as never_return_share,
+        {{ cure_lomax_survival('observed.silence_day', 'coalesce(own_fit.shape, pooled_fit.shape)',
+            'coalesce(own_fit.scale, pooled_fit.scale)', 'coalesce(own_fit.cure, pooled_fit.cure)') }}
+            as fitted_gap_survival,
+        coalesce(
+            1 - {{ safe_divide('coalesce(own_fit.cure, pooled_fit.cure)',
+                cure_lomax_survival('observed.silence_day', 'coalesce(own_fit.shape, pooled_fit.shape)',
+                    'coalesce(own_fit.scale, pooled_fit.scale)', 'coalesce(own_fit.cure, pooled_fit.cure)')) }},
+            1.0
+        ) as return_probability
+    from observed
+    left join usable_fits as own_fit
+        on observed.as_of_date = own_fit.as_of_date and observed.order_bucket = own_fit.order_bucket
+    left join usable_fits as pooled_fit
+        on observed.as_of_date = pooled_fit.as_of_date and pooled_fit.order_bucket = 0
+    where observed.order_bucket > 0
 
 )
 

@@ -63,12 +63,12 @@ aged_margins as (
 
 discounted_values as (
 
-    -- discounted CLV of the channel-cohort: its margin per month of lifespan x its mean discounted lifetime
+    -- discounted CLV of the channel-cohort: its margin per month lived so far x its mean discounted lifetime
     select
         customers_valued.acquisition_channel as channel,
         customers_valued.cohort_month,
         {{ discounted_clv(
-            safe_divide('sum(customers_valued.realised_margin_ltv)', 'sum(customers_valued.observed_lifespan_months)'),
+            safe_divide('sum(customers_valued.realised_margin_ltv)', 'sum(customers_valued.observed_alive_months)'),
             'avg(customers_valued.own_discounted_lifetime_months)') }} as discounted_clv
     from customers_valued
     where customers_valued.is_current_as_of and customers_valued.has_completed_order

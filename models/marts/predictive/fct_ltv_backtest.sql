@@ -59,7 +59,7 @@ segment_sums as (
         sum(realised_ltv) as realised_ltv_total,
         sum(realised_margin_ltv) as realised_margin_ltv_total,
         sum(completed_orders) as orders_to_date,
-        sum(observed_lifespan_months) as lifetime_exposure_months,
+        sum(observed_alive_months) as lifetime_exposure_months,
         sum(own_expected_lifetime_months) as expected_lifetime_months_total
     from customer_segments
     group by as_of_snapshot, months_before_current, as_of_date, segment_type, segment_value
