@@ -8,7 +8,6 @@ error and read cases need no dbt at all.
 from __future__ import annotations
 
 import codecs
-import os
 import shutil
 import subprocess
 import sys

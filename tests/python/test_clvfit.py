@@ -27,7 +27,6 @@ except ImportError:  # running without PYTHONPATH=scripts
 from clvlayer.btyd import (
     BgNbdFit,
     ClvFitError,
-    GammaGammaFit,
     aggregate_rfm,
     conditional_expected_average_profit,
     customer_lifetime_value,

@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from ltv_oracle import DAYS_PER_MONTH, Params, customers_as_of, lifetimes, read_raw
+from ltv_oracle import DAYS_PER_MONTH
 from test_oracle import assert_ltv_layer_matches_oracle, oracle
 
 CAP_MONTHS = 36

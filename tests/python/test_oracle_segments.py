@@ -16,7 +16,7 @@ import pandas as pd
 import pytest
 
 from conftest import GENERATED_SEED
-from test_oracle import DAYS_PER_MONTH, oracle
+from test_oracle import oracle
 
 RFM_RULES = [  # (segment, r_min, r_max, f_min, f_max, m_min): the default var('rfm_segment_rules'), first match
     ("champions", 4, 5, 4, 5, 4),

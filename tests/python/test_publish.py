@@ -19,7 +19,6 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from clvlayer.build import build_warehouse
 from clvlayer.project import PROJECT_ROOT
 from clvlayer.publish import (FAILED_FILE, OWNER_FILE, clean_build_dirs, embedded_record, last_published,
                               read_runs)

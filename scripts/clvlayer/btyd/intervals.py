@@ -182,7 +182,7 @@ def purchase_intervals(
     lay = _layout(frequency, recency, T)
     n_cust = len(lay.cust_to_pat)
     draws = parameter_draws(fit, spec.parameters, n_draws, seed)
-    J, P = len(draws), len(lay.px)
+    P = len(lay.px)
     y = None if actual is None else np.asarray(actual, dtype=np.float64)
     if y is not None and (len(y) != n_cust or (y < 0).any() or (y != np.round(y)).any()):
         raise ClvFitError("actual must hold one whole, non-negative purchase count per customer")
