@@ -437,6 +437,10 @@
     5.0
    ],
    "meaning": "Lowest and highest Lomax shape of the fit grid.",
+   "test_value": [
+    0.2,
+    4.0
+   ],
    "group": "lifetime",
    "requirement": "a list, each item a number > 0"
   },
@@ -451,6 +455,10 @@
     5000.0
    ],
    "meaning": "Lowest and highest Lomax scale (days) of the fit grid.",
+   "test_value": [
+    2.0,
+    4000.0
+   ],
    "group": "lifetime",
    "requirement": "a list, each item a number > 0"
   },
