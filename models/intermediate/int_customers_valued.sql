@@ -104,14 +104,15 @@ joined as (
 
 per_month as (
 
-    -- the customer's own rates per month of observed lifespan (the exposure the expected lifetime is measured in)
+    -- the customer's own rates per month of lifetime lived so far (observed_alive_months), the exposure of the
+    -- segment rates (lifetime_exposure_months = its sum): per month of the same lifetime the expected one measures
     select
         *,
-        case when has_completed_order then {{ safe_divide('realised_ltv', 'observed_lifespan_months') }} end
+        case when has_completed_order then {{ safe_divide('realised_ltv', 'observed_alive_months') }} end
             as own_monthly_revenue,
-        case when has_completed_order then {{ safe_divide('realised_margin_ltv', 'observed_lifespan_months') }} end
+        case when has_completed_order then {{ safe_divide('realised_margin_ltv', 'observed_alive_months') }} end
             as own_monthly_margin,
-        case when has_completed_order then {{ safe_divide('completed_orders', 'observed_lifespan_months') }} end
+        case when has_completed_order then {{ safe_divide('completed_orders', 'observed_alive_months') }} end
             as own_orders_per_month
     from joined
 
@@ -121,8 +122,9 @@ final as (
 
     select
         *,
-        -- formulas A and B and discounted CLV on the customer's own expected lifetime: a lapsed customer's own
-        -- lifetime is observed, so formula A is exactly their realised LTV (500 a month for 12 months = 6000)
+        -- formulas A and B and discounted CLV on the customer's own expected lifetime: formula A = realised LTV x
+        -- expected / lived months, so a customer whose lifetime is over (expected = lived so far, e.g. churned) has
+        -- formula A = their realised LTV (500 a month for 12 months = 6000)
         {{ ltv_formula_a('own_monthly_revenue', 'own_expected_lifetime_months') }} as ltv_formula_a_own_lifetime,
         {{ ltv_formula_b('own_average_check', 'own_orders_per_month', 'own_expected_lifetime_months',
             'own_margin_rate') }} as ltv_formula_b_own_lifetime,

@@ -48,27 +48,30 @@ def test_dim_customers_by_hand(handmade_warehouse: Path, query) -> None:
 
 def test_ltv_family_by_hand(handmade_warehouse: Path, query) -> None:
     """With the default settings three buyers are too few for a survival curve: no expected lifetime and no formula
-    A / B - null with the reason, never a made-up number. What is observed is there: the customer's own monthly
-    revenue per month of observed lifespan, and the segment ratios per month lived so far (observed_alive_months:
-    at least the observed lifespan, at most the first month + the tenure; its return probability is a fit, pinned by
-    the oracle in test_oracle)."""
+    A / B - null with the reason, never a made-up number. What is observed is there: the customer's own rates and
+    the segment ratios, both per month lived so far (observed_alive_months: at least the observed lifespan, at most
+    the first month + the tenure; its return probability is a fit, pinned by the oracle in test_oracle)."""
     rows = {r[0]: r[1:] for r in query(handmade_warehouse, """
         select customer_id, observed_lifespan_months, own_monthly_revenue, own_orders_per_month, lifetime_status,
                own_expected_lifetime_months, ltv_formula_a_own_lifetime, realised_ltv
         from marts.fct_customer_ltv""")}
+    alive = dict(query(handmade_warehouse, "select customer_id, observed_alive_months from marts.fct_customer_ltv "
+                                           "where has_completed_order"))
     a_lifespan = 60 / DAYS_PER_MONTH + 1
+    # A ordered on the as-of date: lived so far = the observed lifespan
+    assert alive["A"] == pytest.approx(a_lifespan)
     assert rows["A"][:4] == (pytest.approx(a_lifespan), pytest.approx(210 / a_lifespan),
                              pytest.approx(3 / a_lifespan), "curve_not_estimable")
     assert rows["A"][4:6] == (None, None)
-    assert rows["D"][:3] == (pytest.approx(1.0), pytest.approx(120.0), pytest.approx(1.0))
+    # D's one order was 9 days ago: lived so far 1 month + q x 9 days, above the observed month, so under 120 a month
+    assert alive["D"] > 1.0
+    assert rows["D"][:3] == (pytest.approx(1.0), pytest.approx(120.0 / alive["D"]), pytest.approx(1.0 / alive["D"]))
     assert rows["B"] == (None, None, None, "no_purchases", None, None, 0)
     [overall] = query(handmade_warehouse, """
         select customers, buyers, realised_ltv_total, average_check, orders_per_month, monthly_revenue_per_customer,
                ltv_margin_rate, expected_lifetime_status, expected_lifetime_months, ltv_formula_a, ltv_formula_b,
                orders_per_year, frequency_eligible_buyers
         from marts.fct_ltv_by_segment where segment_key = 'current|overall:all'""")
-    alive = dict(query(handmade_warehouse, "select customer_id, observed_alive_months from marts.fct_customer_ltv "
-                                           "where has_completed_order"))
     for customer, lifespan, tenure in [("A", a_lifespan, 60), ("C", 1.0, 38), ("D", 1.0, 9)]:
         assert lifespan - 1e-12 <= alive[customer] <= 1 + tenure / DAYS_PER_MONTH + 1e-12, customer
     exposure = sum(alive.values())

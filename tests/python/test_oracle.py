@@ -65,7 +65,6 @@ def oracle(raw: Path) -> dict[str, pd.DataFrame]:
     # annualised only from the minimum tenure on (null below: one order 41 days ago is not 8.9 a year)
     c["orders_per_year"] = np.where(tenure_days >= MIN_TENURE_DAYS, c["completed"] / (tenure_days / 365.25), np.nan)
     buyers = c["completed"] > 0
-    c["own_monthly_revenue"] = np.where(buyers, c["net"] / c["observed_lifespan"], np.nan)
 
     cohort = c.loc[buyers, "first"].dt.to_period("M")
     d = done.assign(cohort=done["customer_id"].map(cohort))
@@ -94,7 +93,7 @@ def test_sql_matches_pandas_oracle(seed: int, oracle_data: Callable[[int], tuple
         orders = con.execute("select order_id, cast(net_revenue as double) as net, is_completed, gross_margin "
                              "from marts.fct_orders").df().set_index("order_id")
         ltv = con.execute("select customer_id, completed_orders, cast(realised_ltv as double) as realised, "
-                          "observed_lifespan_months, own_monthly_revenue from marts.fct_customer_ltv"
+                          "observed_lifespan_months from marts.fct_customer_ltv"
                           ).df().set_index("customer_id")
         dim = con.execute("select customer_id, own_average_check, own_items_per_order, own_orders_per_year "
                           "from marts.dim_customers").df().set_index("customer_id")
@@ -110,10 +109,8 @@ def test_sql_matches_pandas_oracle(seed: int, oracle_data: Callable[[int], tuple
     c = expected["customers"].loc[ltv.index]
     np.testing.assert_array_equal(ltv["completed_orders"], c["completed"])
     np.testing.assert_allclose(ltv["realised"], c["net"], rtol=1e-9)
-    for sql_column, oracle_column in [("observed_lifespan_months", "observed_lifespan"),
-                                      ("own_monthly_revenue", "own_monthly_revenue")]:
-        np.testing.assert_allclose(ltv[sql_column].astype(float), c[oracle_column].astype(float), rtol=1e-9,
-                                   atol=1e-9, equal_nan=True, err_msg=sql_column)
+    np.testing.assert_allclose(ltv["observed_lifespan_months"].astype(float), c["observed_lifespan"].astype(float),
+                               rtol=1e-9, atol=1e-9, equal_nan=True)  # the own rates: assert_ltv_layer_matches_oracle
 
     c = expected["customers"].loc[dim.index]
     for sql_column, oracle_column in [("own_average_check", "aov"), ("own_items_per_order", "items_per_order"),
@@ -132,13 +129,16 @@ def test_sql_matches_pandas_oracle(seed: int, oracle_data: Callable[[int], tuple
 
 
 def assert_ltv_layer_matches_oracle(raw: Path, warehouse: Path, orders: pd.DataFrame) -> None:
-    """Expected lifetimes per customer and fct_ltv_by_segment (current and previous snapshot), cohort curves."""
+    """Expected lifetimes, own rates and own-lifetime LTV per customer, fct_ltv_by_segment (current and previous
+    snapshot), cohort curves."""
     from ltv_oracle import Params, customers_as_of, lifetimes, pooled_cohort_curve, read_raw, segment_rows
 
     attributes, spend = read_raw(raw)
     with duckdb.connect(str(warehouse), read_only=True) as con:
         own = con.execute("select customer_id, observed_alive_months, own_expected_lifetime_months, "
-                          "own_discounted_lifetime_months, "
+                          "own_discounted_lifetime_months, own_monthly_revenue, own_monthly_margin, "
+                          "own_orders_per_month, ltv_formula_a_own_lifetime, ltv_formula_b_own_lifetime, "
+                          "discounted_clv_own_lifetime, "
                           "lifetime_status, lifetime_curve from marts.fct_customer_ltv where has_completed_order"
                           ).df().set_index("customer_id").sort_index()
         snapshots = dict(con.execute("select as_of_snapshot, as_of_date from intermediate.int_as_of_snapshots "
@@ -158,6 +158,7 @@ def assert_ltv_layer_matches_oracle(raw: Path, warehouse: Path, orders: pd.DataF
         np.testing.assert_allclose(own[sql_column].astype(float), expected_own[oracle_column].astype(float),
                                    rtol=1e-9, equal_nan=True, err_msg=sql_column)
     assert own["own_expected_lifetime_months"].notna().all()
+    assert_own_lifetime_values(own, customers.loc[own.index], expected_own)
 
     columns = ["customers", "buyers", "realised_ltv_total", "orders_to_date", "lifetime_exposure_months",
                "average_check", "orders_per_month",
@@ -183,3 +184,19 @@ def assert_ltv_layer_matches_oracle(raw: Path, warehouse: Path, orders: pd.DataF
     assert list(curve.index) == list(pooled.index)
     np.testing.assert_array_equal(curve["cohorts"], pooled["cohorts"])
     np.testing.assert_allclose(curve["cohort_ltv_curve"], pooled["curve"], rtol=1e-9)
+
+
+def assert_own_lifetime_values(own: pd.DataFrame, c: pd.DataFrame, life: pd.DataFrame) -> None:
+    """The customer's own rates per month of lifetime lived so far (the segment rates' exposure, summed) and formulas
+    A, B and discounted CLV on their own expected lifetime."""
+    expected = pd.DataFrame({"own_monthly_revenue": c["net"] / life["alive"],
+                             "own_monthly_margin": c["margin"] / life["alive"],
+                             "own_orders_per_month": c["completed"] / life["alive"]})
+    margin_rate = (c["margin"] / c["net"]).where(c["net"] != 0, DEFAULT_MARGIN)
+    expected["ltv_formula_a_own_lifetime"] = expected["own_monthly_revenue"] * life["expected"]
+    expected["ltv_formula_b_own_lifetime"] = (c["net"] / c["completed"] * expected["own_orders_per_month"]
+                                              * life["expected"] * margin_rate)
+    expected["discounted_clv_own_lifetime"] = expected["own_monthly_margin"] * life["discounted"]
+    for column in expected:
+        np.testing.assert_allclose(own[column].astype(float), expected[column].astype(float), rtol=1e-9, atol=1e-9,
+                                   equal_nan=True, err_msg=column)
