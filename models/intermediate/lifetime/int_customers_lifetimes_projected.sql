@@ -1,7 +1,8 @@
 -- One row per as-of snapshot x buyer: the buyer's own expected lifetime, restricted to var('clv_horizon_months'),
 -- and its discounted value, from the survival curve of their acquisition channel (the all-channel curve when the
--- channel is too small; int_lifetime_curves_estimated). Lifetime = the first month + the lifespan (first to last
--- completed order), the same measure as the observed lifespan (int_customers_enriched). With s = the lifespan so
+-- channel has no curve of its own or its curve is not estimable; int_lifetime_curves_estimated). Lifetime = the
+-- first month + the lifespan (first to last completed order), the same measure as the observed lifespan
+-- (int_customers_enriched). With s = the lifespan so
 -- far, T = the tenure (first order to the as-of date), C = the lifespan cap and q = P(they order again | silent for
 -- their recency after their n-th order) (int_return_rates_estimated):
 --   s >= C            C
@@ -63,6 +64,7 @@ buyers as (
         on
             customers.as_of_date = channel_curves.as_of_date
             and customers.acquisition_channel = channel_curves.curve
+            and channel_curves.curve_status = 'estimated'
     where customers.has_completed_order
 
 ),
@@ -92,8 +94,8 @@ statused as (
     select
         *,
         case
-            when curve_status <> 'estimated' then 'curve_not_estimable'
             when lifespan_days >= {{ span_cap_days }} then 'at_horizon'
+            when curve_status <> 'estimated' then 'curve_not_estimable'
             when return_probability = 0 then 'churned'
             else 'projected'
         end as lifetime_status

@@ -12,8 +12,10 @@
 --             with Gamma-distributed rates, whose long silences a history of a few months cannot show
 --   return_probability = P(another order | silent d) = 1 - cure / G_fitted(d)
 -- A bucket with fewer than 3 fit points uses the fit of all buckets pooled; with fewer than that too it is 1 (status
--- not_estimable: the buyer is projected as alive). Used by the survival curves (int_lifetime_curves_estimated) and the
--- projection (int_customers_lifetimes_projected). Definitions: docs block "expected_lifetime" (docs/metrics.md).
+-- not_estimable): nobody can then be seen to churn, the survival curves read no_churn_observable and the buyers'
+-- lifetimes (and the formulas on them) are null, not "alive forever". Used by the survival curves
+-- (int_lifetime_curves_estimated) and the projection (int_customers_lifetimes_projected). Definitions: docs block
+-- "expected_lifetime" (docs/metrics.md).
 {%- set days_per_month = var('days_per_month') | float %}
 {%- set last_day = ((var('clv_horizon_months') | float - 1) * days_per_month) | round(0, 'floor') | int %}
 {%- set max_order_bucket = var('lifetime_return_max_order_bucket') | int %}
