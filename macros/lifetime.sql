@@ -1,3 +1,15 @@
+{#- The lifespan cap in days: a lifetime restricted to var clv_horizon_months is the first month plus at most this
+    much lifespan ((horizon - 1) months of var days_per_month days). One definition for the return rates, the
+    survival curves and the projection, whose joins on the day grid must agree. -#}
+{% macro lifespan_cap_days() -%}
+    {{ return((var('clv_horizon_months') | float - 1) * var('days_per_month') | float) }}
+{%- endmacro %}
+
+{#- The last whole day of the lifespan grid (the cap, rounded down). -#}
+{% macro lifespan_last_day() -%}
+    {{ return(lifespan_cap_days() | round(0, 'floor') | int) }}
+{%- endmacro %}
+
 {#- The survival family the lifetime models extrapolate with (issue 23): a share `cure` that never has the event
     plus a Lomax (Pareto II) law for the others, S(t) = cure + (1 - cure) x (1 + t / scale)^(-shape) - the law of
     the waiting time of customers whose event rates are exponential with Gamma-distributed rates (the NBD's
@@ -73,8 +85,7 @@
 {#- The return-probability row of a buyer (int_return_rates_estimated): same snapshot, their completed orders in the
     order bucket, their days since the last order on the grid (a silence past the horizon reads its last day). -#}
 {% macro return_rate_of_buyer(rates, buyers) -%}
-    {%- set last_day = ((var('clv_horizon_months') | float - 1) * var('days_per_month') | float)
-        | round(0, 'floor') | int -%}
+    {%- set last_day = lifespan_last_day() -%}
     {{ rates }}.as_of_date = {{ buyers }}.as_of_date
     and {{ rates }}.order_bucket = least({{ buyers }}.completed_orders, {{ var('lifetime_return_max_order_bucket') }})
     and {{ rates }}.silence_day = least({{ buyers }}.recency_days, {{ last_day }})

@@ -16,8 +16,8 @@
 -- the monthly rates of formulas A and B divide by, so they are per month of the same lifetime (issue 23).
 -- Definitions: docs block "expected_lifetime" (docs/metrics.md).
 {%- set days_per_month = var('days_per_month') | float %}
-{%- set span_cap_days = (var('clv_horizon_months') | float - 1) * days_per_month %}
-{%- set last_day = span_cap_days | round(0, 'floor') | int %}
+{%- set span_cap_days = lifespan_cap_days() %}
+{%- set last_day = lifespan_last_day() %}
 with
 
 customers as (

@@ -16,9 +16,8 @@
 --             hazard; a constant hazard continued from the last months cut short histories' lifetimes by a third
 -- The suffix sums turn the curve into each customer's expected (and discounted) lifetime, see
 -- int_customers_lifetimes_projected. Definitions: docs block "expected_lifetime" (docs/metrics.md).
-{%- set days_per_month = var('days_per_month') | float %}
-{%- set span_cap_days = (var('clv_horizon_months') | float - 1) * days_per_month %}
-{%- set last_day = span_cap_days | round(0, 'floor') | int %}
+{%- set span_cap_days = lifespan_cap_days() %}
+{%- set last_day = lifespan_last_day() %}
 {#- weights are sums of probabilities: equal up to float rounding #}
 {%- set weight_tolerance = 1e-9 %}
 with

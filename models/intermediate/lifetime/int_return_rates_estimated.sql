@@ -16,8 +16,7 @@
 -- lifetimes (and the formulas on them) are null, not "alive forever". Used by the survival curves
 -- (int_lifetime_curves_estimated) and the projection (int_customers_lifetimes_projected). Definitions: docs block
 -- "expected_lifetime" (docs/metrics.md).
-{%- set days_per_month = var('days_per_month') | float %}
-{%- set last_day = ((var('clv_horizon_months') | float - 1) * days_per_month) | round(0, 'floor') | int %}
+{%- set last_day = lifespan_last_day() %}
 {%- set max_order_bucket = var('lifetime_return_max_order_bucket') | int %}
 with
 
