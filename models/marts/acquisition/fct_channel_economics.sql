@@ -61,18 +61,30 @@ aged_margins as (
 
 ),
 
+cohort_exposures as (
+
+    -- the channel-cohort's sums under the names of the segment ratios (macro segment_ratio)
+    select
+        customers_valued.acquisition_channel as channel,
+        customers_valued.cohort_month,
+        sum(customers_valued.realised_margin_ltv) as realised_margin_ltv_total,
+        sum(customers_valued.observed_alive_months) as lifetime_exposure_months,
+        avg(customers_valued.own_discounted_lifetime_months) as average_discounted_lifetime_months
+    from customers_valued
+    where customers_valued.is_current_as_of and customers_valued.has_completed_order
+    group by customers_valued.acquisition_channel, customers_valued.cohort_month
+
+),
+
 discounted_values as (
 
     -- discounted CLV of the channel-cohort: its margin per month lived so far x its mean discounted lifetime
     select
-        customers_valued.acquisition_channel as channel,
-        customers_valued.cohort_month,
-        {{ discounted_clv(
-            safe_divide('sum(customers_valued.realised_margin_ltv)', 'sum(customers_valued.observed_alive_months)'),
-            'avg(customers_valued.own_discounted_lifetime_months)') }} as discounted_clv
-    from customers_valued
-    where customers_valued.is_current_as_of and customers_valued.has_completed_order
-    group by customers_valued.acquisition_channel, customers_valued.cohort_month
+        channel,
+        cohort_month,
+        {{ discounted_clv(segment_ratio('monthly_margin_per_customer'), 'average_discounted_lifetime_months') }}
+            as discounted_clv
+    from cohort_exposures
 
 ),
 
