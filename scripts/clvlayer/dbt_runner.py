@@ -125,9 +125,29 @@ def run_dbt(args: list[str], *, duckdb_path: Path, inputs: DbtInputs | None = No
         data = json.loads(report.read_text() or "{}")
     finally:
         report.unlink(missing_ok=True)
-    return DbtOutcome(success=bool(data.get("success")), command=["dbt", *command],
-                      failures=list(data.get("failures", ["dbt did not report (crashed?)"])),
+    failures = list(data.get("failures", ["dbt did not report (crashed?)"]))
+    if failures and all(failure.startswith(NOT_RUN) for failure in failures):
+        failures = failures_in_run_results(target, started) + failures
+    return DbtOutcome(success=bool(data.get("success")), command=["dbt", *command], failures=failures,
                       passed=int(data.get("passed", 0)), messages=list(data.get("messages", [])))
+
+
+NOT_RUN = "dbt did not run: "
+
+
+def failures_in_run_results(target: Path, since: float) -> list[str]:
+    """The failing nodes of the run_results.json dbt wrote into `target` after `since` (as node_outcomes words
+    them). An invocation that ends in an exception (e.g. a connection closed while fail-fast cancels the other
+    threads' queries) reports no node results, but dbt has written them: the failing test is not lost."""
+    path = target / "run_results.json"
+    try:
+        if path.stat().st_mtime < since:
+            return []
+        results = json.loads(path.read_text()).get("results", [])
+    except (OSError, ValueError):
+        return []
+    return [f"{r.get('unique_id', '?')}: {str(r.get('status', '')).lower()}: {(r.get('message') or '').strip()[:500]}"
+            for r in results if str(r.get("status", "")).lower() in FAILED_STATUSES]
 
 
 def _option(args: list[str], name: str) -> str | None:
@@ -196,6 +216,9 @@ def _save_parse_state(target: Path, key: str, started: float) -> None:
         pass
 
 
+FAILED_STATUSES = {"error", "fail", "runtime error"}
+
+
 def node_outcomes(result) -> tuple[list[str], int]:
     """The failing nodes (with their messages) and the passing node count of a dbtRunner result."""
     failures: list[str] = []
@@ -203,12 +226,12 @@ def node_outcomes(result) -> tuple[list[str], int]:
     for node_result in getattr(result.result, "results", None) or []:
         status = str(getattr(node_result, "status", "")).lower()
         name = getattr(getattr(node_result, "node", None), "unique_id", "?")
-        if status in {"error", "fail", "runtime error"}:
+        if status in FAILED_STATUSES:
             failures.append(f"{name}: {status}: {(node_result.message or '').strip()[:500]}")
         elif status in {"success", "pass"}:
             passed += 1
     if result.exception is not None:
-        failures.append(f"dbt did not run: {result.exception}")
+        failures.append(f"{NOT_RUN}{result.exception}")
     elif not result.success and not failures:
         failures.append("dbt reported failure (see the log above)")
     return failures, passed

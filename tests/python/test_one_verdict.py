@@ -67,8 +67,11 @@ def test_check_input_refuses_what_the_build_refuses(handmade_warehouse: Path, tm
     assert said.count('e.g. {"order_id":"x') == 3 and '"amount":"0,50"' in said
     record = read_runs(warehouse)[-1]
     assert record["published"] is False and record["error_kind"] == "tests"
-    assert [failure.split(":")[0].split(".")[2][:len(THRESHOLD_TEST)] for failure in record["failures"]] \
-        == [THRESHOLD_TEST]  # fail-fast: the first failed test alone
+    # fail-fast: the first failure is the threshold test and no other test gave a verdict (a node running beside it
+    # when dbt cancels the open connections may end in an error: seen once on a loaded machine)
+    first, *others = record["failures"]
+    assert first.split(":")[0].split(".")[2].startswith(THRESHOLD_TEST), record["failures"]
+    assert not [failure for failure in others if ": fail:" in failure], record["failures"]
     assert record["failed_checks"][0].startswith("accepted_range on audit_row_accounting.quarantined_share: "
                                                  "quarantined_rows / raw_rows. Above var('max_quarantined_share')")
     kept = Path(record["build_file"])

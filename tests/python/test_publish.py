@@ -293,3 +293,23 @@ def test_published_file_is_readable_by_duckdb_1_4_clients(handmade_warehouse: Pa
         [(run_id,)] = connection.execute("select run_id from audit.build_run").fetchall()
     assert storage.startswith("v1.4")
     assert last_published(read_runs(handmade_warehouse))["run_id"] == run_id
+
+
+def test_a_run_that_ends_in_an_exception_keeps_its_failing_test(tmp_path: Path) -> None:
+    """An invocation that ends in an exception (a connection closed while fail-fast cancels the other thread's query,
+    seen on a loaded machine) reports no node results; the failing test is read back from the run_results.json dbt
+    wrote in this run, ahead of the exception (an older file is not read)."""
+    from clvlayer.dbt_runner import failures_in_run_results
+
+    results = {"results": [
+        {"unique_id": "test.customer_value.accepted_range_audit_row_accounting_quarantined_share", "status": "fail",
+         "message": "Got 1 result, configured to fail if != 0"},
+        {"unique_id": "model.customer_value.fct_orders", "status": "success", "message": "OK"},
+        {"unique_id": "model.customer_value.dim_customers", "status": "skipped", "message": "Skipping due to fail_fast"},
+    ]}
+    (tmp_path / "run_results.json").write_text(json.dumps(results))
+    assert failures_in_run_results(tmp_path, since=0) == [
+        "test.customer_value.accepted_range_audit_row_accounting_quarantined_share: fail: "
+        "Got 1 result, configured to fail if != 0"]
+    assert failures_in_run_results(tmp_path, since=time.time() + 60) == []  # written before this run: not read
+    assert failures_in_run_results(tmp_path / "missing", since=0) == []
