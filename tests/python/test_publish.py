@@ -305,7 +305,8 @@ def test_a_run_that_ends_in_an_exception_keeps_its_failing_test(tmp_path: Path) 
         {"unique_id": "test.customer_value.accepted_range_audit_row_accounting_quarantined_share", "status": "fail",
          "message": "Got 1 result, configured to fail if != 0"},
         {"unique_id": "model.customer_value.fct_orders", "status": "success", "message": "OK"},
-        {"unique_id": "model.customer_value.dim_customers", "status": "skipped", "message": "Skipping due to fail_fast"},
+        {"unique_id": "model.customer_value.dim_customers", "status": "skipped",
+         "message": "Skipping due to fail_fast"},
     ]}
     (tmp_path / "run_results.json").write_text(json.dumps(results))
     assert failures_in_run_results(tmp_path, since=0) == [
