@@ -90,3 +90,29 @@
     and {{ rates }}.order_bucket = least({{ buyers }}.completed_orders, {{ var('lifetime_return_max_order_bucket') }})
     and {{ rates }}.silence_day = least({{ buyers }}.recency_days, {{ last_day }})
 {%- endmacro %}
+
+{#- Kaplan-Meier, shared by the return rates (orders silent d days, ended by a return) and the lifespan curves
+    (weighted buyers, ended by churn). `at_risk`: `total` minus what left before this day. `survival`: the running
+    product of (1 - ended / at risk), summed in logs, and 0 from the first day on which everyone at risk ends
+    (`tolerance`: the weight below which the two count as equal, for weighted counts). -#}
+{% macro kaplan_meier_at_risk(total, leaving, partition_by, order_by) -%}
+    {{ total }} - coalesce(sum({{ leaving }}) over (
+        partition by {{ partition_by }} order by {{ order_by }} rows between unbounded preceding and 1 preceding
+    ), 0)
+{%- endmacro %}
+
+{% macro kaplan_meier_survival(ended, at_risk, partition_by, order_by, tolerance=none) -%}
+    {%- set at_risk_less = at_risk ~ (' - ' ~ tolerance if tolerance else '') -%}
+    {%- set running = 'partition by ' ~ partition_by ~ ' order by ' ~ order_by ~ ' rows unbounded preceding' -%}
+    case
+        when sum(case when {{ ended }} > 0 and {{ ended }} >= {{ at_risk_less }} then 1 else 0 end)
+            over ({{ running }}) > 0 then 0
+        else exp(sum(
+            case
+                when {{ ended }} > 0 and {{ ended }} < {{ at_risk_less }}
+                    then ln(1 - cast({{ ended }} as double) / {{ at_risk }})
+                else 0
+            end
+        ) over ({{ running }}))
+    end
+{%- endmacro %}

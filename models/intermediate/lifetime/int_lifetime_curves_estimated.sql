@@ -170,40 +170,22 @@ at_risk as (
     from (
         select
             *,
-            curve_buyers - coalesce(sum(leaving) over (
-                partition by as_of_date, curve order by lifespan_day rows between unbounded preceding and 1 preceding
-            ), 0) as remaining
+            {{ kaplan_meier_at_risk('curve_buyers', 'leaving', 'as_of_date, curve', 'lifespan_day') }} as remaining
         from grid
     ) as remainders
 
 ),
 
-kaplan_meier as (
+observed as (
 
+    -- S(d): the Kaplan-Meier survival of the weighted lifespans (a day on which everyone at risk churns makes it
+    -- zero)
     select
         *,
         {{ safe_divide('churned', 'at_risk') }} as hazard,
-        -- S(d) as a running product, summed in logs; a day on which everyone at risk churns makes S zero
-        sum(case when churned > 0 and churned >= at_risk - {{ weight_tolerance }} then 1 else 0 end) over (
-            partition by as_of_date, curve order by lifespan_day rows unbounded preceding
-        ) as days_all_churned,
-        sum(
-            case
-                when churned > 0 and churned < at_risk - {{ weight_tolerance }} then ln(1 - churned / at_risk)
-                else 0
-            end
-        )
-            over (partition by as_of_date, curve order by lifespan_day rows unbounded preceding) as log_survival
+        {{ kaplan_meier_survival('churned', 'at_risk', 'as_of_date, curve', 'lifespan_day', weight_tolerance) }}
+            as observed_survival
     from at_risk
-
-),
-
-observed as (
-
-    select
-        *,
-        case when days_all_churned > 0 then 0 else exp(log_survival) end as observed_survival
-    from kaplan_meier
 
 ),
 

@@ -128,38 +128,20 @@ at_risk as (
 
     select
         *,
-        bucket_orders - coalesce(sum(leaving) over (
-            partition by as_of_date, order_bucket
-            order by silence_day rows between unbounded preceding and 1 preceding
-        ), 0) as silent_orders
+        {{ kaplan_meier_at_risk('bucket_orders', 'leaving', 'as_of_date, order_bucket', 'silence_day') }}
+            as silent_orders
     from grid
-
-),
-
-kaplan_meier as (
-
-    -- G(d) as a running product, summed in logs; a day on which every silent order returns makes G zero
-    select
-        *,
-        sum(case when returned > 0 and returned = silent_orders then 1 else 0 end) over (
-            partition by as_of_date, order_bucket order by silence_day rows unbounded preceding
-        ) as days_all_returned,
-        sum(
-            case
-                when returned > 0 and returned < silent_orders then ln(1 - cast(returned as double) / silent_orders)
-                else 0
-            end
-        ) over (partition by as_of_date, order_bucket order by silence_day rows unbounded preceding) as log_survival
-    from at_risk
 
 ),
 
 observed as (
 
+    -- G(d): the Kaplan-Meier survival of the silences (a day on which every silent order returns makes it zero)
     select
         *,
-        case when days_all_returned > 0 then 0 else exp(log_survival) end as observed_gap_survival
-    from kaplan_meier
+        {{ kaplan_meier_survival('returned', 'silent_orders', 'as_of_date, order_bucket', 'silence_day') }}
+            as observed_gap_survival
+    from at_risk
 
 ),
 
