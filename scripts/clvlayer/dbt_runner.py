@@ -2,7 +2,8 @@
 
 Each invocation runs in a child Python process (`python -m clvlayer.dbt_runner`), which calls dbtRunner and reports
 the node results back as JSON. The child exits when dbt is done, so dbt-duckdb's cached connection and its file lock
-are released before the CLI checkpoints, publishes or reads the warehouse.
+are released before the CLI checkpoints, publishes or reads the warehouse. With CLV_DBT_FORK_SERVER=1 (the test
+suite) the child is a fork of a process that has dbt and the scientific stack loaded (clvlayer.dbt_forkserver).
 
 The child dies with its parent: it asks the kernel for SIGKILL when the parent goes away (prctl PR_SET_PDEATHSIG,
 so even a kill -9 of `clv build` stops it), runs in its own process group, and the parent kills that group when it
@@ -119,8 +120,7 @@ def run_dbt(args: list[str], *, duckdb_path: Path, inputs: DbtInputs | None = No
     try:
         _restore_parse_state(target, key)
         started = time.time()
-        run_child([sys.executable, "-m", "clvlayer.dbt_runner", str(report), *command], env=env,
-                  pid_file=pid_file, cwd=duckdb_path.parent)
+        _run_child_main([str(report), *command], env=env, pid_file=pid_file, cwd=duckdb_path.parent)
         _save_parse_state(target, key, started)
         data = json.loads(report.read_text() or "{}")
     finally:
@@ -130,6 +130,17 @@ def run_dbt(args: list[str], *, duckdb_path: Path, inputs: DbtInputs | None = No
         failures = failures_in_run_results(target, started) + failures
     return DbtOutcome(success=bool(data.get("success")), command=["dbt", *command], failures=failures,
                       passed=int(data.get("passed", 0)), messages=list(data.get("messages", [])))
+
+
+def _run_child_main(command: list[str], *, env: Mapping[str, str], pid_file: Path | None, cwd: Path) -> None:
+    """`python -m clvlayer.dbt_runner <command>`: a fork of the process's dbt fork server when the environment asks
+    for one and it can take the invocation (clvlayer.dbt_forkserver), else a spawned child."""
+    from clvlayer import dbt_forkserver
+
+    if dbt_forkserver.enabled(env) and dbt_forkserver.run_forked(command, env=env, cwd=cwd,
+                                                                 pid_file=pid_file) is not None:
+        return
+    run_child([sys.executable, "-m", "clvlayer.dbt_runner", *command], env=env, pid_file=pid_file, cwd=cwd)
 
 
 NOT_RUN = "dbt did not run: "

@@ -9,6 +9,9 @@ import os
 # linear algebra is tiny (4x4 Hessians, L-BFGS-B updates); on this shared 2-core machine OpenBLAS' worker
 # threads cost far more than they compute: test_btyd.py took 34 s with them and 18 s without.
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+# the ~100 dbt invocations of a run start as forks of one process per worker that has dbt, DuckDB, numpy and scipy
+# loaded (clvlayer.dbt_forkserver): 2-4 CPU s of imports each, otherwise
+os.environ.setdefault("CLV_DBT_FORK_SERVER", "1")
 
 import fcntl  # noqa: E402
 import shutil  # noqa: E402

@@ -1,0 +1,213 @@
+"""A fork server for the dbt child processes of a process that runs many dbt invocations (the test suite).
+
+Every dbt invocation runs in a child process (clvlayer.dbt_runner). A fresh child spends 2-4 CPU s importing dbt,
+dbt-duckdb, DuckDB, pandas, numpy, scipy and the model library before dbt starts: across the ~100 builds of
+`make test` that is a sixth of the suite's CPU. With CLV_DBT_FORK_SERVER=1 (set by tests/python/conftest.py), the
+first invocation starts one server process that imports all that once; each invocation after is a fork of it, so
+it starts with the modules loaded and nothing else shared: a forked child runs exactly what a spawned one runs
+(clvlayer.dbt_runner's child main), with the invocation's environment, working directory and standard streams.
+
+Kept from the spawned child: the child dies with its parent (the server dies with its client, the child with the
+server: PR_SET_PDEATHSIG both times), runs in a process group of its own, which the client kills when interrupted,
+and its pid is reported before dbt starts (the build's dbt.pid). Not used, and the child spawned as before, when the
+server is busy (another thread of the client is running dbt), when the invocation's import-time environment
+(THREAD_ENV) differs from the server's, or when the server is gone or refused to start (e.g. a library started a
+thread at import: forking a threaded process is unsafe).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import traceback
+from collections.abc import Mapping
+from pathlib import Path
+
+from clvlayer.project import PROJECT_ROOT
+
+ENABLE_ENV = "CLV_DBT_FORK_SERVER"
+# read when a library loads, so a server serves only invocations that agree with it on these
+THREAD_ENV = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "PYTHONHASHSEED", "PYTHONPATH")
+# not pandas (nor the model library, which imports it): it loads pyarrow, whose allocator starts a thread
+PRELOAD = ("dbt.cli.main", "dbt.adapters.duckdb", "dbt.task.build", "dbt.parser.manifest", "agate", "duckdb",
+           "numpy", "scipy.special", "scipy.optimize", "scipy.stats", "clvlayer.dbt_runner")
+PR_SET_PDEATHSIG = 1
+
+
+def enabled(env: Mapping[str, str]) -> bool:
+    return env.get(ENABLE_ENV, "") == "1"
+
+
+# ----------------------------------------------------------------------------------------------- client side
+
+
+class ServerGone(Exception):
+    """The server could not take the invocation; nothing ran (the caller spawns the child instead)."""
+
+
+class ForkServer:
+    """The client's handle on its server process (one per client process, started on first use)."""
+
+    def __init__(self, env: Mapping[str, str]) -> None:
+        self.key = _thread_env(env)
+        self.socket, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        self.lock = threading.Lock()
+        self.process = _start_in_keeper_thread([sys.executable, "-m", "clvlayer.dbt_forkserver",
+                                                str(theirs.fileno())], env, theirs)
+        theirs.close()
+        self.ready = self._read().get("ready") is True
+
+    def _read(self) -> dict:
+        message = self.socket.recv(1 << 16)
+        if not message:
+            raise ServerGone("the dbt fork server has gone")
+        return json.loads(message)
+
+    def usable(self, env: Mapping[str, str]) -> bool:
+        return self.ready and self.process.poll() is None and _thread_env(env) == self.key
+
+    def run(self, command: list[str], *, env: Mapping[str, str], cwd: Path, pid_file: Path | None) -> int:
+        """Run the dbt child main with `command` in a fork of the server; its exit code. ServerGone when nothing
+        ran; once the child runs, an error of the server is the invocation's error."""
+        request = json.dumps({"command": command, "env": dict(env), "cwd": str(cwd)}).encode()
+        try:
+            socket.send_fds(self.socket, [request], [0, 1, 2])
+            pid = int(self._read()["pid"])
+        except OSError as error:
+            raise ServerGone(str(error)) from error
+        if pid_file is not None:
+            pid_file.write_text(str(pid))
+        try:
+            return int(self._read()["returncode"])
+        except BaseException as error:
+            self.ready = False  # its reply stream is out of step now: never reused
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(pid, signal.SIGKILL)
+            self.socket.close()
+            if isinstance(error, ServerGone):
+                raise RuntimeError(f"the dbt fork server died while dbt ran (pid {pid})") from error
+            raise
+
+
+def _start_in_keeper_thread(command: list[str], env: Mapping[str, str], theirs: socket.socket) -> subprocess.Popen:
+    """Start the server from a thread that lives as long as this process: PR_SET_PDEATHSIG fires when the thread
+    that started a child ends, and the thread that first runs dbt may end long before the process does."""
+    from clvlayer.dbt_runner import _die_with_parent
+
+    started: list[subprocess.Popen | BaseException] = []
+    done = threading.Event()
+
+    def keep() -> None:
+        try:
+            started.append(subprocess.Popen(command, cwd=PROJECT_ROOT, env=dict(env), pass_fds=[theirs.fileno()],
+                                            preexec_fn=_die_with_parent(os.getpid())))
+        except BaseException as error:  # noqa: BLE001 - handed to the starting thread
+            started.append(error)
+        done.set()
+        threading.Event().wait()
+
+    threading.Thread(target=keep, name="dbt-fork-server", daemon=True).start()
+    done.wait()
+    if isinstance(started[0], BaseException):
+        raise started[0]
+    return started[0]
+
+
+_SERVER: ForkServer | None = None
+_START_LOCK = threading.Lock()
+
+
+def run_forked(command: list[str], *, env: Mapping[str, str], cwd: Path, pid_file: Path | None) -> int | None:
+    """Run `python -m clvlayer.dbt_runner <command>` as a fork of this process's server; None when the server cannot
+    take it (the caller spawns the child instead)."""
+    global _SERVER
+    with _START_LOCK:
+        if _SERVER is None or (_SERVER.ready and _SERVER.process.poll() is not None):
+            try:
+                _SERVER = ForkServer(env)
+            except (OSError, ServerGone, ValueError):
+                return None
+        server = _SERVER  # a server that refused to start is kept: this process does not try again
+    if not server.usable(env) or not server.lock.acquire(blocking=False):
+        return None
+    try:
+        return server.run(command, env=env, cwd=cwd, pid_file=pid_file)
+    except ServerGone:
+        return None
+    finally:
+        server.lock.release()
+
+
+def _thread_env(env: Mapping[str, str]) -> tuple[str | None, ...]:
+    return tuple(env.get(name) for name in THREAD_ENV)
+
+
+# ----------------------------------------------------------------------------------------------- server side
+
+
+def _preload() -> bool:
+    """Import what a dbt child imports; False if that left the process with more than one thread."""
+    for name in PRELOAD:
+        with contextlib.suppress(ImportError):
+            importlib.import_module(name)
+    return len(os.listdir("/proc/self/task")) == 1
+
+
+def _child(connection: socket.socket, request: dict, fds: list[int], server_pid: int) -> None:
+    """In the forked child: become what a spawned dbt child is, run it, exit with its code."""
+    import ctypes
+
+    try:
+        os.setpgid(0, 0)
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+        if os.getppid() != server_pid:
+            os._exit(1)
+        connection.close()
+        for target, fd in enumerate(fds):
+            os.dup2(fd, target)
+            os.close(fd)
+        os.chdir(request["cwd"])
+        os.environ.clear()
+        os.environ.update(request["env"])
+        from clvlayer.dbt_runner import _child_main
+
+        code = _child_main(request["command"][0], request["command"][1:])
+    except BaseException:  # noqa: BLE001 - the child must exit here whatever happened, never return to the loop
+        traceback.print_exc()
+        code = 1
+    with contextlib.suppress(Exception):
+        sys.stdout.flush()
+        sys.stderr.flush()
+    os._exit(code)
+
+
+def _serve(connection: socket.socket) -> None:
+    def reply(message: dict) -> None:
+        connection.send(json.dumps(message).encode())
+
+    ready = _preload()
+    reply({"ready": ready})
+    while ready:
+        message, fds, _flags, _addr = socket.recv_fds(connection, 1 << 20, 3)
+        if not message:
+            return  # the client closed its end
+        server_pid = os.getpid()
+        pid = os.fork()
+        if pid == 0:
+            _child(connection, json.loads(message), fds, server_pid)
+        for fd in fds:
+            os.close(fd)
+        reply({"pid": pid})
+        _, status = os.waitpid(pid, 0)
+        reply({"returncode": os.waitstatus_to_exitcode(status)})
+
+
+if __name__ == "__main__":
+    _serve(socket.socket(fileno=int(sys.argv[1])))
