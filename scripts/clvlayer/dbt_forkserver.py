@@ -17,6 +17,7 @@ thread at import: forking a threaded process is unsafe).
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import importlib
 import json
@@ -122,6 +123,16 @@ def _start_in_keeper_thread(command: list[str], env: Mapping[str, str], theirs: 
 
 _SERVER: ForkServer | None = None
 _START_LOCK = threading.Lock()
+
+
+@atexit.register
+def _stop() -> None:
+    """At the client's exit, end the server by closing its socket and wait for it (its CPU then counts as this
+    process's children's, as the spawned children's did)."""
+    if _SERVER is not None and _SERVER.process.poll() is None:
+        _SERVER.socket.close()
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            _SERVER.process.wait(timeout=10)
 
 
 def run_forked(command: list[str], *, env: Mapping[str, str], cwd: Path, pid_file: Path | None) -> int | None:
