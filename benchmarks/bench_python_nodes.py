@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
 import statistics
 import subprocess
@@ -34,7 +35,11 @@ from typing import Any, Callable
 import numpy as np
 import pandas as pd
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # as clvlayer.dbt_runner sets it for the dbt process
+SCRIPTS = Path(__file__).resolve().parents[1] / "scripts"
+if "--scripts" in sys.argv:  # another checkout's package (e.g. main's, for a before/after table)
+    SCRIPTS = Path(sys.argv[sys.argv.index("--scripts") + 1]).resolve()
+sys.path.insert(0, str(SCRIPTS))
 
 FUNCTIONS = {
     "score": ("int_customers_clv_predicted", "clv_models.score_customers"),
@@ -141,6 +146,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--max-buyers", type=int, default=DEFAULT_MAX_BUYERS)
     ap.add_argument("--save", help="write each function's output to SAVE/<name>.parquet")
     ap.add_argument("--compare", help="compare the outputs with those saved in this folder (needs --save)")
+    ap.add_argument("--scripts", help="the clvlayer package's parent folder to time (default: this checkout's)")
     ap.add_argument("--child", choices=list(FUNCTIONS), help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.child:
@@ -149,14 +155,15 @@ def main(argv: list[str] | None = None) -> int:
     rows = []
     for name in args.functions:
         cmd = [sys.executable, __file__, args.warehouse, "--schema", args.schema, "--repeat", str(args.repeat),
-               "--max-buyers", str(args.max_buyers), "--child", name] + (["--save", args.save] if args.save else [])
+               "--max-buyers", str(args.max_buyers), "--child", name, "--scripts", str(SCRIPTS)]
+        cmd += ["--save", args.save] if args.save else []
         done = subprocess.run(cmd, capture_output=True, text=True)
         if done.returncode:
             sys.stderr.write(done.stderr)
             return done.returncode
         m: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
         rows.append((name, m))
-    print(f"warehouse {args.warehouse}; {args.repeat} run(s) per function, medians\n")
+    print(f"warehouse {args.warehouse}; package {SCRIPTS}; {args.repeat} run(s) per function, medians\n")
     print("| function | model | rows | wall s | CPU s | peak RSS MB | RSS after inputs MB |")
     print("|---|---|---:|---:|---:|---:|---:|")
     for name, m in rows:
