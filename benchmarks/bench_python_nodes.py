@@ -76,8 +76,9 @@ def _call(name: str, warehouse: str, schema: str, max_buyers: int) -> Callable[[
                                                           t["int_clv_settings_resolved"], t["int_clv_model_selected"])
     t = _read(warehouse, schema, ["int_customers_rfm_backtest", "int_clv_settings_resolved",
                                   "int_clv_model_selected"], {})
-    return lambda: backtest.backtest_segment_predictions(t["int_customers_rfm_backtest"], t["int_clv_settings_resolved"],
-                                                         t["int_clv_model_selected"], max_buyers=max_buyers)
+    return lambda: backtest.backtest_segment_predictions(
+        t["int_customers_rfm_backtest"], t["int_clv_settings_resolved"], t["int_clv_model_selected"],
+        max_buyers=max_buyers)
 
 
 def _rss_mb() -> float:

@@ -229,7 +229,7 @@ def _tridiagonal_eigenvalues(diag: FloatArray, off: FloatArray) -> FloatArray:
     for i in range(len(diag)):
         values, info = dsterf(diag[i], off[i])
         if info != 0:
-            raise ClvFitError(f"Gauss-Jacobi rule: the eigenvalue iteration did not converge (LAPACK dsterf info={info})")
+            raise ClvFitError(f"Gauss-Jacobi rule: the eigenvalue iteration did not converge (dsterf info={info})")
         out[i] = values
     return out
 

@@ -512,7 +512,8 @@ def _point_discounted(spec: ModelSpec, point: FloatArray, lay: _Layout, months: 
     """``_count_draws(...).discounted[0]`` for the one row ``point`` (patterns), without the moments that only the
     intervals read."""
     pa = spec.p_alive_draws(point, lay.px, lay.ptx, lay.pT)[0]
-    return pa * _discounted_groups(spec, point[0], lay, months, periods_per_month, monthly_discount_rate)[lay.pat_to_grp]
+    per_group = _discounted_groups(spec, point[0], lay, months, periods_per_month, monthly_discount_rate)
+    return pa * per_group[lay.pat_to_grp]
 
 
 def _spend_coefficients(gg_draws: FloatArray, xs: FloatArray) -> dict[str, FloatArray]:
