@@ -59,9 +59,13 @@ def segment_types(frame: pd.DataFrame) -> list[str]:
 
 
 def _partitions(frame: pd.DataFrame, types: list[str]) -> list[np.ndarray]:
-    """Per segment type, each customer's label ``<type>\x1f<value>``; a missing value reads 'unknown'."""
-    return [(t + SEPARATOR + frame[SEGMENT_PREFIX + t].astype("string").fillna("unknown")).to_numpy(str)
-            for t in types]
+    """Per segment type, each customer's label ``<type>\x1f<value>``; a missing value reads 'unknown'. Each distinct
+    label is built once and shared by its customers (an object array), not once per customer."""
+    out = []
+    for t in types:
+        codes, values = pd.factorize(frame[SEGMENT_PREFIX + t].astype("string").fillna("unknown"))
+        out.append(np.array([t + SEPARATOR + str(v) for v in values], dtype=object)[codes])
+    return out
 
 
 def _segment_rows(table: pd.DataFrame) -> pd.DataFrame:

@@ -551,6 +551,39 @@ def test_segment_partitions_scored_once_equal_the_long_form():
     alone = clv_intervals("bgnbd", bg, gg, x, tx, T, m, segments=kinds, per_customer=False,
                           **{**args, "actual": actual})
     pd.testing.assert_frame_equal(alone.segments, once)  # the segment table does not need the customers' bounds
-    assert np.isnan(alone.lower).all() and np.isfinite(alone.clv).all()
+    assert np.isnan(alone.lower).all() and np.isnan(alone.clv).all()  # nor their point CLV
     with pytest.raises(ClvFitError, match="more than one partition"):  # summed together, they would double count
         clv_intervals("bgnbd", bg, gg, x, tx, T, m, segments=[kinds[0], np.where(x > 2, "freq\x1fhi", "other")])
+
+
+@pytest.mark.parametrize("model", ["bgnbd", "paretonbd"])
+def test_threads_over_the_draws_give_the_serial_numbers(model, monkeypatch):
+    """The draws' work on two threads (clvlayer.btyd._core.THREADS, env CLV_THREADS) is combined in draw order:
+    every interval, segment sum and moment is bit-identical to the one-thread run."""
+    from clvlayer.btyd import _core
+
+    truth = {"bgnbd": BG_CDNOW, "paretonbd": PNBD_CDNOW}[model]
+    x, tx, T, m, _ = oracle.simulate_value(model, 1500, 11, truth, (6.25, 3.74, 15.44), 6, 4.345, 0.01)
+    fit, gg = get_model(model).fit(x, tx, T), fit_gamma_gamma(x, m)
+    kinds = [np.where(x > 2, "freq\x1fhi", "freq\x1flo"), np.array([f"id\x1f{i % 3}" for i in range(len(x))])]
+    y = np.random.default_rng(4).poisson(1.0, len(x)).astype(float)
+
+    def run() -> list[np.ndarray]:
+        value = clv_intervals(model, fit, gg, x, tx, T, m, months=6, periods_per_month=4.345, n_draws=12,
+                              segments=kinds, actual=m)
+        alone = clv_intervals(model, fit, gg, x, tx, T, m, months=6, periods_per_month=4.345, n_draws=12,
+                              segments=kinds, per_customer=False)
+        counts = purchase_intervals(model, fit, 26.0, x, tx, T, n_draws=12, actual=y, segments=kinds[0])
+        moments = get_model(model).alive_moments_draws(np.array([get_model(model).values(fit)] * 3), 26.0, x, T)
+        return ([value.clv, value.lower, value.upper, value.expected_lower, value.expected_upper, counts.lower,
+                 counts.upper, counts.coverage, *moments]
+                + [frame[c].to_numpy(float) for frame in (value.segments, alone.segments, counts.segments)
+                   for c in frame.columns if c not in ("segment", "covered")])
+
+    monkeypatch.setattr(_core, "THREADS", 1)
+    serial = run()
+    monkeypatch.setattr(_core, "THREADS", 2)
+    threaded = run()
+    assert len(serial) == len(threaded) > 20
+    for one, two in zip(serial, threaded, strict=True):
+        np.testing.assert_array_equal(one, two)

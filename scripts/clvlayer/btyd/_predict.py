@@ -13,6 +13,7 @@ import math
 from typing import Any, Callable
 
 import numpy as np
+from scipy.linalg.lapack import dsterf
 from scipy.special import gammainccinv, gammaln, roots_legendre
 
 from clvlayer.btyd._core import ClvFitError, FloatArray, aggregate_rfm, halves, map_draws
@@ -62,6 +63,7 @@ def _nbd_log_pmf_table(r: FloatArray, alpha: FloatArray, t: FloatArray, kmax: in
 
 
 _CELLS = 4_000_000  # bound of the (rows, nodes, k) temporaries of pareto_alive_pmf (32 MB)
+_QUAD_CELLS = 65_536  # bound of the (rows, nodes) temporaries of the Gauss-Jacobi quadratures (512 KB each)
 
 
 def lifetime_nodes(r_post: FloatArray, alpha_post: FloatArray, beta_post: FloatArray, t: FloatArray) -> np.ndarray:
@@ -205,13 +207,8 @@ def gauss_jacobi(n: int, alpha: FloatArray, beta: FloatArray) -> tuple[FloatArra
         off2 = 4.0 * kk * (kk + al) * (kk + be) * (kk + al + be) / (s2k**2 * (s2k + 1.0) * (s2k - 1.0))
     # k = 1: the factor (1 + alpha + beta) cancels (it may be 0)
     off2[:, 0] = (4.0 * (1.0 + al) * (1.0 + be) / ((2.0 + al + be) ** 2 * (3.0 + al + be)))[:, 0]
-    m = np.zeros((len(al), n, n))
-    idx = np.arange(n)
     off = np.sqrt(off2)
-    m[:, idx, idx] = diag
-    m[:, idx[1:], idx[:-1]] = off
-    m[:, idx[:-1], idx[1:]] = off
-    nodes = np.linalg.eigvalsh(m)  # eigenvalues only: the eigenvector path runs multi-threaded BLAS (slow here)
+    nodes = _tridiagonal_eigenvalues(np.broadcast_to(diag, (len(al), n)), np.broadcast_to(off, (len(al), n - 1)))
     # weights from the Christoffel function: w_i ~ 1 / sum_k q_k(x_i)^2, q_k orthonormal by the recurrence
     q_prev, q = np.zeros_like(nodes), np.ones_like(nodes)
     total = np.ones_like(nodes)
@@ -221,6 +218,20 @@ def gauss_jacobi(n: int, alpha: FloatArray, beta: FloatArray) -> tuple[FloatArra
         total += q**2
     w = 1.0 / total
     return nodes, w / w.sum(axis=1, keepdims=True)
+
+
+def _tridiagonal_eigenvalues(diag: FloatArray, off: FloatArray) -> FloatArray:
+    """Ascending eigenvalues of the symmetric tridiagonal matrices with these diagonals (rows x n) and
+    off-diagonals (rows x (n-1)), by LAPACK dsterf on each row: the routine ``np.linalg.eigvalsh`` (dsyevd) ends in
+    after reducing a dense matrix to tridiagonal form, which leaves a tridiagonal matrix as it is, so the values
+    are the same to the last bit, without building the n x n matrices or the O(n^3) reduction."""
+    out = np.empty(diag.shape)
+    for i in range(len(diag)):
+        values, info = dsterf(diag[i], off[i])
+        if info != 0:
+            raise ClvFitError(f"Gauss-Jacobi rule: the eigenvalue iteration did not converge (dsterf info={info})")
+        out[i] = values
+    return out
 
 
 def _jacobi_groups(a: float | FloatArray, b_post: FloatArray, scale: FloatArray):  # type: ignore[no-untyped-def]
@@ -238,7 +249,13 @@ def _jacobi_groups(a: float | FloatArray, b_post: FloatArray, scale: FloatArray)
         rows = np.flatnonzero(n_nodes == n)
         (ua, ub), _, inv = aggregate_rfm(a_rows[rows], b_post[rows])
         xi, w = gauss_jacobi(int(n), ub - 1.0, ua - 1.0)  # weight (1-xi)^(b'-1) (1+xi)^(a-1)
-        yield rows, 0.5 * (xi[inv] + 1.0), w[inv]
+        p = 0.5 * (xi + 1.0)
+        # rows in chunks of ~_QUAD_CELLS (row, node) cells: the callers' temporaries stay in cache instead of
+        # allocating (rows x n) arrays of hundreds of MB; every row's numbers are the same in any chunk
+        step = max(1, _QUAD_CELLS // int(n))
+        for lo in range(0, len(rows), step):
+            part = inv[lo:lo + step]
+            yield rows[lo:lo + step], p[part], w[part]
 
 
 def beta_lifetime(r_post: FloatArray, alpha_post: FloatArray, a: float, b_post: FloatArray, cap: float | FloatArray) -> FloatArray:

@@ -485,8 +485,7 @@ def _count_draws(spec: ModelSpec, draws: FloatArray, lay: _Layout, months: int, 
     q0_d, m1_d, m2_d = spec.alive_moments_draws(draws, horizon_t, lay.gx, lay.gT)
 
     def discounted(d: FloatArray) -> FloatArray:
-        return discounted_sum(lambda tm: spec.alive_expected_purchases(d, tm, lay.gx, lay.gT), months,
-                              periods_per_month, monthly_discount_rate)
+        return _discounted_groups(spec, d, lay, months, periods_per_month, monthly_discount_rate)
 
     for j, g_disc in enumerate(map_draws(discounted, list(draws))):  # threads over the draws, summed in order
         q0, m1, m2 = q0_d[j], m1_d[j], m2_d[j]
@@ -499,6 +498,22 @@ def _count_draws(spec: ModelSpec, draws: FloatArray, lay: _Layout, months: int, 
     if not keep_draws:
         p0, sec, fc2 = p0 / J, sec / J, fc2 / J
     return _CountDraws(disc, p0, sec, fc2)
+
+
+def _discounted_groups(spec: ModelSpec, d: FloatArray, lay: _Layout, months: int, periods_per_month: float,
+                       monthly_discount_rate: float) -> FloatArray:
+    """Per (x, T) group, sum_i (E[Y(i k) | alive] - E[Y((i-1) k) | alive]) / (1+d)^i for one parameter row."""
+    return discounted_sum(lambda tm: spec.alive_expected_purchases(d, tm, lay.gx, lay.gT), months,
+                          periods_per_month, monthly_discount_rate)
+
+
+def _point_discounted(spec: ModelSpec, point: FloatArray, lay: _Layout, months: int, periods_per_month: float,
+                      monthly_discount_rate: float) -> FloatArray:
+    """``_count_draws(...).discounted[0]`` for the one row ``point`` (patterns), without the moments that only the
+    intervals read."""
+    pa = spec.p_alive_draws(point, lay.px, lay.ptx, lay.pT)[0]
+    per_group = _discounted_groups(spec, point[0], lay, months, periods_per_month, monthly_discount_rate)
+    return pa * per_group[lay.pat_to_grp]
 
 
 def _spend_coefficients(gg_draws: FloatArray, xs: FloatArray) -> dict[str, FloatArray]:
@@ -563,8 +578,8 @@ def clv_intervals(
 
     CLV = margin x E[spend | x, m] x P(alive) x sum_i (E[Y(i k) | alive] - E[Y((i-1) k) | alive]) / (1+d)^i.
     ``actual`` (realised discounted values, e.g. on a holdout) adds them to the segment table with ``covered``.
-    ``per_customer=False`` (with ``segments``: only the segment table is wanted) leaves the customers' interval
-    bounds NaN instead of computing them; the segment table is the same.
+    ``per_customer=False`` (with ``segments``: only the segment table is wanted) leaves the customers' point CLV and
+    interval bounds NaN instead of computing them; the segment table is the same.
     """
     spec = get_model(model)
     a = _check_level(level)
@@ -577,14 +592,17 @@ def clv_intervals(
         raise ClvFitError("monetary_value must hold one finite, non-negative value per customer")
     draws = parameter_draws(fit, spec.parameters, n_draws, seed)
     gg_draws = _gg_draws_usable(gg_fit, n_draws, seed + 3)
-    point = np.array(spec.values(fit))[None, :]
-    pt = _count_draws(spec, point, lay, months, periods_per_month, monthly_discount_rate, False)
     cd = _count_draws(spec, draws, lay, months, periods_per_month, monthly_discount_rate, segments is not None)
     xs, ix = np.unique(x, return_inverse=True)
     sp = _spend_coefficients(gg_draws, xs)
-    sp_point = _spend_coefficients(np.array([[gg_fit.p, gg_fit.q, gg_fit.v]]), xs)
     c2p = lay.cust_to_pat
-    clv = margin * pt.discounted[0][c2p] * (sp_point["mean0"][ix] + sp_point["mean1"][ix] * m)
+    if per_customer:
+        point = np.array(spec.values(fit))[None, :]
+        pt = _point_discounted(spec, point, lay, months, periods_per_month, monthly_discount_rate)
+        sp_point = _spend_coefficients(np.array([[gg_fit.p, gg_fit.q, gg_fit.v]]), xs)
+        clv = margin * pt[c2p] * (sp_point["mean0"][ix] + sp_point["mean1"][ix] * m)
+    else:
+        clv = np.full(len(x), np.nan)
     e_lo, e_hi = _expected_clv_interval(cd, sp, c2p, ix, m, a) if per_customer else (np.full(len(x), np.nan),) * 2
     # predictive interval: mixture moments (count and spend draws independent) -> atom at 0 + Gamma
     p0 = cd.p_zero.mean(axis=0)[c2p]  # (one row unless kept per draw)
@@ -653,13 +671,16 @@ def _clv_segments(
     c2p = lay.cust_to_pat
     J = cd.discounted.shape[0]
     mu, var = np.empty((J, S)), np.empty((J, S))
-    for j in range(J):
+
+    def one_draw(j: int) -> None:  # each draw writes its own rows: the same numbers on any thread count
         mean_spend = sp["mean0_d"][j, ix] + sp["mean1_d"][j, ix] * m
         e_r = margin * cd.discounted[j, c2p] * mean_spend
         e_r2 = margin**2 * (cd.second[j, c2p] * (sp["sq0_d"][j, ix] + sp["sq1_d"][j, ix] * m + sp["sq2_d"][j, ix] * m**2)
                             + cd.first_c2[j, c2p] * (sp["one0_d"][j, ix] + sp["one1_d"][j, ix] * m + sp["one2_d"][j, ix] * m**2))
         mu[j] = _by_segment(codes, S, e_r)
         var[j] = _by_segment(codes, S, np.maximum(e_r2 - e_r**2, 0.0))
+
+    map_draws(one_draw, list(range(J)))
     actual_sums = None if actual is None else _by_segment(codes, S, actual)
     frame = _segment_frame(names, _by_segment(codes, S).astype(np.int64), mu, var, level, seed, actual_sums)
     a = _check_level(level)

@@ -1,0 +1,184 @@
+"""Benchmark of the three dbt Python models every night recomputes, on a built warehouse's inputs.
+
+Not a test. Reads the input relations of the models from a warehouse file (read-only) and times the functions the
+models call:
+
+* ``score``     int_customers_clv_predicted      clvlayer.clv_models.score_customers
+* ``segments``  int_segments_clv_intervals       clvlayer.backtest.current_segment_intervals
+* ``backtest``  int_segments_backtest_predicted  clvlayer.backtest.backtest_segment_predictions
+
+Each function runs in its own child process (so peak RSS is that function's, with its inputs), ``--repeat`` times;
+the table shows the median wall and CPU seconds (user + sys of the process, all threads), the peak RSS of the child
+and its RSS after reading the inputs. ``--save DIR`` writes each function's last output to DIR/<name>.parquet,
+``--compare DIR`` compares this run's outputs with such a folder: per column, the largest relative difference
+(``|a - b| / max(|a|, |b|)``) and whether non-numeric columns and nulls are identical.
+
+Usage::
+
+    DUCKDB_MEMORY_LIMIT=2GB .venv/bin/python benchmarks/bench_python_nodes.py \\
+        /work/data/bench/run1M_b/scratch/incremental-snapshot/run/customer_value.duckdb --repeat 3 --save /tmp/before
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+import pandas as pd
+
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # as clvlayer.dbt_runner sets it for the dbt process
+SCRIPTS = Path(__file__).resolve().parents[1] / "scripts"
+if "--scripts" in sys.argv:  # another checkout's package (e.g. main's, for a before/after table)
+    SCRIPTS = Path(sys.argv[sys.argv.index("--scripts") + 1]).resolve()
+sys.path.insert(0, str(SCRIPTS))
+
+FUNCTIONS = {
+    "score": ("int_customers_clv_predicted", "clv_models.score_customers"),
+    "segments": ("int_segments_clv_intervals", "backtest.current_segment_intervals"),
+    "backtest": ("int_segments_backtest_predicted", "backtest.backtest_segment_predictions"),
+}
+DEFAULT_MAX_BUYERS = 50_000  # var ltv_backtest_max_buyers (dbt_project.yml)
+
+
+def _read(warehouse: str, schema: str, names: list[str], order: dict[str, str]) -> dict[str, pd.DataFrame]:
+    import duckdb
+
+    con = duckdb.connect(warehouse, read_only=True)
+    try:
+        return {name: con.sql(f"select * from {schema}.{name}" + (f" order by {order[name]}" if name in order else ""))
+                .df() for name in names}
+    finally:
+        con.close()
+
+
+def _call(name: str, warehouse: str, schema: str, max_buyers: int) -> Callable[[], pd.DataFrame]:
+    """The function of ``name`` bound to its inputs (read here, as the dbt model reads them)."""
+    from clvlayer import backtest, clv_models
+
+    if name == "score":
+        t = _read(warehouse, schema, ["int_customers_rfm_summarised", "int_clv_models_fitted",
+                                      "int_clv_settings_resolved", "int_clv_model_selected"], {})
+        return lambda: clv_models.score_customers(t["int_customers_rfm_summarised"], t["int_clv_models_fitted"],
+                                                  t["int_clv_settings_resolved"], t["int_clv_model_selected"])
+    if name == "segments":
+        t = _read(warehouse, schema, ["int_customers_rfm_labelled", "int_clv_models_fitted",
+                                      "int_clv_settings_resolved", "int_clv_model_selected"], {})
+        return lambda: backtest.current_segment_intervals(t["int_customers_rfm_labelled"], t["int_clv_models_fitted"],
+                                                          t["int_clv_settings_resolved"], t["int_clv_model_selected"])
+    t = _read(warehouse, schema, ["int_customers_rfm_backtest", "int_clv_settings_resolved",
+                                  "int_clv_model_selected"], {})
+    return lambda: backtest.backtest_segment_predictions(
+        t["int_customers_rfm_backtest"], t["int_clv_settings_resolved"], t["int_clv_model_selected"],
+        max_buyers=max_buyers)
+
+
+def _rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+def _cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def child(args: argparse.Namespace) -> None:
+    """Run one function ``--repeat`` times; print one JSON line of the measurements."""
+    run = _call(args.child, args.warehouse, args.schema, args.max_buyers)
+    inputs_rss = _rss_mb()
+    walls, cpus, out = [], [], None
+    for _ in range(args.repeat):
+        started, cpu = time.perf_counter(), _cpu()
+        out = run()
+        walls.append(time.perf_counter() - started)
+        cpus.append(_cpu() - cpu)
+    if args.save:
+        Path(args.save).mkdir(parents=True, exist_ok=True)
+        assert out is not None
+        out.to_parquet(Path(args.save) / f"{args.child}.parquet")
+    print(json.dumps({"wall": walls, "cpu": cpus, "rss_inputs": inputs_rss, "rss_peak": _rss_mb(),
+                      "rows": 0 if out is None else len(out)}))
+
+
+def compare(name: str, before_dir: str, after_dir: str) -> list[str]:
+    """Per column of ``name``'s outputs: the largest relative difference, or what differs."""
+    a = pd.read_parquet(Path(before_dir) / f"{name}.parquet")
+    b = pd.read_parquet(Path(after_dir) / f"{name}.parquet")
+    if list(a.columns) != list(b.columns) or len(a) != len(b):
+        return [f"{name}: shape/columns differ {a.shape} vs {b.shape}"]
+    lines = []
+    for col in a.columns:
+        if col == "fit_seconds":
+            continue
+        ca, cb = a[col], b[col]
+        if not ca.isna().equals(cb.isna()):
+            lines.append(f"{name}.{col}: nulls differ")
+            continue
+        if pd.api.types.is_numeric_dtype(ca) and not pd.api.types.is_bool_dtype(ca):
+            x = ca.dropna().to_numpy(float)
+            y = cb.dropna().to_numpy(float)
+            same_inf = np.array_equal(np.isinf(x), np.isinf(y)) and np.array_equal(x[np.isinf(x)], y[np.isinf(y)])
+            fin = np.isfinite(x) & np.isfinite(y)
+            scale = np.maximum(np.abs(x[fin]), np.abs(y[fin]))
+            rel = np.abs(x[fin] - y[fin]) / np.where(scale > 0, scale, 1.0)
+            worst = float(rel.max()) if rel.size else 0.0
+            bits = bool(np.array_equal(x, y))
+            lines.append(f"{name}.{col}: max rel diff {worst:.3g}{' (bit-identical)' if bits else ''}"
+                         f"{'' if same_inf else ' INF DIFFER'}")
+        else:
+            lines.append(f"{name}.{col}: {'identical' if ca.dropna().equals(cb.dropna()) else 'DIFFER'}")
+    return lines
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("warehouse", help="a built warehouse (.duckdb), opened read-only")
+    ap.add_argument("--schema", default="intermediate")
+    ap.add_argument("--functions", nargs="+", choices=list(FUNCTIONS), default=list(FUNCTIONS))
+    ap.add_argument("--repeat", type=int, default=3, help="runs per function; the table shows medians")
+    ap.add_argument("--max-buyers", type=int, default=DEFAULT_MAX_BUYERS)
+    ap.add_argument("--save", help="write each function's output to SAVE/<name>.parquet")
+    ap.add_argument("--compare", help="compare the outputs with those saved in this folder (needs --save)")
+    ap.add_argument("--scripts", help="the clvlayer package's parent folder to time (default: this checkout's)")
+    ap.add_argument("--child", choices=list(FUNCTIONS), help=argparse.SUPPRESS)
+    args = ap.parse_args(argv)
+    if args.child:
+        child(args)
+        return 0
+    rows = []
+    for name in args.functions:
+        cmd = [sys.executable, __file__, args.warehouse, "--schema", args.schema, "--repeat", str(args.repeat),
+               "--max-buyers", str(args.max_buyers), "--child", name, "--scripts", str(SCRIPTS)]
+        cmd += ["--save", args.save] if args.save else []
+        done = subprocess.run(cmd, capture_output=True, text=True)
+        if done.returncode:
+            sys.stderr.write(done.stderr)
+            return done.returncode
+        m: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+        rows.append((name, m))
+    print(f"warehouse {args.warehouse}; package {SCRIPTS}; {args.repeat} run(s) per function, medians\n")
+    print("| function | model | rows | wall s | CPU s | peak RSS MB | RSS after inputs MB |")
+    print("|---|---|---:|---:|---:|---:|---:|")
+    for name, m in rows:
+        model, fn = FUNCTIONS[name]
+        print(f"| {fn} | {model} | {m['rows']:,} | {statistics.median(m['wall']):.2f} | "
+              f"{statistics.median(m['cpu']):.2f} | {m['rss_peak']:,.0f} | {m['rss_inputs']:,.0f} |")
+    if args.compare:
+        if not args.save:
+            ap.error("--compare needs --save (this run's outputs)")
+        print()
+        for name, _ in rows:
+            print("\n".join(compare(name, args.compare, args.save)))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
