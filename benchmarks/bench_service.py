@@ -18,7 +18,6 @@ import argparse
 import os
 import statistics
 import subprocess
-import sys
 import threading
 import time
 import urllib.request
