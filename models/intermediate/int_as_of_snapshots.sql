@@ -69,8 +69,10 @@ snapshots as (
         as_of_date,
         bool_or(is_published) as is_published,
         bool_or(not is_published) as is_backtest,
-        arg_max(as_of_snapshot, is_published) as as_of_snapshot,
-        arg_max(months_before_current, is_published) as months_before_current,
+        coalesce(max(case when is_published then as_of_snapshot end), max(as_of_snapshot)) as as_of_snapshot,
+        coalesce(
+            max(case when is_published then months_before_current end), max(months_before_current)
+        ) as months_before_current,
         max(case when not is_published then months_before_current end) as backtest_months_before,
         min(first_order_on) as first_order_on
     from dated
