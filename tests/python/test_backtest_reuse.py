@@ -128,3 +128,67 @@ def test_a_late_refund_before_the_dates_recomputes_and_equals_a_full_build(night
     assert not after.loc[changed, "any_reused"].any() and after.loc[~changed, "reused"].all()
     full = full_build_like(nights["refund"], nights["refund_export"], tmp_path)
     assert differences(nights["refund"], full) == []
+
+
+# --- the reuse rule on small frames, without dbt ------------------------------------------------------------------
+
+def _settings(**values) -> pd.DataFrame:
+    base = {"penalizer": 0.0, "min_customers": 100, "min_repeat_customers": 20, "interval_level": 0.8,
+            "interval_draws": 30, "time_units_per_month": 30.4375, "margin_rate_source": "data", "margin_rate": 0.3}
+    return pd.DataFrame([{**base, **values}])
+
+
+def _fingerprints(**hashes: str) -> pd.DataFrame:
+    return pd.DataFrame([{"as_of_date": pd.Timestamp(day), "input_rows": 10, "input_hash": h, "input_spend": 100.0}
+                         for day, h in hashes.items()])
+
+
+def _reuse(monkeypatch: pytest.MonkeyPatch, fingerprints: pd.DataFrame, previous: pd.DataFrame | None,
+           settings: pd.DataFrame | None = None) -> tuple[pd.DataFrame, list[list[pd.Timestamp]]]:
+    from clvlayer import backtest_reuse
+
+    loaded: list[list[pd.Timestamp]] = []
+
+    def predict(rfm, settings, selection, max_buyers, *, horizons):
+        return pd.DataFrame([{"as_of_date": day, "horizon_months": h, "model": "bgnbd", "segment_type": "overall",
+                              "segment_value": "all", "customers": 10, "predicted_total": 1.0, "fit_seconds": 0.5,
+                              "prediction_status": "ok"} for day in sorted(set(rfm["as_of_date"])) for h in horizons])
+
+    monkeypatch.setattr(backtest_reuse, "backtest_segment_predictions", predict)
+
+    def load(dates):
+        loaded.append(list(dates))
+        return pd.DataFrame({"as_of_date": dates})
+
+    out = backtest_reuse.predictions_reusing(fingerprints, load, _settings() if settings is None else settings,
+                                             pd.DataFrame({"chosen_model": ["bgnbd"]}), previous, horizons=[3, 6],
+                                             max_buyers=0)
+    return out, loaded
+
+
+def test_the_rule_recomputes_only_the_dates_whose_inputs_changed(monkeypatch: pytest.MonkeyPatch) -> None:
+    first, loaded = _reuse(monkeypatch, _fingerprints(**{"2024-05-31": "1", "2024-11-30": "2"}), None)
+    assert loaded == [[pd.Timestamp("2024-05-31"), pd.Timestamp("2024-11-30")]] and not first["reused_this_run"].any()
+    # the same inputs: nothing loaded, every row kept
+    again, loaded = _reuse(monkeypatch, _fingerprints(**{"2024-05-31": "1", "2024-11-30": "2"}), first)
+    assert loaded == [] and again["reused_this_run"].all() and len(again) == 4
+    # one date's rows changed (a late refund), one date left the backtest, one came in
+    moved, loaded = _reuse(monkeypatch, _fingerprints(**{"2024-05-31": "1b", "2024-12-31": "3"}), first)
+    assert loaded == [[pd.Timestamp("2024-05-31"), pd.Timestamp("2024-12-31")]]
+    assert set(pd.to_datetime(moved["as_of_date"])) == {pd.Timestamp("2024-05-31"), pd.Timestamp("2024-12-31")}
+    # a setting the fits read changed: every date recomputed
+    _, loaded = _reuse(monkeypatch, _fingerprints(**{"2024-05-31": "1", "2024-11-30": "2"}), first,
+                       _settings(penalizer=0.1))
+    assert len(loaded[0]) == 2
+
+
+def test_the_margin_rate_counts_only_where_the_prediction_reads_it() -> None:
+    from clvlayer.backtest_reuse import input_fingerprint
+
+    def key(rate: float, source: str, spend: float) -> str:
+        return input_fingerprint(10, "h", spend, _settings(margin_rate=rate, margin_rate_source=source), "bgnbd",
+                                 [3], 0)
+
+    assert key(0.3, "data", 100.0) == key(0.4, "data", 100.0)  # the date's own margin over spend: in the rows
+    assert key(0.3, "var clv_margin_rate", 100.0) != key(0.4, "var clv_margin_rate", 100.0)
+    assert key(0.3, "data", 0.0) != key(0.4, "data", 0.0)  # no spend up to the date: the resolved rate is read
