@@ -144,8 +144,8 @@ def backtest_horizons(config: str) -> list[int]:
     try:
         return sorted({int(part) for part in re.split(r"[,\s\[\]]+", str(config)) if part})
     except ValueError:
-        raise ClvFitError(f"var ltv_backtest_horizons_months = {config!r}: give whole numbers of months, e.g. [3, 6, 12]"
-                          ) from None
+        raise ClvFitError(f"var ltv_backtest_horizons_months = {config!r}: give whole numbers of months, "
+                          "e.g. [3, 6, 12]") from None
 
 
 def hash_sample(summary: pd.DataFrame, max_buyers: int) -> pd.DataFrame:

@@ -5,11 +5,14 @@ segment sums over each horizon) depend only on what the prediction reads: the da
 int_customers_rfm_backtest (the RFM summary as of the date and the segment labels of the sampled buyers), the
 chosen count model, the horizons, the sample cap and the settings the fits and sums read. The model stores beside
 each date's rows ``input_fingerprint``: canonical JSON of all of these, the rows as their count and the sum of
-DuckDB's hash() of every row, computed in SQL (:func:`fingerprint_sql`). A run recomputes a date when its
-fingerprint differs from the stored one (a new date, a late refund or status change of an order before the date, a
-relabelled buyer, another chosen model or setting), and keeps the stored rows of the other dates
-(``reused_this_run``). Dates no longer in the backtest are not returned (and the model's post-hook deletes them).
-The actuals after the date, which grow every night, are not an input: int_segments_backtest_scored joins them.
+DuckDB's hash() of every row, computed in SQL (:func:`fingerprint_sql`; floating-point columns hashed at 12
+significant digits, so that the last-bit noise of a sum recomputed in another order - an incremental run against a
+full one - does not read as a change, while a refund or a status change, orders of magnitude larger, does). A run
+recomputes a date when its fingerprint differs from the stored one (a new date, a late refund or status change of an
+order before the date, a relabelled buyer, another chosen model or setting), and keeps the stored rows of the
+other dates (``reused_this_run``). Dates no longer in the backtest are not returned (and the model's post-hook
+deletes them). The actuals after the date, which grow every night, are not an input: int_segments_backtest_scored
+joins them.
 """
 
 from __future__ import annotations
@@ -29,10 +32,22 @@ REUSE_COLUMNS: dict[str, str] = {**BACKTEST_COLUMNS, "input_fingerprint": "str",
 ORDER = ["as_of_date", "horizon_months", "segment_type", "segment_value"]
 
 
-def fingerprint_sql(relation: str, columns: Sequence[str]) -> str:
-    """Per as_of_date of ``relation``: its rows, the sum of hash() of every row's ``columns`` (as text: a HUGEINT
-    does not survive pandas) and the spend up to the date (the margin rate's denominator)."""
-    quoted = ", ".join('"' + c.replace('"', '""') + '"' for c in columns)
+FLOAT_TYPES = ("DOUBLE", "FLOAT", "REAL")
+SIGNIFICANT_DIGITS = 12
+
+
+def _hashed(column: str, kind: object) -> str:
+    quoted = '"' + column.replace('"', '""') + '"'
+    if str(kind).upper() in FLOAT_TYPES:
+        return f"format('{{:.{SIGNIFICANT_DIGITS}g}}', {quoted})"
+    return quoted
+
+
+def fingerprint_sql(relation: str, columns: Sequence[str], types: Sequence[object]) -> str:
+    """Per as_of_date of ``relation``: its rows, the sum of hash() of every row's ``columns`` (of DuckDB ``types``:
+    floating-point ones at 12 significant digits; the sum as text: a HUGEINT does not survive pandas) and the spend
+    up to the date (the margin rate's denominator)."""
+    quoted = ", ".join(_hashed(c, t) for c, t in zip(columns, types, strict=True))
     return (f"select as_of_date, count(*) as input_rows, cast(sum(hash({quoted})) as varchar) as input_hash, "
             f"sum(total_spend) as input_spend from {relation} group by as_of_date")
 

@@ -94,7 +94,7 @@ def test_horizons_past_the_data_end_are_null_with_status(fixture: str, request: 
     past = cells.apply(lambda r: horizon_end(pd.Timestamp(r["as_of_date"]).date(), int(r["horizon_months"])) > data_end,
                        axis=1)
     dates = {pd.Timestamp(d).date() for d in cells["as_of_date"]}
-    assert dates <= {backtest_date(data_end, n) for n in (6, 12, 18)}, "backtest dates are month ends (docs/backtest.md)"
+    assert dates <= {backtest_date(data_end, n) for n in (6, 12, 18)}, "month-end backtest dates (docs/backtest.md)"
     assert past.any() and (~past).any(), "the backtest should have cells on both sides of the data end"
     assert (cells.loc[past, "backtest_status"] == "horizon_past_data_end").all()
     for column in ("actual_forward_value", "bias", "absolute_error", "relative_bias", "is_covered"):

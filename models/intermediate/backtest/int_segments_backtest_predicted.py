@@ -18,7 +18,8 @@ def model(dbt, session):
     from clvlayer.backtest_reuse import fingerprint_sql, predictions_reusing
 
     inputs = dbt.ref("int_customers_rfm_backtest")
-    fingerprints = inputs.query("backtest_inputs", fingerprint_sql("backtest_inputs", inputs.columns)).df()
+    fingerprint = fingerprint_sql("backtest_inputs", inputs.columns, inputs.types)
+    fingerprints = inputs.query("backtest_inputs", fingerprint).df()
 
     def load(dates):
         wanted = ", ".join(f"date '{day:%Y-%m-%d}'" for day in dates)
