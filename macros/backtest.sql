@@ -11,9 +11,10 @@
     least(cast({{ remaining_lifetime_months }} as double), cast({{ horizon }} as double))
 {%- endmacro %}
 
-{#- Whether the `horizon` months after `as_of_date` end on or before `data_end` (the truth is observed). -#}
+{#- Whether the `horizon` months after the backtest date `as_of_date` (macro backtest_horizon_end) end on or before
+    `data_end` (the truth is observed). -#}
 {% macro is_horizon_observed(as_of_date, horizon, data_end) -%}
-    (cast({{ dbt.dateadd('month', horizon, as_of_date) }} as date) <= {{ data_end }})
+    ({{ backtest_horizon_end(as_of_date, horizon) }} <= {{ data_end }})
 {%- endmacro %}
 
 {#- Backtest error figures of an estimate against the actual value (both per buyer): signed bias, absolute error,
@@ -28,4 +29,20 @@
 
 {% macro backtest_relative(error, actual) -%}
     {{ safe_divide(error, 'abs(' ~ actual ~ ')') }}
+{%- endmacro %}
+
+{#- A backtest as-of date: the last day of the month `months_before` months before the last complete month of
+    `as_of_date` (the as-of date's own month when it is the month's last day). It moves once a month, so the
+    backtest's fits and predictions are reused from night to night (docs/backtest.md). -#}
+{% macro backtest_as_of_date(as_of_date, months_before) -%}
+    cast(
+        {{ dbt.dateadd('day', -1, dbt.dateadd('month', '-1 * ' ~ months_before,
+            dbt.date_trunc('month', dbt.dateadd('day', 1, as_of_date)))) }} as date
+    )
+{%- endmacro %}
+
+{#- The last day of the `horizon` months after a backtest date (a month end): the end of the horizon-th calendar
+    month after the date's month. -#}
+{% macro backtest_horizon_end(as_of_date, horizon) -%}
+    cast({{ dbt.last_day(dbt.dateadd('month', horizon, as_of_date), 'month') }} as date)
 {%- endmacro %}

@@ -908,7 +908,7 @@
     12,
     18
    ],
-   "meaning": "Backtest as-of dates: this many months before the as-of date ([] = no backtest).",
+   "meaning": "Backtest as-of dates: the last day of the month this many months before the as-of date's last complete month ([] = no backtest).",
    "test_value": [
     6
    ],

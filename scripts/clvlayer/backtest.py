@@ -8,7 +8,9 @@ and process uncertainty. Customers are scored once, and each segment type is one
 * :func:`backtest_segment_predictions` (model int_segments_backtest_predicted): per backtest as-of date, the chosen
   count model and Gamma-Gamma fitted on the RFM summary as of that date (the fit the build would have made then),
   then per horizon the segment sums of the margin predicted over the horizon (undiscounted, so comparable with the
-  margin actually made), scored against that margin: the interval's coverage.
+  margin actually made). The predictions read nothing after the date: the actual margin and the interval's coverage
+  are joined in SQL afterwards (int_segments_backtest_scored), so the stored predictions are reused while only the
+  actuals grow (clvlayer.backtest_reuse).
 * :func:`current_segment_intervals` (model int_segments_clv_intervals): the published predicted CLV (the 'full'
   fits, the published horizon, discount and margin) summed per segment with its interval.
 """
@@ -41,8 +43,6 @@ BACKTEST_COLUMNS: dict[str, str] = {
     "horizon_months": "Int64",
     "model": "str",
     **SEGMENT_COLUMNS,
-    "actual_total": "Float64",
-    "is_covered": "boolean",
     "fit_seconds": "Float64",
     "prediction_status": "str",
 }
@@ -131,13 +131,10 @@ def _one_date(summary: pd.DataFrame, settings: pd.DataFrame, model: str, horizon
     margin = _margin_rate(summary, settings)
     frames = []
     for h in horizons:
-        actual = summary[f"actual_margin_next_{h}m"].astype("Float64")
-        observed = bool(actual.notna().all())
         rows = segment_sums(summary, model, fit, gg, months=h, discount=0.0, margin=margin, per_month=per_month,
-                            level=level, draws=draws,
-                            actual=actual.to_numpy(float) if observed else None)
+                            level=level, draws=draws)
         rows["horizon_months"] = h
-        rows["prediction_status"] = STATUS_OK if observed else "horizon_past_data_end"
+        rows["prediction_status"] = STATUS_OK
         frames.append(rows)
     seconds = time.perf_counter() - started
     for frame in frames:
@@ -145,10 +142,14 @@ def _one_date(summary: pd.DataFrame, settings: pd.DataFrame, model: str, horizon
     return frames
 
 
-def backtest_horizons(rfm: pd.DataFrame) -> list[int]:
-    """The horizons of the columns actual_margin_next_<h>m (var ltv_backtest_horizons_months), ascending."""
-    found = (re.fullmatch(r"actual_margin_next_(\d+)m", c) for c in rfm.columns)
-    return sorted(int(m.group(1)) for m in found if m)
+def backtest_horizons(config: str) -> list[int]:
+    """The horizons of the model's config ``horizons`` (var ltv_backtest_horizons_months joined by commas),
+    ascending, each once; a clear error when an entry is not a whole number."""
+    try:
+        return sorted({int(part) for part in re.split(r"[,\s\[\]]+", str(config)) if part})
+    except ValueError:
+        raise ClvFitError(f"var ltv_backtest_horizons_months = {config!r}: give whole numbers of months, "
+                          "e.g. [3, 6, 12]") from None
 
 
 def hash_sample(summary: pd.DataFrame, max_buyers: int) -> pd.DataFrame:
@@ -161,12 +162,12 @@ def hash_sample(summary: pd.DataFrame, max_buyers: int) -> pd.DataFrame:
 
 
 def backtest_segment_predictions(rfm: pd.DataFrame, settings: pd.DataFrame, selection: pd.DataFrame,
-                                 max_buyers: int = 0) -> pd.DataFrame:
-    """Per backtest as-of date x horizon x segment: the predicted margin sum with its interval, the actual margin
-    sum and coverage (module docstring), over at most `max_buyers` buyers per date (hash_sample). A date whose fit
-    fails is one row per horizon with the reason."""
+                                 max_buyers: int = 0, *, horizons: list[int]) -> pd.DataFrame:
+    """Per backtest as-of date x horizon (`horizons`, months) x segment: the predicted margin sum with its interval
+    (module docstring), over at most `max_buyers` buyers per date (hash_sample; int_customers_rfm_backtest already
+    holds only its SQL sample of at most that many). A date whose fit fails is one row per horizon with the
+    reason."""
     rfm = rfm.rename(columns=str.lower)
-    horizons = backtest_horizons(rfm)
     model = _chosen(selection)
     frames = []
     for as_of_date, summary in rfm.groupby("as_of_date", sort=True):

@@ -268,14 +268,14 @@ def predictive_step(spark: Any, manifest: dict[str, Any], frames: dict[str, Any]
 def backtest_step(spark: Any, manifest: dict[str, Any], frames: dict[str, Any]) -> dict[str, int]:
     """The backtest's two Python models (models/intermediate/backtest/*.py): the same clvlayer.backtest calls on
     the segment tables read through Spark and the predictive step's fits and choice (``frames``)."""
-    from clvlayer.backtest import backtest_segment_predictions, current_segment_intervals
+    from clvlayer.backtest import backtest_horizons, backtest_segment_predictions, current_segment_intervals
 
     node = manifest["nodes"]["model.customer_value.int_segments_backtest_predicted"]
     settings, selected = frames["int_clv_settings_resolved"], frames["int_clv_model_selected"]
     outputs = {
         "int_segments_backtest_predicted": backtest_segment_predictions(
             _read(spark, _relation(manifest, "int_customers_rfm_backtest")), settings, selected,
-            max_buyers=int(node["config"]["max_buyers"])),
+            max_buyers=int(node["config"]["max_buyers"]), horizons=backtest_horizons(node["config"]["horizons"])),
         "int_segments_clv_intervals": current_segment_intervals(
             _read(spark, _relation(manifest, "int_customers_rfm_labelled")), frames["int_clv_models_fitted"],
             settings, selected),

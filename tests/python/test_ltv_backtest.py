@@ -25,6 +25,19 @@ def add_months(day: date, months: int) -> date:
     return date(year, month, min(day.day, last))
 
 
+def horizon_end(day: date, months: int) -> date:
+    """The last day of the `months`-th month after a backtest date's month (macro backtest_horizon_end)."""
+    later = add_months(day.replace(day=1), months + 1)
+    return later - pd.Timedelta(days=1)
+
+
+def backtest_date(as_of: date, months: int) -> date:
+    """The backtest date `months` before `as_of` (macro backtest_as_of_date): the last day of the month that many
+    months before the as-of date's last complete month."""
+    next_day = as_of + pd.Timedelta(days=1)
+    return add_months(next_day.replace(day=1), -months) - pd.Timedelta(days=1)
+
+
 def by_hand(warehouse: Path, as_of: date, horizon: int) -> dict[str, float]:
     """Formula A and B's forward values and the actuals of the overall segment, from fct_orders and
     int_customers_valued as of `as_of`, in pandas."""
@@ -34,7 +47,7 @@ def by_hand(warehouse: Path, as_of: date, horizon: int) -> dict[str, float]:
         from intermediate.int_customers_valued where as_of_date = $as_of and has_completed_order""", as_of=as_of)
     orders = frame(warehouse, """
         select customer_id, ordered_on, net_revenue, gross_margin from marts.fct_orders where is_completed""")
-    end = add_months(as_of, horizon)
+    end = horizon_end(as_of, horizon)
     ahead = orders[(orders["ordered_on"].dt.date > as_of) & (orders["ordered_on"].dt.date <= end)
                    & orders["customer_id"].isin(customers["customer_id"])]
     buyers = len(customers)
@@ -76,10 +89,12 @@ def test_horizons_past_the_data_end_are_null_with_status(fixture: str, request: 
     if cells.empty:  # allowed only when every backtest date falls before the first order (the handmade fixture)
         [[first]] = frame(warehouse, "select first_order_on from intermediate.int_as_of_dates").to_numpy()
         backtest = frame(warehouse, "select * from intermediate.int_as_of_snapshots where is_backtest")
-        assert backtest.empty and add_months(pd.Timestamp(first).date(), 6) > data_end, fixture
+        assert backtest.empty and backtest_date(data_end, 6) < pd.Timestamp(first).date(), fixture
         return
-    past = cells.apply(lambda r: add_months(pd.Timestamp(r["as_of_date"]).date(), int(r["horizon_months"])) > data_end,
+    past = cells.apply(lambda r: horizon_end(pd.Timestamp(r["as_of_date"]).date(), int(r["horizon_months"])) > data_end,
                        axis=1)
+    dates = {pd.Timestamp(d).date() for d in cells["as_of_date"]}
+    assert dates <= {backtest_date(data_end, n) for n in (6, 12, 18)}, "month-end backtest dates (docs/backtest.md)"
     assert past.any() and (~past).any(), "the backtest should have cells on both sides of the data end"
     assert (cells.loc[past, "backtest_status"] == "horizon_past_data_end").all()
     for column in ("actual_forward_value", "bias", "absolute_error", "relative_bias", "is_covered"):

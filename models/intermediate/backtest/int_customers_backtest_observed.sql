@@ -1,7 +1,9 @@
 -- One row per backtest as-of date (int_as_of_snapshots.is_backtest) x buyer at that date: the buyer's segment of
 -- every segment type and the inputs of the forward values as the build computed them then (int_customers_valued at
 -- that date), and for each horizon h of var ltv_backtest_horizons_months what the buyer actually spent (net revenue
--- and gross margin of the purchase days, the spend the predictive models fit) in the h months after the date. A
+-- and gross margin of the purchase days, the spend the predictive models fit) in the h months after the date (the
+-- date is a month end: up to the end of the h-th month after it, macro backtest_horizon_end). as_of_snapshot is
+-- 'backtest_<n>m' and months_before_current n, the entry of var ltv_backtest_months_before. A
 -- horizon that ends after the data's end (the as-of date) has no truth: its actuals are null (is_observed false).
 {%- set horizons = ltv_backtest_horizons() %}
 {#- what a buyer spent and made after the date: the purchase days' column, its forward sum, the actual it gives -#}
@@ -42,7 +44,7 @@ forward_purchases as (
     -- per backtest date and buyer: spend and margin in the h months after the date
     select
         {%- for h in horizons %}
-            {%- set horizon_end = 'cast(' ~ dbt.dateadd('month', h, 'snapshots.as_of_date') ~ ' as date)' %}
+            {%- set horizon_end = backtest_horizon_end('snapshots.as_of_date', h) %}
             {%- for measure in forward_measures %}
                 sum(
                     case
@@ -78,8 +80,9 @@ final as (
                 end as actual_{{ measure.actual }}_next_{{ h }}m,
             {%- endfor %}
         {%- endfor %}
-        snapshots.as_of_snapshot,
-        snapshots.months_before_current,
+        {{ dbt.concat(["'backtest_'", "cast(snapshots.backtest_months_before as " ~ dbt.type_string() ~ ")",
+            "'m'"]) }} as as_of_snapshot,
+        snapshots.backtest_months_before as months_before_current,
         customers.as_of_date,
         customers.customer_id,
         customers.completed_orders,

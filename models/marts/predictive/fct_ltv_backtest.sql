@@ -30,7 +30,7 @@ observed as (
 
 predicted as (
 
-    select * from {{ ref('int_segments_backtest_predicted') }}
+    select * from {{ ref('int_segments_backtest_scored') }}
 
 ),
 
