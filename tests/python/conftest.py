@@ -217,7 +217,8 @@ PROJECT_TARGET_MODULES = {"test_semantic_layer", "test_metrics_by_hand", "test_s
 # in round 3: left in the usual order they started last and ended one worker a minute after the other. Round 4's
 # chains of builds (nightly equivalence, refit cadence, batch input, scenarios, customer state) go first.
 LONG_UNITS = ["test_nightly_equivalence", "test_refit_cadence", "test_batch_input", "test_scenarios",
-              "test_customer_state", "test_incremental", "project_target", "test_missing_inputs", "test_lifetime_ground_truth",
+              "test_customer_state", "test_backtest_reuse", "test_incremental", "project_target",
+              "test_missing_inputs", "test_lifetime_ground_truth",
               "test_one_verdict", "test_oracle_properties", "test_oracle_segments", "test_analyses",
               "test_plain_dbt", "test_dashboard_app", "test_dashboard_browser", "test_oracle_acquisition"]
 
