@@ -11,7 +11,7 @@ Kept from the spawned child: the child dies with its parent (the server dies wit
 server: PR_SET_PDEATHSIG both times), runs in a process group of its own, which the client kills when interrupted,
 and its pid is reported before dbt starts (the build's dbt.pid). Not used, and the child spawned as before, when the
 server is busy (another thread of the client is running dbt), when the invocation's import-time environment
-(THREAD_ENV) differs from the server's, or when the server is gone or refused to start (e.g. a library started a
+(IMPORT_ENV) differs from the server's, or when the server is gone or refused to start (e.g. a library started a
 thread at import: forking a threaded process is unsafe).
 """
 
@@ -34,8 +34,11 @@ from pathlib import Path
 from clvlayer.project import PROJECT_ROOT
 
 ENABLE_ENV = "CLV_DBT_FORK_SERVER"
-# read when a library loads, so a server serves only invocations that agree with it on these
-THREAD_ENV = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "PYTHONHASHSEED", "PYTHONPATH")
+# read when the interpreter or a library loads (thread pools, hash seed, import path, time zone, locale), so a
+# server serves only invocations that agree with it on these
+IMPORT_ENV = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "PYTHONHASHSEED", "PYTHONPATH", "TZ",
+              "LANG", "LC_ALL", "LC_CTYPE")
+CHILD_MAIN = "clvlayer.dbt_runner:_child_main"
 # not pandas (nor the model library, which imports it): it loads pyarrow, whose allocator starts a thread
 PRELOAD = ("dbt.cli.main", "dbt.adapters.duckdb", "dbt.task.build", "dbt.parser.manifest", "agate", "duckdb",
            "numpy", "scipy.special", "scipy.optimize", "scipy.stats", "clvlayer.dbt_runner")
@@ -57,13 +60,17 @@ class ForkServer:
     """The client's handle on its server process (one per client process, started on first use)."""
 
     def __init__(self, env: Mapping[str, str]) -> None:
-        self.key = _thread_env(env)
+        self.key = _import_env(env)
         self.socket, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         self.lock = threading.Lock()
         self.process = _start_in_keeper_thread([sys.executable, "-m", "clvlayer.dbt_forkserver",
                                                 str(theirs.fileno())], env, theirs)
         theirs.close()
-        self.ready = self._read().get("ready") is True
+        try:
+            self.ready = self._read().get("ready") is True
+        except BaseException:
+            self._abandon(None)
+            raise
 
     def _read(self) -> dict:
         message = self.socket.recv(1 << 16)
@@ -72,29 +79,40 @@ class ForkServer:
         return json.loads(message)
 
     def usable(self, env: Mapping[str, str]) -> bool:
-        return self.ready and self.process.poll() is None and _thread_env(env) == self.key
+        return self.ready and self.process.poll() is None and _import_env(env) == self.key
 
-    def run(self, command: list[str], *, env: Mapping[str, str], cwd: Path, pid_file: Path | None) -> int:
-        """Run the dbt child main with `command` in a fork of the server; its exit code. ServerGone when nothing
-        ran; once the child runs, an error of the server is the invocation's error."""
-        request = json.dumps({"command": command, "env": dict(env), "cwd": str(cwd)}).encode()
+    def run(self, command: list[str], *, env: Mapping[str, str], cwd: Path, pid_file: Path | None,
+            main: str = CHILD_MAIN) -> int:
+        """Run `main(command[0], command[1:])` (the dbt child main) in a fork of the server; its exit code.
+        ServerGone when the server could not take it (nothing ran); once the request is sent, any error or
+        interrupt ends the server, and with it the child (PR_SET_PDEATHSIG), before it is raised."""
+        request = json.dumps({"command": command, "env": dict(env), "cwd": str(cwd), "main": main}).encode()
         try:
             socket.send_fds(self.socket, [request], [0, 1, 2])
-            pid = int(self._read()["pid"])
         except OSError as error:
             raise ServerGone(str(error)) from error
-        if pid_file is not None:
-            pid_file.write_text(str(pid))
+        pid = None
         try:
+            pid = int(self._read()["pid"])
+            if pid_file is not None:
+                pid_file.write_text(str(pid))
             return int(self._read()["returncode"])
         except BaseException as error:
-            self.ready = False  # its reply stream is out of step now: never reused
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(pid, signal.SIGKILL)
-            self.socket.close()
-            if isinstance(error, ServerGone):
+            self._abandon(pid)
+            if isinstance(error, ServerGone) and pid is not None:
                 raise RuntimeError(f"the dbt fork server died while dbt ran (pid {pid})") from error
             raise
+
+    def _abandon(self, pid: int | None) -> None:
+        """Never use this server again: kill the child's group and the server (the child dies with it), reap it."""
+        self.ready = False
+        if pid is not None:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(pid, signal.SIGKILL)
+        with contextlib.suppress(ProcessLookupError):
+            self.process.kill()
+        self.process.wait()
+        self.socket.close()
 
 
 def _start_in_keeper_thread(command: list[str], env: Mapping[str, str], theirs: socket.socket) -> subprocess.Popen:
@@ -135,29 +153,36 @@ def _stop() -> None:
             _SERVER.process.wait(timeout=10)
 
 
-def run_forked(command: list[str], *, env: Mapping[str, str], cwd: Path, pid_file: Path | None) -> int | None:
+_FAILED_TO_START = False
+
+
+def run_forked(command: list[str], *, env: Mapping[str, str], cwd: Path, pid_file: Path | None,
+               main: str = CHILD_MAIN) -> int | None:
     """Run `python -m clvlayer.dbt_runner <command>` as a fork of this process's server; None when the server cannot
     take it (the caller spawns the child instead)."""
-    global _SERVER
+    global _SERVER, _FAILED_TO_START
     with _START_LOCK:
+        if _FAILED_TO_START:
+            return None
         if _SERVER is None or (_SERVER.ready and _SERVER.process.poll() is not None):
             try:
                 _SERVER = ForkServer(env)
             except (OSError, ServerGone, ValueError):
+                _FAILED_TO_START = True  # this process does not pay for another start
                 return None
         server = _SERVER  # a server that refused to start is kept: this process does not try again
     if not server.usable(env) or not server.lock.acquire(blocking=False):
         return None
     try:
-        return server.run(command, env=env, cwd=cwd, pid_file=pid_file)
+        return server.run(command, env=env, cwd=cwd, pid_file=pid_file, main=main)
     except ServerGone:
         return None
     finally:
         server.lock.release()
 
 
-def _thread_env(env: Mapping[str, str]) -> tuple[str | None, ...]:
-    return tuple(env.get(name) for name in THREAD_ENV)
+def _import_env(env: Mapping[str, str]) -> tuple[str | None, ...]:
+    return tuple(env.get(name) for name in IMPORT_ENV)
 
 
 # ----------------------------------------------------------------------------------------------- server side
@@ -172,14 +197,17 @@ def _preload() -> bool:
 
 
 def _child(connection: socket.socket, request: dict, fds: list[int], server_pid: int) -> None:
-    """In the forked child: become what a spawned dbt child is, run it, exit with its code."""
+    """In the forked child: become what a spawned dbt child is, run it, and exit the way it does (SystemExit, so
+    the exit handlers run: dbt-duckdb's closes the DuckDB connection, which checkpoints the WAL)."""
     import ctypes
+    import time
 
     try:
-        os.setpgid(0, 0)
         ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
         if os.getppid() != server_pid:
             os._exit(1)
+        with contextlib.suppress(PermissionError):
+            os.setpgid(0, 0)  # the server sets it too: whoever is first
         connection.close()
         for target, fd in enumerate(fds):
             os.dup2(fd, target)
@@ -187,16 +215,25 @@ def _child(connection: socket.socket, request: dict, fds: list[int], server_pid:
         os.chdir(request["cwd"])
         os.environ.clear()
         os.environ.update(request["env"])
-        from clvlayer.dbt_runner import _child_main
-
-        code = _child_main(request["command"][0], request["command"][1:])
+        time.tzset()
+        module, function = request["main"].split(":")
+        code = getattr(importlib.import_module(module), function)(request["command"][0], request["command"][1:])
+    except SystemExit:
+        raise  # the main's own exit: the same normal exit
     except BaseException:  # noqa: BLE001 - the child must exit here whatever happened, never return to the loop
         traceback.print_exc()
-        code = 1
-    with contextlib.suppress(Exception):
-        sys.stdout.flush()
-        sys.stderr.flush()
-    os._exit(code)
+        os._exit(1)
+    sys.exit(code)
+
+
+def _probe(report: str, args: list[str]) -> int:
+    """A child main for the tests (tests/python/test_dbt_forkserver.py): what a forked child sees - its working
+    directory, the environment variables named in `args`, its process group - written to `report`, and a line on
+    its standard output. Exits with the code in CLV_PROBE_EXIT (0)."""
+    Path(report).write_text(json.dumps({"cwd": os.getcwd(), "env": {name: os.environ.get(name) for name in args},
+                                        "pgid": os.getpgid(0), "pid": os.getpid()}))
+    print("probe: hello from the forked child", flush=True)
+    return int(os.environ.get("CLV_PROBE_EXIT", "0"))
 
 
 def _serve(connection: socket.socket) -> None:
@@ -213,6 +250,8 @@ def _serve(connection: socket.socket) -> None:
         pid = os.fork()
         if pid == 0:
             _child(connection, json.loads(message), fds, server_pid)
+        with contextlib.suppress(PermissionError, ProcessLookupError):
+            os.setpgid(pid, pid)  # before the pid is reported: the client can kill the group at once
         for fd in fds:
             os.close(fd)
         reply({"pid": pid})
