@@ -47,6 +47,7 @@ FUNCTIONS = {
     "backtest": ("int_segments_backtest_predicted", "backtest.backtest_segment_predictions"),
 }
 DEFAULT_MAX_BUYERS = 50_000  # var ltv_backtest_max_buyers (dbt_project.yml)
+DEFAULT_HORIZONS = "3,6,12"  # var ltv_backtest_horizons_months (dbt_project.yml)
 
 
 def _read(warehouse: str, schema: str, names: list[str], order: dict[str, str]) -> dict[str, pd.DataFrame]:
@@ -60,7 +61,7 @@ def _read(warehouse: str, schema: str, names: list[str], order: dict[str, str]) 
         con.close()
 
 
-def _call(name: str, warehouse: str, schema: str, max_buyers: int) -> Callable[[], pd.DataFrame]:
+def _call(name: str, warehouse: str, schema: str, max_buyers: int, horizons: str) -> Callable[[], pd.DataFrame]:
     """The function of ``name`` bound to its inputs (read here, as the dbt model reads them)."""
     from clvlayer import backtest, clv_models
 
@@ -78,7 +79,7 @@ def _call(name: str, warehouse: str, schema: str, max_buyers: int) -> Callable[[
                                   "int_clv_model_selected"], {})
     return lambda: backtest.backtest_segment_predictions(
         t["int_customers_rfm_backtest"], t["int_clv_settings_resolved"], t["int_clv_model_selected"],
-        max_buyers=max_buyers)
+        max_buyers=max_buyers, horizons=backtest.backtest_horizons(horizons))
 
 
 def _rss_mb() -> float:
@@ -92,7 +93,7 @@ def _cpu() -> float:
 
 def child(args: argparse.Namespace) -> None:
     """Run one function ``--repeat`` times; print one JSON line of the measurements."""
-    run = _call(args.child, args.warehouse, args.schema, args.max_buyers)
+    run = _call(args.child, args.warehouse, args.schema, args.max_buyers, args.horizons)
     inputs_rss = _rss_mb()
     walls, cpus, out = [], [], None
     for _ in range(args.repeat):
@@ -145,6 +146,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--functions", nargs="+", choices=list(FUNCTIONS), default=list(FUNCTIONS))
     ap.add_argument("--repeat", type=int, default=3, help="runs per function; the table shows medians")
     ap.add_argument("--max-buyers", type=int, default=DEFAULT_MAX_BUYERS)
+    ap.add_argument("--horizons", default=DEFAULT_HORIZONS, help="the backtest's horizons in months, e.g. 3,6,12 "
+                    "(var ltv_backtest_horizons_months); an older --scripts package reads them from its input")
     ap.add_argument("--save", help="write each function's output to SAVE/<name>.parquet")
     ap.add_argument("--compare", help="compare the outputs with those saved in this folder (needs --save)")
     ap.add_argument("--scripts", help="the clvlayer package's parent folder to time (default: this checkout's)")
@@ -156,7 +159,8 @@ def main(argv: list[str] | None = None) -> int:
     rows = []
     for name in args.functions:
         cmd = [sys.executable, __file__, args.warehouse, "--schema", args.schema, "--repeat", str(args.repeat),
-               "--max-buyers", str(args.max_buyers), "--child", name, "--scripts", str(SCRIPTS)]
+               "--max-buyers", str(args.max_buyers), "--horizons", args.horizons, "--child", name,
+               "--scripts", str(SCRIPTS)]
         cmd += ["--save", args.save] if args.save else []
         done = subprocess.run(cmd, capture_output=True, text=True)
         if done.returncode:
