@@ -294,8 +294,8 @@ def _cmd_dbt(args: argparse.Namespace) -> int:
 
 def _semantic_manifest_current(warehouse: Path, record: bool = False) -> bool:
     """Whether target/semantic_manifest.json was parsed by `clv mf` for this warehouse and the project as it is now
-    (models, macros, dbt_project.yml: clvlayer.incremental.state_fingerprint) and not rewritten since; `record`
-    notes that it just was."""
+    (models, macros, dbt_project.yml, scripts/clvlayer: clvlayer.incremental.state_fingerprint) and not rewritten
+    since; `record` notes that it just was."""
     import json
 
     from clvlayer.incremental import state_fingerprint

@@ -6,8 +6,8 @@ to the copy (the incremental models replace the rows of what changed, every othe
 on the copy, and only then is it published. The published file is never written to.
 
 The copy is only a valid start when its incremental tables were computed by the same code and settings. The state
-fingerprint hashes what they depend on - every file under models/ and macros/, dbt_project.yml and the effective
-vars - and is stored in each run record; a run whose fingerprint differs from the published one's builds in full
+fingerprint hashes what they depend on - every file under models/ and macros/, dbt_project.yml, the Python package
+the dbt Python models run (scripts/clvlayer) and the effective vars - and is stored in each run record; a run whose fingerprint differs from the published one's builds in full
 (with a note saying why), as does a run with no published warehouse.
 """
 
@@ -24,7 +24,8 @@ from clvlayer.inputs import project_vars
 from clvlayer.project import PROJECT_ROOT
 from clvlayer.publish import embedded_record
 
-STATE_PATHS = ("models", "macros", "dbt_project.yml")
+# the model library's code included: the stored fits and backtest predictions are its output
+STATE_PATHS = ("models", "macros", "dbt_project.yml", "scripts/clvlayer")
 
 
 def state_fingerprint(dbt_args: list[str] | None) -> str:
@@ -32,7 +33,8 @@ def state_fingerprint(dbt_args: list[str] | None) -> str:
     digest = hashlib.sha256()
     for name in STATE_PATHS:
         root = PROJECT_ROOT / name
-        files = sorted(p for p in root.rglob("*") if p.is_file()) if root.is_dir() else [root]
+        files = sorted(p for p in root.rglob("*") if p.is_file() and "__pycache__" not in p.parts) \
+            if root.is_dir() else [root]
         for path in files:
             digest.update(str(path.relative_to(PROJECT_ROOT)).encode() + b"\0" + path.read_bytes() + b"\0")
     digest.update(json.dumps(project_vars(dbt_args), sort_keys=True, default=str).encode())
@@ -57,7 +59,7 @@ def start_from_published(warehouse: Path, build_file: Path, fingerprint: str) ->
     run_id = record.get("run_id", "?")
     if record.get("state_fingerprint") != fingerprint:
         return Start(False, f"incremental: the code or settings changed since the published run {run_id} "
-                            "(models, macros, dbt_project.yml or --vars); built in full")
+                            "(models, macros, dbt_project.yml, scripts/clvlayer or --vars); built in full")
     started = time.perf_counter()
     shutil.copyfile(warehouse, build_file)
     seconds = time.perf_counter() - started
