@@ -42,7 +42,6 @@ CHILD_MAIN = "clvlayer.dbt_runner:_child_main"
 # not pandas (nor the model library, which imports it): it loads pyarrow, whose allocator starts a thread
 PRELOAD = ("dbt.cli.main", "dbt.adapters.duckdb", "dbt.task.build", "dbt.parser.manifest", "agate", "duckdb",
            "numpy", "scipy.special", "scipy.optimize", "scipy.stats", "clvlayer.dbt_runner")
-PR_SET_PDEATHSIG = 1
 
 
 def enabled(env: Mapping[str, str]) -> bool:
@@ -199,13 +198,12 @@ def _preload() -> bool:
 def _child(connection: socket.socket, request: dict, fds: list[int], server_pid: int) -> None:
     """In the forked child: become what a spawned dbt child is, run it, and exit the way it does (SystemExit, so
     the exit handlers run: dbt-duckdb's closes the DuckDB connection, which checkpoints the WAL)."""
-    import ctypes
     import time
 
+    from clvlayer.dbt_runner import _die_with_parent
+
     try:
-        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
-        if os.getppid() != server_pid:
-            os._exit(1)
+        _die_with_parent(server_pid)()
         with contextlib.suppress(PermissionError):
             os.setpgid(0, 0)  # the server sets it too: whoever is first
         connection.close()
