@@ -8,6 +8,9 @@
 -- Dates before the first order are left out.
 {%- set published = [0] + var('ltv_previous_periods_months') | map('int') | list %}
 {%- set backtest = var('ltv_backtest_months_before') | map('int') | unique | list %}
+{%- set offset_rows = [] %}
+{%- for months in published | unique %}{% do offset_rows.append((months, true)) %}{% endfor %}
+{%- for months in backtest %}{% do offset_rows.append((months, false)) %}{% endfor %}
 {%- set published_date = 'cast(' ~ dbt.dateadd('month', '-1 * offsets.months_before_current', 'as_of.as_of_date')
     ~ ' as date)' %}
 with
@@ -20,22 +23,12 @@ as_of as (
 
 offsets as (
 
-    {% for months in published | unique -%}
+    {% for months, is_published in offset_rows -%}
         select
             {{ months }} as months_before_current,
-            true as is_published
-        union all
-    {% endfor -%}
-    {% for months in backtest -%}
-        select
-            {{ months }} as months_before_current,
-            false as is_published
+            {{ 'true' if is_published else 'false' }} as is_published
         {% if not loop.last %}union all{% endif %}
-    {% endfor -%}
-    {% if not backtest %}select
-        null as months_before_current,
-        false as is_published
-    where false{% endif %}
+    {% endfor %}
 
 ),
 
