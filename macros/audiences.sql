@@ -60,8 +60,8 @@
 {#- Per-group mean and sample variance of a per-contact outcome: <name>_treated, <name>_var_treated, likewise
     _held_out (the inputs of lift_interval). -#}
 {% macro group_moments(expression, name) -%}
-    avg(case when not is_held_out then {{ expression }} end) as {{ name }}_treated,
-    avg(case when is_held_out then {{ expression }} end) as {{ name }}_held_out,
+    {{ mean_of('case when not is_held_out then ' ~ expression ~ ' end') }} as {{ name }}_treated,
+    {{ mean_of('case when is_held_out then ' ~ expression ~ ' end') }} as {{ name }}_held_out,
     var_samp(case when not is_held_out then {{ expression }} end) as {{ name }}_var_treated,
     var_samp(case when is_held_out then {{ expression }} end) as {{ name }}_var_held_out
 {%- endmacro %}

@@ -29,14 +29,7 @@ NOT_COMPARED = {"fit_seconds", "loaded_at", "dbt_invocation_id", "clv_run_id"}
 RELATIVE, ABSOLUTE = 1e-9, 1e-12
 #: "<layer>.<relation>": why Spark cannot match DuckDB there (also said in docs/scaling.md). Such a relation is still
 #: compared and its differences printed with the reason; the test fails when it matches (then remove it here).
-_DECIMAL_SHARE = ("a share computed as avg(case when ... then 1.0 ... end): Spark averages the decimal literal as a dec"
-                  "imal with scale 5 (0.7377 for 0.7377049...), DuckDB in double; fix: average a double (changes the Du"
-                  "ckDB SQL, so it needs a before/after warehouse comparison)")
-KNOWN_DIFFERENCES: dict[str, str] = {
-    "marts.fct_audience_lift": "repurchase_rate_* and its lift: " + _DECIMAL_SHARE,
-    "marts.fct_ltv_backtest_verdicts": "interval_coverage: " + _DECIMAL_SHARE,
-    "marts.fct_predicted_clv_by_segment": "predicted_clv_interval_backtest_coverage: " + _DECIMAL_SHARE,
-}
+KNOWN_DIFFERENCES: dict[str, str] = {}
 
 
 @pytest.fixture(scope="module")

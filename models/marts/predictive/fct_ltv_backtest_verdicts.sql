@@ -91,7 +91,7 @@ scores as (
         count(*) as cells,
         avg(cells.relative_absolute_error) as mean_relative_absolute_error,
         avg(cells.relative_bias) as mean_relative_bias,
-        avg(case when cells.is_covered then 1.0 when not cells.is_covered then 0.0 end) as interval_coverage
+        {{ mean_of("case when cells.is_covered then 1.0 when not cells.is_covered then 0.0 end") }} as interval_coverage
     from cells
     group by cells.question, cells.estimator
 

@@ -51,7 +51,7 @@ backtest_coverage as (
     -- per segment type: the share of backtest cells whose predicted-CLV interval held the actual
     select
         segment_type,
-        avg(case when is_covered then 1.0 when not is_covered then 0.0 end) as interval_coverage
+        {{ mean_of("case when is_covered then 1.0 when not is_covered then 0.0 end") }} as interval_coverage
     from backtest
     where estimator = 'predicted_clv' and is_covered is not null
     group by segment_type
