@@ -65,6 +65,11 @@ def _z(level: float) -> float:
     return float(ndtri((1.0 + level) / 2.0))
 
 
+def _holdout_labels(frame: pd.DataFrame) -> list[str]:
+    """The columns segment_<type> of ``frame`` whose type is one of the HOLDOUT_SEGMENT_TYPES."""
+    return [c for c in frame.columns if c.startswith("segment_") and c.removeprefix("segment_") in HOLDOUT_SEGMENT_TYPES]
+
+
 def holdout_inputs(summary: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray, float] | None:
     """From a date's rows of int_customers_rfm_backtest: the calibration RFM summary of the buyers who had bought by
     the split (with their labels of the HOLDOUT_SEGMENT_TYPES as of the date), their holdout margin and the holdout's
@@ -74,7 +79,7 @@ def holdout_inputs(summary: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray, flo
     rows = summary[summary["calibration_frequency"].notna()]
     if rows.empty:
         return None
-    labels = [c for c in rows.columns if c.removeprefix("segment_") in HOLDOUT_SEGMENT_TYPES]
+    labels = _holdout_labels(rows)
     calibration = rows[["customer_id", *labels, *CALIBRATION_COLUMNS]].rename(columns=CALIBRATION_COLUMNS)
     actual = rows["holdout_margin"].astype("Float64").fillna(0.0).to_numpy(float)
     return calibration.reset_index(drop=True), actual, float(rows["holdout_length"].iloc[0])
@@ -124,7 +129,7 @@ def current_holdout_inputs(calibrated: pd.DataFrame, labelled: pd.DataFrame,
     if calibrated is None or calibrated.empty:
         return None
     calibrated = calibrated.rename(columns=str.lower)
-    labels = [c for c in labelled.columns if c.removeprefix("segment_") in HOLDOUT_SEGMENT_TYPES]
+    labels = _holdout_labels(labelled)
     rows = calibrated.merge(labelled[["customer_id", *labels]], on="customer_id", how="left", validate="one_to_one")
     rows = rows.sort_values("customer_id", kind="stable").reset_index(drop=True)
     actual = rows["holdout_spend"].astype("Float64").fillna(0.0).to_numpy(float)

@@ -118,3 +118,30 @@ def test_the_reuse_fingerprint_covers_the_holdout_columns() -> None:
         for column, value in changes.items():
             assert fingerprint({**base, column: value}) != reference, column
         assert fingerprint(dict(base)) == reference
+
+
+def test_the_published_interval_widens_by_the_current_holdout(sample_warehouse: Path) -> None:
+    """int_segments_clv_intervals: the stored 'calibration' fits on the current holdout. On the sample the library's
+    interval already holds 80% of the holdout's cells (s = 0, unchanged); a holdout the model misses by half again
+    widens every segment's interval, without moving its prediction."""
+    from clvlayer.backtest import current_segment_intervals
+
+    names = ["int_customers_rfm_labelled", "int_clv_models_fitted", "int_clv_settings_resolved",
+             "int_clv_model_selected", "int_customers_rfm_calibrated"]
+    with duckdb.connect(str(sample_warehouse), read_only=True) as con:
+        t = {name: con.sql(f"select * from intermediate.{name}").df() for name in names}
+        published = con.sql("select * from intermediate.int_segments_clv_intervals").df()
+
+    def intervals(calibrated: pd.DataFrame | None) -> pd.DataFrame:
+        out = current_segment_intervals(*(t[name] for name in names[:4]), calibrated)
+        return out.sort_values(["segment_type", "segment_value"]).reset_index(drop=True)
+
+    plain, as_built = intervals(None), intervals(t["int_customers_rfm_calibrated"])
+    missed = intervals(t["int_customers_rfm_calibrated"].assign(
+        holdout_spend=t["int_customers_rfm_calibrated"]["holdout_spend"] * 1.5))
+    assert plain["relative_model_error"].isna().all()
+    assert (as_built["relative_model_error"] == published["relative_model_error"].iloc[0]).all()
+    assert (missed["relative_model_error"] > 0.2).all()
+    assert missed["predicted_total"].equals(plain["predicted_total"])
+    assert ((missed["predicted_upper"] - missed["predicted_lower"])
+            > (as_built["predicted_upper"] - as_built["predicted_lower"])).all()
