@@ -26,6 +26,7 @@ import pandas as pd
 
 from clvlayer.btyd import ClvFitError, clv_intervals, fit_gamma_gamma, get_model
 from clvlayer.clv_models import STATUS_OK, in_customer_order, setting, stored_fit
+from clvlayer.interval_calibration import current_holdout_inputs, holdout_inputs, holdout_model_error, widen
 
 SEPARATOR = "\x1f"
 SEGMENT_PREFIX = "segment_"
@@ -43,6 +44,7 @@ BACKTEST_COLUMNS: dict[str, str] = {
     "horizon_months": "Int64",
     "model": "str",
     **SEGMENT_COLUMNS,
+    "relative_model_error": "Float64",  # added to the interval (clvlayer.interval_calibration); null: none estimated
     "fit_seconds": "Float64",
     "prediction_status": "str",
 }
@@ -123,16 +125,28 @@ def _chosen(selection: pd.DataFrame) -> str | None:
     return str(chosen.iloc[0]) if len(chosen) else None
 
 
+def _holdout_sums(calibration: pd.DataFrame, actual: np.ndarray, length: float, model: str, settings: pd.DataFrame,
+                  level: float, draws: int) -> pd.DataFrame:
+    """The date's own holdout (clvlayer.interval_calibration): the fit on the RFM summary as of the split and its
+    segment sums of the margin over the holdout's ``length`` time units, scored against the buyers' ``actual``."""
+    fit, gg = _fit_at(calibration, model, settings)
+    return segment_sums(calibration, model, fit, gg, months=1, discount=0.0, margin=_margin_rate(calibration, settings),
+                        per_month=length, level=level, draws=draws, actual=actual)
+
+
 def _one_date(summary: pd.DataFrame, settings: pd.DataFrame, model: str, horizons: list[int]) -> list[pd.DataFrame]:
     level, draws = float(setting(settings, "interval_level")), int(setting(settings, "interval_draws"))
     per_month = float(setting(settings, "time_units_per_month"))
     started = time.perf_counter()
     fit, gg = _fit_at(summary, model, settings)
     margin = _margin_rate(summary, settings)
+    error = holdout_model_error(holdout_inputs(summary), level, lambda calibration, actual, length: _holdout_sums(
+        calibration, actual, length, model, settings, level, draws))
     frames = []
     for h in horizons:
-        rows = segment_sums(summary, model, fit, gg, months=h, discount=0.0, margin=margin, per_month=per_month,
-                            level=level, draws=draws)
+        rows = widen(segment_sums(summary, model, fit, gg, months=h, discount=0.0, margin=margin,
+                                  per_month=per_month, level=level, draws=draws), error, level)
+        rows["relative_model_error"] = error
         rows["horizon_months"] = h
         rows["prediction_status"] = STATUS_OK
         frames.append(rows)
@@ -187,13 +201,27 @@ def backtest_segment_predictions(rfm: pd.DataFrame, settings: pd.DataFrame, sele
     return _frame(pd.concat(frames, ignore_index=True), BACKTEST_COLUMNS)
 
 
+def _stored_holdout_sums(calibration: pd.DataFrame, actual: np.ndarray, length: float, model: str,
+                         parameters: pd.DataFrame, level: float, draws: int) -> pd.DataFrame:
+    """The current holdout (clvlayer.interval_calibration): the stored 'calibration' fits' segment sums of the spend
+    over the holdout's ``length`` time units, scored against the customers' ``actual`` spend."""
+    fit, reason = stored_fit(parameters, "calibration", model)
+    gg, gg_reason = stored_fit(parameters, "calibration", "gamma_gamma")
+    if fit is None or gg is None or fit.log_cov is None or gg.log_cov is None:
+        raise ClvFitError(reason or gg_reason or "a calibration fit has no positive-definite Hessian")
+    return segment_sums(calibration, model, fit, gg, months=1, discount=0.0, margin=1.0, per_month=length,
+                        level=level, draws=draws, actual=actual)
+
+
 def current_segment_intervals(summary: pd.DataFrame, parameters: pd.DataFrame, settings: pd.DataFrame,
-                              selection: pd.DataFrame) -> pd.DataFrame:
+                              selection: pd.DataFrame, calibrated: pd.DataFrame | None = None) -> pd.DataFrame:
     """Per segment: the published predicted CLV (chosen model, 'full' fits, horizon_months, the monthly discount
-    and margin rate of the settings) summed over the segment's customers, with the interval of the sum."""
+    and margin rate of the settings) summed over the segment's customers, with the interval of the sum, widened by
+    the model error the 'calibration' fits make on the holdout (``calibrated``: int_customers_rfm_calibrated;
+    clvlayer.interval_calibration; without it the library's interval)."""
     summary = in_customer_order(summary)
     model = _chosen(selection)
-    columns = {**SEGMENT_COLUMNS, "prediction_status": "str"}
+    columns = {**SEGMENT_COLUMNS, "relative_model_error": "Float64", "prediction_status": "str"}
     if summary.empty or model is None:
         return _frame(pd.DataFrame(), columns)
     fit, reason = stored_fit(parameters, "full", model)
@@ -201,11 +229,16 @@ def current_segment_intervals(summary: pd.DataFrame, parameters: pd.DataFrame, s
     if fit is None or gg is None or fit.log_cov is None or gg.log_cov is None:
         why = reason or gg_reason or "a fit has no positive-definite Hessian"
         return _frame(pd.DataFrame({"prediction_status": [f"no interval: {why}"]}), columns)
+    level, draws = float(setting(settings, "interval_level")), int(setting(settings, "interval_draws"))
     rows = segment_sums(summary, model, fit, gg, months=int(setting(settings, "horizon_months")),
                         discount=float(setting(settings, "monthly_discount_rate")),
                         margin=float(setting(settings, "margin_rate")),
                         per_month=float(setting(settings, "time_units_per_month")),
-                        level=float(setting(settings, "interval_level")),
-                        draws=int(setting(settings, "interval_draws")))
+                        level=level, draws=draws)
+    holdout = current_holdout_inputs(calibrated, summary, float(setting(settings, "holdout_length")))
+    error = holdout_model_error(holdout, level, lambda calibration, actual, length: _stored_holdout_sums(
+        calibration, actual, length, model, parameters, level, draws))
+    rows = widen(rows, error, level)
+    rows["relative_model_error"] = error
     rows["prediction_status"] = STATUS_OK
     return _frame(rows, columns)

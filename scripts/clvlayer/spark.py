@@ -278,7 +278,7 @@ def backtest_step(spark: Any, manifest: dict[str, Any], frames: dict[str, Any]) 
             max_buyers=int(node["config"]["max_buyers"]), horizons=backtest_horizons(node["config"]["horizons"])),
         "int_segments_clv_intervals": current_segment_intervals(
             _read(spark, _relation(manifest, "int_customers_rfm_labelled")), frames["int_clv_models_fitted"],
-            settings, selected),
+            settings, selected, _read(spark, _relation(manifest, "int_customers_rfm_calibrated"))),
     }
     return _write_outputs(spark, manifest, outputs)
 

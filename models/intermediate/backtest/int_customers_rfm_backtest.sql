@@ -4,6 +4,10 @@
 -- after the date is in it (the actuals are joined after the prediction, int_segments_backtest_scored), so its rows
 -- of a date change only when the data up to the date does. At most var ltv_backtest_max_buyers buyers per date
 -- (0 = all): those whose md5 of the customer id is lowest, the same buyers on every run and engine.
+-- With each buyer, the date's own holdout (clvlayer.interval_calibration; null calibration_* for a buyer whose first
+-- purchase is after the split): the RFM summary as of var clv_holdout_days before the date (calibration_*) and the
+-- gross margin the buyer made after that split up to the date (holdout_margin), over holdout_length time units - the
+-- model error of a fit at the date is estimated on it, with data up to the date only.
 with
 
 purchase_days as (
@@ -65,18 +69,84 @@ summaries as (
 
 ),
 
+holdout_splits as (
+
+    -- per backtest date: the start of its own holdout, var clv_holdout_days before it
+    select
+        backtest_as_of_date,
+        days_per_time_unit,
+        {{ add_days('backtest_as_of_date', -1 * var('clv_holdout_days') | int) }} as holdout_split_date
+    from backtest_dates
+
+),
+
+calibration_summaries as (
+
+    {{ rfm_summary('purchase_days', 'holdout_splits', 'holdout_split_date') }}
+
+),
+
+calibration as (
+
+    -- the RFM summary as of the split, keyed by the backtest date it belongs to
+    select
+        holdout_splits.backtest_as_of_date as as_of_date,
+        calibration_summaries.customer_id,
+        calibration_summaries.frequency as calibration_frequency,
+        calibration_summaries.recency as calibration_recency,
+        calibration_summaries.T as calibration_t,  -- noqa: CP02
+        calibration_summaries.monetary_value as calibration_monetary_value,
+        calibration_summaries.total_spend as calibration_total_spend,
+        calibration_summaries.total_margin as calibration_total_margin,
+        cast({{ days_between('holdout_splits.holdout_split_date', 'holdout_splits.backtest_as_of_date') }} as double)
+        / holdout_splits.days_per_time_unit as holdout_length
+    from calibration_summaries
+    inner join holdout_splits on calibration_summaries.as_of_date = holdout_splits.holdout_split_date
+
+),
+
+holdout as (
+
+    -- the gross margin each buyer made after the split, up to the backtest date
+    select
+        holdout_splits.backtest_as_of_date as as_of_date,
+        purchase_days.customer_id,
+        sum(purchase_days.gross_margin) as holdout_margin
+    from purchase_days
+    inner join holdout_splits
+        on
+            purchase_days.purchased_on > holdout_splits.holdout_split_date
+            and purchase_days.purchased_on <= holdout_splits.backtest_as_of_date
+    group by holdout_splits.backtest_as_of_date, purchase_days.customer_id
+
+),
+
 final as (
 
     select
         {%- for segment_type in ltv_segment_types() %}
             observed.segment_{{ segment_type }},
         {%- endfor %}
-        summaries.*
+        summaries.*,
+        calibration.calibration_frequency,
+        calibration.calibration_recency,
+        calibration.calibration_t,
+        calibration.calibration_monetary_value,
+        calibration.calibration_total_spend,
+        calibration.calibration_total_margin,
+        calibration.holdout_length,
+        case
+            when calibration.customer_id is not null then coalesce(holdout.holdout_margin, 0)
+        end as holdout_margin
     from summaries
     inner join sampled
         on summaries.as_of_date = sampled.as_of_date and summaries.customer_id = sampled.customer_id
     inner join observed
         on summaries.as_of_date = observed.as_of_date and summaries.customer_id = observed.customer_id
+    left join calibration
+        on summaries.as_of_date = calibration.as_of_date and summaries.customer_id = calibration.customer_id
+    left join holdout
+        on summaries.as_of_date = holdout.as_of_date and summaries.customer_id = holdout.customer_id
 
 )
 
