@@ -55,7 +55,7 @@ from numpy.typing import ArrayLike
 from scipy.special import gammainc, gammaincinv, ndtr, ndtri
 
 from clvlayer.btyd._core import ClvFitError, FloatArray, _as_1d_float, aggregate_rfm, map_draws, validate_rfm
-from clvlayer.btyd._predict import discounted_sum, nbd_upper
+from clvlayer.btyd._predict import cumsum_rows, discounted_sum, nbd_upper
 from clvlayer.btyd.gammagamma import GammaGammaFit
 from clvlayer.btyd.registry import ModelSpec, get_model
 
@@ -306,7 +306,7 @@ class _CountTables:
 
             def fill(j: int, groups: np.ndarray = groups, cdf: FloatArray = cdf, kb: int = int(kb)) -> None:
                 pmf = self.spec.alive_count_pmf(self.draws[j], self.t, lay.gx[groups], lay.gT[groups], kb)
-                cdf[:, j, :] = np.cumsum(pmf, axis=1)
+                cumsum_rows(pmf, out=cdf[:, j, :])
 
             map_draws(fill, list(range(J)))  # threads over the draws, each writing its own slice
             local = np.full(len(lay.gx), -1)
