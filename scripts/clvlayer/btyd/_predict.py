@@ -74,7 +74,9 @@ def _nbd_log_pmf_table(r: FloatArray, alpha: FloatArray, t: FloatArray, kmax: in
     with np.errstate(divide="ignore"):
         ln_q = np.where(t > 0, np.log(t) - np.log(alpha + t), -np.inf)
     k = np.arange(1, kmax + 1, dtype=np.float64)[None, :]
-    steps = np.log(r + k - 1.0) - np.log(k) + ln_q
+    # ln((r+k-1)/k) depends on r alone: once per distinct r (rows of one frequency share it), then + ln q per row
+    r_values, r_row = np.unique(np.ravel(r), return_inverse=True)
+    steps = (np.log(r_values[:, None] + k - 1.0) - np.log(k))[r_row] + ln_q
     first = r * (np.log(alpha) - np.log(alpha + t))
     return np.concatenate([first, first + cumsum_rows(steps)], axis=1)
 
