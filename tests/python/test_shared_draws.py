@@ -95,3 +95,16 @@ def test_cumsum_rows_is_numpys_cumsum_to_the_last_bit(shape):
     out = np.empty((shape[0], 2, shape[1]))[:, 1, :]  # a strided view, as the count tables pass
     cumsum_rows(values, out=out)
     np.testing.assert_array_equal(out, np.cumsum(values, axis=1))
+
+
+@pytest.mark.parametrize("model", sorted(intervals._NONE_AT_ZERO))
+def test_models_that_skip_the_discounted_sums_first_term_have_exactly_zero_there(model):
+    """The discounted sums of these models start from C(0) = 0.0 without evaluating it: it must be exactly 0.0 for
+    any draw and group (else the sums would differ in the last bit)."""
+    from clvlayer.btyd import get_model
+
+    rng = np.random.default_rng(11)
+    gx, gT = rng.integers(0, 300, 2000).astype(float), np.r_[0.0, rng.uniform(0.0, 2000.0, 1999)]
+    for params in np.exp(rng.normal(np.log([0.5, 30.0, 0.8, 2.5]), 1.5, (40, 4))):
+        values = get_model(model).alive_expected_purchases(params, 0.0, gx, gT)
+        assert (values == 0.0).all(), params

@@ -359,14 +359,16 @@ def beta_alive_moments_draws(
 
 
 def discounted_sum(
-    cumulative: Callable[[float], FloatArray], months: int, periods_per_month: float, monthly_discount_rate: float
+    cumulative: Callable[[float], FloatArray], months: int, periods_per_month: float, monthly_discount_rate: float,
+    at_zero: FloatArray | None = None,
 ) -> FloatArray:
-    """sum_{i=1..months} (C(i k) - C((i-1) k)) / (1 + d)^i for a cumulative expectation C(t)."""
+    """sum_{i=1..months} (C(i k) - C((i-1) k)) / (1 + d)^i for a cumulative expectation C(t); ``at_zero``: C(0) when
+    the caller knows it (not evaluated then)."""
     if months < 0 or int(months) != months:
         raise ClvFitError("months must be a non-negative integer")
     if not math.isfinite(monthly_discount_rate) or monthly_discount_rate <= -1:
         raise ClvFitError("monthly_discount_rate must be > -1")
-    prev = cumulative(0.0)
+    prev = cumulative(0.0) if at_zero is None else at_zero
     total = np.zeros_like(prev)
     for i in range(1, int(months) + 1):
         cur = cumulative(i * periods_per_month)

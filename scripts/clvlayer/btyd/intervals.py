@@ -561,8 +561,15 @@ def _count_draws(spec: ModelSpec, draws: FloatArray, lay: _Layout, months: int, 
 def _discounted_groups(spec: ModelSpec, d: FloatArray, lay: _Layout, months: int, periods_per_month: float,
                        monthly_discount_rate: float) -> FloatArray:
     """Per (x, T) group, sum_i (E[Y(i k) | alive] - E[Y((i-1) k) | alive]) / (1+d)^i for one parameter row."""
+    at_zero = np.zeros(len(lay.gx)) if spec.name in _NONE_AT_ZERO else None
     return discounted_sum(lambda tm: spec.alive_expected_purchases(d, tm, lay.gx, lay.gT), months,
-                          periods_per_month, monthly_discount_rate)
+                          periods_per_month, monthly_discount_rate, at_zero)
+
+
+#: models whose E[Y(0) | alive] is exactly 0.0 (BG-type: the 2F1 argument t / (alpha + T + t) is exactly 0, scipy's
+#: hyp2f1 returns exactly 1 there and the power of (alpha + T) / (alpha + T) is 1): their discounted sums skip that
+#: evaluation (cur - 0.0 == cur, the same sums; test_shared_draws checks the zeros)
+_NONE_AT_ZERO = frozenset({"bgnbd", "mbgnbd"})
 
 
 def _point_discounted(spec: ModelSpec, point: FloatArray, lay: _Layout, months: int, periods_per_month: float,
