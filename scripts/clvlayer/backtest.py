@@ -84,17 +84,18 @@ def _segment_rows(table: pd.DataFrame) -> pd.DataFrame:
 
 def segment_sums(
     summary: pd.DataFrame, model: str, fit: Any, gg_fit: Any, *, months: int, discount: float, margin: float,
-    per_month: float, level: float, draws: int, actual: np.ndarray | None = None,
+    per_month: float, level: float, draws: int, actual: np.ndarray | None = None, share_draws: bool = False,
 ) -> pd.DataFrame:
     """Per segment of every type in ``summary`` (RFM columns + segment_<type>): the sum of the customers' realised
     value over ``months`` (expected, and its interval at ``level``), with the actual sum and whether the interval
-    covers it when ``actual`` (one value per customer) is given."""
+    covers it when ``actual`` (one value per customer) is given; ``share_draws``: see
+    :func:`clvlayer.btyd.clv_intervals`."""
     x, tx, tt = (summary[c].to_numpy(float) for c in ("frequency", "recency", "t"))
     m = summary["monetary_value"].astype("Float64").fillna(0.0).to_numpy(float)
     result = clv_intervals(model, fit, gg_fit, x, tx, tt, m, months=months, monthly_discount_rate=discount,
                            margin=margin, periods_per_month=per_month, level=level, n_draws=draws,
                            segments=_partitions(summary, segment_types(summary)), actual=actual,
-                           per_customer=False)
+                           per_customer=False, share_draws=share_draws)
     assert result.segments is not None
     return _segment_rows(result.segments)
 
@@ -234,7 +235,7 @@ def current_segment_intervals(summary: pd.DataFrame, parameters: pd.DataFrame, s
                         discount=float(setting(settings, "monthly_discount_rate")),
                         margin=float(setting(settings, "margin_rate")),
                         per_month=float(setting(settings, "time_units_per_month")),
-                        level=level, draws=draws)
+                        level=level, draws=draws, share_draws=True)  # those of the scores
     holdout = current_holdout_inputs(calibrated, summary, float(setting(settings, "holdout_length")))
     error = holdout_model_error(holdout, level, lambda calibration, actual, length: _stored_holdout_sums(
         calibration, actual, length, model, parameters, level, draws))

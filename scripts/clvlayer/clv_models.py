@@ -398,7 +398,8 @@ def _score_model(
                                    monthly_discount_rate=discount, margin=margin, periods_per_month=per_month)
         if intervals and gg.log_cov is not None:
             value = clv_intervals(model, fit, gg, x, tx, tt, m, months=horizon_months, monthly_discount_rate=discount,
-                                  margin=margin, periods_per_month=per_month, level=level, n_draws=draws)
+                                  margin=margin, periods_per_month=per_month, level=level, n_draws=draws,
+                                  expected=False, share_draws=True)  # int_segments_clv_intervals reuses the draws
             out["predicted_clv_lower"], out["predicted_clv_upper"] = value.lower, value.upper
     except ClvFitError as exc:
         out["prediction_status"] = f"gamma_gamma prediction failed: {exc}"

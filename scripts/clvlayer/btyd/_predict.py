@@ -38,18 +38,35 @@ def bg_alive_pmf(r: FloatArray, alpha: FloatArray, a: float, b_post: FloatArray,
     alive, so each product integrates separately: E[(1-p)^(k-1)] = B(a, b'+k-1) / B(a, b') and
     E[p (1-p)^(k-1)] = B(a+1, b'+k-1) / B(a, b').
     """
-    r2, al2, b2, t2 = (np.asarray(v, dtype=np.float64)[:, None] for v in (r, alpha, b_post, t))
+    r2, al2, t2 = (np.asarray(v, dtype=np.float64)[:, None] for v in (r, alpha, t))
     nb = np.exp(_nbd_log_pmf_table(r2, al2, t2, kmax))
-    sf = np.maximum(1.0 - np.cumsum(nb, axis=1), 0.0)  # P(N > k); absolute error ~1e-16 is enough here
-    # ln E[(1-p)^(k-1)] = sum_{j<k-1} ln((b'+j)/(a+b'+j)) (k >= 1), by a cumulative sum along k
+    sf = np.maximum(1.0 - cumsum_rows(nb), 0.0)  # P(N > k); absolute error ~1e-16 is enough here
+    # ln E[(1-p)^(k-1)] = sum_{j<k-1} ln((b'+j)/(a+b'+j)) (k >= 1), by a cumulative sum along k; a function of b'
+    # alone, so computed once per distinct b' (rows of one frequency share it) and read per row
+    b_values, b_row = np.unique(np.asarray(b_post, dtype=np.float64), return_inverse=True)
+    b2 = b_values[:, None]
     j = np.arange(max(kmax - 1, 0), dtype=np.float64)[None, :]
     steps = np.log(b2 + j) - np.log(a + b2 + j)
-    ln_stay = np.concatenate([np.zeros((len(r2), 2)), np.cumsum(steps, axis=1)], axis=1)[:, : kmax + 1]
+    ln_stay = np.concatenate([np.zeros((len(b2), 2)), cumsum_rows(steps)], axis=1)[:, : kmax + 1]
     stay = np.exp(ln_stay)  # column 0 unused (k = 0)
     k = np.arange(kmax + 1, dtype=np.float64)[None, :]
     die = stay * a / (a + b2 + np.maximum(k - 1.0, 0.0))
-    q = nb * np.where(k > 0, stay, 1.0) + np.where(k > 0, sf * die, 0.0)
+    q = nb * np.where(k > 0, stay, 1.0)[b_row] + np.where(k > 0, sf * die[b_row], 0.0)
     return np.clip(q, 0.0, 1.0)
+
+
+def cumsum_rows(values: FloatArray, out: FloatArray | None = None) -> FloatArray:
+    """``np.cumsum(values, axis=1)`` of a 2-D array, to the last bit (the same left-to-right additions per row):
+    column by column when the rows are many and short (numpy's accumulate along the last axis runs one row at a time,
+    2-3x slower there)."""
+    rows, cols = values.shape
+    if rows < 64 * cols or cols < 2:
+        return np.cumsum(values, axis=1, out=out)
+    out = np.empty(values.shape) if out is None else out
+    out[:, 0] = values[:, 0]
+    for k in range(1, cols):
+        np.add(out[:, k - 1], values[:, k], out=out[:, k])
+    return out
 
 
 def _nbd_log_pmf_table(r: FloatArray, alpha: FloatArray, t: FloatArray, kmax: int) -> FloatArray:
@@ -57,9 +74,11 @@ def _nbd_log_pmf_table(r: FloatArray, alpha: FloatArray, t: FloatArray, kmax: in
     with np.errstate(divide="ignore"):
         ln_q = np.where(t > 0, np.log(t) - np.log(alpha + t), -np.inf)
     k = np.arange(1, kmax + 1, dtype=np.float64)[None, :]
-    steps = np.log(r + k - 1.0) - np.log(k) + ln_q
+    # ln((r+k-1)/k) depends on r alone: once per distinct r (rows of one frequency share it), then + ln q per row
+    r_values, r_row = np.unique(np.ravel(r), return_inverse=True)
+    steps = (np.log(r_values[:, None] + k - 1.0) - np.log(k))[r_row] + ln_q
     first = r * (np.log(alpha) - np.log(alpha + t))
-    return np.concatenate([first, first + np.cumsum(steps, axis=1)], axis=1)
+    return np.concatenate([first, first + cumsum_rows(steps)], axis=1)
 
 
 _CELLS = 4_000_000  # bound of the (rows, nodes, k) temporaries of pareto_alive_pmf (32 MB)
@@ -340,14 +359,16 @@ def beta_alive_moments_draws(
 
 
 def discounted_sum(
-    cumulative: Callable[[float], FloatArray], months: int, periods_per_month: float, monthly_discount_rate: float
+    cumulative: Callable[[float], FloatArray], months: int, periods_per_month: float, monthly_discount_rate: float,
+    at_zero: FloatArray | None = None,
 ) -> FloatArray:
-    """sum_{i=1..months} (C(i k) - C((i-1) k)) / (1 + d)^i for a cumulative expectation C(t)."""
+    """sum_{i=1..months} (C(i k) - C((i-1) k)) / (1 + d)^i for a cumulative expectation C(t); ``at_zero``: C(0) when
+    the caller knows it (not evaluated then)."""
     if months < 0 or int(months) != months:
         raise ClvFitError("months must be a non-negative integer")
     if not math.isfinite(monthly_discount_rate) or monthly_discount_rate <= -1:
         raise ClvFitError("monthly_discount_rate must be > -1")
-    prev = cumulative(0.0)
+    prev = cumulative(0.0) if at_zero is None else at_zero
     total = np.zeros_like(prev)
     for i in range(1, int(months) + 1):
         cur = cumulative(i * periods_per_month)
