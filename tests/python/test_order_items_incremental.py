@@ -14,6 +14,11 @@ One chain of runs over the hand-made tables, every table a snapshot file rewritt
             -> every order recomputed (the products changed)
 After each night the staging and intermediate relations built equal a full build of the same folder (bookkeeping
 columns excepted).
+
+A second chain delivers orders as a folder of batch files, so that base_shop__orders rewrites only the orders a new
+file touches and base_shop__order_items rejudges only their lines: day 0 orders/2024-01-01.csv; the next night
++ orders/2024-01-02.csv, a newer version of order 1 whose amount is unreadable (order 1 is quarantined, its lines
+with it: order_quarantined).
 """
 
 from __future__ import annotations
@@ -50,12 +55,19 @@ PRODUCTS = {**STATUS, "products": [line.replace(",toys,", ",games,") for line in
 STATES = [("full", DAY0), ("lines", LINES), ("status", STATUS), ("products", PRODUCTS)]
 
 
+ORDERS_DAY0 = {"orders/2024-01-01": DAY0["orders"]}
+ORDERS_NEXT = {**ORDERS_DAY0, "orders/2024-01-02": [
+    DAY0["orders"][0], "1,A,2024-01-10 10:00:00,1OO.00,completed,USD,2024-01-11 10:00:00"]}
+
+
 def write_folder(folder: Path, files: dict[str, list[str]]) -> Path:
     shutil.rmtree(folder, ignore_errors=True)
     folder.mkdir(parents=True)
     for table in HANDMADE.glob("*.csv"):
-        shutil.copy(table, folder / table.name)
+        if not (table.stem == "orders" and "orders/2024-01-01" in files):
+            shutil.copy(table, folder / table.name)
     for name, lines in files.items():
+        (folder / f"{name}.csv").parent.mkdir(exist_ok=True)
         (folder / f"{name}.csv").write_text("\n".join(lines) + "\n")
     return folder
 
@@ -107,3 +119,22 @@ def test_only_the_changed_orders_are_recomputed(chain: dict) -> None:
     assert written["status"]["int_order_items_aggregated_to_orders"][0] is None
     # products changed: every order
     assert written["products"]["int_order_items_aggregated_to_orders"][0] == ["1", "2", "4", "7"]
+
+
+def test_orders_in_batch_files_rejudge_only_the_lines_of_the_orders_rewritten(tmp_path: Path) -> None:
+    warehouse = tmp_path / "daily" / "warehouse.duckdb"
+    build(warehouse, write_folder(tmp_path / "raw0", ORDERS_DAY0), tmp_path / "target", incremental=False)
+    raw = write_folder(tmp_path / "raw1", ORDERS_NEXT)
+    record = build(warehouse, raw, tmp_path / "target", incremental=True)
+    full = tmp_path / "full" / "warehouse.duckdb"
+    build(full, raw, tmp_path / "target_full", incremental=False)
+    with duckdb.connect(str(warehouse), read_only=True) as connection:
+        orders_load = connection.execute(
+            "select distinct load_mode from audit.audit_load_ledger where clv_run_id = ? and source_table = 'orders'",
+            [record.run_id]).fetchall()
+        reasons = connection.execute("select distinct quarantine_reason from staging.base_shop__order_items "
+                                     "where order_id = '1'").fetchall()
+    assert orders_load == [("incremental",)]  # only order 1 rewritten: the narrowed rejudge ran
+    assert reasons == [("order_quarantined",)]
+    outcomes = compare(str(full), str(warehouse), SCHEMAS, 1e-12, BOOKKEEPING)
+    assert [f"{o.relation}: {o.detail}" for o in outcomes if not o.ok] == []
