@@ -3,8 +3,9 @@
 --
 -- Incremental (macros/staging/load_state.sql, staged_source): a run stages the new batch files' rows, or the rows of
 -- a changed snapshot file that differ from the stored ones, together with the stored rows of every order line
--- (order id, product id) they touch and of the lines whose order or product verdict changed (rejudged); a changed
--- or vanished batch file rebuilds the table in full (the ledger says why).
+-- (order id, product id) they touch and of the lines whose order or product verdict changed (rejudged: the lines of
+-- the orders base_shop__orders rewrote in this run, of every order when it rewrote them all, and of the products that
+-- came or went); a changed or vanished batch file rebuilds the table in full (the ledger says why).
 {%- set key_columns = state_tables()['order_items'].key_columns %}
 {%- set plan = staging_load_plan('order_items') %}
 {{ config(**staged_model_config('order_items')) }}
@@ -36,20 +37,66 @@ products_present as (
 ),
 
 {%- if plan.incremental %}
+    {#- the orders base_shop__orders rewrote in this run; when it rewrote every row (a rebuild), every order: an order
+        id may have vanished, its lines' verdict changed with it -#}
+    {%- set orders_rewritten_in_part = run_query("select count(*) > 0 from " ~ ref('base_shop__orders')
+        ~ " where batch_loaded_at <> " ~ this_run_loaded_at()).columns[0].values()[0] %}
+
+    {%- if orders_rewritten_in_part %}
+
+        rewritten_order_ids as (
+
+            select order_ids.*
+            from order_ids
+            where order_ids.order_id in (
+                select rewritten.order_id from {{ ref('base_shop__orders') }} as rewritten
+                where rewritten.batch_loaded_at = {{ this_run_loaded_at() }}
+            )
+
+        ),
+    {%- endif %}
+
+    stored_products as (
+
+        select distinct
+            stored.product_id,
+            stored.is_known_product
+        from {{ this }} as stored
+        where stored.state_key is not null
+
+    ),
+
+    rejudged_products as (
+
+        -- products that came or went, whose lines' verdict changed with them
+        select stored_products.product_id
+        from stored_products
+        left join product_ids on stored_products.product_id = product_ids.product_id
+        where stored_products.is_known_product <> (product_ids.product_id is not null)
+
+    ),
 
     rejudged as (
 
         select stored.state_key
         from {{ this }} as stored
-        cross join products_present
-        left join order_ids on stored.order_id = order_ids.order_id
-        left join product_ids on stored.product_id = product_ids.product_id
+        {{- ' inner' if orders_rewritten_in_part else ' left' }} join
+            {{ 'rewritten_order_ids' if orders_rewritten_in_part else 'order_ids' }} as order_ids
+            on stored.order_id = order_ids.order_id
         where
             stored.state_key is not null
             and (
                 stored.is_known_order <> (order_ids.order_id is not null)
                 or stored.is_clean_order <> coalesce(order_ids.is_clean_order, false)
-                or stored.is_known_product <> (product_ids.product_id is not null)
+            )
+        union
+        select stored.state_key
+        from {{ this }} as stored
+        cross join products_present
+        where
+            stored.state_key is not null
+            and (
+                stored.product_id in (select rejudged_products.product_id from rejudged_products)
                 or stored.has_products <> products_present.has_products
             )
 
