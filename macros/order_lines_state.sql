@@ -17,7 +17,7 @@
 {#- The config of an order-lines model (`{{ config(**order_lines_config(product_columns, also)) }}`): delete+insert on
     order_id; the post-hooks remove the recomputed orders' rows this run did not rewrite and keep the products
     fingerprint. `also`: the name of a macro giving more changed order ids (orders_rewritten_in_this_run). A table
-    elsewhere than on DuckDB is rebuilt in full. -#}
+    elsewhere than on DuckDB is rebuilt in full (and keeps no products fingerprint: the hash query is DuckDB's). -#}
 {% macro order_lines_config(product_columns, also=none, counted=false) -%}
     {%- set arguments = product_columns ~ (', also=' ~ also ~ '()' if also else '') ~ ', counted=' ~ counted -%}
     {{ return({
@@ -36,7 +36,10 @@
         select coalesce(cast(hash(list(({{ columns | join(', ') }}) order by all)) as {{ dbt.type_string() }}), 'none')
         from {{ ref('stg_shop__products') }}
     {%- endset -%}
-    {{ return(run_query(query).columns[0].values()[0] if execute else '') }}
+    {#- whether the table was given at all is part of it: without one, a product's category reads 'unknown', with an
+        empty one 'uncategorised' (macro product_category) -#}
+    {{ return((('given ' if input_given('products') else 'absent ') ~ run_query(query).columns[0].values()[0])
+        if execute else '') }}
 {%- endmacro %}
 
 {#- The products fingerprint this model's table was last written with (its comment), or none. -#}
@@ -129,5 +132,7 @@
 {#- Post-hook of an order-lines model (after delete_unwritten_orders): keeps the products fingerprint as the table's
     comment. -#}
 {% macro keep_products_fingerprint(product_columns) -%}
-    comment on table {{ this }} is 'products {{ products_fingerprint(product_columns) }}'
+    {%- if target.type == 'duckdb' -%}
+        comment on table {{ this }} is 'products {{ products_fingerprint(product_columns) }}'
+    {%- endif -%}
 {%- endmacro %}

@@ -36,7 +36,7 @@ from clvlayer.contract import InputError
 from clvlayer.dbt_inputs import prepare_inputs
 from clvlayer.dbt_runner import _target_path, run_dbt
 from clvlayer.exports import ExportError, export_saved_queries
-from clvlayer.incremental import start_from_published, state_fingerprint
+from clvlayer.incremental import node_selection, start_from_published, state_fingerprint
 from clvlayer.inputs import project_vars
 from clvlayer.publish import (DEFAULT_KEEP_FAILED, DiskFull, append_run_record, clean_build_dirs, is_disk_full,
                               mark_failed, publish_file, reconcile_runs, start_build_dir, verify_read_only,
@@ -70,6 +70,7 @@ class RunRecord:
     incremental_from: str = ""
     copy_seconds: float = 0.0
     state_fingerprint: str = ""
+    selection: list[str] = field(default_factory=list)  # dbt's node selection, empty for the whole graph
     settings: dict[str, Any] = field(default_factory=dict)  # vars readers label the data with (reporting_currency)
     exports: dict[str, int] = field(default_factory=dict)  # rows per saved-query export table (clvlayer.exports)
 
@@ -186,6 +187,7 @@ def _build_and_publish(warehouse: Path, raw_data_dir: Path | None, build_dir: Pa
     inputs = prepare_inputs(raw_data_dir, dbt_args=dbt_args, work_dir=build_dir / "inputs")
     record.settings = {"reporting_currency": str(project_vars(dbt_args).get("reporting_currency") or "").upper()}
     record.state_fingerprint = state_fingerprint(dbt_args)
+    record.selection = node_selection(dbt_args)
     if inputs.manifest is not None:
         record.input = str(inputs.folder)
         inputs.manifest.write(build_dir / "inputs.json")
@@ -193,7 +195,7 @@ def _build_and_publish(warehouse: Path, raw_data_dir: Path | None, build_dir: Pa
                                 "count_method": t.count_method, "notes": t.notes}
                          for name, t in inputs.manifest.tables.items()}
     if incremental:
-        start = start_from_published(warehouse, build_file, record.state_fingerprint)
+        start = start_from_published(warehouse, build_file, record.state_fingerprint, record.selection)
         record.notes.append(start.note)
         if start.copied:
             record.mode, record.incremental_from = "incremental", start.from_run

@@ -8,7 +8,9 @@ on the copy, and only then is it published. The published file is never written 
 The copy is only a valid start when its incremental tables were computed by the same code and settings. The state
 fingerprint hashes what they depend on - every file under models/ and macros/, dbt_project.yml, the Python package
 the dbt Python models run (scripts/clvlayer) and the effective vars - and is stored in each run record; a run whose fingerprint differs from the published one's builds in full
-(with a note saying why), as does a run with no published warehouse.
+(with a note saying why), as does a run with no published warehouse, and a run whose node selection (`clv build --
+-s ...`; none: the whole graph) is not the published run's: the incremental tables find what changed by the rows
+their inputs (re)wrote in the same run, so a table a selective run left out would miss that run's changes for good.
 """
 
 from __future__ import annotations
@@ -26,6 +28,25 @@ from clvlayer.publish import embedded_record
 
 # the model library's code included: the stored fits and backtest predictions are its output
 STATE_PATHS = ("models", "macros", "dbt_project.yml", "scripts/clvlayer")
+#: dbt's node selection arguments: a run given one builds part of the graph
+SELECTION_FLAGS = ("-s", "--select", "-m", "--models", "--exclude", "--selector", "--resource-type",
+                   "--resource-types", "--exclude-resource-type", "--exclude-resource-types")
+
+
+def node_selection(dbt_args: list[str] | None) -> list[str]:
+    """The node selection arguments of `dbt_args` (each flag with its values), empty for the whole graph."""
+    selection: list[str] = []
+    taking = False
+    for arg in dbt_args or []:
+        flag = arg.split("=", 1)[0]
+        if flag in SELECTION_FLAGS:
+            selection.append(arg)
+            taking = "=" not in arg
+        elif arg.startswith("-"):
+            taking = False
+        elif taking:
+            selection.append(arg)
+    return selection
 
 
 def state_fingerprint(dbt_args: list[str] | None) -> str:
@@ -51,8 +72,14 @@ class Start:
     copy_seconds: float = 0.0
 
 
-def start_from_published(warehouse: Path, build_file: Path, fingerprint: str) -> Start:
-    """Copy the published warehouse to `build_file` when its state fingerprint is `fingerprint`."""
+def _described(selection: list[str] | tuple[str, ...]) -> str:
+    return f"the selection {' '.join(selection)}" if selection else "the whole graph"
+
+
+def start_from_published(warehouse: Path, build_file: Path, fingerprint: str,
+                         selection: list[str] | tuple[str, ...] = ()) -> Start:
+    """Copy the published warehouse to `build_file` when its state fingerprint is `fingerprint` and it built the
+    same node `selection` (node_selection; empty: the whole graph)."""
     if not warehouse.exists():
         return Start(False, f"incremental: no published warehouse at {warehouse}; built in full")
     record = embedded_record(warehouse) or {}
@@ -60,6 +87,11 @@ def start_from_published(warehouse: Path, build_file: Path, fingerprint: str) ->
     if record.get("state_fingerprint") != fingerprint:
         return Start(False, f"incremental: the code or settings changed since the published run {run_id} "
                             "(models, macros, dbt_project.yml, scripts/clvlayer or --vars); built in full")
+    published_selection = record.get("selection") or []
+    if published_selection != list(selection):
+        return Start(False, f"incremental: the published run {run_id} built "
+                            f"{_described(published_selection)} and this run builds {_described(selection)}: "
+                            "incremental tables one of them left out may lag their inputs; built in full")
     started = time.perf_counter()
     shutil.copyfile(warehouse, build_file)
     seconds = time.perf_counter() - started
