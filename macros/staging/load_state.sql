@@ -223,8 +223,8 @@
 {%- endmacro %}
 
 {#- Pre-hook of an incremental staging model: empties it when this run rebuilds it in full. When it reads a snapshot
-    by difference: removes the keys no row of the file has any more (its rows' keys as keyed_file_rows gives them;
-    delete+insert replaces only the keys the model outputs), and the file's unparseable lines (rows without a state_key), which the post-hook insert_rejected_lines
+    by difference: removes the keys no row of the file has any more (delete+insert replaces only the keys the model
+    outputs), and the file's unparseable lines (rows without a state_key), which the post-hook insert_rejected_lines
     adds again from this run's read of the file. -#}
 {% macro staging_rebuild_delete(table_name, date_columns=none) -%}
     {%- set plan = staging_load_plan(table_name, date_columns) -%}
@@ -235,8 +235,8 @@
         where
             (state_key is null and batch_file in ('{{ plan.read | join("', '") }}'))
             or (state_key is not null and state_key not in (
-                with {{ keyed_file_rows(table_name, plan, state_tables()[table_name].key_columns) }}
-                select file_rows.state_key from file_rows
+                select {{ raw_state_key(state_tables()[table_name].key_columns) }}
+                from {{ raw_relation(table_name, batches=plan.read) }} as file_rows
             ))
     {%- else -%}
         select 'staged incrementally' as load_mode
@@ -299,45 +299,6 @@
     where stored.state_key in ({{ keys }})
 {%- endmacro %}
 
-{#- The CTEs file_hashed, stored_hashes and file_rows of a snapshot read by difference (staged_source and the
-    pre-hook): the file's rows with a hash of each raw row (raw_hash) and their state_key; the stored rows' raw_hash.
-    A file row takes the key of a stored row with the same raw hash (identical raw text, identical key); only the rows
-    whose hash is new have their key computed (raw_state_key normalizes and cleans the ids: the costly part). -#}
-{% macro keyed_file_rows(table_name, plan, key_columns) -%}
-        file_hashed as (
-
-            select
-                read_rows.*,
-                {{ raw_row_hash(table_name) }} as raw_hash,
-                {{ this_run_loaded_at() }} as batch_read_at
-            from {{ raw_relation(table_name, batches=plan.read, with_batch=true) }} as read_rows
-
-        ),
-
-        stored_hashes as (
-
-            select
-                state_key,
-                row_id,
-                {{ raw_row_hash(table_name, 'raw_') }} as raw_hash
-            from {{ this }}
-            where state_key is not null
-
-        ),
-
-        file_rows as (
-
-            select
-                file_hashed.*,
-                coalesce(known_keys.state_key, {{ raw_state_key(key_columns) }}) as state_key
-            from file_hashed
-            left join (
-                select raw_hash, any_value(state_key) as state_key from stored_hashes group by raw_hash
-            ) as known_keys on file_hashed.raw_hash = known_keys.raw_hash
-
-        )
-{%- endmacro %}
-
 {#-
     staged_source(table_name, plan, key_columns, rejudged): the raw rows an incremental staging model stages this
     run (the `source` CTE), each with batch_file, batch_row_id, state_key and batch_read_at:
@@ -363,7 +324,14 @@
     {%- elif plan.diff %}
         with
 
-        {{ keyed_file_rows(table_name, plan, key_columns) }},
+        file_rows as (
+
+            select
+                *,
+                {{ raw_row_hash(table_name) }} as raw_hash
+            from {{ read_rows }} as read_rows
+
+        ),
 
         changed_keys as (
 
@@ -374,7 +342,10 @@
                 select state_key, list(raw_hash order by batch_row_id) as raw_hashes from file_rows group by state_key
             ) as in_file
             full join (
-                select state_key, list(raw_hash order by row_id) as raw_hashes from stored_hashes group by state_key
+                select state_key, list({{ raw_row_hash(table_name, 'raw_') }} order by row_id) as raw_hashes
+                from {{ this }}
+                where state_key is not null
+                group by state_key
             ) as in_store on in_file.state_key = in_store.state_key
             where in_file.raw_hashes is distinct from in_store.raw_hashes
             {%- if rejudged %}

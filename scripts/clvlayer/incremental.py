@@ -28,24 +28,30 @@ from clvlayer.publish import embedded_record
 
 # the model library's code included: the stored fits and backtest predictions are its output
 STATE_PATHS = ("models", "macros", "dbt_project.yml", "scripts/clvlayer")
-#: dbt's node selection arguments: a run given one builds part of the graph
-SELECTION_FLAGS = ("-s", "--select", "-m", "--models", "--exclude", "--selector", "--resource-type",
-                   "--resource-types", "--exclude-resource-type", "--exclude-resource-types")
+#: dbt's node selection arguments: a run given one may build part of the models
+SELECTION_FLAGS = ("-s", "--select", "-m", "--models", "--exclude", "--selector")
+#: selection methods that pick tests only: excluding them leaves every model built
+TEST_ONLY_METHODS = ("resource_type:test", "resource_type:unit_test", "test_type:", "test_name:")
 
 
 def node_selection(dbt_args: list[str] | None) -> list[str]:
-    """The node selection arguments of `dbt_args` (each flag with its values), empty for the whole graph."""
+    """The node selection arguments of `dbt_args` that may leave models out (each flag with its values; an
+    `--exclude` of tests only, e.g. `--exclude resource_type:test`, is not one): empty for the whole graph."""
     selection: list[str] = []
-    taking = False
+    flag, emitted = "", ""
     for arg in dbt_args or []:
-        flag = arg.split("=", 1)[0]
-        if flag in SELECTION_FLAGS:
-            selection.append(arg)
-            taking = "=" not in arg
-        elif arg.startswith("-"):
-            taking = False
-        elif taking:
-            selection.append(arg)
+        if arg.startswith("-"):
+            name, _, inline = arg.partition("=")
+            flag, values = (name, [inline] if inline else []) if name in SELECTION_FLAGS else ("", [])
+        else:
+            values = [arg] if flag else []
+        for value in values:
+            if flag == "--exclude" and value.startswith(TEST_ONLY_METHODS):
+                continue
+            if emitted != flag:
+                selection.append(flag)
+                emitted = flag
+            selection.append(value)
     return selection
 
 

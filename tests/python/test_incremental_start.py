@@ -26,8 +26,11 @@ def _published(path: Path, record: dict) -> Path:
     (None, []),
     (["--vars", "{a: 1}", "--threads", "2"], []),
     (["-s", "base_shop__orders", "fct_orders", "--vars", "{a: 1}"], ["-s", "base_shop__orders", "fct_orders"]),
-    (["--select=+fct_orders", "--exclude", "tag:slow"], ["--select=+fct_orders", "--exclude", "tag:slow"]),
+    (["--select=+fct_orders", "--exclude", "tag:slow"], ["--select", "+fct_orders", "--exclude", "tag:slow"]),
     (["--full-refresh", "-m", "x"], ["-m", "x"]),
+    # excluding tests leaves every model built
+    (["--exclude", "resource_type:unit_test", "resource_type:test"], []),
+    (["--exclude", "test_type:unit", "fct_orders"], ["--exclude", "fct_orders"]),
 ])
 def test_node_selection(args, expected):
     assert node_selection(args) == expected
