@@ -23,11 +23,18 @@ from pathlib import Path  # noqa: E402
 import duckdb  # noqa: E402
 import pytest  # noqa: E402
 
-from clvlayer.build import build_warehouse  # noqa: E402
+from clvlayer.build import RunRecord, build_warehouse  # noqa: E402
 from clvlayer.project import PROJECT_ROOT  # noqa: E402
 from clvlayer.suite import PREBUILT_SAMPLE_ENV  # noqa: E402
 
 HANDMADE = PROJECT_ROOT / "tests" / "fixtures" / "handmade"
+
+
+def build_published(warehouse: Path, raw: Path, target: Path, incremental: bool, args: list[str]) -> RunRecord:
+    """`clv build` of folder `raw` into `warehouse` (a night of a module's chain), asserting it published."""
+    record = build_warehouse(warehouse, raw, dbt_args=args, target_path=target, incremental=incremental)
+    assert record.published, record.failures
+    return record
 
 
 def build(tmp: Path, raw_dir: Path | None, extra_args: list[str] | None = None, *, unit_tests: bool = False) -> Path:

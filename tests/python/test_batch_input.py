@@ -20,6 +20,7 @@ warehouse and its ledger as they were.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import shutil
@@ -32,10 +33,10 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from clvlayer.build import RunRecord, build_warehouse
+from clvlayer.build import RunRecord
 from clvlayer.project import PROJECT_ROOT
 from clvlayer.warehouse_diff import compare
-from conftest import HANDMADE
+from conftest import HANDMADE, build_published
 
 HEADER = "order_id,customer_id,ordered_at,amount,status,currency,updated_at"
 HANDMADE_ORDERS = (HANDMADE / "orders.csv").read_text().splitlines()[1:]
@@ -86,10 +87,7 @@ def states() -> list[tuple[str, dict[str, list[str]]]]:
             ("after", after), ("unchanged", after), ("early", early)]
 
 
-def build(warehouse: Path, raw: Path, target: Path, incremental: bool, args: list[str] = ARGS) -> RunRecord:
-    record = build_warehouse(warehouse, raw, dbt_args=args, target_path=target, incremental=incremental)
-    assert record.published, record.failures
-    return record
+build = functools.partial(build_published, args=ARGS)  # a night of the chain: built and published
 
 
 @pytest.fixture(scope="module")

@@ -26,15 +26,15 @@ folder (the load ledger and the run bookkeeping columns excepted), and rows are 
 
 from __future__ import annotations
 
+import functools
 import shutil
 from pathlib import Path
 
 import duckdb
 import pytest
 
-from clvlayer.build import RunRecord, build_warehouse
 from clvlayer.warehouse_diff import compare
-from conftest import HANDMADE
+from conftest import HANDMADE, build_published
 
 TABLES = ("customers", "order_items", "refunds")
 SELECT = ["-s", "+audit_row_accounting", "+audit_load_ledger", "+audit_quarantine_summary", "+stg_shop__order_items",
@@ -83,10 +83,7 @@ def write_folder(folder: Path, files: dict[str, list[str]]) -> Path:
     return folder
 
 
-def build(warehouse: Path, raw: Path, target: Path, incremental: bool) -> RunRecord:
-    record = build_warehouse(warehouse, raw, dbt_args=ARGS, target_path=target, incremental=incremental)
-    assert record.published, record.failures
-    return record
+build = functools.partial(build_published, args=ARGS)  # a night of the chain: built and published
 
 
 @pytest.fixture(scope="module")
