@@ -26,7 +26,7 @@ import pandas as pd
 
 from clvlayer.btyd import ClvFitError, clv_intervals, fit_gamma_gamma, get_model
 from clvlayer.clv_models import STATUS_OK, in_customer_order, setting, stored_fit
-from clvlayer.interval_calibration import current_holdout_inputs, holdout_inputs, holdout_model_error, widen
+from clvlayer.interval_calibration import current_holdout_inputs, holdout_inputs, holdout_model_errors, widen_segments
 
 SEPARATOR = "\x1f"
 SEGMENT_PREFIX = "segment_"
@@ -141,13 +141,12 @@ def _one_date(summary: pd.DataFrame, settings: pd.DataFrame, model: str, horizon
     started = time.perf_counter()
     fit, gg = _fit_at(summary, model, settings)
     margin = _margin_rate(summary, settings)
-    error = holdout_model_error(holdout_inputs(summary), level, lambda calibration, actual, length: _holdout_sums(
+    errors = holdout_model_errors(holdout_inputs(summary), level, lambda calibration, actual, length: _holdout_sums(
         calibration, actual, length, model, settings, level, draws))
     frames = []
     for h in horizons:
-        rows = widen(segment_sums(summary, model, fit, gg, months=h, discount=0.0, margin=margin,
-                                  per_month=per_month, level=level, draws=draws), error, level)
-        rows["relative_model_error"] = error
+        rows = widen_segments(segment_sums(summary, model, fit, gg, months=h, discount=0.0, margin=margin,
+                                           per_month=per_month, level=level, draws=draws), errors, level)
         rows["horizon_months"] = h
         rows["prediction_status"] = STATUS_OK
         frames.append(rows)
@@ -237,9 +236,8 @@ def current_segment_intervals(summary: pd.DataFrame, parameters: pd.DataFrame, s
                         per_month=float(setting(settings, "time_units_per_month")),
                         level=level, draws=draws, share_draws=True)  # those of the scores
     holdout = current_holdout_inputs(calibrated, summary, float(setting(settings, "holdout_length")))
-    error = holdout_model_error(holdout, level, lambda calibration, actual, length: _stored_holdout_sums(
+    errors = holdout_model_errors(holdout, level, lambda calibration, actual, length: _stored_holdout_sums(
         calibration, actual, length, model, parameters, level, draws))
-    rows = widen(rows, error, level)
-    rows["relative_model_error"] = error
+    rows = widen_segments(rows, errors, level)
     rows["prediction_status"] = STATUS_OK
     return _frame(rows, columns)

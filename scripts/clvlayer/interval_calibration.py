@@ -16,20 +16,35 @@ quantile): ``P - sqrt((P - L)^2 + (z s P)^2)`` and ``P + sqrt((U - P)^2 + (z s P
 negative kept at 0 or above. Linear rather than log space: the lower end of a small segment's normal-mixture
 interval can be 0 or below, where a log has no meaning; for s of a few percent the two agree.
 
-:func:`relative_model_error` is the ``s`` calibrated on the holdout: each holdout segment cell needs some s to be
-held (0 when the library's interval already holds it, :func:`required_model_error`), and ``s`` is the ``level``
-quantile of those, the smallest s with which the widened intervals hold the actual in ``level`` of the holdout's
-cells. A quantile, not a likelihood: a few segment types the model gets structurally wrong (first_order_value_band,
-residuals of 20-60%) would pull a normal-error fit of s up for every cell (0.86 coverage at 1M instead of 0.82), and
-the target is the coverage itself. The cells of every segment type are used together (they share customers, so
-their number overstates the evidence).
-One ``s`` per date (the holdout's length, clv_holdout_days) is applied to every horizon: the relative error the 1M
-backtest showed is of the same size at 3, 6 and 12 months (DECISIONLOG "Segment intervals carry model error").
+:func:`segment_model_errors` is the ``s`` calibrated on the holdout's segment cells, per segment type
+(DECISIONLOG "Segment intervals carry their segment type's model error"):
+
+1. the shift every segment shares: ``c`` = |A / P - 1| of the holdout's 'overall' cell (the whole holdout's miss);
+2. that shift taken out of every holdout cell (prediction and interval times A / P of the overall cell), each cell
+   needs some further ``e`` to be held (0 when its interval already holds it, :func:`required_model_error`);
+3. per segment type, ``s_type``: the ``level`` quantile of ``e`` over its own holdout cells, shrunk towards ``s0``
+   (the same over the cells of every segment type fixed at the first purchase or customer attributes but 'overall')
+   as if ``s0`` came from SHRINK_CELLS more cells, ``(n q + SHRINK_CELLS s0) / (n + SHRINK_CELLS)``; a type without
+   holdout cells (loyalty, rfm_segment, cvm_stage, preferred_category) gets ``s0``, and so does 'overall' (its one
+   cell is the shift of step 1, no further evidence). SHRINK_CELLS is 0: shrinking by
+   2, 5 or 10 cells made the types cut on value (value tier, first order value band: their own error is the
+   structural one) under-cover on every shop measured, without helping the others (docs/benchmarks.md);
+4. a segment's interval is widened by ``s = sqrt(c^2 + s_type^2)``.
+
+A quantile, not a likelihood: a few segment types the model gets structurally wrong (first_order_value_band,
+residuals of 20-60%) would pull a normal-error fit of s up for every cell, and the target is the coverage itself; per
+type, those types get their own wider error and the others keep theirs. The shared shift apart: on a big shop every
+segment moves with it, and a quantile of cells would count it only in the big segments. The cells of a segment
+type share customers with the other types' cells, so their number overstates the evidence.
+One ``s`` per date and segment type (the holdout's length, clv_holdout_days) is applied to every horizon: the
+relative error the 1M backtest showed is of the same size at 3, 6 and 12 months. Only the date's own holdout: pooling
+the holdouts of earlier cut-offs (all ended by the date) was measured and covered worse (docs/benchmarks.md).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -55,6 +70,12 @@ CALIBRATION_COLUMNS: dict[str, str] = {
 HOLDOUT_SEGMENT_TYPES: tuple[str, ...] = ("overall", "acquisition_channel", "cohort_month", "region", "age_band",
                                           "first_category", "first_product", "first_order_discount",
                                           "first_order_value_band")
+#: behaviour types whose label at the holdout split is in the holdout rows (calibration_<type>): their holdout cells
+#: are labelled as the build would have labelled them then, not with the holdout's hindsight
+SPLIT_LABELLED_TYPES: tuple[str, ...] = ("value_tier",)
+#: the base error ``s0`` counts as this many holdout cells when a segment type's own error is shrunk towards it (0:
+#: not shrunk, the measured choice; module docstring)
+SHRINK_CELLS = 0
 
 #: (calibration summary, holdout actual per buyer, holdout length) -> the holdout's segment cells (predicted_total,
 #: predicted_lower, predicted_upper, actual_total)
@@ -72,8 +93,9 @@ def _holdout_labels(frame: pd.DataFrame) -> list[str]:
 
 def holdout_inputs(summary: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray, float] | None:
     """From a date's rows of int_customers_rfm_backtest: the calibration RFM summary of the buyers who had bought by
-    the split (with their labels of the HOLDOUT_SEGMENT_TYPES as of the date), their holdout margin and the holdout's
-    length in time units; None when the rows carry no holdout (no buyer before the split)."""
+    the split (with their labels of the HOLDOUT_SEGMENT_TYPES as of the date and of the SPLIT_LABELLED_TYPES as of
+    the split), their holdout margin and the holdout's length in time units; None when the rows carry no holdout (no
+    buyer before the split)."""
     if "calibration_frequency" not in summary.columns:
         return None
     rows = summary[summary["calibration_frequency"].notna()]
@@ -81,17 +103,28 @@ def holdout_inputs(summary: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray, flo
         return None
     labels = _holdout_labels(rows)
     calibration = rows[["customer_id", *labels, *CALIBRATION_COLUMNS]].rename(columns=CALIBRATION_COLUMNS)
+    for kind in SPLIT_LABELLED_TYPES:
+        if f"calibration_{kind}" in rows.columns:
+            calibration[f"segment_{kind}"] = rows[f"calibration_{kind}"]
     actual = rows["holdout_margin"].astype("Float64").fillna(0.0).to_numpy(float)
     return calibration.reset_index(drop=True), actual, float(rows["holdout_length"].iloc[0])
+
+
+def _values(cells: pd.DataFrame, column: str) -> np.ndarray:
+    return cells[column].astype("Float64").to_numpy(float, na_value=np.nan)
+
+
+def _usable(cells: pd.DataFrame) -> np.ndarray:
+    """The holdout cells with a positive prediction, an interval and an actual."""
+    p, lo, hi, a = (_values(cells, c) for c in ("predicted_total", "predicted_lower", "predicted_upper", "actual_total"))
+    return np.isfinite(p) & (p > 0) & np.isfinite(lo) & np.isfinite(hi) & np.isfinite(a)
 
 
 def required_model_error(cells: pd.DataFrame, level: float) -> np.ndarray:
     """Per holdout segment cell with a positive prediction and an actual: the smallest relative model error ``s``
     with which :func:`widen` makes its interval hold the actual (0 for a cell the interval already holds)."""
-    p, lo, hi, a = (cells[c].astype("Float64").to_numpy(float, na_value=np.nan)
-                    for c in ("predicted_total", "predicted_lower", "predicted_upper", "actual_total"))
-    ok = np.isfinite(p) & (p > 0) & np.isfinite(lo) & np.isfinite(hi) & np.isfinite(a)
-    p, lo, hi, a = p[ok], lo[ok], hi[ok], a[ok]
+    cells = cells[_usable(cells)]
+    p, lo, hi, a = (_values(cells, c) for c in ("predicted_total", "predicted_lower", "predicted_upper", "actual_total"))
     short = np.where(a < p, (p - a) ** 2 - (p - lo) ** 2, (a - p) ** 2 - (hi - p) ** 2)
     return np.sqrt(np.maximum(short, 0.0)) / (_z(level) * p)
 
@@ -99,23 +132,64 @@ def required_model_error(cells: pd.DataFrame, level: float) -> np.ndarray:
 def relative_model_error(cells: pd.DataFrame, level: float) -> float:
     """The relative model error of holdout segment cells (prediction, interval, actual): the ``level`` quantile of
     the cells' :func:`required_model_error`, so that the widened interval holds the actual in ``level`` of the
-    holdout's cells (module docstring); 0 without cells."""
+    cells; 0 without cells."""
     needed = required_model_error(cells, level)
     return float(np.quantile(needed, level)) if len(needed) else 0.0
 
 
-def widen(rows: pd.DataFrame, s: float | None, level: float) -> pd.DataFrame:
-    """``rows`` (predicted_total, predicted_lower, predicted_upper) with the relative model error ``s`` added to
-    each side of the interval (module docstring); ``s`` = 0 leaves them as they are."""
-    if s is None or not s > 0:
+@dataclass(frozen=True)
+class ModelErrors:
+    """A date's relative model error per segment type (module docstring): the ``shared`` shift and the further
+    error of each type's segments (``by_type``; ``base`` for a type without holdout cells)."""
+
+    shared: float
+    base: float
+    by_type: dict[str, float]
+
+    def of(self, segment_type: str) -> float:
+        return float(np.hypot(self.shared, self.by_type.get(segment_type, self.base)))
+
+
+def segment_model_errors(cells: pd.DataFrame, level: float) -> ModelErrors:
+    """The relative model error per segment type of holdout segment cells (segment_type, prediction, interval,
+    actual): the overall cell's miss shared by every segment, and per type the ``level`` quantile of what its cells
+    need beyond that, shrunk towards the fixed types' (module docstring, steps 1-4)."""
+    cells = cells[_usable(cells)]
+    overall = cells[cells["segment_type"] == "overall"]
+    ratio = float(overall["actual_total"].iloc[0] / overall["predicted_total"].iloc[0]) if len(overall) == 1 else 1.0
+    shifted = cells.assign(**{c: cells[c] * ratio for c in ("predicted_total", "predicted_lower", "predicted_upper")})
+    shifted = shifted[shifted["segment_type"] != "overall"]  # its one cell is the shift: no further evidence
+    base = relative_model_error(shifted[shifted["segment_type"].isin(HOLDOUT_SEGMENT_TYPES)], level)
+    by_type = {str(kind): (len(group) * relative_model_error(group, level) + SHRINK_CELLS * base)
+               / (len(group) + SHRINK_CELLS) for kind, group in shifted.groupby("segment_type", sort=True)}
+    return ModelErrors(shared=abs(ratio - 1.0), base=base, by_type=by_type)
+
+
+def widen(rows: pd.DataFrame, s: float | np.ndarray | None, level: float) -> pd.DataFrame:
+    """``rows`` (predicted_total, predicted_lower, predicted_upper) with the relative model error ``s`` (one for
+    every row, or one per row; null: none) added to each side of the interval (module docstring); ``s`` = 0 leaves
+    them as they are."""
+    if s is None:
+        return rows
+    s = np.nan_to_num(np.broadcast_to(np.asarray(s, dtype=float), (len(rows),)))
+    if not (s > 0).any():
         return rows
     out = rows.copy()
-    p = out["predicted_total"].astype("Float64").to_numpy(float, na_value=np.nan)
-    lo = out["predicted_lower"].astype("Float64").to_numpy(float, na_value=np.nan)
-    hi = out["predicted_upper"].astype("Float64").to_numpy(float, na_value=np.nan)
+    p, lo, hi = (_values(out, c) for c in ("predicted_total", "predicted_lower", "predicted_upper"))
     extra = (_z(level) * s * p) ** 2
     out["predicted_lower"] = np.maximum(p - np.sqrt((p - lo) ** 2 + extra), np.minimum(lo, 0.0))
     out["predicted_upper"] = p + np.sqrt((hi - p) ** 2 + extra)
+    return out
+
+
+def widen_segments(rows: pd.DataFrame, errors: ModelErrors | None, level: float) -> pd.DataFrame:
+    """Segment rows (segment_type, predicted_total, predicted_lower, predicted_upper) widened by their segment
+    type's model error (:func:`widen`), which is kept in ``relative_model_error`` (null: no estimate, the library's
+    interval)."""
+    s = None if errors is None else np.array([errors.of(kind) for kind in rows["segment_type"]], dtype=float)
+    out = widen(rows, s, level)
+    out = out.copy() if out is rows else out
+    out["relative_model_error"] = np.nan if s is None else s
     return out
 
 
@@ -136,15 +210,15 @@ def current_holdout_inputs(calibrated: pd.DataFrame, labelled: pd.DataFrame,
     return rows[["customer_id", *labels, *CALIBRATION_COLUMNS.values()]], actual, float(length)
 
 
-def holdout_model_error(inputs: tuple[pd.DataFrame, np.ndarray, float] | None, level: float,
-                        sums: SegmentSums) -> float | None:
-    """The relative model error of one date: ``sums(*inputs)`` (the caller's fit on the calibration summary and its
-    segment sums over the holdout, scored against the actual of ``inputs``: :func:`holdout_inputs`,
-    :func:`current_holdout_inputs`) read by :func:`relative_model_error`; None (no estimate: the interval stays as
+def holdout_model_errors(inputs: tuple[pd.DataFrame, np.ndarray, float] | None, level: float,
+                         sums: SegmentSums) -> ModelErrors | None:
+    """The relative model error per segment type of one date: ``sums(*inputs)`` (the caller's fit on the calibration
+    summary and its segment sums over the holdout, scored against the actual of ``inputs``: :func:`holdout_inputs`,
+    :func:`current_holdout_inputs`) read by :func:`segment_model_errors`; None (no estimate: the interval stays as
     the library gives it) without a holdout or when its fit fails."""
     if inputs is None:
         return None
     try:
-        return relative_model_error(sums(*inputs), level)
+        return segment_model_errors(sums(*inputs), level)
     except ClvFitError:
         return None

@@ -71,10 +71,66 @@ def test_a_lower_end_at_zero_stays_at_zero_or_above() -> None:
     assert (widened["predicted_upper"] > 25.0).all()
 
 
+def typed_cells(shift: float, seed: int) -> pd.DataFrame:
+    """Holdout-like segment cells of four types, every one moved by a relative ``shift`` the whole shop shares (the
+    library's interval +-z sd, 1-3% relative sd), cohort months otherwise right, first order value bands off by
+    their own +-10-20% (the structural miss of a segment cut on value)."""
+    rng = np.random.default_rng(seed)
+    kinds = ["overall"] + ["cohort_month"] * 24 + ["acquisition_channel"] * 6 + ["first_order_value_band"] * 10
+    n = len(kinds)
+    predicted = np.where(np.array(kinds) == "overall", 1e6, 10 ** rng.uniform(4, 5, n))
+    sd = rng.uniform(0.01, 0.03, n)
+    own = np.where(np.array(kinds) == "first_order_value_band", rng.choice([-1, 1], n) * rng.uniform(0.1, 0.2, n), 0.0)
+    actual = predicted * (1 + shift) * (1 + own + rng.normal(0, 1, n) * sd * 0.5)
+    actual[0] = predicted[0] * (1 + shift)
+    return pd.DataFrame({"segment_type": kinds, "segment_value": [f"v{i}" for i in range(n)],
+                         "predicted_total": predicted, "predicted_lower": predicted * (1 - Z * sd),
+                         "predicted_upper": predicted * (1 + Z * sd), "actual_total": actual})
+
+
+def test_each_segment_type_carries_the_shared_shift_and_its_own_error() -> None:
+    """The overall cell's miss is shared by every segment; on top of it, a segment type the model gets structurally
+    wrong (value bands off by 10-20%) gets its own wide error, the others (right but for the shift) next to none, a
+    type without holdout cells the fixed types' base. Later cells of the same make are then held by type, where one
+    error for every cell (relative_model_error) over-widens the right types and under-covers the wrong one."""
+    holdout, later = typed_cells(0.06, seed=4), typed_cells(-0.06, seed=5)
+    errors = ic.segment_model_errors(holdout, LEVEL)
+    assert errors.shared == pytest.approx(0.06)
+    bands = holdout[holdout["segment_type"] == "first_order_value_band"]
+    unshifted = bands.assign(**{c: bands[c] * 1.06 for c in ("predicted_total", "predicted_lower", "predicted_upper")})
+    own = ic.relative_model_error(unshifted, LEVEL)
+    assert own > 0.07  # the bands' own misses, the shared shift taken out
+    assert errors.by_type["first_order_value_band"] == pytest.approx((10 * own + ic.SHRINK_CELLS * errors.base)
+                                                                     / (10 + ic.SHRINK_CELLS))
+    assert errors.by_type["first_order_value_band"] > errors.base > 3 * errors.by_type["cohort_month"]
+    assert errors.by_type["cohort_month"] < 0.02 and errors.by_type["acquisition_channel"] < 0.05
+    assert errors.of("loyalty") == pytest.approx(float(np.hypot(errors.shared, errors.base)))
+    assert errors.of("cohort_month") >= errors.shared
+    widened = ic.widen_segments(later, errors, LEVEL)
+    assert widened["predicted_total"].equals(later["predicted_total"])
+    covered = (widened["predicted_lower"] <= later["actual_total"]) & (later["actual_total"] <= widened["predicted_upper"])
+    by_type = covered.groupby(later["segment_type"]).mean()
+    assert by_type["cohort_month"] >= 0.75, by_type
+    base_only = ic.widen(later, float(np.hypot(errors.shared, errors.base)), LEVEL)
+    held = (base_only["predicted_lower"] <= later["actual_total"]) & (later["actual_total"] <= base_only["predicted_upper"])
+    bands = later["segment_type"] == "first_order_value_band"
+    assert covered[bands].mean() > held[bands].mean(), (covered[bands], held[bands])
+    assert widened["relative_model_error"].tolist() == [errors.of(t) for t in later["segment_type"]]
+    cohorts = later[later["segment_type"] == "cohort_month"]  # without the shared shift the shop-wide move is missed
+    assert coverage(ic.widen(cohorts, errors.by_type["cohort_month"], LEVEL)) < 0.5
+
+
+def test_no_estimate_leaves_the_library_interval_with_a_null_error() -> None:
+    rows = typed_cells(0.0, seed=6)
+    out = ic.widen_segments(rows, None, LEVEL)
+    assert out["relative_model_error"].isna().all()
+    assert out[["predicted_lower", "predicted_upper"]].equals(rows[["predicted_lower", "predicted_upper"]])
+
+
 def test_the_backtest_widens_its_intervals_by_the_dates_holdout(sample_warehouse: Path) -> None:
-    """On one backtest date of the sample: the holdout in int_customers_rfm_backtest sets relative_model_error, a
-    holdout the model misses by half again widens the interval further, and rows without a holdout get the library's
-    interval (null relative_model_error)."""
+    """On one backtest date of the sample: the holdout in int_customers_rfm_backtest sets relative_model_error per
+    segment type (the value tier's from the tiers at the split), a holdout the model misses by half again widens the
+    interval further, and rows without a holdout get the library's interval (null relative_model_error)."""
     from clvlayer.backtest import backtest_segment_predictions
 
     with duckdb.connect(str(sample_warehouse), read_only=True) as con:
@@ -84,6 +140,8 @@ def test_the_backtest_widens_its_intervals_by_the_dates_holdout(sample_warehouse
         settings = con.sql("select * from intermediate.int_clv_settings_resolved").df()
         selection = con.sql("select * from intermediate.int_clv_model_selected").df()
     assert rfm["holdout_margin"].notna().any() and rfm["holdout_length"].dropna().eq(182).all()
+    assert set(rfm["calibration_value_tier"].dropna()) == {"top", "high", "medium", "low"}
+    assert rfm["calibration_value_tier"].isna().equals(rfm["calibration_frequency"].isna())
 
     def predict(rows: pd.DataFrame) -> pd.DataFrame:
         out = backtest_segment_predictions(rows, settings, selection, horizons=[3])
@@ -95,6 +153,11 @@ def test_the_backtest_widens_its_intervals_by_the_dates_holdout(sample_warehouse
     assert plain["relative_model_error"].isna().all()
     assert (as_built["relative_model_error"] > 0).all()
     assert (missed["relative_model_error"] > as_built["relative_model_error"] + 0.2).all()
+    per_type = as_built.groupby("segment_type")["relative_model_error"]
+    assert (per_type.nunique() == 1).all() and per_type.first().nunique() > 3  # one error per segment type
+    untiered = predict(rfm.assign(calibration_value_tier="low"))  # the value tier's own holdout cells are read
+    assert (untiered.loc[untiered["segment_type"] == "value_tier", "relative_model_error"].iloc[0]
+            != as_built.loc[as_built["segment_type"] == "value_tier", "relative_model_error"].iloc[0])
     assert plain["predicted_total"].equals(as_built["predicted_total"])
     width = {name: (f["predicted_upper"] - f["predicted_lower"]) for name, f in
              (("plain", plain), ("as_built", as_built), ("missed", missed))}
@@ -102,13 +165,16 @@ def test_the_backtest_widens_its_intervals_by_the_dates_holdout(sample_warehouse
 
 
 def test_the_reuse_fingerprint_covers_the_holdout_columns() -> None:
-    """The stored predictions now read the date's holdout (calibration_*, holdout_margin, holdout_length): a change
-    of any of them (a late refund inside the holdout, another clv_holdout_days) must recompute the date."""
+    """The stored predictions now read the date's holdout (calibration_*, holdout_margin, holdout_length, the value
+    tier at the split): a change of any of them (a late refund inside the holdout, another clv_holdout_days, a
+    buyer re-tiered at the split) must recompute the date."""
     from clvlayer.backtest_reuse import fingerprint_sql
 
     base = {"as_of_date": pd.Timestamp("2024-12-31"), "customer_id": "a", "total_spend": 10.0, "frequency": 1,
-            "calibration_frequency": 0, "calibration_t": 30.0, "holdout_margin": 3.0, "holdout_length": 182.0}
-    changes = {"holdout_margin": 2.5, "calibration_frequency": 1, "calibration_t": 31.0, "holdout_length": 181.0}
+            "calibration_frequency": 0, "calibration_t": 30.0, "holdout_margin": 3.0, "holdout_length": 182.0,
+            "calibration_value_tier": "low"}
+    changes = {"holdout_margin": 2.5, "calibration_frequency": 1, "calibration_t": 31.0, "holdout_length": 181.0,
+               "calibration_value_tier": "top"}
     with duckdb.connect() as con:
         def fingerprint(row: dict[str, object]) -> str:
             rel = con.from_df(pd.DataFrame([row]))
@@ -121,9 +187,9 @@ def test_the_reuse_fingerprint_covers_the_holdout_columns() -> None:
 
 
 def test_the_published_interval_widens_by_the_current_holdout(sample_warehouse: Path) -> None:
-    """int_segments_clv_intervals: the stored 'calibration' fits on the current holdout. On the sample the library's
-    interval already holds 80% of the holdout's cells (s = 0, unchanged); a holdout the model misses by half again
-    widens every segment's interval, without moving its prediction."""
+    """int_segments_clv_intervals: the stored 'calibration' fits on the current holdout, the same rule per segment
+    type as the backtest (the build's errors are the function's); a holdout the model misses by half again widens
+    every segment's interval, without moving its prediction."""
     from clvlayer.backtest import current_segment_intervals
 
     names = ["int_customers_rfm_labelled", "int_clv_models_fitted", "int_clv_settings_resolved",
@@ -140,7 +206,10 @@ def test_the_published_interval_widens_by_the_current_holdout(sample_warehouse: 
     missed = intervals(t["int_customers_rfm_calibrated"].assign(
         holdout_spend=t["int_customers_rfm_calibrated"]["holdout_spend"] * 1.5))
     assert plain["relative_model_error"].isna().all()
-    assert (as_built["relative_model_error"] == published["relative_model_error"].iloc[0]).all()
+    published = published.sort_values(["segment_type", "segment_value"]).reset_index(drop=True)
+    assert (as_built["relative_model_error"].astype(float).to_numpy()
+            == published["relative_model_error"].astype(float).to_numpy()).all()
+    assert as_built.groupby("segment_type")["relative_model_error"].nunique().eq(1).all()
     assert (missed["relative_model_error"] > 0.2).all()
     assert missed["predicted_total"].equals(plain["predicted_total"])
     assert ((missed["predicted_upper"] - missed["predicted_lower"])

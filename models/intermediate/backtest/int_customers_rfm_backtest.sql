@@ -6,8 +6,10 @@
 -- (0 = all): those whose md5 of the customer id is lowest, the same buyers on every run and engine.
 -- With each buyer, the date's own holdout (clvlayer.interval_calibration; null calibration_* for a buyer whose first
 -- purchase is after the split): the RFM summary as of var clv_holdout_days before the date (calibration_*) and the
--- gross margin the buyer made after that split up to the date (holdout_margin), over holdout_length time units - the
--- model error of a fit at the date is estimated on it, with data up to the date only.
+-- gross margin the buyer made after that split up to the date (holdout_margin), over holdout_length time units, and
+-- the buyer's value tier at the split among every buyer by then (calibration_value_tier: macro value_tier on the
+-- spend up to the split, the tier the build would have labelled then) - the model error of a fit at the date is
+-- estimated on it, per segment type, with data up to the date only.
 with
 
 purchase_days as (
@@ -86,22 +88,33 @@ calibration_summaries as (
 
 ),
 
+calibration_tiers as (
+
+    -- the value tier at the split, among every buyer by then
+    select
+        *,
+        {{ value_tier('total_spend', 'as_of_date') }} as value_tier
+    from calibration_summaries
+
+),
+
 calibration as (
 
     -- the RFM summary as of the split, keyed by the backtest date it belongs to
     select
         holdout_splits.backtest_as_of_date as as_of_date,
-        calibration_summaries.customer_id,
-        calibration_summaries.frequency as calibration_frequency,
-        calibration_summaries.recency as calibration_recency,
-        calibration_summaries.T as calibration_t,  -- noqa: CP02
-        calibration_summaries.monetary_value as calibration_monetary_value,
-        calibration_summaries.total_spend as calibration_total_spend,
-        calibration_summaries.total_margin as calibration_total_margin,
+        calibration_tiers.customer_id,
+        calibration_tiers.frequency as calibration_frequency,
+        calibration_tiers.recency as calibration_recency,
+        calibration_tiers.T as calibration_t,  -- noqa: CP02
+        calibration_tiers.monetary_value as calibration_monetary_value,
+        calibration_tiers.total_spend as calibration_total_spend,
+        calibration_tiers.total_margin as calibration_total_margin,
+        calibration_tiers.value_tier as calibration_value_tier,
         cast({{ days_between('holdout_splits.holdout_split_date', 'holdout_splits.backtest_as_of_date') }} as double)
         / holdout_splits.days_per_time_unit as holdout_length
-    from calibration_summaries
-    inner join holdout_splits on calibration_summaries.as_of_date = holdout_splits.holdout_split_date
+    from calibration_tiers
+    inner join holdout_splits on calibration_tiers.as_of_date = holdout_splits.holdout_split_date
 
 ),
 
@@ -134,6 +147,7 @@ final as (
         calibration.calibration_monetary_value,
         calibration.calibration_total_spend,
         calibration.calibration_total_margin,
+        calibration.calibration_value_tier,
         calibration.holdout_length,
         case
             when calibration.customer_id is not null then coalesce(holdout.holdout_margin, 0)
