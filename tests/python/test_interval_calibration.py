@@ -214,3 +214,42 @@ def test_the_published_interval_widens_by_the_current_holdout(sample_warehouse: 
     assert missed["predicted_total"].equals(plain["predicted_total"])
     assert ((missed["predicted_upper"] - missed["predicted_lower"])
             > (as_built["predicted_upper"] - as_built["predicted_lower"])).all()
+
+
+def test_the_backtest_coverage_equals_a_computation_by_hand(sample_warehouse: Path) -> None:
+    """The coverage the marts publish (fct_predicted_clv_by_segment per segment type, fct_ltv_backtest_verdicts for
+    every cell) equals the share of cells whose stored interval (int_segments_backtest_predicted) holds the margin
+    the sampled buyers then made, summed here per segment from the buyers' own rows."""
+    with duckdb.connect(str(sample_warehouse), read_only=True) as con:
+        buyers = con.sql("""select observed.*, sampled.as_of_date is not null as is_sampled
+                            from intermediate.int_customers_backtest_observed as observed
+                            left join intermediate.int_customers_rfm_backtest as sampled
+                              on observed.as_of_date = sampled.as_of_date
+                             and observed.customer_id = sampled.customer_id""").df()
+        predicted = con.sql("select * from intermediate.int_segments_backtest_predicted where prediction_status = 'ok'").df()
+        published = con.sql("""select distinct segment_type, predicted_clv_interval_backtest_coverage as coverage
+                               from marts.fct_predicted_clv_by_segment""").df()
+        verdict = con.sql("""select interval_coverage from marts.fct_ltv_backtest_verdicts
+                             where question = 'forward_value' and estimator = 'predicted_clv'""").fetchall()[0][0]
+    buyers = buyers[buyers["is_sampled"]]
+    cells = []
+    for h in sorted(predicted["horizon_months"].unique()):
+        observed = buyers[buyers[f"is_observed_{h}m"].fillna(False).astype(bool)]
+        for kind in predicted["segment_type"].unique():
+            sums = (observed.assign(segment_value=observed[f"segment_{kind}"].astype("string").fillna("unknown"))
+                    .groupby(["as_of_date", "segment_value"])[f"actual_margin_next_{h}m"].sum().rename("actual"))
+            rows = predicted[(predicted["horizon_months"] == h) & (predicted["segment_type"] == kind)]
+            rows = rows.assign(as_of_date=pd.to_datetime(rows["as_of_date"])).join(
+                sums.rename_axis(["as_of_date", "segment_value"]).reset_index()
+                .assign(as_of_date=lambda f: pd.to_datetime(f["as_of_date"])).set_index(["as_of_date", "segment_value"]),
+                on=["as_of_date", "segment_value"], how="inner")
+            cells.append(rows.assign(covered=(rows["predicted_lower"] <= rows["actual"])
+                                     & (rows["actual"] <= rows["predicted_upper"])))
+    cells = pd.concat(cells)
+    assert len(cells) > 500
+    by_type = cells.groupby("segment_type")["covered"].mean()
+    mart = published.dropna().set_index("segment_type")["coverage"]
+    assert set(mart.index) == set(by_type.index)
+    for kind, share in by_type.items():
+        assert mart[kind] == pytest.approx(share, abs=1e-12), kind
+    assert verdict == pytest.approx(cells["covered"].mean(), abs=1e-12)
