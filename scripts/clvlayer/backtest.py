@@ -214,11 +214,13 @@ def _stored_holdout_sums(calibration: pd.DataFrame, actual: np.ndarray, length: 
 
 
 def current_segment_intervals(summary: pd.DataFrame, parameters: pd.DataFrame, settings: pd.DataFrame,
-                              selection: pd.DataFrame, calibrated: pd.DataFrame | None = None) -> pd.DataFrame:
+                              selection: pd.DataFrame, calibrated: pd.DataFrame | None = None,
+                              tiers: pd.DataFrame | None = None) -> pd.DataFrame:
     """Per segment: the published predicted CLV (chosen model, 'full' fits, horizon_months, the monthly discount
     and margin rate of the settings) summed over the segment's customers, with the interval of the sum, widened by
-    the model error the 'calibration' fits make on the holdout (``calibrated``: int_customers_rfm_calibrated;
-    clvlayer.interval_calibration; without it the library's interval)."""
+    the model error per segment type the 'calibration' fits make on the holdout (``calibrated``:
+    int_customers_rfm_calibrated, ``tiers``: int_customers_holdout_tiered, the value tier at the split;
+    clvlayer.interval_calibration; without ``calibrated`` the library's interval)."""
     summary = in_customer_order(summary)
     model = _chosen(selection)
     columns = {**SEGMENT_COLUMNS, "relative_model_error": "Float64", "prediction_status": "str"}
@@ -235,7 +237,7 @@ def current_segment_intervals(summary: pd.DataFrame, parameters: pd.DataFrame, s
                         margin=float(setting(settings, "margin_rate")),
                         per_month=float(setting(settings, "time_units_per_month")),
                         level=level, draws=draws, share_draws=True)  # those of the scores
-    holdout = current_holdout_inputs(calibrated, summary, float(setting(settings, "holdout_length")))
+    holdout = current_holdout_inputs(calibrated, summary, float(setting(settings, "holdout_length")), tiers)
     errors = holdout_model_errors(holdout, level, lambda calibration, actual, length: _stored_holdout_sums(
         calibration, actual, length, model, parameters, level, draws))
     rows = widen_segments(rows, errors, level)

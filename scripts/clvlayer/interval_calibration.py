@@ -193,21 +193,28 @@ def widen_segments(rows: pd.DataFrame, errors: ModelErrors | None, level: float)
     return out
 
 
-def current_holdout_inputs(calibrated: pd.DataFrame, labelled: pd.DataFrame,
-                           length: float) -> tuple[pd.DataFrame, np.ndarray, float] | None:
+def current_holdout_inputs(calibrated: pd.DataFrame, labelled: pd.DataFrame, length: float,
+                           tiers: pd.DataFrame | None = None) -> tuple[pd.DataFrame, np.ndarray, float] | None:
     """The current date's holdout (the one the model choice is made on): int_customers_rfm_calibrated's RFM summary as
     of the split with the customers' labels of the HOLDOUT_SEGMENT_TYPES (int_customers_rfm_labelled, as of the
-    date; a customer without one reads 'unknown'), their holdout spend and the holdout's ``length`` in time units;
-    None without calibration customers. Spend, not margin: the calibrated summary holds no holdout margin, and a
-    relative error does not see the constant margin rate the published CLV multiplies by."""
+    date; a customer without one reads 'unknown') and of the SPLIT_LABELLED_TYPES at the split (``tiers``:
+    int_customers_holdout_tiered, customer_id and calibration_<type>), their holdout spend and the holdout's
+    ``length`` in time units; None without calibration customers. Spend, not margin: the calibrated summary holds no
+    holdout margin, and a relative error does not see the constant margin rate the published CLV multiplies by."""
     if calibrated is None or calibrated.empty:
         return None
     calibrated = calibrated.rename(columns=str.lower)
     labels = _holdout_labels(labelled)
     rows = calibrated.merge(labelled[["customer_id", *labels]], on="customer_id", how="left", validate="one_to_one")
+    split_labels = []
+    if tiers is not None:
+        tiers = tiers.rename(columns=str.lower)
+        split_labels = [f"segment_{kind}" for kind in SPLIT_LABELLED_TYPES if f"calibration_{kind}" in tiers.columns]
+        at_split = tiers.rename(columns={f"calibration_{kind}": f"segment_{kind}" for kind in SPLIT_LABELLED_TYPES})
+        rows = rows.merge(at_split[["customer_id", *split_labels]], on="customer_id", how="left", validate="one_to_one")
     rows = rows.sort_values("customer_id", kind="stable").reset_index(drop=True)
     actual = rows["holdout_spend"].astype("Float64").fillna(0.0).to_numpy(float)
-    return rows[["customer_id", *labels, *CALIBRATION_COLUMNS.values()]], actual, float(length)
+    return rows[["customer_id", *labels, *split_labels, *CALIBRATION_COLUMNS.values()]], actual, float(length)
 
 
 def holdout_model_errors(inputs: tuple[pd.DataFrame, np.ndarray, float] | None, level: float,

@@ -278,7 +278,8 @@ def backtest_step(spark: Any, manifest: dict[str, Any], frames: dict[str, Any]) 
             max_buyers=int(node["config"]["max_buyers"]), horizons=backtest_horizons(node["config"]["horizons"])),
         "int_segments_clv_intervals": current_segment_intervals(
             _read(spark, _relation(manifest, "int_customers_rfm_labelled")), frames["int_clv_models_fitted"],
-            settings, selected, _read(spark, _relation(manifest, "int_customers_rfm_calibrated"))),
+            settings, selected, _read(spark, _relation(manifest, "int_customers_rfm_calibrated")),
+            _read(spark, _relation(manifest, "int_customers_holdout_tiered"))),
     }
     return _write_outputs(spark, manifest, outputs)
 
@@ -297,7 +298,7 @@ class Stage:
 STAGES = (
     Stage("predictive_step", PREDICTIVE_INPUTS, predictive_step),
     Stage("backtest_step", ("int_customers_rfm_backtest", "int_customers_rfm_labelled", "int_clv_models_fitted",
-                            "int_clv_model_selected"), backtest_step),
+                            "int_clv_model_selected", "int_customers_holdout_tiered"), backtest_step),
 )
 
 

@@ -188,21 +188,29 @@ def test_the_reuse_fingerprint_covers_the_holdout_columns() -> None:
 
 def test_the_published_interval_widens_by_the_current_holdout(sample_warehouse: Path) -> None:
     """int_segments_clv_intervals: the stored 'calibration' fits on the current holdout, the same rule per segment
-    type as the backtest (the build's errors are the function's); a holdout the model misses by half again widens
-    every segment's interval, without moving its prediction."""
+    type as the backtest, the value tier's cells labelled at the split (int_customers_holdout_tiered; the build's
+    errors are the function's); a holdout the model misses by half again widens every segment's interval, without
+    moving its prediction."""
     from clvlayer.backtest import current_segment_intervals
 
     names = ["int_customers_rfm_labelled", "int_clv_models_fitted", "int_clv_settings_resolved",
-             "int_clv_model_selected", "int_customers_rfm_calibrated"]
+             "int_clv_model_selected", "int_customers_rfm_calibrated", "int_customers_holdout_tiered"]
     with duckdb.connect(str(sample_warehouse), read_only=True) as con:
         t = {name: con.sql(f"select * from intermediate.{name}").df() for name in names}
         published = con.sql("select * from intermediate.int_segments_clv_intervals").df()
 
-    def intervals(calibrated: pd.DataFrame | None) -> pd.DataFrame:
-        out = current_segment_intervals(*(t[name] for name in names[:4]), calibrated)
+    def intervals(calibrated: pd.DataFrame | None, tiers: pd.DataFrame | None = None) -> pd.DataFrame:
+        out = current_segment_intervals(*(t[name] for name in names[:4]), calibrated, tiers)
         return out.sort_values(["segment_type", "segment_value"]).reset_index(drop=True)
 
-    plain, as_built = intervals(None), intervals(t["int_customers_rfm_calibrated"])
+    plain, as_built = intervals(None), intervals(t["int_customers_rfm_calibrated"], t["int_customers_holdout_tiered"])
+    untiered = intervals(t["int_customers_rfm_calibrated"])  # the value tier then takes the fixed types' error
+    tier = as_built["segment_type"] == "value_tier"
+    # the other types' errors move only by the holdout sums' draw noise (one more partition of the same customers)
+    assert untiered.loc[~tier, "relative_model_error"].astype(float).to_numpy() == pytest.approx(
+        as_built.loc[~tier, "relative_model_error"].astype(float).to_numpy(), rel=0.02)
+    own, base = (f.loc[tier, "relative_model_error"].iloc[0] for f in (as_built, untiered))
+    assert abs(own - base) > 0.1 * base, (own, base)
     missed = intervals(t["int_customers_rfm_calibrated"].assign(
         holdout_spend=t["int_customers_rfm_calibrated"]["holdout_spend"] * 1.5))
     assert plain["relative_model_error"].isna().all()

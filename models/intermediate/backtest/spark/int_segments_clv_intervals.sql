@@ -6,6 +6,6 @@
 -- the step's inputs, so dbt orders this model after them:
 -- depends_on: {{ ref('int_customers_rfm_labelled') }}, {{ ref('int_clv_models_fitted') }}
 -- depends_on: {{ ref('int_clv_settings_resolved') }}, {{ ref('int_clv_model_selected') }}
--- depends_on: {{ ref('int_customers_rfm_calibrated') }}
+-- depends_on: {{ ref('int_customers_rfm_calibrated') }}, {{ ref('int_customers_holdout_tiered') }}
 
 select * from {{ predictive_step_output('int_segments_clv_intervals') }}
