@@ -1,4 +1,4 @@
-"""Benchmark of the three dbt Python models every night recomputes, on a built warehouse's inputs.
+"""Benchmark of the five predictive dbt Python models, on a built warehouse's inputs.
 
 Not a test. Reads the input relations of the models from a warehouse file (read-only) and times the functions the
 models call:
@@ -6,6 +6,8 @@ models call:
 * ``score``     int_customers_clv_predicted      clvlayer.clv_models.score_customers
 * ``segments``  int_segments_clv_intervals       clvlayer.backtest.current_segment_intervals
 * ``backtest``  int_segments_backtest_predicted  clvlayer.backtest.backtest_segment_predictions
+* ``holdout``   int_customers_holdout_predicted  clvlayer.clv_models.predict_holdout (a refit night)
+* ``fitted``    int_clv_models_fitted            clvlayer.clv_models.fit_or_reuse (first fit: no stored rows)
 * ``pair``      ``score`` then ``segments`` in one process (as one dbt run builds them; saved: the segment table)
 
 Each function runs in its own child process (so peak RSS is that function's, with its inputs), ``--repeat`` times;
@@ -46,6 +48,8 @@ FUNCTIONS = {
     "score": ("int_customers_clv_predicted", "clv_models.score_customers"),
     "segments": ("int_segments_clv_intervals", "backtest.current_segment_intervals"),
     "backtest": ("int_segments_backtest_predicted", "backtest.backtest_segment_predictions"),
+    "holdout": ("int_customers_holdout_predicted", "clv_models.predict_holdout"),
+    "fitted": ("int_clv_models_fitted", "clv_models.fit_or_reuse"),
     # the two current-date tables one after the other in one process, as one dbt run builds them (they share the
     # count draws: clvlayer.btyd.intervals._SharedGroupDraws); the saved output is the segment table
     "pair": ("int_customers_clv_predicted + int_segments_clv_intervals",
@@ -77,9 +81,22 @@ def _call(name: str, warehouse: str, schema: str, max_buyers: int, horizons: str
                                                   t["int_clv_settings_resolved"], t["int_clv_model_selected"])
     if name == "segments":
         t = _read(warehouse, schema, ["int_customers_rfm_labelled", "int_clv_models_fitted",
-                                      "int_clv_settings_resolved", "int_clv_model_selected"], {})
+                                      "int_clv_settings_resolved", "int_clv_model_selected",
+                                      "int_customers_rfm_calibrated"], {})
         return lambda: backtest.current_segment_intervals(t["int_customers_rfm_labelled"], t["int_clv_models_fitted"],
-                                                          t["int_clv_settings_resolved"], t["int_clv_model_selected"])
+                                                          t["int_clv_settings_resolved"], t["int_clv_model_selected"],
+                                                          t["int_customers_rfm_calibrated"])
+    if name == "holdout":
+        t = _read(warehouse, schema, ["int_customers_rfm_calibrated", "int_clv_models_fitted",
+                                      "int_clv_settings_resolved"], {"int_customers_rfm_calibrated": "customer_id"})
+        return lambda: clv_models.predict_holdout(t["int_customers_rfm_calibrated"], t["int_clv_models_fitted"],
+                                                  t["int_clv_settings_resolved"])
+    if name == "fitted":
+        t = _read(warehouse, schema, ["int_customers_rfm_summarised", "int_customers_rfm_calibrated",
+                                      "int_clv_settings_resolved"],
+                  {"int_customers_rfm_summarised": "customer_id", "int_customers_rfm_calibrated": "customer_id"})
+        return lambda: clv_models.fit_or_reuse(t["int_customers_rfm_summarised"], t["int_customers_rfm_calibrated"],
+                                               t["int_clv_settings_resolved"], None)
     if name == "pair":
         score, segments = (_call(one, warehouse, schema, max_buyers, horizons) for one in ("score", "segments"))
         return lambda: (score(), segments())[1]

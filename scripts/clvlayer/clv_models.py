@@ -385,6 +385,7 @@ def _score_model(
     if intervals:
         counts = purchase_intervals(model, fit, horizon_months * per_month, x, tx, tt, level=level, n_draws=draws)
         out["expected_purchases_lower"], out["expected_purchases_upper"] = counts.lower, counts.upper
+        del counts  # its draws x patterns P(alive), before the CLV intervals make theirs
 
     gg, gg_reason = stored_fit(parameters, "full", "gamma_gamma")
     if gg is None:

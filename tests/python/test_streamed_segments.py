@@ -1,0 +1,78 @@
+"""The segment-only CLV path (clv_intervals with segments and per_customer=False, as int_segments_clv_intervals and
+the backtest call it) makes the draws' per-pattern rows a block of draws at a time (clvlayer.btyd.intervals.
+_draw_blocks), so its memory does not grow with customers x draws: its segment table must be the one the
+all-draws path (per_customer=True, every draw's rows held at once) gives, to the last bit, for any block size."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import btyd_oracles as oracle  # noqa: E402
+
+from clvlayer.btyd import clv_intervals, fit_gamma_gamma, get_model  # noqa: E402
+from clvlayer.btyd import intervals  # noqa: E402
+
+TRUTH = {"bgnbd": (0.243, 4.414, 0.793, 2.426), "paretonbd": (0.55, 10.58, 0.61, 11.67)}
+ARGS = dict(months=5, periods_per_month=4.345, monthly_discount_rate=0.01, n_draws=7, margin=0.4)
+
+
+@pytest.fixture(scope="module", params=["bgnbd", "paretonbd"])
+def data(request):
+    model = request.param
+    x, tx, T, m, _ = oracle.simulate_value(model, 900, 10, TRUTH[model], (6.25, 3.74, 15.44), 5, 4.345, 0.01)
+    kinds = [np.where(x > 2, "freq\x1fhi", "freq\x1flo"), np.array([f"id\x1f{i % 4}" for i in range(len(x))])]
+    return model, x, tx, T, m, kinds, get_model(model).fit(x, tx, T), fit_gamma_gamma(x, m)
+
+
+@pytest.mark.parametrize("cells", [1, 100, 10**9])  # one draw per block (threads: at least THREADS), a few, all
+def test_streamed_segment_table_is_the_all_draws_table(data, cells, monkeypatch):
+    model, x, tx, T, m, kinds, fit, gg = data
+    actual = np.random.default_rng(5).gamma(1.0, 20.0, len(x))
+    reference = clv_intervals(model, fit, gg, x, tx, T, m, segments=kinds, actual=actual, **ARGS)
+    monkeypatch.setattr(intervals, "_STREAM_CELLS", cells)
+    blocks = intervals._draw_blocks(ARGS["n_draws"], len(np.unique(np.c_[x, tx, T], axis=0)))
+    assert (len(blocks) > 1) == (cells < 10**9)
+    streamed = clv_intervals(model, fit, gg, x, tx, T, m, segments=kinds, actual=actual, per_customer=False, **ARGS)
+    pd.testing.assert_frame_equal(streamed.segments, reference.segments, check_exact=True)
+    assert np.isnan(streamed.p_zero).all() and np.isnan(streamed.lower).all()  # not computed on this path
+
+
+def test_draw_blocks_cover_the_draws_in_order(monkeypatch):
+    monkeypatch.setattr(intervals, "_STREAM_CELLS", 1000)
+    blocks = intervals._draw_blocks(30, 300)
+    assert [lo for lo, _ in blocks] == list(range(0, 30, max(intervals._core.THREADS, 3)))
+    assert blocks[-1][1] == 30 and all(hi == lo2 for (_, hi), (lo2, _) in zip(blocks, blocks[1:]))
+
+
+@pytest.mark.parametrize("cells", [1, 10**9])
+def test_scoring_without_the_expected_bounds_sums_the_draws_as_the_mean_does(data, cells, monkeypatch):
+    """The scoring call (expected=False) keeps only the running sum of the draws' discounted rows: its bounds are
+    those of the call that holds every draw's rows and takes their mean (expected=True), to the last bit."""
+    model, x, tx, T, m, _, fit, gg = data
+    reference = clv_intervals(model, fit, gg, x, tx, T, m, **ARGS)
+    monkeypatch.setattr(intervals, "_STREAM_CELLS", cells)
+    scored = clv_intervals(model, fit, gg, x, tx, T, m, expected=False, **ARGS)
+    for name in ("lower", "upper", "p_zero", "gamma_shape", "gamma_scale"):
+        np.testing.assert_array_equal(getattr(scored, name), getattr(reference, name))
+
+
+def test_purchase_intervals_e_draw_is_p_alive_times_the_alive_mean(data):
+    """purchase_intervals keeps E[Y | data, draw] as its two factors (P(alive) per pattern and draw, E[Y | alive] per
+    group and draw) and multiplies them on first use: the product the draws' own functions give, to the last bit."""
+    from clvlayer.btyd import purchase_intervals
+
+    model, x, tx, T, _, _, fit, _ = data
+    spec = get_model(model)
+    counts = purchase_intervals(model, fit, 13.0, x, tx, T, n_draws=6)
+    draws = intervals.parameter_draws(fit, spec.parameters, 6, 0)
+    lay = intervals._layout(x, tx, T)
+    own = spec.p_alive_draws(draws, lay.px, lay.ptx, lay.pT) * np.stack(
+        [spec.alive_expected_purchases(d, 13.0, lay.gx, lay.gT) for d in draws])[:, lay.pat_to_grp]
+    np.testing.assert_array_equal(counts.e_draw, own)
+    np.testing.assert_array_equal(counts.expected, own.mean(axis=0)[lay.cust_to_pat])
