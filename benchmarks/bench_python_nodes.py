@@ -55,17 +55,25 @@ FUNCTIONS = {
     "pair": ("int_customers_clv_predicted + int_segments_clv_intervals",
              "score_customers, then current_segment_intervals"),
 }
+SEGMENTED = ("int_customers_rfm_labelled", "int_customers_rfm_backtest")  # read by backtest.segmented_frame
 DEFAULT_MAX_BUYERS = 50_000  # var ltv_backtest_max_buyers (dbt_project.yml)
 DEFAULT_HORIZONS = "3,6,12"  # var ltv_backtest_horizons_months (dbt_project.yml)
 
 
 def _read(warehouse: str, schema: str, names: list[str], order: dict[str, str]) -> dict[str, pd.DataFrame]:
+    """The relations as the models read them: the segment labels (int_customers_rfm_labelled, _backtest) with
+    clvlayer.backtest.segmented_frame (Categoricals), the others by ``.df()``."""
     import duckdb
 
+    from clvlayer import backtest
+
+    segmented = getattr(backtest, "segmented_frame", None)  # an older --scripts package has none
     con = duckdb.connect(warehouse, read_only=True)
     try:
-        return {name: con.sql(f"select * from {schema}.{name}" + (f" order by {order[name]}" if name in order else ""))
-                .df() for name in names}
+        return {name: segmented(con.sql(f"select * from {schema}.{name}"), order.get(name))
+                if segmented is not None and name in SEGMENTED else
+                con.sql(f"select * from {schema}.{name}" + (f" order by {order[name]}" if name in order else "")).df()
+                for name in names}
     finally:
         con.close()
 

@@ -76,3 +76,26 @@ def test_purchase_intervals_e_draw_is_p_alive_times_the_alive_mean(data):
         [spec.alive_expected_purchases(d, 13.0, lay.gx, lay.gT) for d in draws])[:, lay.pat_to_grp]
     np.testing.assert_array_equal(counts.e_draw, own)
     np.testing.assert_array_equal(counts.expected, own.mean(axis=0)[lay.cust_to_pat])
+
+
+def test_segment_labels_as_categoricals_give_the_object_labels_table(data):
+    """backtest._partitions hands each segment type's labels over as a Categorical (sorted categories, coded once):
+    its segment codes, names and table are those of the same labels as a string per customer, missing -> 'unknown'."""
+    from clvlayer.backtest import _partitions
+
+    model, x, tx, T, m, _, fit, gg = data
+    rng = np.random.default_rng(7)
+    frame = pd.DataFrame({"segment_b": np.array(["é", "Z", "", None, "alpha", "beta"], dtype=object)[
+        rng.integers(0, 6, len(x))], "segment_a": np.where(x > 1, "hi", "lo")})
+    cats = _partitions(frame, ["b", "a"])
+    strings = [np.array([f"b\x1f{'unknown' if pd.isna(v) else v}" for v in frame["segment_b"]], dtype=object),
+               np.array([f"a\x1f{v}" for v in frame["segment_a"]], dtype=object)]
+    assert all(isinstance(c, pd.Categorical) for c in cats)
+    assert [list(np.asarray(c)) for c in cats] == [list(s) for s in strings]
+    codes, names = intervals._segment_codes(cats, len(x))
+    ref_codes, ref_names = intervals._segment_codes(strings, len(x))
+    assert list(names) == list(ref_names) and all(np.array_equal(a, b) for a, b in zip(codes, ref_codes))
+    args = dict(per_customer=False, **ARGS)
+    pd.testing.assert_frame_equal(clv_intervals(model, fit, gg, x, tx, T, m, segments=cats, **args).segments,
+                                  clv_intervals(model, fit, gg, x, tx, T, m, segments=strings, **args).segments,
+                                  check_exact=True)

@@ -371,8 +371,8 @@ def _segment_codes(segments: ArrayLike | Sequence[ArrayLike], n: int) -> tuple[l
     segment type, labels distinct across partitions) scored once and summed into one table."""
     sets = list(segments) if _is_partition_list(segments) else [segments]
     local = []
-    for labels in sets:
-        series = pd.Series(np.asarray(labels))
+    for labels in sets:  # a Categorical is factorized by its codes (its categories sorted: the same codes)
+        series = pd.Series(labels if isinstance(labels, pd.Categorical) else np.asarray(labels))
         if len(series) != n:
             raise ClvFitError("segments must hold one label per customer")
         if series.isna().any():
