@@ -16,6 +16,8 @@ and its RSS after reading the inputs. ``--save DIR`` writes each function's last
 ``--compare DIR`` compares this run's outputs with such a folder: per column, the largest relative difference
 (``|a - b| / max(|a|, |b|)``) and whether non-numeric columns and nulls are identical.
 
+The table: medians, and each run's wall and CPU seconds.
+
 Usage::
 
     DUCKDB_MEMORY_LIMIT=2GB .venv/bin/python benchmarks/bench_python_nodes.py \\
@@ -202,12 +204,13 @@ def main(argv: list[str] | None = None) -> int:
         m: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
         rows.append((name, m))
     print(f"warehouse {args.warehouse}; package {SCRIPTS}; {args.repeat} run(s) per function, medians\n")
-    print("| function | model | rows | wall s | CPU s | peak RSS MB | RSS after inputs MB |")
-    print("|---|---|---:|---:|---:|---:|---:|")
+    print("| function | model | rows | wall s | CPU s | peak RSS MB | RSS after inputs MB | wall s per run | CPU s per run |")
+    print("|---|---|---:|---:|---:|---:|---:|---:|---:|")
     for name, m in rows:
         model, fn = FUNCTIONS[name]
         print(f"| {fn} | {model} | {m['rows']:,} | {statistics.median(m['wall']):.2f} | "
-              f"{statistics.median(m['cpu']):.2f} | {m['rss_peak']:,.0f} | {m['rss_inputs']:,.0f} |")
+              f"{statistics.median(m['cpu']):.2f} | {m['rss_peak']:,.0f} | {m['rss_inputs']:,.0f} | "
+              f"{' / '.join(f'{v:.2f}' for v in m['wall'])} | {' / '.join(f'{v:.2f}' for v in m['cpu'])} |")
     if args.compare:
         if not args.save:
             ap.error("--compare needs --save (this run's outputs)")
