@@ -99,3 +99,16 @@ def test_segment_labels_as_categoricals_give_the_object_labels_table(data):
     pd.testing.assert_frame_equal(clv_intervals(model, fit, gg, x, tx, T, m, segments=cats, **args).segments,
                                   clv_intervals(model, fit, gg, x, tx, T, m, segments=strings, **args).segments,
                                   check_exact=True)
+
+
+@pytest.mark.parametrize("model", ["bgnbd", "mbgnbd"])
+def test_p_alive_draws_on_threads_are_the_rows_computed_one_by_one(data, model, monkeypatch):
+    """ModelSpec.p_alive_draws computes the draws' rows on the draws' threads: each row is p_alive of its draw."""
+    from clvlayer.btyd import _core
+
+    _, x, tx, T, _, _, _, _ = data
+    spec = get_model(model)
+    draws = np.array([[0.24, 4.4, 0.79, 2.4], [0.3, 5.0, 0.5, 3.0], [0.2, 3.9, 1.1, 2.0]])
+    monkeypatch.setattr(_core, "THREADS", 2)
+    rows = spec.p_alive_draws(draws, x, tx, T)
+    np.testing.assert_array_equal(rows, np.stack([spec.p_alive(d, x, tx, T) for d in draws]))
