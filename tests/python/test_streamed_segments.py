@@ -112,3 +112,17 @@ def test_p_alive_draws_on_threads_are_the_rows_computed_one_by_one(data, model, 
     monkeypatch.setattr(_core, "THREADS", 2)
     rows = spec.p_alive_draws(draws, x, tx, T)
     np.testing.assert_array_equal(rows, np.stack([spec.p_alive(d, x, tx, T) for d in draws]))
+
+
+def test_the_gamma_quantiles_in_halves_are_those_of_the_whole(monkeypatch):
+    """The customers' zero-inflated Gamma quantiles, computed in halves on two threads, equal one pass over all."""
+    from clvlayer.btyd import _core
+
+    rng = np.random.default_rng(11)
+    p0, shape, scale = rng.uniform(0, 1, 10_001), rng.gamma(2.0, 1.0, 10_001), rng.gamma(2.0, 30.0, 10_001)
+    p0[:50] = 1.0
+    monkeypatch.setattr(_core, "THREADS", 2)
+    halves = intervals._zero_inflated_gamma_quantiles(p0, shape, scale, 0.1)
+    whole = intervals._zero_inflated_gamma_quantiles_of(p0, shape, scale, 0.1)
+    for one, two in zip(halves, whole, strict=True):
+        np.testing.assert_array_equal(one, two)

@@ -55,7 +55,7 @@ from numpy.typing import ArrayLike
 from scipy.special import gammainc, gammaincinv, ndtr, ndtri
 
 from clvlayer.btyd import _core
-from clvlayer.btyd._core import ClvFitError, FloatArray, _as_1d_float, aggregate_rfm, map_draws, validate_rfm
+from clvlayer.btyd._core import ClvFitError, FloatArray, _as_1d_float, aggregate_rfm, halves, map_draws, validate_rfm
 from clvlayer.btyd._predict import cumsum_rows, discounted_sum, nbd_upper
 from clvlayer.btyd.gammagamma import GammaGammaFit
 from clvlayer.btyd.registry import ModelSpec, get_model
@@ -788,7 +788,19 @@ def _zero_inflated_gamma(p0: FloatArray, m1: FloatArray, m2: FloatArray) -> tupl
 
 
 def _zero_inflated_gamma_quantiles(p0: FloatArray, shape: FloatArray, scale: FloatArray, a: float) -> tuple[FloatArray, FloatArray]:
-    """Quantiles a and 1 - a of ``p0 * delta_0 + (1 - p0) * Gamma(shape, scale)``."""
+    """Quantiles a and 1 - a of ``p0 * delta_0 + (1 - p0) * Gamma(shape, scale)``; the customers in halves on the
+    draws' threads (elementwise: the same numbers on any thread count)."""
+    lower, upper = np.empty(len(p0)), np.empty(len(p0))
+
+    def part(rows: slice) -> None:
+        lower[rows], upper[rows] = _zero_inflated_gamma_quantiles_of(p0[rows], shape[rows], scale[rows], a)
+
+    map_draws(part, halves(len(p0)))
+    return lower, upper
+
+
+def _zero_inflated_gamma_quantiles_of(p0: FloatArray, shape: FloatArray, scale: FloatArray,
+                                      a: float) -> tuple[FloatArray, FloatArray]:
     pos = np.maximum(1.0 - p0, 1e-300)
     out = []
     for u in (a, 1.0 - a):
