@@ -16,7 +16,9 @@ and its RSS after reading the inputs. ``--save DIR`` writes each function's last
 ``--compare DIR`` compares this run's outputs with such a folder: per column, the largest relative difference
 (``|a - b| / max(|a|, |b|)``) and whether non-numeric columns and nulls are identical.
 
-The table: medians, and each run's wall and CPU seconds.
+The table: medians, each run's wall and CPU seconds, and the wall seconds of reading the inputs (as the models read
+them: the segment columns by ``backtest.segmented_frame`` when the package has it; part of the node's time in dbt,
+not of the function's).
 
 Usage::
 
@@ -128,7 +130,9 @@ def _cpu() -> float:
 
 def child(args: argparse.Namespace) -> None:
     """Run one function ``--repeat`` times; print one JSON line of the measurements."""
+    started = time.perf_counter()
     run = _call(args.child, args.warehouse, args.schema, args.max_buyers, args.horizons)
+    read = time.perf_counter() - started
     inputs_rss = _rss_mb()
     walls, cpus, out = [], [], None
     for _ in range(args.repeat):
@@ -140,7 +144,7 @@ def child(args: argparse.Namespace) -> None:
         Path(args.save).mkdir(parents=True, exist_ok=True)
         assert out is not None
         out.to_parquet(Path(args.save) / f"{args.child}.parquet")
-    print(json.dumps({"wall": walls, "cpu": cpus, "rss_inputs": inputs_rss, "rss_peak": _rss_mb(),
+    print(json.dumps({"wall": walls, "cpu": cpus, "read": read, "rss_inputs": inputs_rss, "rss_peak": _rss_mb(),
                       "rows": 0 if out is None else len(out)}))
 
 
@@ -204,13 +208,15 @@ def main(argv: list[str] | None = None) -> int:
         m: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
         rows.append((name, m))
     print(f"warehouse {args.warehouse}; package {SCRIPTS}; {args.repeat} run(s) per function, medians\n")
-    print("| function | model | rows | wall s | CPU s | peak RSS MB | RSS after inputs MB | wall s per run | CPU s per run |")
-    print("|---|---|---:|---:|---:|---:|---:|---:|---:|")
+    print("| function | model | rows | wall s | CPU s | peak RSS MB | RSS after inputs MB | wall s per run | CPU s per run "
+          "| inputs read s |")
+    print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|")
     for name, m in rows:
         model, fn = FUNCTIONS[name]
         print(f"| {fn} | {model} | {m['rows']:,} | {statistics.median(m['wall']):.2f} | "
               f"{statistics.median(m['cpu']):.2f} | {m['rss_peak']:,.0f} | {m['rss_inputs']:,.0f} | "
-              f"{' / '.join(f'{v:.2f}' for v in m['wall'])} | {' / '.join(f'{v:.2f}' for v in m['cpu'])} |")
+              f"{' / '.join(f'{v:.2f}' for v in m['wall'])} | {' / '.join(f'{v:.2f}' for v in m['cpu'])} | "
+              f"{m['read']:.2f} |")
     if args.compare:
         if not args.save:
             ap.error("--compare needs --save (this run's outputs)")
