@@ -111,7 +111,12 @@ def _call(name: str, warehouse: str, schema: str, max_buyers: int, horizons: str
                                                t["int_clv_settings_resolved"], None)
     if name == "pair":
         score, segments = (_call(one, warehouse, schema, max_buyers, horizons) for one in ("score", "segments"))
-        return lambda: (score(), segments())[1]
+
+        def pair() -> pd.DataFrame:  # the scores dropped before the segments run, as dbt drops a model's frame
+            score()  # once it has written it (they used to stay alive beside the segment call)
+            return segments()
+
+        return pair
     t = _read(warehouse, schema, ["int_customers_rfm_backtest", "int_clv_settings_resolved",
                                   "int_clv_model_selected"], {})
     return lambda: backtest.backtest_segment_predictions(
