@@ -107,8 +107,9 @@ def segmented_frame(relation: Any, order: str | None = None) -> pd.DataFrame:
     def enum(values: list[str]) -> str:
         return "ENUM(" + ", ".join("'" + str(v).replace("'", "''") + "'" for v in values) + ")"
 
-    casts = ", ".join(f"cast({q} as {enum(v)}) as {q}" if v else f"{q}" for q, v in zip(quoted, listed))
-    return relation.query("segmented", f"select * replace ({casts}) from segmented{by}").df()
+    casts = [f"cast({q} as {enum(v)}) as {q}" for q, v in zip(quoted, listed) if v]  # no values: stays VARCHAR
+    replace = f" replace ({', '.join(casts)})" if casts else ""
+    return relation.query("segmented", f"select *{replace} from segmented{by}").df()
 
 
 def _segment_rows(table: pd.DataFrame) -> pd.DataFrame:

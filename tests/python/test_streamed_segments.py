@@ -126,3 +126,23 @@ def test_the_gamma_quantiles_in_halves_are_those_of_the_whole(monkeypatch):
     whole = intervals._zero_inflated_gamma_quantiles_of(p0, shape, scale, 0.1)
     for one, two in zip(halves, whole, strict=True):
         np.testing.assert_array_equal(one, two)
+
+
+@pytest.mark.parametrize("rows", ["none", "a column all null", "values"])
+def test_segmented_frame_reads_the_labels_plain_df_reads(rows):
+    """backtest.segmented_frame (segment columns as ENUM -> Categorical) gives the partitions a plain .df() gives,
+    also with no rows and with a segment column that holds only NULLs (left VARCHAR: no ENUM of nothing)."""
+    import duckdb
+
+    from clvlayer.backtest import _partitions, segmented_frame
+
+    body = {"none": "select * from v where false",
+            "a column all null": "select customer_id, segment_x, null::varchar as segment_y from v",
+            "values": "select * from v"}[rows]
+    con = duckdb.connect()
+    con.execute("create view v as select * from (values ('C2', 'b', 'it''s'), ('C1', null, 'x'), ('C3', 'a', ''),"
+                " ('C4', 'unknown', null)) t(customer_id, segment_x, segment_y)")
+    read, plain = segmented_frame(con.sql(body), "customer_id"), con.sql(body + " order by customer_id").df()
+    assert list(read["customer_id"]) == list(plain["customer_id"])
+    for one, two in zip(_partitions(read, ["x", "y"]), _partitions(plain, ["x", "y"]), strict=True):
+        assert list(map(str, one)) == list(map(str, two)) and list(one.categories) == list(two.categories)
