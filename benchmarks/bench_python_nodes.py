@@ -1,4 +1,4 @@
-"""Benchmark of the three dbt Python models every night recomputes, on a built warehouse's inputs.
+"""Benchmark of the five predictive dbt Python models, on a built warehouse's inputs.
 
 Not a test. Reads the input relations of the models from a warehouse file (read-only) and times the functions the
 models call:
@@ -6,6 +6,8 @@ models call:
 * ``score``     int_customers_clv_predicted      clvlayer.clv_models.score_customers
 * ``segments``  int_segments_clv_intervals       clvlayer.backtest.current_segment_intervals
 * ``backtest``  int_segments_backtest_predicted  clvlayer.backtest.backtest_segment_predictions
+* ``holdout``   int_customers_holdout_predicted  clvlayer.clv_models.predict_holdout (a refit night)
+* ``fitted``    int_clv_models_fitted            clvlayer.clv_models.fit_or_reuse (first fit: no stored rows)
 * ``pair``      ``score`` then ``segments`` in one process (as one dbt run builds them; saved: the segment table)
 
 Each function runs in its own child process (so peak RSS is that function's, with its inputs), ``--repeat`` times;
@@ -13,6 +15,10 @@ the table shows the median wall and CPU seconds (user + sys of the process, all 
 and its RSS after reading the inputs. ``--save DIR`` writes each function's last output to DIR/<name>.parquet,
 ``--compare DIR`` compares this run's outputs with such a folder: per column, the largest relative difference
 (``|a - b| / max(|a|, |b|)``) and whether non-numeric columns and nulls are identical.
+
+The table: medians, each run's wall and CPU seconds, and the wall seconds of reading the inputs (as the models read
+them: the segment columns by ``backtest.segmented_frame`` when the package has it; part of the node's time in dbt,
+not of the function's).
 
 Usage::
 
@@ -46,22 +52,32 @@ FUNCTIONS = {
     "score": ("int_customers_clv_predicted", "clv_models.score_customers"),
     "segments": ("int_segments_clv_intervals", "backtest.current_segment_intervals"),
     "backtest": ("int_segments_backtest_predicted", "backtest.backtest_segment_predictions"),
+    "holdout": ("int_customers_holdout_predicted", "clv_models.predict_holdout"),
+    "fitted": ("int_clv_models_fitted", "clv_models.fit_or_reuse"),
     # the two current-date tables one after the other in one process, as one dbt run builds them (they share the
     # count draws: clvlayer.btyd.intervals._SharedGroupDraws); the saved output is the segment table
     "pair": ("int_customers_clv_predicted + int_segments_clv_intervals",
              "score_customers, then current_segment_intervals"),
 }
+SEGMENTED = ("int_customers_rfm_labelled", "int_customers_rfm_backtest")  # read by backtest.segmented_frame
 DEFAULT_MAX_BUYERS = 50_000  # var ltv_backtest_max_buyers (dbt_project.yml)
 DEFAULT_HORIZONS = "3,6,12"  # var ltv_backtest_horizons_months (dbt_project.yml)
 
 
 def _read(warehouse: str, schema: str, names: list[str], order: dict[str, str]) -> dict[str, pd.DataFrame]:
+    """The relations as the models read them: the segment labels (int_customers_rfm_labelled, _backtest) with
+    clvlayer.backtest.segmented_frame (Categoricals), the others by ``.df()``."""
     import duckdb
 
+    from clvlayer import backtest
+
+    segmented = getattr(backtest, "segmented_frame", None)  # an older --scripts package has none
     con = duckdb.connect(warehouse, read_only=True)
     try:
-        return {name: con.sql(f"select * from {schema}.{name}" + (f" order by {order[name]}" if name in order else ""))
-                .df() for name in names}
+        return {name: segmented(con.sql(f"select * from {schema}.{name}"), order.get(name))
+                if segmented is not None and name in SEGMENTED else
+                con.sql(f"select * from {schema}.{name}" + (f" order by {order[name]}" if name in order else "")).df()
+                for name in names}
     finally:
         con.close()
 
@@ -77,12 +93,30 @@ def _call(name: str, warehouse: str, schema: str, max_buyers: int, horizons: str
                                                   t["int_clv_settings_resolved"], t["int_clv_model_selected"])
     if name == "segments":
         t = _read(warehouse, schema, ["int_customers_rfm_labelled", "int_clv_models_fitted",
-                                      "int_clv_settings_resolved", "int_clv_model_selected"], {})
+                                      "int_clv_settings_resolved", "int_clv_model_selected",
+                                      "int_customers_rfm_calibrated"], {})
         return lambda: backtest.current_segment_intervals(t["int_customers_rfm_labelled"], t["int_clv_models_fitted"],
-                                                          t["int_clv_settings_resolved"], t["int_clv_model_selected"])
+                                                          t["int_clv_settings_resolved"], t["int_clv_model_selected"],
+                                                          t["int_customers_rfm_calibrated"])
+    if name == "holdout":
+        t = _read(warehouse, schema, ["int_customers_rfm_calibrated", "int_clv_models_fitted",
+                                      "int_clv_settings_resolved"], {"int_customers_rfm_calibrated": "customer_id"})
+        return lambda: clv_models.predict_holdout(t["int_customers_rfm_calibrated"], t["int_clv_models_fitted"],
+                                                  t["int_clv_settings_resolved"])
+    if name == "fitted":
+        t = _read(warehouse, schema, ["int_customers_rfm_summarised", "int_customers_rfm_calibrated",
+                                      "int_clv_settings_resolved"],
+                  {"int_customers_rfm_summarised": "customer_id", "int_customers_rfm_calibrated": "customer_id"})
+        return lambda: clv_models.fit_or_reuse(t["int_customers_rfm_summarised"], t["int_customers_rfm_calibrated"],
+                                               t["int_clv_settings_resolved"], None)
     if name == "pair":
         score, segments = (_call(one, warehouse, schema, max_buyers, horizons) for one in ("score", "segments"))
-        return lambda: (score(), segments())[1]
+
+        def pair() -> pd.DataFrame:  # the scores dropped before the segments run, as dbt drops a model's frame
+            score()  # once it has written it (they used to stay alive beside the segment call)
+            return segments()
+
+        return pair
     t = _read(warehouse, schema, ["int_customers_rfm_backtest", "int_clv_settings_resolved",
                                   "int_clv_model_selected"], {})
     return lambda: backtest.backtest_segment_predictions(
@@ -101,7 +135,9 @@ def _cpu() -> float:
 
 def child(args: argparse.Namespace) -> None:
     """Run one function ``--repeat`` times; print one JSON line of the measurements."""
+    started = time.perf_counter()
     run = _call(args.child, args.warehouse, args.schema, args.max_buyers, args.horizons)
+    read = time.perf_counter() - started
     inputs_rss = _rss_mb()
     walls, cpus, out = [], [], None
     for _ in range(args.repeat):
@@ -113,7 +149,7 @@ def child(args: argparse.Namespace) -> None:
         Path(args.save).mkdir(parents=True, exist_ok=True)
         assert out is not None
         out.to_parquet(Path(args.save) / f"{args.child}.parquet")
-    print(json.dumps({"wall": walls, "cpu": cpus, "rss_inputs": inputs_rss, "rss_peak": _rss_mb(),
+    print(json.dumps({"wall": walls, "cpu": cpus, "read": read, "rss_inputs": inputs_rss, "rss_peak": _rss_mb(),
                       "rows": 0 if out is None else len(out)}))
 
 
@@ -177,12 +213,15 @@ def main(argv: list[str] | None = None) -> int:
         m: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
         rows.append((name, m))
     print(f"warehouse {args.warehouse}; package {SCRIPTS}; {args.repeat} run(s) per function, medians\n")
-    print("| function | model | rows | wall s | CPU s | peak RSS MB | RSS after inputs MB |")
-    print("|---|---|---:|---:|---:|---:|---:|")
+    print("| function | model | rows | wall s | CPU s | peak RSS MB | RSS after inputs MB | wall s per run | CPU s per run "
+          "| inputs read s |")
+    print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|")
     for name, m in rows:
         model, fn = FUNCTIONS[name]
         print(f"| {fn} | {model} | {m['rows']:,} | {statistics.median(m['wall']):.2f} | "
-              f"{statistics.median(m['cpu']):.2f} | {m['rss_peak']:,.0f} | {m['rss_inputs']:,.0f} |")
+              f"{statistics.median(m['cpu']):.2f} | {m['rss_peak']:,.0f} | {m['rss_inputs']:,.0f} | "
+              f"{' / '.join(f'{v:.2f}' for v in m['wall'])} | {' / '.join(f'{v:.2f}' for v in m['cpu'])} | "
+              f"{m['read']:.2f} |")
     if args.compare:
         if not args.save:
             ap.error("--compare needs --save (this run's outputs)")

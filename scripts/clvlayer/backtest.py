@@ -60,14 +60,56 @@ def segment_types(frame: pd.DataFrame) -> list[str]:
     return [c[len(SEGMENT_PREFIX):] for c in frame.columns if c.startswith(SEGMENT_PREFIX)]
 
 
-def _partitions(frame: pd.DataFrame, types: list[str]) -> list[np.ndarray]:
+def _partitions(frame: pd.DataFrame, types: list[str]) -> list[pd.Categorical]:
     """Per segment type, each customer's label ``<type>\x1f<value>``; a missing value reads 'unknown'. Each distinct
-    label is built once and shared by its customers (an object array), not once per customer."""
+    label is built once: a Categorical whose categories are the type's labels in sorted order (every one used), so
+    the segment codes come from its integer codes instead of hashing a string per customer. A Categorical column
+    (:func:`segmented_frame`) is read by its codes."""
     out = []
     for t in types:
-        codes, values = pd.factorize(frame[SEGMENT_PREFIX + t].astype("string").fillna("unknown"))
-        out.append(np.array([t + SEPARATOR + str(v) for v in values], dtype=object)[codes])
+        codes, values = _value_codes(frame[SEGMENT_PREFIX + t])
+        labels = np.array([t + SEPARATOR + str(v) for v in values], dtype=object)
+        order = np.argsort(labels, kind="stable")
+        rank = np.empty(len(order), dtype=np.int64)
+        rank[order] = np.arange(len(order))
+        out.append(pd.Categorical.from_codes(rank[codes], categories=labels[order]))
     return out
+
+
+def _value_codes(column: pd.Series) -> tuple[np.ndarray, list[str]]:
+    """(each row's index into the distinct values, the distinct values as strings, missing -> 'unknown', each once and
+    used): ``pd.factorize`` of the column as strings, from a Categorical's codes when the column is one."""
+    if not isinstance(column.dtype, pd.CategoricalDtype):
+        codes, values = pd.factorize(column.astype("string").fillna("unknown"))
+        return codes, [str(v) for v in values]
+    names = [str(v) for v in column.cat.categories.astype("string")] + ["unknown"]
+    raw = np.where(column.cat.codes.to_numpy() < 0, len(names) - 1, column.cat.codes.to_numpy())
+    distinct, merged = np.unique(np.array(names, dtype=object), return_inverse=True)  # a value 'unknown' and NULL
+    used, codes = np.unique(merged[raw], return_inverse=True)
+    return codes, [str(v) for v in distinct[used]]
+
+
+def segmented_frame(relation: Any, order: str | None = None) -> pd.DataFrame:
+    """A DuckDB relation's rows as a DataFrame whose segment_<type> columns are Categoricals (each cast to an ENUM
+    of its distinct values in SQL): a code per customer instead of a Python string per customer and type, which
+    would hold most of the node's memory (14 types: ~1.8 GB of 2.5 at 1.3M customers). ``order``: the rows'
+    order by (SQL)."""
+    by = f" order by {order}" if order else ""
+    types = [c for c, kind in zip(relation.columns, relation.types)
+             if c.startswith(SEGMENT_PREFIX) and str(kind) == "VARCHAR"]
+    if not types:
+        return relation.query("segmented", f"select * from segmented{by}").df()
+    quoted = ['"' + c.replace('"', '""') + '"' for c in types]
+    listed = relation.query("segmented", "select " + ", ".join(
+        f"coalesce(list_sort(list(distinct {q}) filter (where {q} is not null)), [])" for q in quoted)
+        + " from segmented").fetchall()[0]
+
+    def enum(values: list[str]) -> str:
+        return "ENUM(" + ", ".join("'" + str(v).replace("'", "''") + "'" for v in values) + ")"
+
+    casts = [f"cast({q} as {enum(v)}) as {q}" for q, v in zip(quoted, listed) if v]  # no values: stays VARCHAR
+    replace = f" replace ({', '.join(casts)})" if casts else ""
+    return relation.query("segmented", f"select *{replace} from segmented{by}").df()
 
 
 def _segment_rows(table: pd.DataFrame) -> pd.DataFrame:

@@ -14,7 +14,7 @@ Logic: scripts/clvlayer/backtest_reuse.py (predictions_reusing) and backtest.py 
 def model(dbt, session):
     dbt.config(materialized="incremental", incremental_strategy="delete+insert", unique_key="as_of_date",
                on_schema_change="sync_all_columns")
-    from clvlayer.backtest import backtest_horizons
+    from clvlayer.backtest import backtest_horizons, segmented_frame
     from clvlayer.backtest_reuse import fingerprint_sql, predictions_reusing
 
     inputs = dbt.ref("int_customers_rfm_backtest")
@@ -23,7 +23,7 @@ def model(dbt, session):
 
     def load(dates):
         wanted = ", ".join(f"date '{day:%Y-%m-%d}'" for day in dates)
-        return inputs.filter(f"as_of_date in ({wanted})").order("as_of_date, customer_id").df()
+        return segmented_frame(inputs.filter(f"as_of_date in ({wanted})"), "as_of_date, customer_id")
 
     previous = session.sql(f"select * from {dbt.this}").df() if dbt.is_incremental else None
     return predictions_reusing(

@@ -9,10 +9,10 @@ Logic: scripts/clvlayer/backtest.py (current_segment_intervals)."""
 
 def model(dbt, session):
     dbt.config(materialized="table")
-    from clvlayer.backtest import current_segment_intervals
+    from clvlayer.backtest import current_segment_intervals, segmented_frame
 
     return current_segment_intervals(
-        dbt.ref("int_customers_rfm_labelled").df(),
+        segmented_frame(dbt.ref("int_customers_rfm_labelled")),  # segment columns as Categoricals
         dbt.ref("int_clv_models_fitted").df(),
         dbt.ref("int_clv_settings_resolved").df(),
         dbt.ref("int_clv_model_selected").df(),

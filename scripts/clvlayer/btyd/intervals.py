@@ -46,7 +46,7 @@ import math
 import threading
 from dataclasses import dataclass, field
 from functools import cached_property
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -54,7 +54,8 @@ import pandas as pd
 from numpy.typing import ArrayLike
 from scipy.special import gammainc, gammaincinv, ndtr, ndtri
 
-from clvlayer.btyd._core import ClvFitError, FloatArray, _as_1d_float, aggregate_rfm, map_draws, validate_rfm
+from clvlayer.btyd import _core
+from clvlayer.btyd._core import ClvFitError, FloatArray, _as_1d_float, aggregate_rfm, halves, map_draws, validate_rfm
 from clvlayer.btyd._predict import cumsum_rows, discounted_sum, nbd_upper
 from clvlayer.btyd.gammagamma import GammaGammaFit
 from clvlayer.btyd.registry import ModelSpec, get_model
@@ -126,17 +127,25 @@ class PurchaseIntervals:
     """Per-customer results of :func:`purchase_intervals` (arrays in input order) and segment sums.
 
     ``expected``, ``expected_lower`` and ``expected_upper`` are computed on first use (the quantiles over the
-    parameter draws of every pattern cost a second or more on a million customers; the warehouse reads none)."""
+    parameter draws of every pattern cost a second or more on a million customers; the warehouse reads none), and
+    so is ``e_draw`` (held as its two factors: one draws x patterns array less while the tables are made)."""
 
     level: float
     lower: np.ndarray  # interval of the count (parameter + process uncertainty)
     upper: np.ndarray
-    e_draw: FloatArray = field(repr=False)  # draws x patterns: E[Y | data, draw], closed form
+    alive_t: FloatArray = field(repr=False)  # patterns x draws: P(alive | data, draw)
+    alive_mean: FloatArray = field(repr=False)  # draws x groups: E[Y | alive, draw], closed form
+    pat_to_grp: np.ndarray = field(repr=False)
     cust_to_pat: np.ndarray = field(repr=False)
     coverage: FloatArray | None = None  # expected randomized-PIT coverage per customer (needs actual)
     covered_integer: np.ndarray | None = None
     pit: FloatArray | None = None
     segments: pd.DataFrame | None = None
+
+    @cached_property
+    def e_draw(self) -> FloatArray:
+        """Draws x patterns: E[Y | data, draw] = P(alive | data, draw) E[Y | alive, draw]."""
+        return self.alive_t.T * self.alive_mean[:, self.pat_to_grp]
 
     @property
     def expected(self) -> FloatArray:
@@ -188,17 +197,19 @@ def purchase_intervals(
     if y is not None and (len(y) != n_cust or (y < 0).any() or (y != np.round(y)).any()):
         raise ClvFitError("actual must hold one whole, non-negative purchase count per customer")
     pa = spec.p_alive_draws(draws, lay.px, lay.ptx, lay.pT)  # J x P
+    pa_dead = 1.0 - pa.mean(axis=0)  # mixture weight of "dead at T" (count 0)
+    pa_t = np.ascontiguousarray(pa.T)  # patterns x draws: the count tables' weights; pa itself is not kept
+    del pa
     if segments is None:  # E[Y | alive] only (closed form)
         m1 = np.stack(map_draws(lambda d: spec.alive_expected_purchases(d, t, lay.gx, lay.gT), list(draws)))
         second = None
     else:  # and E[Y^2 | alive] for the segment variances; closed forms / quadrature, no truncation; J x G
         _, m1, second = spec.alive_moments_draws(draws, t, lay.gx, lay.gT)
-    e_draw = pa * m1[:, lay.pat_to_grp]  # J x P: E[Y | data, draw]
     res = {k: np.zeros(P) for k in ("lower", "upper")}
     # for scoring, per customer F(y-1) and F(y)
     f_lo = np.zeros(n_cust) if y is not None else None
     f_hi = np.zeros(n_cust) if y is not None else None
-    tables = _CountTables(spec, draws, lay, t, pa, y, f_lo, f_hi, res)
+    tables = _CountTables(spec, draws, lay, t, pa_t, pa_dead, y, f_lo, f_hi, res)
     full = _bucket(_group_kmax(spec, draws, lay.gx, lay.gT, t))
     # each group's table only as long as its interval and actual counts need (exact, see _CountTables): a guess,
     # doubled for the groups of the patterns whose upper end lies beyond it, up to the full table
@@ -212,7 +223,9 @@ def purchase_intervals(
         level=level,
         lower=res["lower"][lay.cust_to_pat].astype(np.int64),
         upper=res["upper"][lay.cust_to_pat].astype(np.int64),
-        e_draw=e_draw,
+        alive_t=pa_t,
+        alive_mean=m1,
+        pat_to_grp=lay.pat_to_grp,
         cust_to_pat=lay.cust_to_pat,
     )
     if y is not None:
@@ -223,8 +236,8 @@ def purchase_intervals(
         out.pit = f_lo + rng.random(n_cust) * (f_hi - f_lo)
     if segments is not None:
         assert second is not None
-        var_draw = pa * second[:, lay.pat_to_grp] - e_draw**2
-        out.segments = _segment_sums(segments, lay.cust_to_pat, e_draw, var_draw, level, seed, y)
+        var_draw = pa_t.T * second[:, lay.pat_to_grp] - out.e_draw**2
+        out.segments = _segment_sums(segments, lay.cust_to_pat, out.e_draw, var_draw, level, seed, y)
     return out
 
 
@@ -269,12 +282,13 @@ class _CountTables:
     counts are those of the full table, and every actual count of the group lies inside it. :meth:`run` returns the
     patterns of shortened tables whose CDF stays below 1 - a to the end, for a pass with the full tables."""
 
-    def __init__(self, spec: ModelSpec, draws: FloatArray, lay: _Layout, t: float, pa: FloatArray,
-                 y: FloatArray | None, f_lo: FloatArray | None, f_hi: FloatArray | None, res: dict[str, FloatArray]):
-        self.spec, self.draws, self.lay, self.t, self.pa, self.y = spec, draws, lay, t, pa, y
+    def __init__(self, spec: ModelSpec, draws: FloatArray, lay: _Layout, t: float, pa_t: FloatArray,
+                 pa_dead: FloatArray, y: FloatArray | None, f_lo: FloatArray | None, f_hi: FloatArray | None,
+                 res: dict[str, FloatArray]):
+        self.spec, self.draws, self.lay, self.t, self.y = spec, draws, lay, t, y
         self.f_lo, self.f_hi, self.res = f_lo, f_hi, res
-        self.pa_dead = 1.0 - pa.mean(axis=0)  # mixture weight of "dead at T" (count 0)
-        self.pa_t = np.ascontiguousarray(pa.T)  # patterns x draws
+        self.pa_dead = pa_dead  # mixture weight of "dead at T" (count 0): 1 - the draws' mean P(alive)
+        self.pa_t = pa_t  # patterns x draws
         self.pat_order = np.argsort(lay.pat_to_grp, kind="stable")
         count = np.bincount(lay.cust_to_pat, minlength=len(lay.px))
         self.by_pattern = (np.argsort(lay.cust_to_pat, kind="stable"), np.cumsum(count) - count, count)
@@ -357,8 +371,8 @@ def _segment_codes(segments: ArrayLike | Sequence[ArrayLike], n: int) -> tuple[l
     segment type, labels distinct across partitions) scored once and summed into one table."""
     sets = list(segments) if _is_partition_list(segments) else [segments]
     local = []
-    for labels in sets:
-        series = pd.Series(np.asarray(labels))
+    for labels in sets:  # a Categorical is factorized by its codes (its categories sorted: the same codes)
+        series = pd.Series(labels if isinstance(labels, pd.Categorical) else np.asarray(labels))
         if len(series) != n:
             raise ClvFitError("segments must hold one label per customer")
         if series.isna().any():
@@ -533,29 +547,74 @@ SHARED_GROUP_DRAWS = _SharedGroupDraws()
 
 
 def _count_draws(spec: ModelSpec, draws: FloatArray, lay: _Layout, months: int, periods_per_month: float,
-                 monthly_discount_rate: float, keep_draws: bool, share: bool = False) -> _CountDraws:
+                 monthly_discount_rate: float, keep_draws: bool, share: bool = False,
+                 mean_discounted: bool = False) -> _CountDraws:
     """Count-model quantities per draw; ``p_zero``, ``second`` and ``first_c2`` only as their mean over the
-    draws (one row) unless ``keep_draws`` (segment sums pair them with spend draws). ``share``: take the group
-    quantities from / leave them to :data:`SHARED_GROUP_DRAWS`."""
-    pa = spec.p_alive_draws(draws, lay.px, lay.ptx, lay.pT)  # J x P
-    J, P = pa.shape
+    draws (one row) unless ``keep_draws`` (segment sums pair them with spend draws), ``discounted`` too when
+    ``mean_discounted`` (a caller that reads only its mean). ``share``: take the group quantities from / leave them
+    to :data:`SHARED_GROUP_DRAWS`. P(alive) is made a block of draws at a time (:func:`_draw_blocks`) and every
+    mean is the draws' rows summed in draw order, then divided by J (as ``mean(axis=0)`` of the rows sums them)."""
+    J, P, g = len(draws), len(lay.px), lay.pat_to_grp
     rows = J if keep_draws else 1
-    disc = np.empty((J, P))
+    disc = np.zeros((1 if mean_discounted else J, P))
     p0, sec, fc2 = (np.zeros((rows, P)) for _ in range(3))
-    g = lay.pat_to_grp
-    args = (spec, draws, lay, months, periods_per_month, monthly_discount_rate)
-    gd = SHARED_GROUP_DRAWS.get(*args) if share else _group_draws(*args)
-    for j in range(J):  # summed in draw order
-        g_disc, q0, m1, m2 = gd.discounted[j], gd.q0[j], gd.m1[j], gd.m2[j]
-        c2 = np.where(m1 > 0, g_disc / np.where(m1 > 0, m1, 1.0), 1.0) ** 2
-        row = j if keep_draws else 0
-        disc[j] = pa[j] * g_disc[g]
-        p0[row] += 1.0 - pa[j] + pa[j] * q0[g]
-        sec[row] += pa[j] * (c2 * m2)[g]
-        fc2[row] += pa[j] * (c2 * m1)[g]
+    gd = _group_quantities(spec, draws, lay, months, periods_per_month, monthly_discount_rate, share)
+    for lo, hi in _draw_blocks(J, P):
+        pa = spec.p_alive_draws(draws[lo:hi], lay.px, lay.ptx, lay.pT)
+        for i, j in enumerate(range(lo, hi)):  # summed in draw order
+            row = j if keep_draws else 0
+            d_j, s_j, f_j = _pattern_row(gd, j, pa[i], g)
+            if mean_discounted:
+                disc[0] += d_j
+            else:
+                disc[j] = d_j
+            p0[row] += 1.0 - pa[i] + pa[i] * gd.q0[j][g]
+            sec[row] += s_j
+            fc2[row] += f_j
     if not keep_draws:
         p0, sec, fc2 = p0 / J, sec / J, fc2 / J
-    return _CountDraws(disc, p0, sec, fc2)
+    return _CountDraws(disc / J if mean_discounted else disc, p0, sec, fc2)
+
+
+def _group_quantities(spec: ModelSpec, draws: FloatArray, lay: _Layout, months: int, periods_per_month: float,
+                      monthly_discount_rate: float, share: bool) -> _GroupDraws:
+    """:func:`_group_draws`, from / for :data:`SHARED_GROUP_DRAWS` when ``share``."""
+    args = (spec, draws, lay, months, periods_per_month, monthly_discount_rate)
+    return SHARED_GROUP_DRAWS.get(*args) if share else _group_draws(*args)
+
+
+def _pattern_row(gd: _GroupDraws, j: int, pa_j: FloatArray, g: np.ndarray) -> tuple[FloatArray, FloatArray, FloatArray]:
+    """Draw ``j``'s (discounted, c^2 E[N^2], c^2 E[N]) per pattern from its P(alive) row and group quantities."""
+    g_disc, m1, m2 = gd.discounted[j], gd.m1[j], gd.m2[j]
+    c2 = np.where(m1 > 0, g_disc / np.where(m1 > 0, m1, 1.0), 1.0) ** 2
+    return pa_j * g_disc[g], pa_j * (c2 * m2)[g], pa_j * (c2 * m1)[g]
+
+
+#: the blocks of draws a streamed caller holds at once: (draws in a block) x patterns <= this many cells per array
+_STREAM_CELLS = 4_000_000
+
+
+def _draw_blocks(n_draws: int, n_patterns: int) -> list[tuple[int, int]]:
+    """Contiguous (lo, hi) blocks of the draws with at most ``_STREAM_CELLS`` (draw, pattern) cells each (at least
+    one draw per thread), so what the streamed segment path holds does not grow with customers x draws."""
+    size = max(_core.THREADS, _STREAM_CELLS // max(n_patterns, 1), 1)
+    return [(lo, min(lo + size, n_draws)) for lo in range(0, n_draws, size)]
+
+
+def _streamed_rows(spec: ModelSpec, draws: FloatArray, lay: _Layout, gd: _GroupDraws
+                   ) -> Callable[[int, int], tuple[FloatArray, FloatArray, FloatArray]]:
+    """``block(lo, hi)``: draws lo..hi-1's (discounted, second, first_c2) rows per pattern, the rows
+    ``_count_draws(..., keep_draws=True)`` holds for every draw at once (the same numbers: each row is computed
+    from its own draw's P(alive) row and group quantities)."""
+
+    def block(lo: int, hi: int) -> tuple[FloatArray, FloatArray, FloatArray]:
+        pa = spec.p_alive_draws(draws[lo:hi], lay.px, lay.ptx, lay.pT)
+        out = [np.empty(pa.shape) for _ in range(3)]
+        for i in range(hi - lo):
+            out[0][i], out[1][i], out[2][i] = _pattern_row(gd, lo + i, pa[i], lay.pat_to_grp)
+        return out[0], out[1], out[2]
+
+    return block
 
 
 def _discounted_groups(spec: ModelSpec, d: FloatArray, lay: _Layout, months: int, periods_per_month: float,
@@ -646,7 +705,9 @@ def clv_intervals(
     CLV = margin x E[spend | x, m] x P(alive) x sum_i (E[Y(i k) | alive] - E[Y((i-1) k) | alive]) / (1+d)^i.
     ``actual`` (realised discounted values, e.g. on a holdout) adds them to the segment table with ``covered``.
     ``per_customer=False`` (with ``segments``: only the segment table is wanted) leaves the customers' point CLV and
-    interval bounds NaN instead of computing them; the segment table is the same. ``expected=False`` leaves the
+    interval bounds NaN instead of computing them (with ``segments`` also ``p_zero`` and the Gamma's shape and
+    scale, and the draws' per-pattern rows are made a block of draws at a time, :func:`_draw_blocks`: the memory
+    does not grow with customers x draws); the segment table is the same. ``expected=False`` leaves the
     point CLV and the expected-CLV bounds NaN (a caller that reads only ``lower`` / ``upper``). ``share_draws``: the
     count draws' group quantities are left to, or taken from, the next / previous caller with the same inputs in
     this process (:class:`_SharedGroupDraws`); the numbers are the same either way.
@@ -662,12 +723,19 @@ def clv_intervals(
         raise ClvFitError("monetary_value must hold one finite, non-negative value per customer")
     draws = parameter_draws(fit, spec.parameters, n_draws, seed)
     gg_draws = _gg_draws_usable(gg_fit, n_draws, seed + 3)
-    cd = _count_draws(spec, draws, lay, months, periods_per_month, monthly_discount_rate, segments is not None,
-                      share_draws)
     xs, ix = np.unique(x, return_inverse=True)
     sp = _spend_coefficients(gg_draws, xs)
     c2p = lay.cust_to_pat
+    if segments is not None and not per_customer:  # the segment table only: the draws' rows a block at a time
+        gd = _group_quantities(spec, draws, lay, months, periods_per_month, monthly_discount_rate, share_draws)
+        nan = np.full(len(x), np.nan)
+        out = ClvIntervals(level, nan, nan, nan, nan, nan, nan, nan, nan)
+        out.segments = _clv_segments(segments, lay, ix, m, margin, len(draws), _streamed_rows(spec, draws, lay, gd),
+                                     sp, level, seed, None if actual is None else _as_1d_float(actual, "actual"))
+        return out
     expected = expected and per_customer
+    cd = _count_draws(spec, draws, lay, months, periods_per_month, monthly_discount_rate, segments is not None,
+                      share_draws, mean_discounted=not expected and segments is None)
     if expected:
         point = np.array(spec.values(fit))[None, :]
         pt = _point_discounted(spec, point, lay, months, periods_per_month, monthly_discount_rate)
@@ -688,8 +756,9 @@ def clv_intervals(
         lower, upper = e_lo, e_hi
     out = ClvIntervals(level, clv, margin * e_lo, margin * e_hi, lower, upper, p0, shape, scale)
     if segments is not None:
-        out.segments = _clv_segments(segments, lay, ix, m, margin, cd, sp, level, seed,
-                                     None if actual is None else _as_1d_float(actual, "actual"))
+        out.segments = _clv_segments(segments, lay, ix, m, margin, len(draws),
+                                     lambda lo, hi: (cd.discounted[lo:hi], cd.second[lo:hi], cd.first_c2[lo:hi]),
+                                     sp, level, seed, None if actual is None else _as_1d_float(actual, "actual"))
     return out
 
 
@@ -719,7 +788,19 @@ def _zero_inflated_gamma(p0: FloatArray, m1: FloatArray, m2: FloatArray) -> tupl
 
 
 def _zero_inflated_gamma_quantiles(p0: FloatArray, shape: FloatArray, scale: FloatArray, a: float) -> tuple[FloatArray, FloatArray]:
-    """Quantiles a and 1 - a of ``p0 * delta_0 + (1 - p0) * Gamma(shape, scale)``."""
+    """Quantiles a and 1 - a of ``p0 * delta_0 + (1 - p0) * Gamma(shape, scale)``; the customers in halves on the
+    draws' threads (elementwise: the same numbers on any thread count)."""
+    lower, upper = np.empty(len(p0)), np.empty(len(p0))
+
+    def part(rows: slice) -> None:
+        lower[rows], upper[rows] = _zero_inflated_gamma_quantiles_of(p0[rows], shape[rows], scale[rows], a)
+
+    map_draws(part, halves(len(p0)))
+    return lower, upper
+
+
+def _zero_inflated_gamma_quantiles_of(p0: FloatArray, shape: FloatArray, scale: FloatArray,
+                                      a: float) -> tuple[FloatArray, FloatArray]:
     pos = np.maximum(1.0 - p0, 1e-300)
     out = []
     for u in (a, 1.0 - a):
@@ -731,28 +812,33 @@ def _zero_inflated_gamma_quantiles(p0: FloatArray, shape: FloatArray, scale: Flo
 
 
 def _clv_segments(
-    segments: ArrayLike | Sequence[ArrayLike], lay: _Layout, ix: np.ndarray, m: FloatArray, margin: float, cd: _CountDraws,
-    sp: dict[str, FloatArray], level: float, seed: int, actual: FloatArray | None,
+    segments: ArrayLike | Sequence[ArrayLike], lay: _Layout, ix: np.ndarray, m: FloatArray, margin: float, J: int,
+    block_rows: Callable[[int, int], tuple[FloatArray, FloatArray, FloatArray]], sp: dict[str, FloatArray],
+    level: float, seed: int, actual: FloatArray | None,
 ) -> pd.DataFrame:
     """Segment sums of the realised value: per paired draw (count draw j, spend draw j) the sum of the
     customers' conditional means and variances (customers independent given the parameters), then the
     normal mixture over draws as for counts; the segment sum of the expected value alone is in
-    ``expected_lower`` / ``expected_upper`` (draw quantiles)."""
+    ``expected_lower`` / ``expected_upper`` (draw quantiles). ``block_rows(lo, hi)``: the count draws lo..hi-1's
+    (discounted, second, first_c2) rows per pattern (:class:`_CountDraws`), asked for in :func:`_draw_blocks`."""
     codes, names = _segment_codes(segments, len(m))
     S = len(names)
     c2p = lay.cust_to_pat
-    J = cd.discounted.shape[0]
     mu, var = np.empty((J, S)), np.empty((J, S))
+    for lo, hi in _draw_blocks(J, len(lay.px)):
+        disc, second, first_c2 = block_rows(lo, hi)
 
-    def one_draw(j: int) -> None:  # each draw writes its own rows: the same numbers on any thread count
-        mean_spend = sp["mean0_d"][j, ix] + sp["mean1_d"][j, ix] * m
-        e_r = margin * cd.discounted[j, c2p] * mean_spend
-        e_r2 = margin**2 * (cd.second[j, c2p] * (sp["sq0_d"][j, ix] + sp["sq1_d"][j, ix] * m + sp["sq2_d"][j, ix] * m**2)
-                            + cd.first_c2[j, c2p] * (sp["one0_d"][j, ix] + sp["one1_d"][j, ix] * m + sp["one2_d"][j, ix] * m**2))
-        mu[j] = _by_segment(codes, S, e_r)
-        var[j] = _by_segment(codes, S, np.maximum(e_r2 - e_r**2, 0.0))
+        def one_draw(j: int, lo: int = lo, disc: FloatArray = disc, second: FloatArray = second,
+                     first_c2: FloatArray = first_c2) -> None:  # each draw writes its own rows: any thread count
+            mean_spend = sp["mean0_d"][j, ix] + sp["mean1_d"][j, ix] * m
+            e_r = margin * disc[j - lo, c2p] * mean_spend
+            e_r2 = margin**2 * (second[j - lo, c2p] * (sp["sq0_d"][j, ix] + sp["sq1_d"][j, ix] * m + sp["sq2_d"][j, ix] * m**2)
+                                + first_c2[j - lo, c2p] * (sp["one0_d"][j, ix] + sp["one1_d"][j, ix] * m + sp["one2_d"][j, ix] * m**2))
+            mu[j] = _by_segment(codes, S, e_r)
+            var[j] = _by_segment(codes, S, np.maximum(e_r2 - e_r**2, 0.0))
 
-    map_draws(one_draw, list(range(J)))
+        map_draws(one_draw, list(range(lo, hi)))
+        del disc, second, first_c2
     actual_sums = None if actual is None else _by_segment(codes, S, actual)
     frame = _segment_frame(names, _by_segment(codes, S).astype(np.int64), mu, var, level, seed, actual_sums)
     a = _check_level(level)

@@ -15,7 +15,7 @@ from typing import Any, Callable
 import numpy as np
 
 from clvlayer.btyd import bgnbd, mbgnbd, paretonbd
-from clvlayer.btyd._core import ClvFitError, FloatArray, validate_rfm, aggregate_rfm
+from clvlayer.btyd._core import ClvFitError, FloatArray, aggregate_rfm, map_draws, validate_rfm
 from clvlayer.btyd._predict import nbd_upper
 
 
@@ -75,10 +75,11 @@ class ModelSpec:
         return q0, m1, m2
 
     def p_alive_draws(self, draws: FloatArray, frequency: Any, recency: Any, T: Any) -> FloatArray:
-        """P(alive) per parameter draw (rows of ``draws``) and customer: draws x customers."""
+        """P(alive) per parameter draw (rows of ``draws``) and customer: draws x customers (each row computed
+        alone, on the draws' threads: the same numbers on any thread count)."""
         if self.p_alive_batch is not None:
             return self.p_alive_batch(draws, frequency, recency, T)
-        return np.stack([self.p_alive(d, frequency, recency, T) for d in np.atleast_2d(draws)])
+        return np.stack(map_draws(lambda d: self.p_alive(d, frequency, recency, T), list(np.atleast_2d(draws))))
 
     def values(self, params: Any) -> tuple[float, ...]:
         """Parameter values in ``parameters`` order from a fit, a dict or a sequence."""
