@@ -82,6 +82,15 @@ def _read(warehouse: str, schema: str, names: list[str], order: dict[str, str]) 
         con.close()
 
 
+def _has(warehouse: str, schema: str, name: str) -> bool:
+    """Whether the warehouse has the relation (a warehouse built before the value tier at the split has not)."""
+    import duckdb
+
+    with duckdb.connect(warehouse, read_only=True) as con:
+        return bool(con.execute("select count(*) from information_schema.tables where table_schema = ? and "
+                                "table_name = ?", [schema, name]).fetchone()[0])
+
+
 def _call(name: str, warehouse: str, schema: str, max_buyers: int, horizons: str) -> Callable[[], pd.DataFrame]:
     """The function of ``name`` bound to its inputs (read here, as the dbt model reads them)."""
     from clvlayer import backtest, clv_models
@@ -92,12 +101,14 @@ def _call(name: str, warehouse: str, schema: str, max_buyers: int, horizons: str
         return lambda: clv_models.score_customers(t["int_customers_rfm_summarised"], t["int_clv_models_fitted"],
                                                   t["int_clv_settings_resolved"], t["int_clv_model_selected"])
     if name == "segments":
+        tiers = ["int_customers_holdout_tiered"] if _has(warehouse, schema, "int_customers_holdout_tiered") else []
         t = _read(warehouse, schema, ["int_customers_rfm_labelled", "int_clv_models_fitted",
                                       "int_clv_settings_resolved", "int_clv_model_selected",
-                                      "int_customers_rfm_calibrated"], {})
+                                      "int_customers_rfm_calibrated", *tiers], {})
         return lambda: backtest.current_segment_intervals(t["int_customers_rfm_labelled"], t["int_clv_models_fitted"],
                                                           t["int_clv_settings_resolved"], t["int_clv_model_selected"],
-                                                          t["int_customers_rfm_calibrated"])
+                                                          t["int_customers_rfm_calibrated"],
+                                                          t.get("int_customers_holdout_tiered"))
     if name == "holdout":
         t = _read(warehouse, schema, ["int_customers_rfm_calibrated", "int_clv_models_fitted",
                                       "int_clv_settings_resolved"], {"int_customers_rfm_calibrated": "customer_id"})
