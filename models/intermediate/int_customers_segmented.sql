@@ -51,15 +51,37 @@ buyer_scores as (
 
 ),
 
-items_as_of as (
+line_buckets as (
 
+    -- each order day's bucket: the earliest snapshot on or after it (later days fall into none)
+    {{ snapshot_buckets('purchased_items', 'snapshots') }}
+
+),
+
+bucket_spend as (
+
+    -- the lines summed once per customer, category and bucket (exact: amounts are decimals)
     select
-        snapshots.as_of_date,
+        line_buckets.bucket_date,
         purchased_items.customer_id,
         purchased_items.category,
-        purchased_items.line_amount
+        sum(purchased_items.line_amount) as line_amount
     from purchased_items
-    inner join snapshots on purchased_items.ordered_on <= snapshots.as_of_date
+    inner join line_buckets on purchased_items.ordered_on = line_buckets.ordered_on
+    group by line_buckets.bucket_date, purchased_items.customer_id, purchased_items.category
+
+),
+
+items_as_of as (
+
+    -- a snapshot's spend per category is the sum of the buckets up to its date, not every line joined to it
+    select
+        snapshots.as_of_date,
+        bucket_spend.customer_id,
+        bucket_spend.category,
+        bucket_spend.line_amount
+    from bucket_spend
+    inner join snapshots on bucket_spend.bucket_date <= snapshots.as_of_date
 
 ),
 
