@@ -3,8 +3,28 @@
     partition_columns, key_column, category and category_amount, one row per category. Aggregates instead of a
     window ranking every category (int_customers_segmented: ~19M customer x snapshot x category rows at 10M orders,
     where the window's sort took longer than the sums): the largest amount per key, then the first category by name
-    among the categories with that amount. -#}
+    among the categories with that amount. DuckDB: one aggregate, the least (-amount, category) pair (structs compare
+    field by field, nulls last, as the window orders them). -#}
 {% macro top_category_of_amounts(amounts, key_column, partition_columns=[]) -%}
+    {{- adapter.dispatch('top_category_of_amounts', 'customer_value')(amounts, key_column, partition_columns) -}}
+{%- endmacro %}
+
+{% macro duckdb__top_category_of_amounts(amounts, key_column, partition_columns) -%}
+    {%- set keys = partition_columns + [key_column] -%}
+    select
+        {{ keys | join(',\n        ') }},
+        top_category.category,
+        -top_category.negative_amount as category_amount
+    from (
+        select
+            {{ keys | join(',\n            ') }},
+            min({'negative_amount': -category_amount, 'category': category}) as top_category
+        from {{ amounts }}
+        group by {{ keys | join(', ') }}
+    ) as top_categories
+{%- endmacro %}
+
+{% macro default__top_category_of_amounts(amounts, key_column, partition_columns) -%}
     {%- set keys = partition_columns + [key_column] -%}
     select
         {%- for key in keys %}
