@@ -57,12 +57,25 @@ order_day_buckets as (
 
 ),
 
-first_orders as (
+first_order_days as (
 
     select distinct
         customer_id,
         first_order_on
     from buyers
+
+),
+
+first_orders as (
+
+    -- each horizon's window end once per customer, not once per order
+    select
+        customer_id,
+        {%- for h in horizons %}
+            cast({{ dbt.dateadd('month', h, 'first_order_on') }} as date) as window_end_{{ h }}m,
+        {%- endfor %}
+        first_order_on
+    from first_order_days
 
 ),
 
@@ -75,11 +88,9 @@ bucket_values as (
         first_orders.first_order_on,
         order_day_buckets.bucket_date,
         {%- for h in horizons %}
-            {%- set window_end = 'cast(' ~ dbt.dateadd('month', h, 'first_orders.first_order_on') ~ ' as date)' %}
-            sum(case when completed_orders.ordered_on < {{ window_end }} then completed_orders.net_revenue else 0 end)
-                as revenue_first_{{ h }}m,
-            sum(case when completed_orders.ordered_on < {{ window_end }} then completed_orders.gross_margin else 0 end)
-                as margin_first_{{ h }}m,
+            {%- set in_window = 'completed_orders.ordered_on < first_orders.window_end_' ~ h ~ 'm' %}
+            sum(case when {{ in_window }} then completed_orders.net_revenue else 0 end) as revenue_first_{{ h }}m,
+            sum(case when {{ in_window }} then completed_orders.gross_margin else 0 end) as margin_first_{{ h }}m,
         {%- endfor %}
         sum(completed_orders.net_revenue) as revenue_to_date,
         sum(completed_orders.gross_margin) as margin_to_date
