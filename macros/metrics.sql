@@ -76,8 +76,32 @@
     on row order; buckets can be unequal (a score can be skipped when one value holds more than a bucket). -#}
 {% macro tied_ntile(buckets, order_by, partition_by=none) -%}
     {%- set over_partition = 'partition by ' ~ partition_by ~ ' ' if partition_by else '' -%}
-    (cast(floor({{ buckets }} * (rank() over ({{ over_partition }}order by {{ order_by }}) - 1)
-        / (count(*) over ({{ over_partition | trim }}))) as integer) + 1)
+    {{ tied_ntile_of_rank(buckets, 'rank() over (' ~ over_partition ~ 'order by ' ~ order_by ~ ')',
+        'count(*) over (' ~ over_partition | trim ~ ')') }}
+{%- endmacro %}
+
+{#- tied_ntile from a rank computed elsewhere (what rank() gives the row: 1 + the rows before its value) and the
+    number of rows ranked, e.g. from value_ranks. -#}
+{% macro tied_ntile_of_rank(buckets, rank_expression, rows_expression) -%}
+    (cast(floor({{ buckets }} * ({{ rank_expression }} - 1)
+        / ({{ rows_expression }})) as integer) + 1)
+{%- endmacro %}
+
+{#- rank() of each distinct value of `value_column` among the rows of `rows` (per partition_by), ascending
+    (rank_ascending) and descending (rank_descending), without ranking every row: one row per partition and value
+    and the rank = the rows of the values before it + 1, so ties share the rank of their first position and nulls
+    come where rank() puts them (the same orderings). Join it back on the partition and value (is not distinct
+    from). -#}
+{% macro value_ranks(rows, value_column, partition_by) -%}
+    {%- set ordered = 'partition by ' ~ partition_by ~ ' order by ' ~ value_column -%}
+    {%- set preceding = ' rows between unbounded preceding and current row' -%}
+    select
+        {{ partition_by }},
+        {{ value_column }},
+        cast(sum(count(*)) over ({{ ordered }}{{ preceding }}) - count(*) + 1 as bigint) as rank_ascending,
+        cast(sum(count(*)) over ({{ ordered }} desc{{ preceding }}) - count(*) + 1 as bigint) as rank_descending
+    from {{ rows }}
+    group by {{ partition_by }}, {{ value_column }}
 {%- endmacro %}
 
 {#- The one tiering rule (value tiers by realised LTV, predicted-CLV tiers): rank the rows by `order_by_desc`
@@ -86,8 +110,14 @@
     exceeded. -#}
 {% macro value_tier(order_by_desc, partition_by=none) -%}
     {%- set over_partition = 'partition by ' ~ partition_by ~ ' ' if partition_by else '' -%}
-    {%- set share = 'cast(rank() over (' ~ over_partition ~ 'order by ' ~ order_by_desc ~ ' desc) as double) / '
-        ~ 'count(*) over (' ~ over_partition | trim ~ ')' -%}
+    {{ value_tier_of_rank('rank() over (' ~ over_partition ~ 'order by ' ~ order_by_desc ~ ' desc)',
+        'count(*) over (' ~ over_partition | trim ~ ')') }}
+{%- endmacro %}
+
+{#- value_tier from a rank computed elsewhere (best first, e.g. value_ranks' rank_descending) and the number of rows
+    ranked. -#}
+{% macro value_tier_of_rank(rank_descending, rows_expression) -%}
+    {%- set share = 'cast(' ~ rank_descending ~ ' as double) / ' ~ rows_expression -%}
     case
         {%- for tier, cumulative_share in var('value_tier_shares').items() | sort(attribute='1') %}
             when {{ share }} <= {{ cumulative_share }} then '{{ tier }}'

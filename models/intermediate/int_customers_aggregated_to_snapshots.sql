@@ -96,12 +96,7 @@ customer_ids as (
 -- order.
 order_day_buckets as (
 
-    select
-        order_days.ordered_on,
-        min(snapshots.as_of_date) as bucket_date
-    from (select distinct ordered_on from scoped_orders) as order_days
-    inner join snapshots on order_days.ordered_on <= snapshots.as_of_date
-    group by order_days.ordered_on
+    {{ snapshot_buckets('scoped_orders', 'snapshots') }}
 
 ),
 

@@ -36,37 +36,103 @@ buyers as (
 
 ),
 
+buyer_counts as (
+
+    select
+        as_of_date,
+        count(*) as buyers
+    from buyers
+    group by as_of_date
+
+),
+
+-- the rank() of each distinct value among the snapshot's buyers (macro value_ranks): the scores rank a few
+-- thousand recencies and frequencies and the distinct LTVs instead of sorting every buyer once per score
+recency_ranks as (
+
+    {{ value_ranks('buyers', 'recency_days', 'as_of_date') }}
+
+),
+
+frequency_ranks as (
+
+    {{ value_ranks('buyers', 'completed_orders', 'as_of_date') }}
+
+),
+
+ltv_ranks as (
+
+    {{ value_ranks('buyers', 'realised_ltv', 'as_of_date') }}
+
+),
+
 buyer_scores as (
 
     -- quantile scores over the snapshot's buyers; ties share a score (tied_ntile), higher is better
     select
-        as_of_date,
-        customer_id,
-        {{ tied_ntile(5, 'recency_days desc', 'as_of_date') }} as recency_score,
-        {{ tied_ntile(5, 'completed_orders', 'as_of_date') }} as frequency_score,
-        {{ tied_ntile(5, 'realised_ltv', 'as_of_date') }} as monetary_score,
-        {{ tied_ntile(10, 'realised_ltv', 'as_of_date') }} as ltv_decile,
-        {{ value_tier('realised_ltv', 'as_of_date') }} as value_tier
+        buyers.as_of_date,
+        buyers.customer_id,
+        {{ tied_ntile_of_rank(5, 'recency_ranks.rank_descending', 'buyer_counts.buyers') }} as recency_score,
+        {{ tied_ntile_of_rank(5, 'frequency_ranks.rank_ascending', 'buyer_counts.buyers') }} as frequency_score,
+        {{ tied_ntile_of_rank(5, 'ltv_ranks.rank_ascending', 'buyer_counts.buyers') }} as monetary_score,
+        {{ tied_ntile_of_rank(10, 'ltv_ranks.rank_ascending', 'buyer_counts.buyers') }} as ltv_decile,
+        {{ value_tier_of_rank('ltv_ranks.rank_descending', 'buyer_counts.buyers') }} as value_tier
     from buyers
+    inner join buyer_counts on buyers.as_of_date = buyer_counts.as_of_date
+    inner join recency_ranks
+        on
+            buyers.as_of_date = recency_ranks.as_of_date
+            and buyers.recency_days is not distinct from recency_ranks.recency_days
+    inner join frequency_ranks
+        on
+            buyers.as_of_date = frequency_ranks.as_of_date
+            and buyers.completed_orders is not distinct from frequency_ranks.completed_orders
+    inner join ltv_ranks
+        on
+            buyers.as_of_date = ltv_ranks.as_of_date
+            and buyers.realised_ltv is not distinct from ltv_ranks.realised_ltv
 
 ),
 
-items_as_of as (
+line_buckets as (
 
+    -- each order day's bucket: the earliest snapshot on or after it (later days fall into none)
+    {{ snapshot_buckets('purchased_items', 'snapshots') }}
+
+),
+
+bucket_spend as (
+
+    -- the lines summed once per customer, category and bucket (exact: amounts are decimals)
     select
-        snapshots.as_of_date,
+        line_buckets.bucket_date,
         purchased_items.customer_id,
         purchased_items.category,
-        purchased_items.line_amount
+        sum(purchased_items.line_amount) as line_amount
     from purchased_items
-    inner join snapshots on purchased_items.ordered_on <= snapshots.as_of_date
+    inner join line_buckets on purchased_items.ordered_on = line_buckets.ordered_on
+    group by line_buckets.bucket_date, purchased_items.customer_id, purchased_items.category
+
+),
+
+category_spend_as_of as (
+
+    -- a snapshot's spend per category is the sum of the buckets up to its date, not every line joined to it
+    select
+        snapshots.as_of_date,
+        bucket_spend.customer_id,
+        bucket_spend.category,
+        sum(bucket_spend.line_amount) as category_amount
+    from bucket_spend
+    inner join snapshots on bucket_spend.bucket_date <= snapshots.as_of_date
+    group by snapshots.as_of_date, bucket_spend.customer_id, bucket_spend.category
 
 ),
 
 preferred_categories as (
 
     -- the category with the highest purchased-item spend, ties by category name
-    {{ top_category_by_amount('items_as_of', 'customer_id', 'line_amount', ['as_of_date']) }}
+    {{ top_category_of_amounts('category_spend_as_of', 'customer_id', ['as_of_date']) }}
 
 ),
 

@@ -32,8 +32,78 @@ buyers as (
 
 ),
 
+snapshot_dates as (
+
+    select distinct as_of_date from buyers
+
+),
+
+completed_orders as (
+
+    select
+        customer_id,
+        ordered_on,
+        net_revenue,
+        gross_margin
+    from orders
+    where is_completed
+
+),
+
+order_day_buckets as (
+
+    -- each order day's bucket: the earliest snapshot date on or after it (later days fall into none)
+    {{ snapshot_buckets('completed_orders', 'snapshot_dates') }}
+
+),
+
+first_order_days as (
+
+    select distinct
+        customer_id,
+        first_order_on
+    from buyers
+
+),
+
+first_orders as (
+
+    -- each horizon's window end once per customer, not once per order
+    select
+        customer_id,
+        {%- for h in horizons %}
+            cast({{ dbt.dateadd('month', h, 'first_order_on') }} as date) as window_end_{{ h }}m,
+        {%- endfor %}
+        first_order_on
+    from first_order_days
+
+),
+
+bucket_values as (
+
+    -- the completed orders summed once per customer and bucket, each horizon's window from the first order on,
+    -- instead of every order joined to every snapshot of its customer
+    select
+        first_orders.customer_id,
+        first_orders.first_order_on,
+        order_day_buckets.bucket_date,
+        {%- for h in horizons %}
+            {%- set in_window = 'completed_orders.ordered_on < first_orders.window_end_' ~ h ~ 'm' %}
+            sum(case when {{ in_window }} then completed_orders.net_revenue else 0 end) as revenue_first_{{ h }}m,
+            sum(case when {{ in_window }} then completed_orders.gross_margin else 0 end) as margin_first_{{ h }}m,
+        {%- endfor %}
+        sum(completed_orders.net_revenue) as revenue_to_date,
+        sum(completed_orders.gross_margin) as margin_to_date
+    from first_orders
+    inner join completed_orders on first_orders.customer_id = completed_orders.customer_id
+    inner join order_day_buckets on completed_orders.ordered_on = order_day_buckets.ordered_on
+    group by first_orders.customer_id, first_orders.first_order_on, order_day_buckets.bucket_date
+
+),
+
 final as (
 
+    -- a snapshot sums its customer's buckets up to its date: the completed orders on or before it
     select
         buyers.as_of_date,
         buyers.customer_id,
@@ -42,18 +112,19 @@ final as (
         buyers.first_order_on,
         {%- for h in horizons %}
             {%- set window_end = 'cast(' ~ dbt.dateadd('month', h, 'buyers.first_order_on') ~ ' as date)' %}
-            sum(case when orders.ordered_on < {{ window_end }} then orders.net_revenue else 0 end)
-                as revenue_first_{{ h }}m,
-            sum(case when orders.ordered_on < {{ window_end }} then orders.gross_margin else 0 end)
-                as margin_first_{{ h }}m,
+            sum(bucket_values.revenue_first_{{ h }}m) as revenue_first_{{ h }}m,
+            sum(bucket_values.margin_first_{{ h }}m) as margin_first_{{ h }}m,
             {{ window_end }} <= cast({{ dbt.dateadd('day', 1, 'buyers.as_of_date') }} as date) as has_reached_{{ h }}m,
             {{ is_cohort_mature('buyers.cohort_month', h, 'buyers.as_of_date') }} as is_cohort_mature_{{ h }}m,
         {%- endfor %}
-        sum(orders.net_revenue) as revenue_to_date,
-        sum(orders.gross_margin) as margin_to_date
+        sum(bucket_values.revenue_to_date) as revenue_to_date,
+        sum(bucket_values.margin_to_date) as margin_to_date
     from buyers
-    inner join orders on buyers.customer_id = orders.customer_id
-    where {{ is_completed_by_as_of('orders', 'buyers') }}
+    inner join bucket_values
+        on
+            buyers.customer_id = bucket_values.customer_id
+            and buyers.first_order_on = bucket_values.first_order_on
+            and buyers.as_of_date >= bucket_values.bucket_date
     group by
         buyers.as_of_date,
         buyers.customer_id,
