@@ -19,6 +19,7 @@ os.environ.setdefault("CLV_DBT_FORK_SERVER", "1")
 os.environ.setdefault("DBT_LOG_LEVEL_FILE", "none")
 
 import fcntl  # noqa: E402
+import json  # noqa: E402
 import shutil  # noqa: E402
 from collections.abc import Callable, Iterator  # noqa: E402
 from contextlib import contextmanager  # noqa: E402
@@ -33,6 +34,19 @@ from clvlayer.project import PROJECT_ROOT  # noqa: E402
 from clvlayer.suite import PREBUILT_SAMPLE_ENV  # noqa: E402
 
 HANDMADE = PROJECT_ROOT / "tests" / "fixtures" / "handmade"
+
+
+# Cheaper predictive settings for builds whose assertions hold whatever the draw count and the backtest dates (an
+# incremental run publishes what a full build of the same input publishes under the same settings; a fit is reused
+# or refitted for its reason): 4 parameter draws for the intervals instead of 30, one backtest date instead of three
+# (the backtest, its stored predictions and their reuse are still built and compared). Every build a case compares
+# gets the same settings; one JSON text, so dbt's parse state of one build serves the next.
+FAST_PREDICTIVE = {"clv_interval_draws": 4, "ltv_backtest_months_before": [6]}
+
+
+def fast_vars(**more: object) -> list[str]:
+    """`--vars` with FAST_PREDICTIVE and `more` (one mapping: dbt reads only the last --vars)."""
+    return ["--vars", json.dumps({**FAST_PREDICTIVE, **more})]
 
 
 def build_published(warehouse: Path, raw: Path, target: Path, incremental: bool, args: list[str]) -> RunRecord:
