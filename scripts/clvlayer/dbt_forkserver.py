@@ -39,9 +39,13 @@ ENABLE_ENV = "CLV_DBT_FORK_SERVER"
 IMPORT_ENV = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "PYTHONHASHSEED", "PYTHONPATH", "TZ",
               "LANG", "LC_ALL", "LC_CTYPE")
 CHILD_MAIN = "clvlayer.dbt_runner:_child_main"
-# not pandas (nor the model library, which imports it): it loads pyarrow, whose allocator starts a thread
+# pandas and the model library (imported by every build's Python models, ~0.7 CPU s a child) load pyarrow, whose
+# jemalloc starts a background thread unless told not to (NO_BACKGROUND_THREAD, set in the server before it imports;
+# a server that still ends with a thread refuses, and the client spawns as before)
 PRELOAD = ("dbt.cli.main", "dbt.adapters.duckdb", "dbt.task.build", "dbt.parser.manifest", "agate", "duckdb",
-           "numpy", "scipy.special", "scipy.optimize", "scipy.stats", "clvlayer.dbt_runner")
+           "numpy", "scipy.special", "scipy.optimize", "scipy.stats", "clvlayer.dbt_runner", "pandas",
+           "clvlayer.clv_models", "clvlayer.dbt_plugin")
+NO_BACKGROUND_THREAD = {"JE_ARROW_MALLOC_CONF": "background_thread:false"}
 
 
 def enabled(env: Mapping[str, str]) -> bool:
@@ -189,6 +193,8 @@ def _import_env(env: Mapping[str, str]) -> tuple[str | None, ...]:
 
 def _preload() -> bool:
     """Import what a dbt child imports; False if that left the process with more than one thread."""
+    for name, value in NO_BACKGROUND_THREAD.items():
+        os.environ.setdefault(name, value)
     for name in PRELOAD:
         with contextlib.suppress(ImportError):
             importlib.import_module(name)

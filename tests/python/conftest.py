@@ -12,8 +12,14 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 # the ~100 dbt invocations of a run start as forks of one process per worker that has dbt, DuckDB, numpy and scipy
 # loaded (clvlayer.dbt_forkserver): 2-4 CPU s of imports each, otherwise
 os.environ.setdefault("CLV_DBT_FORK_SERVER", "1")
+# no debug log file (logs/dbt.log) from the suite's ~100 dbt invocations: formatting and writing every debug event
+# cost ~0.65 CPU s a build (two 800-customer builds through the fork server, five runs each, alternating: with it
+# 28.6-30.2 CPU s, mean 29.5; without 27.0-29.4, mean 28.1); no test reads it, a build's failures are in its run
+# record and run_results.json. DBT_LOG_LEVEL_FILE=debug brings it back.
+os.environ.setdefault("DBT_LOG_LEVEL_FILE", "none")
 
 import fcntl  # noqa: E402
+import json  # noqa: E402
 import shutil  # noqa: E402
 from collections.abc import Callable, Iterator  # noqa: E402
 from contextlib import contextmanager  # noqa: E402
@@ -28,6 +34,19 @@ from clvlayer.project import PROJECT_ROOT  # noqa: E402
 from clvlayer.suite import PREBUILT_SAMPLE_ENV  # noqa: E402
 
 HANDMADE = PROJECT_ROOT / "tests" / "fixtures" / "handmade"
+
+
+# Cheaper predictive settings for builds whose assertions hold whatever the draw count and the backtest dates (an
+# incremental run publishes what a full build of the same input publishes under the same settings; a fit is reused
+# or refitted for its reason): 4 parameter draws for the intervals instead of 30, one backtest date instead of three
+# (the backtest, its stored predictions and their reuse are still built and compared). Every build a case compares
+# gets the same settings; one JSON text, so dbt's parse state of one build serves the next.
+FAST_PREDICTIVE = {"clv_interval_draws": 4, "ltv_backtest_months_before": [6]}
+
+
+def fast_vars(**more: object) -> list[str]:
+    """`--vars` with FAST_PREDICTIVE and `more` (one mapping: dbt reads only the last --vars)."""
+    return ["--vars", json.dumps({**FAST_PREDICTIVE, **more})]
 
 
 def build_published(warehouse: Path, raw: Path, target: Path, incremental: bool, args: list[str]) -> RunRecord:
@@ -117,13 +136,14 @@ def query() -> Callable[[Path, str], list[tuple]]:
 
 
 def generator_build(tmp_path_factory: pytest.TempPathFactory, name: str, customers: int, seed: int,
-                    end: date) -> tuple[Path, Path]:
-    """Generator data (CSV, from 2023-01-01 to `end`) in raw/ and the warehouse built from it, once per run."""
+                    end: date, extra_args: list[str] | None = None) -> tuple[Path, Path]:
+    """Generator data (CSV, from 2023-01-01 to `end`) in raw/ and the warehouse built from it (dbt args
+    `extra_args`), once per run."""
     from clvlayer.generate import generate
 
     def make(tmp: Path) -> None:
         generate(tmp / "raw", customers=customers, seed=seed, start=date(2023, 1, 1), end=end, fmt="csv")
-        build(tmp, tmp / "raw")
+        build(tmp, tmp / "raw", extra_args)
 
     tmp = built_once(tmp_path_factory, name, make)
     return tmp / "raw", tmp / "warehouse.duckdb"
@@ -164,11 +184,22 @@ def orders_only_warehouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return built_once(tmp_path_factory, "orders_only", make) / "warehouse.duckdb"
 
 
+# What test_lifetime_ground_truth reads (the LTV layer, the predicted-CLV segments' model lifetime, the cohort curves
+# of the LTV oracle) and their parents, with their data tests: 53 of 82 models. Left out: audits, quarantine, orders,
+# segments, audiences, channel economics, the fit's validation marts (built and tested on the generated fixtures).
+# No backtest dates: the backtest's fits per date (the largest node at 25,000 customers) feed only the backtest
+# and interval-calibration columns, which that module does not read (what it reads is identical with and without).
+LIFETIME_NODES = ["--select", "+fct_customer_ltv", "+fct_ltv_by_segment", "+fct_predicted_clv_by_segment",
+                  "+int_customers_lifetimes_projected", "+fct_cohort_curves", "--indirect-selection", "cautious",
+                  "--vars", "{ltv_backtest_months_before: []}"]
+
+
 @pytest.fixture(scope="session")
 def lifetime_data(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     """Generator data large enough for per-channel survival curves (25,000 customers, 2023-01 to 2025-06, seed 5,
-    CSV, about 190k orders) and the warehouse built from it: the lifetime ground truth and the LTV-layer oracle."""
-    return generator_build(tmp_path_factory, "lifetime", 25_000, 5, date(2025, 6, 30))
+    CSV, about 190k orders) and the warehouse built from it (LIFETIME_NODES): the lifetime ground truth and the
+    LTV-layer oracle."""
+    return generator_build(tmp_path_factory, "lifetime", 25_000, 5, date(2025, 6, 30), LIFETIME_NODES)
 
 
 @pytest.fixture(scope="session")

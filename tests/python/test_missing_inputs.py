@@ -20,9 +20,11 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from conftest import build, built_once
+from conftest import build, built_once, fast_vars
 
-NO_DATA_TESTS = ["--exclude", "test_type:data"]
+# no data tests; the cheaper predictive settings (conftest.FAST_PREDICTIVE: what a column reads without a table does
+# not depend on the draw count or the number of backtest dates; no case reads an interval or the backtest marts)
+NO_DATA_TESTS = ["--exclude", "test_type:data", *fast_vars()]
 
 
 @dataclass(frozen=True)

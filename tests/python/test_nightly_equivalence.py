@@ -50,7 +50,7 @@ from clvlayer.generate import generate
 from clvlayer.generate_nightly import generate_nightly
 from clvlayer.project import PROJECT_ROOT
 from clvlayer.warehouse_diff import compare
-from conftest import built_once
+from conftest import built_once, fast_vars
 
 # 800 customers (not 2,500 as before): the fits (most of a build's time) scale with the customers; every night still
 # adds orders and customers, changes statuses, adds a refund and reuses the day-0 fit
@@ -68,6 +68,8 @@ FIT_RELATIONS = {"intermediate.int_customers_holdout_predicted", "marts.fct_clv_
                  "intermediate.int_clv_model_selected", "marts.fct_churn_risk_calibration"}
 # relations that record the runs themselves (the run record; the load ledger: which run loaded which file)
 RUN_RECORDS = {"audit.build_run", "audit.audit_load_ledger"}
+# every build (chains and references) with the same cheaper predictive settings (conftest.FAST_PREDICTIVE: the
+# equivalence holds for any draw count; one backtest date still builds and compares the backtest)
 NO_TESTS = ["--exclude", "resource_type:unit_test", "resource_type:test"]
 WITH_TESTS = ["--exclude", "resource_type:unit_test"]
 
@@ -97,30 +99,30 @@ def _nights(folder: Path, days: Path, last: int) -> list[dict]:
     warehouse, records = folder / "incremental" / "warehouse.duckdb", []
     for k in range(last + 1):
         records.append(_run(warehouse, days / f"day{k}", folder / f"target_{k}", k > 0,
-                            WITH_TESTS if k == last else NO_TESTS))
+                            [*(WITH_TESTS if k == last else NO_TESTS), *fast_vars()]))
         shutil.copyfile(warehouse, folder / f"night{k}.duckdb")
     return records
 
 
-def _given_parameters(folder: Path, night: int) -> list[str]:
-    """dbt args giving a full build the fits night `night` of `folder` scored with, where the project fits on a
+def _given_parameters(folder: Path, night: int) -> dict[str, str]:
+    """dbt vars giving a full build the fits night `night` of `folder` scored with, where the project fits on a
     cadence (module docstring); none where every run refits."""
     if "clv_parameters_from" not in yaml.safe_load((PROJECT_ROOT / "settings.yml").read_text()).get("predictive", {}
                                                                                                    ).get("vars", {}):
-        return []
+        return {}
     parameters = folder / f"parameters{night}.parquet"
     with duckdb.connect(str(folder / f"night{night}.duckdb"), read_only=True) as connection:
         connection.execute(f"copy intermediate.int_clv_models_fitted to '{parameters}' (format parquet)")
         chosen = connection.execute("select chosen_model from intermediate.int_clv_model_selected").fetchone()[0]
-    model = f", clv_model: {chosen}" if chosen else ""  # none chosen: no holdout to choose on
-    return ["--vars", f"{{clv_parameters_from: '{parameters}'{model}}}"]
+    model = {"clv_model": chosen} if chosen else {}  # none chosen: no holdout to choose on
+    return {"clv_parameters_from": str(parameters), **model}
 
 
 def _reference(folder: Path, days: Path, night: int) -> None:
     """The full build of night `night`'s export (no data tests: it is compared relation by relation with a night
     that ran them), folder/full<night>/warehouse.duckdb."""
     _run(folder / f"full{night}" / "warehouse.duckdb", days / f"day{night}", folder / f"target_full{night}", False,
-         [*NO_TESTS, *_given_parameters(folder, night)])
+         [*NO_TESTS, *fast_vars(**_given_parameters(folder, night))])
 
 
 def _save(folder: Path, records: list[dict]) -> None:
