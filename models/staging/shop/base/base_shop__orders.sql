@@ -60,9 +60,8 @@ dated as (
 
     -- the readings of the date columns, which decide each column's day/month order
     select
-        {%- for column in date_columns %}
-            {{ timestamp_candidates(column, 'orders') }}{{ ',' if not loop.last }}
-        {%- endfor %}
+        {{ timestamp_candidates('ordered_at', 'orders') }},
+        {{ timestamp_candidates('updated_at', 'orders') }}
     from ({{ cleaned_rows('orders', 'source') }}) as cleaned
 
 ),
