@@ -109,9 +109,31 @@ source as (
 
 ),
 
+duplicate_keys as (
+
+    -- the order lines (order id, product id) more than one staged row carries, by state key: only their rows are
+    -- typed a second time, for the duplicate classification (docs/benchmarks.md, "Order chain at 10M")
+    select state_key
+    from source
+    group by state_key
+    having count(*) > 1
+
+),
+
+marked as (
+
+    select
+        source.*,
+        duplicate_keys.state_key is not null as has_duplicate_key
+    from source
+    left join duplicate_keys on source.state_key = duplicate_keys.state_key
+
+),
+
 cleaned as (
 
-    {{ cleaned_rows('order_items', 'source', carry=['batch_file', 'batch_row_id', 'batch_read_at', 'state_key']) }}
+    {{ cleaned_rows('order_items', 'marked', carry=['batch_file', 'batch_row_id', 'batch_read_at', 'state_key',
+        'has_duplicate_key']) }}
 
 ),
 
@@ -149,7 +171,8 @@ classified as (
         coalesce(order_ids.is_clean_order, false) as is_clean_order,
         product_ids.product_id is not null as is_known_product,
         products_present.has_products
-    from {{ classify_duplicates('fingerprinted', ['order_key', 'product_key']) }} as deduplicated
+    from {{ classify_duplicates('fingerprinted', ['order_key', 'product_key'], candidates='has_duplicate_key') }}
+        as deduplicated
     cross join products_present
     left join order_ids on deduplicated.order_key = order_ids.order_id
     left join product_ids on deduplicated.product_key = product_ids.product_id

@@ -10,6 +10,10 @@
 -- Rows (re)written by a run carry its time in batch_loaded_at (macros/incremental.sql, this_run_loaded_at).
 {%- set date_columns = state_tables()['orders'].date_columns %}
 {%- set plan = staging_load_plan('orders') %}
+{%- set date_order_columns = [] %}
+{%- for column in date_columns %}
+    {%- do date_order_columns.append(column ~ '__date_order') %}
+{%- endfor %}
 {{ config(
     materialized=('incremental' if target.type == 'duckdb' else 'table'),
     incremental_strategy='delete+insert',
@@ -27,6 +31,18 @@ source as (
 
 ),
 
+duplicate_keys as (
+
+    -- the order ids more than one raw row carries (as hashes: a collision only adds rows), found on the raw rows:
+    -- only their rows are typed a second time, for the duplicate and version classification, so the typed rows are
+    -- never materialized (docs/benchmarks.md, "Order chain at 10M")
+    select {{ raw_state_key(['order_id']) }} as key_hash
+    from source
+    group by {{ raw_state_key(['order_id']) }}
+    having count(*) > 1
+
+),
+
 customer_ids as (
 
     select distinct customer_id from {{ ref('base_shop__customers') }}
@@ -40,9 +56,40 @@ customers_present as (
 
 ),
 
+dated as (
+
+    -- the readings of the date columns, which decide each column's day/month order
+    select
+        {{ timestamp_candidates('ordered_at', 'orders') }},
+        {{ timestamp_candidates('updated_at', 'orders') }}
+    from ({{ cleaned_rows('orders', 'source') }}) as cleaned
+
+),
+
+date_orders as (
+
+    {{ staged_date_orders(plan, date_columns, 'dated') }}
+
+),
+
+marked as (
+
+    select
+        source.*,
+        {%- for column in date_columns %}
+            date_orders.{{ column }}__date_order,
+        {%- endfor %}
+        duplicate_keys.key_hash is not null as has_duplicate_key
+    from source
+    cross join date_orders
+    left join duplicate_keys on {{ raw_state_key(['source.order_id']) }} = duplicate_keys.key_hash
+
+),
+
 cleaned as (
 
-    {{ cleaned_rows('orders', 'source', carry=['batch_file', 'batch_row_id']) }}
+    {{ cleaned_rows('orders', 'marked', carry=['batch_file', 'batch_row_id', 'has_duplicate_key']
+        + date_order_columns) }}
 
 ),
 
@@ -58,12 +105,6 @@ parsed as (
         {{ timestamp_candidates('ordered_at', 'orders') }},
         {{ timestamp_candidates('updated_at', 'orders') }}
     from cleaned
-
-),
-
-date_orders as (
-
-    {{ staged_date_orders(plan, date_columns, 'parsed') }}
 
 ),
 
@@ -86,15 +127,15 @@ typed as (
         parsed.batch_row_id as row_id,
         {{ this_run_loaded_at() }} as batch_read_at,
         {%- for column in date_columns %}
-            date_orders.{{ column }}__date_order,
+            parsed.{{ column }}__date_order,
             {{ timestamp_reads(column, 'dmy') }} as {{ column }}__reads_dmy,
             {{ timestamp_reads(column, 'mdy') }} as {{ column }}__reads_mdy,
         {%- endfor %}
         parsed.amount as amount_text,
         parsed.ordered_at as ordered_at_text,
-        parsed.updated_at as updated_at_text
+        parsed.updated_at as updated_at_text,
+        parsed.has_duplicate_key
     from parsed
-    cross join date_orders
 
 ),
 
@@ -192,7 +233,8 @@ classified as (
         {{ rate_to_reporting('deduplicated.original_currency') }} as rate_to_reporting,
         customer_ids.customer_id is not null as is_known_customer,
         customers_present.has_customers
-    from {{ classify_duplicates('fingerprinted', ['order_key'], 'updated_at_utc') }} as deduplicated
+    from {{ classify_duplicates('fingerprinted', ['order_key'], 'updated_at_utc',
+        candidates=none if plan.incremental else 'has_duplicate_key') }} as deduplicated
     cross join customers_present
     left join customer_ids on deduplicated.customer_key = customer_ids.customer_id
 
