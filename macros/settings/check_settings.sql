@@ -117,6 +117,12 @@
         {%- do found.append('var cvm_vip_value_tier must be one of the tiers of value_tier_shares ('
             ~ var('value_tier_shares').keys() | join(', ') ~ '), got ' ~ tojson(var('cvm_vip_value_tier'))) -%}
     {%- endif -%}
+    {%- set shares = var('value_tier_shares').values() | list -%}
+    {%- set largest_share = shares | max if shares else 1 -%}
+    {%- if shares | select('number') | list | length == shares | length and largest_share != 1 -%}
+        {%- do found.append('var value_tier_shares must end at 1 (its largest cumulative share is ' ~ largest_share
+            ~ '): every ranked customer needs a tier, e.g. {top: 0.1, high: 0.3, medium: 0.6, low: 1.0}') -%}
+    {%- endif -%}
     {{- return(found) -}}
 {%- endmacro %}
 

@@ -722,7 +722,7 @@
     "medium": 0.6,
     "low": 1.0
    },
-   "meaning": "Value tiers (realised LTV, predicted CLV, and the spend up to the holdout split for the interval calibration) as cumulative shares of the ranked customers, best first.",
+   "meaning": "Value tiers (realised LTV, predicted CLV, and the spend up to the holdout split for the interval calibration) as cumulative shares of the ranked customers, best first; the largest share is 1 (every customer gets a tier).",
    "test_value": {
     "top": 0.2,
     "high": 0.5,

@@ -240,6 +240,10 @@ def combination_problems(values: dict[str, Any]) -> list[str]:
     if isinstance(tiers, dict) and vip not in tiers:
         found.append(f"var cvm_vip_value_tier must be one of the tiers of value_tier_shares ({', '.join(tiers)}), "
                      f"got {json.dumps(vip)}")
+    shares = list(tiers.values()) if isinstance(tiers, dict) else []
+    if shares and all(isinstance(share, (int, float)) for share in shares) and max(shares) != 1:
+        found.append(f"var value_tier_shares must end at 1 (its largest cumulative share is {max(shares)}): "
+                     "every ranked customer needs a tier, e.g. {top: 0.1, high: 0.3, medium: 0.6, low: 1.0}")
     return found
 
 

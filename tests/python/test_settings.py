@@ -66,6 +66,8 @@ def given(text: str) -> dict[str, Any]:
      "var clv_as_of_date (2024-07-31) is after as_of_date (2024-06-30)"),
     ("{cvm_vip_value_tier: gold}", "var cvm_vip_value_tier must be one of the tiers of value_tier_shares"),
     ("{churn_risk_medium_from: 0.9}", "var churn_risk_medium_from (0.9) must not exceed churn_risk_high_from (0.8)"),
+    ("{value_tier_shares: {top: 0.1, high: 0.3, low: 0.9}}",
+     "var value_tier_shares must end at 1 (its largest cumulative share is 0.9)"),
 ])
 def test_python_refuses_a_bad_setting_naming_it(vars_: str, message: str) -> None:
     with pytest.raises(settings.SettingsError) as error:
