@@ -34,10 +34,11 @@ from pathlib import Path
 from clvlayer.project import PROJECT_ROOT
 
 ENABLE_ENV = "CLV_DBT_FORK_SERVER"
-# read when the interpreter or a library loads (thread pools, hash seed, import path, time zone, locale), so a
-# server serves only invocations that agree with it on these
+# read when the interpreter or a library loads (thread pools, hash seed, import path, time zone, locale; CLV_THREADS:
+# clvlayer.btyd reads it at import, and the server preloads it), so a server serves only invocations that agree
+# with it on these
 IMPORT_ENV = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "PYTHONHASHSEED", "PYTHONPATH", "TZ",
-              "LANG", "LC_ALL", "LC_CTYPE")
+              "LANG", "LC_ALL", "LC_CTYPE", "CLV_THREADS")
 CHILD_MAIN = "clvlayer.dbt_runner:_child_main"
 # pandas and the model library (imported by every build's Python models, ~0.7 CPU s a child) load pyarrow, whose
 # jemalloc starts a background thread unless told not to (NO_BACKGROUND_THREAD, set in the server before it imports;
