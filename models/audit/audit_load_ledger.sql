@@ -10,6 +10,9 @@
 -- clv_run_id is read when the model runs (`if execute`), not when dbt parses it: read at parse time, each run's
 -- new id marked this file changed, and dbt re-parsed it (and re-processed the project) on every run instead of
 -- skipping the parse (about 1 CPU s per dbt invocation).
+-- Scale (docs/benchmarks.md, "Orders at 100M: no wide CTE materialized"): a table's staged rows are scanned where
+-- read (three narrow scans: the batch columns and the quarantine reason), never materialized whole; every other CTE
+-- holds one row per file or per table.
 {{ config(
     materialized=('incremental' if target.type == 'duckdb' else 'table'),
     incremental_strategy='append',
@@ -21,7 +24,7 @@
 with
 {%- for table_name, state in state_tables().items() %}
 
-    staged__{{ table_name }} as (
+    staged__{{ table_name }} as {{ not_materialized() }} (
 
         select * from {{ ref('base_shop__' ~ table_name) }}
 

@@ -3,6 +3,9 @@
 -- discount (a line discount, or a discount code where orders.discount_code is given), and its value band. The
 -- first-purchase segment types of the segment marts (macros/segments.sql) read it through int_customers_valued.
 -- Definitions: DECISIONLOG.md ("LTV by first purchase", "discount_code").
+-- Scale (docs/benchmarks.md, "Orders at 100M: no wide CTE materialized"): the orders are read where used (a scan of
+-- the first orders' few columns), not materialized whole; the first order's lines are read once (their leading
+-- product and their discount total in one window pass).
 {%- set bands = var('first_order_value_bands') %}
 {%- if bands | length == 0 or bands != bands | sort or bands | unique | list | length != bands | length %}
     {{ exceptions.raise_compiler_error("var first_order_value_bands must be a non-empty list of strictly "
@@ -12,7 +15,7 @@
 {%- set codes_given = column_given('orders', 'discount_code') %}
 with
 
-orders as (
+orders as {{ not_materialized() }} (
 
     select * from {{ ref('int_orders_enriched') }}
 
@@ -33,7 +36,7 @@ order_items as (
 
 ),
 
-first_orders as (
+first_orders as {{ not_materialized() }} (
 
     select
         customer_id,
@@ -60,11 +63,13 @@ first_order_lines as (
 
 ranked_lines as (
 
-    -- the product of the first order's largest line (ties: the smaller product id) leads it
+    -- the product of the first order's largest line (ties: the smaller product id) leads it; the discount total of
+    -- all its lines rides along (one pass over the lines)
     select
         customer_id,
         product_id,
-        row_number() over (partition by customer_id order by line_amount desc, product_id asc) as line_rank
+        row_number() over (partition by customer_id order by line_amount desc, product_id asc) as line_rank,
+        sum(discount_amount) over (partition by customer_id) as first_order_discount_amount
     from first_order_lines
 
 ),
@@ -73,7 +78,8 @@ leading_products as (
 
     select
         customer_id,
-        product_id
+        product_id,
+        first_order_discount_amount
     from ranked_lines
     where line_rank = 1
 
@@ -89,23 +95,13 @@ product_ranks as (
 
 ),
 
-discounts as (
-
-    select
-        customer_id,
-        sum(discount_amount) as first_order_discount_amount
-    from first_order_lines
-    group by customer_id
-
-),
-
 final as (
 
     select
         first_orders.customer_id,
         first_orders.order_id as first_order_id,
         first_orders.gross_revenue as first_order_gross_revenue,
-        discounts.first_order_discount_amount,
+        leading_products.first_order_discount_amount,
         case
             when first_orders.has_items then coalesce(first_orders.main_category, 'unknown')
             else {{ without_items }}
@@ -124,8 +120,8 @@ final as (
                 when order_codes.discount_code is not null then 'discounted'
             {%- endif %}
             when not {{ column_given('order_items', 'discount_amount') }} then 'unknown'
-            when discounts.first_order_discount_amount > 0 then 'discounted'
-            when discounts.first_order_discount_amount is not null then 'full_price'
+            when leading_products.first_order_discount_amount > 0 then 'discounted'
+            when leading_products.first_order_discount_amount is not null then 'full_price'
             else {{ without_items }}
         end as first_order_discount,
         case
@@ -138,7 +134,6 @@ final as (
     from first_orders
     left join leading_products on first_orders.customer_id = leading_products.customer_id
     left join product_ranks on leading_products.product_id = product_ranks.product_id
-    left join discounts on first_orders.customer_id = discounts.customer_id
     left join order_codes on first_orders.order_id = order_codes.order_id
 
 )

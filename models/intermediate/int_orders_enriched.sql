@@ -15,27 +15,31 @@
     on_schema_change='fail',
     post_hook="{{ delete_rows_gone_from(['order_id', 'customer_id'], ref('stg_shop__orders')) }}"
 ) }}
+--
+-- Scale (docs/benchmarks.md, "Orders at 100M: no wide CTE materialized"): no CTE holding every column is
+-- materialized or sorted. The order numbers' window runs on a narrow projection (keys of the completed orders, from
+-- the clean orders and their refund totals only) joined back by order id; the wide CTEs are inlined where read.
 with
 
-orders as (
+orders as {{ not_materialized() }} (
 
     select * from {{ ref('stg_shop__orders') }}
 
 ),
 
-refunds as (
+refunds as {{ not_materialized() }} (
 
     select * from {{ ref('int_refunds_aggregated_to_orders') }}
 
 ),
 
-items as (
+items as {{ not_materialized() }} (
 
     select * from {{ ref('int_order_items_aggregated_to_orders') }}
 
 ),
 
-joined as (
+joined as {{ not_materialized() }} (
 
     select
         orders.order_id,
@@ -95,26 +99,21 @@ joined as (
     ),
 {% endif %}
 
-scoped as (
+scoped as {{ not_materialized() }} (
 
     -- every order of a changed customer: its order numbers and previous-order gaps are recomputed together
     {{ rows_of_changed_customers('joined') }}
 
 ),
 
-revenue as (
+revenue as {{ not_materialized() }} (
 
     select
         *,
-        -- a cancelled order earns nothing, whatever was charged or refunded
-        case when status = 'cancelled' then 0 else order_amount end as gross_revenue,
-        -- status 'refunded' is a full refund even when refund rows are missing or short; otherwise refund rows
-        -- count, capped at the order amount (the excess is kept visible below)
-        case
-            when status = 'cancelled' then 0
-            when status = 'refunded' then order_amount
-            else least(refund_amount_recorded, order_amount)
-        end as refunded_amount,
+        -- a cancelled order earns nothing; a refunded one is refunded in full; refund rows are capped at the order
+        -- amount (the excess is kept visible below): macros/order_completion.sql
+        {{ order_gross_revenue() }} as gross_revenue,
+        {{ order_refunded_amount() }} as refunded_amount,
         case
             when status = 'cancelled' then 0
             else greatest(refund_amount_recorded - order_amount, 0)
@@ -124,7 +123,7 @@ revenue as (
 
 ),
 
-completion as (
+completion as {{ not_materialized() }} (
 
     select
         *,
@@ -132,7 +131,7 @@ completion as (
         status = 'cancelled' as is_cancelled,
         status <> 'cancelled' and gross_revenue > 0 and refunded_amount >= gross_revenue as is_fully_refunded,
         -- a completed order is a real purchase that the customer kept (at least in part)
-        status <> 'cancelled' and not (gross_revenue > 0 and refunded_amount >= gross_revenue) as is_completed,
+        {{ order_is_completed() }} as is_completed,
         -- order-level margin rate: from item costs when every line has a cost, else the documented default
         case
             when items_cost is not null and items_net_amount > 0
@@ -147,17 +146,37 @@ completion as (
 
 ),
 
+completed_keys as (
+
+    -- the completed orders' keys, from the clean orders and their refund totals only (not from `completion`: read
+    -- twice, the wide rows would be materialized); the same completion formulas (macros/order_completion.sql)
+    select
+        orders.order_id,
+        orders.customer_id,
+        orders.ordered_at
+    from orders
+    left join refunds on orders.order_id = refunds.order_id
+    {%- if is_incremental() %}
+        inner join changed_customers on orders.customer_id = changed_customers.customer_id
+    {%- endif %}
+    where {{ order_is_completed(
+        'orders.status',
+        order_gross_revenue('orders.status', 'orders.order_amount'),
+        order_refunded_amount('orders.status', 'orders.order_amount', 'coalesce(refunds.refund_amount_recorded, 0)')
+    ) }}
+
+),
+
 sequences as (
 
-    -- each completed order's place in its customer's history, on a narrow projection (sorting the wide rows for
-    -- the windows cost more than every other step of this model); joined back by order id
+    -- each completed order's place in its customer's history, on the narrow keys (sorting the wide rows for the
+    -- windows cost more than every other step of this model); joined back by order id
     select
         order_id,
         row_number() over (partition by customer_id order by ordered_at, order_id) as customer_order_number,
         lag(ordered_at) over (partition by customer_id order by ordered_at, order_id)
             as previous_completed_ordered_at
-    from completion
-    where is_completed
+    from completed_keys
 
 ),
 
