@@ -65,30 +65,5 @@
     {%- endif -%}
 {%- endmacro %}
 
-{#- Data tests sized to the change. A row-level data test of an incremental model configured with
-    `config: {where: __rewritten_rows__}` checks only the rows this run (re)computed (batch_loaded_at = the run's
-    start): every row on a full build, the changed customers' rows on an incremental run (the other rows were checked
-    by the run that wrote them, from the same inputs). Grain and reconciliation tests are never scoped: they prove the
-    whole table. CLV_FULL_TESTS=1 in the environment (`clv build --full-tests`) runs every scoped test over every row.
-    The placeholder is replaced when the test runs (dbt renders `where` at parse time, when run_started_at is not the
-    run's), here in dbt's own hook for the `where` config. -#}
-{% macro default__get_where_subquery(relation) -%}
-    {%- set where = config.get('where', '') -%}
-    {%- if where -%}
-        {%- set where = where | replace('__rewritten_rows__', rewritten_rows_filter()) -%}
-        {%- set filtered -%}
-            (select * from {{ relation }} where {{ where }}) dbt_subquery
-        {%- endset -%}
-        {%- do return(filtered) -%}
-    {%- else -%}
-        {%- do return(relation) -%}
-    {%- endif -%}
-{%- endmacro %}
-
-{% macro rewritten_rows_filter() -%}
-    {%- if env_var('CLV_FULL_TESTS', '') in ('1', 'true') -%}
-        1 = 1
-    {%- else -%}
-        batch_loaded_at = {{ this_run_loaded_at() }}
-    {%- endif -%}
-{%- endmacro %}
+{#- Data tests sized to the change (`config: {where: __rewritten_rows__}` and the other placeholders): see
+    macros/tests/scoped_tests.sql. -#}

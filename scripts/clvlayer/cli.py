@@ -55,7 +55,7 @@ def _cmd_build(args: argparse.Namespace) -> int:
     if args.target == "spark":
         return _build_spark(raw_dir, args.dbt_args)
     lock_timeout = args.lock_timeout if args.lock_timeout is not None else _env_float("CLV_LOCK_TIMEOUT")
-    if args.full_tests:  # read by the dbt child (macros/incremental.sql, rewritten_rows_filter)
+    if args.full_tests:  # read by the dbt child (macros/tests/scoped_tests.sql, tests_sized_to_the_change)
         os.environ["CLV_FULL_TESTS"] = "1"
     if args.refit:  # var clv_refit's default reads CLV_REFIT: an incremental run stays incremental
         os.environ["CLV_REFIT"] = "true"

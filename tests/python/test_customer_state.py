@@ -134,13 +134,16 @@ def test_only_changed_and_boundary_customers_were_recomputed(runs, query) -> Non
 
 
 def test_row_level_tests_check_the_rewritten_rows_and_grain_tests_the_whole(runs) -> None:
-    """Tests sized to the change (macros/incremental.sql, default__get_where_subquery): a row-level test configured
-    with where __rewritten_rows__ reads only the rows this run wrote; a grain test is not scoped."""
+    """Tests sized to the change (macros/tests/scoped_tests.sql, default__get_where_subquery): a row-level test
+    configured with where __rewritten_rows__ reads only the rows this run wrote, a uniqueness test every row of the
+    keys it wrote (test_scoped_tests.py); a reconciliation test is not scoped."""
     target = runs["next_day"][0].parent / "target_incremental_next_day" / "run"
     scoped = next(target.rglob("not_null_int_orders_enriched_order_id.sql")).read_text()
-    whole = next(target.rglob("unique_int_orders_enriched_order_id.sql")).read_text()
-    assert "where batch_loaded_at = cast('" in scoped and "__rewritten_rows__" not in scoped
-    assert "batch_loaded_at" not in whole
+    same_key = next(target.rglob("unique_int_orders_enriched_order_id.sql")).read_text()
+    whole = [path.read_text() for path in target.rglob("sums_reconcile_int_customers_a*.sql")]
+    assert "where int_orders_enriched.batch_loaded_at = cast('" in scoped and "__rewritten_rows__" not in scoped
+    assert "where order_id in (" in same_key and "batch_loaded_at = cast('" in same_key
+    assert len(whole) == 2 and not any("batch_loaded_at" in sql for sql in whole)
 
 
 def test_full_tests_check_every_row(runs, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
