@@ -321,9 +321,11 @@
     changed, came or went (with batch_file, batch_row_id and state_key, is_vanished false), and one row per key the
     file no longer has (state_key only, is_vanished true). Each file row gets a narrow 8-byte hash of its raw contract
     columns while it is read; the stored rows' hash is taken from their raw_ columns (the same text). Only narrow
-    relations are joined: (state_key, hash) anti-joined both ways finds the rows that came or went; a key with more
-    than one row in the file or the store is compared as the list of its hashes in row order too (which of two copies
-    comes first decides which one a full build keeps). orders: its rows without an order id are always staged again.
+    relations are joined: (state_key, hash) anti-joined both ways finds the rows that came or went (a changed row is
+    both); a key with more than one row in the file or the store is compared as the list of its hashes in row order
+    too (which of two copies comes first decides which one a full build keeps); the wide rows of the changed keys are
+    read again by row id (materializing every wide row for one later use cost more than a second read).
+    orders: its rows without an order id are always staged again.
     The model, its pre-hook and the date-order plan read the table instead of the file.
 -#}
 {% macro snapshot_diff(table_name, read) -%}
@@ -342,19 +344,13 @@
         create table {{ relation }} as
         with
 
-        file_rows as (
-
-            select
-                read_rows.*,
-                {{ raw_state_key(key_columns) }} as state_key,
-                {{ raw_row_hash(table_name) }} as raw_hash
-            from {{ raw_relation(table_name, batches=read, with_batch=true) }} as read_rows
-
-        ),
-
         file_keys as (
 
-            select state_key, raw_hash, batch_row_id from file_rows
+            select
+                {{ raw_state_key(key_columns) }} as state_key,
+                {{ raw_row_hash(table_name) }} as raw_hash,
+                batch_row_id
+            from {{ raw_relation(table_name, batches=read, with_batch=true) }} as read_rows
 
         ),
 
@@ -391,6 +387,8 @@
                 where file_keys.state_key = stored_keys.state_key and file_keys.raw_hash = stored_keys.raw_hash
             )
             union
+            {# a key of several rows: also the order of its rows (which of two copies comes first decides which one a
+                full build keeps) and their number (an anti-join does not count copies) #}
             select coalesce(in_file.state_key, in_store.state_key) as state_key
             from (
                 select state_key, list(raw_hash order by batch_row_id) as raw_hashes from file_keys
@@ -408,13 +406,21 @@
             select hash(cast(null as {{ text_type() }})) as state_key
             {%- endif %}
 
+        ),
+
+        changed_rows as (
+
+            select file_keys.batch_row_id, file_keys.state_key from file_keys
+            where file_keys.state_key in (select changed_keys.state_key from changed_keys)
+
         )
 
         select
-            file_rows.* exclude (raw_hash),
+            read_rows.*,
+            changed_rows.state_key,
             false as is_vanished
-        from file_rows
-        where file_rows.state_key in (select changed_keys.state_key from changed_keys)
+        from {{ raw_relation(table_name, batches=read, with_batch=true) }} as read_rows
+        inner join changed_rows on read_rows.batch_row_id = changed_rows.batch_row_id
         union all by name
         select
             changed_keys.state_key,

@@ -160,19 +160,13 @@ read_rows as (
 ),
 {%- if plan.incremental %}
 
-    stored as (
-
-        select * from {{ this }}
-
-    ),
-
     touched_keys as (
 
         select order_key from read_rows
         where order_key is not null
         union
         select stored.order_id
-        from stored
+        from {{ this }} as stored
         cross join customers_present
         left join customer_ids on stored.customer_id = customer_ids.customer_id
         where
@@ -214,7 +208,7 @@ read_rows as (
             {{ clean_text('stored.raw_ordered_at') }} as ordered_at_text,
             {{ clean_text('stored.raw_updated_at') }} as updated_at_text,
             stored.row_fingerprint
-        from stored
+        from {{ this }} as stored
         inner join touched_keys on stored.order_id = touched_keys.order_key
         {%- if plan.diff %}
             -- a snapshot read by difference: the file's rows replace every stored row of the ids it changed
