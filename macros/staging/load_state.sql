@@ -10,9 +10,10 @@
         full (`rebuild`), and the ledger's row for each file says why (load_note).
 
     A snapshot export (one file rewritten every night) is one batch named by its file: unchanged, nothing is read;
-    changed, the table is rebuilt in full - or, for a table whose state_tables entry says `diff`, read in full and
-    compared with the stored rows by a hash of each raw row: only the keys whose rows changed, came or went are
-    staged again (`diff`).
+    changed, it is read in full once and compared with the stored rows by a narrow hash of each raw row
+    (snapshot_diff): only the keys whose rows changed, came or went are staged again (`diff`), and the day/month
+    order of each date column is updated from the counts kept per row (the stored rows, less those of the changed
+    keys, plus the file's rows of those keys); a new order that a full build would type otherwise still rebuilds.
 
     The tables whose staging keeps its decisions as state are listed in state_tables. orders keeps its own stored
     columns (base_shop__orders.sql); the others share staged_source: the rows to stage are the new rows and the stored
@@ -20,15 +21,29 @@
     them as a full build does, and delete+insert on state_key replaces the key's rows.
 -#}
 
-{#- The tables staged incrementally: their key (the ids a full build classifies duplicates by), their date columns (whose day/month order is kept as state) and whether a changed
-    snapshot file is read by difference (diff) rather than rebuilt. -#}
+{#- The tables staged incrementally: their key (the ids a full build classifies duplicates by), their date columns
+    (whose day/month order is kept as state) and whether a changed snapshot file is read by difference (diff) rather
+    than rebuilt; stored_key and keyless: stored_state_key, stored_keyless. -#}
 {% macro state_tables() -%}
     {{ return({
-        'orders': {'key_columns': ['order_id'], 'date_columns': ['ordered_at', 'updated_at'], 'diff': false},
+        'orders': {'key_columns': ['order_id'], 'date_columns': ['ordered_at', 'updated_at'], 'diff': true,
+            'stored_key': 'hash(order_id)', 'keyless': 'order_id is null'},
         'customers': {'key_columns': ['customer_id'], 'date_columns': ['created_at', 'loyalty_joined_at'],
             'diff': true},
         'order_items': {'key_columns': ['order_id', 'product_id'], 'date_columns': [], 'diff': true},
         'refunds': {'key_columns': ['refund_id'], 'date_columns': ['refunded_at'], 'diff': true}}) }}
+{%- endmacro %}
+
+{#- A stored row's state key (the raw_state_key of the row it was staged from) and the condition of the stored rows
+    without one (the unparseable lines the post-hook adds; orders: every row without an order id, which delete+insert
+    on order_id cannot replace, so a snapshot read by difference always stages them again). orders stores no
+    state_key: its key is the hash of the stored (normalized) order id, the value raw_state_key hashes. -#}
+{% macro stored_state_key(table_name) -%}
+    {{ return(state_tables()[table_name].get('stored_key', 'state_key')) }}
+{%- endmacro %}
+
+{% macro stored_keyless(table_name) -%}
+    {{ return(state_tables()[table_name].get('keyless', 'state_key is null')) }}
 {%- endmacro %}
 
 {#- The input files of a table in read order: [{file_name, sha256, size, source_rows}] (empty for the embedded
@@ -125,9 +140,10 @@
 {%- endmacro %}
 
 {#- The day/month order of each date column over the stored rows and the new files' rows: [{column, stored,
-    decided}] (stored: the decision the stored rows were typed under). diff: `read` is the whole (snapshot) table, so
-    its rows alone decide. -#}
-{% macro date_orders_with_new_rows(table_name, columns, read, diff=false) -%}
+    decided}] (stored: the decision the stored rows were typed under). diff: the snapshot_diff table of a snapshot
+    read by difference: the file's rows are the stored rows, less those of the keys it changed, plus its rows of
+    those keys (the counts kept as state, so only the changed rows are typed). -#}
+{% macro date_orders_with_new_rows(table_name, columns, read, diff=none) -%}
     {%- set query -%}
         with
 
@@ -137,7 +153,8 @@
             {%- for column in columns %}
                 {{ timestamp_candidates(column, table_name) }}{{ ',' if not loop.last }}
             {%- endfor %}
-            from ({{ cleaned_rows(table_name, raw_relation(table_name, batches=read)) }}) as cleaned
+            from ({{ cleaned_rows(table_name, raw_relation(table_name, batches=read) if diff is none
+                else '(select * from ' ~ diff ~ ' where not is_vanished) as diff_rows') }}) as cleaned
 
         ),
 
@@ -165,17 +182,39 @@
             {%- endfor %}
             from {{ this }}
 
+        ),
+
+        replaced_counts as (
+
+            {#- the stored rows of the keys a snapshot read by difference stages again (none otherwise) -#}
+            select
+            {%- for column in columns %}
+                count(case when {{ column }}__reads_dmy then 1 end) as {{ column }}__dmy,
+                count(case when {{ column }}__reads_mdy then 1 end) as {{ column }}__mdy
+                {{- ',' if not loop.last }}
+            {%- endfor %}
+            from {{ this }}
+            {%- if diff is none %}
+            where false
+            {%- else %}
+            where {{ stored_state_key(table_name) }} in (select diff_keys.state_key from {{ diff }} as diff_keys)
+            {%- endif %}
+
         )
 
         select
         {%- for column in columns %}
             case when stored_counts.{{ column }}__first = stored_counts.{{ column }}__last
                 then stored_counts.{{ column }}__first end,
-            {{ date_order_decision(('' if diff else 'stored_counts.' ~ column ~ '__dmy + ') ~ 'new_counts.' ~ column
-                ~ '__dmy', ('' if diff else 'stored_counts.' ~ column ~ '__mdy + ') ~ 'new_counts.' ~ column ~ '__mdy') }}
+            {{ date_order_decision(
+                'stored_counts.' ~ column ~ '__dmy - replaced_counts.' ~ column ~ '__dmy + new_counts.' ~ column
+                ~ '__dmy',
+                'stored_counts.' ~ column ~ '__mdy - replaced_counts.' ~ column ~ '__mdy + new_counts.' ~ column
+                ~ '__mdy') }}
             {{- ',' if not loop.last }}
         {%- endfor %}
         from stored_counts
+        cross join replaced_counts
         cross join new_counts
     {%- endset -%}
     {%- set row = run_query(query).rows[0] -%}
@@ -198,7 +237,7 @@
 {% macro staging_load_plan(table_name, date_columns=none) -%}
     {%- set date_columns = state_tables()[table_name].date_columns if date_columns is none else date_columns -%}
     {%- set plan = {'incremental': false, 'rebuild': false, 'read': none, 'note': '', 'date_orders': {},
-        'diff': false} -%}
+        'diff': false, 'diff_relation': none} -%}
     {%- if not execute or not is_incremental() -%}
         {{ return(plan) }}
     {%- endif -%}
@@ -207,9 +246,10 @@
         {%- do plan.update({'rebuild': true, 'note': files.note}) -%}
         {{ return(plan) }}
     {%- endif -%}
-    {%- do plan.update({'incremental': true, 'read': files.read, 'diff': files.diff}) -%}
+    {%- do plan.update({'incremental': true, 'read': files.read, 'diff': files.diff,
+        'diff_relation': snapshot_diff(table_name, files.read) if files.diff else none}) -%}
     {%- if date_columns -%}
-        {%- for decision in date_orders_with_new_rows(table_name, date_columns, files.read, files.diff) -%}
+        {%- for decision in date_orders_with_new_rows(table_name, date_columns, files.read, plan.diff_relation) -%}
             {%- if decision.stored is none or decision.stored != decision.decided -%}
                 {%- do plan.update({'incremental': false, 'rebuild': true, 'read': none,
                     'note': table_name ~ ': the new rows change the day/month order of ' ~ decision.column ~ ' (was '
@@ -233,11 +273,10 @@
     {%- elif plan.diff -%}
         delete from {{ this }}
         where
-            (state_key is null and batch_file in ('{{ plan.read | join("', '") }}'))
-            or (state_key is not null and state_key not in (
-                select {{ raw_state_key(state_tables()[table_name].key_columns) }}
-                from {{ raw_relation(table_name, batches=plan.read) }} as file_rows
-            ))
+            ({{ stored_keyless(table_name) }} and batch_file in ('{{ plan.read | join("', '") }}'))
+            or {{ stored_state_key(table_name) }} in (
+                select vanished.state_key from {{ plan.diff_relation }} as vanished where vanished.is_vanished
+            )
     {%- else -%}
         select 'staged incrementally' as load_mode
     {%- endif -%}
@@ -252,8 +291,8 @@
         'incremental_strategy': 'delete+insert',
         'unique_key': 'state_key',
         'pre_hook': "{{ staging_rebuild_delete('" ~ table_name ~ "') }}",
-        'post_hook': "{{ insert_rejected_lines('" ~ table_name ~ "', with_batch=true, extra={'batch_read_at': "
-            ~ "this_run_loaded_at(), 'batch_loaded_at': this_run_loaded_at()}) }}"}) }}
+        'post_hook': ["{{ insert_rejected_lines('" ~ table_name ~ "', with_batch=true, extra={'batch_read_at': "
+            ~ "this_run_loaded_at(), 'batch_loaded_at': this_run_loaded_at()}) }}", "{{ drop_snapshot_diff() }}"]}) }}
 {%- endmacro %}
 
 {#- The key of a staged row's state: a hash of the table's key columns (normalized ids), from the raw row. The rows
@@ -274,6 +313,134 @@
         {{ 'cast(' ~ column ~ ' as ' ~ text_type() ~ ')' if prefix == '' else prefix ~ column }}
         {{- ',' if not loop.last }}
     {%- endfor %})
+{%- endmacro %}
+
+{#-
+    snapshot_diff(table_name, read): a snapshot file read by difference, once per run: a table beside the model
+    (snapshot_diff_relation, dropped by the model's post-hook) holding the file's rows of every key whose raw rows
+    changed, came or went (with batch_file, batch_row_id and state_key, is_vanished false), and one row per key the
+    file no longer has (state_key only, is_vanished true). Each file row gets a narrow 8-byte hash of its raw contract
+    columns while it is read; the stored rows' hash is taken from their raw_ columns (the same text). Only narrow
+    relations are joined: (state_key, hash) anti-joined both ways finds the rows that came or went (a changed row is
+    both); a key with more than one row in the file or the store is compared as the list of its hashes in row order
+    too (which of two copies comes first decides which one a full build keeps); the wide rows of the changed keys are
+    read again by row id (materializing every wide row for one later use cost more than a second read).
+    orders: its rows without an order id are always staged again.
+    The model, its pre-hook and the date-order plan read the table instead of the file.
+-#}
+{% macro snapshot_diff(table_name, read) -%}
+    {%- set relation = snapshot_diff_relation() -%}
+    {%- set prefix = this.identifier ~ '__snapshot_diff_' -%}
+    {%- set existing = run_query("select table_name from duckdb_tables() where database_name = '" ~ this.database
+        ~ "' and schema_name = '" ~ this.schema ~ "' and table_name like '" ~ prefix ~ "%'").columns[0].values() -%}
+    {%- if relation.identifier in existing -%}
+        {{ return(relation) }}
+    {%- endif -%}
+    {%- for stale in existing -%}
+        {%- do run_query('drop table if exists ' ~ this.database ~ '.' ~ this.schema ~ '."' ~ stale ~ '"') -%}
+    {%- endfor -%}
+    {%- set key_columns = state_tables()[table_name].key_columns -%}
+    {%- set query -%}
+        create table {{ relation }} as
+        with
+
+        file_keys as (
+
+            select
+                {{ raw_state_key(key_columns) }} as state_key,
+                {{ raw_row_hash(table_name) }} as raw_hash,
+                batch_row_id
+            from {{ raw_relation(table_name, batches=read, with_batch=true) }} as read_rows
+
+        ),
+
+        stored_keys as (
+
+            select
+                {{ stored_state_key(table_name) }} as state_key,
+                {{ raw_row_hash(table_name, 'raw_') }} as raw_hash,
+                row_id
+            from {{ this }}
+            where not ({{ stored_keyless(table_name) }})
+
+        ),
+
+        multi_row_keys as (
+
+            select state_key from file_keys group by state_key having count(*) > 1
+            union
+            select state_key from stored_keys group by state_key having count(*) > 1
+
+        ),
+
+        changed_keys as (
+
+            select file_keys.state_key from file_keys
+            where not exists (
+                select 1 from stored_keys
+                where stored_keys.state_key = file_keys.state_key and stored_keys.raw_hash = file_keys.raw_hash
+            )
+            union
+            select stored_keys.state_key from stored_keys
+            where not exists (
+                select 1 from file_keys
+                where file_keys.state_key = stored_keys.state_key and file_keys.raw_hash = stored_keys.raw_hash
+            )
+            union
+            {# a key of several rows: also the order of its rows (which of two copies comes first decides which one a
+                full build keeps) and their number (an anti-join does not count copies) #}
+            select coalesce(in_file.state_key, in_store.state_key) as state_key
+            from (
+                select state_key, list(raw_hash order by batch_row_id) as raw_hashes from file_keys
+                where state_key in (select multi_row_keys.state_key from multi_row_keys)
+                group by state_key
+            ) as in_file
+            full join (
+                select state_key, list(raw_hash order by row_id) as raw_hashes from stored_keys
+                where state_key in (select multi_row_keys.state_key from multi_row_keys)
+                group by state_key
+            ) as in_store on in_file.state_key = in_store.state_key
+            where in_file.raw_hashes is distinct from in_store.raw_hashes
+            {%- if 'keyless' in state_tables()[table_name] %}
+            union
+            select hash(cast(null as {{ text_type() }})) as state_key
+            {%- endif %}
+
+        ),
+
+        changed_rows as (
+
+            select file_keys.batch_row_id, file_keys.state_key from file_keys
+            where file_keys.state_key in (select changed_keys.state_key from changed_keys)
+
+        )
+
+        select
+            read_rows.*,
+            changed_rows.state_key,
+            false as is_vanished
+        from {{ raw_relation(table_name, batches=read, with_batch=true) }} as read_rows
+        inner join changed_rows on read_rows.batch_row_id = changed_rows.batch_row_id
+        union all by name
+        select
+            changed_keys.state_key,
+            true as is_vanished
+        from changed_keys
+        where changed_keys.state_key not in (select file_keys.state_key from file_keys)
+    {%- endset -%}
+    {%- do run_query(query) -%}
+    {{ return(relation) }}
+{%- endmacro %}
+
+{#- The table snapshot_diff writes for this model in this run (named by the run's start). -#}
+{% macro snapshot_diff_relation() -%}
+    {{ return(api.Relation.create(database=this.database, schema=this.schema,
+        identifier=this.identifier ~ '__snapshot_diff_' ~ run_started_at.strftime('%Y%m%d%H%M%S%f'))) }}
+{%- endmacro %}
+
+{#- Post-hook of an incremental staging model: drops the table snapshot_diff wrote in this run, if any. -#}
+{% macro drop_snapshot_diff() -%}
+    drop table if exists {{ snapshot_diff_relation() }}
 {%- endmacro %}
 
 {#- The stored rows of the keys in `keys` (a query of state_key), as raw rows again: each contract column as read
@@ -304,8 +471,8 @@
     run (the `source` CTE), each with batch_file, batch_row_id, state_key and batch_read_at:
       full build or rebuild  every row of every file;
       new batch files        their rows, and the stored rows of every key they touch or `rejudged` names;
-      diff (snapshot file)   the file's rows of the keys whose rows changed, came or went (a hash of each raw row
-                             counted per key against the stored rows), or that `rejudged` names.
+      diff (snapshot file)   the file's rows of the keys whose rows changed, came or went (snapshot_diff), and the
+                             stored rows of the other keys `rejudged` names.
     rejudged: a query of the state_key of stored rows whose verdict depends on something else that changed (another
     table, the reference date); none on a full build.
 -#}
@@ -322,42 +489,19 @@
     {%- if not plan.incremental %}
         select * from {{ read_rows }} as all_rows
     {%- elif plan.diff %}
-        with
-
-        file_rows as (
-
-            select
-                *,
-                {{ raw_row_hash(table_name) }} as raw_hash
-            from {{ read_rows }} as read_rows
-
-        ),
-
-        changed_keys as (
-
-            {#- a key's raw rows in file order: which of two copies comes first decides which one a full build
-                keeps, so a key whose rows only moved is staged again too -#}
-            select coalesce(in_file.state_key, in_store.state_key) as state_key
-            from (
-                select state_key, list(raw_hash order by batch_row_id) as raw_hashes from file_rows group by state_key
-            ) as in_file
-            full join (
-                select state_key, list({{ raw_row_hash(table_name, 'raw_') }} order by row_id) as raw_hashes
-                from {{ this }}
-                where state_key is not null
-                group by state_key
-            ) as in_store on in_file.state_key = in_store.state_key
-            where in_file.raw_hashes is distinct from in_store.raw_hashes
-            {%- if rejudged %}
-            union
-            {{ rejudged }}
-            {%- endif %}
-
-        )
-
-        select file_rows.* exclude (raw_hash)
-        from file_rows
-        where file_rows.state_key in (select changed_keys.state_key from changed_keys)
+        {#- the file's rows of the keys whose rows changed, came or went (snapshot_diff), and the stored rows of the
+            other keys `rejudged` names (the same raw rows as the file's: their key's rows did not change) -#}
+        select
+            diff_rows.* exclude (is_vanished),
+            {{ this_run_loaded_at() }} as batch_read_at
+        from {{ plan.diff_relation }} as diff_rows
+        where not diff_rows.is_vanished
+        {%- if rejudged %}
+        union all by name
+        {{ stored_raw_rows(table_name, 'select rejudged_keys.state_key from (' ~ rejudged ~ ') as rejudged_keys'
+            ~ ' where rejudged_keys.state_key not in (select diff_keys.state_key from ' ~ plan.diff_relation
+            ~ ' as diff_keys)') }}
+        {%- endif %}
     {%- else %}
         with
 

@@ -12,6 +12,11 @@ One chain of runs over the hand-made tables, every table a snapshot file rewritt
   status    orders only: order 2 turned cancelled -> its lines leave the completed orders' lines
   products  products: P3 gone (the line 6/P3 is quarantined: unknown product), P2's category changed
             -> every order recomputed (the products changed)
+  snapshot  orders and order lines read by difference (only the keys whose raw rows changed, came or went are
+            staged again): order 6 turned refunded with the same updated_at, order 7 gone (its line 7/P2 becomes an
+            unknown order's), order 8's row turned into an exact copy of order 4's, order 3's amount unreadable; line
+            4/P1's quantity unreadable, 2/P1 gone, an exact copy of 1/P1 added
+  fixed     the two unreadable values fixed -> only order 3 and line 4/P1 staged again, now clean
 After each night the staging and intermediate relations built equal a full build of the same folder (bookkeeping
 columns excepted).
 
@@ -52,7 +57,23 @@ STATUS = {**LINES, "orders": [line.replace("completed", "cancelled") if line.sta
                               for line in DAY0["orders"]]}
 PRODUCTS = {**STATUS, "products": [line.replace(",toys,", ",games,") for line in DAY0["products"]
                                    if not line.startswith("P3,")]}
-STATES = [("full", DAY0), ("lines", LINES), ("status", STATUS), ("products", PRODUCTS)]
+# the orders and order lines snapshots read by difference (macros/staging/load_state.sql, snapshot_diff): a row
+# changed without its updated_at changing (6 turned refunded), an order gone (7: its line becomes an unknown order's),
+# a row changed into a duplicate (8's row now an exact copy of 4's: 8 gone, 4 twice), a row quarantined (3's amount
+# unreadable); lines: one quarantined (4/P1's quantity), one gone (2/P1), an exact copy added (1/P1)
+SNAPSHOT = {**PRODUCTS,
+            "orders": [line.replace(",completed,", ",refunded,") if line.startswith("6,")
+                       else line.replace(",80.00,", ",8O.00,") if line.startswith("3,")
+                       else STATUS["orders"][4] if line.startswith("8,") else line
+                       for line in STATUS["orders"] if not line.startswith("7,")],
+            "order_items": [*(line.replace("4,P1,5,", "4,P1,five,") for line in PRODUCTS["order_items"]
+                              if not line.startswith("2,P1,")), PRODUCTS["order_items"][1]]}
+# the next night fixes the two quarantined rows
+FIXED = {**SNAPSHOT, "orders": [line.replace(",8O.00,", ",80.00,") for line in SNAPSHOT["orders"]],
+         "order_items": [line.replace("4,P1,five,", "4,P1,5,") for line in SNAPSHOT["order_items"]]}
+STATES = [("full", DAY0), ("lines", LINES), ("status", STATUS), ("products", PRODUCTS), ("snapshot", SNAPSHOT),
+          ("fixed", FIXED)]
+STAGED = {"orders": "order_id", "order_items": "order_id || '/' || product_id"}
 
 
 ORDERS_DAY0 = {"orders/2024-01-01": DAY0["orders"]}
@@ -79,11 +100,18 @@ build = functools.partial(build_published, args=ARGS)  # a night of the chain: b
 def chain(tmp_path_factory: pytest.TempPathFactory) -> dict:
     tmp = tmp_path_factory.mktemp("order_items_incremental")
     warehouse = tmp / "daily" / "warehouse.duckdb"
-    written, full, last = {}, {}, {model: "epoch" for model in MODELS}
+    written, full, last, staged, loads = {}, {}, {model: "epoch" for model in MODELS}, {}, {}
     for step, (name, files) in enumerate(STATES):
         raw = write_folder(tmp / "raw" / name, files)
-        build(warehouse, raw, tmp / "target", incremental=step > 0)
+        record = build(warehouse, raw, tmp / "target", incremental=step > 0)
         with duckdb.connect(str(warehouse), read_only=True) as connection:
+            staged[name] = {table: connection.execute(  # the staged rows this run (re)wrote, and all rows
+                f"select list({key} order by {key}) filter (where batch_loaded_at = (select max(batch_loaded_at) "
+                f"from staging.base_shop__{table})), count(*) from staging.base_shop__{table}").fetchone()
+                for table, key in STAGED.items()}
+            loads[name] = connection.execute(
+                "select source_table, load_mode from audit.audit_load_ledger where clv_run_id = ? and source_table "
+                "in ('orders', 'order_items') order by all", [record.run_id]).fetchall()
             written[name] = {model: connection.execute(  # the orders this run (re)wrote, of how many
                 f"select list(distinct order_id order by order_id) filter (where batch_loaded_at > "
                 f"'{last[model]}'::timestamp), count(distinct order_id) from intermediate.{model}").fetchone()
@@ -94,10 +122,10 @@ def chain(tmp_path_factory: pytest.TempPathFactory) -> dict:
             shutil.copy(warehouse, tmp / f"daily_{name}.duckdb")
             full[name] = tmp / f"full_{name}" / "warehouse.duckdb"
             build(full[name], raw, tmp / "target_full", incremental=False)
-    return {"tmp": tmp, "written": written, "full": full}
+    return {"tmp": tmp, "written": written, "full": full, "staged": staged, "loads": loads}
 
 
-@pytest.mark.parametrize("state", ["lines", "status", "products"])
+@pytest.mark.parametrize("state", ["lines", "status", "products", "snapshot", "fixed"])
 def test_night_by_night_equals_a_full_build_of_the_same_export(chain: dict, state: str) -> None:
     outcomes = compare(str(chain["full"][state]), str(chain["tmp"] / f"daily_{state}.duckdb"), SCHEMAS, 1e-12,
                        BOOKKEEPING)
@@ -135,3 +163,26 @@ def test_orders_in_batch_files_rejudge_only_the_lines_of_the_orders_rewritten(tm
     assert reasons == [("order_quarantined",)]
     outcomes = compare(str(full), str(warehouse), SCHEMAS, 1e-12, BOOKKEEPING)
     assert [f"{o.relation}: {o.detail}" for o in outcomes if not o.ok] == []
+
+
+def test_changed_snapshots_stage_only_the_keys_whose_rows_changed(chain: dict) -> None:
+    staged, loads = chain["staged"], chain["loads"]
+    # status: only order 2's row changed (its lines are rejudged: order 2 is clean, their verdict stays)
+    assert staged["status"]["orders"] == (["2"], 8)
+    assert loads["status"] == [("orders", "incremental")]
+    # snapshot: 3 (quarantined), 4 (an exact copy: two rows), 6 (refunded, same updated_at); 7 and 8 gone
+    assert staged["snapshot"]["orders"] == (["3", "4", "4", "6"], 7)
+    # lines: 1/P1 (an exact copy added), 4/P1 (quarantined), 7/P2 (rejudged: its order is gone); 2/P1 gone
+    assert staged["snapshot"]["order_items"] == (["1/P1", "1/P1", "4/P1", "7/P2"], 5)
+    assert loads["snapshot"] == [("order_items", "incremental"), ("orders", "incremental")]
+    # fixed: only the two rows fixed
+    assert staged["fixed"]["orders"] == (["3"], 7)
+    assert staged["fixed"]["order_items"][0] == ["4/P1"]
+    with duckdb.connect(str(chain["tmp"] / "daily_snapshot.duckdb"), read_only=True) as connection:
+        reasons = connection.execute(
+            "select order_id, quarantine_reason from staging.base_shop__orders where order_id in ('3', '4') union all "
+            "select order_id || '/' || product_id, quarantine_reason from staging.base_shop__order_items "
+            "where order_id in ('1', '4', '7') order by all").fetchall()
+    assert reasons == [("1/P1", "exact_duplicate"), ("1/P1", None), ("3", "unparseable_amount"),
+                       ("4", "exact_duplicate"), ("4", None), ("4/P1", "unparseable_quantity"),
+                       ("7/P2", "unknown_order")]

@@ -4,8 +4,8 @@
 -- Incremental (macros/staging/load_state.sql, staged_source): a run stages the new batch files' rows, or the rows of
 -- a changed snapshot file that differ from the stored ones, together with the stored rows of every order line
 -- (order id, product id) they touch and of the lines whose order or product verdict changed (rejudged: the lines of
--- the orders base_shop__orders rewrote in this run, of every order when it rewrote them all, and of the products that
--- came or went); a changed or vanished batch file rebuilds the table in full (the ledger says why).
+-- the orders base_shop__orders rewrote in this run or no longer has, of every order when it rewrote them all, and of
+-- the products that came or went); a changed or vanished batch file rebuilds the table in full (the ledger says why).
 {%- set key_columns = state_tables()['order_items'].key_columns %}
 {%- set plan = staging_load_plan('order_items') %}
 {{ config(**staged_model_config('order_items')) }}
@@ -89,6 +89,17 @@ products_present as (
                 stored.is_known_order <> (order_ids.order_id is not null)
                 or stored.is_clean_order <> coalesce(order_ids.is_clean_order, false)
             )
+        {%- if orders_rewritten_in_part %}
+            union
+            -- the lines of orders gone from base_shop__orders (an orders snapshot read by difference deletes the ids
+            -- its file no longer has)
+            select stored.state_key
+            from {{ this }} as stored
+            where
+                stored.state_key is not null
+                and stored.is_known_order
+                and stored.order_id not in (select order_ids.order_id from order_ids)
+        {%- endif %}
         union
         select stored.state_key
         from {{ this }} as stored

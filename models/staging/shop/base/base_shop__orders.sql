@@ -5,8 +5,11 @@
 -- files the load ledger has not loaded (macros/staging/load_state.sql, staging_load_plan), types them under the
 -- stored day/month order of each date column, and re-classifies duplicates and versions only for the order ids
 -- the new rows touch, reading those ids' stored rows back (plus the rows whose customer became known or unknown, and
--- those quarantined as in the future, whose verdict moves with the reference date). A changed or vanished loaded
--- file, or new rows that change a date column's day/month order, rebuild the table in full (the ledger says why).
+-- those quarantined as in the future, whose verdict moves with the reference date). A changed snapshot file is read
+-- by difference (snapshot_diff): only the file's rows of the ids whose raw rows changed, came or went are staged,
+-- replacing those ids' stored rows; the pre-hook deletes the ids the file no longer has. A changed or vanished
+-- loaded batch file, or new rows that change a date column's day/month order, rebuild the table in full (the
+-- ledger says why).
 -- Rows (re)written by a run carry its time in batch_loaded_at (macros/incremental.sql, this_run_loaded_at).
 {%- set date_columns = state_tables()['orders'].date_columns %}
 {%- set plan = staging_load_plan('orders') %}
@@ -19,15 +22,21 @@
     incremental_strategy='delete+insert',
     unique_key='order_id',
     pre_hook="{{ staging_rebuild_delete('orders') }}",
-    post_hook="{{ insert_rejected_lines('orders', with_batch=true, extra={'batch_read_at': this_run_loaded_at(),
-        'batch_loaded_at': this_run_loaded_at()}) }}"
+    post_hook=["{{ insert_rejected_lines('orders', with_batch=true, extra={'batch_read_at': this_run_loaded_at(),
+        'batch_loaded_at': this_run_loaded_at()}) }}", "{{ drop_snapshot_diff() }}"]
 ) }}
 
 with
 
 source as (
 
-    select * from {{ raw_relation('orders', batches=plan.read, with_batch=true) }}
+    {%- if plan.incremental and plan.diff %}
+        select diff_rows.* exclude (state_key, is_vanished)
+        from {{ plan.diff_relation }} as diff_rows
+        where not diff_rows.is_vanished
+    {%- else %}
+        select * from {{ raw_relation('orders', batches=plan.read, with_batch=true) }}
+    {%- endif %}
 
 ),
 
@@ -151,19 +160,13 @@ read_rows as (
 ),
 {%- if plan.incremental %}
 
-    stored as (
-
-        select * from {{ this }}
-
-    ),
-
     touched_keys as (
 
         select order_key from read_rows
         where order_key is not null
         union
         select stored.order_id
-        from stored
+        from {{ this }} as stored
         cross join customers_present
         left join customer_ids on stored.customer_id = customer_ids.customer_id
         where
@@ -205,8 +208,14 @@ read_rows as (
             {{ clean_text('stored.raw_ordered_at') }} as ordered_at_text,
             {{ clean_text('stored.raw_updated_at') }} as updated_at_text,
             stored.row_fingerprint
-        from stored
+        from {{ this }} as stored
         inner join touched_keys on stored.order_id = touched_keys.order_key
+        {%- if plan.diff %}
+            -- a snapshot read by difference: the file's rows replace every stored row of the ids it changed
+            where {{ stored_state_key('orders') }} not in (
+                select diff_keys.state_key from {{ plan.diff_relation }} as diff_keys
+            )
+        {%- endif %}
 
     ),
 
