@@ -238,7 +238,9 @@
     {%- set date_columns = state_tables()[table_name].date_columns if date_columns is none else date_columns -%}
     {%- set plan = {'incremental': false, 'rebuild': false, 'read': none, 'note': '', 'date_orders': {},
         'diff': false, 'diff_relation': none} -%}
-    {%- if not execute or not is_incremental() -%}
+    {#- only a run writes the per-run difference table (snapshot_diff): `dbt compile`, `dbt docs generate` and
+        `clv docs` compile the full-build form and leave the warehouse as it is (it may be opened read-only) -#}
+    {%- if not execute or not is_incremental() or flags.WHICH not in ('build', 'run', 'retry') -%}
         {{ return(plan) }}
     {%- endif -%}
     {%- set files = file_load_plan(table_name, load_ledger_relation()) -%}

@@ -36,7 +36,7 @@ from clvlayer.contract import InputError
 from clvlayer.dbt_inputs import prepare_inputs
 from clvlayer.dbt_runner import _target_path, run_dbt
 from clvlayer.exports import ExportError, export_saved_queries
-from clvlayer.incremental import node_selection, start_from_published, state_fingerprint
+from clvlayer.incremental import Start, node_selection, start_from_published, state_fingerprint, test_filters
 from clvlayer.inputs import project_vars
 from clvlayer.publish import (DEFAULT_KEEP_FAILED, DiskFull, append_run_record, clean_build_dirs, is_disk_full,
                               mark_failed, publish_file, reconcile_runs, start_build_dir, verify_read_only,
@@ -46,6 +46,8 @@ from clvlayer.publish import (DEFAULT_KEEP_FAILED, DiskFull, append_run_record, 
 # test sees exactly what a kill -9 there would leave, then kills it or lets it go on (SIGCONT).
 PAUSE_ENV = "CLV_FAULT_PAUSE"
 RUN_ID_ENV = "CLV_RUN_ID"
+#: set for an incremental run whose data tests may read only what it writes (macros/tests/scoped_tests.sql)
+SCOPED_TESTS_ENV = "CLV_SCOPED_TESTS"
 
 
 @dataclass
@@ -71,8 +73,18 @@ class RunRecord:
     copy_seconds: float = 0.0
     state_fingerprint: str = ""
     selection: list[str] = field(default_factory=list)  # dbt's node selection, empty for the whole graph
+    test_filters: list[str] = field(default_factory=list)  # which data tests ran, beyond the selection (incremental)
     settings: dict[str, Any] = field(default_factory=dict)  # vars readers label the data with (reporting_currency)
     exports: dict[str, int] = field(default_factory=dict)  # rows per saved-query export table (clvlayer.exports)
+
+
+def scoped_tests(record: RunRecord, start: Start | None) -> bool:
+    """Whether this run's data tests may read only the rows it writes: an incremental run started from a copy of a
+    published run that ran the same data tests (same node selection and test_filters), without --full-tests. The
+    published warehouse then passed every test this run makes, so a row it does not write was checked
+    (macros/tests/scoped_tests.sql)."""
+    return (start is not None and start.copied and start.test_filters == record.test_filters
+            and os.environ.get("CLV_FULL_TESTS") != "1")
 
 
 def _now() -> str:
@@ -188,6 +200,7 @@ def _build_and_publish(warehouse: Path, raw_data_dir: Path | None, build_dir: Pa
     record.settings = {"reporting_currency": str(project_vars(dbt_args).get("reporting_currency") or "").upper()}
     record.state_fingerprint = state_fingerprint(dbt_args)
     record.selection = node_selection(dbt_args)
+    record.test_filters = test_filters(dbt_args)
     if inputs.manifest is not None:
         record.input = str(inputs.folder)
         inputs.manifest.write(build_dir / "inputs.json")
@@ -207,10 +220,13 @@ def _build_and_publish(warehouse: Path, raw_data_dir: Path | None, build_dir: Pa
     if target_path is not None:
         args += ["--target-path", str(target_path)]
     os.environ[RUN_ID_ENV] = record.run_id  # the load ledger names the run (audit_load_ledger.clv_run_id)
+    if scoped_tests(record, start if incremental else None):
+        os.environ[SCOPED_TESTS_ENV] = "1"
     try:
         outcome = run_dbt(args, duckdb_path=build_file, inputs=inputs, pid_file=build_dir / "dbt.pid")
     finally:
         os.environ.pop(RUN_ID_ENV, None)
+        os.environ.pop(SCOPED_TESTS_ENV, None)
     record.tests_passed = outcome.passed
     record.failures = outcome.failures
     if not outcome.success:

@@ -55,6 +55,31 @@ def node_selection(dbt_args: list[str] | None) -> list[str]:
     return selection
 
 
+def test_filters(dbt_args: list[str] | None) -> list[str]:
+    """The arguments of `dbt_args` that choose which data tests run beyond the node selection (each flag with its
+    values): an `--exclude` of tests other than unit tests, the resource-type filters, `--indirect-selection`. An
+    incremental run's data tests read only what it writes (macros/tests/scoped_tests.sql) only when its published run
+    had the same (and the same node selection, start_from_published): then every test the run makes ran on the
+    published warehouse, and a row the run does not write passed it."""
+    unit_tests = ("resource_type:unit_test", "test_type:unit", "unit_test")
+    flags = ("--exclude", "--resource-type", "--resource-types", "--exclude-resource-type",
+             "--exclude-resource-types", "--indirect-selection")
+    filters: list[str] = []
+    flag = ""
+    for arg in dbt_args or []:
+        if arg.startswith("-"):
+            flag, _, inline = arg.partition("=")
+            flag = flag if flag in flags else ""
+            values = [inline] if inline and flag else []
+        else:
+            values = [arg] if flag else []
+        for value in values:
+            tests_only = value in ("test", "data_test") or value.startswith(TEST_ONLY_METHODS)
+            if flag != "--exclude" and value not in unit_tests or tests_only and value not in unit_tests:
+                filters += [flag, value]
+    return filters
+
+
 def state_fingerprint(dbt_args: list[str] | None) -> str:
     """sha256 of the code and settings the incremental tables depend on (see the module docstring)."""
     digest = hashlib.sha256()
@@ -76,6 +101,7 @@ class Start:
     note: str
     from_run: str = ""
     copy_seconds: float = 0.0
+    test_filters: list[str] | None = None  # the published run's test_filters (None: not recorded)
 
 
 def _described(selection: list[str] | tuple[str, ...]) -> str:
@@ -103,4 +129,4 @@ def start_from_published(warehouse: Path, build_file: Path, fingerprint: str,
     seconds = time.perf_counter() - started
     size = build_file.stat().st_size / 2**20
     return Start(True, f"incremental from run {run_id}: copied the published warehouse ({size:,.0f} MiB) in "
-                       f"{seconds:.1f}s", run_id, seconds)
+                       f"{seconds:.1f}s", run_id, seconds, record.get("test_filters"))

@@ -150,6 +150,7 @@ def test_full_tests_check_every_row(runs, tmp_path: Path, monkeypatch: pytest.Mo
     """`clv build --full-tests` (CLV_FULL_TESTS=1): the scoped tests read every row."""
     from clvlayer.dbt_runner import run_dbt
 
+    monkeypatch.setenv("CLV_SCOPED_TESTS", "1")  # as `clv build --incremental` sets it: only --full-tests unscopes
     monkeypatch.setenv("CLV_FULL_TESTS", "1")
     warehouse = tmp_path / "warehouse.duckdb"
     warehouse.write_bytes(runs["later"][0].read_bytes())
