@@ -19,6 +19,7 @@ import hashlib
 import json
 import shutil
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -34,24 +35,32 @@ SELECTION_FLAGS = ("-s", "--select", "-m", "--models", "--exclude", "--selector"
 TEST_ONLY_METHODS = ("resource_type:test", "resource_type:unit_test", "test_type:", "test_name:")
 
 
+def _flag_values(dbt_args: list[str] | None, flags: tuple[str, ...]) -> Iterator[tuple[str, str]]:
+    """(flag, value) for each value `dbt_args` gives one of `flags` (`--flag v1 v2` or `--flag=v`)."""
+    flag = ""
+    for arg in dbt_args or []:
+        if arg.startswith("-"):
+            name, _, inline = arg.partition("=")
+            flag = name if name in flags else ""
+            values = [inline] if inline and flag else []
+        else:
+            values = [arg] if flag else []
+        for value in values:
+            yield flag, value
+
+
 def node_selection(dbt_args: list[str] | None) -> list[str]:
     """The node selection arguments of `dbt_args` that may leave models out (each flag with its values; an
     `--exclude` of tests only, e.g. `--exclude resource_type:test`, is not one): empty for the whole graph."""
     selection: list[str] = []
-    flag, emitted = "", ""
-    for arg in dbt_args or []:
-        if arg.startswith("-"):
-            name, _, inline = arg.partition("=")
-            flag, values = (name, [inline] if inline else []) if name in SELECTION_FLAGS else ("", [])
-        else:
-            values = [arg] if flag else []
-        for value in values:
-            if flag == "--exclude" and value.startswith(TEST_ONLY_METHODS):
-                continue
-            if emitted != flag:
-                selection.append(flag)
-                emitted = flag
-            selection.append(value)
+    emitted = ""
+    for flag, value in _flag_values(dbt_args, SELECTION_FLAGS):
+        if flag == "--exclude" and value.startswith(TEST_ONLY_METHODS):
+            continue
+        if emitted != flag:
+            selection.append(flag)
+            emitted = flag
+        selection.append(value)
     return selection
 
 
@@ -65,18 +74,10 @@ def test_filters(dbt_args: list[str] | None) -> list[str]:
     flags = ("--exclude", "--resource-type", "--resource-types", "--exclude-resource-type",
              "--exclude-resource-types", "--indirect-selection")
     filters: list[str] = []
-    flag = ""
-    for arg in dbt_args or []:
-        if arg.startswith("-"):
-            flag, _, inline = arg.partition("=")
-            flag = flag if flag in flags else ""
-            values = [inline] if inline and flag else []
-        else:
-            values = [arg] if flag else []
-        for value in values:
-            tests_only = value in ("test", "data_test") or value.startswith(TEST_ONLY_METHODS)
-            if flag != "--exclude" and value not in unit_tests or tests_only and value not in unit_tests:
-                filters += [flag, value]
+    for flag, value in _flag_values(dbt_args, flags):
+        tests_only = value in ("test", "data_test") or value.startswith(TEST_ONLY_METHODS)
+        if value not in unit_tests and (flag != "--exclude" or tests_only):
+            filters += [flag, value]
     return filters
 
 
