@@ -12,17 +12,6 @@
 
 with
 
-order_ids as (
-
-    select
-        order_id,
-        {{ dbt.bool_or('quarantine_reason is null') }} as is_clean_order
-    from {{ ref('base_shop__orders') }}
-    where order_id is not null
-    group by order_id
-
-),
-
 product_ids as (
 
     select distinct product_id from {{ ref('base_shop__products') }}
@@ -37,6 +26,13 @@ products_present as (
 ),
 
 {%- if plan.incremental %}
+
+    order_ids as (
+
+        -- every order's verdict: stored lines are rejudged by it (the staged lines read line_orders)
+        {{ order_verdicts() }}
+
+    ),
     {#- the orders base_shop__orders rewrote in this run; when it rewrote every row (a rebuild), every order: an order
         id may have vanished, its lines' verdict changed with it -#}
     {%- set orders_rewritten_in_part = run_query("select count(*) > 0 from " ~ ref('base_shop__orders')
@@ -174,18 +170,25 @@ fingerprinted as (
 
 ),
 
+line_orders as (
+
+    -- the verdicts of the orders the staged lines name, only those read
+    {{ order_verdicts('select fingerprinted.order_key from fingerprinted') }}
+
+),
+
 classified as (
 
     select
         deduplicated.*,
-        order_ids.order_id is not null as is_known_order,
-        coalesce(order_ids.is_clean_order, false) as is_clean_order,
+        line_orders.order_id is not null as is_known_order,
+        coalesce(line_orders.is_clean_order, false) as is_clean_order,
         product_ids.product_id is not null as is_known_product,
         products_present.has_products
     from {{ classify_duplicates('fingerprinted', ['order_key', 'product_key'], candidates='has_duplicate_key') }}
         as deduplicated
     cross join products_present
-    left join order_ids on deduplicated.order_key = order_ids.order_id
+    left join line_orders on deduplicated.order_key = line_orders.order_id
     left join product_ids on deduplicated.product_key = product_ids.product_id
 
 ),

@@ -12,25 +12,19 @@
 
 with
 
-orders as (
-
-    select
-        order_id,
-        min(ordered_at) as ordered_at,
-        {{ dbt.bool_or('quarantine_reason is null') }} as is_clean_order
-    from {{ ref('base_shop__orders') }}
-    where order_id is not null
-    group by order_id
-
-),
-
 {%- if plan.incremental %}
+
+    stored_orders as (
+
+        {{ order_verdicts('select stored_refunds.order_id from ' ~ this ~ ' as stored_refunds') }}
+
+    ),
 
     rejudged as (
 
         select stored.state_key
         from {{ this }} as stored
-        left join orders on stored.order_id = orders.order_id
+        left join stored_orders as orders on stored.order_id = orders.order_id
         where
             stored.state_key is not null
             and (
@@ -103,6 +97,12 @@ fingerprinted as (
         {{ row_fingerprint(['refund_key', 'order_key', ['refunded_at_utc', 'refunded_at'],
             ['refund_amount', 'amount']]) }} as row_fingerprint
     from typed
+
+),
+
+orders as (
+
+    {{ order_verdicts('select fingerprinted.order_key from fingerprinted') }}
 
 ),
 
