@@ -124,10 +124,9 @@ def segment_errors(raw: Path, orders: pd.DataFrame, source: QSource) -> pd.DataF
     for segment_type, labels in [("overall", pd.Series("all", index=b.index)), ("channel", b["channel"]),
                                  ("cohort", b["cohort"])]:
         for value, part in b.groupby(labels):
-            if segment_type == "cohort":
-                segment_type_shown = "cohort (too young)" if part["young"].sum() * 2 > len(part) else "cohort"
+            too_young = segment_type == "cohort" and part["young"].sum() * 2 > len(part)
             rows.append({
-                "segment_type": segment_type_shown if segment_type == "cohort" else segment_type,
+                "segment_type": f"{segment_type} (too young)" if too_young else segment_type,
                 "segment": str(value), "buyers": len(part),
                 "lifetime": part["expected"].mean() / part["true_lifetime_months"].mean() - 1,
                 "formula_a": (part["net"].sum() / part["alive"].sum() * part["expected"].mean()
