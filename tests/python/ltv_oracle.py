@@ -216,14 +216,21 @@ def customers_as_of(orders: pd.DataFrame, attributes: pd.DataFrame, as_of: pd.Ti
     return c
 
 
-def lifetimes(c: pd.DataFrame, p: Params, orders: pd.DataFrame) -> pd.DataFrame:
-    """Each buyer's expected and discounted lifetime on their channel's curve (all channels when too small)."""
+def return_probabilities(c: pd.DataFrame, p: Params, orders: pd.DataFrame) -> pd.Series:
+    """Each buyer's q: the return rate of their order bucket at their silence (capped at the horizon's last day)."""
     buyers = c[c["buyer"]]
     rates = return_rates(orders, (c["first"] + pd.to_timedelta(c["tenure"], unit="D")).max(), p)
     last = int(math.floor(p.span_cap))
     silence = np.minimum(buyers["recency"].to_numpy(int), last)
     order_bucket = np.minimum(buyers["completed"].to_numpy(int), RETURN_MAX_ORDER_BUCKET)
-    q_all = pd.Series([rates[b][d] for b, d in zip(order_bucket, silence)], index=buyers.index, dtype=float)
+    return pd.Series([rates[b][d] for b, d in zip(order_bucket, silence)], index=buyers.index, dtype=float)
+
+
+def lifetimes(c: pd.DataFrame, p: Params, orders: pd.DataFrame, q: pd.Series | None = None) -> pd.DataFrame:
+    """Each buyer's expected and discounted lifetime on their channel's curve (all channels when too small); q per
+    buyer replaces the estimated return probability (benchmarks/bench_lifetime_oracle.py compares sources of q)."""
+    buyers = c[c["buyer"]]
+    q_all = return_probabilities(c, p, orders) if q is None else q.reindex(buyers.index).astype(float)
 
     def curve_of_buyers(part: pd.DataFrame) -> tuple[np.ndarray | None, str]:
         return survival(part["span"].to_numpy(), part["tenure"].to_numpy(), q_all.loc[part.index].to_numpy(), p)
