@@ -33,11 +33,11 @@ import pandas as pd
 
 from clvlayer.btyd import (
     MODELS,
-    aggregate_rfm,
     BgNbdFit,
     ClvFitError,
     CountFit,
     GammaGammaFit,
+    aggregate_rfm,
     choose_model,
     clv_intervals,
     conditional_expected_average_profit,
@@ -45,10 +45,10 @@ from clvlayer.btyd import (
     fit_gamma_gamma,
     get_model,
     holdout_log_likelihood,
+    map_draws,
     model_lifetime_value,
     purchase_intervals,
 )
-from clvlayer.btyd._core import map_draws
 from clvlayer.btyd.churn import probability_no_purchase
 from clvlayer.btyd.gammagamma import PARAMETERS as GAMMA_GAMMA_PARAMETERS
 from clvlayer.clv_refit import RUN_COLUMNS, best_error, decide, given, holdout_errors, reused, with_run_columns
