@@ -168,3 +168,16 @@ def test_packed_segment_sums_are_the_per_partition_sums(max_cells):
     want = sum(np.bincount(c, weights=weights, minlength=S) for c in codes)
     np.testing.assert_array_equal(intervals._by_segment(packs, S), want_counts)
     np.testing.assert_allclose(intervals._by_segment(packs, S, weights), want, rtol=1e-13, atol=0)
+
+
+@pytest.mark.parametrize("n", [0, 1, 5_000])
+def test_unique_codes_is_numpys_unique_with_inverse(n):
+    """clvlayer.btyd.unique_codes (a table over the code range, no sort; the segment codes of the partitions and of
+    backtest._value_codes) gives np.unique(codes, return_inverse=True): the codes present ascending, the inverse."""
+    from clvlayer.btyd import unique_codes
+
+    codes = np.random.default_rng(n).integers(0, 9, n) * 3 + 1  # gaps: codes 0, 2, 3, 5, ... never present
+    want, got = np.unique(codes, return_inverse=True), unique_codes(codes)
+    for one, two in zip(got, want, strict=True):
+        np.testing.assert_array_equal(one, two)
+        assert one.dtype == two.dtype

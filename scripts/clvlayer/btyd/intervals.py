@@ -55,7 +55,8 @@ from numpy.typing import ArrayLike
 from scipy.special import gammainc, gammaincinv, ndtr, ndtri
 
 from clvlayer.btyd import _core
-from clvlayer.btyd._core import ClvFitError, FloatArray, _as_1d_float, aggregate_rfm, halves, map_draws, validate_rfm
+from clvlayer.btyd._core import (ClvFitError, FloatArray, _as_1d_float, aggregate_rfm, halves, map_draws, unique_codes,
+                                 validate_rfm)
 from clvlayer.btyd._predict import cumsum_rows, discounted_sum, nbd_upper
 from clvlayer.btyd.gammagamma import GammaGammaFit
 from clvlayer.btyd.registry import ModelSpec, get_model
@@ -409,7 +410,7 @@ def _pack(codes: list[np.ndarray], max_cells: int = _PACK_CELLS) -> list[_Pack]:
     packs: list[_Pack] = []
     group: list[tuple[np.ndarray, np.ndarray]] = []  # (each customer's local code, the local codes' segments)
     for partition in [*codes, None]:
-        local = None if partition is None else _local_codes(partition)
+        local = None if partition is None else unique_codes(partition)
         cells = math.prod(len(segs) for _, segs in group)
         if group and (local is None or cells * len(local[0]) > max_cells):
             cell = np.zeros(len(group[0][0]), dtype=np.int64)
@@ -421,14 +422,6 @@ def _pack(codes: list[np.ndarray], max_cells: int = _PACK_CELLS) -> list[_Pack]:
         if local is not None:
             group.append((local[1], local[0]))
     return packs
-
-
-def _local_codes(partition: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(the segments present in ``partition``, each customer's index among them), by a lookup table (no sort)."""
-    present = np.flatnonzero(np.bincount(partition)) if len(partition) else np.zeros(0, dtype=np.int64)
-    lookup = np.zeros(present[-1] + 1 if len(present) else 0, dtype=np.int64)
-    lookup[present] = np.arange(len(present))
-    return present, lookup[partition]
 
 
 def _by_segment(packs: list[_Pack], size: int, weights: FloatArray | None = None) -> np.ndarray:
