@@ -45,7 +45,6 @@ from clvlayer.btyd import (
     fit_gamma_gamma,
     get_model,
     holdout_log_likelihood,
-    map_draws,
     model_lifetime_value,
     purchase_intervals,
 )
@@ -356,11 +355,8 @@ def score_customers(
     if summary.empty:
         return _frame([], PREDICTION_COLUMNS)
     with_intervals = set(COUNT_MODELS) if selection is None else set(selection["chosen_model"].dropna())
-    # the models on the draws' threads: the point-only models' formulas (single-threaded numpy) run beside the
-    # chosen model's intervals; each model's frame is computed alone and concatenated in model order
-    return pd.concat(map_draws(lambda model: _score_model(summary, parameters, settings, model,
-                                                          model in with_intervals), list(COUNT_MODELS)),
-                     ignore_index=True)
+    return pd.concat([_score_model(summary, parameters, settings, model, model in with_intervals)
+                      for model in COUNT_MODELS], ignore_index=True)
 
 
 def _score_model(
