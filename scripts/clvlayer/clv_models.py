@@ -37,7 +37,6 @@ from clvlayer.btyd import (
     ClvFitError,
     CountFit,
     GammaGammaFit,
-    aggregate_rfm,
     choose_model,
     clv_intervals,
     conditional_expected_average_profit,
@@ -382,8 +381,12 @@ def _score_model(
     per_month = float(setting(settings, "time_units_per_month"))
     level, draws = _interval_settings(settings)
     point = spec.values(fit)  # plain parameters: every model function takes a sequence
-    for column, values in _point_predictions(model, point, settings, x, tx, tt).items():
-        out[column] = values
+    out["p_alive"] = spec.p_alive(point, x, tx, tt)
+    out["churn_risk"] = probability_no_purchase(model, point, _days(settings, "churn_risk_days"), x, tx, tt)
+    out["expected_purchases"] = spec.expected_purchases(point, horizon_months * per_month, x, tx, tt)
+    # the warehouse's lifetime credits the first month: E[min(1 month + L, H)] = 1 month + E[min(L, H - 1 month)]
+    restricted = expected_restricted_lifetime(model, point, x, tx, tt, (horizon_months - 1) * per_month)
+    out["model_expected_lifetime_months"] = 1.0 + restricted / per_month
     intervals = intervals and fit.log_cov is not None
     if intervals:
         counts = purchase_intervals(model, fit, horizon_months * per_month, x, tx, tt, level=level, n_draws=draws)
@@ -411,25 +414,6 @@ def _score_model(
     out["expected_average_spend"] = spend
     out["predicted_clv"] = clv
     return _frame(out, PREDICTION_COLUMNS)
-
-
-def _point_predictions(model: str, point: tuple[float, ...], settings: pd.DataFrame, x: np.ndarray, tx: np.ndarray,
-                       tt: np.ndarray) -> dict[str, np.ndarray]:
-    """P(alive), churn risk, expected purchases over the horizon and the model's expected lifetime per customer,
-    each a function of the customer's (x, t_x, T) alone: evaluated once per distinct pattern (one aggregation
-    instead of one inside every formula) and read per customer (elementwise formulas: the same numbers)."""
-    spec = get_model(model)
-    horizon_months = int(setting(settings, "horizon_months"))
-    per_month = float(setting(settings, "time_units_per_month"))
-    (px, ptx, pT), _, inv = aggregate_rfm(x, tx, tt)
-    # the warehouse's lifetime credits the first month: E[min(1 month + L, H)] = 1 month + E[min(L, H - 1 month)]
-    restricted = expected_restricted_lifetime(model, point, px, ptx, pT, (horizon_months - 1) * per_month)
-    return {
-        "p_alive": spec.p_alive(point, px, ptx, pT)[inv],
-        "churn_risk": probability_no_purchase(model, point, _days(settings, "churn_risk_days"), px, ptx, pT)[inv],
-        "expected_purchases": spec.expected_purchases(point, horizon_months * per_month, px, ptx, pT)[inv],
-        "model_expected_lifetime_months": (1.0 + restricted / per_month)[inv],
-    }
 
 
 # --------------------------------------------------------------------------------------------------------- #

@@ -260,34 +260,6 @@ def test_fit_equals_fit_on_aggregated_patterns_and_time_unit_invariance():
     assert weeks.log_likelihood == pytest.approx(bgnbd_log_likelihood(weeks, x, tx / 7, T / 7), rel=1e-10)
 
 
-@pytest.mark.parametrize("divisor", [1.0, 7.0])  # whole-number days (the key path), weeks (the per-column path)
-def test_aggregate_rfm_whole_number_key_gives_the_factorised_groups_in_order(divisor, monkeypatch):
-    from clvlayer.btyd import _core
-
-    rng = np.random.default_rng(11)
-    x = rng.integers(0, 12, 50_000).astype(float)
-    T = rng.integers(0, 900, 50_000).astype(float)
-    tx = np.floor(rng.random(50_000) * T)
-    tx[::5] = -0.0  # equal to 0.0: one group with it
-    cols = [x, tx / divisor, T / divisor]
-    key = _core._whole_number_key(cols)
-    assert (key is None) == (divisor != 1.0)
-    got = aggregate_rfm(*cols)
-    monkeypatch.setattr(_core, "_whole_number_key", lambda cols: None)  # the per-column factorisation only
-    want = aggregate_rfm(*cols)
-    np.testing.assert_array_equal(got[2], want[2])  # the same groups, numbered in the same order
-    np.testing.assert_array_equal(got[1], want[1])
-    for a, b in zip(got[0], want[0]):
-        np.testing.assert_array_equal(a, b)
-    if divisor == 1.0:  # one hash pass over the rows (the combined key), not one per column as well
-        calls = []
-        real = _core.pd.factorize
-        monkeypatch.undo()
-        monkeypatch.setattr(_core.pd, "factorize", lambda values: calls.append(1) or real(values))
-        aggregate_rfm(*cols)
-        assert len(calls) == 1
-
-
 def test_fit_reports_likelihood_at_estimate_and_is_a_maximum(fitted_small):
     bg, gg, (x, tx, T, m) = fitted_small
     assert bg.log_likelihood == pytest.approx(bgnbd_log_likelihood(bg, x, tx, T), rel=1e-12)

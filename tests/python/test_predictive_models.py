@@ -89,8 +89,8 @@ def test_only_the_chosen_model_carries_intervals(mbg_world: dict[str, pd.DataFra
 
 def test_scores_are_the_per_customer_formulas_on_any_thread_count(mbg_world: dict[str, pd.DataFrame],
                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
-    """score_customers evaluates the point formulas once per (x, t_x, T) pattern: its frame holds the formulas
-    evaluated per customer, to the last bit, and equals the one-thread frame (the intervals' draws on threads)."""
+    """score_customers' point columns are the models' formulas evaluated per customer, to the last bit, and its frame
+    equals the one-thread frame (the chosen model's intervals run their draws on threads)."""
     from clvlayer.btyd import _core, get_model
     from clvlayer.btyd.churn import probability_no_purchase
 
