@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from clvlayer.btyd import ClvFitError, clv_intervals, fit_gamma_gamma, get_model
+from clvlayer.btyd import ClvFitError, clv_intervals, fit_gamma_gamma, get_model, unique_codes
 from clvlayer.clv_models import STATUS_OK, in_customer_order, setting, stored_fit
 from clvlayer.interval_calibration import current_holdout_inputs, holdout_inputs, holdout_model_errors, widen_segments
 
@@ -85,7 +85,7 @@ def _value_codes(column: pd.Series) -> tuple[np.ndarray, list[str]]:
     names = [str(v) for v in column.cat.categories.astype("string")] + ["unknown"]
     raw = np.where(column.cat.codes.to_numpy() < 0, len(names) - 1, column.cat.codes.to_numpy())
     distinct, merged = np.unique(np.array(names, dtype=object), return_inverse=True)  # a value 'unknown' and NULL
-    used, codes = np.unique(merged[raw], return_inverse=True)
+    used, codes = unique_codes(merged[raw])  # np.unique's, without sorting a code per customer
     return codes, [str(v) for v in distinct[used]]
 
 

@@ -87,6 +87,30 @@ def test_only_the_chosen_model_carries_intervals(mbg_world: dict[str, pd.DataFra
     assert (mine["predicted_clv_lower"] <= mine["predicted_clv_upper"]).all()
 
 
+def test_scores_are_the_per_customer_formulas_on_any_thread_count(mbg_world: dict[str, pd.DataFrame],
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """score_customers' point columns are the models' formulas evaluated per customer, to the last bit, and its frame
+    equals the one-thread frame (the chosen model's intervals run their draws on threads)."""
+    from clvlayer.btyd import _core, get_model
+    from clvlayer.btyd.churn import probability_no_purchase
+
+    frame, fits, scored = clv_models.in_customer_order(mbg_world["frame"]), mbg_world["fits"], mbg_world["scored"]
+    x, tx, T = (frame[c].to_numpy(float) for c in ("frequency", "recency", "t"))
+    for model in COUNT_MODELS:
+        part, spec = scored[scored["model"] == model], get_model(model)
+        assert part["customer_id"].tolist() == frame["customer_id"].tolist()
+        point = spec.values(clv_models.stored_fit(fits, "full", model)[0])
+        life = 1.0 + expected_restricted_lifetime(model, point, x, tx, T, 11 * 30.4375) / 30.4375
+        for column, values in (("p_alive", spec.p_alive(point, x, tx, T)),
+                               ("churn_risk", probability_no_purchase(model, point, 90.0, x, tx, T)),
+                               ("expected_purchases", spec.expected_purchases(point, 12 * 30.4375, x, tx, T)),
+                               ("model_expected_lifetime_months", life)):
+            np.testing.assert_array_equal(part[column].to_numpy(float), values, err_msg=f"{model} {column}")
+    monkeypatch.setattr(_core, "THREADS", 1)
+    serial = clv_models.score_customers(mbg_world["frame"], fits, settings(), mbg_world["selection"])
+    pd.testing.assert_frame_equal(serial, scored)
+
+
 def test_chosen_models_holdout_intervals_are_calibrated_in_process(mbg_world: dict[str, pd.DataFrame]) -> None:
     """Randomized-PIT coverage of the 80% interval on each customer's holdout purchases: 75-85% overall."""
     holdout, chosen = mbg_world["holdout"], mbg_world["selection"]["chosen_model"].iloc[0]

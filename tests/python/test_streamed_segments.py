@@ -146,3 +146,38 @@ def test_segmented_frame_reads_the_labels_plain_df_reads(rows):
     assert list(read["customer_id"]) == list(plain["customer_id"])
     for one, two in zip(_partitions(read, ["x", "y"]), _partitions(plain, ["x", "y"]), strict=True):
         assert list(map(str, one)) == list(map(str, two)) and list(one.categories) == list(two.categories)
+
+
+@pytest.mark.parametrize("max_cells", [1, 12, 4096])  # one partition per pack, some packs, all in one
+def test_packed_segment_sums_are_the_per_partition_sums(max_cells):
+    """The segment sums by packs of partitions crossed into cells (one bincount per pack, then the cells into their
+    segments) are the per-partition bincounts: the counts exactly, the weighted sums to float rounding (another
+    order of the same additions); no pack holds more than max_cells cells (checked to fail with a wrong cell
+    stride)."""
+    rng = np.random.default_rng(5)
+    sizes = [1, 6, 3, 5, 2]  # partitions of 5,000 customers; segment indices of all partitions, as _segment_codes
+    offsets = np.cumsum([0, *sizes[:-1]])
+    codes = [rng.integers(0, size, 5_000) + offset for size, offset in zip(sizes, offsets)]
+    codes[2][codes[2] == offsets[2] + 1] = offsets[2]  # a segment of no customer
+    weights = rng.gamma(2.0, 10.0, 5_000)
+    packs = intervals._pack(codes, max_cells)
+    assert all(pack.n_cells <= max(max_cells, 6) for pack in packs)
+    assert len(packs) == {1: 5, 12: 2, 4096: 1}[max_cells]  # 12: (1, 6, 2 present) and (5, 2)
+    S = sum(sizes)
+    want_counts = sum(np.bincount(c, minlength=S) for c in codes)
+    want = sum(np.bincount(c, weights=weights, minlength=S) for c in codes)
+    np.testing.assert_array_equal(intervals._by_segment(packs, S), want_counts)
+    np.testing.assert_allclose(intervals._by_segment(packs, S, weights), want, rtol=1e-13, atol=0)
+
+
+@pytest.mark.parametrize("n", [0, 1, 5_000])
+def test_unique_codes_is_numpys_unique_with_inverse(n):
+    """clvlayer.btyd.unique_codes (a table over the code range, no sort; the segment codes of the partitions and of
+    backtest._value_codes) gives np.unique(codes, return_inverse=True): the codes present ascending, the inverse."""
+    from clvlayer.btyd import unique_codes
+
+    codes = np.random.default_rng(n).integers(0, 9, n) * 3 + 1  # gaps: codes 0, 2, 3, 5, ... never present
+    want, got = np.unique(codes, return_inverse=True), unique_codes(codes)
+    for one, two in zip(got, want, strict=True):
+        np.testing.assert_array_equal(one, two)
+        assert one.dtype == two.dtype

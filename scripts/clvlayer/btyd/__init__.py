@@ -44,7 +44,7 @@ Parameters may be passed as a fit, a dict or a sequence in ``ModelSpec.parameter
 underscore (shared fitting layer, pattern aggregation, prediction building blocks) are internal.
 """
 
-from clvlayer.btyd._core import PERIODS_PER_MONTH, ClvFitError, TimeUnit, aggregate_rfm, validate_rfm
+from clvlayer.btyd._core import PERIODS_PER_MONTH, ClvFitError, TimeUnit, aggregate_rfm, unique_codes, validate_rfm
 from clvlayer.btyd._fit import CountFit
 from clvlayer.btyd.bgnbd import BgNbdFit, fit_bgnbd
 from clvlayer.btyd.clv import customer_lifetime_value, model_lifetime_value
@@ -69,6 +69,7 @@ __all__ = [
     "PERIODS_PER_MONTH",
     "validate_rfm",
     "aggregate_rfm",
+    "unique_codes",
     "BgNbdFit",
     "CountFit",
     "GammaGammaFit",

@@ -55,7 +55,8 @@ from numpy.typing import ArrayLike
 from scipy.special import gammainc, gammaincinv, ndtr, ndtri
 
 from clvlayer.btyd import _core
-from clvlayer.btyd._core import ClvFitError, FloatArray, _as_1d_float, aggregate_rfm, halves, map_draws, validate_rfm
+from clvlayer.btyd._core import (ClvFitError, FloatArray, _as_1d_float, aggregate_rfm, halves, map_draws, unique_codes,
+                                 validate_rfm)
 from clvlayer.btyd._predict import cumsum_rows, discounted_sum, nbd_upper
 from clvlayer.btyd.gammagamma import GammaGammaFit
 from clvlayer.btyd.registry import ModelSpec, get_model
@@ -388,11 +389,49 @@ def _is_partition_list(segments: ArrayLike | Sequence[ArrayLike]) -> bool:
     return isinstance(segments, (list, tuple)) and len(segments) > 0 and np.ndim(segments[0]) == 1
 
 
-def _by_segment(codes: list[np.ndarray], size: int, weights: FloatArray | None = None) -> np.ndarray:
-    """Sum of ``weights`` (or a count) per segment over every partition (each segment lies in one partition)."""
+#: bound of the cells of a pack of partitions (:func:`_pack`): its per-cell sums fit in the L1 cache
+_PACK_CELLS = 4096
+
+
+@dataclass(frozen=True)
+class _Pack:
+    """Some partitions of the customers crossed into cells: each customer's cell and, per partition of the pack,
+    the segment (index into all partitions' segments) of each cell."""
+
+    cell: np.ndarray
+    n_cells: int
+    segment_of_cell: list[np.ndarray]
+
+
+def _pack(codes: list[np.ndarray], max_cells: int = _PACK_CELLS) -> list[_Pack]:
+    """The partitions' segment codes (:func:`_segment_codes`) grouped, in order, into packs of at most ``max_cells``
+    cells, so a segment sum is one pass over the customers per pack (a bincount by cell) instead of one per
+    partition, then the cells' sums per segment (14 segment types at 10M: 4 passes over 1.27M customers, not 14)."""
+    packs: list[_Pack] = []
+    group: list[tuple[np.ndarray, np.ndarray]] = []  # (each customer's local code, the local codes' segments)
+    for partition in [*codes, None]:
+        local = None if partition is None else unique_codes(partition)
+        cells = math.prod(len(segs) for _, segs in group)
+        if group and (local is None or cells * len(local[0]) > max_cells):
+            cell = np.zeros(len(group[0][0]), dtype=np.int64)
+            for inverse, segs in group:
+                cell = cell * len(segs) + inverse
+            grid = np.indices([len(segs) for _, segs in group]).reshape(len(group), -1)
+            packs.append(_Pack(cell, cells, [segs[g] for (_, segs), g in zip(group, grid)]))
+            group = []
+        if local is not None:
+            group.append((local[1], local[0]))
+    return packs
+
+
+def _by_segment(packs: list[_Pack], size: int, weights: FloatArray | None = None) -> np.ndarray:
+    """Sum of ``weights`` (or a count) per segment over every partition (each segment lies in one partition): per
+    pack the sums per cell, then the cells' sums added into their segments."""
     total = np.zeros(size)
-    for partition in codes:
-        total += np.bincount(partition, weights=weights, minlength=size)
+    for pack in packs:
+        per_cell = np.bincount(pack.cell, weights=weights, minlength=pack.n_cells)
+        for segment in pack.segment_of_cell:
+            total += np.bincount(segment, weights=per_cell, minlength=size)
     return total
 
 
@@ -402,7 +441,7 @@ def _segment_sums(
 ) -> pd.DataFrame:
     """Per segment: expected sum, interval (mixture over draws of normals, or draw quantiles without variance)."""
     codes, names = _segment_codes(segments, len(cust_to_pat))
-    S = len(names)
+    codes, S = _pack(codes), len(names)
     mu = np.stack([_by_segment(codes, S, m[cust_to_pat]) for m in mean_draw])  # J x S
     var = None
     if var_draw is not None:
@@ -822,7 +861,7 @@ def _clv_segments(
     ``expected_lower`` / ``expected_upper`` (draw quantiles). ``block_rows(lo, hi)``: the count draws lo..hi-1's
     (discounted, second, first_c2) rows per pattern (:class:`_CountDraws`), asked for in :func:`_draw_blocks`."""
     codes, names = _segment_codes(segments, len(m))
-    S = len(names)
+    codes, S = _pack(codes), len(names)
     c2p = lay.cust_to_pat
     mu, var = np.empty((J, S)), np.empty((J, S))
     for lo, hi in _draw_blocks(J, len(lay.px)):
