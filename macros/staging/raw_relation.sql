@@ -90,6 +90,14 @@
     {{ return(parts[0] if parts | length == 1 else '(' ~ parts | join('\n    union all\n    ') ~ ')') }}
 {%- endmacro %}
 
+{#- Whether a raw table is delivered as CSV text (the resolved-input manifest's format; a folder's batches share one
+    format): false for Parquet, the embedded sample's seeds and an absent table. -#}
+{% macro raw_input_is_csv(table_name) -%}
+    {%- set manifest = input_manifest() -%}
+    {%- set entry = manifest.tables.get(table_name) if manifest is not none else none -%}
+    {{ return(entry is not none and (entry.get('batches') or [entry])[0].format == 'csv') }}
+{%- endmacro %}
+
 {#- One file's rows as the contract's columns (raw_relation). reader none: no rows. batch: [file name, ordinal] adds
     batch_file and batch_row_id. shared_types: the columns typed alike in every batch of a folder; another typed
     column of a batch is read as text (so the batches union into one relation). -#}

@@ -26,20 +26,19 @@
         'batch_loaded_at': this_run_loaded_at()}) }}", "{{ drop_snapshot_diff() }}"]
 ) }}
 
-{%- set raw_rows = raw_relation('orders', batches=plan.read, with_batch=true) %}
 with
 
 {#- `source` is read three times (duplicate keys, date readings, every column): a Parquet file or a table is scanned
     again at each reference, only the columns it needs, instead of materializing every raw row (at 100M orders that
     copy spilled ~18 GB: docs/benchmarks.md, "100M orders, run once more"); CSV text is parsed once and kept. #}
-source as {{ not_materialized() if 'read_csv' not in (raw_rows | string) }} (
+source as {{ not_materialized() if not raw_input_is_csv('orders') }} (
 
     {%- if plan.incremental and plan.diff %}
         select diff_rows.* exclude (state_key, is_vanished)
         from {{ plan.diff_relation }} as diff_rows
         where not diff_rows.is_vanished
     {%- else %}
-        select * from {{ raw_rows }}
+        select * from {{ raw_relation('orders', batches=plan.read, with_batch=true) }}
     {%- endif %}
 
 ),
