@@ -1,0 +1,139 @@
+"""Pooled vs per-channel (stratified) BTYD fits against the scenario harness's ground truth (issue 23, wt-chanfit).
+
+Reads the warehouses bench_scenarios.py built (``--out FOLDER``: FOLDER/<scenario>/warehouse.duckdb and
+raw/scenario_truth.parquet) and redoes the predictive step in Python from the warehouse's own inputs
+(int_customers_rfm_summarised, int_customers_rfm_calibrated, int_clv_settings_resolved, fct_customer_ltv's channel):
+
+* pooled: every count model fitted over all customers, the model chosen by holdout log-likelihood per customer (the
+  warehouse's rule) - the published predicted CLV (checked: the mean over the buyers equals the warehouse's);
+* stratified: the same with clvlayer.btyd.strata (a fit per acquisition channel with >= --min-stratum-customers
+  customers and >= --min-stratum-repeat repeat buyers, pooled otherwise), Gamma-Gamma pooled;
+* chosen: pooled or stratified by the same holdout criterion (clvlayer.btyd.strata.choose_stratification).
+
+Prints per scenario x segment type (acquisition channel, comparable cohorts with >= 200 buyers) the mean and max
+|relative error| of each against the discounted margin of the next 36 months, and the relative standard error of the
+truth's segment mean (the noise floor of the comparison), and the CPU seconds of the fits.
+Usage: .venv/bin/python benchmarks/bench_stratified.py FOLDER [FOLDER ...]
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+import duckdb
+import numpy as np
+import pandas as pd
+
+from clvlayer.btyd import MODELS, fit_gamma_gamma, get_model, model_lifetime_value
+from clvlayer.btyd.strata import POOLED, STRATIFIED, choose_stratification, fit_stratified, \
+    stratified_holdout_log_likelihood
+
+
+def read(warehouse: Path) -> tuple[pd.DataFrame, pd.DataFrame, pd.Series, pd.DataFrame]:
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        channel = con.execute("select customer_id, acquisition_channel, cast(cohort_month as varchar) as cohort_month "
+                              "from marts.fct_customer_ltv where has_completed_order").df()
+        full = con.execute("select * from intermediate.int_customers_rfm_summarised").df().rename(columns=str.lower)
+        calibrated = con.execute("select * from intermediate.int_customers_rfm_calibrated").df().rename(
+            columns=str.lower)
+        settings = con.execute("select * from intermediate.int_clv_settings_resolved").df().iloc[0]
+        segments = con.execute("select segment_type, segment_value, maturity_status from marts.fct_ltv_by_segment "
+                               "where as_of_snapshot = 'current'").df()
+    full = full.merge(channel, on="customer_id", how="left")
+    calibrated = calibrated.merge(channel, on="customer_id", how="left")
+    return full, calibrated, settings, segments
+
+
+def rfm(frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    return tuple(frame[c].to_numpy(float) for c in ("frequency", "recency", "t"))
+
+
+def predictions(full: pd.DataFrame, calibrated: pd.DataFrame, settings: pd.Series, min_customers: int,
+                min_repeat: int) -> tuple[dict[str, np.ndarray], dict[str, str]]:
+    """Predicted CLV per customer of ``full``: pooled, stratified and chosen (each its best model on the holdout)."""
+    penalizer = float(settings["penalizer"])
+    holdout = float(settings["holdout_length"])
+    scores: dict[tuple[str, str], float] = {}
+    for model in MODELS:
+        fit = fit_stratified(model, *rfm(calibrated), calibrated["acquisition_channel"], min_customers=min_customers,
+                             min_repeat_customers=min_repeat, penalizer=penalizer)
+        y = calibrated["holdout_purchases"].to_numpy(float)
+        pooled_ll = stratified_holdout_log_likelihood(fit.__class__(model, fit.pooled, {}), holdout, *rfm(calibrated),
+                                                      y, calibrated["acquisition_channel"])
+        strat_ll = stratified_holdout_log_likelihood(fit, holdout, *rfm(calibrated), y,
+                                                     calibrated["acquisition_channel"])
+        scores[(model, POOLED)] = float(np.mean(pooled_ll)) if fit.pooled.converged else -np.inf
+        scores[(model, STRATIFIED)] = float(np.mean(strat_ll)) if fit.pooled.converged else -np.inf
+    best = {kind: max(MODELS, key=lambda m: scores[(m, kind)]) for kind in (POOLED, STRATIFIED)}
+    chosen_kind = choose_stratification(scores[(best[POOLED], POOLED)], scores[(best[STRATIFIED], STRATIFIED)])
+    x, tx, tt = rfm(full)
+    m = full["monetary_value"].astype("Float64").fillna(0.0).to_numpy(float)
+    gg = fit_gamma_gamma(x, m, penalizer=penalizer, min_repeat_customers=min_repeat)
+    out = {}
+    for kind, model in best.items():
+        fit = fit_stratified(model, x, tx, tt, full["acquisition_channel"], min_customers=min_customers,
+                             min_repeat_customers=min_repeat, penalizer=penalizer)
+        if kind == POOLED:
+            fit = fit.__class__(model, fit.pooled, {})
+        out[kind] = fit.apply(full["acquisition_channel"], lambda p, *a, model=model: model_lifetime_value(
+            model, get_model(model).values(p), gg, *a, months=int(settings["horizon_months"]),
+            monthly_discount_rate=float(settings["monthly_discount_rate"]), margin=float(settings["margin_rate"]),
+            periods_per_month=float(settings["time_units_per_month"])), x, tx, tt, m)
+    out["chosen"] = out[chosen_kind]
+    gain = scores[(best[STRATIFIED], STRATIFIED)] - scores[(best[POOLED], POOLED)]
+    return out, {"pooled_model": best[POOLED], "stratified_model": best[STRATIFIED], "choice": chosen_kind,
+                 "ll_gain_per_1000": f"{1000 * gain:+.2f}"}
+
+
+def compare(folder: Path, min_buyers: int, min_customers: int, min_repeat: int) -> tuple[pd.DataFrame, dict]:
+    full, calibrated, settings, segments = read(folder / "warehouse.duckdb")
+    truth = pd.read_parquet(folder / "raw" / "scenario_truth.parquet")
+    started = time.process_time()
+    values, choice = predictions(full, calibrated, settings, min_customers, min_repeat)
+    choice["cpu_s"] = f"{time.process_time() - started:.1f}"
+    frame = full[["customer_id", "acquisition_channel", "cohort_month"]].assign(**values)
+    frame = frame.merge(truth[["customer_id", "discounted_revenue_next_36m"]], on="customer_id")
+    frame["truth"] = frame["discounted_revenue_next_36m"] * float(settings["margin_rate"])
+    comparable = set(segments.loc[(segments["segment_type"] == "cohort_month")
+                                  & (segments["maturity_status"] == "comparable"), "segment_value"])
+    rows = []
+    for segment_type, column in (("acquisition_channel", "acquisition_channel"), ("cohort (comparable)",
+                                                                                  "cohort_month")):
+        grouped = frame.groupby(column)
+        means = grouped[["truth", POOLED, STRATIFIED, "chosen"]].mean()
+        size, sd = grouped.size(), grouped["truth"].std()
+        keep = size >= min_buyers
+        if column == "cohort_month":
+            keep &= means.index.isin(comparable)
+        means = means[keep]
+        row = {"segment_type": segment_type, "segments": len(means),
+               "truth_rel_se": float((sd[keep] / np.sqrt(size[keep]) / means["truth"]).median())}
+        for kind in (POOLED, STRATIFIED, "chosen"):
+            error = (means[kind] / means["truth"] - 1).abs()
+            row[kind] = f"{error.mean():.0%} / {error.max():.0%}"
+        rows.append(row)
+    return pd.DataFrame(rows), choice
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("folders", nargs="+", type=Path, help="bench_scenarios.py --out folders")
+    parser.add_argument("--min-buyers", type=int, default=200)
+    parser.add_argument("--min-stratum-customers", type=int, default=500)
+    parser.add_argument("--min-stratum-repeat", type=int, default=100)
+    args = parser.parse_args()
+    tables = []
+    for root in args.folders:
+        for folder in sorted(p for p in root.iterdir() if (p / "warehouse.duckdb").exists()):
+            table, choice = compare(folder, args.min_buyers, args.min_stratum_customers, args.min_stratum_repeat)
+            tables.append(table.assign(run=root.name, scenario=folder.name, **choice))
+    table = pd.concat(tables, ignore_index=True)
+    columns = ["run", "scenario", "segment_type", "segments", "truth_rel_se", POOLED, STRATIFIED, "choice",
+               "pooled_model", "stratified_model", "ll_gain_per_1000", "cpu_s"]
+    print(table[columns].to_markdown(index=False, floatfmt=".2f"))
+
+
+if __name__ == "__main__":
+    main()
