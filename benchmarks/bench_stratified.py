@@ -36,7 +36,7 @@ from scipy.stats import chi2
 from clvlayer.btyd import MODELS, fit_gamma_gamma, get_model, model_lifetime_value
 from clvlayer import generate as gen
 from clvlayer.generate_scenarios import HORIZON_MONTHS, MONTHLY_DISCOUNT_RATE, NET_SHARE
-from clvlayer.btyd.strata import POOLED, STRATIFIED, choose_stratification, fit_stratified, \
+from clvlayer.btyd.strata import POOLED, STRATIFIED, StratifiedFit, choose_stratification, fit_stratified, \
     stratified_holdout_log_likelihood
 
 
@@ -59,48 +59,55 @@ def rfm(frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return tuple(frame[c].to_numpy(float) for c in ("frequency", "recency", "t"))
 
 
+def holdout_scores(calibrated: pd.DataFrame, settings: pd.Series, min_customers: int, min_repeat: int
+                   ) -> dict[tuple[str, str], float]:
+    """Holdout log-likelihood per calibration customer of every count model, pooled and stratified."""
+    y = calibrated["holdout_purchases"].to_numpy(float)
+    strata = calibrated["acquisition_channel"]
+    scores: dict[tuple[str, str], float] = {}
+    for model in MODELS:
+        fit = fit_stratified(model, *rfm(calibrated), strata, min_customers=min_customers,
+                             min_repeat_customers=min_repeat, penalizer=float(settings["penalizer"]))
+        for kind, used in ((POOLED, StratifiedFit(model, fit.pooled, {})), (STRATIFIED, fit)):
+            ll = stratified_holdout_log_likelihood(used, float(settings["holdout_length"]), *rfm(calibrated), y, strata)
+            scores[(model, kind)] = float(np.mean(ll)) if fit.pooled.converged else -np.inf
+    return scores
+
+
+def likelihood_ratio(fit: StratifiedFit, strata: pd.Series) -> dict[str, str]:
+    """The likelihood-ratio test of the stratified vs the pooled fit (when every stratum has its own fit)."""
+    if set(fit.fits) != set(strata.dropna()):
+        return {"lr_chi2_df": "n/a", "lr_p": "n/a"}
+    statistic = 2 * (sum(f.log_likelihood for f in fit.fits.values()) - fit.pooled.log_likelihood)
+    df = len(fit.pooled.params) * (len(fit.fits) - 1)
+    return {"lr_chi2_df": f"{statistic:.0f} ({df})", "lr_p": f"{chi2.sf(statistic, df):.1e}"}
+
+
 def predictions(full: pd.DataFrame, calibrated: pd.DataFrame, settings: pd.Series, min_customers: int,
                 min_repeat: int) -> tuple[dict[str, np.ndarray], dict[str, str]]:
     """Predicted CLV per customer of ``full``: pooled, stratified and chosen (each its best model on the holdout)."""
-    penalizer = float(settings["penalizer"])
-    holdout = float(settings["holdout_length"])
-    scores: dict[tuple[str, str], float] = {}
-    for model in MODELS:
-        fit = fit_stratified(model, *rfm(calibrated), calibrated["acquisition_channel"], min_customers=min_customers,
-                             min_repeat_customers=min_repeat, penalizer=penalizer)
-        y = calibrated["holdout_purchases"].to_numpy(float)
-        pooled_ll = stratified_holdout_log_likelihood(fit.__class__(model, fit.pooled, {}), holdout, *rfm(calibrated),
-                                                      y, calibrated["acquisition_channel"])
-        strat_ll = stratified_holdout_log_likelihood(fit, holdout, *rfm(calibrated), y,
-                                                     calibrated["acquisition_channel"])
-        scores[(model, POOLED)] = float(np.mean(pooled_ll)) if fit.pooled.converged else -np.inf
-        scores[(model, STRATIFIED)] = float(np.mean(strat_ll)) if fit.pooled.converged else -np.inf
+    scores = holdout_scores(calibrated, settings, min_customers, min_repeat)
     best = {kind: max(MODELS, key=lambda m: scores[(m, kind)]) for kind in (POOLED, STRATIFIED)}
     chosen_kind = choose_stratification(scores[(best[POOLED], POOLED)], scores[(best[STRATIFIED], STRATIFIED)])
+    penalizer = float(settings["penalizer"])
     x, tx, tt = rfm(full)
     m = full["monetary_value"].astype("Float64").fillna(0.0).to_numpy(float)
     gg = fit_gamma_gamma(x, m, penalizer=penalizer, min_repeat_customers=min_repeat)
-    out = {}
+    strata = full["acquisition_channel"]
+    out, fits = {}, {}
     for kind, model in best.items():
-        fit = fit_stratified(model, x, tx, tt, full["acquisition_channel"], min_customers=min_customers,
-                             min_repeat_customers=min_repeat, penalizer=penalizer)
-        if kind == POOLED:
-            fit = fit.__class__(model, fit.pooled, {})
-        if kind == STRATIFIED:
-            lr = 2 * (sum(f.log_likelihood for f in fit.fits.values()) - fit.pooled.log_likelihood)
-            lr_df = len(fit.pooled.params) * len(fit.fits) - len(fit.pooled.params)
-            all_own = set(fit.fits) == set(full["acquisition_channel"].dropna())
-        out[kind] = fit.apply(full["acquisition_channel"], lambda p, *a, model=model: model_lifetime_value(
+        fit = fit_stratified(model, x, tx, tt, strata, min_customers=min_customers, min_repeat_customers=min_repeat,
+                             penalizer=penalizer)
+        fits[kind] = fit if kind == STRATIFIED else StratifiedFit(model, fit.pooled, {})
+        out[kind] = fits[kind].apply(strata, lambda p, *a, model=model: model_lifetime_value(
             model, get_model(model).values(p), gg, *a, months=int(settings["horizon_months"]),
             monthly_discount_rate=float(settings["monthly_discount_rate"]), margin=float(settings["margin_rate"]),
             periods_per_month=float(settings["time_units_per_month"])), x, tx, tt, m)
     out["chosen"] = out[chosen_kind]
     gain = scores[(best[STRATIFIED], STRATIFIED)] - scores[(best[POOLED], POOLED)]
+    # the likelihood-ratio test of the full fits: the alternative criterion
     return out, {"pooled_model": best[POOLED], "stratified_model": best[STRATIFIED], "choice": chosen_kind,
-                 "ll_gain_per_1000": f"{1000 * gain:+.2f}",
-                 # likelihood-ratio test of the full fits (every channel its own fit): the alternative criterion
-                 "lr_chi2_df": f"{lr:.0f} ({lr_df})" if all_own else "n/a",
-                 "lr_p": f"{chi2.sf(lr, lr_df):.1e}" if all_own else "n/a"}
+                 "ll_gain_per_1000": f"{1000 * gain:+.2f}", **likelihood_ratio(fits[STRATIFIED], strata)}
 
 
 def expected_truth(raw: Path) -> pd.DataFrame:

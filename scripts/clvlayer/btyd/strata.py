@@ -45,9 +45,6 @@ class StratifiedFit:
     fits: Mapping[str, Any]
     fallback_reasons: Mapping[str, str] = field(default_factory=dict)
 
-    def fit_for(self, stratum: str) -> Any:
-        return self.fits.get(stratum, self.pooled)
-
     def apply(self, strata: ArrayLike, function: Callable[..., ArrayLike], *arrays: ArrayLike) -> FloatArray:
         """``function(params, *arrays)`` per customer with the customer's stratum fit (pooled for the rest)."""
         labels = np.asarray(strata, dtype=object)
