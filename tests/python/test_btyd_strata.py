@@ -86,6 +86,13 @@ def test_small_strata_are_scored_by_the_pooled_fit(shop: dict[str, np.ndarray]) 
     assert np.all(probe[shop["channel"] == "short"] == fit.fits["short"].params["b"])
 
 
+def test_apply_scores_unknown_and_missing_strata_with_the_pooled_fit() -> None:
+    fit = StratifiedFit("bgnbd", {"b": 0.0}, {"all": {"b": 1.0}, "x": {"b": 2.0}})  # a channel may be named 'all'
+    labels = np.array(["x", None, "all", "y", "x"], dtype=object)
+    values = fit.apply(labels, lambda p, v: p["b"] + v, np.arange(5.0))
+    np.testing.assert_array_equal(values, [2.0, 1.0, 3.0, 3.0, 6.0])
+
+
 def test_strata_to_fit_needs_customers_and_repeat_buyers() -> None:
     strata = np.array(["a"] * 5 + ["b"] * 5 + ["c"] * 2 + [None] * 9, dtype=object)
     frequency = np.array([1, 1, 0, 0, 0] + [1, 1, 1, 0, 0] + [3, 3] + [1] * 9)

@@ -32,7 +32,6 @@ from clvlayer.btyd.registry import get_model, holdout_log_likelihood
 
 POOLED = "pooled"
 STRATIFIED = "stratified"
-ALL_STRATA = "all"  # the stratum label of the pooled fit
 
 
 @dataclass(frozen=True)
@@ -50,9 +49,11 @@ class StratifiedFit:
         labels = np.asarray(strata, dtype=object)
         columns = [np.asarray(a) for a in arrays]
         out = np.full(len(labels), np.nan)
-        own = np.isin(labels, list(self.fits))
-        for stratum, fit in [(ALL_STRATA, self.pooled), *self.fits.items()]:
-            rows = ~own if stratum == ALL_STRATA else labels == stratum
+        pooled = np.ones(len(labels), dtype=bool)
+        groups = [(labels == stratum, fit) for stratum, fit in self.fits.items()]
+        for rows, _ in groups:
+            pooled &= ~rows
+        for rows, fit in [(pooled, self.pooled), *groups]:
             if rows.any():
                 out[rows] = function(fit, *(c[rows] for c in columns))
         return out
