@@ -20,6 +20,8 @@ noise of the realised truth. And the holdout log-likelihood gain of the stratifi
 likelihood-ratio test of the stratified vs the pooled full fit (chi-square, degrees of freedom) as the alternative
 criterion, and the CPU seconds of the fits.
 Usage: .venv/bin/python benchmarks/bench_stratified.py FOLDER [FOLDER ...]
+       .venv/bin/python benchmarks/bench_stratified.py --cost WAREHOUSE [--share 0.1]  (CPU s of the fits and of
+       point scoring, pooled vs per channel, on a share of a built warehouse's customers)
 """
 
 from __future__ import annotations
@@ -155,13 +157,58 @@ def compare(folder: Path, min_buyers: int, min_customers: int, min_repeat: int) 
     return pd.DataFrame(rows), choice
 
 
+def cost(warehouse: Path, share: float, min_customers: int, min_repeat: int) -> None:
+    """Process CPU s of every count model's fit (both RFM summaries) and of discounted CLV for every customer,
+    pooled vs per channel, on ``share`` of the customers of ``warehouse`` (opened read-only)."""
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        frames = {table: con.execute(f"""
+            select s.frequency, s.recency, s.t, s.monetary_value, c.acquisition_channel
+            from intermediate.{table} as s inner join marts.fct_customer_ltv as c using (customer_id)
+            where hash(s.customer_id) % 1000 < {int(share * 1000)}""").df().rename(columns=str.lower)
+            for table in ("int_customers_rfm_summarised", "int_customers_rfm_calibrated")}
+    for table, frame in frames.items():
+        for model in MODELS:
+            started = time.process_time()
+            get_model(model).fit(*rfm(frame), min_customers=1)
+            pooled = time.process_time() - started
+            started = time.process_time()
+            fit = fit_stratified(model, *rfm(frame), frame["acquisition_channel"], min_customers=min_customers,
+                                 min_repeat_customers=min_repeat)
+            print(f"{table} {len(frame)} customers {model}: pooled fit {pooled:.2f} CPU s; pooled + "
+                  f"{len(fit.fits)} strata {time.process_time() - started:.2f} CPU s", flush=True)
+    frame = frames["int_customers_rfm_summarised"]
+    x, tx, tt = rfm(frame)
+    m = frame["monetary_value"].astype("Float64").fillna(0.0).to_numpy(float)
+    gg = fit_gamma_gamma(x, m)
+    for model in MODELS:
+        fit = fit_stratified(model, x, tx, tt, frame["acquisition_channel"], min_customers=min_customers,
+                             min_repeat_customers=min_repeat)
+
+        def clv(params: object, *arrays: np.ndarray, model: str = model) -> np.ndarray:
+            return model_lifetime_value(model, get_model(model).values(params), gg, *arrays, months=36,
+                                        monthly_discount_rate=0.01, periods_per_month=30.4375)
+
+        started = time.process_time()
+        clv(fit.pooled, x, tx, tt, m)
+        pooled = time.process_time() - started
+        started = time.process_time()
+        fit.apply(frame["acquisition_channel"], clv, x, tx, tt, m)
+        print(f"scoring {len(frame)} customers {model}: pooled {pooled:.2f} CPU s; per stratum "
+              f"{time.process_time() - started:.2f} CPU s", flush=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("folders", nargs="+", type=Path, help="bench_scenarios.py --out folders")
+    parser.add_argument("folders", nargs="*", type=Path, help="bench_scenarios.py --out folders")
+    parser.add_argument("--cost", type=Path, help="a built warehouse: measure the CPU cost instead")
+    parser.add_argument("--share", type=float, default=0.1, help="--cost: the share of its customers")
     parser.add_argument("--min-buyers", type=int, default=200)
     parser.add_argument("--min-stratum-customers", type=int, default=500)
     parser.add_argument("--min-stratum-repeat", type=int, default=100)
     args = parser.parse_args()
+    if args.cost:
+        cost(args.cost, args.share, args.min_stratum_customers, args.min_stratum_repeat)
+        return
     tables = []
     for root in args.folders:
         for folder in sorted(p for p in root.iterdir() if (p / "warehouse.duckdb").exists()):
