@@ -39,6 +39,9 @@ interface so callers loop over models instead of naming them::
   from each fit's ``log_cov``), returning :class:`PurchaseIntervals` / :class:`ClvIntervals`.
 * **holdout choice**: :func:`holdout_log_likelihood` (a model's score of the counts made in a holdout period),
   :func:`score_models` (every model's holdout scores), :func:`choose_model` (the documented rule).
+* **per stratum**: :func:`fit_stratified` (a fit per level of a categorical attribute such as the acquisition
+  channel, pooled for small levels; :class:`StratifiedFit`), :func:`choose_stratification` (pooled vs stratified by
+  the same holdout rule).
 
 Parameters may be passed as a fit, a dict or a sequence in ``ModelSpec.parameters`` order. Modules with a leading
 underscore (shared fitting layer, pattern aggregation, prediction building blocks) are internal.
@@ -61,6 +64,7 @@ from clvlayer.btyd.registry import (
     holdout_log_likelihood,
 )
 from clvlayer.btyd.selection import BUCKETS, choose_model, frequency_bucket, score_models
+from clvlayer.btyd.strata import StratifiedFit, choose_stratification, fit_stratified, stratified_holdout_log_likelihood
 
 __all__ = [
     # inputs, errors and fit results
@@ -99,4 +103,9 @@ __all__ = [
     "choose_model",
     "frequency_bucket",
     "BUCKETS",
+    # per stratum
+    "StratifiedFit",
+    "fit_stratified",
+    "choose_stratification",
+    "stratified_holdout_log_likelihood",
 ]
