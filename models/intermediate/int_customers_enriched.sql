@@ -6,7 +6,9 @@
 -- (incremental); everything as-of dependent is derived here in one pass per customer and snapshot.
 with
 
-customers as (
+-- customers and order_facts are read twice (the customer ids, the join): inlined where read, not materialized whole
+-- (docs/benchmarks.md, "The customer x snapshot state at 100M")
+customers as {{ not_materialized() }} (
 
     select * from {{ ref('stg_shop__customers') }}
 
@@ -18,7 +20,7 @@ snapshots as (
 
 ),
 
-order_facts as (
+order_facts as {{ not_materialized() }} (
 
     select * from {{ ref('int_customers_aggregated_to_snapshots') }}
 
