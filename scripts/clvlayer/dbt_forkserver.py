@@ -206,18 +206,19 @@ def _preload() -> bool:
 def _compile_manifest_serializers(states: Path | None = None) -> None:
     """Have mashumaro build the (de)serializers of dbt's manifest classes here, once, so the forked children inherit
     them: it builds each class's code on first use, and every child reads its parse state (msgpack) and writes
-    manifest.json, so each one built the same code again (~0.6 CPU s of a build's ~8 on the hand-made tables). The
-    project's newest saved parse state (in `states`, default clvlayer.dbt_runner.PARSE_CACHE) is read and written
-    once and dropped; with none yet, or one that does not load, the children build the code themselves as before."""
+    manifest.json, so each one built the same code again (~0.6 CPU s of a 6-8 CPU s build of the hand-made
+    tables). The project's newest saved parse state (in `states`, default clvlayer.dbt_runner.PARSE_CACHE) is read
+    and written once and dropped; with none yet, or one that does not load, the children build the code themselves
+    as before."""
     from clvlayer.dbt_runner import PARSE_CACHE
 
-    saved = sorted((states or PARSE_CACHE).glob("*.msgpack"), key=lambda path: path.stat().st_mtime)
-    if not saved:
-        return
     with contextlib.suppress(Exception):  # a cache only: whatever fails here, the children do it themselves
         from dbt.contracts.graph.manifest import Manifest
         from dbt.parser.manifest import extended_mashumaro_encoder, extended_mashumuro_decoder
 
+        saved = sorted((states or PARSE_CACHE).glob("*.msgpack"), key=lambda path: path.stat().st_mtime)
+        if not saved:
+            return
         manifest = Manifest.from_msgpack(saved[-1].read_bytes(), decoder=extended_mashumuro_decoder)
         manifest.fill_tracking_metadata = lambda: None  # reads dbt's flags, which the server has not set
         manifest.writable_manifest().to_dict(omit_none=False, context={"artifact": True})  # manifest.json
