@@ -200,7 +200,24 @@ def _preload() -> bool:
         with contextlib.suppress(ImportError):
             importlib.import_module(name)
     _compile_manifest_serializers()
+    _build_config_schemas()
     return len(os.listdir("/proc/self/task")) == 1
+
+
+# the classes whose JSON schema every dbt invocation validates its project, profile, hooks and selectors against
+CONFIG_SCHEMAS = ("dbt.contracts.project:Project", "dbt.contracts.project:ProjectFlags",
+                  "dbt.contracts.project:PackageConfig", "dbt.adapters.duckdb.credentials:DuckDBCredentials",
+                  "dbt.artifacts.resources:Hook", "dbt.config.selectors:SelectorFile")
+
+
+def _build_config_schemas() -> None:
+    """Build, once in the server, the JSON schemas dbt validates its configuration against: dbt builds each class's
+    schema on first use and keeps it for the process (an lru_cache), so every forked child built the same ones again
+    (~0.3-0.7 s of each child in a profile)."""
+    for path in CONFIG_SCHEMAS:
+        module, name = path.split(":")
+        with contextlib.suppress(Exception):  # a cache only: a class not found is built by the children
+            getattr(importlib.import_module(module), name).json_schema()
 
 
 def _compile_manifest_serializers(states: Path | None = None) -> None:

@@ -131,3 +131,22 @@ def test_a_build_writes_the_manifest_when_it_ends_only(monkeypatch: pytest.Monke
     _write_the_manifest_once(["--quiet", "build", "--select", "x"])
     requires.parse_manifest(None, False, True, True, [])
     assert calls == [True, False]
+
+
+def test_the_server_builds_the_config_schemas_its_children_would_build() -> None:
+    """dbt validates its project, profile, hooks and selectors against JSON schemas it builds on first use and keeps
+    (an lru_cache): after the server's warm-up each of them is found built (a cache hit, no miss)."""
+    import subprocess
+    import sys
+
+    script = ("import importlib\nimport dbt.cli.main\nfrom dbt_common.dataclass_schema import dbtClassMixin\n"
+              "from clvlayer import dbt_forkserver\n"
+              "dbt_forkserver._build_config_schemas()\n"
+              "cache = dbtClassMixin.json_schema.__func__\nbefore = cache.cache_info()\n"
+              "for path in dbt_forkserver.CONFIG_SCHEMAS:\n"
+              "    module, name = path.split(':')\n"
+              "    getattr(importlib.import_module(module), name).json_schema()\n"
+              "after = cache.cache_info()\n"
+              "print(after.misses - before.misses, after.hits - before.hits)\n")
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+    assert done.stdout.split() == ["0", str(len(dbt_forkserver.CONFIG_SCHEMAS))], done.stderr
