@@ -96,3 +96,57 @@ def test_a_server_killed_while_its_child_runs_is_an_error_and_takes_the_child(tm
         time.sleep(0.1)
     assert not Path(f"/proc/{child}").exists(), "the child outlived its server"
     assert not server.ready
+
+
+def test_the_server_builds_the_manifest_serializers_its_children_would_build(sample_warehouse: Path) -> None:
+    """mashumaro builds a class's (de)serializer on first use, replacing the class's method: after the server's
+    warm-up on a saved parse state (here the sample's), reading that state and writing manifest.json find the built
+    code (the methods were replaced), so a forked child does not build it again."""
+    import subprocess
+    import sys
+
+    script = ("from pathlib import Path\nimport dbt.cli.main\n"
+              "from dbt.contracts.graph.manifest import Manifest, WritableManifest\n"
+              "from clvlayer import dbt_forkserver\n"
+              "before = (WritableManifest.__dict__['to_dict'], Manifest.__dict__['from_msgpack'].__func__)\n"
+              f"dbt_forkserver._compile_manifest_serializers(Path({str(sample_warehouse.parent / 'target')!r}))\n"
+              "after = (WritableManifest.__dict__['to_dict'], Manifest.__dict__['from_msgpack'].__func__)\n"
+              "print([b is not a for b, a in zip(before, after)])\n")
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[True, True]", done.stderr
+
+
+def test_a_build_writes_the_manifest_when_it_ends_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`dbt build` in clv's child parses without writing manifest.json (the run's end writes it, with the compiled
+    SQL); other commands write it as dbt does."""
+    from dbt.cli import requires
+
+    from clvlayer.dbt_runner import _write_the_manifest_once
+
+    calls: list[bool] = []
+    monkeypatch.setattr(requires, "parse_manifest", lambda config, perf, write, write_json, integrations:
+                        calls.append(write))
+    _write_the_manifest_once(["parse"])
+    requires.parse_manifest(None, False, True, True, [])
+    _write_the_manifest_once(["--quiet", "build", "--select", "x"])
+    requires.parse_manifest(None, False, True, True, [])
+    assert calls == [True, False]
+
+
+def test_the_server_builds_the_config_schemas_its_children_would_build() -> None:
+    """dbt validates its project, profile, hooks and selectors against JSON schemas it builds on first use and keeps
+    (an lru_cache): after the server's warm-up each of them is found built (a cache hit, no miss)."""
+    import subprocess
+    import sys
+
+    script = ("import importlib\nimport dbt.cli.main\nfrom dbt_common.dataclass_schema import dbtClassMixin\n"
+              "from clvlayer import dbt_forkserver\n"
+              "dbt_forkserver._build_config_schemas()\n"
+              "cache = dbtClassMixin.json_schema.__func__\nbefore = cache.cache_info()\n"
+              "for path in dbt_forkserver.CONFIG_SCHEMAS:\n"
+              "    module, name = path.split(':')\n"
+              "    getattr(importlib.import_module(module), name).json_schema()\n"
+              "after = cache.cache_info()\n"
+              "print(after.misses - before.misses, after.hits - before.hits)\n")
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+    assert done.stdout.split() == ["0", str(len(dbt_forkserver.CONFIG_SCHEMAS))], done.stderr

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from collections import OrderedDict
 from pathlib import Path
 
 import duckdb
@@ -75,6 +76,24 @@ def test_a_saved_query_that_does_not_plan_fails_the_build_naming_it(sample_wareh
     assert "broken_revenue" in (tmp_path / FAILED_FILE).read_text()
     with pytest.raises(ExportError, match="broken_revenue"):
         plan_exports(json.dumps(manifest))
+
+
+def test_a_manifest_is_planned_once_per_process(sample_warehouse: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A process that builds many times (the test suite) plans a manifest's exports once: the second build of the
+    same manifest text takes the kept plan (the same exports, the same SQL) without building MetricFlow's engine
+    again; another manifest text is planned anew."""
+    import clvlayer.serve as serve
+    from clvlayer import exports
+
+    text = manifest_of(sample_warehouse).read_text()
+    monkeypatch.setattr(exports, "_PLANNED", OrderedDict())
+    engines, planner = [], serve.Planner
+    monkeypatch.setattr(serve, "Planner", lambda manifest: engines.append(manifest) or planner(manifest))
+    first = plan_exports(text)
+    assert plan_exports(text) == first and len(engines) == 1
+    assert {export.table for export in first} == EXPECTED and all(export.sql for export in first)
+    other = plan_exports(json.dumps(json.loads(text), indent=1))  # the same content, another text: planned anew
+    assert len(engines) == 2 and [(e.saved_query, e.table) for e in other] == [(e.saved_query, e.table) for e in first]
 
 
 def test_stale_exports_are_dropped_and_unbuilt_models_skipped(sample_warehouse: Path, tmp_path: Path) -> None:
