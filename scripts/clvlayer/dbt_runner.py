@@ -257,13 +257,19 @@ def _write_the_manifest_once(command: list[str]) -> None:
     subcommand = next((arg for arg in command if not arg.startswith("-")), None)
     if subcommand != "build" or "--no-write-json" in command:
         return
+    import inspect
+
     from dbt.cli import requires
 
     parse = requires.parse_manifest
+    signature = inspect.signature(parse)
+    if "write" not in signature.parameters:  # another dbt version: write as dbt does
+        return
 
-    def parse_without_writing(runtime_config: object, write_perf_info: bool, write: bool, write_json: bool,
-                              active_integrations: list) -> object:
-        return parse(runtime_config, write_perf_info, False, write_json, active_integrations)
+    def parse_without_writing(*args: object, **kwargs: object) -> object:
+        bound = signature.bind(*args, **kwargs)
+        bound.arguments["write"] = False
+        return parse(*bound.args, **bound.kwargs)
 
     requires.parse_manifest = parse_without_writing
 

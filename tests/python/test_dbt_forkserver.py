@@ -133,6 +133,20 @@ def test_a_build_writes_the_manifest_when_it_ends_only(monkeypatch: pytest.Monke
     assert calls == [True, False]
 
 
+def test_a_dbt_whose_parse_has_no_write_argument_is_left_as_it_is(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Another dbt version's parse_manifest without a `write` parameter is not wrapped (dbt writes as it does)."""
+    from dbt.cli import requires
+
+    from clvlayer.dbt_runner import _write_the_manifest_once
+
+    def parse(config: object, perf: bool) -> None:
+        return None
+
+    monkeypatch.setattr(requires, "parse_manifest", parse)
+    _write_the_manifest_once(["build"])
+    assert requires.parse_manifest is parse
+
+
 def test_the_server_builds_the_config_schemas_its_children_would_build() -> None:
     """dbt validates its project, profile, hooks and selectors against JSON schemas it builds on first use and keeps
     (an lru_cache): after the server's warm-up each of them is found built (a cache hit, no miss)."""
