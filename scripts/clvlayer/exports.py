@@ -11,10 +11,9 @@ published tables as CSV or Parquet.
 
 from __future__ import annotations
 
-import hashlib
+import functools
 import json
 import time
-from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -35,27 +34,21 @@ class Export:
     sql: str
 
 
-# The plans of the last semantic manifests this process planned, by the digest of their text (the plan depends on
-# nothing else). A process that builds many times (the test suite: ~100 builds on two workers, nearly all of one
-# manifest) plans each manifest once instead of once per build: MetricFlow's engine built from the manifest and the
-# five saved queries planned cost ~0.3-0.8 CPU s a build. A manifest that fails to plan is not kept (it fails again).
-_PLANNED: OrderedDict[str, tuple[Export, ...]] = OrderedDict()
+# How many semantic manifests' plans a process keeps (by their text; the plan depends on nothing else). A process that
+# builds many times (the test suite: ~100 builds on two workers, nearly all of one manifest) plans each manifest once
+# instead of once per build: MetricFlow's engine built from the manifest and the five saved queries planned cost
+# ~0.3-0.8 CPU s a build. A manifest that fails to plan is not kept (it fails again).
 PLANS_KEPT = 4
 
 
 def plan_exports(manifest_json: str) -> list[Export]:
     """Every export of every saved query in the manifest, with its SQL (ExportError names a query that fails);
     planned once per manifest text in this process."""
-    key = hashlib.sha256(manifest_json.encode()).hexdigest()
-    if key not in _PLANNED:
-        _PLANNED[key] = tuple(_plan(manifest_json))
-        while len(_PLANNED) > PLANS_KEPT:
-            _PLANNED.popitem(last=False)
-    _PLANNED.move_to_end(key)
-    return list(_PLANNED[key])
+    return list(_plan(manifest_json))
 
 
-def _plan(manifest_json: str) -> list[Export]:
+@functools.lru_cache(maxsize=PLANS_KEPT)
+def _plan(manifest_json: str) -> tuple[Export, ...]:
     from clvlayer.serve import MetricQuery, Planner
 
     planner = Planner(manifest_json)
@@ -72,7 +65,7 @@ def _plan(manifest_json: str) -> list[Export]:
             config = export.get("config") or {}
             planned.append(Export(name, config.get("schema_name") or config.get("schema") or EXPORT_SCHEMA,
                                   config.get("alias") or export["name"], sql))
-    return planned
+    return tuple(planned)
 
 
 @dataclass

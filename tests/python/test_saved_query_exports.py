@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import shutil
-from collections import OrderedDict
 from pathlib import Path
 
 import duckdb
@@ -86,7 +85,7 @@ def test_a_manifest_is_planned_once_per_process(sample_warehouse: Path, monkeypa
     from clvlayer import exports
 
     text = manifest_of(sample_warehouse).read_text()
-    monkeypatch.setattr(exports, "_PLANNED", OrderedDict())
+    exports._plan.cache_clear()
     engines, planner = [], serve.Planner
     monkeypatch.setattr(serve, "Planner", lambda manifest: engines.append(manifest) or planner(manifest))
     first = plan_exports(text)
