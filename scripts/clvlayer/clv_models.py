@@ -1,8 +1,9 @@
 """Predictive CLV inside the dbt DAG: the logic behind the dbt Python models in models/intermediate/predictive.
 
 The dbt Python models (dbt-duckdb runs them in the dbt process) are thin: they read the RFM summaries and the
-one-row settings model, call the functions here and return the DataFrame dbt materialises. The models themselves
-live in the model library :mod:`clvlayer.btyd` (BG/NBD, MBG/NBD, Pareto/NBD, Gamma-Gamma; fitting, standard errors,
+one-row settings model, call the functions here and return the DataFrame dbt materialises (int_customers_clv_predicted:
+an Arrow stream scored a chunk of customers at a time, :func:`prediction_batches`). The models themselves live in the
+model library :mod:`clvlayer.btyd` (BG/NBD, MBG/NBD, Pareto/NBD, Gamma-Gamma; fitting, standard errors,
 intervals, holdout model choice); this module only turns warehouse tables into library calls and library results
 into warehouse rows, so pytest can call it directly on edge cases (zero customers, no repeat buyers, ...).
 
