@@ -1,8 +1,9 @@
 """Predictive CLV inside the dbt DAG: the logic behind the dbt Python models in models/intermediate/predictive.
 
 The dbt Python models (dbt-duckdb runs them in the dbt process) are thin: they read the RFM summaries and the
-one-row settings model, call the functions here and return the DataFrame dbt materialises. The models themselves
-live in the model library :mod:`clvlayer.btyd` (BG/NBD, MBG/NBD, Pareto/NBD, Gamma-Gamma; fitting, standard errors,
+one-row settings model, call the functions here and return the DataFrame dbt materialises (int_customers_clv_predicted:
+an Arrow stream scored a chunk of customers at a time, :func:`prediction_batches`). The models themselves live in the
+model library :mod:`clvlayer.btyd` (BG/NBD, MBG/NBD, Pareto/NBD, Gamma-Gamma; fitting, standard errors,
 intervals, holdout model choice); this module only turns warehouse tables into library calls and library results
 into warehouse rows, so pytest can call it directly on edge cases (zero customers, no repeat buyers, ...).
 
@@ -25,11 +26,12 @@ from __future__ import annotations
 import json
 import math
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from clvlayer.btyd import (
     MODELS,
@@ -350,12 +352,56 @@ def score_customers(
     at ``interval_level`` (:mod:`clvlayer.btyd.intervals`): the predictive interval of the number of purchases and
     of the realised discounted CLV, parameter uncertainty (``interval_draws`` draws) and process uncertainty.
     """
+    return pd.concat(list(score_in_chunks(summary, parameters, settings, selection)), ignore_index=True)
+
+
+#: customers scored at once by the dbt model int_customers_clv_predicted (:func:`prediction_batches`): its memory is
+#: one chunk's frames and temporaries (~0.8 KB per customer at 10M), not the whole population's (12.8M customers at
+#: 100M). Every per-customer value is the same in any chunk (given the stored fits and the seeded parameter draws);
+#: a warehouse with more customers than this recomputes the chosen model's draws' group quantities per chunk.
+SCORE_CHUNK_CUSTOMERS = 2_000_000
+
+#: PREDICTION_COLUMNS' dtypes as Arrow types (the table's column types: VARCHAR, DOUBLE, BIGINT)
+_ARROW_TYPES: dict[str, pa.DataType] = {"str": pa.large_string(), "Float64": pa.float64(), "Int64": pa.int64()}
+PREDICTION_SCHEMA = pa.schema([(column, _ARROW_TYPES[dtype]) for column, dtype in PREDICTION_COLUMNS.items()])
+#: prediction columns that must be finite where not null (:func:`assert_finite`)
+FINITE_PREDICTIONS = ["p_alive", "expected_purchases", "expected_average_spend", "predicted_clv",
+                      "predicted_clv_lower", "model_expected_lifetime_months"]
+
+
+def score_in_chunks(
+    summary: pd.DataFrame, parameters: pd.DataFrame, settings: pd.DataFrame, selection: pd.DataFrame | None = None,
+    chunk_customers: int | None = None,
+) -> Iterator[pd.DataFrame]:
+    """:func:`score_customers`' rows, model by model and within a model ``chunk_customers`` customers (in customer
+    order) at a time (all at once when None): the same rows in the same order, each chunk scored alone."""
     summary = in_customer_order(summary)
     if summary.empty:
-        return _frame([], PREDICTION_COLUMNS)
+        yield _frame([], PREDICTION_COLUMNS)
+        return
     with_intervals = set(COUNT_MODELS) if selection is None else set(selection["chosen_model"].dropna())
-    return pd.concat([_score_model(summary, parameters, settings, model, model in with_intervals)
-                      for model in COUNT_MODELS], ignore_index=True)
+    n = len(summary)
+    step = n if chunk_customers is None else max(1, int(chunk_customers))
+    for model in COUNT_MODELS:
+        for lo in range(0, n, step):
+            part = summary if step >= n else summary.iloc[lo:lo + step].reset_index(drop=True)
+            yield _score_model(part, parameters, settings, model, model in with_intervals)
+
+
+def prediction_batches(
+    summary: pd.DataFrame, parameters: pd.DataFrame, settings: pd.DataFrame, selection: pd.DataFrame | None = None,
+    chunk_customers: int = SCORE_CHUNK_CUSTOMERS,
+) -> pa.RecordBatchReader:
+    """int_customers_clv_predicted as a stream: :func:`score_in_chunks`' frames, each checked by
+    :func:`assert_finite` and converted to an Arrow batch only when DuckDB reads it (dbt-duckdb registers the
+    returned reader and creates the table from it), so the dbt process never holds more than one chunk's rows."""
+
+    def batches() -> Iterator[pa.RecordBatch]:
+        for frame in score_in_chunks(summary, parameters, settings, selection, chunk_customers):
+            assert_finite(frame, FINITE_PREDICTIONS)
+            yield pa.RecordBatch.from_pandas(frame, schema=PREDICTION_SCHEMA, preserve_index=False)
+
+    return pa.RecordBatchReader.from_batches(PREDICTION_SCHEMA, batches())
 
 
 def _score_model(

@@ -246,7 +246,8 @@ def predictive_step(spark: Any, manifest: dict[str, Any], frames: dict[str, Any]
     """The DuckDB Python models' chain (models/intermediate/predictive/*.py) on frames read through Spark: the same
     clvlayer.clv_models calls in the same order, each result written next to its model as <model>__predictive_step
     and kept in ``frames`` for the later steps (the rows the tables hold)."""
-    from clvlayer.clv_models import assert_finite, fit_or_reuse, predict_holdout, score_customers, select_model
+    from clvlayer.clv_models import (FINITE_PREDICTIONS, assert_finite, fit_or_reuse, predict_holdout,
+                                     score_customers, select_model)
 
     settings = frames["int_clv_settings_resolved"] = _read(spark, _relation(manifest, "int_clv_settings_resolved"))
     full = _read(spark, _relation(manifest, "int_customers_rfm_summarised"))
@@ -257,8 +258,7 @@ def predictive_step(spark: Any, manifest: dict[str, Any], frames: dict[str, Any]
     assert_finite(holdout, ["predicted_holdout_purchases", "holdout_log_likelihood", "holdout_interval_coverage"])
     selected = select_model(holdout, settings)
     scored = score_customers(full, fitted, settings, selected)
-    assert_finite(scored, ["p_alive", "expected_purchases", "expected_average_spend", "predicted_clv",
-                           "predicted_clv_lower", "model_expected_lifetime_months"])
+    assert_finite(scored, FINITE_PREDICTIONS)
     outputs = {"int_clv_models_fitted": fitted, "int_customers_holdout_predicted": holdout,
                "int_clv_model_selected": selected, "int_customers_clv_predicted": scored}
     frames.update(outputs)

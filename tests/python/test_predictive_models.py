@@ -12,6 +12,7 @@ from pathlib import Path
 import duckdb
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pytest
 
 from btyd_oracles import simulate_bg
@@ -109,6 +110,77 @@ def test_scores_are_the_per_customer_formulas_on_any_thread_count(mbg_world: dic
     monkeypatch.setattr(_core, "THREADS", 1)
     serial = clv_models.score_customers(mbg_world["frame"], fits, settings(), mbg_world["selection"])
     pd.testing.assert_frame_equal(serial, scored)
+
+
+@pytest.mark.parametrize("chunk", [333, 1500])
+def test_scoring_in_chunks_of_customers_is_scoring_them_at_once(mbg_world: dict[str, pd.DataFrame],
+                                                               chunk: int) -> None:
+    """The dbt model scores a chunk of customers at a time (clv_models.prediction_batches): the same rows in the same
+    order, every value to the last bit (intervals included: the seeded draws are the same in every chunk)."""
+    chunks = list(clv_models.score_in_chunks(mbg_world["frame"], mbg_world["fits"], settings(),
+                                             mbg_world["selection"], chunk))
+    assert len(chunks) == 3 * -(-len(mbg_world["frame"]) // chunk)
+    pd.testing.assert_frame_equal(pd.concat(chunks, ignore_index=True), mbg_world["scored"], check_exact=True)
+
+
+@pytest.mark.parametrize("model", ["bgnbd", "mbgnbd"])
+def test_a_customers_expected_lifetime_does_not_depend_on_who_else_is_scored(model: str) -> None:
+    """The BG-type remaining lifetime's quadrature is each row's own sum (not BLAS gemv, whose rounding changed with
+    the number of rows sharing a frequency): a customer scored alone, in a chunk, gets the value scored with all."""
+    x = np.repeat([1.0, 2.0, 5.0], 7)
+    T = np.linspace(30.0, 400.0, len(x))
+    tx = T / 2.0
+    point, cap = (0.8, 20.0, 0.9, 4.0), 11 * 30.4375
+    together = expected_restricted_lifetime(model, point, x, tx, T, cap)
+    alone = [expected_restricted_lifetime(model, point, x[i:i + 1], tx[i:i + 1], T[i:i + 1], cap)[0]
+             for i in range(len(x))]
+    np.testing.assert_array_equal(together, alone)
+
+
+def test_prediction_batches_stream_the_scores_into_duckdb(mbg_world: dict[str, pd.DataFrame],
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """int_customers_clv_predicted returns an Arrow stream: nothing is scored until DuckDB reads it, one chunk per
+    batch, and the table DuckDB makes from it holds score_customers' rows with the column types of the frame's."""
+    calls: list[int] = []
+    score_model = clv_models._score_model
+
+    def counted(summary: pd.DataFrame, *args: object) -> pd.DataFrame:
+        calls.append(len(summary))
+        return score_model(summary, *args)
+
+    monkeypatch.setattr(clv_models, "_score_model", counted)
+    reader = clv_models.prediction_batches(mbg_world["frame"], mbg_world["fits"], settings(), mbg_world["selection"],
+                                           chunk_customers=1500)
+    assert calls == []
+    with duckdb.connect() as con:
+        con.register("scored", reader)
+        con.execute("create table t as select * from scored")
+        types = dict(con.execute("select column_name, data_type from information_schema.columns "
+                                 "where table_name = 't'").fetchall())
+        table = con.sql("select * from t").to_arrow_table()
+    assert calls == [1500, 1500, 1000] * 3
+    assert types == {column: {"str": "VARCHAR", "Float64": "DOUBLE", "Int64": "BIGINT"}[dtype]
+                     for column, dtype in clv_models.PREDICTION_COLUMNS.items()}
+    expected = pa.Table.from_pandas(mbg_world["scored"], schema=clv_models.PREDICTION_SCHEMA, preserve_index=False)
+    assert table.cast(clv_models.PREDICTION_SCHEMA).equals(expected)
+
+
+def test_prediction_batches_check_every_chunk(mbg_world: dict[str, pd.DataFrame],
+                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    """A non-finite prediction in any chunk fails the stream (and so the dbt model), as assert_finite did on the
+    whole frame."""
+    score_model = clv_models._score_model
+
+    def broken(summary: pd.DataFrame, *args: object) -> pd.DataFrame:
+        out = score_model(summary, *args)
+        out.loc[len(out) - 1, "predicted_clv"] = np.inf
+        return out
+
+    monkeypatch.setattr(clv_models, "_score_model", broken)
+    reader = clv_models.prediction_batches(mbg_world["frame"], mbg_world["fits"], settings(), mbg_world["selection"],
+                                           chunk_customers=1500)
+    with pytest.raises(clv_models.ClvFitError, match="predicted_clv has 1 non-finite values"):
+        reader.read_all()
 
 
 def test_chosen_models_holdout_intervals_are_calibrated_in_process(mbg_world: dict[str, pd.DataFrame]) -> None:

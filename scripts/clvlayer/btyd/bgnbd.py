@@ -497,7 +497,9 @@ def _restricted_remaining(params: tuple[float, ...], x: FloatArray, tt: FloatArr
             per_p = beta * np.log1p(y) / p
         else:
             per_p = beta / (k - 1.0) * -np.expm1(-(k - 1.0) * np.log1p(y)) / p
-        remaining[rows] = per_p @ (weights / weights.sum())
+        # each row's own sum of products (einsum's loop, not BLAS gemv, whose rounding depends on the number of
+        # rows): a customer's value is the same whichever other customers are scored with it (chunks)
+        remaining[rows] = np.einsum("ij,j->i", per_p, weights / weights.sum())
     return remaining
 
 
