@@ -70,13 +70,15 @@ def _labels(frame: pd.DataFrame) -> np.ndarray | None:
 
 def stratum_rows(summary: pd.DataFrame, settings: pd.DataFrame, make_rows: RowMaker) -> list[dict[str, Any]]:
     """The parameter rows of every count model fitted on each channel of :func:`clvlayer.btyd.strata.strata_to_fit`
-    (``make_rows`` fits one model on the given rows), ``stratum`` = the channel. None when stratification is off or
-    the summary has no channel."""
+    (``make_rows`` fits one model on the given rows), ``stratum`` = the channel. None when stratification is off, the
+    summary has no channel, or one channel holds every customer."""
     config, labels = strata_settings(settings), _labels(summary)
     if config is None or labels is None:
         return []
     chosen = strata_to_fit(labels, summary["frequency"].to_numpy(float), min_customers=config.min_customers,
                            min_repeat_customers=config.min_repeat_customers)
+    if len(chosen) == 1 and bool((labels == chosen[0]).all()):
+        return []  # one channel holding every customer (no customers table: all 'unknown') is the pooled fit itself
     rows: list[dict[str, Any]] = []
     for stratum in chosen:
         in_stratum = labels == stratum

@@ -107,6 +107,14 @@ def test_alike_channels_keep_the_pooled_scores_exactly() -> None:
     pd.testing.assert_frame_equal(scores, pooled)
 
 
+def test_one_channel_holding_every_customer_is_not_fitted_again() -> None:
+    everyone = shop({"unknown": (2_000, (0.8, 8.0, 0.6, 3.0))})  # e.g. built without a customers table
+    fitted, _ = published(everyone, settings())
+    assert set(fitted["stratum"]) == {"pooled"}
+    bg = fitted[fitted["model"] == "bgnbd"]
+    assert set(bg["stratification"]) == {"pooled"} and set(bg["lr_df"]) == {0}
+
+
 def test_by_stratum_scores_each_group_with_its_fit_and_keeps_the_order() -> None:
     frame = pd.DataFrame({"customer_id": list("abcde"), "acquisition_channel": ["x", "y", None, "x", "z"]})
     parameters = pd.DataFrame({
