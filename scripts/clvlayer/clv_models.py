@@ -359,11 +359,12 @@ def score_customers(
     published get point predictions only.
 
     Uses the ``full`` fits: each customer's channel's when the likelihood-ratio test chose the stratified fit for the
-    model (:func:`clvlayer.clv_strata.by_stratum`), else the pooled one. Expected purchases cover ``horizon_months`` months (horizon_months x
-    time_units_per_month time units); predicted CLV = margin_rate x expected average spend x the expected purchases
-    of each month discounted at monthly_discount_rate (:func:`clvlayer.btyd.clv.model_lifetime_value`). Intervals
-    at ``interval_level`` (:mod:`clvlayer.btyd.intervals`): the predictive interval of the number of purchases and
-    of the realised discounted CLV, parameter uncertainty (``interval_draws`` draws) and process uncertainty.
+    model (:func:`clvlayer.clv_strata.by_stratum`), else the pooled one. Expected purchases cover ``horizon_months``
+    months (horizon_months x time_units_per_month time units); predicted CLV = margin_rate x expected average spend
+    x the expected purchases of each month discounted at monthly_discount_rate
+    (:func:`clvlayer.btyd.clv.model_lifetime_value`). Intervals at ``interval_level`` (:mod:`clvlayer.btyd.intervals`):
+    the predictive interval of the number of purchases and of the realised discounted CLV, parameter uncertainty
+    (``interval_draws`` draws) and process uncertainty.
     """
     summary = in_customer_order(summary)
     if summary.empty:
@@ -436,9 +437,9 @@ def _score_model(
 # --------------------------------------------------------------------------------------------------------- #
 def predict_holdout(calibrated: pd.DataFrame, parameters: pd.DataFrame, settings: pd.DataFrame) -> pd.DataFrame:
     """Per calibration customer and count model: expected purchases in the holdout period from the
-    ``calibration`` fit (the customer's channel's when stratified, :func:`clvlayer.clv_strata.by_stratum`), the log of the model's probability of the count actually made (holdout
-    log-likelihood), the interval on the holdout count and its randomized-PIT coverage of the actual count
-    (:func:`clvlayer.btyd.intervals.purchase_intervals`)."""
+    ``calibration`` fit (the customer's channel's when stratified, :func:`clvlayer.clv_strata.by_stratum`), the log
+    of the model's probability of the count actually made (holdout log-likelihood), the interval on the holdout
+    count and its randomized-PIT coverage of the actual count (:func:`clvlayer.btyd.intervals.purchase_intervals`)."""
     calibrated = in_customer_order(calibrated)
     if calibrated.empty:
         return _frame([], HOLDOUT_COLUMNS)
