@@ -49,6 +49,10 @@
   "clv_min_customers",
   "clv_min_repeat_customers",
   "clv_penalizer",
+  "clv_stratify_by_channel",
+  "clv_stratum_min_customers",
+  "clv_stratum_min_repeat_customers",
+  "clv_stratification_test_level",
   "churn_risk_days",
   "churn_risk_medium_from",
   "churn_risk_high_from",
@@ -562,6 +566,39 @@
    "meaning": "L2 penalty on the parameters (lifetimes' penalizer_coef); 0 = plain maximum likelihood.",
    "group": "predictive",
    "requirement": "a number >= 0"
+  },
+  "clv_stratify_by_channel": {
+   "type": "boolean",
+   "default": false,
+   "meaning": "Fit each count model per acquisition channel too, and score a channel's customers with its own fit when the likelihood-ratio test of the calibration fits rejects the pooled fit (false = the pooled fit only). Off by default until the segment intervals and the backtest's refits follow the channel's fit (docs/predictive.md).",
+   "test_value": true,
+   "group": "predictive",
+   "requirement": "true or false"
+  },
+  "clv_stratum_min_customers": {
+   "type": "integer",
+   "min": 1,
+   "default": 500,
+   "meaning": "An acquisition channel gets its own count-model fits with at least this many customers (else its customers are scored by the pooled fit).",
+   "group": "predictive",
+   "requirement": "a whole number >= 1"
+  },
+  "clv_stratum_min_repeat_customers": {
+   "type": "integer",
+   "min": 0,
+   "default": 100,
+   "meaning": "An acquisition channel gets its own count-model fits only when at least this many of its customers bought again (frequency > 0).",
+   "group": "predictive",
+   "requirement": "a whole number >= 0"
+  },
+  "clv_stratification_test_level": {
+   "type": "number",
+   "above": 0,
+   "below": 1,
+   "default": 0.01,
+   "meaning": "Level of the likelihood-ratio test of the per-channel fits against the pooled fit: stratified when its p-value is below it.",
+   "group": "predictive",
+   "requirement": "a number strictly between 0 and 1"
   },
   "churn_risk_days": {
    "type": "integer",

@@ -52,6 +52,7 @@ from clvlayer.btyd import (
 from clvlayer.btyd.churn import probability_no_purchase
 from clvlayer.btyd.gammagamma import PARAMETERS as GAMMA_GAMMA_PARAMETERS
 from clvlayer.clv_refit import RUN_COLUMNS, best_error, decide, given, holdout_errors, reused, with_run_columns
+from clvlayer.clv_strata import POOLED, STRATIFICATION_COLUMNS, by_stratum, stratum_rows, with_stratification
 
 COUNT_MODELS: tuple[str, ...] = tuple(MODELS)  # bgnbd, mbgnbd, paretonbd (registry order = tie-break order)
 STATUS_OK = "ok"
@@ -61,6 +62,8 @@ STATUS_NOT_FITTED = "not_fitted"
 FIT_COLUMNS: dict[str, str] = {
     "fit_name": "str",
     "model": "str",
+    # 'pooled' (every customer) or the acquisition channel the fit was made on (clvlayer.clv_strata)
+    "stratum": "str",
     "parameter": "str",
     "estimate": "Float64",
     "standard_error": "Float64",
@@ -78,8 +81,9 @@ FIT_COLUMNS: dict[str, str] = {
     "log_covariance": "str",
 }
 
-#: int_clv_models_fitted: the fit rows and when, on what and why each fit was made (clvlayer.clv_refit)
-FITTED_COLUMNS: dict[str, str] = {**FIT_COLUMNS, **RUN_COLUMNS}
+#: int_clv_models_fitted: the fit rows, the pooled-vs-stratified choice (clvlayer.clv_strata) and when, on what and
+#: why each fit was made (clvlayer.clv_refit)
+FITTED_COLUMNS: dict[str, str] = {**FIT_COLUMNS, **STRATIFICATION_COLUMNS, **RUN_COLUMNS}
 
 PREDICTION_COLUMNS: dict[str, str] = {
     "customer_id": "str",
@@ -175,7 +179,7 @@ def _fit_rows(
     cov = None if fit is None else getattr(fit, "log_cov", None)
     for i, parameter in enumerate(parameters):
         row: dict[str, Any] = {
-            "fit_name": fit_name, "model": model, "parameter": parameter, "estimate": pd.NA,
+            "fit_name": fit_name, "model": model, "stratum": POOLED, "parameter": parameter, "estimate": pd.NA,
             "standard_error": pd.NA, "log_likelihood": pd.NA, "n_customers": n_customers, "n_patterns": pd.NA,
             "converged": pd.NA if fit is None else bool(fit.converged), "status": status, "status_reason": reason,
             "fit_seconds": pd.NA if fit_seconds is None else fit_seconds, "freq_monetary_correlation": pd.NA,
@@ -240,7 +244,8 @@ def fit_models(summary: pd.DataFrame, settings: pd.DataFrame, fit_name: str) -> 
     customers.
 
     ``summary`` has the columns of int_customers_rfm_summarised (frequency, recency, T, monetary_value).
-    Returns one row per (model, parameter) with the fit's log-likelihood, size, convergence and status.
+    Returns one row per (model, stratum, parameter) with the fit's log-likelihood, size, convergence and status:
+    the pooled fits and the count models' fits per acquisition channel (:func:`clvlayer.clv_strata.stratum_rows`).
     """
     min_customers = int(setting(settings, "min_customers"))
     min_repeat = int(setting(settings, "min_repeat_customers"))
@@ -259,6 +264,9 @@ def fit_models(summary: pd.DataFrame, settings: pd.DataFrame, fit_name: str) -> 
             fit_name, name, spec.parameters, spec.label, n, too_few, penalizer,
             lambda spec=spec: spec.fit(frequency, recency, T, penalizer=penalizer, min_customers=min_customers),
         )
+    rows += stratum_rows(summary, settings, lambda name, spec, part: _model_rows(
+        fit_name, name, spec.parameters, spec.label, int(part.sum()), None, penalizer,
+        lambda: spec.fit(frequency[part], recency[part], T[part], penalizer=penalizer, min_customers=min_customers)))
 
     # Gamma-Gamma on repeat customers with positive mean repeat spend
     monetary = summary["monetary_value"].astype("Float64").fillna(0.0).to_numpy(float)
@@ -287,6 +295,8 @@ def fit_or_reuse(full: pd.DataFrame, calibration: pd.DataFrame, settings: pd.Dat
             raise ClvFitError("var clv_parameters_from needs a reader of the parameters file")
         return _frame(given(str(source), read_parameters), FITTED_COLUMNS)
     full, calibration = in_customer_order(full), in_customer_order(calibration)
+    if previous is not None and "stratum" not in previous.columns:
+        previous = None  # stored by code without per-channel fits: fit again
 
     def errors(parameters: pd.DataFrame) -> dict[str, float]:
         return holdout_errors(parameters, calibration, settings, stored_fit)
@@ -296,15 +306,19 @@ def fit_or_reuse(full: pd.DataFrame, calibration: pd.DataFrame, settings: pd.Dat
         return _frame(reused(previous, decision), FITTED_COLUMNS)
     fits = pd.concat([fit_models(full, settings, "full"), fit_models(calibration, settings, "calibration")],
                      ignore_index=True)
+    fits = with_stratification(fits, calibration, settings, stored_fit)
     return _frame(with_run_columns(fits, settings, decision, errors(fits)), FITTED_COLUMNS)
 
 
 def stored_fit(parameters: pd.DataFrame, fit_name: str, model: str) -> tuple[Any, str]:
-    """(the stored fit, "") for a usable fit of ``model``, else (None, the reason it is unusable).
+    """(the stored fit, "") for a usable pooled fit of ``model``, else (None, the reason it is unusable); a
+    channel's fit through :func:`clvlayer.clv_strata.as_pooled`.
 
     The stored fit is a :class:`CountFit` (count models) or :class:`GammaGammaFit` with the estimates and the
     log-parameter covariance (None when a stored row has none: point predictions only)."""
     rows = parameters[(parameters["fit_name"] == fit_name) & (parameters["model"] == model)]
+    if "stratum" in rows.columns:
+        rows = rows[rows["stratum"] == POOLED]
     if rows.empty:
         return None, f"no {model} fit named {fit_name!r} in the parameters table"
     status = str(rows["status"].iloc[0])
@@ -346,11 +360,13 @@ def score_customers(
     time (tables of the count distribution over the whole horizon per parameter draw), so the models that are not
     published get point predictions only.
 
-    Uses the ``full`` fits. Expected purchases cover ``horizon_months`` months (horizon_months x
-    time_units_per_month time units); predicted CLV = margin_rate x expected average spend x the expected purchases
-    of each month discounted at monthly_discount_rate (:func:`clvlayer.btyd.clv.model_lifetime_value`). Intervals
-    at ``interval_level`` (:mod:`clvlayer.btyd.intervals`): the predictive interval of the number of purchases and
-    of the realised discounted CLV, parameter uncertainty (``interval_draws`` draws) and process uncertainty.
+    Uses the ``full`` fits: each customer's channel's when the likelihood-ratio test chose the stratified fit for the
+    model (:func:`clvlayer.clv_strata.by_stratum`), else the pooled one. Expected purchases cover ``horizon_months``
+    months (horizon_months x time_units_per_month time units); predicted CLV = margin_rate x expected average spend
+    x the expected purchases of each month discounted at monthly_discount_rate
+    (:func:`clvlayer.btyd.clv.model_lifetime_value`). Intervals at ``interval_level`` (:mod:`clvlayer.btyd.intervals`):
+    the predictive interval of the number of purchases and of the realised discounted CLV, parameter uncertainty
+    (``interval_draws`` draws) and process uncertainty.
     """
     return pd.concat(list(score_in_chunks(summary, parameters, settings, selection)), ignore_index=True)
 
@@ -385,7 +401,8 @@ def score_in_chunks(
     for model in COUNT_MODELS:
         for lo in range(0, n, step):
             part = summary if step >= n else summary.iloc[lo:lo + step].reset_index(drop=True)
-            yield _score_model(part, parameters, settings, model, model in with_intervals)
+            yield by_stratum(part, parameters, "full", model, lambda rows, fits, model=model: _score_model(
+                rows, fits, settings, model, model in with_intervals))
 
 
 def prediction_batches(
@@ -467,15 +484,16 @@ def _score_model(
 # --------------------------------------------------------------------------------------------------------- #
 def predict_holdout(calibrated: pd.DataFrame, parameters: pd.DataFrame, settings: pd.DataFrame) -> pd.DataFrame:
     """Per calibration customer and count model: expected purchases in the holdout period from the
-    ``calibration`` fit, the log of the model's probability of the count actually made (holdout
-    log-likelihood), the interval on the holdout count and its randomized-PIT coverage of the actual count
-    (:func:`clvlayer.btyd.intervals.purchase_intervals`)."""
+    ``calibration`` fit (the customer's channel's when stratified, :func:`clvlayer.clv_strata.by_stratum`), the log
+    of the model's probability of the count actually made (holdout log-likelihood), the interval on the holdout
+    count and its randomized-PIT coverage of the actual count (:func:`clvlayer.btyd.intervals.purchase_intervals`)."""
     calibrated = in_customer_order(calibrated)
     if calibrated.empty:
         return _frame([], HOLDOUT_COLUMNS)
     frames = []
     for model in COUNT_MODELS:
-        frames.append(_holdout_model(calibrated, parameters, settings, model))
+        frames.append(by_stratum(calibrated, parameters, "calibration", model, lambda rows, fits, model=model:
+                                 _holdout_model(rows, fits, settings, model)))
     return pd.concat(frames, ignore_index=True)
 
 

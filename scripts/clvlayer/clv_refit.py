@@ -32,6 +32,7 @@ import numpy as np
 import pandas as pd
 
 from clvlayer.btyd import ClvFitError, get_model
+from clvlayer.clv_strata import STRATA_SETTINGS, STRATIFICATION_COLUMNS
 
 REASONS = ("first_fit", "on_demand", "settings_changed", "interval_passed", "new_customers", "holdout_error",
            "given_parameters")
@@ -68,8 +69,10 @@ def _day(value: Any) -> date:
 
 
 def fit_settings(settings: pd.DataFrame) -> str:
-    """The settings the fit depends on (FIT_SETTINGS), as canonical JSON."""
-    values = {name: _setting(settings, name) for name in FIT_SETTINGS}
+    """The settings the fit depends on (FIT_SETTINGS and, when resolved, the per-channel fits' STRATA_SETTINGS), as
+    canonical JSON."""
+    names = FIT_SETTINGS + tuple(name for name in STRATA_SETTINGS if name in settings.columns)
+    values = {name: _setting(settings, name) for name in names}
     return json.dumps({k: (float(v) if isinstance(v, (int, float, np.number)) else str(v)) for k, v in values.items()},
                       sort_keys=True)
 
@@ -180,7 +183,9 @@ def given(path: str, read: Callable[[str], pd.DataFrame]) -> pd.DataFrame:
         raise ClvFitError(f"var clv_parameters_from = {path!r} lacks the columns {sorted(missing)} of "
                           "int_clv_models_fitted")
     frame = frame.copy()
-    for column in RUN_COLUMNS:
+    if "stratum" not in frame.columns:  # a file from before the per-channel fits: every fit pooled
+        frame["stratum"] = "pooled"
+    for column in [*STRATIFICATION_COLUMNS, *RUN_COLUMNS]:
         if column not in frame.columns:
             frame[column] = pd.NA
     frame["fit_reason"] = "given_parameters"

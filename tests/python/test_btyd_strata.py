@@ -13,17 +13,14 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from scipy.stats import chi2
 
-from clvlayer.btyd import ClvFitError, get_model
-from clvlayer.btyd.strata import (
-    POOLED,
-    STRATIFIED,
-    StratifiedFit,
-    choose_stratification,
-    fit_stratified,
-    strata_to_fit,
-    stratified_holdout_log_likelihood,
-)
+from clvlayer.btyd import ClvFitError, get_model, strata
+from clvlayer.btyd.strata import POOLED, STRATIFIED, LikelihoodRatio, StratifiedFit, fit_stratified
+
+choose_by_likelihood_ratio, choose_stratification = strata.choose_by_likelihood_ratio, strata.choose_stratification
+likelihood_ratio_test, strata_to_fit = strata.likelihood_ratio_test, strata.strata_to_fit
+stratified_holdout_log_likelihood = strata.stratified_holdout_log_likelihood
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import btyd_oracles as oracle  # noqa: E402
@@ -115,3 +112,56 @@ def test_choose_stratification(pooled: float, stratified: float, expected: str) 
 def test_choose_stratification_without_any_finite_score() -> None:
     with pytest.raises(ClvFitError):
         choose_stratification(math.nan, -math.inf)
+
+
+def test_the_likelihood_ratio_test_rejects_pooling_when_channels_differ(shop: dict[str, np.ndarray]) -> None:
+    args = (shop["x"], shop["tx"], shop["T"])
+    fit = fit_stratified("bgnbd", *args, shop["channel"], min_customers=500, min_repeat_customers=100)
+    test = likelihood_ratio_test(fit, *args, shop["channel"])
+    # every customer in a fitted stratum: the statistic is the textbook one, 4 parameters x (3 strata - 1) df
+    expected = 2 * (sum(f.log_likelihood for f in fit.fits.values()) - fit.pooled.log_likelihood)
+    assert test.df == 8
+    assert test.statistic == pytest.approx(expected, rel=1e-12)
+    assert test.p_value == pytest.approx(chi2.sf(expected, 8), rel=1e-9)
+    assert choose_by_likelihood_ratio(test, 0.01) == STRATIFIED
+
+
+def test_the_likelihood_ratio_test_keeps_pooled_when_channels_are_alike() -> None:
+    parts = [oracle.simulate_bg(3_000, seed, 0.8, 8.0, 0.6, 3.0, t_star=HOLDOUT) for seed in (21, 22)]
+    x, tx, tt = (np.concatenate([p[i] for p in parts]) for i in range(3))
+    channel = np.repeat(np.array(["a", "b"], dtype=object), [len(parts[0][0]), len(parts[1][0])])
+    fit = fit_stratified("bgnbd", x, tx, tt, channel, min_customers=500, min_repeat_customers=100)
+    test = likelihood_ratio_test(fit, x, tx, tt, channel)
+    assert test.df == 4
+    assert test.p_value > 0.01
+    assert choose_by_likelihood_ratio(test, 0.01) == POOLED
+
+
+def test_the_likelihood_ratio_test_counts_the_pooled_rest_as_a_group(shop: dict[str, np.ndarray]) -> None:
+    args = (shop["x"], shop["tx"], shop["T"])
+    fit = fit_stratified("bgnbd", *args, shop["channel"], min_customers=2_500, min_repeat_customers=100)
+    test = likelihood_ratio_test(fit, *args, shop["channel"])
+    spec = get_model("bgnbd")
+    mid = shop["channel"] == "mid"  # scored by the pooled fit: its log-likelihood at the pooled parameters
+    rest = spec.log_likelihood_per_row(spec.values(fit.pooled), shop["x"][mid], shop["tx"][mid], shop["T"][mid]).sum()
+    expected = 2 * (fit.fits["long"].log_likelihood + fit.fits["short"].log_likelihood + rest
+                    - fit.pooled.log_likelihood)
+    assert test.df == 8  # long, short and the rest
+    assert test.statistic == pytest.approx(expected, rel=1e-12)
+
+
+@pytest.mark.parametrize(("test", "level", "expected"), [
+    (LikelihoodRatio(30.0, 8, 0.0002), 0.01, STRATIFIED),
+    (LikelihoodRatio(12.0, 8, 0.15), 0.01, POOLED),
+    (LikelihoodRatio(0.0, 0, 1.0), 0.01, POOLED),  # nothing stratified
+    (LikelihoodRatio(20.0, 8, 0.0103), 0.01, POOLED),
+    (LikelihoodRatio(20.0, 8, 0.0103), 0.05, STRATIFIED),
+])
+def test_choose_by_likelihood_ratio(test: LikelihoodRatio, level: float, expected: str) -> None:
+    assert choose_by_likelihood_ratio(test, level) == expected
+
+
+def test_one_stratum_holding_every_customer_is_no_test() -> None:
+    fit = StratifiedFit("bgnbd", {"r": 1.0, "alpha": 1.0, "a": 1.0, "b": 1.0}, {"all": object()})
+    test = likelihood_ratio_test(fit, [1.0], [1.0], [2.0], ["all"])
+    assert (test.df, test.p_value) == (0, 1.0)

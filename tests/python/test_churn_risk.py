@@ -32,7 +32,7 @@ def frame(warehouse: Path, sql: str) -> pd.DataFrame:
 def fitted(warehouse: Path, fit_name: str) -> dict[str, tuple[float, ...]]:
     """The sample's fitted parameters per count model, in the registry's parameter order."""
     rows = frame(warehouse, "select model, parameter, estimate from intermediate.int_clv_models_fitted "
-                            f"where fit_name = '{fit_name}' and status = 'ok'")
+                            f"where fit_name = '{fit_name}' and status = 'ok' and stratum = 'pooled'")
     out = {}
     for model in ("bgnbd", "mbgnbd", "paretonbd"):
         by_name = dict(rows.loc[rows["model"] == model, ["parameter", "estimate"]].itertuples(index=False))

@@ -145,8 +145,11 @@ UNAFFECTED: dict[str, dict[str, str]] = {
         "fct_orders": "orders only; customers join no order column",
         "fct_cohort_retention": "cohorts of all customers, no attribute",
         "fct_category_penetration": "active customers and buyers counted from orders and items, no attribute",
-        "fct_clv_model_parameters": "fitted on orders alone",
-        "fct_clv_holdout_validation": "validated on orders alone",
+        "fct_clv_model_parameters": "fitted on orders alone, and per acquisition channel: without customers every "
+                                    "channel is 'unknown', one stratum holding every customer, which is the pooled "
+                                    "fit itself and is not fitted again (stratum 'pooled' only, lr_df 0)",
+        "fct_clv_holdout_validation": "validated on orders alone (per channel only when the channels' fits are chosen; "
+                                      "without customers there is one channel, so the pooled fit)",
         "fct_churn_risk_calibration": CHURN_CALIBRATION,
         "metricflow_time_spine": "a calendar",
     },

@@ -75,7 +75,7 @@ def summary_as_of(days: pd.DataFrame, as_of: pd.Timestamp, unit_days: float = 1.
 
 def params_of(con: duckdb.DuckDBPyConnection, fit_name: str) -> tuple[dict, dict]:
     rows = con.execute("select model, parameter, estimate from marts.fct_clv_model_parameters "
-                       "where fit_name = ? and status = 'ok'", [fit_name]).fetchall()
+                       "where fit_name = ? and status = 'ok' and stratum = 'pooled'", [fit_name]).fetchall()
     bg = {p: e for model, p, e in rows if model == "bgnbd"}
     gg = {p: e for model, p, e in rows if model == "gamma_gamma"}
     assert set(bg) == {"r", "alpha", "a", "b"} and set(gg) == {"p", "q", "v"}, rows
@@ -112,7 +112,7 @@ def test_rfm_summaries_fits_and_predictions_match_oracle(generated: tuple[Path, 
             "select max(case when model = 'bgnbd' then n_customers end), "
             "max(case when model = 'gamma_gamma' then n_customers end), "
             "max(case when model = 'bgnbd' then log_likelihood end) "
-            "from marts.fct_clv_model_parameters where fit_name = 'full'").fetchall()
+            "from marts.fct_clv_model_parameters where fit_name = 'full' and stratum = 'pooled'").fetchall()
         holdout = con.execute("select frequency_bucket, customers, actual_purchases, predicted_purchases, "
                               "mean_absolute_error, root_mean_squared_error, relative_error "
                               "from marts.fct_clv_holdout_validation where model = 'bgnbd'").df()

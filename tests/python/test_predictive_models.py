@@ -244,8 +244,9 @@ def test_predictive_marts_reconcile(generated: tuple[Path, Path]) -> None:
         assert part["predicted_purchases"].sum() == pytest.approx(totals.loc[model, "predicted_purchases"], rel=1e-9)
 
     parameters = frame(warehouse, "select * from marts.fct_clv_model_parameters")
-    assert not parameters.duplicated(["fit_name", "model", "parameter"]).any()
-    assert len(parameters) == 2 * (4 + 4 + 4 + 3)
+    assert not parameters.duplicated(["fit_name", "model", "stratum", "parameter"]).any()
+    assert len(parameters[parameters["stratum"] == "pooled"]) == 2 * (4 + 4 + 4 + 3)  # + the channels' own fits
+    assert set(parameters.loc[parameters["model"] == "gamma_gamma", "stratum"]) == {"pooled"}
     assert set(parameters.loc[parameters["is_chosen_model"], "model"]) == {chosen, "gamma_gamma"}
     ok = parameters[parameters["status"] == "ok"]
     assert len(ok) == len(parameters) and (ok["standard_error"] > 0).all()

@@ -7,6 +7,7 @@
 --   forced_model        var clv_model (empty = the holdout rule chooses, docs block predictive_model_choice)
 --   refit_*             when int_clv_models_fitted refits instead of reusing the stored fit (clvlayer.clv_refit)
 --   parameters_from     var clv_parameters_from: a file of parameters to score with instead of fitting
+--   stratify_by_channel, stratum_*, stratification_test_level: the per-channel count-model fits (clvlayer.clv_strata)
 {{- check_settings(['clv_time_unit', 'clv_model', 'clv_interval_level', 'clv_interval_draws']) -}}
 {%- set time_unit = var('clv_time_unit') -%}
 {%- set as_of_date = "cast('" ~ var('clv_as_of_date') ~ "' as date)" if var('clv_as_of_date') else 'as_of_date' -%}
@@ -94,6 +95,10 @@ final as (
         cast({{ var('clv_min_customers') }} as integer) as min_customers,
         cast({{ var('clv_min_repeat_customers') }} as integer) as min_repeat_customers,
         cast({{ var('clv_penalizer') }} as double) as penalizer,
+        {{ 'true' if var('clv_stratify_by_channel') else 'false' }} as stratify_by_channel,
+        cast({{ var('clv_stratum_min_customers') }} as integer) as stratum_min_customers,
+        cast({{ var('clv_stratum_min_repeat_customers') }} as integer) as stratum_min_repeat_customers,
+        cast({{ var('clv_stratification_test_level') }} as double) as stratification_test_level,
         cast({{ interval_level }} as double) as interval_level,
         cast({{ interval_draws }} as integer) as interval_draws,
         cast(nullif('{{ forced_model }}', '') as {{ dbt.type_string() }}) as forced_model,

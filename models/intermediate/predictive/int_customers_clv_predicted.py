@@ -14,7 +14,7 @@ def model(dbt, session):
 
     return prediction_batches(
         dbt.ref("int_customers_rfm_summarised")
-        .project("customer_id, frequency, recency, T, monetary_value")
+        .project("customer_id, frequency, recency, T, monetary_value, acquisition_channel")
         .order("customer_id")
         .df(),
         dbt.ref("int_clv_models_fitted").df(),

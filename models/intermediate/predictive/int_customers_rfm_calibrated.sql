@@ -1,6 +1,7 @@
 -- Holdout validation input: one row per customer with a completed order on or before the holdout split date,
 -- with the RFM summary as of the split date (the calibration period) and the purchase days they actually made
--- after it, up to the as-of date (the holdout period), and those in its first churn_window_days days (churn risk).
+-- after it, up to the as-of date (the holdout period), and those in its first churn_window_days days (churn risk),
+-- and the customer's acquisition channel (the stratum of the per-channel fits; 'unknown' without a customers record).
 with
 
 purchase_days as (
@@ -12,6 +13,12 @@ purchase_days as (
 settings as (
 
     select * from {{ ref('int_clv_settings_resolved') }}
+
+),
+
+customers as (
+
+    select * from {{ ref('stg_shop__customers') }}
 
 ),
 
@@ -48,9 +55,11 @@ final as (
         calibration.*,
         coalesce(holdout.holdout_purchases, 0) as holdout_purchases,
         coalesce(holdout.holdout_spend, 0) as holdout_spend,
-        cast(coalesce(holdout.churn_window_purchases, 0) as bigint) as churn_window_purchases
+        cast(coalesce(holdout.churn_window_purchases, 0) as bigint) as churn_window_purchases,
+        coalesce(customers.acquisition_channel, 'unknown') as acquisition_channel
     from calibration
     left join holdout on calibration.customer_id = holdout.customer_id
+    left join customers on calibration.customer_id = customers.customer_id
 
 )
 

@@ -1,5 +1,6 @@
 -- One row per customer with a completed order on or before the predictive-CLV as-of date: the RFM summary
--- (frequency, recency, T, monetary_value) the BG/NBD and Gamma-Gamma models are fitted on and score.
+-- (frequency, recency, T, monetary_value) the BG/NBD and Gamma-Gamma models are fitted on and score, and the
+-- customer's acquisition channel (the stratum of the per-channel fits; 'unknown' without a customers record).
 with
 
 purchase_days as (
@@ -14,9 +15,25 @@ settings as (
 
 ),
 
-final as (
+customers as (
+
+    select * from {{ ref('stg_shop__customers') }}
+
+),
+
+summarised as (
 
     {{ rfm_summary('purchase_days', 'settings', 'as_of_date') }}
+
+),
+
+final as (
+
+    select
+        summarised.*,
+        coalesce(customers.acquisition_channel, 'unknown') as acquisition_channel
+    from summarised
+    left join customers on summarised.customer_id = customers.customer_id
 
 )
 

@@ -64,7 +64,15 @@ from clvlayer.btyd.registry import (
     holdout_log_likelihood,
 )
 from clvlayer.btyd.selection import BUCKETS, choose_model, frequency_bucket, score_models
-from clvlayer.btyd.strata import StratifiedFit, choose_stratification, fit_stratified, stratified_holdout_log_likelihood
+from clvlayer.btyd.strata import (
+    LikelihoodRatio,
+    StratifiedFit,
+    choose_by_likelihood_ratio,
+    choose_stratification,
+    fit_stratified,
+    likelihood_ratio_test,
+    stratified_holdout_log_likelihood,
+)
 
 __all__ = [
     # inputs, errors and fit results
@@ -108,4 +116,7 @@ __all__ = [
     "fit_stratified",
     "choose_stratification",
     "stratified_holdout_log_likelihood",
+    "LikelihoodRatio",
+    "likelihood_ratio_test",
+    "choose_by_likelihood_ratio",
 ]

@@ -14,7 +14,10 @@ parameter free): each stratum gets its own r, alpha, a, b (or r, alpha, s, beta)
   log-likelihood, CLV, ...) evaluated with each customer's own stratum fit.
 * :func:`choose_stratification`: the rule of :func:`clvlayer.btyd.selection.choose_model` applied to pooled vs
   stratified: the higher holdout log-likelihood per customer on the same customers; exact ties go to the pooled fit
-  (the simpler one).
+  (the simpler one). Kept for the benchmark; the build uses the likelihood-ratio test.
+* :func:`likelihood_ratio_test` and :func:`choose_by_likelihood_ratio`: the build's choice (DECISIONLOG "Criterion
+  for the wiring"): the pooled fit is the stratified one with the strata's parameters equal (nested), so
+  stratified is chosen when the likelihood-ratio test rejects pooling at ``level``.
 """
 
 from __future__ import annotations
@@ -26,6 +29,8 @@ from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike
+
+from scipy.stats import chi2
 
 from clvlayer.btyd._core import ClvFitError, FloatArray
 from clvlayer.btyd.registry import get_model, holdout_log_likelihood
@@ -115,3 +120,42 @@ def choose_stratification(pooled_per_customer: float, stratified_per_customer: f
     if not math.isfinite(pooled_per_customer):
         return STRATIFIED
     return STRATIFIED if stratified_per_customer > pooled_per_customer else POOLED
+
+
+@dataclass(frozen=True)
+class LikelihoodRatio:
+    """The likelihood-ratio test of the stratified against the pooled fit: ``statistic`` = 2 (ln L stratified -
+    ln L pooled), chi-square with ``df`` degrees of freedom under pooling, ``p_value`` = P(chi2_df >= statistic);
+    df 0 (nothing stratified) has statistic 0 and p-value 1."""
+
+    statistic: float
+    df: int
+    p_value: float
+
+
+def likelihood_ratio_test(fit: StratifiedFit, frequency: ArrayLike, recency: ArrayLike, T: ArrayLike,
+                          strata: ArrayLike) -> LikelihoodRatio:
+    """The test on the customers the fits were made on. ln L stratified = the strata fits' log-likelihoods plus the
+    pooled parameters' log-likelihood of the customers of the other strata (scored by the pooled fit, as the
+    stratified fit publishes them); df = parameters x (groups - 1), a group being each stratum with its own fit and
+    the rest when it has customers. The rest is not refitted, so the statistic is at most the full model's: the test
+    errs towards pooled."""
+    labels = np.asarray(strata, dtype=object)
+    spec = get_model(fit.model)
+    rest = np.ones(len(labels), dtype=bool)
+    for stratum in fit.fits:
+        rest &= labels != stratum
+    groups = len(fit.fits) + int(rest.any())
+    if not fit.fits or groups < 2:
+        return LikelihoodRatio(0.0, 0, 1.0)
+    x, tx, tt = (np.asarray(a, dtype=float)[rest] for a in (frequency, recency, T))
+    rest_ll = float(np.sum(spec.log_likelihood_per_row(spec.values(fit.pooled), x, tx, tt))) if rest.any() else 0.0
+    stratified = sum(float(f.log_likelihood) for f in fit.fits.values()) + rest_ll
+    statistic = max(0.0, 2.0 * (stratified - float(fit.pooled.log_likelihood)))
+    df = len(spec.parameters) * (groups - 1)
+    return LikelihoodRatio(statistic, df, float(chi2.sf(statistic, df)))
+
+
+def choose_by_likelihood_ratio(test: LikelihoodRatio, level: float) -> str:
+    """STRATIFIED when the test rejects pooling at ``level`` (p-value below it), else POOLED."""
+    return STRATIFIED if test.df > 0 and test.p_value < level else POOLED

@@ -592,12 +592,13 @@ def holdout_validation(warehouse: Path) -> pd.DataFrame:
 @dataset("fct_clv_model_parameters")
 def model_parameters(warehouse: Path) -> pd.DataFrame:
     """Fitted parameters of every model (BG/NBD, MBG/NBD, Pareto/NBD, Gamma-Gamma) with standard errors, per fit
-    (full, calibration); is_chosen_model marks the published ones."""
+    (full, calibration) and stratum (pooled, or the acquisition channel); is_chosen_model marks the published ones,
+    stratification whether the model's channels are scored by their own fits."""
     return _query(warehouse, """
-        select fit_name, model, is_chosen_model, parameter, estimate, standard_error, log_likelihood, n_customers,
+        select fit_name, model, stratum, stratification, is_chosen_model, parameter, estimate, standard_error, log_likelihood, n_customers,
             converged, status, status_reason, freq_monetary_correlation, fitted_through_date, time_unit
         from marts.fct_clv_model_parameters
-        order by fit_name desc, is_chosen_model desc, model, parameter
+        order by fit_name desc, is_chosen_model desc, model, stratum <> 'pooled', stratum, parameter
     """)
 
 
