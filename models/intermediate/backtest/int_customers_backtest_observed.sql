@@ -39,29 +39,45 @@ purchase_days as (
 
 ),
 
+horizon_ends as (
+
+    -- each horizon's last day, and whether the data reach it, once per backtest date: not once per purchase day or
+    -- buyer joined to the date
+    select
+        {%- for h in horizons %}
+            {{ backtest_horizon_end('snapshots.as_of_date', h) }} as horizon_end_{{ h }}m,
+            {{ is_horizon_observed('snapshots.as_of_date', h, 'as_of.as_of_date') }} as is_observed_{{ h }}m,
+        {%- endfor %}
+        snapshots.as_of_date,
+        snapshots.backtest_months_before
+    from snapshots
+    cross join as_of
+
+),
+
 forward_purchases as (
 
     -- per backtest date and buyer: spend and margin in the h months after the date
     select
         {%- for h in horizons %}
-            {%- set horizon_end = backtest_horizon_end('snapshots.as_of_date', h) %}
             {%- for measure in forward_measures %}
                 sum(
                     case
-                        when purchase_days.purchased_on <= {{ horizon_end }} then purchase_days.{{ measure.column }}
+                        when purchase_days.purchased_on <= horizon_ends.horizon_end_{{ h }}m
+                            then purchase_days.{{ measure.column }}
                         else 0
                     end
                 ) as {{ measure.forward }}_next_{{ h }}m,
             {%- endfor %}
         {%- endfor %}
-        snapshots.as_of_date,
+        horizon_ends.as_of_date,
         purchase_days.customer_id
     from purchase_days
-    inner join snapshots
+    inner join horizon_ends
         on
-            purchase_days.purchased_on > snapshots.as_of_date
+            purchase_days.purchased_on > horizon_ends.as_of_date
             and purchase_days.purchased_on <= (select as_of.as_of_date from as_of)
-    group by snapshots.as_of_date, purchase_days.customer_id
+    group by horizon_ends.as_of_date, purchase_days.customer_id
 
 ),
 
@@ -70,19 +86,19 @@ final as (
     select
         {{ segment_label_columns() }}
         {%- for h in horizons %}
-            {{ is_horizon_observed('customers.as_of_date', h, 'as_of.as_of_date') }} as is_observed_{{ h }}m,
+            horizon_ends.is_observed_{{ h }}m,
             {{ forward_lifetime_months('customers.expected_remaining_lifetime_months', h) }}
                 as forward_lifetime_months_{{ h }}m,
             {%- for measure in forward_measures %}
                 case
-                    when {{ is_horizon_observed('customers.as_of_date', h, 'as_of.as_of_date') }}
+                    when horizon_ends.is_observed_{{ h }}m
                         then coalesce(forward_purchases.{{ measure.forward }}_next_{{ h }}m, 0)
                 end as actual_{{ measure.actual }}_next_{{ h }}m,
             {%- endfor %}
         {%- endfor %}
-        {{ dbt.concat(["'backtest_'", "cast(snapshots.backtest_months_before as " ~ dbt.type_string() ~ ")",
+        {{ dbt.concat(["'backtest_'", "cast(horizon_ends.backtest_months_before as " ~ dbt.type_string() ~ ")",
             "'m'"]) }} as as_of_snapshot,
-        snapshots.backtest_months_before as months_before_current,
+        horizon_ends.backtest_months_before as months_before_current,
         customers.as_of_date,
         customers.customer_id,
         customers.completed_orders,
@@ -93,8 +109,7 @@ final as (
         customers.own_expected_lifetime_months,
         customers.expected_remaining_lifetime_months
     from customers
-    inner join snapshots on customers.as_of_date = snapshots.as_of_date
-    cross join as_of
+    inner join horizon_ends on customers.as_of_date = horizon_ends.as_of_date
     left join forward_purchases
         on customers.as_of_date = forward_purchases.as_of_date and customers.customer_id = forward_purchases.customer_id
 
