@@ -56,6 +56,12 @@ def build_published(warehouse: Path, raw: Path, target: Path, incremental: bool,
     return record
 
 
+def data_tests_in(target: Path) -> int:
+    """How many data tests the dbt run that last wrote the target folder `target` ran (its run_results.json)."""
+    results = json.loads((target / "run_results.json").read_text())["results"]
+    return sum(result["unique_id"].startswith("test.") for result in results)
+
+
 def build(tmp: Path, raw_dir: Path | None, extra_args: list[str] | None = None, *, unit_tests: bool = False) -> Path:
     """Build a warehouse for a test. dbt unit tests do not depend on the input, so `clv test` runs them once in its
     own dbt build and the fixtures skip them (about 10 s per build), unless `unit_tests`."""

@@ -15,6 +15,8 @@ backtest's nodes and their parents, incrementally one after the other:
 
 from __future__ import annotations
 
+import hashlib
+import os
 import shutil
 from datetime import date
 from pathlib import Path
@@ -41,13 +43,23 @@ def run(warehouse: Path, raw: Path, tmp: Path, *, incremental: bool, args: list[
     assert record.mode == ("incremental" if incremental else "full"), record.mode
 
 
-def full_build_like(night: Path, raw: Path, tmp: Path) -> Path:
+def stored_parameters(night: Path, tmp: Path, shared: Path) -> tuple[Path, str]:
+    """The night's stored fit as a Parquet file in `shared` named after its content, and the chosen model: equal
+    fits get one path, so the full builds given them pass dbt one --vars text (dbt parses in full for each new text;
+    the nights of this module all score with the first night's fit)."""
+    written = tmp / "parameters.parquet"
+    with duckdb.connect(str(night), read_only=True) as con:
+        con.execute(f"copy intermediate.int_clv_models_fitted to '{written}' (format parquet)")
+        chosen = con.execute("select chosen_model from intermediate.int_clv_model_selected").fetchone()[0]
+    parameters = shared / f"parameters_{hashlib.sha256(written.read_bytes()).hexdigest()[:16]}.parquet"
+    os.replace(written, parameters)  # the same bytes when it is there already
+    return parameters, chosen
+
+
+def full_build_like(night: Path, raw: Path, tmp: Path, shared: Path) -> Path:
     """A full build of ``raw`` given the night's stored fit and model choice (the fits are on their own cadence,
     test_refit_cadence: a night that reuses them equals a full build given the same parameters)."""
-    parameters = tmp / "parameters.parquet"
-    with duckdb.connect(str(night), read_only=True) as con:
-        con.execute(f"copy intermediate.int_clv_models_fitted to '{parameters}' (format parquet)")
-        chosen = con.execute("select chosen_model from intermediate.int_clv_model_selected").fetchone()[0]
+    parameters, chosen = stored_parameters(night, tmp, shared)
     full = tmp / "full" / "warehouse.duckdb"
     run(full, raw, tmp, incremental=False,
         args=["--vars", f"{{clv_parameters_from: '{parameters}', clv_model: {chosen}}}"])
@@ -115,7 +127,7 @@ def test_a_night_of_new_orders_reuses_every_prediction_and_equals_a_full_build(n
     before, after = predicted(nights["2025-05-31"]), predicted(nights["2025-06-01"])
     assert after["reused"].all(), after
     assert after["fingerprint"].equals(before["fingerprint"]) and after["fit_seconds"].equals(before["fit_seconds"])
-    full = full_build_like(nights["2025-06-01"], nights["last_export"], tmp_path)
+    full = full_build_like(nights["2025-06-01"], nights["last_export"], tmp_path, nights["tmp"])
     assert not predicted(full)["any_reused"].any()
     assert differences(nights["2025-06-01"], full) == []
 
@@ -126,9 +138,18 @@ def test_a_late_refund_before_the_dates_recomputes_and_equals_a_full_build(night
     changed = after["fingerprint"] != before["fingerprint"]
     assert changed.any(), "the refund changes the RFM rows of the dates after the order"
     assert not after.loc[changed, "any_reused"].any() and after.loc[~changed, "reused"].all()
-    full = full_build_like(nights["refund"], nights["refund_export"], tmp_path)
+    full = full_build_like(nights["refund"], nights["refund_export"], tmp_path, nights["tmp"])
     assert differences(nights["refund"], full) == []
 
+
+
+def test_the_nights_scoring_with_one_fit_give_their_full_builds_one_parameters_file(nights, tmp_path: Path) -> None:
+    """What the two full builds above are given: one file, one --vars text (stored_parameters)."""
+    given = []
+    for night in ("2025-06-01", "refund"):
+        (tmp_path / night).mkdir()
+        given.append(stored_parameters(nights[night], tmp_path / night, nights["tmp"]))
+    assert given[0] == given[1], given
 
 # --- the reuse rule on small frames, without dbt ------------------------------------------------------------------
 

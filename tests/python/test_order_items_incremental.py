@@ -36,12 +36,15 @@ import duckdb
 import pytest
 
 from clvlayer.warehouse_diff import compare
-from conftest import HANDMADE, build_published
+from conftest import HANDMADE, build_published, data_tests_in
 
 MODELS = ("int_order_items_aggregated_to_orders", "int_order_items_joined_to_completed_orders")
 SELECT = ["-s", *(f"+{model}" for model in MODELS), "+audit_load_ledger", "--indirect-selection", "cautious"]
 # small tables quarantine more than the default share
-ARGS = ["--exclude", "resource_type:unit_test", "--vars", "{max_quarantined_share: 0.8}", *SELECT]
+ARGS = [*SELECT, "--vars", "{max_quarantined_share: 0.8}", "--exclude", "resource_type:unit_test"]
+# the full builds a night is compared with, relation by relation: no data tests (the night ran them on the relations
+# compared; a data test writes no relation, none stores its failures)
+REFERENCE_ARGS = [*ARGS, "resource_type:test"]
 BOOKKEEPING = ["batch_loaded_at", "batch_read_at", "input_fingerprint", "row_id", "row_fingerprint"]
 SCHEMAS = ["staging", "intermediate"]
 
@@ -121,8 +124,13 @@ def chain(tmp_path_factory: pytest.TempPathFactory) -> dict:
         if step > 0:
             shutil.copy(warehouse, tmp / f"daily_{name}.duckdb")
             full[name] = tmp / f"full_{name}" / "warehouse.duckdb"
-            build(full[name], raw, tmp / "target_full", incremental=False)
+            build(full[name], raw, tmp / "target_full", incremental=False, args=REFERENCE_ARGS)
     return {"tmp": tmp, "written": written, "full": full, "staged": staged, "loads": loads}
+
+
+def test_the_nights_run_the_data_tests_and_the_full_builds_compared_with_them_do_not(chain: dict) -> None:
+    assert data_tests_in(chain["tmp"] / "target") > 0  # the chain's last night
+    assert data_tests_in(chain["tmp"] / "target_full") == 0  # the last full build: compared relation by relation
 
 
 @pytest.mark.parametrize("state", ["lines", "status", "products", "snapshot", "fixed"])
@@ -152,7 +160,7 @@ def test_orders_in_batch_files_rejudge_only_the_lines_of_the_orders_rewritten(tm
     raw = write_folder(tmp_path / "raw1", ORDERS_NEXT)
     record = build(warehouse, raw, tmp_path / "target", incremental=True)
     full = tmp_path / "full" / "warehouse.duckdb"
-    build(full, raw, tmp_path / "target_full", incremental=False)
+    build(full, raw, tmp_path / "target_full", incremental=False, args=REFERENCE_ARGS)
     with duckdb.connect(str(warehouse), read_only=True) as connection:
         orders_load = connection.execute(
             "select distinct load_mode from audit.audit_load_ledger where clv_run_id = ? and source_table = 'orders'",

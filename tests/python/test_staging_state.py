@@ -34,13 +34,16 @@ import duckdb
 import pytest
 
 from clvlayer.warehouse_diff import compare
-from conftest import HANDMADE, build_published
+from conftest import HANDMADE, build_published, data_tests_in
 
 TABLES = ("customers", "order_items", "refunds")
 SELECT = ["-s", "+audit_row_accounting", "+audit_load_ledger", "+audit_quarantine_summary", "+stg_shop__order_items",
           "--indirect-selection", "cautious"]
 # small tables quarantine more than the default share
-ARGS = ["--exclude", "resource_type:unit_test", "--vars", "{max_quarantined_share: 0.8}", *SELECT]
+ARGS = [*SELECT, "--vars", "{max_quarantined_share: 0.8}", "--exclude", "resource_type:unit_test"]
+# the full builds a night is compared with, relation by relation: no data tests (the night ran them on the relations
+# compared; a data test writes no relation, none stores its failures)
+REFERENCE_ARGS = [*ARGS, "resource_type:test"]
 BOOKKEEPING = ["batch_loaded_at", "batch_read_at", "input_fingerprint", "row_id", "row_fingerprint"]
 SCHEMAS = ["staging", "quarantine", "audit"]
 ITEMS_HEADER = "order_id,product_id,quantity,unit_price,discount_amount"
@@ -106,8 +109,13 @@ def chain(tmp_path_factory: pytest.TempPathFactory) -> dict:
         if name in ("diff", "reordered", "faults"):
             shutil.copy(warehouse, tmp / f"daily_{name}.duckdb")
             full[name] = tmp / f"full_{name}" / "warehouse.duckdb"
-            build(full[name], raw, tmp / "target_full", incremental=False)
+            build(full[name], raw, tmp / "target_full", incremental=False, args=REFERENCE_ARGS)
     return {"tmp": tmp, "runs": runs, "ledgers": ledgers, "written": written, "full": full}
+
+
+def test_the_nights_run_the_data_tests_and_the_full_builds_compared_with_them_do_not(chain: dict) -> None:
+    assert data_tests_in(chain["tmp"] / "target") > 0  # the chain's last night
+    assert data_tests_in(chain["tmp"] / "target_full") == 0  # the last full build: compared relation by relation
 
 
 @pytest.mark.parametrize("state", ["diff", "reordered", "faults"])
