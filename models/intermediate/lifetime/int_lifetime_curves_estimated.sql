@@ -162,11 +162,12 @@ grid as (
 
 at_risk as (
 
-    -- the weights left at risk; a remainder below the weight tolerance is nobody (the float sum's last bits depend
-    -- on the order DuckDB adds in, which would make a build's empty days read 2e-13 or 0 at random)
+    -- the weights left at risk; a remainder below the weight tolerance times the curve's total weight is nobody (the
+    -- float sum's last bits depend on the order DuckDB adds in and grow with the total: ~1e5 buyers' weights leave
+    -- 1e-9 where nobody is left, so an absolute tolerance read an empty day as 1.6e-9 or 0 at random)
     select
         *,
-        case when remaining < {{ weight_tolerance }} then 0 else remaining end as at_risk
+        case when remaining < {{ weight_tolerance }} * curve_buyers then 0 else remaining end as at_risk
     from (
         select
             *,
@@ -183,7 +184,8 @@ observed as (
     select
         *,
         {{ safe_divide('churned', 'at_risk') }} as hazard,
-        {{ kaplan_meier_survival('churned', 'at_risk', 'as_of_date, curve', 'lifespan_day', weight_tolerance) }}
+        {{ kaplan_meier_survival('churned', 'at_risk', 'as_of_date, curve', 'lifespan_day',
+            weight_tolerance ~ ' * curve_buyers') }}
             as observed_survival
     from at_risk
 
